@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite from a bare machine: dependencies, the local stack (etcd, Redis, Docker
+# Engine), the local images, a type-checked build, then every test against the real services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ -n "${CI:-}" ]; then
+  npm ci --no-audit --no-fund
+fi
+bash cluster/scripts/stack.sh up
+bash docker-images/base/build.sh
+npx tsc -b
+node scripts/run-tests.mjs "$@"

@@ -1,0 +1,1 @@
+export { dispatch, run, usage } from './cli/dispatch.js';

@@ -1,0 +1,55 @@
+/**
+ * Settings of each long-running part, one section each. Every section has complete defaults, so
+ * a part needs only the settings it declares required (see `loadSettings`). Add a part's settings
+ * here, with the variable that sets them in `ENV_SETTINGS`.
+ */
+import { z } from 'zod';
+
+export const durationMs = z.number().int().min(0);
+
+/** `theseus deployer` */
+export const DeployerSection = z.strictObject({
+  /** Port of the deploy API. */
+  port: z.number().int().min(1).max(65535).default(5000),
+  /** Largest accepted request body, in bytes. */
+  maxBodyBytes: z.number().int().min(1024).default(1024 * 1024),
+  /** Let GET endpoints answer without the API token. */
+  openReads: z.boolean().default(false),
+});
+
+/** `theseus subscriber` */
+export const SubscriberSection = z.strictObject({
+  port: z.number().int().min(1).max(65535).default(5001),
+  /** Full reconcile interval. */
+  reconcileIntervalMs: durationMs.default(60_000),
+  /** Register tasks of apps with health checks only once healthy. */
+  requireHealthy: z.boolean().default(true),
+  /** Register with Marathon's HTTP callback bus (Marathon < 1.5) at this URL of ours. */
+  callbackUrl: z.url().optional(),
+  /** A stream silent for longer than this is dead (Marathon sends a heartbeat every 10 s). */
+  streamIdleTimeoutMs: durationMs.default(30_000),
+});
+
+/** `theseus engine` */
+export const EngineSection = z.strictObject({
+  port: z.number().int().min(1).max(65535).default(8080),
+  /** Where apps, versions and tasks are kept. */
+  dataDir: z.string().min(1).optional(),
+  /** Host ports handed to tasks, inclusive. */
+  portRange: z.tuple([z.number().int().min(1), z.number().int().max(65535)]).default([31000, 32000]),
+  /** Capacity offered to tasks; defaults to the machine's. */
+  cpus: z.number().positive().optional(),
+  memMb: z.number().positive().optional(),
+  /** The address tasks are reported at (`task.host`). */
+  hostname: z.string().min(1).default('127.0.0.1'),
+});
+
+/** `theseus watch` and `theseus guest` */
+export const GuestSection = z.strictObject({
+  /** Services to watch (WATCHES). */
+  watches: z.array(z.string().min(1)).default([]),
+  /** Module exporting serviceChange(service, delta) (WATCH_HANDLER). */
+  handler: z.string().min(1).optional(),
+  /** Bursts of changes within this window reach the handler as one delta. */
+  coalesceMs: durationMs.default(100),
+});

@@ -1,0 +1,220 @@
+/**
+ * The one settings schema of Theseus. Settings are read, lowest precedence first, from the
+ * defaults here, a YAML file (`--config`), the environment, then command-line flags; the result is
+ * validated once, at start, and frozen. A bad or missing value is a ConfigError naming the
+ * variable (or file key) and what is wrong with it.
+ */
+import { readFileSync } from 'node:fs';
+import * as yaml from 'js-yaml';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { nameProblem } from '../naming.js';
+import { DEFAULT_ETCD_PREFIX } from '../endpoints/keys.js';
+import { DeployerSection, EngineSection, GuestSection, SubscriberSection, durationMs } from './sections.js';
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+const name = z.string().superRefine((v, ctx) => {
+  const problem = nameProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+export const SettingsSchema = z.strictObject({
+  marathon: z
+    .strictObject({
+      /** Marathon (or engine) URLs; tried in order, failing over on network errors and 5xx. */
+      urls: z.array(httpUrl).min(1).optional(),
+      /** Basic auth `user:password` (Marathon --http_credentials). */
+      credentials: z.string().regex(/^[^:]+:.+$/, 'must be user:password').optional(),
+      /** DC/OS ACS token, sent as `Authorization: token=<token>`. */
+      token: z.string().min(1).optional(),
+      timeoutMs: durationMs.default(10_000),
+    })
+    .prefault({}),
+  etcd: z
+    .strictObject({
+      endpoints: z.array(httpUrl).min(1).default(['http://127.0.0.1:2379']),
+      prefix: z.string().regex(/^\/[A-Za-z0-9._\-/]*[A-Za-z0-9._-]$/, 'must be an absolute path like /theseus').default(DEFAULT_ETCD_PREFIX),
+    })
+    .prefault({}),
+  redis: z.strictObject({ url: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// URL' }).default('redis://127.0.0.1:6379') }).prefault({}),
+  api: z.strictObject({ token: z.string().min(16, 'must be at least 16 characters').optional() }).prefault({}),
+  /** Name of this Marathon cluster; endpoint records carry it and a subscriber only removes its own. */
+  cluster: name.default('default'),
+  /** The Marathon group every Theseus app lives in. */
+  appGroup: name.default('theseus'),
+  log: z
+    .strictObject({
+      level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+      format: z.enum(['json', 'pretty', 'auto']).default('auto'),
+    })
+    .prefault({}),
+  deployer: DeployerSection.prefault({}),
+  subscriber: SubscriberSection.prefault({}),
+  engine: EngineSection.prefault({}),
+  guest: GuestSection.prefault({}),
+});
+
+export type Settings = z.infer<typeof SettingsSchema>;
+export type SettingsInput = z.input<typeof SettingsSchema>;
+
+type Parse = 'string' | 'list' | 'int' | 'number' | 'bool' | 'range';
+
+/** Environment variables and the setting each one sets. */
+export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
+  MARATHON_URL: { path: 'marathon.urls', parse: 'list' },
+  MARATHON_CREDENTIALS: { path: 'marathon.credentials', parse: 'string' },
+  MARATHON_TOKEN: { path: 'marathon.token', parse: 'string' },
+  MARATHON_TIMEOUT_MS: { path: 'marathon.timeoutMs', parse: 'int' },
+  ETCD_ENDPOINTS: { path: 'etcd.endpoints', parse: 'list' },
+  THESEUS_ETCD_PREFIX: { path: 'etcd.prefix', parse: 'string' },
+  REDIS_URL: { path: 'redis.url', parse: 'string' },
+  THESEUS_API_TOKEN: { path: 'api.token', parse: 'string' },
+  THESEUS_CLUSTER: { path: 'cluster', parse: 'string' },
+  THESEUS_APP_GROUP: { path: 'appGroup', parse: 'string' },
+  LOG_LEVEL: { path: 'log.level', parse: 'string' },
+  LOG_FORMAT: { path: 'log.format', parse: 'string' },
+  THESEUS_OPEN_READS: { path: 'deployer.openReads', parse: 'bool' },
+  THESEUS_MAX_BODY_BYTES: { path: 'deployer.maxBodyBytes', parse: 'int' },
+  RECONCILE_INTERVAL_MS: { path: 'subscriber.reconcileIntervalMs', parse: 'int' },
+  REQUIRE_HEALTHY: { path: 'subscriber.requireHealthy', parse: 'bool' },
+  CALLBACK_URL: { path: 'subscriber.callbackUrl', parse: 'string' },
+  ENGINE_DATA_DIR: { path: 'engine.dataDir', parse: 'string' },
+  ENGINE_PORT_RANGE: { path: 'engine.portRange', parse: 'range' },
+  ENGINE_HOSTNAME: { path: 'engine.hostname', parse: 'string' },
+  WATCHES: { path: 'guest.watches', parse: 'list' },
+  WATCH_HANDLER: { path: 'guest.handler', parse: 'string' },
+  WATCH_COALESCE_MS: { path: 'guest.coalesceMs', parse: 'int' },
+};
+
+export interface LoadSettingsOptions {
+  env?: NodeJS.ProcessEnv;
+  /** YAML file with the same shape as `Settings` (keys as in the schema). */
+  configPath?: string;
+  /** Values from command-line flags, by setting path, e.g. `{ 'deployer.port': 5000 }`. */
+  flags?: Record<string, unknown>;
+  /** Setting paths this program cannot run without, e.g. `['marathon.urls', 'api.token']`. */
+  require?: string[];
+}
+
+export function loadSettings(options: LoadSettingsOptions = {}): Readonly<Settings> {
+  const env = options.env ?? process.env;
+  const sources = new Map<string, string>(); // setting path -> where it came from
+  const input: Record<string, unknown> = {};
+
+  if (options.configPath) {
+    const file = readConfigFile(options.configPath);
+    for (const [path, value] of flatten(file)) {
+      setPath(input, path, value);
+      sources.set(path, `${options.configPath}: ${path}`);
+    }
+  }
+  for (const [variable, { path, parse }] of Object.entries(ENV_SETTINGS)) {
+    const raw = env[variable];
+    if (raw === undefined || raw === '') continue;
+    setPath(input, path, parseEnv(variable, raw, parse));
+    sources.set(path, variable);
+  }
+  for (const [path, value] of Object.entries(options.flags ?? {})) {
+    if (value === undefined) continue;
+    setPath(input, path, value);
+    sources.set(path, `--${path.split('.').pop()}`);
+  }
+
+  const parsed = SettingsSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path.filter((p) => typeof p === 'string').join('.');
+    throw new ConfigError(whereSet(path, sources), issue.message);
+  }
+  for (const path of options.require ?? []) {
+    if (getPath(parsed.data, path) === undefined) {
+      const variable = Object.entries(ENV_SETTINGS).find(([, s]) => s.path === path)?.[0];
+      throw new ConfigError(variable ?? path, 'is required', variable ? `set ${variable} or ${path} in the --config file` : undefined);
+    }
+  }
+  return deepFreeze(parsed.data);
+}
+
+function whereSet(path: string, sources: Map<string, string>): string {
+  for (let p = path; p; p = p.slice(0, Math.max(0, p.lastIndexOf('.')))) {
+    const source = sources.get(p);
+    if (source) return source;
+  }
+  const variable = Object.entries(ENV_SETTINGS).find(([, s]) => s.path === path)?.[0];
+  return variable ?? (path || 'settings');
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('--config', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = yaml.load(text, { schema: yaml.JSON_SCHEMA });
+  } catch (err) {
+    throw new ConfigError('--config', `${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (doc === undefined || doc === null) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('--config', `${path} must be a YAML mapping`);
+  return doc as Record<string, unknown>;
+}
+
+function parseEnv(variable: string, raw: string, parse: Parse): unknown {
+  switch (parse) {
+    case 'string':
+      return raw;
+    case 'list':
+      return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    case 'int':
+    case 'number': {
+      const n = Number(raw);
+      if (!Number.isFinite(n) || (parse === 'int' && !Number.isInteger(n))) {
+        throw new ConfigError(variable, `${JSON.stringify(raw)} is not ${parse === 'int' ? 'a whole number' : 'a number'}`);
+      }
+      return n;
+    }
+    case 'bool':
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      throw new ConfigError(variable, `${JSON.stringify(raw)} is not true or false`);
+    case 'range': {
+      const m = /^(\d+)-(\d+)$/.exec(raw.trim());
+      if (!m || Number(m[1]) > Number(m[2])) throw new ConfigError(variable, `${JSON.stringify(raw)} is not a range like 31000-32000`);
+      return [Number(m[1]), Number(m[2])];
+    }
+  }
+}
+
+/** Leaf paths of a nested object; arrays are leaves. */
+function* flatten(value: Record<string, unknown>, base = ''): Generator<[string, unknown]> {
+  for (const [key, child] of Object.entries(value)) {
+    const path = base ? `${base}.${key}` : key;
+    if (child && typeof child === 'object' && !Array.isArray(child)) yield* flatten(child as Record<string, unknown>, path);
+    else yield [path, child];
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (!node[key] || typeof node[key] !== 'object') node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+function getPath(source: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), source);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

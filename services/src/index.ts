@@ -1,0 +1,13 @@
+export * from './errors.js';
+export * from './naming.js';
+export * from './discovery-env.js';
+export * from './endpoints/record.js';
+export * from './endpoints/keys.js';
+export * from './config/settings.js';
+export * from './logging.js';
+export * from './etcd.js';
+export * from './marathon/types.js';
+export * from './marathon/errors.js';
+export * from './marathon/client.js';
+export { COMMANDS, type CommandEntry } from './cli/commands.js';
+export { commandProgram, setUp, reportError, runUntilSignal, printableSettings, Command, type CommandSetup } from './cli/program.js';
