@@ -24,7 +24,10 @@ export function redact(value: unknown, depth = 0): unknown {
   if (depth > 8) return '[deep]';
   if (typeof value === 'string') return value.replace(/\/\/([^/@:\s]+):([^/@\s]+)@/g, '//$1:***@');
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
-  if (value instanceof Error) return value;
+  if (value instanceof Error) {
+    const code = (value as { code?: unknown }).code;
+    return { name: value.name, message: redact(value.message), ...(code === undefined ? {} : { code }), stack: value.stack };
+  }
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) && v !== undefined ? '***' : redact(v, depth + 1);

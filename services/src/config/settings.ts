@@ -123,8 +123,12 @@ export function loadSettings(options: LoadSettingsOptions = {}): Readonly<Settin
   const parsed = SettingsSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const path = issue.path.filter((p) => typeof p === 'string').join('.');
-    throw new ConfigError(whereSet(path, sources), issue.message);
+    const keys = issue.path.filter((p) => typeof p === 'string');
+    if (issue.code === 'unrecognized_keys') {
+      const path = [...keys, issue.keys[0]!].join('.');
+      throw new ConfigError(whereSet(path, sources), 'is not a setting', 'run `theseus config` to see every setting');
+    }
+    throw new ConfigError(whereSet(keys.join('.'), sources), issue.message);
   }
   for (const path of options.require ?? []) {
     if (getPath(parsed.data, path) === undefined) {
@@ -140,6 +144,7 @@ function whereSet(path: string, sources: Map<string, string>): string {
     const source = sources.get(p);
     if (source) return source;
   }
+  for (const [p, source] of sources) if (p.startsWith(path + '.')) return source.slice(0, source.length - (p.length - path.length));
   const variable = Object.entries(ENV_SETTINGS).find(([, s]) => s.path === path)?.[0];
   return variable ?? (path || 'settings');
 }
