@@ -1,1 +1,17 @@
-export {};
+/** The Docker driver (shared with the engine) and the Mesos external containerizer. */
+export { DockerDriver, cpuShares, type DockerDriverOptions } from './docker/driver.js';
+export { DockerUnavailableError, ImageUnavailableError, ContainerNotFoundError, DockerRequestError } from './docker/errors.js';
+export type {
+  ContainerSpec,
+  StartedContainer,
+  ContainerExit,
+  ContainerUsage,
+  ContainerLimits,
+  ContainerDetails,
+  ListedContainer,
+  PortBinding,
+  VolumeMount,
+  NetworkMode,
+  RegistryAuth,
+  EnsureImageOptions,
+} from './docker/types.js';

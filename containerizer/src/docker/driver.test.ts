@@ -1,0 +1,161 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DockerDriver } from './driver.js';
+import { ContainerNotFoundError, DockerRequestError, DockerUnavailableError, ImageUnavailableError } from './errors.js';
+import type { ContainerSpec } from './types.js';
+
+const IMAGE = 'theseus/busybox:local';
+const run = randomBytes(4).toString('hex');
+const labels = { 'theseus.test.run': run };
+const driver = new DockerDriver();
+
+function spec(overrides: Partial<ContainerSpec>): ContainerSpec {
+  return { image: IMAGE, env: {}, labels, network: 'bridge', ports: [], volumes: [], ...overrides };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function fetchText(url: string, attempts = 50): Promise<string> {
+  for (let i = 0; ; i++) {
+    try {
+      const response = await fetch(url);
+      return await response.text();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+describe('DockerDriver against the Docker Engine', () => {
+  let hostDir: string;
+
+  before(async () => {
+    await driver.ping();
+    hostDir = mkdtempSync(join(tmpdir(), 'theseus-driver-'));
+    writeFileSync(join(hostDir, 'index.html'), `hello ${run}`);
+  });
+
+  after(async () => {
+    for (const c of await driver.list(labels)) await driver.remove(c.id);
+    rmSync(hostDir, { recursive: true, force: true });
+  });
+
+  it('starts a container with limits, env, labels, a read-only volume and a reachable port', async () => {
+    const hostPort = await freePort();
+    const started = await driver.start(
+      spec({
+        name: `theseus-test-${run}-web`,
+        shell: 'httpd -f -p 8080 -h /www',
+        env: { GREETING: 'hi there' },
+        cpus: 0.5,
+        memMb: 64,
+        ports: [{ containerPort: 8080, hostPort, protocol: 'tcp', hostIp: '127.0.0.1' }],
+        volumes: [{ hostPath: hostDir, containerPath: '/www', mode: 'RO' }],
+        init: true,
+        stopGraceSeconds: 1,
+      }),
+    );
+    assert.equal(started.name, `theseus-test-${run}-web`);
+    assert.match(started.ipAddress ?? '', /^\d+\.\d+\.\d+\.\d+$/);
+    const details = await driver.inspect(started.id);
+    assert.ok(details);
+    assert.equal(details.running, true);
+    assert.equal(details.cpuShares, 512);
+    assert.equal(details.memoryBytes, 64 * 1024 * 1024);
+    assert.deepEqual(details.hostPorts['8080/tcp'], [hostPort]);
+    assert.equal(details.labels['theseus.test.run'], run);
+    assert.equal(await fetchText(`http://127.0.0.1:${hostPort}/index.html`), `hello ${run}`);
+
+    const usage = await driver.usage(started.id);
+    assert.equal(usage.running, true);
+    assert.equal(usage.cpusLimit, 0.5);
+    assert.equal(usage.memLimitBytes, 64 * 1024 * 1024);
+    assert.ok(usage.memRssBytes > 0, 'a running httpd uses memory');
+    assert.ok(Math.abs(usage.timestamp - Date.now() / 1000) < 60);
+
+    await driver.update(started.id, { cpus: 1.5, memMb: 96 });
+    const updated = await driver.inspect(started.id);
+    assert.equal(updated?.cpuShares, 1536);
+    assert.equal(updated?.memoryBytes, 96 * 1024 * 1024);
+
+    await driver.stop(started.id, 1);
+    const stopped = await driver.usage(started.id);
+    assert.equal(stopped.running, false);
+    assert.equal(stopped.memLimitBytes, 96 * 1024 * 1024);
+    await driver.stop(started.id, 1); // already stopped
+    await driver.remove(started.id);
+    assert.equal(await driver.inspect(started.id), undefined);
+  });
+
+  it('reports the exit code, also when the container ended before wait was called', async () => {
+    const started = await driver.start(spec({ args: ['sh', '-c', 'echo "$A"; exit 3'], env: { A: 'x' } }));
+    const exit = await driver.wait(started.id);
+    assert.equal(exit.exitCode, 3);
+    assert.equal(exit.oomKilled, false);
+    const again = await driver.wait(started.id);
+    assert.equal(again.exitCode, 3);
+    assert.equal(again.finishedAt, exit.finishedAt);
+    await driver.remove(started.id);
+  });
+
+  it('reports a container killed for exceeding its memory limit', async () => {
+    const started = await driver.start(spec({ shell: 'x=aaaaaaaaaaaaaaaa; while true; do x="$x$x"; done', memMb: 16 }));
+    const exit = await driver.wait(started.id);
+    assert.equal(exit.oomKilled, true);
+    assert.equal(exit.exitCode, 137);
+    await driver.remove(started.id);
+  });
+
+  it('lists only containers carrying the given labels', async () => {
+    const mine = await driver.start(spec({ args: ['sleep', '30'], labels: { ...labels, 'theseus.test.kind': 'listed' } }));
+    const other = await driver.start(spec({ args: ['sleep', '30'] }));
+    const listed = await driver.list({ ...labels, 'theseus.test.kind': 'listed' });
+    assert.deepEqual(listed.map((c) => c.id), [mine.id]);
+    assert.equal(listed[0]?.state, 'running');
+    await Promise.all([driver.remove(mine.id), driver.remove(other.id)]);
+  });
+
+  it('removes a container that could not start and says why', async () => {
+    const hostPort = await freePort();
+    const holder = await driver.start(spec({ args: ['sleep', '30'], ports: [{ containerPort: 80, hostPort, protocol: 'tcp' }] }));
+    const before = (await driver.list(labels)).length;
+    await assert.rejects(
+      driver.start(spec({ args: ['sleep', '30'], ports: [{ containerPort: 80, hostPort, protocol: 'tcp' }] })),
+      (err: unknown) => err instanceof DockerRequestError && /start container/.test(err.message) && /allocated|in use/i.test(err.message),
+    );
+    assert.equal((await driver.list(labels)).length, before);
+    await driver.remove(holder.id);
+  });
+
+  it('treats stop and remove of an unknown container as done, and wait/usage of one as not found', async () => {
+    await driver.stop('theseus-no-such-container');
+    await driver.remove('theseus-no-such-container');
+    assert.equal(await driver.inspect('theseus-no-such-container'), undefined);
+    await assert.rejects(driver.wait('theseus-no-such-container'), ContainerNotFoundError);
+    await assert.rejects(driver.usage('theseus-no-such-container'), ContainerNotFoundError);
+  });
+
+  it('ensures images: present is fine, absent names the image and the reason', async () => {
+    await driver.ensureImage(IMAGE);
+    const missing = `theseus/absent-${run}:none`;
+    await assert.rejects(driver.ensureImage(missing, { pull: 'never' }), (err: unknown) => err instanceof ImageUnavailableError && err.image === missing && /pulling is disabled/.test(err.message));
+    await assert.rejects(driver.ensureImage(missing), (err: unknown) => err instanceof ImageUnavailableError && err.message.includes(missing) && err.reason.length > 0);
+  });
+
+  it('reports an unreachable Engine as DockerUnavailableError', async () => {
+    const nowhere = new DockerDriver({ socketPath: join(tmpdir(), `no-docker-${run}.sock`) });
+    await assert.rejects(nowhere.ping(), (err: unknown) => err instanceof DockerUnavailableError && err.recoverable);
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * The Docker driver's data shapes: what a caller asks to run and what the Engine reports back.
+ * Shared by the containerizer program and the single-machine engine.
+ */
+
+export interface PortBinding {
+  containerPort: number;
+  hostPort: number;
+  protocol: 'tcp' | 'udp';
+  /** Host address to bind; all addresses when unset. */
+  hostIp?: string;
+}
+
+export interface VolumeMount {
+  hostPath: string;
+  containerPath: string;
+  mode: 'RO' | 'RW';
+}
+
+export type NetworkMode = 'bridge' | 'host' | 'none';
+
+export interface ContainerSpec {
+  /** Docker container name; the Engine picks one when unset. */
+  name?: string;
+  image: string;
+  /** Runs through `/bin/sh -c <shell>` (replaces the image's ENTRYPOINT and CMD). */
+  shell?: string;
+  /** Replace the image's CMD; its ENTRYPOINT is kept unless `entrypoint` is set. */
+  args?: string[];
+  entrypoint?: string[];
+  env: Record<string, string>;
+  /** Set on the container as given; the driver adds no labels of its own. */
+  labels: Record<string, string>;
+  /** CPU shares = max(2, round(1024 × cpus)). */
+  cpus?: number;
+  /** Memory limit in MiB; swap is set equal, so the container cannot swap. */
+  memMb?: number;
+  network: NetworkMode;
+  ports: PortBinding[];
+  /** Bind mounts (Engine `Mounts`, so paths may contain `:`). The host path must exist. */
+  volumes: VolumeMount[];
+  privileged?: boolean;
+  workingDir?: string;
+  user?: string;
+  /** Run the Engine's init (tini) as PID 1, so signals and zombies are handled. */
+  init?: boolean;
+  /** Seconds between SIGTERM and SIGKILL when the container is stopped (Engine default 10). */
+  stopGraceSeconds?: number;
+}
+
+export interface StartedContainer {
+  id: string;
+  name: string;
+  /** Address on the bridge network; null with host or no networking. */
+  ipAddress: string | null;
+  startedAt: string;
+}
+
+export interface ContainerExit {
+  exitCode: number;
+  /** The kernel killed the container for exceeding its memory limit. */
+  oomKilled: boolean;
+  finishedAt: string;
+  /** The Engine's error text when the container could not run, else null. */
+  error: string | null;
+}
+
+export interface ContainerUsage {
+  /** Seconds since the epoch when the sample was taken. */
+  timestamp: number;
+  cpuUserSeconds: number;
+  cpuSystemSeconds: number;
+  /** CPU shares / 1024; null when no limit was set. */
+  cpusLimit: number | null;
+  memRssBytes: number;
+  memLimitBytes: number | null;
+  running: boolean;
+}
+
+export interface ContainerLimits {
+  cpus?: number;
+  memMb?: number;
+}
+
+/** What `inspect` reports: the parts callers act on. */
+export interface ContainerDetails {
+  id: string;
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  /** Engine state: created, running, paused, restarting, removing, exited, dead. */
+  status: string;
+  running: boolean;
+  pid: number;
+  exitCode: number;
+  oomKilled: boolean;
+  startedAt: string;
+  finishedAt: string;
+  error: string | null;
+  ipAddress: string | null;
+  cpuShares: number;
+  memoryBytes: number;
+  /** Bound host ports: `<containerPort>/<proto>` → host ports. */
+  hostPorts: Record<string, number[]>;
+}
+
+export interface ListedContainer {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  state: string;
+  /** Seconds since the epoch. */
+  created: number;
+}
+
+export interface RegistryAuth {
+  username?: string;
+  password?: string;
+  /** Identity token from a registry login, instead of username/password. */
+  identitytoken?: string;
+  serveraddress?: string;
+}
+
+export interface EnsureImageOptions {
+  /** `missing` (default): pull only when absent; `always`: pull even when present; `never`: fail when absent. */
+  pull?: 'missing' | 'always' | 'never';
+  auth?: RegistryAuth;
+}
