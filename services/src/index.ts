@@ -9,5 +9,7 @@ export * from './etcd.js';
 export * from './marathon/types.js';
 export * from './marathon/errors.js';
 export * from './marathon/client.js';
+export * from './marathon/events.js';
+export * from './marathon/event-stream.js';
 export { COMMANDS, type CommandEntry } from './cli/commands.js';
 export { commandProgram, setUp, reportError, runUntilSignal, printableSettings, Command, type CommandSetup } from './cli/program.js';

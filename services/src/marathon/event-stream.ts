@@ -1,0 +1,335 @@
+/**
+ * A Server-Sent Events client for Marathon's `GET /v2/events` (1.x) that stays attached.
+ *
+ * - Sends exactly `Accept: text/event-stream` (Jetty answers 405 otherwise) and one `event_type`
+ *   query parameter per wanted type.
+ * - Frames lines on `\r\n`, `\n` or `\r` (Marathon writes `\r\n`; a CR may end one chunk and its LF
+ *   start the next); the heartbeat is a bare empty line every 10 s. Any byte counts as life: a stream
+ *   silent for longer than `idleTimeoutMs` is dead and is dropped.
+ * - Follows redirects (a standby answers 302 to the leader) and re-sends the Authorization header.
+ * - Reconnects forever with jittered exponential backoff, moving to the next URL after a failure.
+ * - Emits `attached` on every successful connection and `detached` when it ends. Marathon has no
+ *   replay: callers must re-read Marathon's state after every `attached`.
+ */
+import { EventEmitter } from 'node:events';
+import http from 'node:http';
+import https from 'node:https';
+import { parseMarathonEvent, type MarathonEvent, type ParsedEvent } from './events.js';
+
+export interface MarathonEventStreamOptions {
+  /** Marathon (or engine) base URLs, tried in turn. */
+  urls: readonly string[];
+  /** The Authorization header value (e.g. `MarathonClient.authHeader`); kept across redirects. */
+  authorization?: string | undefined;
+  /** Only these event types (`event_type` filter, Marathon 1.3.7+). Default: all. */
+  eventTypes?: readonly string[];
+  /** A stream silent for longer than this is dead. @defaultValue 30000 (Marathon heartbeats every 10 s) */
+  idleTimeoutMs?: number;
+  /** Time to get response headers. @defaultValue 10000 */
+  connectTimeoutMs?: number;
+  /** First reconnect delay. @defaultValue 500 */
+  initialBackoffMs?: number;
+  /** Longest reconnect delay. @defaultValue 30000 */
+  maxBackoffMs?: number;
+  /** Redirects followed per connection attempt. @defaultValue 5 */
+  maxRedirects?: number;
+  /** Longest accepted SSE event (bytes); a longer one is skipped as malformed. @defaultValue 8 MiB */
+  maxEventBytes?: number;
+}
+
+export interface StreamAttached {
+  /** The URL that serves the stream (after redirects). */
+  url: string;
+}
+
+export interface StreamDetached {
+  url: string;
+  reason: string;
+}
+
+export interface MalformedStreamEvent {
+  eventType: string | undefined;
+  problem: string;
+  /** The first 200 characters of the data. */
+  sample: string;
+}
+
+export interface MarathonEventStreamEvents {
+  attached: [StreamAttached];
+  detached: [StreamDetached];
+  event: [MarathonEvent];
+  /** A well-formed event of a type this client does not model. */
+  unknown: [{ eventType: string; raw: Record<string, unknown> }];
+  malformed: [MalformedStreamEvent];
+  /** A connection attempt failed; the stream retries after `delayMs`. */
+  retry: [{ url: string; error: string; delayMs: number }];
+}
+
+class StreamFailure extends Error {}
+
+export class MarathonEventStream extends EventEmitter<MarathonEventStreamEvents> {
+  private readonly urls: string[];
+  private readonly idleTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly initialBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly maxRedirects: number;
+  private readonly maxEventBytes: number;
+  private readonly headers: Record<string, string>;
+  private readonly query: string;
+  private urlIndex = 0;
+  private failures = 0;
+  private running = false;
+  private request: http.ClientRequest | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private attachedUrl: string | undefined;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(options: MarathonEventStreamOptions) {
+    super();
+    if (options.urls.length === 0) throw new Error('MarathonEventStream needs at least one URL');
+    this.urls = options.urls.map((u) => u.replace(/\/+$/, ''));
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.initialBackoffMs = options.initialBackoffMs ?? 500;
+    this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
+    this.maxRedirects = options.maxRedirects ?? 5;
+    this.maxEventBytes = options.maxEventBytes ?? 8 * 1024 * 1024;
+    this.headers = { Accept: 'text/event-stream', 'Cache-Control': 'no-cache' };
+    if (options.authorization) this.headers.Authorization = options.authorization;
+    const params = new URLSearchParams();
+    for (const type of options.eventTypes ?? []) params.append('event_type', type);
+    this.query = params.size ? `?${params.toString()}` : '';
+  }
+
+  /** True while a stream is open. */
+  get attached(): boolean {
+    return this.attachedUrl !== undefined;
+  }
+
+  /** The URL of the open stream, if any. */
+  get url(): string | undefined {
+    return this.attachedUrl;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Closes the stream and stops reconnecting. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.idleTimer);
+    this.request?.destroy();
+    this.wake?.();
+    await this.loop;
+  }
+
+  /** Drops the current connection; a new one follows after the short reconnect delay. */
+  reconnect(): void {
+    this.request?.destroy(new StreamFailure('reconnect requested'));
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const base = this.urls[this.urlIndex % this.urls.length]!;
+      let reason: string;
+      let delay = 0;
+      try {
+        reason = await this.connect(base + '/v2/events' + this.query);
+        this.failures = 0;
+        delay = this.jitter(this.initialBackoffMs);
+      } catch (err) {
+        reason = (err as Error).message;
+        this.failures++;
+        this.urlIndex++;
+        delay = this.jitter(Math.min(this.maxBackoffMs, this.initialBackoffMs * 2 ** Math.min(this.failures - 1, 20)));
+        if (this.running) this.emit('retry', { url: base, error: reason, delayMs: delay });
+      }
+      if (!this.running) break;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.retryTimer = setTimeout(resolve, delay);
+      });
+      this.wake = undefined;
+    }
+  }
+
+  /** Between half and all of `ms`: spreads reconnects of many clients. */
+  private jitter(ms: number): number {
+    return Math.round(ms / 2 + (Math.random() * ms) / 2);
+  }
+
+  /**
+   * One connection: resolves with why it ended after having been attached, rejects when it never
+   * attached (refused, error status, too many redirects, no answer in time).
+   */
+  private connect(url: string, redirects = 0): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      const target = new URL(url);
+      const transport = target.protocol === 'https:' ? https : http;
+      let settled = false;
+      const fail = (err: Error) => {
+        if (!settled) {
+          settled = true;
+          reject(err);
+        }
+      };
+      const connectTimer = setTimeout(() => req.destroy(new StreamFailure(`no answer within ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
+      const req = transport.get(target, { headers: this.headers }, (res) => {
+        clearTimeout(connectTimer);
+        const status = res.statusCode ?? 0;
+        if (status >= 300 && status < 400 && res.headers.location) {
+          res.resume();
+          req.destroy();
+          if (redirects >= this.maxRedirects) return fail(new StreamFailure(`more than ${this.maxRedirects} redirects from ${url}`));
+          const next = new URL(res.headers.location, target).toString();
+          settled = true;
+          this.connect(next, redirects + 1).then(resolve, reject);
+          return;
+        }
+        const type = String(res.headers['content-type'] ?? '');
+        if (status !== 200 || !type.startsWith('text/event-stream')) {
+          res.resume();
+          req.destroy();
+          return fail(new StreamFailure(`${url} answered ${status} ${type || 'without a content type'}`));
+        }
+        settled = true;
+        this.attachedUrl = url;
+        this.emit('attached', { url });
+        const parser = new SseParser(this.maxEventBytes, (name, data) => this.dispatch(name, data), (problem, sample) =>
+          this.emit('malformed', { eventType: undefined, problem, sample }),
+        );
+        const touch = () => {
+          clearTimeout(this.idleTimer);
+          this.idleTimer = setTimeout(() => req.destroy(new StreamFailure(`silent for ${this.idleTimeoutMs} ms`)), this.idleTimeoutMs);
+        };
+        touch();
+        let ended = false;
+        const finish = (why: string) => {
+          if (ended) return;
+          ended = true;
+          clearTimeout(this.idleTimer);
+          this.attachedUrl = undefined;
+          this.emit('detached', { url, reason: why });
+          resolve(why);
+        };
+        res.on('data', (chunk: Buffer) => {
+          touch();
+          parser.push(chunk);
+        });
+        res.on('end', () => finish('stream ended'));
+        res.on('error', (err) => finish(err.message));
+        res.on('close', () => finish('connection closed'));
+        req.on('error', (err) => finish(err.message));
+      });
+      this.request = req;
+      req.on('error', (err) => {
+        clearTimeout(connectTimer);
+        fail(err.message ? err : new StreamFailure(`cannot connect to ${url}`));
+      });
+    });
+  }
+
+  private dispatch(name: string | undefined, data: string): void {
+    const parsed: ParsedEvent = parseMarathonEvent(data, name);
+    if (parsed.kind === 'event') this.emit('event', parsed.event);
+    else if (parsed.kind === 'unknown') this.emit('unknown', { eventType: parsed.eventType, raw: parsed.raw });
+    else this.emit('malformed', { eventType: parsed.eventType, problem: parsed.problem, sample: data.slice(0, 200) });
+  }
+}
+
+/**
+ * The SSE line protocol (WHATWG "event stream interpretation"), enough for Marathon: `event:` and
+ * `data:` fields, comments, `\r\n` / `\n` / `\r` line ends, dispatch on an empty line. Bytes are
+ * decoded as UTF-8 only per complete line, so a multi-byte character split across chunks survives.
+ */
+export class SseParser {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private skipLeadingLf = false;
+  private eventName: string | undefined;
+  private data: string[] = [];
+  private dataBytes = 0;
+  private oversized = false;
+
+  constructor(
+    private readonly maxEventBytes: number,
+    private readonly onEvent: (name: string | undefined, data: string) => void,
+    private readonly onProblem: (problem: string, sample: string) => void,
+  ) {}
+
+  push(chunk: Buffer): void {
+    let start = 0;
+    if (this.skipLeadingLf && chunk.length > 0) {
+      if (chunk[0] === 0x0a) start = 1;
+      this.skipLeadingLf = false;
+    }
+    for (let i = start; i < chunk.length; i++) {
+      const byte = chunk[i];
+      if (byte !== 0x0a && byte !== 0x0d) continue;
+      this.line(chunk.subarray(start, i));
+      if (byte === 0x0d) {
+        if (i + 1 < chunk.length) {
+          if (chunk[i + 1] === 0x0a) i++;
+        } else {
+          this.skipLeadingLf = true;
+        }
+      }
+      start = i + 1;
+    }
+    if (start < chunk.length) {
+      const rest = chunk.subarray(start);
+      if (this.pendingBytes + rest.length > this.maxEventBytes) {
+        this.oversized = true;
+        this.pending = [];
+        this.pendingBytes = 0;
+      } else {
+        this.pending.push(Buffer.from(rest));
+        this.pendingBytes += rest.length;
+      }
+    }
+  }
+
+  private line(tail: Buffer): void {
+    let bytes = tail;
+    if (this.pending.length) {
+      bytes = Buffer.concat([...this.pending, tail]);
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
+    if (bytes.length === 0) return this.dispatch();
+    if (this.oversized) return;
+    const text = bytes.toString('utf8');
+    if (text.startsWith(':')) return; // comment
+    const colon = text.indexOf(':');
+    const field = colon < 0 ? text : text.slice(0, colon);
+    let value = colon < 0 ? '' : text.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'event') this.eventName = value;
+    else if (field === 'data') {
+      this.dataBytes += value.length;
+      if (this.dataBytes > this.maxEventBytes) this.oversized = true;
+      else this.data.push(value);
+    }
+    // id and retry: Marathon sends neither and has no replay; other fields are ignored by the spec.
+  }
+
+  private dispatch(): void {
+    const name = this.eventName;
+    const data = this.data;
+    const oversized = this.oversized;
+    this.eventName = undefined;
+    this.data = [];
+    this.dataBytes = 0;
+    this.oversized = false;
+    if (oversized) return this.onProblem(`event larger than ${this.maxEventBytes} bytes skipped`, name ?? '');
+    if (data.length === 0) return; // heartbeat (bare empty line) or an event without data
+    this.onEvent(name, data.join('\n'));
+  }
+}
