@@ -13,3 +13,4 @@ export * from './marathon/events.js';
 export * from './marathon/event-stream.js';
 export { COMMANDS, type CommandEntry } from './cli/commands.js';
 export { commandProgram, setUp, reportError, runUntilSignal, printableSettings, Command, type CommandSetup } from './cli/program.js';
+export * from './spec/index.js';

@@ -1,0 +1,4 @@
+export * from './schema.js';
+export * from './source.js';
+export * from './constraints.js';
+export * from './validate.js';
