@@ -15,6 +15,16 @@ export const DeployerSection = z.strictObject({
   maxBodyBytes: z.number().int().min(1024).default(1024 * 1024),
   /** Let GET endpoints answer without the API token. */
   openReads: z.boolean().default(false),
+  /** Host directories services may mount as volumes (a host path must be one of them or below). Empty: none. */
+  hostVolumePaths: z.array(z.string().startsWith('/')).default([]),
+  /** Redis key prefix of the deploy queue and its records; deployers sharing one queue use the same. */
+  queuePrefix: z.string().min(1).default('theseus'),
+  /** Services of one deploy job applied at the same time. */
+  concurrency: z.number().int().min(1).max(64).default(8),
+  /** A Marathon deployment still running after this long counts as failed. */
+  deploymentTimeoutMs: durationMs.default(600_000),
+  /** Longest `?wait=true` answer; after it the answer is the deployment's current state. */
+  waitTimeoutMs: durationMs.default(300_000),
 });
 
 /** `theseus subscriber` */

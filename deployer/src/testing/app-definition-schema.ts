@@ -1,0 +1,37 @@
+/**
+ * Marathon's own JSON Schema of an app definition (1.7, the last release that shipped one), for
+ * checking generated apps and for the Marathon test double's 422 answers. The file lives in the
+ * shared conformance data beside the repository.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import AjvDraft04 from 'ajv-draft-04';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+
+export const APP_DEFINITION_SCHEMA_PATH = fileURLToPath(new URL('../../../../shared/conformance/marathon/schema/AppDefinition.json', import.meta.url));
+
+let compiled: ValidateFunction | undefined;
+
+function validator(): ValidateFunction {
+  if (!compiled) {
+    const schema = JSON.parse(readFileSync(APP_DEFINITION_SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
+    delete schema.$schema;
+    // a CommonJS module: its class is `default` under NodeNext
+    const Ajv = AjvDraft04.default;
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    compiled = ajv.compile(schema);
+  }
+  return compiled!;
+}
+
+/** Problems of an app definition as Marathon reports them: `{path, errors[]}` with `(n)` array indices. */
+export function appDefinitionProblems(app: unknown): Array<{ path: string; errors: string[] }> {
+  const validate = validator();
+  if (validate(app)) return [];
+  const byPath = new Map<string, string[]>();
+  for (const error of validate.errors as ErrorObject[]) {
+    const path = (error.instancePath || '/').replace(/\/(\d+)(?=\/|$)/g, '($1)');
+    byPath.set(path, [...(byPath.get(path) ?? []), error.message ?? 'invalid']);
+  }
+  return [...byPath].map(([path, errors]) => ({ path, errors }));
+}

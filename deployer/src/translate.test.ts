@@ -1,0 +1,169 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MARATHON_LABELS, parseAppId, readDeployDocument, serviceRefOfApp } from '@theseus/services';
+import { specHash, toMarathonApp } from './translate.js';
+import { appDefinitionProblems } from './testing/app-definition-schema.js';
+
+const context = { appGroup: 'theseus', etcdEndpoints: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'], etcdPrefix: '/theseus' };
+
+function appsOf(yamlText: string, options = {}) {
+  return readDeployDocument(yamlText, 'yaml', options).deploy.map((s) => toMarathonApp(s, context));
+}
+
+/** Documents covering every field and its variants. */
+const DOCUMENTS: Record<string, string> = {
+  minimal: 'deploy:\n  web: {image: nginx}\n',
+  original: `deploy:
+  ingestor:
+    image: registry.local:5000/flask
+    labels: [dev]
+    ports: {ssh: 22, api: 5000}
+    environment: {APP_NAME: Ingestor, WATCHES: 'ingestor,tester'}
+    instances: 4
+    cpus: 0.1
+    mem: 128
+`,
+  scaleToZero: 'deploy:\n  web: {image: nginx, instances: 0, labels: [b, a]}\n',
+  portsAndProtocols: `deploy:
+  dns:
+    image: coredns/coredns:1.11
+    namespace: infra
+    ports:
+      dns: {port: 53, protocol: udp}
+      both: {port: 5353, protocol: "udp,tcp"}
+      metrics: {port: 9153, hostPort: 9153}
+`,
+  commandAndArgs: 'deploy:\n  job: {image: busybox, cmd: "sleep 1000"}\n  worker: {image: busybox, args: ["--queue", "jobs"]}\n',
+  constraints: `deploy:
+  db:
+    image: postgres:16
+    constraints:
+      - hostname UNIQUE
+      - rack: GROUP_BY 3
+      - zone: LIKE us-east-.*
+      - zone: UNLIKE us-east-1c
+      - host: MAX_PER 2
+      - dc: CLUSTER east
+      - rack: GROUP_BY
+`,
+  healthChecks: `deploy:
+  api:
+    image: example/api
+    ports: {http: 8080, admin: 8081}
+    healthChecks:
+      - {path: /healthz}
+      - {port: admin, protocol: MESOS_TCP, intervalSeconds: 5}
+      - {protocol: HTTP, port: admin, path: /ready, gracePeriodSeconds: 10, timeoutSeconds: 2, maxConsecutiveFailures: 5}
+      - {command: "test -f /tmp/ok"}
+`,
+  upgradeAndUris: `deploy:
+  web:
+    image: nginx
+    upgrade: {minimumHealthCapacity: 0.5, maximumOverCapacity: 0.2}
+    uris: [https://example.com/config.tgz, {uri: https://example.com/run.sh, executable: true, extract: false, destPath: run.sh, cache: true}]
+    disk: 512
+    mem: 1024.5
+    cpus: 2
+`,
+  volumes: 'deploy:\n  db:\n    image: postgres\n    volumes: ["/srv/data/pg:/var/lib/postgresql/data", {hostPath: /srv/data/conf, containerPath: /etc/pg, mode: ro}]\n',
+  labeledGroups: 'deploy:\n  web:\n    - {image: nginx, labels: [blue, prod], instances: 3}\n    - {image: nginx, labels: [green, prod], instances: 1}\n',
+};
+
+test('every generated app validates against Marathon\'s AppDefinition schema', () => {
+  let count = 0;
+  for (const [name, text] of Object.entries(DOCUMENTS)) {
+    for (const app of appsOf(text, { hostVolumePaths: ['/srv/data'] })) {
+      assert.deepEqual(appDefinitionProblems(app), [], `${name}: ${app.id}`);
+      count++;
+    }
+  }
+  assert.ok(count >= 12);
+});
+
+test('the schema check can fail: a malformed app is reported with Marathon-style paths', () => {
+  const [app] = appsOf(DOCUMENTS.minimal!);
+  const broken = { ...app!, instances: '4', constraints: [['hostname', 'SOMETIMES']] };
+  const paths = appDefinitionProblems(broken).map((p) => p.path);
+  assert.ok(paths.includes('/instances'));
+  assert.ok(paths.some((p) => p.startsWith('/constraints(0)')));
+});
+
+test('the original example maps to a 1.5+ canonical Docker app with numbers as numbers', () => {
+  const [app] = appsOf(DOCUMENTS.original!);
+  assert.equal(app!.id, '/theseus/default/ingestor--dev');
+  assert.equal(app!.instances, 4);
+  assert.equal(app!.cpus, 0.1);
+  assert.equal(app!.mem, 128);
+  assert.deepEqual(app!.networks, [{ mode: 'container/bridge' }]);
+  assert.equal(app!.container?.type, 'DOCKER');
+  assert.equal(app!.container?.docker?.image, 'registry.local:5000/flask');
+  assert.deepEqual(app!.container?.portMappings, [
+    { containerPort: 22, hostPort: 0, protocol: 'tcp', name: 'ssh' },
+    { containerPort: 5000, hostPort: 0, protocol: 'tcp', name: 'api' },
+  ]);
+  assert.equal(app!.env?.SERVICE_NAME, 'ingestor');
+  assert.equal(app!.env?.ENVIRONMENT_NAME, 'default');
+  assert.equal(app!.env?.LABELS, 'dev');
+  assert.equal(app!.env?.ETCD_ENDPOINTS, 'http://10.0.0.1:2379,http://10.0.0.2:2379');
+  assert.equal(app!.env?.THESEUS_ETCD_PREFIX, '/theseus');
+  assert.equal(app!.env?.PORT_NAMES, 'ssh,api');
+  assert.equal(app!.env?.CONTAINER_PORT_API, '5000');
+  assert.equal(app!.env?.APP_NAME, 'Ingestor');
+  assert.deepEqual(serviceRefOfApp(app!), { namespace: 'default', service: 'ingestor', labels: ['dev'] });
+  assert.deepEqual(parseAppId(app!.id), { namespace: 'default', service: 'ingestor', labels: ['dev'] });
+});
+
+test('instances 0 stays 0 and labeled groups are separate apps', () => {
+  assert.equal(appsOf(DOCUMENTS.scaleToZero!)[0]!.instances, 0);
+  assert.deepEqual(appsOf(DOCUMENTS.labeledGroups!).map((a) => a.id), ['/theseus/default/web--blue--prod', '/theseus/default/web--green--prod']);
+});
+
+test('constraints become Marathon triples with string values', () => {
+  const [app] = appsOf(DOCUMENTS.constraints!);
+  assert.deepEqual(app!.constraints, [
+    ['hostname', 'UNIQUE'],
+    ['rack', 'GROUP_BY', '3'],
+    ['zone', 'LIKE', 'us-east-.*'],
+    ['zone', 'UNLIKE', 'us-east-1c'],
+    ['host', 'MAX_PER', '2'],
+    ['dc', 'CLUSTER', 'east'],
+    ['rack', 'GROUP_BY'],
+  ]);
+});
+
+test('health checks point at ports by index; fixed host ports and protocols are kept', () => {
+  const [api] = appsOf(DOCUMENTS.healthChecks!);
+  assert.deepEqual(api!.healthChecks?.map((h) => [h.protocol, h.portIndex, h.path, h.command?.value]), [
+    ['MESOS_HTTP', 0, '/healthz', undefined],
+    ['MESOS_TCP', 1, undefined, undefined],
+    ['HTTP', 1, '/ready', undefined],
+    ['COMMAND', undefined, undefined, 'test -f /tmp/ok'],
+  ]);
+  const [dns] = appsOf(DOCUMENTS.portsAndProtocols!);
+  assert.deepEqual(dns!.container?.portMappings?.map((p) => [p.name, p.protocol, p.hostPort]), [
+    ['dns', 'udp', 0],
+    ['both', 'udp,tcp', 0],
+    ['metrics', 'tcp', 9153],
+  ]);
+});
+
+test('uris become fetch entries and upgrade becomes upgradeStrategy', () => {
+  const [app] = appsOf(DOCUMENTS.upgradeAndUris!);
+  assert.deepEqual(app!.upgradeStrategy, { minimumHealthCapacity: 0.5, maximumOverCapacity: 0.2 });
+  assert.deepEqual(app!.fetch, [
+    { uri: 'https://example.com/config.tgz', extract: true, executable: false, cache: false },
+    { uri: 'https://example.com/run.sh', extract: false, executable: true, cache: true, destPath: 'run.sh' },
+  ]);
+});
+
+test('the spec hash ignores instances and changes with anything else', () => {
+  const [a] = appsOf('deploy:\n  web: {image: nginx, instances: 1}\n');
+  const [b] = appsOf('deploy:\n  web: {image: nginx, instances: 5}\n');
+  const [c] = appsOf('deploy:\n  web: {image: nginx:2, instances: 1}\n');
+  const [d] = appsOf('deploy:\n  web: {image: nginx, instances: 1, environment: {A: b}}\n');
+  const hash = (x: typeof a) => x!.labels![MARATHON_LABELS.specHash];
+  assert.equal(hash(a), hash(b));
+  assert.notEqual(hash(a), hash(c));
+  assert.notEqual(hash(a), hash(d));
+  assert.equal(specHash(a!), hash(a));
+});
