@@ -1,5 +1,5 @@
 /** The Docker driver (shared with the engine) and the Mesos external containerizer. */
-export { DockerDriver, cpuShares, type DockerDriverOptions } from './docker/driver.js';
+export { DockerDriver, cpuShares, type DockerDriverOptions, type DriverLog } from './docker/driver.js';
 export { DockerUnavailableError, ImageUnavailableError, ContainerNotFoundError, DockerRequestError } from './docker/errors.js';
 export type {
   ContainerSpec,

@@ -4,7 +4,6 @@
  * and image pulls has a timeout, so a hung daemon never hangs a caller forever.
  */
 import Docker from 'dockerode';
-import type { Logger } from '@theseus/services/logging';
 import { ContainerNotFoundError, DockerRequestError, DockerUnavailableError, ImageUnavailableError } from './errors.js';
 import type {
   ContainerDetails,
@@ -17,10 +16,15 @@ import type {
   StartedContainer,
 } from './types.js';
 
+/** Where the driver reports pulls; a winston Logger from @theseus/services fits. */
+export interface DriverLog {
+  info(message: string, meta?: Record<string, unknown>): unknown;
+}
+
 export interface DockerDriverOptions {
   /** Engine socket. Default: `DOCKER_HOST` when it is a `unix://` URL, else `/var/run/docker.sock`. */
   socketPath?: string;
-  logger?: Logger;
+  logger?: DriverLog;
   /** Timeout of each request except `wait` and pulls, in ms. Default 30 000. */
   requestTimeoutMs?: number;
 }
@@ -50,7 +54,7 @@ export class DockerDriver {
   private readonly docker: Docker;
   /** No timeout: for waits and pulls, which last as long as they must. */
   private readonly longDocker: Docker;
-  private readonly logger: Logger | undefined;
+  private readonly logger: DriverLog | undefined;
 
   constructor(options: DockerDriverOptions = {}) {
     this.socketPath = options.socketPath ?? defaultSocket();
@@ -200,6 +204,18 @@ export class DockerDriver {
     }));
   }
 
+  /** Copies the container's output (from its start) to the given streams until it ends. */
+  async followLogs(id: string, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<void> {
+    const container = this.longDocker.getContainer(id);
+    const stream = (await this.call(`follow output of container ${id}`, () => container.logs({ follow: true, stdout: true, stderr: true }), id)) as unknown as NodeJS.ReadableStream;
+    await new Promise<void>((resolve) => {
+      this.longDocker.modem.demuxStream(stream, stdout, stderr);
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+      stream.on('error', () => resolve());
+    });
+  }
+
   /** The image's exposed container ports (`ExposedPorts`), numerically sorted. */
   async exposedPorts(image: string): Promise<Array<{ port: number; protocol: 'tcp' | 'udp' }>> {
     const info = await this.call(`inspect image ${image}`, () => this.docker.getImage(image).inspect());
@@ -275,6 +291,7 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
     ExposedPorts: exposed,
     ...(spec.workingDir ? { WorkingDir: spec.workingDir } : {}),
     ...(spec.user ? { User: spec.user } : {}),
+    ...(spec.hostname ? { Hostname: spec.hostname } : {}),
     ...(spec.stopGraceSeconds !== undefined ? { StopTimeout: spec.stopGraceSeconds } : {}),
     HostConfig: {
       NetworkMode: spec.network,

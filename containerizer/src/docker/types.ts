@@ -42,6 +42,8 @@ export interface ContainerSpec {
   privileged?: boolean;
   workingDir?: string;
   user?: string;
+  /** Container hostname (not with host networking). */
+  hostname?: string;
   /** Run the Engine's init (tini) as PID 1, so signals and zombies are handled. */
   init?: boolean;
   /** Seconds between SIGTERM and SIGKILL when the container is stopped (Engine default 10). */

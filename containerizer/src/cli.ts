@@ -1,0 +1,143 @@
+/**
+ * `theseus-containerizer [--config <file>] <command>` and `theseus containerizer ...`: the Mesos
+ * external containerizer program. The slave runs `<containerizer_path> <command>` through
+ * `/bin/sh -c`, so options go before the command. Modules load per command: `usage` runs about
+ * once a second per container and must start fast.
+ */
+import { TheseusError } from '@theseus/services/errors';
+
+const PROTOCOL = ['launch', 'update', 'usage', 'wait', 'destroy', 'containers', 'recover'] as const;
+type ProtocolCommand = (typeof PROTOCOL)[number];
+
+const HELP = `Usage: theseus-containerizer [--config <file>] <command>
+
+The Mesos external containerizer (slave flag --containerizer_path): runs every task and executor
+in a Docker container.
+
+Slave protocol (one framed record on stdin; usage, wait and containers answer one on stdout):
+  launch       start the container of a Launch and return
+  wait         block until the container ends, answer its Termination
+  usage        answer the container's ResourceStatistics
+  update       apply new cpu/mem limits
+  destroy      stop and remove the container (unknown containers are fine)
+  containers   answer the ids of this slave's containers
+  recover      reconcile the state directory with the Docker Engine
+
+Operators:
+  state [--rm] list (and with --rm remove) the state of ended containers
+  config       print the effective configuration
+
+Configuration: --config <file>, $THESEUS_CONTAINERIZER_CONFIG, ./containerizer.yaml,
+~/.theseus/containerizer.yaml, /etc/theseus/containerizer.yaml (the first found).
+`;
+
+function fail(command: string, err: unknown): number {
+  const text = err instanceof TheseusError ? err.describe() : err instanceof Error ? err.message : String(err);
+  process.stderr.write(`theseus-containerizer ${command}: ${text.replace(/\n/g, ' ')}\n`);
+  return 1;
+}
+
+/** How to run this program again, for the host executor's `--override`. */
+function selfArgv(): string[] {
+  const script = process.argv[1];
+  const viaTheseus = process.argv[2] === 'containerizer';
+  return [process.execPath, ...process.execArgv, ...(script ? [script] : []), ...(viaTheseus ? ['containerizer'] : [])];
+}
+
+export async function run(_command: string, argv: string[]): Promise<number> {
+  let configPath: string | undefined;
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--config') configPath = argv[++i];
+    else if (arg.startsWith('--config=')) configPath = arg.slice('--config='.length);
+    else break;
+  }
+  const sub = argv[i];
+  const rest = argv.slice(i + 1);
+  if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
+    (sub === undefined ? process.stderr : process.stdout).write(HELP);
+    return sub === undefined ? 2 : 0;
+  }
+  if (configPath === '') return fail(sub, new Error('--config needs a file name'));
+  if ((PROTOCOL as readonly string[]).includes(sub)) return runProtocol(sub as ProtocolCommand, configPath);
+  switch (sub) {
+    case 'observe':
+      return runObserve(rest[0], configPath);
+    case 'state':
+      return runOperator('state', configPath, rest);
+    case 'config':
+      return runOperator('config', configPath, rest);
+    default:
+      process.stderr.write(`theseus-containerizer: unknown command '${sub}' (commands: ${PROTOCOL.join(', ')}, state, config)\n`);
+      return 2;
+  }
+}
+
+async function runProtocol(command: ProtocolCommand, configPath: string | undefined): Promise<number> {
+  // stdout carries the one result record and nothing else: stray writes go to stderr
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: never, ...args: never[]) => process.stderr.write(chunk, ...args)) as typeof process.stdout.write;
+  let ctx: import('./commands/context.js').ProgramContext | undefined;
+  try {
+    const { readRecord, writeRecord } = await import('./protocol/framing.js');
+    const record = command === 'containers' || command === 'recover' ? undefined : readRecord();
+    const { programContext } = await import('./commands/context.js');
+    ctx = await programContext(configPath, selfArgv());
+    let answer: Uint8Array | undefined;
+    if (command === 'launch') await (await import('./commands/launch.js')).launch(ctx, record as Buffer);
+    else if (command === 'containers' || command === 'recover') {
+      const inventory = await import('./commands/inventory.js');
+      if (command === 'containers') answer = await inventory.containers(ctx);
+      else await inventory.recover(ctx);
+    } else {
+      const lifecycle = await import('./commands/lifecycle.js');
+      if (command === 'wait') answer = await lifecycle.wait(ctx, record as Buffer);
+      else if (command === 'usage') answer = await lifecycle.usage(ctx, record as Buffer);
+      else if (command === 'update') await lifecycle.update(ctx, record as Buffer);
+      else await lifecycle.destroy(ctx, record as Buffer);
+    }
+    if (answer) writeRecord(answer);
+    return 0;
+  } catch (err) {
+    ctx?.log.error(`${command} failed`, { error: err instanceof Error ? err.message : String(err) });
+    await ctx?.log.flush();
+    return fail(command, err);
+  } finally {
+    await ctx?.log.flush();
+    process.stdout.write = write;
+  }
+}
+
+async function runObserve(containerId: string | undefined, configPath: string | undefined): Promise<number> {
+  if (!containerId) return fail('observe', new Error('usage: observe <container-id>'));
+  const { programContext } = await import('./commands/context.js');
+  let ctx: import('./commands/context.js').ProgramContext | undefined;
+  try {
+    ctx = await programContext(configPath, selfArgv());
+    return await (await import('./commands/lifecycle.js')).observe(ctx, containerId);
+  } catch (err) {
+    return fail('observe', err);
+  } finally {
+    await ctx?.log.flush();
+  }
+}
+
+async function runOperator(command: 'state' | 'config', configPath: string | undefined, args: string[]): Promise<number> {
+  let ctx: import('./commands/context.js').ProgramContext | undefined;
+  try {
+    const unknown = args.filter((a) => a !== '--rm' || command !== 'state');
+    if (unknown.length) throw new Error(`unexpected argument ${unknown[0]}`);
+    const { programContext } = await import('./commands/context.js');
+    ctx = await programContext(configPath, selfArgv());
+    if (command === 'config') {
+      const { printableConfig } = await import('./config.js');
+      process.stdout.write(JSON.stringify(printableConfig(ctx.config), null, 2) + '\n');
+    } else await (await import('./commands/inventory.js')).state(ctx, args.includes('--rm'));
+    return 0;
+  } catch (err) {
+    return fail(command, err);
+  } finally {
+    await ctx?.log.flush();
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * `launch`: start the container (pulling its image when needed) and return at once. For command
+ * tasks in `host` mode, also start the slave's mesos-executor on the host with `--override`
+ * pointing at `observe`, so the executor registers as `<taskId>` and reports the task's end.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { planLaunch, pairPorts } from '../launch/plan.js';
+import { decodeLaunch } from '../protocol/messages.js';
+import { LaunchRefusedError } from '../protocol/errors.js';
+import { checkContainerId, type ContainerState } from '../state/store.js';
+import { processStartTime } from '../state/lock.js';
+import type { ProgramContext } from './context.js';
+
+export async function launch(ctx: ProgramContext, record: Uint8Array): Promise<void> {
+  const message = decodeLaunch(record);
+  const containerId = checkContainerId(message.container_id.value);
+  const plan = planLaunch(message, ctx.config);
+  const { driver, store, log } = ctx;
+
+  const lock = await store.lock(containerId);
+  let startedId: string | undefined;
+  try {
+    if (store.read(containerId)) throw new LaunchRefusedError(`container ${containerId} was already launched`);
+    await driver.ensureImage(plan.spec.image, { pull: plan.pull, ...(plan.auth ? { auth: plan.auth } : {}) });
+    if (plan.pairWithExposedPorts) {
+      const paired = pairPorts(plan.allocatedPorts, await driver.exposedPorts(plan.spec.image), ctx.config.maxIdentityPorts);
+      plan.spec.ports = paired.ports;
+      if (paired.unbound > 0) log.warn('allocated ports left unbound', { containerId, unbound: paired.unbound, maxIdentityPorts: ctx.config.maxIdentityPorts });
+    }
+    const started = await driver.start(plan.spec);
+    startedId = started.id;
+    const state: ContainerState = {
+      containerId,
+      dockerId: started.id,
+      dockerName: started.name,
+      image: plan.spec.image,
+      executorId: plan.executorId,
+      ...(plan.taskId ? { taskId: plan.taskId } : {}),
+      ...(plan.frameworkId ? { frameworkId: plan.frameworkId } : {}),
+      ...(message.directory ? { sandbox: message.directory } : {}),
+      mode: plan.mode,
+      generation: plan.generation,
+      launchedAt: started.startedAt,
+    };
+    store.write(state);
+    if (plan.hostExecutor) {
+      const pid = startHostExecutor(ctx, plan.hostExecutor, state);
+      store.write({ ...state, executorPid: pid, executorStartTime: processStartTime(pid) });
+    }
+    log.info('launched', { containerId, docker: started.name, image: plan.spec.image, mode: plan.mode });
+  } catch (err) {
+    if (startedId) await driver.remove(startedId).catch(() => undefined);
+    store.remove(containerId);
+    throw err;
+  } finally {
+    lock.release();
+  }
+}
+
+/** Environment of the host executor: the slave's launch environment without LIBPROCESS_PORT/IP (it binds its own). */
+function executorEnv(state: ContainerState): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.LIBPROCESS_PORT;
+  delete env.LIBPROCESS_IP;
+  env.MESOS_EXECUTOR_ID = state.executorId;
+  if (state.frameworkId) env.MESOS_FRAMEWORK_ID = state.frameworkId;
+  if (state.sandbox) env.MESOS_DIRECTORY = state.sandbox;
+  return env;
+}
+
+function startHostExecutor(ctx: ProgramContext, executor: string, state: ContainerState): number {
+  const outDir = state.sandbox ?? ctx.store.dir(state.containerId);
+  const out = openSync(join(outDir, 'stdout'), 'a');
+  const err = openSync(join(outDir, 'stderr'), 'a');
+  try {
+    const configArgs = ctx.config.source ? ['--config', ctx.config.source] : [];
+    const child = spawn(executor, ['--override', ...ctx.self, ...configArgs, 'observe', state.containerId], {
+      detached: true,
+      stdio: ['ignore', out, err],
+      cwd: state.sandbox ?? '/',
+      env: executorEnv(state),
+    });
+    if (child.pid === undefined) throw new LaunchRefusedError(`cannot start the host executor ${executor}`);
+    child.on('error', () => undefined);
+    child.unref();
+    ctx.log.info('started host executor', { containerId: state.containerId, executor, pid: child.pid });
+    return child.pid;
+  } finally {
+    closeSync(out);
+    closeSync(err);
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The per-container calls after launch: `wait` (blocks; records the end), `usage`, `update`,
+ * `destroy`, and `observe` (what the host executor runs for a command task). No call owns the
+ * container's lifetime, so the slave SIGKILLing `wait` or `observe` harms nothing.
+ */
+import { ContainerNotFoundError } from '../docker/errors.js';
+import { limitsOf } from '../launch/plan.js';
+import { decodeInput, encodeResourceStatistics, encodeTermination } from '../protocol/messages.js';
+import { UnknownContainerError } from '../protocol/errors.js';
+import type { Resource, ResourceStatistics, TerminationFields } from '../protocol/types.js';
+import { processAlive } from '../state/lock.js';
+import { checkContainerId, type ContainerState, type ExitRecord } from '../state/store.js';
+import type { ProgramContext } from './context.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function known(ctx: ProgramContext, containerId: string): ContainerState {
+  const state = ctx.store.read(checkContainerId(containerId));
+  if (!state) throw new UnknownContainerError(containerId);
+  return state;
+}
+
+/** What the slave is told: waitpid-encoded status (exit N → N << 8), `killed` for an OOM kill. */
+export function terminationOf(exit: ExitRecord): TerminationFields {
+  const code = exit.exitCode & 0xff;
+  let message: string;
+  if (exit.oomKilled) message = 'container exceeded its memory limit and was killed (OOM)';
+  else if (exit.error) message = `container failed: ${exit.error}`;
+  else if (exit.destroyed) message = `container destroyed (exit code ${code})`;
+  else message = `container exited with code ${code}`;
+  return { killed: exit.oomKilled, message, status: code << 8 };
+}
+
+/** The container's end: recorded earlier, or waited for now and recorded. */
+async function awaitExit(ctx: ProgramContext, state: ContainerState): Promise<ExitRecord> {
+  const recorded = ctx.store.readExit(state.containerId);
+  if (recorded) return recorded;
+  let exit: ExitRecord;
+  try {
+    const ended = await ctx.driver.wait(state.dockerId);
+    exit = { ...ended, destroyed: false };
+  } catch (err) {
+    if (!(err instanceof ContainerNotFoundError)) throw err;
+    exit = ctx.store.readExit(state.containerId) ?? {
+      exitCode: 137,
+      oomKilled: false,
+      finishedAt: new Date().toISOString(),
+      error: 'the container disappeared from the Docker Engine',
+      destroyed: false,
+    };
+  }
+  // whoever recorded first (destroy, observe, another wait) wins; the records agree on the exit
+  const first = ctx.store.readExit(state.containerId);
+  if (first) return first;
+  ctx.store.writeExit(state.containerId, exit);
+  return exit;
+}
+
+export async function wait(ctx: ProgramContext, record: Uint8Array): Promise<Uint8Array> {
+  const id = (decodeInput('wait', record).container_id as { value: string }).value;
+  const state = known(ctx, id);
+  const exit = await awaitExit(ctx, state);
+  // the host executor must report the task's end to the slave before wait answers
+  if (state.executorPid) {
+    const deadline = Date.now() + ctx.config.executorGraceSeconds * 1000;
+    while (processAlive(state.executorPid, state.executorStartTime) && Date.now() < deadline) await sleep(50);
+  }
+  ctx.log.info('container ended', { containerId: id, exitCode: exit.exitCode, oomKilled: exit.oomKilled });
+  return encodeTermination(terminationOf(exit), state.generation);
+}
+
+export async function usage(ctx: ProgramContext, record: Uint8Array): Promise<Uint8Array> {
+  const id = (decodeInput('usage', record).container_id as { value: string }).value;
+  const state = known(ctx, id);
+  const stats: ResourceStatistics = { timestamp: Date.now() / 1000 };
+  try {
+    const u = await ctx.driver.usage(state.dockerId);
+    stats.timestamp = u.timestamp;
+    stats.cpus_user_time_secs = u.cpuUserSeconds;
+    stats.cpus_system_time_secs = u.cpuSystemSeconds;
+    if (u.cpusLimit !== null) stats.cpus_limit = u.cpusLimit;
+    stats.mem_rss_bytes = u.memRssBytes;
+    if (u.memLimitBytes !== null) stats.mem_limit_bytes = u.memLimitBytes;
+  } catch (err) {
+    // a removed container still gets a valid record
+    if (!(err instanceof ContainerNotFoundError)) throw err;
+  }
+  return encodeResourceStatistics(stats);
+}
+
+export async function update(ctx: ProgramContext, record: Uint8Array): Promise<void> {
+  const message = decodeInput('update', record);
+  const id = (message.container_id as { value: string }).value;
+  const state = known(ctx, id);
+  const limits = limitsOf((message.resources as Resource[] | undefined) ?? []);
+  const lock = await ctx.store.lock(id);
+  try {
+    await ctx.driver.update(state.dockerId, limits);
+  } finally {
+    lock.release();
+  }
+  ctx.log.info('updated limits', { containerId: id, ...limits });
+}
+
+export async function destroy(ctx: ProgramContext, record: Uint8Array): Promise<void> {
+  const id = checkContainerId((decodeInput('destroy', record).container_id as { value: string }).value);
+  if (!ctx.store.read(id)) {
+    ctx.log.info('destroy of an unknown container: nothing to do', { containerId: id });
+    return;
+  }
+  const lock = await ctx.store.lock(id);
+  try {
+    const state = ctx.store.read(id);
+    if (!state) return;
+    await ctx.driver.stop(state.dockerId, ctx.config.stopGraceSeconds);
+    if (!ctx.store.readExit(id)) {
+      const details = await ctx.driver.inspect(state.dockerId);
+      ctx.store.writeExit(id, {
+        exitCode: details?.exitCode ?? 137,
+        oomKilled: details?.oomKilled ?? false,
+        finishedAt: details?.finishedAt ?? new Date().toISOString(),
+        error: details?.error ?? null,
+        destroyed: true,
+      });
+    }
+    if (state.executorPid && processAlive(state.executorPid, state.executorStartTime)) {
+      try {
+        process.kill(-state.executorPid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+    await ctx.driver.remove(state.dockerId);
+    ctx.log.info('destroyed', { containerId: id });
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * `observe <containerId>`: run by the host mesos-executor in place of the task's command. Copies the
+ * container's output to its own stdout/stderr (the sandbox files), exits with the container's exit
+ * code, and stops the container when the executor kills the task (SIGTERM).
+ */
+export async function observe(ctx: ProgramContext, containerId: string): Promise<number> {
+  const state = known(ctx, containerId);
+  const onSignal = () => {
+    ctx.log.info('task killed: stopping its container', { containerId });
+    ctx.driver.stop(state.dockerId, ctx.config.stopGraceSeconds).catch(() => undefined);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  const output = ctx.driver.followLogs(state.dockerId, process.stdout, process.stderr).catch(() => undefined);
+  const exit = await awaitExit(ctx, state);
+  await Promise.race([output, sleep(2000)]);
+  return exit.exitCode & 0xff;
+}

@@ -1,0 +1,100 @@
+/**
+ * The `mesos.containerizer` messages, loaded at run time from the .proto files shipped in
+ * `containerizer/proto/`. Input is decoded with the 0.22.0 definitions (they read 0.19 to 1.0
+ * slaves' records); `Termination` is encoded for the slave generation in use.
+ */
+import protobuf from 'protobufjs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { BadRecordError } from './errors.js';
+import type { MesosGeneration, MesosLaunch, ResourceStatistics, TerminationFields } from './types.js';
+
+const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
+
+const roots = new Map<string, protobuf.Root>();
+
+function root(version: '0.22.0' | '1.0.4'): protobuf.Root {
+  let loaded = roots.get(version);
+  if (!loaded) {
+    const includeRoot = join(PROTO_DIR, version);
+    loaded = new protobuf.Root();
+    loaded.resolvePath = (_origin, target) => join(includeRoot, target);
+    loaded.loadSync('mesos/containerizer/containerizer.proto', { keepCase: true });
+    loaded.resolveAll();
+    roots.set(version, loaded);
+  }
+  return loaded;
+}
+
+const TO_OBJECT: protobuf.IConversionOptions = { enums: String, longs: Number, bytes: String, defaults: false, arrays: true };
+
+/** Input messages by subcommand. */
+export const INPUT_TYPES = {
+  launch: 'mesos.containerizer.Launch',
+  update: 'mesos.containerizer.Update',
+  usage: 'mesos.containerizer.Usage',
+  wait: 'mesos.containerizer.Wait',
+  destroy: 'mesos.containerizer.Destroy',
+} as const;
+export type InputCommand = keyof typeof INPUT_TYPES;
+
+/** Decodes one record's payload as the message `command` takes; a clear error when it is not one. */
+export function decodeInput(command: InputCommand, payload: Uint8Array): Record<string, unknown> {
+  const typeName = INPUT_TYPES[command];
+  const type = root('0.22.0').lookupType(typeName);
+  let message: protobuf.Message;
+  try {
+    message = type.decode(payload);
+  } catch (err) {
+    throw new BadRecordError(`${command}: stdin is not a ${typeName} record (${(err as Error).message})`, err);
+  }
+  const problem = type.verify(message);
+  if (problem) throw new BadRecordError(`${command}: stdin is not a valid ${typeName} record (${problem})`);
+  const object = type.toObject(message, TO_OBJECT);
+  const id = (object.container_id as { value?: unknown } | undefined)?.value;
+  if (typeof id !== 'string' || id.length === 0) throw new BadRecordError(`${command}: the ${typeName} record has no container_id`);
+  return object;
+}
+
+export function decodeLaunch(payload: Uint8Array): MesosLaunch {
+  return decodeInput('launch', payload) as unknown as MesosLaunch;
+}
+
+/** `Termination` as the given slave generation parses it. 0.19-0.25 require `killed` and `message`. */
+export function encodeTermination(fields: TerminationFields, generation: MesosGeneration): Uint8Array {
+  if (generation === '0.22') {
+    const type = root('0.22.0').lookupType('mesos.containerizer.Termination');
+    return type.encode(type.fromObject({ killed: fields.killed, message: fields.message, status: fields.status })).finish();
+  }
+  const type = root('1.0.4').lookupType('mesos.containerizer.Termination');
+  const object: Record<string, unknown> = { message: fields.message, status: fields.status };
+  if (fields.killed) {
+    object.state = 'TASK_FAILED';
+    object.reasons = ['REASON_CONTAINER_LIMITATION_MEMORY'];
+  }
+  return type.encode(type.fromObject(object)).finish();
+}
+
+export function encodeResourceStatistics(stats: ResourceStatistics): Uint8Array {
+  const type = root('0.22.0').lookupType('mesos.ResourceStatistics');
+  return type.encode(type.fromObject(stats)).finish();
+}
+
+export function encodeContainers(ids: string[]): Uint8Array {
+  const type = root('0.22.0').lookupType('mesos.containerizer.Containers');
+  return type.encode(type.fromObject({ containers: ids.map((value) => ({ value })) })).finish();
+}
+
+/** Encodes any message of the shipped definitions (tests and tools build slave records with it). */
+export function encodeMessage(typeName: string, object: Record<string, unknown>, version: '0.22.0' | '1.0.4' = '0.22.0'): Uint8Array {
+  const type = root(version).lookupType(typeName);
+  const problem = type.verify(object);
+  if (problem) throw new BadRecordError(`not a valid ${typeName}: ${problem}`);
+  return type.encode(type.fromObject(object)).finish();
+}
+
+/** Decodes any message of the shipped definitions into a plain object. */
+export function decodeMessage(typeName: string, payload: Uint8Array, version: '0.22.0' | '1.0.4' = '0.22.0'): Record<string, unknown> {
+  const type = root(version).lookupType(typeName);
+  return type.toObject(type.decode(payload), TO_OBJECT);
+}
