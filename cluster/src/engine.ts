@@ -1,0 +1,307 @@
+/**
+ * The engine's domain core: apps with versions, deployments, tasks, health, events and persistence.
+ * Every method here is what one Marathon REST call does; http/ only translates.
+ */
+import { randomUUID } from 'node:crypto';
+import { cpus as machineCpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { Logger, MarathonAppInfo, MarathonDeploymentResult } from '@theseus/services';
+import { configOf, type AppDefinition } from './app/definition.js';
+import { parseApp, type AppDraft } from './app/parse.js';
+import { AppRepository } from './app/repository.js';
+import { newDeployment, type DeploymentAction, type DeploymentRecord } from './deploy/deployment.js';
+import { appExists, appLocked, appNotFound, EngineApiError } from './deploy/errors.js';
+import { Orchestrator } from './deploy/orchestrator.js';
+import { EventBus } from './events/bus.js';
+import { CallbackSubscribers } from './events/callbacks.js';
+import { HealthMonitor } from './health/monitor.js';
+import type { EngineOptions } from './options.js';
+import { StateFile, type PersistedState } from './state/state-file.js';
+import { PortRange } from './tasks/ports.js';
+import { ProcessRunner } from './tasks/process-runner.js';
+import type { TaskRunner } from './tasks/runner.js';
+import { Scheduler } from './tasks/scheduler.js';
+import { isHealthy, taskJson, TERMINAL_STATES, type TaskRecord } from './tasks/task.js';
+import { VersionClock } from './time.js';
+
+export interface AppEmbed {
+  tasks?: boolean;
+  counts?: boolean;
+  deployments?: boolean;
+  lastTaskFailure?: boolean;
+}
+
+export class Engine {
+  readonly bus = new EventBus();
+  readonly apps = new AppRepository();
+  readonly scheduler: Scheduler;
+  readonly orchestrator: Orchestrator;
+  readonly health: HealthMonitor;
+  readonly callbacks: CallbackSubscribers;
+  readonly engineId: string;
+  readonly agentId: string;
+  readonly features: ReadonlySet<string>;
+  private readonly clock = new VersionClock();
+  private readonly state: StateFile;
+  private readonly logger: Logger;
+  private readonly processRunner: ProcessRunner;
+
+  constructor(readonly options: EngineOptions) {
+    this.logger = options.logger;
+    this.features = new Set(options.features ?? []);
+    this.state = new StateFile(options.dataDir, () => this.snapshot());
+    const saved = this.state.load();
+    this.engineId = saved?.engineId ?? randomUUID().slice(0, 8);
+    this.agentId = `${this.engineId}-S0`;
+    const [min, max] = options.portRange ?? [31000, 32000];
+    this.processRunner = new ProcessRunner(join(options.dataDir, 'sandboxes'));
+    this.scheduler = new Scheduler(
+      {
+        hostname: options.hostname ?? '127.0.0.1',
+        engineId: this.engineId,
+        agentId: this.agentId,
+        hostPorts: new PortRange(min, max),
+        containerLabels: options.containerLabels ?? {},
+        volumesDir: join(options.dataDir, 'volumes'),
+        capacity: { cpus: options.cpus ?? machineCpus().length, memMb: options.memMb ?? Math.floor(totalmem() / 1024 / 1024) },
+        runners: { process: this.processRunner, ...(options.dockerRunner ? { docker: options.dockerRunner } : {}) },
+        allowPrivileged: options.allowPrivileged ?? false,
+        allowHostVolumes: options.allowHostVolumes ?? false,
+        logger: this.logger,
+      },
+      this.bus,
+      (now) => (now ? this.state.writeNow() : this.state.changed()),
+    );
+    this.orchestrator = new Orchestrator(this.apps, this.scheduler, this.bus, () => this.state.changed(), this.logger);
+    this.health = new HealthMonitor({
+      bus: this.bus,
+      agentId: this.agentId,
+      app: (appId, version) => (version ? this.apps.version(appId, version) : undefined) ?? this.apps.get(appId),
+      runner: (task) => (task.runner === 'docker' ? options.dockerRunner : undefined) ?? (task.runner === 'process' ? this.processRunner : undefined),
+      kill: (task) => this.scheduler.kill(task),
+      changed: (task) => {
+        this.state.changed();
+        this.orchestrator.schedule(task.appId);
+      },
+    });
+    this.scheduler.onTaskChange = (task) => {
+      if (task.state === 'TASK_RUNNING') this.health.watch(task);
+      if (TERMINAL_STATES.has(task.state) || task.state === 'TASK_KILLING') this.health.unwatch(task.id);
+      this.orchestrator.schedule(task.appId);
+    };
+    this.scheduler.onTaskFailed = (task) => {
+      const app = this.apps.get(task.appId);
+      if (app) this.scheduler.recordFailure(app);
+    };
+    this.callbacks = new CallbackSubscribers(this.bus, saved?.callbackUrls ?? [], { onChange: () => this.state.changed() });
+    if (saved) this.restore(saved);
+  }
+
+  private restore(saved: PersistedState): void {
+    this.apps.load(saved.apps);
+    for (const a of saved.apps) for (const v of a.versions) this.clock.observe(v.version);
+    for (const d of saved.deployments) this.orchestrator.deployments.set(d.id, d);
+    this.pendingAdoption = saved.tasks;
+  }
+
+  private pendingAdoption: TaskRecord[] = [];
+
+  /** Adopts the tasks that survived a restart, then starts reconciling. */
+  async start(): Promise<void> {
+    const tasks = this.pendingAdoption;
+    this.pendingAdoption = [];
+    await this.scheduler.adopt(tasks);
+    const docker = this.options.dockerRunner as (TaskRunner & { removeUnknown?: (engineId: string, known: ReadonlySet<string>) => Promise<void> }) | undefined;
+    await docker?.removeUnknown?.(this.engineId, new Set(this.scheduler.tasks.keys())).catch((err: unknown) => this.logger.warn('could not list containers', { error: String(err) }));
+    for (const t of this.scheduler.tasks.values()) if (t.state === 'TASK_RUNNING') this.health.watch(t);
+    for (const app of this.apps.all()) this.orchestrator.schedule(app.id);
+  }
+
+  /** Stops the engine's own work; tasks keep running and are adopted by the next start. */
+  stop(): void {
+    this.orchestrator.close();
+    this.health.close();
+    this.callbacks.close();
+    this.state.writeNow();
+  }
+
+  private snapshot(): PersistedState {
+    return {
+      engineId: this.engineId,
+      apps: this.apps.snapshot(),
+      tasks: [...this.scheduler.tasks.values()],
+      deployments: [...this.orchestrator.deployments.values()],
+      callbackUrls: this.callbacks.urls(),
+    };
+  }
+
+  // ---- apps ----
+
+  private lockCheck(appId: string, force: boolean): void {
+    const running = this.orchestrator.deploymentOf(appId);
+    if (!running) return;
+    if (!force) throw appLocked([running.id]);
+    this.orchestrator.abort(running, `Deployment was cancelled by a forced change of ${appId}`);
+  }
+
+  private deploy(app: AppDefinition, steps: DeploymentAction[][], previous?: AppDefinition): DeploymentRecord {
+    const deployment = newDeployment(app.id, app.version, steps, previous?.version);
+    this.orchestrator.start(deployment);
+    return deployment;
+  }
+
+  createApp(body: unknown, clientIp: string, uri: string): { app: MarathonAppInfo; deploymentId: string } {
+    const draft = parseApp(body, { features: this.features });
+    if (this.apps.get(draft.id)) throw appExists(draft.id);
+    const app = this.apps.put(draft, this.clock.next(), false);
+    this.bus.publish('api_post_event', { clientIp, uri, appDefinition: app });
+    const deployment = this.deploy(app, app.instances > 0 ? [['StartApplication'], ['ScaleApplication']] : [['StartApplication']]);
+    return { app: { ...this.appInfo(app, { counts: true }), deployments: [{ id: deployment.id }] }, deploymentId: deployment.id };
+  }
+
+  /** PUT (partial unless `partialUpdate=false`) or PATCH. Returns `created` when the app did not exist. */
+  updateApp(appId: string, body: unknown, opts: { force: boolean; partial: boolean; allowCreate: boolean; clientIp: string; uri: string }): MarathonDeploymentResult & { created: boolean } {
+    const current = this.apps.get(appId);
+    if (!current && !opts.allowCreate) throw appNotFound(appId);
+    const rollbackTo = body && typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 1 && typeof (body as { version?: unknown }).version === 'string' ? (body as { version: string }).version : undefined;
+    let draft: AppDraft;
+    if (rollbackTo !== undefined && current) {
+      const old = this.apps.version(appId, rollbackTo);
+      if (!old) throw new EngineApiError(404, { message: `Version '${rollbackTo}' for app '${appId}' not found` });
+      const { version: _v, versionInfo: _vi, ...rest } = old;
+      draft = rest;
+    } else {
+      const idInBody = body && typeof body === 'object' && typeof (body as { id?: unknown }).id === 'string' ? (body as { id: string }).id : undefined;
+      if (idInBody !== undefined && '/' + idInBody.split('/').filter(Boolean).join('/') !== appId) {
+        throw new EngineApiError(422, { message: 'Object is not valid', details: [{ path: '/id', errors: [`The id ${idInBody} in the body does not match the id ${appId} in the URL`] }] });
+      }
+      draft = parseApp(body, { pathId: appId, features: this.features, ...(current && opts.partial ? { base: strip(current) } : {}) });
+    }
+    this.lockCheck(appId, opts.force);
+    if (!current) {
+      const app = this.apps.put(draft, this.clock.next(), false);
+      this.bus.publish('api_post_event', { clientIp: opts.clientIp, uri: opts.uri, appDefinition: app });
+      const d = this.deploy(app, app.instances > 0 ? [['StartApplication'], ['ScaleApplication']] : [['StartApplication']]);
+      return { deploymentId: d.id, version: app.version, created: true };
+    }
+    const app = this.apps.put(draft, this.clock.next(), false);
+    const configChanged = JSON.stringify(configOf(app)) !== JSON.stringify(configOf(current));
+    if (!configChanged) app.versionInfo.lastConfigChangeAt = current.versionInfo.lastConfigChangeAt;
+    if (configChanged) this.scheduler.delays.delete(appId);
+    this.bus.publish('api_post_event', { clientIp: opts.clientIp, uri: opts.uri, appDefinition: app });
+    const steps: DeploymentAction[][] = configChanged ? [['RestartApplication']] : app.instances !== current.instances ? [['ScaleApplication']] : [];
+    const d = this.deploy(app, steps, current);
+    return { deploymentId: d.id, version: app.version, created: false };
+  }
+
+  deleteApp(appId: string, force: boolean): MarathonDeploymentResult {
+    const current = this.apps.get(appId);
+    if (!current) throw appNotFound(appId);
+    this.lockCheck(appId, force);
+    const d = this.deploy(current, [['StopApplication']], current);
+    d.version = this.clock.next();
+    return { deploymentId: d.id, version: d.version };
+  }
+
+  restartApp(appId: string, force: boolean): MarathonDeploymentResult {
+    const current = this.apps.get(appId);
+    if (!current) throw appNotFound(appId);
+    this.lockCheck(appId, force);
+    const app = this.apps.put(strip(current), this.clock.next(), false);
+    this.scheduler.delays.delete(appId);
+    const d = this.deploy(app, [['RestartApplication']], current);
+    return { deploymentId: d.id, version: app.version };
+  }
+
+  getApp(appId: string): AppDefinition {
+    const app = this.apps.get(appId);
+    if (!app) throw appNotFound(appId);
+    return app;
+  }
+
+  appInfo(app: AppDefinition, embed: AppEmbed): MarathonAppInfo {
+    const info: MarathonAppInfo = { ...app };
+    if (app.healthChecks.length === 0) delete info.healthChecks;
+    if (app.constraints.length === 0) delete (info as { constraints?: unknown }).constraints;
+    if (embed.counts || embed.tasks) {
+      const tasks = this.scheduler.tasksOf(app.id);
+      if (embed.counts) {
+        let staged = 0;
+        let running = 0;
+        let healthy = 0;
+        let unhealthy = 0;
+        for (const t of tasks) {
+          if (t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING') staged++;
+          if (t.state === 'TASK_RUNNING') running++;
+          if (t.healthCheckResults.length > 0) isHealthy(t, (this.apps.version(app.id, t.version) ?? app).healthChecks.length) ? healthy++ : unhealthy++;
+        }
+        Object.assign(info, { tasksStaged: staged, tasksRunning: running, tasksHealthy: healthy, tasksUnhealthy: unhealthy });
+      }
+      if (embed.tasks) info.tasks = tasks.map((t) => taskJson(t, this.agentId));
+    }
+    if (embed.deployments) {
+      const d = this.orchestrator.deploymentOf(app.id);
+      info.deployments = d ? [{ id: d.id }] : [];
+    }
+    if (embed.lastTaskFailure) {
+      const failure = this.scheduler.lastFailures.get(app.id);
+      if (failure) info.lastTaskFailure = failure;
+    }
+    return info;
+  }
+
+  // ---- tasks ----
+
+  task(taskId: string): TaskRecord | undefined {
+    return this.scheduler.tasks.get(taskId);
+  }
+
+  /** POST /v2/tasks/delete and DELETE /v2/apps/{id}/tasks: kills, and with `scale` lowers the instance count. */
+  killTasks(tasks: TaskRecord[], scale: boolean, force: boolean): MarathonDeploymentResult | TaskRecord[] {
+    if (!scale) {
+      for (const t of tasks) this.scheduler.kill(t);
+      return tasks;
+    }
+    const byApp = new Map<string, TaskRecord[]>();
+    for (const t of tasks) byApp.set(t.appId, [...(byApp.get(t.appId) ?? []), t]);
+    for (const appId of byApp.keys()) this.lockCheck(appId, force);
+    let result: MarathonDeploymentResult = { deploymentId: randomUUID(), version: this.clock.next() };
+    for (const [appId, list] of byApp) {
+      const current = this.apps.get(appId);
+      if (!current) continue;
+      for (const t of list) this.scheduler.kill(t);
+      const app = this.apps.put({ ...strip(current), instances: Math.max(0, current.instances - list.length) }, this.clock.next(), true);
+      const d = this.deploy(app, [['ScaleApplication']], current);
+      result = { deploymentId: d.id, version: app.version };
+    }
+    return result;
+  }
+
+  // ---- deployments ----
+
+  /** DELETE /v2/deployments/{id}: with force just stop it; else roll back with a new deployment. */
+  cancelDeployment(id: string, force: boolean): MarathonDeploymentResult | undefined {
+    const d = this.orchestrator.deployments.get(id);
+    if (!d) throw new EngineApiError(404, { message: `DeploymentPlan ${id} does not exist` });
+    this.orchestrator.abort(d, force ? 'Deployment was cancelled' : 'Deployment was rolled back');
+    if (force) return undefined;
+    const current = this.apps.get(d.appId);
+    const previous = d.previousVersion ? this.apps.version(d.appId, d.previousVersion) : undefined;
+    if (!current) return { deploymentId: d.id, version: d.version };
+    if (!previous) {
+      const rollback = this.deploy(current, [['StopApplication']], current);
+      return { deploymentId: rollback.id, version: this.clock.next() };
+    }
+    const app = this.apps.put(strip(previous), this.clock.next(), false);
+    const configChanged = JSON.stringify(configOf(app)) !== JSON.stringify(configOf(current));
+    if (!configChanged) app.versionInfo.lastConfigChangeAt = current.versionInfo.lastConfigChangeAt;
+    else app.versionInfo.lastConfigChangeAt = previous.versionInfo.lastConfigChangeAt;
+    const rollback = this.deploy(app, [[configChanged ? 'RestartApplication' : 'ScaleApplication']], current);
+    return { deploymentId: rollback.id, version: app.version };
+  }
+}
+
+function strip(app: AppDefinition): AppDraft {
+  const { version: _v, versionInfo: _vi, ...rest } = app;
+  return structuredClone(rest);
+}

@@ -1,0 +1,142 @@
+/** `/v2/apps`: list, create, read, update (PUT/PATCH, bulk), delete, restart, tasks and versions. */
+import { Router, type Request, type Response } from 'express';
+import type { Engine, AppEmbed } from '../engine.js';
+import { appNotFound, EngineApiError } from '../deploy/errors.js';
+import { taskJson } from '../tasks/task.js';
+import { canonicalId } from '../app/normalize.js';
+import { parseLabelSelector } from './label-selector.js';
+import { clientIp, flag, jsonBody, list } from './request.js';
+
+function embedOf(req: Request, prefix: string): AppEmbed {
+  const embed = new Set(list(req, 'embed'));
+  return {
+    counts: true,
+    deployments: true,
+    tasks: embed.has(`${prefix}tasks`),
+    lastTaskFailure: embed.has(`${prefix}lastTaskFailure`),
+  };
+}
+
+function sendDeployment(res: Response, status: number, result: { deploymentId: string; version: string }): void {
+  res.status(status).setHeader('Marathon-Deployment-Id', result.deploymentId);
+  res.json({ version: result.version, deploymentId: result.deploymentId });
+}
+
+export function appsRoutes(engine: Engine): Router {
+  const router = Router();
+
+  router.get('/v2/apps', (req, res) => {
+    const embed = embedOf(req, 'apps.');
+    const idFilter = typeof req.query.id === 'string' ? req.query.id : undefined;
+    const cmdFilter = typeof req.query.cmd === 'string' ? req.query.cmd : undefined;
+    const selector = typeof req.query.label === 'string' && req.query.label ? parseLabelSelector(req.query.label) : undefined;
+    const apps = engine.apps
+      .all()
+      .filter((a) => (!idFilter || a.id.includes(idFilter)) && (!cmdFilter || (a.cmd ?? '').includes(cmdFilter)) && (!selector || selector(a.labels)))
+      .map((a) => engine.appInfo(a, embed));
+    res.json({ apps });
+  });
+
+  router.post('/v2/apps', (req, res) => {
+    const { app, deploymentId } = engine.createApp(jsonBody(req), clientIp(req), req.originalUrl);
+    res.status(201).setHeader('Location', `${req.protocol}://${req.get('host')}/v2/apps${app.id}`);
+    res.setHeader('Marathon-Deployment-Id', deploymentId);
+    res.json(app);
+  });
+
+  const bulk = (partialDefault: boolean) => (req: Request, res: Response) => {
+    const body = jsonBody(req);
+    if (!Array.isArray(body)) throw new EngineApiError(422, { message: 'Invalid JSON', details: [{ path: '/', errors: ['error.expected.jsarray'] }] });
+    const force = flag(req, 'force');
+    let last: { deploymentId: string; version: string } | undefined;
+    body.forEach((item: unknown, i) => {
+      const id = item && typeof item === 'object' && typeof (item as { id?: unknown }).id === 'string' ? canonicalId((item as { id: string }).id) : undefined;
+      if (!id) throw new EngineApiError(422, { message: 'Object is not valid', details: [{ path: `(${i})/id`, errors: ['error.path.missing'] }] });
+      last = engine.updateApp(id, item, { force, partial: flag(req, 'partialUpdate', partialDefault), allowCreate: true, clientIp: clientIp(req), uri: req.originalUrl });
+    });
+    if (!last) throw new EngineApiError(422, { message: 'Object is not valid', details: [{ path: '/', errors: ['must not be empty'] }] });
+    sendDeployment(res, 200, last);
+  };
+  router.put('/v2/apps', bulk(true));
+  router.patch('/v2/apps', bulk(true));
+
+  router.all('/v2/apps/*path', (req, res) => {
+    const segments = (req.params as { path: string[] }).path.filter(Boolean);
+    const force = flag(req, 'force');
+    const verbs = ['restart', 'tasks', 'versions'];
+    const candidates = segments.map((s, i) => (verbs.includes(s) ? i : -1)).filter((i) => i > 0);
+    const at = candidates.find((i) => engine.apps.get('/' + segments.slice(0, i).join('/'))) ?? candidates[0] ?? -1;
+    const appId = '/' + (at === -1 ? segments : segments.slice(0, at)).join('/');
+    const sub = at === -1 ? undefined : segments[at];
+    const rest = at === -1 ? [] : segments.slice(at + 1);
+    const method = req.method;
+    const notAllowed = () => {
+      res.status(405).json({ message: 'HTTP 405 Method Not Allowed' });
+    };
+
+    if (sub === undefined) {
+      if (method === 'GET') {
+        res.json({ app: engine.appInfo(engine.getApp(appId), { counts: true, tasks: true, deployments: true, lastTaskFailure: true }) });
+        return;
+      }
+      if (method === 'PUT' || method === 'PATCH') {
+        const result = engine.updateApp(appId, jsonBody(req), {
+          force,
+          partial: method === 'PATCH' || flag(req, 'partialUpdate', true),
+          allowCreate: method === 'PUT',
+          clientIp: clientIp(req),
+          uri: req.originalUrl,
+        });
+        sendDeployment(res, result.created ? 201 : 200, result);
+        return;
+      }
+      if (method === 'DELETE') {
+        sendDeployment(res, 200, engine.deleteApp(appId, flag(req, 'force', true)));
+        return;
+      }
+      return notAllowed();
+    }
+    if (sub === 'restart') {
+      if (method !== 'POST') return notAllowed();
+      sendDeployment(res, 200, engine.restartApp(appId, force));
+      return;
+    }
+    if (sub === 'versions') {
+      if (method !== 'GET') return notAllowed();
+      const versions = engine.apps.versions(appId);
+      if (versions.length === 0) throw appNotFound(appId);
+      if (rest.length === 0) {
+        res.json({ versions: versions.map((v) => v.version).reverse() });
+        return;
+      }
+      const version = engine.apps.version(appId, rest.join('/'));
+      if (!version) throw new EngineApiError(404, { message: `App '${appId}' does not exist in version ${rest.join('/')}` });
+      res.json(version);
+      return;
+    }
+    // tasks
+    const app = engine.getApp(appId);
+    const tasks = engine.scheduler.tasksOf(app.id);
+    if (method === 'GET' && rest.length === 0) {
+      res.json({ tasks: tasks.map((t) => taskJson(t, engine.agentId)) });
+      return;
+    }
+    if (method !== 'DELETE') return notAllowed();
+    const scale = flag(req, 'scale');
+    if (rest.length > 0) {
+      const task = tasks.find((t) => t.id === rest.join('/'));
+      if (!task) throw new EngineApiError(404, { message: `Task '${rest.join('/')}' does not exist` });
+      const result = engine.killTasks([task], scale, force);
+      if (Array.isArray(result)) res.json({ task: taskJson(task, engine.agentId) });
+      else sendDeployment(res, 200, result);
+      return;
+    }
+    const host = typeof req.query.host === 'string' ? req.query.host : undefined;
+    const chosen = host ? tasks.filter((t) => t.host === host) : tasks;
+    const result = engine.killTasks(chosen, scale, force);
+    if (Array.isArray(result)) res.json({ tasks: result.map((t) => taskJson(t, engine.agentId)) });
+    else sendDeployment(res, 200, result);
+  });
+
+  return router;
+}

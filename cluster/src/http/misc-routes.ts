@@ -1,0 +1,136 @@
+/** `/v2/tasks`, `/v2/deployments`, `/v2/queue`, `/v2/events`, `/v2/eventSubscriptions`, `/v2/info`, `/v2/leader`, `/ping`. */
+import { Router } from 'express';
+import type { MesosTaskState } from '@theseus/services';
+import type { Engine } from '../engine.js';
+import { EngineApiError } from '../deploy/errors.js';
+import { deploymentJson } from '../deploy/deployment.js';
+import type { EventStreamHub } from '../events/sse.js';
+import { taskJson, type TaskRecord } from '../tasks/task.js';
+import { timestamp } from '../time.js';
+import { clientIp, flag, jsonBody, list } from './request.js';
+
+const STATUS_FILTER: Record<string, MesosTaskState[]> = {
+  running: ['TASK_RUNNING'],
+  staging: ['TASK_STAGING', 'TASK_STARTING'],
+  killing: ['TASK_KILLING'],
+};
+
+export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () => string): Router {
+  const router = Router();
+
+  router.get('/ping', (_req, res) => {
+    res.type('text/plain').send('pong');
+  });
+
+  router.get('/v2/info', (_req, res) => {
+    res.json({
+      name: 'marathon',
+      version: '1.10.26',
+      buildref: 'theseus-engine',
+      elected: true,
+      leader: leader(),
+      frameworkId: `${engine.engineId}-0000`,
+      marathon_config: {
+        hostname: engine.options.hostname ?? '127.0.0.1',
+        features: [...engine.features],
+        local_port_min: 10000,
+        local_port_max: 20000,
+        task_launch_timeout: 300000,
+        mesos_leader_ui_url: null,
+      },
+      http_config: { http_port: Number(leader().split(':').pop()), https_port: 8443 },
+      event_subscriber: { type: 'http_callback', http_endpoints: engine.callbacks.urls() },
+      zookeeper_config: {},
+    });
+  });
+
+  router.get('/v2/leader', (_req, res) => {
+    res.json({ leader: leader() });
+  });
+
+  router.get('/v2/tasks', (req, res) => {
+    const states = new Set(list(req, 'status').concat(list(req, 'status[]')).flatMap((s) => STATUS_FILTER[s] ?? []));
+    const tasks = [...engine.scheduler.tasks.values()].filter((t) => states.size === 0 || states.has(t.state));
+    res.json({ tasks: tasks.map((t) => taskJson(t, engine.agentId)) });
+  });
+
+  router.post('/v2/tasks/delete', (req, res) => {
+    const body = jsonBody(req) as { ids?: unknown };
+    if (!body || typeof body !== 'object' || !Array.isArray(body.ids) || !body.ids.every((i) => typeof i === 'string')) {
+      throw new EngineApiError(422, { message: 'Invalid JSON', details: [{ path: '/ids', errors: ['error.expected.jsarray'] }] });
+    }
+    const tasks = (body.ids as string[]).map((id) => engine.task(id)).filter((t): t is TaskRecord => t !== undefined);
+    const result = engine.killTasks(tasks, flag(req, 'scale'), flag(req, 'force'));
+    if (Array.isArray(result)) res.json({ tasks: result.map((t) => taskJson(t, engine.agentId)) });
+    else res.setHeader('Marathon-Deployment-Id', result.deploymentId).json(result);
+  });
+
+  router.get('/v2/deployments', (_req, res) => {
+    res.json([...engine.orchestrator.deployments.values()].map(deploymentJson));
+  });
+
+  router.delete('/v2/deployments/:id', (req, res) => {
+    const result = engine.cancelDeployment(req.params.id, flag(req, 'force'));
+    if (!result) {
+      res.status(202).end();
+      return;
+    }
+    res.setHeader('Marathon-Deployment-Id', result.deploymentId).json(result);
+  });
+
+  router.get('/v2/queue', (_req, res) => {
+    const now = Date.now();
+    const queue = engine.apps.all().flatMap((app) => {
+      const active = engine.scheduler.tasksOf(app.id).filter((t) => !t.killRequested).length;
+      const missing = app.instances - active;
+      if (missing <= 0) return [];
+      const delay = engine.scheduler.delays.get(app.id);
+      const waiting = engine.orchestrator.deploymentOf(app.id)?.waitingFor ?? engine.scheduler.blocker(app);
+      return [{
+        count: missing,
+        delay: { timeLeftSeconds: delay ? Math.max(0, Math.ceil((delay.until - now) / 1000)) : 0, overdue: !delay || delay.until <= now },
+        since: timestamp(),
+        app: engine.appInfo(app, {}),
+        processedOffersSummary: { processedOffersCount: 0, unusedOffersCount: 0, ...(waiting ? { lastUnusedOfferAt: timestamp(), rejectSummaryLastOffers: [{ reason: waiting, declined: 1, processed: 1 }] } : {}) },
+        lastUnusedOffers: [],
+      }];
+    });
+    res.json({ queue });
+  });
+
+  router.delete('/v2/queue/*path/delay', (req, res) => {
+    const appId = '/' + (req.params as { path: string[] }).path.filter(Boolean).join('/');
+    if (!engine.apps.get(appId)) throw new EngineApiError(404, { message: `Application ${appId} not found in tasks queue.` });
+    engine.scheduler.delays.delete(appId);
+    engine.orchestrator.schedule(appId);
+    res.status(204).end();
+  });
+
+  router.get('/v2/events', (req, res) => {
+    const accepts = (req.headers.accept ?? '').split(',').map((v) => v.trim());
+    if (!accepts.includes('text/event-stream')) {
+      res.status(405).type('text/html').send('<html><body><h2>HTTP ERROR 405</h2><p>Problem accessing /v2/events. Reason: HTTP method GET is not supported by this URL</p></body></html>');
+      return;
+    }
+    events.attach(req, res, list(req, 'event_type'));
+  });
+
+  router.get('/v2/eventSubscriptions', (_req, res) => {
+    res.json({ callbackUrls: engine.callbacks.urls() });
+  });
+  const callbackUrl = (req: { query: Record<string, unknown> }) => {
+    const url = req.query.callbackUrl;
+    if (typeof url !== 'string' || !/^https?:\/\//.test(url)) throw new EngineApiError(422, { message: 'Object is not valid', details: [{ path: '/callbackUrl', errors: ['must be an http(s) URL'] }] });
+    return url;
+  };
+  router.post('/v2/eventSubscriptions', (req, res) => {
+    res.json(engine.callbacks.add(callbackUrl(req), clientIp(req)));
+  });
+  router.delete('/v2/eventSubscriptions', (req, res) => {
+    const url = callbackUrl(req);
+    if (!engine.callbacks.urls().includes(url)) throw new EngineApiError(404, { message: `Callback URL ${url} does not exist` });
+    res.json(engine.callbacks.remove(url, clientIp(req)));
+  });
+
+  return router;
+}

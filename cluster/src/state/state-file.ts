@@ -1,0 +1,65 @@
+/**
+ * The engine's state on disk: one JSON document under the data directory, written atomically
+ * (temporary file, fsync, rename) and coalesced, so a burst of changes costs one write.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AppDefinition } from '../app/definition.js';
+import type { DeploymentRecord } from '../deploy/deployment.js';
+import type { TaskRecord } from '../tasks/task.js';
+
+export interface PersistedState {
+  engineId: string;
+  /** Every version of every app, oldest first; the last is the current definition. */
+  apps: Array<{ id: string; versions: AppDefinition[] }>;
+  tasks: TaskRecord[];
+  deployments: DeploymentRecord[];
+  callbackUrls: string[];
+}
+
+export class StateFile {
+  readonly path: string;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(dataDir: string, private readonly snapshot: () => PersistedState, private readonly delayMs = 50) {
+    mkdirSync(dataDir, { recursive: true });
+    this.path = join(dataDir, 'state.json');
+  }
+
+  load(): PersistedState | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    return JSON.parse(text) as PersistedState;
+  }
+
+  /** Schedules a write of the current state. */
+  changed(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.writeNow();
+    }, this.delayMs);
+  }
+
+  /** Writes at once (shutdown, or before a task is started so it is never orphaned). */
+  writeNow(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, JSON.stringify(this.snapshot()));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.path);
+  }
+}

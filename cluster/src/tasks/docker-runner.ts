@@ -1,0 +1,101 @@
+/**
+ * Docker tasks through the containerizer's Docker driver (the one driver of Theseus). The container
+ * carries the engine's labels, so after a restart the engine finds and adopts it; containers of this
+ * engine that belong to no known task are removed instead of being left running twice.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { DockerDriver, type ContainerSpec } from '@theseus/containerizer';
+import type { Logger } from '@theseus/services';
+import { ENGINE_LABEL, TASK_LABEL } from './launch-spec.js';
+import type { LaunchedTask, TaskExit, TaskLaunchSpec, TaskRunner } from './runner.js';
+
+export class DockerRunner implements TaskRunner {
+  readonly kind = 'docker' as const;
+
+  constructor(readonly driver: DockerDriver, private readonly logger: Logger) {}
+
+  async prepare(spec: TaskLaunchSpec): Promise<void> {
+    await this.driver.ensureImage(spec.image!, { pull: spec.forcePullImage ? 'always' : 'missing' });
+  }
+
+  async start(spec: TaskLaunchSpec): Promise<LaunchedTask> {
+    const container: ContainerSpec = {
+      name: `mesos-${spec.taskId}`.replace(/[^a-zA-Z0-9_.-]/g, '_'),
+      image: spec.image!,
+      ...(spec.cmd ? { shell: spec.cmd } : {}),
+      ...(spec.args ? { args: spec.args } : {}),
+      env: spec.env,
+      labels: spec.labels,
+      cpus: spec.cpus,
+      memMb: spec.memMb,
+      network: spec.network,
+      ports: spec.ports,
+      volumes: spec.volumes,
+      privileged: spec.privileged,
+      ...(spec.user ? { user: spec.user } : {}),
+      init: true,
+      stopGraceSeconds: spec.killGraceSeconds,
+    };
+    for (const v of spec.volumes) if (v.hostPath.includes('/volumes/')) mkdirSync(v.hostPath, { recursive: true });
+    const started = await this.driver.start(container);
+    return { ref: started.id, ipAddress: started.ipAddress };
+  }
+
+  async wait(ref: string): Promise<TaskExit> {
+    try {
+      const exit = await this.driver.wait(ref);
+      const detail = exit.oomKilled ? 'Container was killed because it ran out of memory' : exit.error ? exit.error : `Container exited with status ${exit.exitCode}`;
+      return { exitCode: exit.exitCode, message: detail };
+    } catch (err) {
+      return { exitCode: null, message: `Container is gone: ${(err as Error).message}` };
+    }
+  }
+
+  stop(ref: string, graceSeconds: number): Promise<void> {
+    return this.driver.stop(ref, graceSeconds);
+  }
+
+  async isRunning(ref: string, taskId: string): Promise<boolean> {
+    const details = await this.driver.inspect(ref);
+    return Boolean(details?.running && details.labels[TASK_LABEL] === taskId);
+  }
+
+  /**
+   * COMMAND checks run on this host with the task's environment (HOST, PORT0...), since the driver has
+   * no exec; a check that reaches the task through its published ports behaves as in the container.
+   */
+  exec(_ref: string, spec: TaskLaunchSpec, command: string, timeoutMs: number): Promise<number> {
+    return new Promise((resolve) => {
+      const child = spawn('/bin/sh', ['-c', command], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...spec.env }, stdio: 'ignore', timeout: timeoutMs, killSignal: 'SIGKILL' });
+      child.once('error', () => resolve(127));
+      child.once('exit', (code) => resolve(code ?? 137));
+    });
+  }
+
+  cleanup(ref: string): Promise<void> {
+    return this.driver.remove(ref);
+  }
+
+  /** Removes this engine's containers that run no known task. */
+  async removeUnknown(engineId: string, known: ReadonlySet<string>): Promise<void> {
+    for (const c of await this.driver.list({ [ENGINE_LABEL]: engineId })) {
+      const taskId = c.labels[TASK_LABEL];
+      if (taskId && known.has(taskId)) continue;
+      this.logger.warn('removing a container of no known task', { container: c.id, taskId });
+      await this.driver.stop(c.id, 1).catch(() => {});
+      await this.driver.remove(c.id).catch(() => {});
+    }
+  }
+}
+
+/** A Docker runner when the Engine answers, else undefined. */
+export async function dockerRunnerIfAvailable(logger: Logger, socketPath?: string): Promise<DockerRunner | undefined> {
+  const driver = new DockerDriver({ ...(socketPath ? { socketPath } : {}), logger });
+  try {
+    await driver.ping();
+  } catch {
+    return undefined;
+  }
+  return new DockerRunner(driver, logger);
+}

@@ -1,0 +1,57 @@
+/**
+ * The seam between the scheduler and whatever runs a task: local processes for apps with a `cmd`
+ * and no image, Docker containers (through the containerizer's driver) for apps with an image.
+ */
+
+export interface TaskLaunchSpec {
+  taskId: string;
+  appId: string;
+  /** Shell command (`/bin/sh -c`). */
+  cmd?: string;
+  /** Arguments for the image's entrypoint. */
+  args?: string[];
+  /** Docker image; absent for a local process. */
+  image?: string;
+  forcePullImage: boolean;
+  privileged: boolean;
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  network: 'host' | 'bridge' | 'none';
+  ports: Array<{ containerPort: number; hostPort: number; protocol: 'tcp' | 'udp' }>;
+  volumes: Array<{ hostPath: string; containerPath: string; mode: 'RO' | 'RW' }>;
+  cpus: number;
+  memMb: number;
+  user?: string;
+  killGraceSeconds: number;
+}
+
+export interface LaunchedTask {
+  /** Runner-specific handle (a pid, a container id). */
+  ref: string;
+  ipAddress: string | null;
+}
+
+export interface TaskExit {
+  /** null when unknown (e.g. an adopted process that ended while the engine was down). */
+  exitCode: number | null;
+  message: string;
+}
+
+export interface TaskRunner {
+  readonly kind: 'process' | 'docker';
+  /** Makes the task runnable (pulls the image); throws with the reason when it cannot be. */
+  prepare(spec: TaskLaunchSpec): Promise<void>;
+  start(spec: TaskLaunchSpec): Promise<LaunchedTask>;
+  /** Resolves when the task ends (at once when it already has). */
+  wait(ref: string): Promise<TaskExit>;
+  /** SIGTERM, then SIGKILL after the grace period; idempotent. */
+  stop(ref: string, graceSeconds: number): Promise<void>;
+  /** Whether `ref` still runs `taskId` (used to adopt tasks after a restart). */
+  isRunning(ref: string, taskId: string): Promise<boolean>;
+  /** Runs a COMMAND health check in the task's context; resolves to the exit code. */
+  exec(ref: string, spec: TaskLaunchSpec, command: string, timeoutMs: number): Promise<number>;
+  /** Releases what remains of an ended task (a stopped container). */
+  cleanup(ref: string): Promise<void>;
+}
+
+export class TaskLaunchError extends Error {}

@@ -1,0 +1,259 @@
+/**
+ * Task lifecycle as Marathon reports it: STAGING -> STARTING -> RUNNING; an exit -> FINISHED/FAILED;
+ * a kill -> KILLING -> KILLED; an image that cannot be had -> FAILED with the reason. Every transition
+ * is a `status_update_event` and an `instance_changed_event`. Also: the capacity check (what does not
+ * fit waits, like an unmatched offer), host ports, relaunch backoff, and adoption after a restart.
+ */
+import type { Logger } from '@theseus/services';
+import type { MesosTaskState } from '@theseus/services';
+import type { AppDefinition } from '../app/definition.js';
+import type { EventBus } from '../events/bus.js';
+import { timestamp } from '../time.js';
+import { planLaunch, PortsExhaustedError, type LaunchContext } from './launch-spec.js';
+import type { TaskRunner } from './runner.js';
+import { CONDITION, TERMINAL_STATES, newTaskIds, type TaskRecord } from './task.js';
+
+export interface SchedulerOptions extends LaunchContext {
+  agentId: string;
+  capacity: { cpus: number; memMb: number };
+  runners: { process: TaskRunner; docker?: TaskRunner };
+  /** Docker `--privileged` and host bind mounts are refused unless allowed. */
+  allowPrivileged: boolean;
+  allowHostVolumes: boolean;
+  logger: Logger;
+}
+
+export interface LaunchDelay {
+  delayMs: number;
+  until: number;
+}
+
+export interface TaskFailure {
+  appId: string;
+  host: string;
+  message: string;
+  state: string;
+  taskId: string;
+  timestamp: string;
+  version: string;
+  slaveId: string;
+}
+
+export class Scheduler {
+  readonly tasks = new Map<string, TaskRecord>();
+  private readonly byApp = new Map<string, Set<TaskRecord>>();
+  readonly delays = new Map<string, LaunchDelay>();
+  readonly lastFailures = new Map<string, TaskFailure>();
+  /** Called whenever a task changes state, so its app is reconciled. */
+  onTaskChange: (task: TaskRecord) => void = () => {};
+  /** Called when a task failed on its own (not killed): the app's launch delay grows. */
+  onTaskFailed: (task: TaskRecord) => void = () => {};
+
+  constructor(private readonly options: SchedulerOptions, private readonly bus: EventBus, private readonly persist: (now?: boolean) => void) {}
+
+  tasksOf(appId: string): TaskRecord[] {
+    return [...(this.byApp.get(appId) ?? [])];
+  }
+
+  /** Starts tracking a task (also used to load tasks for the benchmark's in-memory population). */
+  track(task: TaskRecord): void {
+    this.tasks.set(task.id, task);
+    let set = this.byApp.get(task.appId);
+    if (!set) this.byApp.set(task.appId, (set = new Set()));
+    set.add(task);
+  }
+
+  private untrack(task: TaskRecord): void {
+    this.tasks.delete(task.id);
+    const set = this.byApp.get(task.appId);
+    set?.delete(task);
+    if (set?.size === 0) this.byApp.delete(task.appId);
+  }
+
+  used(): { cpus: number; memMb: number } {
+    let cpus = 0;
+    let memMb = 0;
+    for (const t of this.tasks.values()) {
+      cpus += t.cpus;
+      memMb += t.mem;
+    }
+    return { cpus, memMb };
+  }
+
+  /** Why a task of `app` cannot be launched now, or undefined when it can. */
+  blocker(app: AppDefinition, now = Date.now()): string | undefined {
+    const delay = this.delays.get(app.id);
+    if (delay && delay.until > now) return `launch delayed by backoff for ${Math.ceil((delay.until - now) / 1000)} s`;
+    const used = this.used();
+    const free = { cpus: this.options.capacity.cpus - used.cpus, memMb: this.options.capacity.memMb - used.memMb };
+    if (app.cpus > free.cpus + 1e-9 || app.mem > free.memMb + 1e-9) {
+      return `insufficient resources: needs cpus=${app.cpus} mem=${app.mem}, free cpus=${round(free.cpus)} mem=${round(free.memMb)}`;
+    }
+    return undefined;
+  }
+
+  /** Launches one task of `app`; returns why not when it cannot now. */
+  launch(app: AppDefinition): string | undefined {
+    const blocked = this.blocker(app);
+    if (blocked) return blocked;
+    const ids = newTaskIds(app.id);
+    let plan;
+    try {
+      plan = planLaunch(app, ids, this.options);
+    } catch (err) {
+      if (err instanceof PortsExhaustedError) return err.message;
+      throw err;
+    }
+    const runner = plan.spec.image ? this.options.runners.docker : this.options.runners.process;
+    const task: TaskRecord = {
+      id: ids.taskId,
+      instanceId: ids.instanceId,
+      appId: app.id,
+      version: app.version,
+      configVersion: app.versionInfo.lastConfigChangeAt,
+      state: 'TASK_STAGING',
+      stagedAt: timestamp(),
+      startedAt: null,
+      host: this.options.hostname,
+      ports: plan.ports,
+      servicePorts: plan.servicePorts,
+      ipAddresses: [],
+      runner: plan.spec.image ? 'docker' : 'process',
+      spec: plan.spec,
+      cpus: app.cpus,
+      mem: app.mem,
+      healthCheckResults: [],
+    };
+    this.track(task);
+    this.emit(task, '');
+    this.persist(true);
+    void this.run(task, runner);
+    return undefined;
+  }
+
+  private refused(task: TaskRecord): string | undefined {
+    if (task.spec.privileged && !this.options.allowPrivileged) return 'privileged containers are not allowed by this engine (engine.allowPrivileged)';
+    const hostMount = task.spec.volumes.some((v) => !v.hostPath.startsWith(this.options.volumesDir));
+    if (hostMount && !this.options.allowHostVolumes) return 'host volumes are not allowed by this engine (engine.allowHostVolumes)';
+    return undefined;
+  }
+
+  private async run(task: TaskRecord, runner: TaskRunner | undefined): Promise<void> {
+    try {
+      if (!runner) throw new Error('Docker is not available to this engine');
+      const refused = this.refused(task);
+      if (refused) throw new Error(refused);
+      await runner.prepare(task.spec);
+      if (task.killRequested) return this.finish(task, 'TASK_KILLED', 'Killed before start');
+      this.transition(task, 'TASK_STARTING', '');
+      const launched = await runner.start(task.spec);
+      task.ref = launched.ref;
+      if (launched.ipAddress) task.ipAddresses = [{ ipAddress: launched.ipAddress, protocol: 'IPv4' }];
+      else if (/^\d+\.\d+\.\d+\.\d+$/.test(task.host)) task.ipAddresses = [{ ipAddress: task.host, protocol: 'IPv4' }];
+      task.startedAt = timestamp();
+      this.persist(true);
+      if (task.killRequested) {
+        this.transition(task, 'TASK_KILLING', '');
+        await runner.stop(launched.ref, task.spec.killGraceSeconds);
+      } else this.transition(task, 'TASK_RUNNING', '');
+      await this.follow(task, runner);
+    } catch (err) {
+      this.finish(task, task.killRequested ? 'TASK_KILLED' : 'TASK_FAILED', (err as Error).message);
+    }
+  }
+
+  /** Waits for a started task to end and reports how. */
+  private async follow(task: TaskRecord, runner: TaskRunner): Promise<void> {
+    const exit = await runner.wait(task.ref!);
+    const state: MesosTaskState = task.killRequested ? 'TASK_KILLED' : exit.exitCode === 0 ? 'TASK_FINISHED' : 'TASK_FAILED';
+    this.finish(task, state, exit.message);
+    void runner.cleanup(task.ref!).catch(() => {});
+  }
+
+  /** Kills a task: KILLING, then KILLED once it has ended. */
+  kill(task: TaskRecord): void {
+    if (task.killRequested || TERMINAL_STATES.has(task.state)) return;
+    task.killRequested = true;
+    if (!task.ref) return; // not started yet: run() ends it as KILLED
+    this.transition(task, 'TASK_KILLING', '');
+    const runner = task.runner === 'docker' ? this.options.runners.docker : this.options.runners.process;
+    void runner?.stop(task.ref, task.spec.killGraceSeconds).catch((err: unknown) => this.options.logger.warn('stopping a task failed', { taskId: task.id, error: String(err) }));
+  }
+
+  private finish(task: TaskRecord, state: MesosTaskState, message: string): void {
+    if (TERMINAL_STATES.has(task.state)) return;
+    this.transition(task, state, message);
+    this.untrack(task);
+    for (const p of task.ports) this.options.hostPorts.release(p);
+    if (state === 'TASK_FAILED') {
+      this.lastFailures.set(task.appId, { appId: task.appId, host: task.host, message, state, taskId: task.id, timestamp: timestamp(), version: task.version, slaveId: this.options.agentId });
+      this.onTaskFailed(task);
+    }
+    this.persist();
+  }
+
+  /** Grows the app's relaunch delay after a failure (backoffSeconds * backoffFactor^n, capped). */
+  recordFailure(app: AppDefinition): void {
+    const now = Date.now();
+    const current = this.delays.get(app.id);
+    const expired = current && now > current.until + app.maxLaunchDelaySeconds * 1000;
+    const delayMs = !current || expired ? app.backoffSeconds * 1000 : Math.min(current.delayMs * app.backoffFactor, app.maxLaunchDelaySeconds * 1000);
+    this.delays.set(app.id, { delayMs, until: now + delayMs });
+  }
+
+  private transition(task: TaskRecord, state: MesosTaskState, message: string): void {
+    task.state = state;
+    this.emit(task, message);
+    this.onTaskChange(task);
+  }
+
+  private emit(task: TaskRecord, message: string): void {
+    const terminal = TERMINAL_STATES.has(task.state);
+    this.bus.publish('status_update_event', {
+      slaveId: this.options.agentId,
+      taskId: task.id,
+      taskStatus: task.state,
+      message,
+      appId: task.appId,
+      host: task.host,
+      ipAddresses: task.ipAddresses,
+      ports: terminal ? [] : task.ports,
+      version: task.version,
+    });
+    this.bus.publish('instance_changed_event', {
+      instanceId: task.instanceId,
+      condition: CONDITION[task.state] ?? 'Unknown',
+      runSpecId: task.appId,
+      agentId: this.options.agentId,
+      host: task.host,
+      runSpecVersion: task.version,
+    });
+  }
+
+  /** After a restart: keeps following tasks whose process/container still runs; the others are gone. */
+  async adopt(tasks: TaskRecord[]): Promise<void> {
+    for (const task of tasks) {
+      this.track(task);
+      for (const p of task.ports) this.options.hostPorts.reserve(p);
+    }
+    await Promise.all(
+      tasks.map(async (task) => {
+        const runner = task.runner === 'docker' ? this.options.runners.docker : this.options.runners.process;
+        const running = Boolean(runner && task.ref) && (await runner!.isRunning(task.ref!, task.id).catch(() => false));
+        if (!running) {
+          this.finish(task, task.killRequested ? 'TASK_KILLED' : 'TASK_GONE', 'Task was not found running after the engine restarted');
+          return;
+        }
+        this.options.logger.info('adopted a running task', { taskId: task.id });
+        if (task.state === 'TASK_STAGING' || task.state === 'TASK_STARTING') this.transition(task, 'TASK_RUNNING', '');
+        if (task.killRequested) this.transition(task, 'TASK_KILLING', '');
+        void this.follow(task, runner!).catch((err: unknown) => this.finish(task, 'TASK_FAILED', String(err)));
+        if (task.killRequested) void runner!.stop(task.ref!, task.spec.killGraceSeconds).catch(() => {});
+      }),
+    );
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
