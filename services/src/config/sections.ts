@@ -38,6 +38,8 @@ export const SubscriberSection = z.strictObject({
   callbackUrl: z.url().optional(),
   /** A stream silent for longer than this is dead (Marathon sends a heartbeat every 10 s). */
   streamIdleTimeoutMs: durationMs.default(30_000),
+  /** Leader lease TTL in seconds: a dead leader is replaced within this time. */
+  leaderTtlSeconds: z.number().int().min(2).max(300).default(10),
 });
 
 /** `theseus engine` */

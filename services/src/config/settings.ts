@@ -83,6 +83,8 @@ export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
   RECONCILE_INTERVAL_MS: { path: 'subscriber.reconcileIntervalMs', parse: 'int' },
   REQUIRE_HEALTHY: { path: 'subscriber.requireHealthy', parse: 'bool' },
   CALLBACK_URL: { path: 'subscriber.callbackUrl', parse: 'string' },
+  STREAM_IDLE_TIMEOUT_MS: { path: 'subscriber.streamIdleTimeoutMs', parse: 'int' },
+  SUBSCRIBER_LEADER_TTL_S: { path: 'subscriber.leaderTtlSeconds', parse: 'int' },
   ENGINE_DATA_DIR: { path: 'engine.dataDir', parse: 'string' },
   ENGINE_PORT_RANGE: { path: 'engine.portRange', parse: 'range' },
   ENGINE_HOSTNAME: { path: 'engine.hostname', parse: 'string' },

@@ -1,0 +1,48 @@
+/** `theseus subscriber`: keep etcd in sync with Marathon tasks. */
+import type { Server } from 'node:http';
+import { once } from 'node:events';
+import { commandProgram, reportError, runUntilSignal, setUp } from '@theseus/services';
+import { Subscriber } from './subscriber.js';
+import { subscriberHttpApp } from './http.js';
+
+export async function run(command: string, argv: string[]): Promise<number> {
+  try {
+    const program = commandProgram('subscriber', 'Follow Marathon events and keep every task endpoint in etcd (GET /healthz, /readyz, /metrics; POST /cleanup)')
+      .option('--port <port>', 'HTTP port (default 5001)', (v) => Number(v))
+      .option('--host <address>', 'address to listen on', '0.0.0.0');
+    const { settings, logger, opts } = setUp(program, argv, {
+      component: 'subscriber',
+      require: ['marathon.urls'],
+      flags: (o) => ({ 'subscriber.port': o.port }),
+    });
+    if (!settings.api.token) logger.warn('THESEUS_API_TOKEN is not set: POST /cleanup, /reconcile and /callback accept anyone');
+    const subscriber = new Subscriber({
+      marathonUrls: settings.marathon.urls!,
+      marathonCredentials: settings.marathon.credentials,
+      marathonToken: settings.marathon.token,
+      marathonTimeoutMs: settings.marathon.timeoutMs,
+      etcdEndpoints: settings.etcd.endpoints,
+      etcdPrefix: settings.etcd.prefix,
+      cluster: settings.cluster,
+      requireHealthy: settings.subscriber.requireHealthy,
+      reconcileIntervalMs: settings.subscriber.reconcileIntervalMs,
+      streamIdleTimeoutMs: settings.subscriber.streamIdleTimeoutMs,
+      callbackUrl: settings.subscriber.callbackUrl,
+      leaderTtlSeconds: settings.subscriber.leaderTtlSeconds,
+      logger,
+      processMetrics: true,
+    });
+    const app = subscriberHttpApp(subscriber, { apiToken: settings.api.token });
+    const server: Server = app.listen(settings.subscriber.port, String(opts.host));
+    await once(server, 'listening');
+    logger.info('subscriber listening', { port: settings.subscriber.port, id: subscriber.id, cluster: settings.cluster, prefix: settings.etcd.prefix });
+    subscriber.start();
+    return await runUntilSignal(logger, async () => {
+      server.close();
+      server.closeAllConnections();
+      await subscriber.stop();
+    });
+  } catch (err) {
+    return reportError(command, err);
+  }
+}

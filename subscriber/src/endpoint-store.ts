@@ -1,0 +1,398 @@
+/**
+ * The subscriber's only way to write endpoint records to etcd.
+ *
+ * It remembers, for every endpoint key, the etcd mod revision and the time (`updatedAt`) of what it
+ * last read or wrote there. A change older than that knowledge is stale and dropped; a change that
+ * says nothing new is skipped. Accepted changes wait in a map keyed by etcd key (a newer change for
+ * the same key replaces the waiting one, so each task's changes apply in order) and are written in
+ * transactions of up to `batchSize` keys. Each transaction compares every key's mod revision with
+ * the remembered one, and the leader's election key with its existence: a transaction that lost a
+ * race re-reads its keys and re-judges each change; a deposed leader writes nothing. While etcd is
+ * unreachable the changes stay queued and are retried; `recovered` is emitted when etcd answers again.
+ */
+import { EventEmitter } from 'node:events';
+import { createHash } from 'node:crypto';
+import type { Etcd3, IOperation } from 'etcd3';
+import { castEtcdError, decodeEndpointRecord, describeError, encodeEndpointRecord, type EndpointRecord, type EtcdLayout, type Logger } from '@theseus/services';
+import { endpointState } from './endpoint-of-task.js';
+import type { SubscriberMetrics } from './metrics.js';
+
+export interface EndpointStoreOptions {
+  client: Etcd3;
+  layout: EtcdLayout;
+  logger: Logger;
+  metrics: SubscriberMetrics;
+  /** Keys per transaction (etcd's --max-txn-ops is 128 and counts the compares). @defaultValue 120 */
+  batchSize?: number;
+  /** Keys per page when reading all endpoints. @defaultValue 2000 */
+  pageSize?: number;
+  /** Remembered deletions (so that an older "running" cannot bring an endpoint back). @defaultValue 200000 */
+  maxDeletions?: number;
+}
+
+export interface EndpointChange {
+  key: string;
+  appId: string;
+  taskId: string;
+  /** Time of the knowledge behind this change (event timestamp or snapshot time), ms. */
+  at: number;
+  /** The record to store; undefined deletes. */
+  record?: EndpointRecord;
+  /** For deletes: the task has ended for good (no later state of it can bring it back). */
+  final?: boolean;
+  /** Event time, for the event-to-etcd lag metric. */
+  eventAt?: number;
+}
+
+/** What the store knows of one key in etcd. */
+export interface KnownEndpoint {
+  rev: number;
+  at: number;
+  /** Hash of the record's state (see endpointState). */
+  state: string;
+  startedAt: string | null;
+  healthy: boolean | null;
+  appId: string;
+  taskId: string;
+  owned: boolean;
+}
+
+/** One endpoint read from etcd. */
+export interface StoredEndpoint {
+  key: string;
+  rev: number;
+  /** undefined: the value is not a valid record. */
+  record: EndpointRecord | undefined;
+}
+
+export type SubmitOutcome = 'queued' | 'stale' | 'unchanged';
+
+interface Pending extends EndpointChange {
+  json?: string;
+  state?: string;
+}
+
+interface Deletion {
+  at: number;
+  final: boolean;
+}
+
+export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; written: [number] }> {
+  private readonly known = new Map<string, KnownEndpoint>();
+  private readonly byApp = new Map<string, Set<string>>();
+  private readonly byTask = new Map<string, string>();
+  private readonly deletions = new Map<string, Deletion>();
+  private readonly finalTasks = new Map<string, number>();
+  private pending = new Map<string, Pending>();
+  private readonly batchSize: number;
+  private readonly pageSize: number;
+  private readonly maxDeletions: number;
+  private pumping = false;
+  private idleWaiters: Array<() => void> = [];
+  private retryDelay = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** The leader's election key; undefined while not the leader (nothing is written). */
+  private guardKey: string | undefined;
+  private etcdDown = false;
+  private readonly cluster: string;
+
+  constructor(private readonly options: EndpointStoreOptions & { cluster: string }) {
+    super();
+    this.cluster = options.cluster;
+    this.batchSize = options.batchSize ?? 120;
+    this.pageSize = options.pageSize ?? 2000;
+    this.maxDeletions = options.maxDeletions ?? 200_000;
+  }
+
+  get reachable(): boolean {
+    return !this.etcdDown;
+  }
+
+  get size(): number {
+    return this.known.size;
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Start writing as the leader whose election key is `guardKey`; stop with undefined. */
+  lead(guardKey: string | undefined): void {
+    this.guardKey = guardKey;
+    if (guardKey) this.pump();
+  }
+
+  knownAt(key: string): KnownEndpoint | undefined {
+    return this.known.get(key);
+  }
+
+  keyOfTask(taskId: string): string | undefined {
+    return this.byTask.get(taskId);
+  }
+
+  keysOfApp(appId: string): string[] {
+    return [...(this.byApp.get(appId) ?? [])];
+  }
+
+  /** Judges a change against what is known and queues it when it says something new. */
+  submit(change: EndpointChange): SubmitOutcome {
+    const outcome = this.judge(change);
+    if (outcome === 'stale') this.options.metrics.stale.inc();
+    if (outcome !== 'queued') {
+      if (!change.record && change.final) this.rememberFinal(change.taskId, change.at);
+      return outcome;
+    }
+    const entry: Pending = { ...change };
+    if (change.record) {
+      entry.json = encodeEndpointRecord(change.record);
+      entry.state = hashOf(endpointState(change.record));
+    } else if (change.final) {
+      this.rememberFinal(change.taskId, change.at);
+    }
+    this.pending.delete(change.key); // re-insert at the end: the order of first sight does not matter, the newest does
+    this.pending.set(change.key, entry);
+    this.options.metrics.pending.set(this.pending.size);
+    this.pump();
+    return 'queued';
+  }
+
+  private judge(change: EndpointChange): SubmitOutcome {
+    if (change.record && this.finalTasks.has(change.taskId)) return 'stale';
+    const waiting = this.pending.get(change.key);
+    if (waiting && waiting.at > change.at) return 'stale';
+    const known = this.known.get(change.key);
+    if (known && known.at > change.at) return 'stale';
+    const deleted = this.deletions.get(change.key);
+    if (change.record && deleted && deleted.at > change.at) return 'stale';
+    if (waiting) return 'queued';
+    if (change.record) {
+      if (known && known.owned && known.state === hashOf(endpointState(change.record))) return 'unchanged';
+      return 'queued';
+    }
+    return known ? 'queued' : 'unchanged';
+  }
+
+  /** Resolves once every queued change is written (or dropped as stale). */
+  flushed(): Promise<void> {
+    if (this.pending.size === 0 && !this.pumping) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Forgets queued changes (e.g. after losing leadership for good). */
+  discardPending(): void {
+    this.pending.clear();
+    this.options.metrics.pending.set(0);
+    this.settleIfIdle();
+  }
+
+  /** Reads every endpoint under the prefix (paged), refreshing what is known of each key. */
+  async load(): Promise<StoredEndpoint[]> {
+    const { client, layout } = this.options;
+    const prefix = layout.allEndpoints();
+    const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+    const out: StoredEndpoint[] = [];
+    let start = prefix;
+    let revision: string | undefined;
+    try {
+      for (;;) {
+        let range = client.getAll().inRange({ start, end }).limit(this.pageSize);
+        if (revision) range = range.revision(revision);
+        const res = await range.exec();
+        revision ??= res.header.revision;
+        for (const kv of res.kvs) {
+          const key = kv.key.toString();
+          let record: EndpointRecord | undefined;
+          try {
+            record = decodeEndpointRecord(kv.value.toString(), key);
+          } catch {
+            record = undefined;
+          }
+          out.push({ key, rev: Number(kv.mod_revision), record });
+        }
+        if (!res.more || res.kvs.length === 0) break;
+        start = res.kvs[res.kvs.length - 1]!.key.toString() + '\0';
+      }
+    } catch (err) {
+      this.options.metrics.etcdErrors.inc();
+      throw castEtcdError(err);
+    }
+    const seen = new Set<string>();
+    for (const e of out) {
+      seen.add(e.key);
+      if (!this.pending.has(e.key)) this.remember(e.key, e.rev, e.record);
+    }
+    for (const key of [...this.known.keys()]) if (!seen.has(key) && !this.pending.has(key)) this.forget(key);
+    this.options.metrics.endpoints.set(this.known.size);
+    return out;
+  }
+
+  private remember(key: string, rev: number, record: EndpointRecord | undefined): void {
+    this.forget(key);
+    const appId = record?.appId ?? '';
+    const taskId = record?.taskId ?? key.slice(key.lastIndexOf('/') + 1);
+    this.known.set(key, {
+      rev,
+      at: record ? Date.parse(record.updatedAt) : 0,
+      state: record ? hashOf(endpointState(record)) : '',
+      startedAt: record?.startedAt ?? null,
+      healthy: record?.healthy ?? null,
+      appId,
+      taskId,
+      owned: record?.cluster === this.cluster,
+    });
+    let keys = this.byApp.get(appId);
+    if (!keys) this.byApp.set(appId, (keys = new Set()));
+    keys.add(key);
+    this.byTask.set(taskId, key);
+  }
+
+  private forget(key: string): void {
+    const old = this.known.get(key);
+    if (!old) return;
+    this.known.delete(key);
+    const keys = this.byApp.get(old.appId);
+    keys?.delete(key);
+    if (keys?.size === 0) this.byApp.delete(old.appId);
+    if (this.byTask.get(old.taskId) === key) this.byTask.delete(old.taskId);
+  }
+
+  private rememberFinal(taskId: string, at: number): void {
+    this.finalTasks.set(taskId, at);
+    trim(this.finalTasks, this.maxDeletions);
+  }
+
+  private pump(): void {
+    if (this.pumping || !this.guardKey || this.pending.size === 0 || this.retryTimer) return;
+    this.pumping = true;
+    void this.drain().finally(() => {
+      this.pumping = false;
+      this.settleIfIdle();
+    });
+  }
+
+  private settleIfIdle(): void {
+    if (this.pending.size > 0 && this.guardKey && !this.retryTimer) return this.pump();
+    if (this.pumping) return;
+    if (this.pending.size === 0 || !this.guardKey) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.size > 0 && this.guardKey) {
+      const batch: Pending[] = [];
+      for (const entry of this.pending.values()) {
+        batch.push(entry);
+        if (batch.length >= this.batchSize) break;
+      }
+      for (const entry of batch) this.pending.delete(entry.key);
+      try {
+        await this.commit(batch, this.guardKey);
+        this.retryDelay = 0;
+        if (this.etcdDown) {
+          this.etcdDown = false;
+          this.options.logger.info('etcd is reachable again');
+          this.emit('recovered');
+        }
+      } catch (err) {
+        this.requeue(batch);
+        this.options.metrics.etcdErrors.inc();
+        if (!this.etcdDown) this.options.logger.warn('etcd write failed; changes kept and retried', { error: describeError(castEtcdError(err)), pending: this.pending.size });
+        this.etcdDown = true;
+        this.retryDelay = Math.min(5_000, Math.max(100, this.retryDelay * 2));
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.pump();
+        }, this.retryDelay);
+        return;
+      } finally {
+        this.options.metrics.pending.set(this.pending.size);
+      }
+    }
+  }
+
+  /** Puts a batch back, unless a newer change for the same key arrived meanwhile. */
+  private requeue(batch: Pending[]): void {
+    const newer = this.pending;
+    this.pending = new Map();
+    for (const entry of batch) if (!newer.has(entry.key)) this.pending.set(entry.key, entry);
+    for (const [key, entry] of newer) this.pending.set(key, entry);
+  }
+
+  private async commit(batch: Pending[], guardKey: string): Promise<void> {
+    const { client } = this.options;
+    let txn = client.if(guardKey, 'Create', '>', 0);
+    const ops: IOperation[] = [];
+    for (const entry of batch) {
+      txn = txn.and(entry.key, 'Mod', '==', this.known.get(entry.key)?.rev ?? 0);
+      ops.push(entry.record ? client.put(entry.key).value(entry.json!) : client.delete().key(entry.key));
+    }
+    const result = await txn.then(...ops).commit();
+    if (result.succeeded) {
+      const rev = Number(result.header.revision);
+      const now = Date.now();
+      for (const entry of batch) {
+        if (entry.record) {
+          this.remember(entry.key, rev, entry.record);
+          this.options.metrics.writes.inc({ op: 'put' });
+        } else {
+          this.forget(entry.key);
+          this.deletions.set(entry.key, { at: entry.at, final: entry.final ?? false });
+          this.options.metrics.writes.inc({ op: 'delete' });
+        }
+        if (entry.eventAt !== undefined) this.options.metrics.lag.observe(Math.max(0, now - entry.eventAt) / 1000);
+      }
+      trim(this.deletions, this.maxDeletions);
+      this.options.metrics.endpoints.set(this.known.size);
+      this.emit('written', batch.length);
+      return;
+    }
+    await this.resolveConflict(batch, guardKey);
+  }
+
+  /** A compare failed: either leadership is gone, or some key moved. Re-read and re-judge. */
+  private async resolveConflict(batch: Pending[], guardKey: string): Promise<void> {
+    const { client } = this.options;
+    const leader = await client.get(guardKey).exec();
+    if (leader.kvs.length === 0) {
+      this.options.logger.warn('no longer the leader: queued changes are left to the new leader', { dropped: batch.length + this.pending.size });
+      this.guardKey = undefined;
+      this.pending.clear();
+      this.emit('deposed');
+      return;
+    }
+    const fresh = await Promise.all(batch.map((entry) => client.get(entry.key).exec()));
+    batch.forEach((entry, i) => {
+      const kv = fresh[i]!.kvs[0];
+      if (kv) {
+        let record: EndpointRecord | undefined;
+        try {
+          record = decodeEndpointRecord(kv.value.toString(), entry.key);
+        } catch {
+          record = undefined;
+        }
+        this.remember(entry.key, Number(kv.mod_revision), record);
+      } else {
+        this.forget(entry.key);
+      }
+      if (!this.pending.has(entry.key) && this.judge(entry) === 'queued') this.pending.set(entry.key, entry);
+      else this.options.metrics.stale.inc();
+    });
+  }
+}
+
+function hashOf(text: string): string {
+  return createHash('sha1').update(text).digest('base64');
+}
+
+/** Drops the oldest entries of an insertion-ordered map beyond `max`. */
+function trim<K, V>(map: Map<K, V>, max: number): void {
+  if (map.size <= max) return;
+  let excess = map.size - max;
+  for (const key of map.keys()) {
+    if (excess-- <= 0) break;
+    map.delete(key);
+  }
+}

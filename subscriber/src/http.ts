@@ -1,0 +1,82 @@
+/**
+ * The subscriber's HTTP surface (thin: everything is in Subscriber).
+ *
+ *   GET  /healthz              the process answers
+ *   GET  /readyz               200 when the event intake is attached, etcd answers, and this is leader or standby
+ *   GET  /metrics              Prometheus text
+ *   POST /cleanup, /reconcile  full reconcile now; answers with the counts (409 on a standby)
+ *   POST /callback             Marathon HTTP callback events (Marathon < 1.5)
+ *
+ * With an API token configured, POST routes need `Authorization: Bearer <token>` (`/callback` also
+ * accepts `?token=<token>`, since Marathon cannot send headers with callbacks).
+ */
+import { timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { describeError, isRecoverable } from '@theseus/services';
+import { NotLeaderError, type Subscriber } from './subscriber.js';
+
+export interface SubscriberHttpOptions {
+  /** Required on POST routes when set. */
+  apiToken?: string | undefined;
+  /** Largest accepted callback body. @defaultValue 1 MiB */
+  maxBodyBytes?: number;
+}
+
+export function subscriberHttpApp(subscriber: Subscriber, options: SubscriberHttpOptions = {}): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  const authorized = (req: Request, allowQuery: boolean): boolean => {
+    if (!options.apiToken) return true;
+    const header = req.get('authorization') ?? '';
+    const given = header.startsWith('Bearer ') ? header.slice(7) : allowQuery && typeof req.query.token === 'string' ? req.query.token : '';
+    const a = Buffer.from(given);
+    const b = Buffer.from(options.apiToken);
+    return a.length === b.length && timingSafeEqual(a, b);
+  };
+  const requireToken = (allowQuery: boolean) => (req: Request, res: Response, next: NextFunction) => {
+    if (authorized(req, allowQuery)) return next();
+    res.status(401).json({ error: 'missing or wrong API token', hint: 'send Authorization: Bearer <THESEUS_API_TOKEN>' });
+  };
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', id: subscriber.id });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    const status = await subscriber.status();
+    const ready = status.stream !== 'detached' && status.etcdReachable;
+    res.status(ready ? 200 : 503).json({ ready, ...status });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(subscriber.metrics.registry.contentType).send(await subscriber.metrics.registry.metrics());
+  });
+
+  const reconcileRoute = async (_req: Request, res: Response) => {
+    try {
+      const result = await subscriber.reconcileNow('requested over HTTP');
+      res.json(result);
+    } catch (err) {
+      if (err instanceof NotLeaderError) res.status(409).json({ error: err.message, hint: err.hint });
+      else res.status(isRecoverable(err) ? 503 : 500).json({ error: describeError(err) });
+    }
+  };
+  app.post('/cleanup', requireToken(false), reconcileRoute);
+  app.post('/reconcile', requireToken(false), reconcileRoute);
+
+  app.post('/callback', requireToken(true), express.json({ limit: options.maxBodyBytes ?? 1024 * 1024, type: () => true }), (req, res) => {
+    const outcome = subscriber.onCallback(req.body);
+    if (outcome.accepted) res.json({ result: { status: 200 } });
+    else res.status(400).json({ error: `malformed Marathon event: ${outcome.problem}` });
+  });
+
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: 'no such route' });
+  });
+  // Body parser errors (bad JSON, too large) and anything else: a clear answer, never a stack trace.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: number }).status ?? 500;
+    res.status(status).json({ error: status === 413 ? 'request body too large' : status === 400 ? 'request body is not valid JSON' : describeError(err) });
+  });
+  return app;
+}

@@ -1,0 +1,143 @@
+/**
+ * Reconcile: Marathon is the truth, etcd is made to match it.
+ *
+ * One snapshot of Marathon (`GET /v2/apps?embed=apps.tasks`, Theseus apps only) against one paged
+ * read of every endpoint under the prefix: serving tasks missing from etcd are added, records that
+ * differ are fixed, owned records of tasks that are not serving are removed. A record whose task is
+ * absent from the snapshot is doubtful (the snapshot may predate it): it is removed only when a
+ * second, later read of Marathon's tasks confirms the task is gone. Records of another cluster, and
+ * anything outside the prefix, are never touched. Every change goes through the EndpointStore, so a
+ * record updated by an event after the snapshot was taken is newer and stays.
+ */
+import { describeError, type EndpointRecord, type EtcdLayout, type Logger, type MarathonClient, type MarathonTask } from '@theseus/services';
+import { MARATHON_LABELS } from '@theseus/services';
+import type { AppCatalog } from './app-catalog.js';
+import { appModelOf, endpointRecordOf, factsOfTask, isServing, type AppModel } from './endpoint-of-task.js';
+import type { EndpointStore, SubmitOutcome } from './endpoint-store.js';
+import type { SubscriberMetrics } from './metrics.js';
+
+export interface SyncContext {
+  marathon: MarathonClient;
+  store: EndpointStore;
+  catalog: AppCatalog;
+  layout: EtcdLayout;
+  cluster: string;
+  requireHealthy: boolean;
+  logger: Logger;
+  metrics: SubscriberMetrics;
+}
+
+export interface ReconcileResult {
+  added: number;
+  fixed: number;
+  removed: number;
+  unchanged: number;
+  /** Changes not made because etcd or a later event already knew better, or Marathon still lists the task. */
+  deferred: number;
+  /** Records of another cluster, or unreadable, left alone. */
+  foreign: number;
+  /** Theseus apps and tasks in Marathon's snapshot. */
+  apps: number;
+  tasks: number;
+  durationMs: number;
+}
+
+/** Records that should exist for one app's tasks, by key. */
+export function desiredOfApp(ctx: SyncContext, model: AppModel, tasks: readonly MarathonTask[], at: string): Map<string, EndpointRecord> {
+  const desired = new Map<string, EndpointRecord>();
+  const ref = model.ref;
+  if (!ref) return desired;
+  for (const task of tasks) {
+    const facts = factsOfTask(model, task);
+    if (!isServing(model, task.state, facts.healthy, ctx.requireHealthy)) continue;
+    desired.set(ctx.layout.endpoint(ref.namespace, ref.service, task.id), endpointRecordOf({ ...model, ref }, facts, ctx.cluster, at));
+  }
+  return desired;
+}
+
+export async function reconcile(ctx: SyncContext): Promise<ReconcileResult> {
+  const started = Date.now();
+  const at = new Date(started).toISOString();
+  const apps = await ctx.marathon.listApps({ embed: ['apps.tasks'], label: `${MARATHON_LABELS.managed}==true` });
+  const stored = await ctx.store.load();
+
+  const models: AppModel[] = [];
+  const desired = new Map<string, EndpointRecord>();
+  const listed = new Set<string>();
+  let taskCount = 0;
+  for (const app of apps) {
+    const model = appModelOf(app);
+    if (!model.ref) continue;
+    models.push(model);
+    const tasks = app.tasks ?? [];
+    taskCount += tasks.length;
+    for (const task of tasks) listed.add(task.id);
+    for (const [key, record] of desiredOfApp(ctx, model, tasks, at)) desired.set(key, record);
+  }
+  ctx.catalog.replaceAll(models);
+
+  const result: ReconcileResult = { added: 0, fixed: 0, removed: 0, unchanged: 0, deferred: 0, foreign: 0, apps: models.length, tasks: taskCount, durationMs: 0 };
+  const count = (outcome: SubmitOutcome, action: 'added' | 'fixed' | 'removed') => {
+    if (outcome === 'queued') result[action]++;
+    else if (outcome === 'stale') result.deferred++;
+    else result.unchanged++;
+  };
+
+  const existing = new Map(stored.map((e) => [e.key, e]));
+  for (const [key, record] of desired) {
+    const current = existing.get(key);
+    if (current?.record && current.record.cluster !== ctx.cluster) {
+      result.foreign++;
+      continue;
+    }
+    count(ctx.store.submit({ key, appId: record.appId, taskId: record.taskId, at: started, record }), current ? 'fixed' : 'added');
+  }
+
+  const doubtful: Array<{ key: string; record: EndpointRecord }> = [];
+  for (const { key, record } of stored) {
+    if (desired.has(key)) continue;
+    if (!record || record.cluster !== ctx.cluster) {
+      result.foreign++;
+      continue;
+    }
+    if (listed.has(record.taskId)) count(ctx.store.submit({ key, appId: record.appId, taskId: record.taskId, at: started }), 'removed');
+    else doubtful.push({ key, record });
+  }
+  if (doubtful.length > 0) {
+    const live = new Set((await ctx.marathon.listTasks()).map((t) => t.id));
+    for (const { key, record } of doubtful) {
+      if (live.has(record.taskId)) {
+        result.deferred++;
+        continue;
+      }
+      count(ctx.store.submit({ key, appId: record.appId, taskId: record.taskId, at: started }), 'removed');
+    }
+  }
+  await ctx.store.flushed();
+  result.durationMs = Date.now() - started;
+  for (const action of ['added', 'fixed', 'removed', 'deferred'] as const) ctx.metrics.reconcileChanges.inc({ action }, result[action]);
+  ctx.metrics.reconcileDuration.observe(result.durationMs / 1000);
+  return result;
+}
+
+/**
+ * The same for one app, from a fresh `GET /v2/apps/{id}` (after a health or definition change): its
+ * serving tasks are written, its other known records removed. A 404 removes all of its records.
+ */
+export async function refreshApp(ctx: SyncContext, appId: string): Promise<void> {
+  const started = Date.now();
+  let fetched;
+  try {
+    fetched = await ctx.catalog.fetch(appId);
+  } catch (err) {
+    ctx.logger.warn('cannot read app from Marathon; the next reconcile covers it', { appId, error: describeError(err) });
+    return;
+  }
+  const desired = fetched ? desiredOfApp(ctx, fetched.model, fetched.app.tasks ?? [], new Date(started).toISOString()) : new Map<string, EndpointRecord>();
+  for (const [key, record] of desired) ctx.store.submit({ key, appId, taskId: record.taskId, at: started, record });
+  for (const key of ctx.store.keysOfApp(appId)) {
+    const known = ctx.store.knownAt(key);
+    if (desired.has(key) || !known?.owned) continue;
+    ctx.store.submit({ key, appId, taskId: known.taskId, at: started, final: !fetched });
+  }
+}

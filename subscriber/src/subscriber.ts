@@ -1,0 +1,302 @@
+/**
+ * The subscriber: Marathon events into etcd endpoint records, kept exact by reconciles.
+ *
+ * Intake is the SSE stream (or, with `callbackUrl`, Marathon's HTTP callbacks for Marathon < 1.5).
+ * Only the elected leader writes. A full reconcile runs when this subscriber becomes leader, after
+ * every (re)attach of the stream, when etcd answers again after an outage, every
+ * `reconcileIntervalMs`, after a failed reconcile (with backoff), and on request.
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Etcd3 } from 'etcd3';
+import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry } from 'cockatiel';
+import { isRecoverableError } from 'etcd3';
+import {
+  EtcdLayout,
+  MarathonClient,
+  MarathonEventStream,
+  TheseusError,
+  createEtcdClient,
+  describeError,
+  parseMarathonEvent,
+  type Logger,
+  type MarathonEvent,
+} from '@theseus/services';
+import { AppCatalog } from './app-catalog.js';
+import { EndpointStore } from './endpoint-store.js';
+import { EventApplier } from './event-applier.js';
+import { Leadership } from './leadership.js';
+import { SubscriberMetrics } from './metrics.js';
+import { reconcile, type ReconcileResult, type SyncContext } from './reconcile.js';
+
+export interface SubscriberOptions {
+  marathonUrls: readonly string[];
+  /** `user:password` */
+  marathonCredentials?: string | undefined;
+  marathonToken?: string | undefined;
+  marathonTimeoutMs?: number;
+  etcdEndpoints: readonly string[];
+  /** @defaultValue /theseus */
+  etcdPrefix?: string;
+  /** The Marathon cluster name written into, and owning, every record. @defaultValue default */
+  cluster?: string;
+  /** Tasks of apps with health checks are registered only once healthy. @defaultValue true */
+  requireHealthy?: boolean;
+  /** @defaultValue 60000 */
+  reconcileIntervalMs?: number;
+  /** @defaultValue 30000 */
+  streamIdleTimeoutMs?: number;
+  /** Use Marathon's HTTP callbacks, posting to this URL, instead of the event stream. */
+  callbackUrl?: string | undefined;
+  /** Leader lease TTL. @defaultValue 10 */
+  leaderTtlSeconds?: number;
+  /** This instance's id in the election. @defaultValue hostname-pid-random */
+  id?: string;
+  logger: Logger;
+  /** Add process metrics (CPU, memory) to /metrics. @defaultValue false */
+  processMetrics?: boolean;
+  /** First reconnect delay of the event stream. @defaultValue 500 */
+  streamBackoffMs?: number;
+}
+
+export class NotLeaderError extends TheseusError {
+  constructor() {
+    super('NOT_LEADER', 'this subscriber is a standby: only the leader reconciles', { hint: 'send the request to the leader', recoverable: true });
+  }
+}
+
+/** Event types that can change an endpoint. */
+export const SUBSCRIBED_EVENT_TYPES = [
+  'status_update_event',
+  'health_status_changed_event',
+  'instance_health_changed_event',
+  'failed_health_check_event',
+  'unhealthy_instance_kill_event',
+  'app_terminated_event',
+  'api_post_event',
+] as const;
+
+export interface SubscriberStatus {
+  id: string;
+  role: 'leader' | 'standby';
+  stream: 'attached' | 'detached' | 'callbacks';
+  etcdReachable: boolean;
+  endpoints: number;
+  pendingChanges: number;
+  lastReconcile: (ReconcileResult & { at: string }) | undefined;
+}
+
+export class Subscriber {
+  readonly id: string;
+  readonly metrics: SubscriberMetrics;
+  readonly etcd: Etcd3;
+  readonly marathon: MarathonClient;
+  private readonly logger: Logger;
+  private readonly store: EndpointStore;
+  private readonly applier: EventApplier;
+  private readonly leadership: Leadership;
+  private readonly stream: MarathonEventStream | undefined;
+  private readonly ctx: SyncContext;
+  private intervalTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay = 0;
+  private queued: Promise<ReconcileResult> | undefined;
+  private active: Promise<unknown> = Promise.resolve();
+  private lastReconcile: SubscriberStatus['lastReconcile'];
+  private callbacksRegistered = false;
+  private stopped = false;
+
+  constructor(private readonly options: SubscriberOptions) {
+    this.id = options.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.logger = options.logger;
+    this.metrics = new SubscriberMetrics({ processMetrics: options.processMetrics ?? false });
+    this.marathon = new MarathonClient({
+      urls: options.marathonUrls,
+      credentials: options.marathonCredentials,
+      token: options.marathonToken,
+      timeoutMs: options.marathonTimeoutMs ?? 10_000,
+    });
+    this.etcd = createEtcdClient({
+      endpoints: options.etcdEndpoints,
+      // etcd3's default circuit breaker keeps failing for seconds after etcd is back; the store
+      // already retries with its own backoff, so fail fast and recover at the first success.
+      faultHandling: {
+        host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 200, breaker: new ConsecutiveBreaker(10) }),
+        global: retry(handleWhen(isRecoverableError), { maxAttempts: 1, backoff: new ExponentialBackoff({ initialDelay: 20, maxDelay: 200 }) }),
+        watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2_000 }).next(),
+      },
+    });
+    const layout = new EtcdLayout(options.etcdPrefix);
+    this.store = new EndpointStore({ client: this.etcd, layout, logger: this.logger, metrics: this.metrics, cluster: options.cluster ?? 'default' });
+    this.ctx = {
+      marathon: this.marathon,
+      store: this.store,
+      catalog: new AppCatalog(this.marathon),
+      layout,
+      cluster: options.cluster ?? 'default',
+      requireHealthy: options.requireHealthy ?? true,
+      logger: this.logger,
+      metrics: this.metrics,
+    };
+    this.applier = new EventApplier(this.ctx);
+    this.leadership = new Leadership({ client: this.etcd, electionKey: layout.election('subscriber'), id: this.id, ttlSeconds: options.leaderTtlSeconds ?? 10, logger: this.logger });
+    if (!options.callbackUrl) {
+      this.stream = new MarathonEventStream({
+        urls: options.marathonUrls,
+        authorization: this.marathon.authHeader,
+        eventTypes: SUBSCRIBED_EVENT_TYPES,
+        idleTimeoutMs: options.streamIdleTimeoutMs ?? 30_000,
+        initialBackoffMs: options.streamBackoffMs ?? 500,
+      });
+    }
+  }
+
+  get isLeader(): boolean {
+    return this.leadership.isLeader;
+  }
+
+  start(): void {
+    this.leadership.on('elected', (key) => {
+      this.metrics.leader.set(1);
+      this.store.lead(key);
+      this.requestReconcile('became leader');
+    });
+    this.leadership.on('deposed', (reason) => {
+      this.metrics.leader.set(0);
+      this.store.lead(undefined);
+      this.logger.warn('lost leadership', { reason });
+    });
+    this.store.on('recovered', () => this.requestReconcile('etcd reachable again'));
+    this.store.on('deposed', () => this.metrics.leader.set(0));
+    if (this.stream) {
+      this.stream.on('attached', ({ url }) => {
+        this.metrics.attached.set(1);
+        this.logger.info('event stream attached', { url });
+        this.requestReconcile('event stream attached');
+      });
+      this.stream.on('detached', ({ url, reason }) => {
+        this.metrics.attached.set(0);
+        this.logger.warn('event stream detached', { url, reason });
+      });
+      this.stream.on('retry', ({ url, error, delayMs }) => this.logger.warn('event stream unavailable', { url, error, retryInMs: delayMs }));
+      this.stream.on('event', (event) => this.onEvent(event));
+      this.stream.on('unknown', ({ eventType }) => this.metrics.events.inc({ type: eventType }));
+      this.stream.on('malformed', ({ eventType, problem, sample }) => this.onMalformed(eventType, problem, sample));
+      this.stream.start();
+    }
+    this.leadership.start();
+    const interval = this.options.reconcileIntervalMs ?? 60_000;
+    if (interval > 0) this.intervalTimer = setInterval(() => this.requestReconcile('interval'), interval);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.intervalTimer);
+    clearTimeout(this.retryTimer);
+    await this.stream?.stop();
+    if (this.leadership.isLeader) {
+      await Promise.race([this.store.flushed(), new Promise((r) => setTimeout(r, 2_000))]);
+    }
+    await this.leadership.stop();
+    if (this.callbacksRegistered && this.options.callbackUrl) {
+      const params = new URLSearchParams({ callbackUrl: this.options.callbackUrl });
+      await this.marathon.request('DELETE', '/v2/eventSubscriptions', params, undefined, 'unsubscribe callback').catch(() => undefined);
+    }
+    this.etcd.close();
+  }
+
+  /** An event from the stream or a callback. Only the leader applies events. */
+  onEvent(event: MarathonEvent): void {
+    this.metrics.events.inc({ type: event.eventType });
+    if (!this.leadership.isLeader || this.stopped) return;
+    try {
+      this.applier.apply(event);
+    } catch (err) {
+      this.logger.error('cannot apply event', { eventType: event.eventType, error: describeError(err) });
+    }
+  }
+
+  /** A callback body: parsed and applied like a stream event. */
+  onCallback(body: unknown): { accepted: boolean; problem?: string } {
+    const parsed = parseMarathonEvent(body);
+    if (parsed.kind === 'malformed') {
+      this.onMalformed(parsed.eventType, parsed.problem, JSON.stringify(body ?? null).slice(0, 200));
+      return { accepted: false, problem: parsed.problem };
+    }
+    if (parsed.kind === 'unknown') this.metrics.events.inc({ type: parsed.eventType });
+    else this.onEvent(parsed.event);
+    return { accepted: true };
+  }
+
+  private onMalformed(eventType: string | undefined, problem: string, sample: string): void {
+    this.metrics.malformed.inc();
+    this.logger.warn('malformed Marathon event ignored', { eventType, problem, sample });
+  }
+
+  /** Runs a full reconcile (after the one running, if any; concurrent requests share one run). */
+  reconcileNow(reason: string): Promise<ReconcileResult> {
+    if (!this.leadership.isLeader) return Promise.reject(new NotLeaderError());
+    if (this.queued) return this.queued;
+    const run = this.active
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.runReconcile(reason);
+      });
+    this.queued = run;
+    this.active = run;
+    return run;
+  }
+
+  private requestReconcile(reason: string): void {
+    if (!this.leadership.isLeader || this.stopped) return;
+    this.reconcileNow(reason).catch(() => undefined);
+  }
+
+  private async runReconcile(reason: string): Promise<ReconcileResult> {
+    if (!this.leadership.isLeader) throw new NotLeaderError();
+    clearTimeout(this.retryTimer);
+    try {
+      if (this.options.callbackUrl) await this.registerCallback();
+      const result = await reconcile(this.ctx);
+      await this.applier.settled();
+      this.retryDelay = 0;
+      this.metrics.reconciles.inc({ outcome: 'ok' });
+      this.lastReconcile = { ...result, at: new Date().toISOString() };
+      this.logger.info('reconciled', { reason, ...result });
+      return result;
+    } catch (err) {
+      this.metrics.reconciles.inc({ outcome: 'failed' });
+      this.retryDelay = Math.min(10_000, Math.max(500, this.retryDelay * 2));
+      this.logger.warn('reconcile failed; retrying', { reason, error: describeError(err), retryInMs: this.retryDelay });
+      if (!this.stopped) this.retryTimer = setTimeout(() => this.requestReconcile(`retry after: ${describeError(err)}`), this.retryDelay);
+      throw err;
+    }
+  }
+
+  private async registerCallback(): Promise<void> {
+    const params = new URLSearchParams({ callbackUrl: this.options.callbackUrl! });
+    await this.marathon.request('POST', '/v2/eventSubscriptions', params, undefined, 'subscribe callback');
+    if (!this.callbacksRegistered) this.logger.info('registered for Marathon HTTP callbacks', { callbackUrl: this.options.callbackUrl });
+    this.callbacksRegistered = true;
+  }
+
+  /** What /readyz reports; `etcdReachable` is checked live with a short read. */
+  async status(): Promise<SubscriberStatus> {
+    let etcdReachable = this.store.reachable;
+    try {
+      await this.etcd.get(this.ctx.layout.election('subscriber')).options({ deadline: Date.now() + 1_000 }).exec();
+    } catch {
+      etcdReachable = false;
+    }
+    return {
+      id: this.id,
+      role: this.leadership.isLeader ? 'leader' : 'standby',
+      stream: this.stream ? (this.stream.attached ? 'attached' : 'detached') : 'callbacks',
+      etcdReachable,
+      endpoints: this.store.size,
+      pendingChanges: this.store.pendingCount,
+      lastReconcile: this.lastReconcile,
+    };
+  }
+}
