@@ -6,6 +6,13 @@ export interface EtcdClientOptions {
   endpoints: readonly string[];
   /** Per-call deadline. */
   timeoutMs?: number;
+  /**
+   * Retry, circuit-breaker and watch-reconnect policies (cockatiel). etcd3's defaults open a host's
+   * circuit for 5 s after 3 failures and back watch reconnects off up to 30 s.
+   */
+  faultHandling?: IOptions['faultHandling'];
+  /** gRPC channel options, e.g. keepalive and reconnect backoff. */
+  grpcOptions?: IOptions['grpcOptions'];
 }
 
 export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
@@ -13,6 +20,8 @@ export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
     hosts: [...options.endpoints],
     dialTimeout: options.timeoutMs ?? 5_000,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + (options.timeoutMs ?? 5_000) }),
+    ...(options.faultHandling ? { faultHandling: options.faultHandling } : {}),
+    ...(options.grpcOptions ? { grpcOptions: options.grpcOptions } : {}),
   };
   return new Etcd3(config);
 }

@@ -3,6 +3,7 @@ export * from './naming.js';
 export * from './discovery-env.js';
 export * from './endpoints/record.js';
 export * from './endpoints/keys.js';
+export * from './endpoints/registry-reader.js';
 export * from './config/settings.js';
 export * from './logging.js';
 export * from './etcd.js';

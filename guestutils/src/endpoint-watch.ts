@@ -1,0 +1,193 @@
+/**
+ * One service's endpoint records, read once and then kept current by an etcd watch that starts at
+ * the revision read + 1.
+ *
+ * After a disconnect the watch resumes from the last revision applied, so etcd replays every
+ * change made meanwhile, and events at or below that revision are ignored, so none is applied
+ * twice. When etcd cancels the watch (its start revision was compacted away, or any other reason)
+ * the service is read again and the state replaced: whoever diffs states sees exactly what
+ * changed. Reconnecting is ours, not etcd3's: its Watcher would resume from the revision in the
+ * last response header, which can be past events not yet delivered.
+ */
+import { EventEmitter } from 'node:events';
+import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
+import type { EndpointRecord, EtcdLayout, InvalidEndpoint } from '@theseus/services';
+import type { ServicesModule } from './etcd-connection.js';
+
+export interface EndpointWatchOptions {
+  client: Etcd3;
+  services: ServicesModule;
+  layout: EtcdLayout;
+  namespace: string;
+  service: string;
+  /** Delay before the first reconnect or re-read after a failure; doubles with each failure in a row. @defaultValue 100 */
+  retryDelayMs?: number;
+  /** Longest delay between two attempts. @defaultValue 1000 */
+  maxRetryDelayMs?: number;
+}
+
+export interface EndpointWatchEvents {
+  /** The records changed (or were re-read). */
+  change: [];
+  /** etcd accepted the watch; `resumed` is false for the first one. */
+  watching: [{ fromRevision: string; resumed: boolean }];
+  /** The connection to etcd was lost, or a re-read failed; the watch retries. */
+  disconnected: [Error];
+  /** etcd canceled the watch (e.g. its revision was compacted); the service is read again. */
+  canceled: [Error];
+  /** The service was read again; `current` is the state at `revision`. */
+  resynced: [{ revision: string }];
+  /** A stored record does not decode; it counts as absent. */
+  invalid: [InvalidEndpoint];
+}
+
+export class EndpointWatch extends EventEmitter<EndpointWatchEvents> {
+  readonly namespace: string;
+  readonly service: string;
+  private readonly records = new Map<string, EndpointRecord>();
+  private readonly prefix: string;
+  private readonly retryDelayMs: number;
+  private readonly maxRetryDelayMs: number;
+  private revision = 0n;
+  private watcher: Watcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private stopped = false;
+  private connected = false;
+
+  constructor(private readonly options: EndpointWatchOptions) {
+    super();
+    this.namespace = options.namespace;
+    this.service = options.service;
+    this.prefix = options.layout.serviceEndpoints(options.namespace, options.service);
+    this.retryDelayMs = options.retryDelayMs ?? 100;
+    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 1_000;
+  }
+
+  /** The records now, by task id. Kept (stale) while etcd is unreachable. */
+  get current(): ReadonlyMap<string, EndpointRecord> {
+    return this.records;
+  }
+
+  /** The etcd revision `current` reflects. */
+  get lastRevision(): string {
+    return String(this.revision);
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Reads the service and starts watching from the revision read. Rejects when etcd cannot be read. */
+  async start(): Promise<void> {
+    await this.read();
+    this.open(false);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.connected = false;
+    clearTimeout(this.timer);
+    const watcher = this.watcher;
+    this.watcher = undefined;
+    if (watcher) {
+      // A cancel waits for etcd's answer; a dead connection must not hold the stop up.
+      await Promise.race([watcher.cancel().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+    }
+  }
+
+  private async read(): Promise<void> {
+    const { services, client, layout } = this.options;
+    const snapshot = await services.readServiceEndpoints(client, layout, this.namespace, this.service);
+    if (this.stopped) return;
+    this.records.clear();
+    for (const endpoint of snapshot.endpoints) this.records.set(endpoint.taskId, endpoint.record);
+    for (const invalid of snapshot.invalid) this.emit('invalid', invalid);
+    this.revision = BigInt(snapshot.revision);
+    this.emit('change');
+  }
+
+  private open(resumed: boolean): void {
+    if (this.stopped) return;
+    const fromRevision = String(this.revision + 1n);
+    const watcher = this.options.client.watch().prefix(this.prefix).startRevision(fromRevision).watcher();
+    this.watcher = watcher;
+    watcher.on('connected', () => {
+      if (this.watcher !== watcher) return;
+      this.failures = 0;
+      this.connected = true;
+      this.emit('watching', { fromRevision, resumed });
+    });
+    watcher.on('data', (response) => {
+      if (this.watcher === watcher) this.apply(response);
+    });
+    watcher.on('disconnected', (err) => {
+      if (this.watcher !== watcher) return;
+      this.drop(watcher);
+      this.emit('disconnected', err);
+      this.retry(() => this.open(true));
+    });
+    watcher.on('error', (err) => {
+      if (this.watcher !== watcher) return;
+      this.drop(watcher);
+      this.emit('canceled', err);
+      this.retry(() => void this.resync());
+    });
+  }
+
+  private drop(watcher: Watcher): void {
+    this.watcher = undefined;
+    this.connected = false;
+    // While disconnected this only detaches it, so etcd3 does not reconnect it on its own.
+    watcher.cancel().catch(() => undefined);
+  }
+
+  private async resync(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.read();
+    } catch (err) {
+      this.emit('disconnected', err as Error);
+      this.retry(() => void this.resync());
+      return;
+    }
+    this.emit('resynced', { revision: this.lastRevision });
+    this.open(true);
+  }
+
+  private apply(response: IWatchResponse): void {
+    const { services, layout } = this.options;
+    let last = this.revision;
+    let changed = false;
+    for (const event of response.events) {
+      const revision = BigInt(event.kv.mod_revision);
+      if (revision <= this.revision) continue; // replayed after a reconnect: already applied
+      if (revision > last) last = revision;
+      const parsed = layout.parseEndpointKey(event.kv.key.toString());
+      if (!parsed) continue;
+      if (event.type === 'Delete') {
+        changed = this.records.delete(parsed.taskId) || changed;
+        continue;
+      }
+      const decoded = services.decodeStoredEndpoint(layout, event.kv);
+      if (services.isStoredEndpoint(decoded)) {
+        this.records.set(decoded.taskId, decoded.record);
+        changed = true;
+      } else {
+        this.emit('invalid', decoded);
+        changed = this.records.delete(parsed.taskId) || changed;
+      }
+    }
+    // A response without events is a progress notification, sent only once the watch has caught up.
+    if (response.events.length === 0 && BigInt(response.header.revision) > last) last = BigInt(response.header.revision);
+    this.revision = last;
+    if (changed) this.emit('change');
+  }
+
+  private retry(action: () => void): void {
+    if (this.stopped) return;
+    const delay = Math.min(this.maxRetryDelayMs, this.retryDelayMs * 2 ** this.failures);
+    this.failures++;
+    this.timer = setTimeout(action, delay * (0.5 + Math.random() / 2));
+  }
+}
