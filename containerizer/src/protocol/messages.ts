@@ -88,9 +88,10 @@ export function encodeContainers(ids: string[]): Uint8Array {
 /** Encodes any message of the shipped definitions (tests and tools build slave records with it). */
 export function encodeMessage(typeName: string, object: Record<string, unknown>, version: '0.22.0' | '1.0.4' = '0.22.0'): Uint8Array {
   const type = root(version).lookupType(typeName);
-  const problem = type.verify(object);
+  const message = type.fromObject(object);
+  const problem = type.verify(message);
   if (problem) throw new BadRecordError(`not a valid ${typeName}: ${problem}`);
-  return type.encode(type.fromObject(object)).finish();
+  return type.encode(message).finish();
 }
 
 /** Decodes any message of the shipped definitions into a plain object. */
