@@ -18,7 +18,7 @@ function validator(): ValidateFunction {
     delete schema.$schema;
     // a CommonJS module: its class is `default` under NodeNext
     const Ajv = AjvDraft04.default;
-    const ajv = new Ajv({ allErrors: true, strict: false });
+    const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
     compiled = ajv.compile(schema);
   }
   return compiled!;

@@ -1,0 +1,237 @@
+/**
+ * apply: bring one app to its target and follow Marathon's deployment to the end.
+ *
+ * Each attempt re-reads the app and plans again, so the step is idempotent: after a crash or a
+ * retry, a change that already reached Marathon plans as `noop` (and the running deployment is
+ * followed) instead of being sent twice. Non-declarative calls (restart, rollback) record when they
+ * were requested, and a resumed step that finds the app changed since takes it as done.
+ * Network errors, 5xx and 409 "locked" are retried with exponential backoff (after a lock, once
+ * the locking deployments are gone); 422 and other refusals fail at once with Marathon's message.
+ */
+import {
+  MARATHON_LABELS,
+  MarathonConflictError,
+  MarathonLockedError,
+  MarathonNotFoundError,
+  MarathonValidationError,
+  TheseusError,
+  describeError,
+  isRecoverable,
+  serviceRefOfApp,
+  type MarathonAppInfo,
+  type MarathonClient,
+} from '@theseus/services';
+import type { DeploymentFollower } from './follow.js';
+import { diffApps, planAction } from './plan.js';
+import type { StepRecord } from './store.js';
+
+export interface ApplyOptions {
+  marathon: MarathonClient;
+  follower: DeploymentFollower;
+  /** Persists the step after each change of state. */
+  save: (step: StepRecord) => Promise<void>;
+  /**
+   * Longest wait for one Marathon deployment.
+   * @defaultValue 600000
+   */
+  deploymentTimeoutMs?: number;
+  /**
+   * Attempts for recoverable errors before the step fails.
+   * @defaultValue 8
+   */
+  maxAttempts?: number;
+  /**
+   * First retry delay; doubled each attempt (with jitter) up to `maxBackoffMs`.
+   * @defaultValue 200
+   */
+  backoffMs?: number;
+  /** @defaultValue 10000 */
+  maxBackoffMs?: number;
+}
+
+/** A failure that retrying cannot fix. */
+export class StepFailedError extends TheseusError {
+  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super('DEPLOY_STEP_FAILED', message, options);
+  }
+}
+
+export async function applyStep(step: StepRecord, options: ApplyOptions): Promise<StepRecord> {
+  if (step.state === 'succeeded' || step.state === 'failed') return step;
+  const maxAttempts = options.maxAttempts ?? 8;
+  const backoffMs = options.backoffMs ?? 200;
+  const maxBackoffMs = options.maxBackoffMs ?? 10_000;
+  step.state = 'running';
+  step.startedAt ??= new Date().toISOString();
+  await options.save(step);
+
+  for (;;) {
+    step.attempts++;
+    try {
+      await attempt(step, options);
+      step.state = 'succeeded';
+      delete step.error;
+      break;
+    } catch (err) {
+      if (err instanceof MarathonLockedError) {
+        step.message = `waiting for Marathon deployment(s) ${err.deploymentIds.join(', ')} that lock the app`;
+        await options.save(step);
+        for (const id of err.deploymentIds) await options.follower.waitFor(id, options.deploymentTimeoutMs ?? 600_000);
+      }
+      if (isRecoverable(err) && step.attempts < maxAttempts) {
+        const delay = Math.min(maxBackoffMs, backoffMs * 2 ** (step.attempts - 1)) * (0.75 + Math.random() * 0.5);
+        step.message = `retrying after: ${describeError(err)}`;
+        await options.save(step);
+        await new Promise((r) => setTimeout(r, delay));
+        continue;
+      }
+      step.state = 'failed';
+      step.error = {
+        code: err instanceof TheseusError ? err.code : 'INTERNAL',
+        message: err instanceof MarathonValidationError ? `Marathon refused the app: ${err.message}` : describeError(err),
+        ...(err instanceof MarathonValidationError ? { problems: err.problems } : {}),
+      };
+      break;
+    }
+  }
+  delete step.message;
+  step.finishedAt = new Date().toISOString();
+  await options.save(step);
+  return step;
+}
+
+async function attempt(step: StepRecord, options: ApplyOptions): Promise<void> {
+  const { marathon } = options;
+  if (step.marathonDeploymentId) {
+    await follow(step, options);
+    return;
+  }
+  const current = await readApp(marathon, step.appId);
+  if (current && serviceRefOfApp(current) === undefined) {
+    throw new StepFailedError(`app ${step.appId} exists but is not managed by Theseus (no ${MARATHON_LABELS.managed}=true label); it is left alone`);
+  }
+  const target = step.target;
+  let deploymentId: string | undefined;
+  switch (target.kind) {
+    case 'deploy': {
+      const action = planAction({ kind: 'deploy', app: target.app }, current);
+      step.action = action;
+      step.changes = action === 'noop' ? [] : diffApps(current, target.app);
+      if (action === 'create') {
+        try {
+          const created = await marathon.createApp(target.app);
+          deploymentId = created.deployments?.[0]?.id;
+        } catch (err) {
+          // created meanwhile (by a previous attempt whose answer was lost): plan again
+          if (err instanceof MarathonConflictError) throw new RetryNow(err.message);
+          throw err;
+        }
+      } else if (action === 'update') {
+        deploymentId = (await marathon.replaceApp(target.app)).deploymentId;
+      } else if (action === 'scale') {
+        deploymentId = (await marathon.patchApp(step.appId, { instances: target.app.instances ?? 1 })).deploymentId;
+      } else {
+        deploymentId = current?.deployments?.[0]?.id; // already applied: follow a rollout still running
+      }
+      break;
+    }
+    case 'remove': {
+      if (!current) {
+        step.action = 'absent';
+        return;
+      }
+      step.action = 'delete';
+      try {
+        deploymentId = (await marathon.deleteApp(step.appId)).deploymentId;
+      } catch (err) {
+        if (err instanceof MarathonNotFoundError) return;
+        throw err;
+      }
+      break;
+    }
+    case 'scale': {
+      if (!current) throw new StepFailedError(`app ${step.appId} does not exist`);
+      if ((current.instances ?? 1) === target.instances) {
+        step.action = 'noop';
+        deploymentId = current.deployments?.[0]?.id;
+      } else {
+        step.action = 'scale';
+        step.changes = [{ path: '/instances', from: current.instances ?? 1, to: target.instances }];
+        deploymentId = (await marathon.patchApp(step.appId, { instances: target.instances })).deploymentId;
+      }
+      break;
+    }
+    case 'restart':
+    case 'rollback': {
+      if (!current) throw new StepFailedError(`app ${step.appId} does not exist`);
+      step.action = target.kind;
+      if (step.requestedAt && current.version > step.requestedAt) {
+        deploymentId = current.deployments?.[0]?.id; // requested before a crash and applied
+        break;
+      }
+      step.requestedAt = new Date(Date.now() - 1).toISOString();
+      await options.save(step);
+      if (target.kind === 'restart') {
+        deploymentId = (await marathon.restartApp(step.appId)).deploymentId;
+      } else {
+        const version = target.version ?? (await previousVersion(marathon, current));
+        step.changes = [{ path: '/version', from: current.version, to: version }];
+        deploymentId = (await marathon.rollbackApp(step.appId, version)).deploymentId;
+      }
+      break;
+    }
+  }
+  if (deploymentId) {
+    step.marathonDeploymentId = deploymentId;
+    await options.save(step);
+    await follow(step, options);
+  }
+}
+
+/** Waits for the step's Marathon deployment and checks the app got where it should. */
+async function follow(step: StepRecord, options: ApplyOptions): Promise<void> {
+  const id = step.marathonDeploymentId!;
+  step.message = `following Marathon deployment ${id}`;
+  await options.save(step);
+  const outcome = await options.follower.waitFor(id, options.deploymentTimeoutMs ?? 600_000);
+  if (outcome.state === 'timeout') {
+    throw new StepFailedError(`Marathon deployment ${id} did not finish within ${Math.round((options.deploymentTimeoutMs ?? 600_000) / 1000)} s`, {
+      hint: 'the app may be failing to start (see its tasks and lastTaskFailure); the deployment is still running in Marathon',
+    });
+  }
+  if (outcome.state === 'failed') throw new StepFailedError(`Marathon deployment ${id} failed: ${outcome.reason}`);
+  const target = step.target;
+  if (target.kind === 'deploy') {
+    const app = await readApp(options.marathon, step.appId);
+    const wanted = target.app.labels?.[MARATHON_LABELS.specHash];
+    if (!app || app.labels?.[MARATHON_LABELS.specHash] !== wanted) {
+      throw new StepFailedError(`Marathon deployment ${id} ended but ${step.appId} is not at the deployed definition (rolled back or replaced meanwhile)`);
+    }
+  } else if (target.kind === 'remove') {
+    if (await readApp(options.marathon, step.appId)) throw new StepFailedError(`Marathon deployment ${id} ended but ${step.appId} still exists`);
+  }
+}
+
+/** The newest version of an app older than its current configuration. */
+async function previousVersion(marathon: MarathonClient, current: MarathonAppInfo): Promise<string> {
+  const since = current.versionInfo?.lastConfigChangeAt ?? current.version;
+  const versions = (await marathon.appVersions(current.id)).filter((v) => v < since).sort().reverse();
+  if (!versions[0]) throw new StepFailedError(`app ${current.id} has no earlier version to roll back to`);
+  return versions[0];
+}
+
+async function readApp(marathon: MarathonClient, appId: string): Promise<MarathonAppInfo | undefined> {
+  try {
+    return await marathon.getApp(appId);
+  } catch (err) {
+    if (err instanceof MarathonNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/** Plan again at once (the state changed under the attempt). */
+class RetryNow extends TheseusError {
+  constructor(message: string) {
+    super('RETRY', message, { recoverable: true });
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * The deploy queue: one BullMQ job per deployment (job id = deployment id), processed by any
+ * deployer sharing the Redis and key prefix. The job carries only the id; the record in the
+ * DeploymentStore holds the targets and each step's progress, so a job taken over after a crash
+ * (BullMQ's stalled-job check) resumes where it stopped, and finished steps are never repeated.
+ */
+import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { describeError, type Logger, type MarathonClient } from '@theseus/services';
+import { applyStep } from './apply.js';
+import { AppLocks } from './app-locks.js';
+import type { DeploymentFollower } from './follow.js';
+import type { DeploymentRecord, DeploymentStore, StepRecord } from './store.js';
+
+export interface DeployQueueOptions {
+  redisUrl: string;
+  /** BullMQ key prefix; deployers sharing the queue use the same one. */
+  prefix: string;
+  store: DeploymentStore;
+  marathon: MarathonClient;
+  follower: DeploymentFollower;
+  logger: Logger;
+  /**
+   * Services of one deployment applied at the same time.
+   * @defaultValue 8
+   */
+  stepConcurrency?: number;
+  /**
+   * Deployments one worker runs at the same time.
+   * @defaultValue 4
+   */
+  jobConcurrency?: number;
+  /**
+   * How long a worker's claim on a job lasts without renewal; a killed worker's jobs are taken
+   * over after about this long.
+   * @defaultValue 30000
+   */
+  lockDurationMs?: number;
+  /** @defaultValue lockDurationMs */
+  stalledIntervalMs?: number;
+  /** @defaultValue 600000 */
+  deploymentTimeoutMs?: number;
+  /** Retry tuning handed to each step (tests shorten it). */
+  backoffMs?: number;
+  /** Called when a deployment ends (metrics). */
+  onFinished?: (record: DeploymentRecord) => void;
+}
+
+const QUEUE_NAME = 'deploy';
+
+export class DeployQueue {
+  private readonly options: DeployQueueOptions;
+  private readonly connection: Redis;
+  private readonly queue: Queue;
+  private readonly locks: AppLocks;
+  private worker: Worker | undefined;
+  private events: QueueEvents | undefined;
+
+  constructor(options: DeployQueueOptions) {
+    this.options = options;
+    this.connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+    this.connection.on('error', () => {});
+    this.queue = new Queue(QUEUE_NAME, { connection: this.connection, prefix: options.prefix });
+    this.queue.on('error', () => {});
+    this.locks = new AppLocks({ redis: options.store.redis, keyPrefix: options.store.key() });
+  }
+
+  /** Saves the record, then queues its job. */
+  async enqueue(record: DeploymentRecord): Promise<void> {
+    await this.options.store.save(record);
+    try {
+      await this.queue.add(QUEUE_NAME, { deploymentId: record.id }, {
+        jobId: record.id,
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: 1000,
+        removeOnFail: 1000,
+      });
+    } catch (err) {
+      record.state = 'failed';
+      record.error = `could not queue the deployment: ${describeError(err)}`;
+      await this.options.store.save(record).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Starts processing jobs in this process. */
+  startWorker(): void {
+    if (this.worker) return;
+    const lockDuration = this.options.lockDurationMs ?? 30_000;
+    this.worker = new Worker(QUEUE_NAME, (job: Job<{ deploymentId: string }>) => this.process(job.data.deploymentId), {
+      connection: this.connection.duplicate(),
+      prefix: this.options.prefix,
+      concurrency: this.options.jobConcurrency ?? 4,
+      lockDuration,
+      stalledInterval: this.options.stalledIntervalMs ?? lockDuration,
+      maxStalledCount: 10,
+    });
+    this.worker.on('error', (err) => this.options.logger.warn('deploy worker error', { error: describeError(err) }));
+    this.worker.on('failed', (job, err) => this.options.logger.error('deploy job failed', { deploymentId: job?.id, error: describeError(err) }));
+  }
+
+  /** Runs one deployment's remaining steps. Exported for the worker; safe to call again after a crash. */
+  async process(deploymentId: string): Promise<DeploymentRecord | undefined> {
+    const { store, logger } = this.options;
+    const record = await store.get(deploymentId);
+    if (!record || record.state === 'succeeded' || record.state === 'failed') return record;
+    const log = logger.child({ deploymentId });
+    const resumed = record.state === 'running';
+    record.state = 'running';
+    record.startedAt ??= new Date().toISOString();
+    let saving: Promise<void> = Promise.resolve();
+    const save = () => (saving = saving.then(() => store.save(record)));
+    await save();
+    log.info(resumed ? 'deployment resumed' : 'deployment started', { kind: record.kind, steps: record.steps.length });
+
+    await forEachLimited(record.steps, this.options.stepConcurrency ?? 8, (step) =>
+      this.locks.withLock(
+        step.appId,
+        record.id,
+        () =>
+          applyStep(step, {
+            marathon: this.options.marathon,
+            follower: this.options.follower,
+            save,
+            ...(this.options.deploymentTimeoutMs !== undefined ? { deploymentTimeoutMs: this.options.deploymentTimeoutMs } : {}),
+            ...(this.options.backoffMs !== undefined ? { backoffMs: this.options.backoffMs } : {}),
+          }),
+        (holder) => {
+          step.message = `waiting for deployment ${holder}, which is changing ${step.appId}`;
+          void save();
+        },
+      ).then((done: StepRecord) => {
+        log.info('service settled', { appId: done.appId, action: done.action, state: done.state, error: done.error?.message });
+      }),
+    );
+
+    const failed = record.steps.filter((s) => s.state === 'failed');
+    record.state = failed.length ? 'failed' : 'succeeded';
+    if (failed.length) record.error = `${failed.length} of ${record.steps.length} service(s) failed`;
+    record.finishedAt = new Date().toISOString();
+    await save();
+    log.info('deployment finished', { state: record.state });
+    this.options.onFinished?.(record);
+    return record;
+  }
+
+  /** The record once the deployment has ended, or as it is after `timeoutMs`. */
+  async waitFor(id: string, timeoutMs: number): Promise<DeploymentRecord | undefined> {
+    const { store } = this.options;
+    const deadline = Date.now() + timeoutMs;
+    const events = this.queueEvents();
+    for (;;) {
+      const record = await store.get(id);
+      if (!record || record.state === 'succeeded' || record.state === 'failed') return record;
+      const left = deadline - Date.now();
+      if (left <= 0) return record;
+      await new Promise<void>((resolve) => {
+        const done = (args: { jobId: string }) => {
+          if (args.jobId === id) finish();
+        };
+        const timer = setTimeout(finish, Math.min(left, 1000));
+        function finish() {
+          clearTimeout(timer);
+          events.off('completed', done);
+          events.off('failed', done);
+          resolve();
+        }
+        events.on('completed', done);
+        events.on('failed', done);
+      });
+    }
+  }
+
+  /** Jobs waiting, running and delayed. */
+  counts(): Promise<Record<string, number>> {
+    return this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+  }
+
+  async ping(): Promise<void> {
+    await this.connection.ping();
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+    await this.events?.close();
+    await this.queue.close();
+    this.connection.disconnect();
+  }
+
+  private queueEvents(): QueueEvents {
+    if (!this.events) {
+      const connection = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null });
+      connection.on('error', () => {});
+      this.events = new QueueEvents(QUEUE_NAME, { connection, prefix: this.options.prefix });
+      this.events.on('error', () => {});
+      this.events.setMaxListeners(0);
+    }
+    return this.events;
+  }
+}
+
+async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]!);
+  });
+  await Promise.all(runners);
+}

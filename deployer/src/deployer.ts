@@ -1,0 +1,212 @@
+/**
+ * The deployer's domain core, free of HTTP: plan (dry run), submit a document, the per-service
+ * operations (scale, restart, rollback, remove), and the read side (services, deployments). Every
+ * change to Marathon goes through the deploy queue, so the per-app lock and the retry rules hold for
+ * all of them.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  MARATHON_LABELS,
+  NotFoundError,
+  TheseusError,
+  ValidationError,
+  toAppId,
+  type DeployDocument,
+  type MarathonAppInfo,
+  type MarathonClient,
+} from '@theseus/services';
+import { managedApps, planDocument, type PlannedService } from './plan.js';
+import { toMarathonApp, type TranslationContext } from './translate.js';
+import { detail, matchesFilter, summarize, type ServiceFilter, type ServiceGroupDetail, type ServiceGroupSummary } from './service-view.js';
+import type { DeployQueue } from './deploy-queue.js';
+import type { DeploymentKind, DeploymentRecord, DeploymentStore, StepRecord, StepTarget } from './store.js';
+
+export interface DeployerOptions {
+  marathon: MarathonClient;
+  store: DeploymentStore;
+  queue: DeployQueue;
+  translation: TranslationContext;
+  /** @defaultValue 300000 */
+  waitTimeoutMs?: number;
+}
+
+/** Several label groups match where one was meant. */
+export class AmbiguousServiceError extends TheseusError {
+  readonly groups: Array<{ labels: string[]; namespace: string }>;
+  constructor(service: string, groups: Array<{ labels: string[]; namespace: string }>) {
+    super('AMBIGUOUS_SERVICE', `service "${service}" has ${groups.length} label groups; say which with labels (and namespace)`, {
+      hint: groups.map((g) => `namespace=${g.namespace} labels=${g.labels.join(',') || '(none)'}`).join('; '),
+    });
+    this.groups = groups;
+  }
+}
+
+/** An Idempotency-Key sent again with a different body. */
+export class IdempotencyKeyReusedError extends TheseusError {
+  constructor(deploymentId: string) {
+    super('IDEMPOTENCY_KEY_REUSED', `this Idempotency-Key was used for deployment ${deploymentId} with a different body`, {
+      hint: 'use a new key for a new request',
+    });
+  }
+}
+
+export interface SubmitOptions {
+  idempotencyKey?: string | undefined;
+  /** Hash of the request body, to tell a retry from a different request under the same key. */
+  bodyHash?: string | undefined;
+  requestId?: string | undefined;
+}
+
+export interface Submitted {
+  record: DeploymentRecord;
+  /** True when an Idempotency-Key matched an earlier request. */
+  replayed: boolean;
+}
+
+export class Deployer {
+  private readonly options: DeployerOptions;
+
+  constructor(options: DeployerOptions) {
+    this.options = options;
+  }
+
+  get marathon(): MarathonClient {
+    return this.options.marathon;
+  }
+
+  /** What applying `doc` would do, with each app's Marathon JSON and its diff against what runs. */
+  async dryRun(doc: DeployDocument): Promise<PlannedService[]> {
+    const apps = await this.options.marathon.listApps({ label: `${MARATHON_LABELS.managed}==true` });
+    return planDocument(doc, this.options.translation, managedApps(apps));
+  }
+
+  async submit(doc: DeployDocument, options: SubmitOptions = {}): Promise<Submitted> {
+    const steps: StepRecord[] = [
+      ...doc.deploy.map((spec) => {
+        const app = toMarathonApp(spec, this.options.translation);
+        return newStep(spec, app.id, { kind: 'deploy', app });
+      }),
+      ...doc.remove.map((spec) => newStep(spec, toAppId(spec, this.options.translation.appGroup), { kind: 'remove' })),
+    ];
+    return this.enqueue('deploy', steps, options);
+  }
+
+  async scale(filter: ServiceFilter & { service: string }, instances: number, options: SubmitOptions = {}): Promise<Submitted> {
+    if (!Number.isInteger(instances) || instances < 0) throw new ValidationError('instances must be a whole number >= 0', [{ path: '/instances', message: 'expected a whole number >= 0' }]);
+    const app = await this.oneGroup(filter);
+    return this.enqueue('scale', [newStep(identity(app), app.id, { kind: 'scale', instances })], options);
+  }
+
+  async restart(filter: ServiceFilter & { service: string }, options: SubmitOptions = {}): Promise<Submitted> {
+    const app = await this.oneGroup(filter);
+    return this.enqueue('restart', [newStep(identity(app), app.id, { kind: 'restart' })], options);
+  }
+
+  async rollback(filter: ServiceFilter & { service: string }, version: string | undefined, options: SubmitOptions = {}): Promise<Submitted> {
+    const app = await this.oneGroup(filter);
+    if (version !== undefined) {
+      const versions = await this.options.marathon.appVersions(app.id);
+      if (!versions.includes(version)) throw new NotFoundError(`version ${version} of ${app.id}`, { hint: `known versions: ${versions.slice(0, 5).join(', ')}` });
+    }
+    const target: StepTarget = version === undefined ? { kind: 'rollback' } : { kind: 'rollback', version };
+    return this.enqueue('rollback', [newStep(identity(app), app.id, target)], options);
+  }
+
+  async remove(filter: ServiceFilter & { service: string }, options: SubmitOptions = {}): Promise<Submitted> {
+    const app = await this.oneGroup(filter);
+    return this.enqueue('remove', [newStep(identity(app), app.id, { kind: 'remove' })], options);
+  }
+
+  async deployment(id: string): Promise<DeploymentRecord> {
+    const record = await this.options.store.get(id);
+    if (!record) throw new NotFoundError(`deployment ${id}`);
+    return record;
+  }
+
+  deployments(limit: number): Promise<DeploymentRecord[]> {
+    return this.options.store.recent(limit);
+  }
+
+  /** Waits (up to the configured bound) for a deployment to end. */
+  async wait(id: string, timeoutMs?: number): Promise<DeploymentRecord> {
+    const bound = Math.min(timeoutMs ?? Infinity, this.options.waitTimeoutMs ?? 300_000);
+    return (await this.options.queue.waitFor(id, bound)) ?? this.deployment(id);
+  }
+
+  async services(filter: ServiceFilter): Promise<ServiceGroupSummary[]> {
+    const apps = await this.options.marathon.listApps({ label: `${MARATHON_LABELS.managed}==true` });
+    return apps.filter((a) => matchesFilter(a, filter)).map(summarize).sort(byIdentity);
+  }
+
+  async service(filter: ServiceFilter & { service: string }): Promise<ServiceGroupDetail[]> {
+    const apps = await this.options.marathon.listApps({ label: `${MARATHON_LABELS.managed}==true`, embed: ['apps.tasks', 'apps.lastTaskFailure'] });
+    const groups = apps.filter((a) => matchesFilter(a, filter)).map(detail).sort(byIdentity);
+    if (groups.length === 0) throw new NotFoundError(`service "${filter.service}"${filter.namespace ? ` in namespace ${filter.namespace}` : ''}${filter.labels?.length ? ` with labels ${filter.labels.join(',')}` : ''}`);
+    return groups;
+  }
+
+  /** Redis and Marathon both answer. */
+  async readiness(): Promise<{ redis: string; marathon: string }> {
+    const check = async (fn: () => Promise<unknown>) => {
+      try {
+        await withTimeout(fn(), 2000);
+        return 'ok';
+      } catch (err) {
+        return err instanceof Error ? err.message : String(err);
+      }
+    };
+    const [redis, marathon] = await Promise.all([check(() => this.options.queue.ping()), check(() => this.options.marathon.ping())]);
+    return { redis, marathon };
+  }
+
+  private async oneGroup(filter: ServiceFilter & { service: string }): Promise<MarathonAppInfo> {
+    const apps = await this.options.marathon.listApps({ label: `${MARATHON_LABELS.managed}==true` });
+    const matching = apps.filter((a) => matchesFilter(a, filter));
+    if (matching.length === 0) throw new NotFoundError(`service "${filter.service}"`);
+    // exact label set wins over a superset match
+    const exact = matching.filter((a) => summarize(a).labels.join(',') === [...(filter.labels ?? [])].sort().join(','));
+    if (exact.length === 1) return exact[0]!;
+    if (matching.length > 1) throw new AmbiguousServiceError(filter.service, matching.map((a) => ({ labels: summarize(a).labels, namespace: summarize(a).namespace })));
+    return matching[0]!;
+  }
+
+  private async enqueue(kind: DeploymentKind, steps: StepRecord[], options: SubmitOptions): Promise<Submitted> {
+    const id = randomUUID();
+    if (options.idempotencyKey) {
+      const bodyHash = options.bodyHash ?? createHash('sha256').update(JSON.stringify(steps.map((s) => s.target))).digest('hex');
+      const held = await this.options.store.claimIdempotencyKey(options.idempotencyKey, id, bodyHash);
+      if (held) {
+        if (!held.sameBody) throw new IdempotencyKeyReusedError(held.deploymentId);
+        const record = await this.options.store.get(held.deploymentId);
+        if (record) return { record, replayed: true };
+      }
+    }
+    const record: DeploymentRecord = { id, kind, state: 'queued', createdAt: new Date().toISOString(), steps };
+    if (options.requestId) record.requestId = options.requestId;
+    try {
+      await this.options.queue.enqueue(record);
+    } catch (err) {
+      if (options.idempotencyKey) await this.options.store.releaseIdempotencyKey(options.idempotencyKey).catch(() => {});
+      throw err;
+    }
+    return { record, replayed: false };
+  }
+}
+
+function newStep(ref: { service: string; namespace: string; labels: readonly string[] }, appId: string, target: StepTarget): StepRecord {
+  return { service: ref.service, namespace: ref.namespace, labels: [...ref.labels], appId, target, state: 'pending', attempts: 0 };
+}
+
+function identity(app: MarathonAppInfo) {
+  const s = summarize(app);
+  return { service: s.service, namespace: s.namespace, labels: s.labels };
+}
+
+function byIdentity(a: ServiceGroupSummary, b: ServiceGroupSummary): number {
+  return a.namespace.localeCompare(b.namespace) || a.service.localeCompare(b.service) || a.labels.join(',').localeCompare(b.labels.join(','));
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}

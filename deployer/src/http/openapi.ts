@@ -1,0 +1,127 @@
+/**
+ * The OpenAPI 3.1 description of the deploy API. The deploy document's schema is generated from
+ * the same zod schema that validates it, so the two cannot drift.
+ */
+import { z } from 'zod';
+import { DeployDocumentInput } from '@theseus/services';
+
+const json = (schemaRef: string) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${schemaRef}` } } });
+const errorResponse = (description: string) => ({ description, content: json('Error') });
+const serviceParams = [
+  { name: 'name', in: 'path', required: true, schema: { type: 'string' }, description: 'service name' },
+  { name: 'namespace', in: 'query', schema: { type: 'string' } },
+  { name: 'labels', in: 'query', schema: { type: 'string' }, description: 'comma-separated labels; the group must carry all of them' },
+];
+const accepted = { description: 'queued: the deployment id and where to follow it', content: json('Accepted') };
+const mutating = { security: [{ bearer: [] }] };
+const common = {
+  '401': errorResponse('missing or wrong bearer token'),
+  '404': errorResponse('no such service'),
+  '409': errorResponse('several label groups match: give labels'),
+  '503': errorResponse('Marathon or Redis unreachable'),
+};
+
+export function openApiDocument(): Record<string, unknown> {
+  const deploySchema = z.toJSONSchema(DeployDocumentInput, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+  delete deploySchema.$schema;
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Theseus deployer', version: '0.1.0', description: 'Deploy Docker services onto Marathon from a YAML document.' },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'THESEUS_API_TOKEN' } },
+      schemas: {
+        DeployDocument: deploySchema,
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: {
+            error: {
+              type: 'object',
+              required: ['code', 'message'],
+              properties: {
+                code: { type: 'string' },
+                message: { type: 'string' },
+                hint: { type: 'string' },
+                problems: { type: 'array', items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' }, line: { type: 'integer' }, column: { type: 'integer' } } } },
+              },
+            },
+            requestId: { type: 'string' },
+          },
+        },
+        Accepted: { type: 'object', required: ['id', 'state', 'statusUrl'], properties: { id: { type: 'string' }, state: { type: 'string' }, statusUrl: { type: 'string' }, replayed: { type: 'boolean' } } },
+        Step: {
+          type: 'object',
+          properties: {
+            service: { type: 'string' }, namespace: { type: 'string' }, labels: { type: 'array', items: { type: 'string' } }, appId: { type: 'string' },
+            state: { enum: ['pending', 'running', 'succeeded', 'failed'] }, action: { type: 'string' }, marathonDeploymentId: { type: 'string' },
+            attempts: { type: 'integer' }, message: { type: 'string' }, error: { type: 'object' }, changes: { type: 'array' },
+          },
+        },
+        Deployment: {
+          type: 'object',
+          required: ['id', 'kind', 'state', 'createdAt', 'steps'],
+          properties: {
+            id: { type: 'string' }, kind: { enum: ['deploy', 'scale', 'restart', 'rollback', 'remove'] }, state: { enum: ['queued', 'running', 'succeeded', 'failed'] },
+            createdAt: { type: 'string' }, startedAt: { type: 'string' }, finishedAt: { type: 'string' }, error: { type: 'string' },
+            steps: { type: 'array', items: { $ref: '#/components/schemas/Step' } },
+          },
+        },
+        DryRun: {
+          type: 'object',
+          properties: {
+            dryRun: { const: true },
+            services: { type: 'array', items: { type: 'object', properties: { service: { type: 'string' }, appId: { type: 'string' }, action: { enum: ['create', 'update', 'scale', 'noop', 'delete', 'absent'] }, app: { type: 'object', description: 'the Marathon app JSON' }, changes: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, from: {}, to: {} } } } } } },
+          },
+        },
+        ServiceGroup: { type: 'object', properties: { service: { type: 'string' }, namespace: { type: 'string' }, labels: { type: 'array', items: { type: 'string' } }, appId: { type: 'string' }, instances: { type: 'integer' }, running: { type: 'integer' }, healthy: { type: 'integer' }, version: { type: 'string' } } },
+      },
+    },
+    paths: {
+      '/deploy': {
+        post: {
+          ...mutating,
+          summary: 'Validate a deploy document and queue it (or plan it with dryRun)',
+          parameters: [
+            { name: 'dryRun', in: 'query', schema: { type: 'boolean' }, description: 'answer each app\'s Marathon JSON and diff; change nothing' },
+            { name: 'wait', in: 'query', schema: { type: 'boolean' }, description: 'answer when the deployment has ended (bounded)' },
+            { name: 'timeout', in: 'query', schema: { type: 'integer' }, description: 'longest wait in seconds' },
+            { name: 'Idempotency-Key', in: 'header', schema: { type: 'string' }, description: 'a retried request with the same key gets the first one\'s deployment' },
+          ],
+          requestBody: {
+            required: true,
+            content: {
+              'application/yaml': { schema: { $ref: '#/components/schemas/DeployDocument' } },
+              'application/x-yaml': { schema: { $ref: '#/components/schemas/DeployDocument' } },
+              'text/yaml': { schema: { $ref: '#/components/schemas/DeployDocument' } },
+              'application/json': { schema: { $ref: '#/components/schemas/DeployDocument' } },
+            },
+          },
+          responses: {
+            '200': { description: 'dry run plan, or (wait=true) the ended deployment', content: { 'application/json': { schema: { oneOf: [{ $ref: '#/components/schemas/DryRun' }, { $ref: '#/components/schemas/Deployment' }] } } } },
+            '202': accepted,
+            '400': errorResponse('YAML/JSON syntax error (with line and column)'),
+            '401': common['401'],
+            '413': errorResponse('body over the size limit, or aliases expanding beyond the bound'),
+            '415': errorResponse('unsupported content type'),
+            '422': errorResponse('the document has problems, each with its path'),
+            '503': common['503'],
+          },
+        },
+      },
+      '/deployments': { get: { summary: 'Recent deployments, newest first', parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', maximum: 1000 } }], responses: { '200': { description: 'deployments', content: { 'application/json': { schema: { type: 'object', properties: { deployments: { type: 'array', items: { $ref: '#/components/schemas/Deployment' } } } } } } }, '401': common['401'] } } },
+      '/deployments/{id}': { get: { summary: 'One deployment: state and per-service steps', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { name: 'wait', in: 'query', schema: { type: 'boolean' } }], responses: { '200': { description: 'the deployment', content: json('Deployment') }, '401': common['401'], '404': errorResponse('no such deployment') } } },
+      '/services': { get: { summary: 'Deployed services (one entry per label group)', parameters: [{ name: 'namespace', in: 'query', schema: { type: 'string' } }, { name: 'labels', in: 'query', schema: { type: 'string' } }], responses: { '200': { description: 'services', content: { 'application/json': { schema: { type: 'object', properties: { services: { type: 'array', items: { $ref: '#/components/schemas/ServiceGroup' } } } } } } }, '401': common['401'], '503': common['503'] } } },
+      '/services/{name}': {
+        get: { summary: 'A service: spec, Marathon state, tasks with host:port per named port', parameters: serviceParams, responses: { '200': { description: 'the service\'s label groups' }, '401': common['401'], '404': common['404'], '503': common['503'] } },
+        delete: { ...mutating, summary: 'Remove a service (one label group)', parameters: serviceParams, responses: { '202': accepted, '401': common['401'], '404': common['404'], '409': common['409'] } },
+      },
+      '/services/{name}/scale': { post: { ...mutating, summary: 'Change the instance count', parameters: serviceParams, requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['instances'], properties: { instances: { type: 'integer', minimum: 0 } } } } } }, responses: { '202': accepted, '401': common['401'], '404': common['404'], '409': common['409'], '422': errorResponse('bad instance count') } } },
+      '/services/{name}/restart': { post: { ...mutating, summary: 'Rolling restart', parameters: serviceParams, responses: { '202': accepted, '401': common['401'], '404': common['404'], '409': common['409'] } } },
+      '/services/{name}/rollback': { post: { ...mutating, summary: 'Roll back to the previous version (or a given one)', parameters: serviceParams, requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { version: { type: 'string' } } } } } }, responses: { '202': accepted, '401': common['401'], '404': common['404'], '409': common['409'] } } },
+      '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'the process is up' } } } },
+      '/readyz': { get: { summary: 'Readiness: Redis and Marathon reachable', security: [], responses: { '200': { description: 'ready' }, '503': { description: 'not ready, with what failed' } } } },
+      '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'text exposition format', content: { 'text/plain': {} } } } } },
+      '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
+    },
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * `theseus deployer`: the parts wired together. The HTTP API and the queue worker run in the same
+ * process; several such processes may share one Redis queue (`deployer.queuePrefix`).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MarathonEventStream, type Logger, type Settings } from '@theseus/services';
+import { Deployer } from './deployer.js';
+import { DeployQueue } from './deploy-queue.js';
+import { DeploymentFollower } from './follow.js';
+import { DeploymentStore } from './store.js';
+import { createApi } from './http/api.js';
+import { DeployerMetrics, TimedMarathonClient } from './http/metrics.js';
+
+export interface DeployerServerOptions {
+  settings: Readonly<Settings>;
+  logger: Logger;
+  /** Listen here instead of `settings.deployer.port` (0: any free port). */
+  port?: number;
+  host?: string;
+  /** Process jobs in this process. @defaultValue true */
+  worker?: boolean;
+  /** Follow deployments with Marathon's event stream (polling stays as the fallback). @defaultValue true */
+  events?: boolean;
+  /** Queue tuning, for tests. */
+  lockDurationMs?: number;
+  backoffMs?: number;
+  /** Collect Node's default metrics. @defaultValue true */
+  defaultMetrics?: boolean;
+}
+
+export interface DeployerServer {
+  url: string;
+  deployer: Deployer;
+  queue: DeployQueue;
+  close(): Promise<void>;
+}
+
+export async function startDeployerServer(options: DeployerServerOptions): Promise<DeployerServer> {
+  const { settings, logger } = options;
+  const urls = settings.marathon.urls ?? [];
+  if (!settings.api.token) throw new Error('the deployer needs THESEUS_API_TOKEN');
+  const metrics = new DeployerMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const marathon = new TimedMarathonClient(
+    { urls, credentials: settings.marathon.credentials, token: settings.marathon.token, timeoutMs: settings.marathon.timeoutMs },
+    metrics,
+  );
+  const events = options.events === false
+    ? undefined
+    : new MarathonEventStream({ urls, authorization: marathon.authHeader, eventTypes: ['deployment_success', 'deployment_failed'], idleTimeoutMs: settings.subscriber.streamIdleTimeoutMs });
+  if (events) {
+    events.on('attached', ({ url }) => logger.info('following Marathon events', { url }));
+    events.on('retry', ({ error, delayMs }) => logger.debug('event stream retry', { error, delayMs }));
+    events.start();
+  }
+  const follower = new DeploymentFollower({ marathon, events });
+  const prefix = settings.deployer.queuePrefix;
+  const store = new DeploymentStore({ redisUrl: settings.redis.url, prefix });
+  const queue = new DeployQueue({
+    redisUrl: settings.redis.url,
+    prefix,
+    store,
+    marathon,
+    follower,
+    logger,
+    stepConcurrency: settings.deployer.concurrency,
+    deploymentTimeoutMs: settings.deployer.deploymentTimeoutMs,
+    ...(options.lockDurationMs !== undefined ? { lockDurationMs: options.lockDurationMs } : {}),
+    ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
+    onFinished: (record) => metrics.deploymentFinished(record),
+  });
+  if (options.worker ?? true) queue.startWorker();
+  const deployer = new Deployer({
+    marathon,
+    store,
+    queue,
+    translation: { appGroup: settings.appGroup, etcdEndpoints: settings.etcd.endpoints, etcdPrefix: settings.etcd.prefix },
+    waitTimeoutMs: settings.deployer.waitTimeoutMs,
+  });
+  const api = createApi({
+    deployer,
+    logger,
+    metrics,
+    token: settings.api.token,
+    openReads: settings.deployer.openReads,
+    maxBodyBytes: settings.deployer.maxBodyBytes,
+    hostVolumePaths: settings.deployer.hostVolumePaths,
+  });
+  const server = http.createServer(api);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? settings.deployer.port, options.host ?? '0.0.0.0', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${address.port}`;
+  logger.info('deployer listening', { port: address.port, marathon: urls, queuePrefix: prefix });
+
+  return {
+    url,
+    deployer,
+    queue,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      follower.close();
+      await events?.stop();
+      await queue.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * Deployment records in Redis: what was asked, each service's step and how it ended. Records are
+ * written before the work and after every step change, so a worker that resumes a job after a
+ * crash knows which steps finished and which Marathon deployment a running step was following.
+ * Keys live under `<prefix>:deployer:`; the connection waits through Redis restarts instead of
+ * failing (maxRetriesPerRequest: null), so no outcome is lost while Redis is away.
+ */
+import { Redis } from 'ioredis';
+import type { MarathonApp, ProblemDetail } from '@theseus/services';
+import type { AppChange, PlannedAction, ServiceIdentity } from './plan.js';
+
+export type DeploymentState = 'queued' | 'running' | 'succeeded' | 'failed';
+export type StepState = 'pending' | 'running' | 'succeeded' | 'failed';
+export type DeploymentKind = 'deploy' | 'scale' | 'restart' | 'rollback' | 'remove';
+
+/** What a step must bring about. */
+export type StepTarget =
+  | { kind: 'deploy'; app: MarathonApp }
+  | { kind: 'remove' }
+  | { kind: 'scale'; instances: number }
+  | { kind: 'restart' }
+  | { kind: 'rollback'; version?: string };
+
+export interface StepRecord extends ServiceIdentity {
+  target: StepTarget;
+  state: StepState;
+  /** What was done (or found): create, update, scale, noop, delete, absent, restart, rollback. */
+  action?: PlannedAction | 'restart' | 'rollback';
+  changes?: AppChange[];
+  /** The Marathon deployment being followed; set before following, so a resumed step follows it. */
+  marathonDeploymentId?: string;
+  /** When a non-declarative call (restart, rollback) was about to be made: a resumed step checks the app changed since. */
+  requestedAt?: string;
+  attempts: number;
+  message?: string;
+  error?: { code: string; message: string; problems?: ProblemDetail[] };
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export interface DeploymentRecord {
+  id: string;
+  kind: DeploymentKind;
+  state: DeploymentState;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** The request that asked for it. */
+  requestId?: string;
+  steps: StepRecord[];
+  error?: string;
+}
+
+export interface DeploymentStoreOptions {
+  redisUrl: string;
+  /** Key prefix shared by every deployer of one queue. */
+  prefix: string;
+  /**
+   * Records kept in the recent-deployments list.
+   * @defaultValue 1000
+   */
+  keepRecent?: number;
+}
+
+const IDEMPOTENCY_TTL_S = 24 * 3600;
+const RECORD_TTL_S = 30 * 24 * 3600;
+
+export class DeploymentStore {
+  readonly redis: Redis;
+  private readonly base: string;
+  private readonly keepRecent: number;
+
+  constructor(options: DeploymentStoreOptions) {
+    this.redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+    this.redis.on('error', () => {}); // reconnects by itself; readiness reports it
+    this.base = `${options.prefix}:deployer`;
+    this.keepRecent = options.keepRecent ?? 1000;
+  }
+
+  key(...parts: string[]): string {
+    return [this.base, ...parts].join(':');
+  }
+
+  async save(record: DeploymentRecord): Promise<void> {
+    await this.redis
+      .multi()
+      .set(this.key('deployment', record.id), JSON.stringify(record), 'EX', RECORD_TTL_S)
+      .zadd(this.key('deployments'), Date.parse(record.createdAt), record.id)
+      .zremrangebyrank(this.key('deployments'), 0, -this.keepRecent - 1)
+      .exec();
+  }
+
+  async get(id: string): Promise<DeploymentRecord | undefined> {
+    const text = await this.redis.get(this.key('deployment', id));
+    return text ? (JSON.parse(text) as DeploymentRecord) : undefined;
+  }
+
+  /** The newest deployments first. */
+  async recent(limit: number): Promise<DeploymentRecord[]> {
+    const ids = await this.redis.zrevrange(this.key('deployments'), 0, Math.max(0, limit - 1));
+    if (ids.length === 0) return [];
+    const texts = await this.redis.mget(ids.map((id) => this.key('deployment', id)));
+    return texts.filter((t): t is string => t !== null).map((t) => JSON.parse(t) as DeploymentRecord);
+  }
+
+  /**
+   * Claims an Idempotency-Key for a new deployment. Returns the deployment that already holds it
+   * (and whether the request body was the same), or undefined when the claim succeeded.
+   */
+  async claimIdempotencyKey(key: string, deploymentId: string, bodyHash: string): Promise<{ deploymentId: string; sameBody: boolean } | undefined> {
+    const k = this.key('idempotency', key);
+    const ok = await this.redis.set(k, `${deploymentId} ${bodyHash}`, 'EX', IDEMPOTENCY_TTL_S, 'NX');
+    if (ok === 'OK') return undefined;
+    const held = (await this.redis.get(k)) ?? '';
+    const [id, hash] = held.split(' ');
+    return { deploymentId: id ?? '', sameBody: hash === bodyHash };
+  }
+
+  async releaseIdempotencyKey(key: string): Promise<void> {
+    await this.redis.del(this.key('idempotency', key));
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect();
+  }
+}
