@@ -4,7 +4,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseApp } from './parse.js';
 import { AppValidationError } from './problems.js';
-import { appSchemaValidator } from './schema.test-support.js';
+import { appSchemaValidator, withoutNewerFields } from './schema.test-support.js';
 
 const EXAMPLES = '/work/shared/conformance/marathon/examples';
 
@@ -44,13 +44,6 @@ const INVALID: Record<string, string> = {
   'v1.10.26/system-tests-apps/private-ucr-docker-app.json': 'Feature secrets is not enabled. Enable with --enable_features secrets)',
   'v1.10.26/system-tests-apps/external-volume-mesos-app.json': 'Feature external_volumes is not enabled. Enable with --enable_features external_volumes)',
 };
-
-/** Fields of Marathon 1.8-1.10 that the 1.7 schema predates (see the conformance README). */
-export function withoutNewerFields<T extends object>(app: T): T {
-  const copy = { ...app } as Record<string, unknown>;
-  for (const key of ['check', 'tty', 'role', 'resourceLimits']) delete copy[key];
-  return copy as T;
-}
 
 describe('app definitions from the conformance examples', () => {
   const validate = appSchemaValidator();

@@ -9,3 +9,10 @@ export function appSchemaValidator(): ValidateFunction {
   const ajv = new AjvDraft04.default({ allErrors: true, strict: false });
   return ajv.compile(schema);
 }
+
+/** Fields of Marathon 1.8-1.10 that the 1.7 schema predates (see the conformance README). */
+export function withoutNewerFields<T extends object>(app: T): T {
+  const copy = { ...app } as Record<string, unknown>;
+  for (const key of ['check', 'tty', 'role', 'resourceLimits']) delete copy[key];
+  return copy as T;
+}

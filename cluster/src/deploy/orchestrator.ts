@@ -133,13 +133,16 @@ export class Orchestrator {
       }
       old = old.filter((t) => !t.killRequested);
       const starting = fresh.some((t) => !healthy(t));
-      if (old.length > 0 && freshAlive + old.length >= maxTotal && freshAlive < n && !starting) {
+      const leavingNow = tasks.filter((t) => t.killRequested && t.configVersion !== target).length;
+      if (old.length > 0 && leavingNow === 0 && freshAlive + old.length >= maxTotal && freshAlive < n && !starting) {
         // neither a start nor a kill is allowed: Marathon kills one old task to make progress
         this.scheduler.kill(this.killOrder(app, old)[0]!);
         old = old.slice(1);
       }
     }
-    const limit = rolling ? maxTotal - old.length : n;
+    // tasks being killed still hold their place until they are gone
+    const leaving = rolling ? tasks.filter((t) => t.killRequested && t.configVersion !== target).length : 0;
+    const limit = rolling ? maxTotal - old.length - leaving : n;
     const toLaunch = Math.min(n - freshAlive, limit - freshAlive);
     let waiting: string | undefined;
     for (let i = 0; i < toLaunch; i++) {

@@ -1,0 +1,158 @@
+/** Task states and events, backoff, health-check kills, rolling upgrades and restart adoption, with local-process tasks. */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import type { MarathonEvent } from '../events/bus.js';
+import { removeDir, statusEvents, testEngine, waitFor, type TestEngine } from '../test-support.js';
+
+const small = { cpus: 0.1, mem: 16 };
+
+describe('task lifecycle (local processes)', () => {
+  let e: TestEngine;
+  before(async () => {
+    e = await testEngine({ cpus: 8, memMb: 8192 });
+  });
+  after(async () => {
+    for (const app of await e.client.listApps()) await e.client.deleteApp(app.id, { force: true });
+    await waitFor('tasks gone', () => e.engine.scheduler.tasks.size === 0);
+    await e.stop();
+    removeDir(e.dataDir);
+  });
+
+  it('STAGING -> STARTING -> RUNNING -> FINISHED, each a status_update_event and instance_changed_event with Marathon fields', async () => {
+    await e.client.createApp({ id: '/life/finish', cmd: 'sleep 0.3', instances: 1, ...small, backoffSeconds: 60 });
+    const finished = await waitFor('finished', () => e.events.find((ev) => ev.eventType === 'status_update_event' && ev.appId === '/life/finish' && ev.taskStatus === 'TASK_FINISHED'));
+    const taskId = String(finished.taskId);
+    assert.deepEqual(statusEvents(e.events, taskId), ['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED']);
+    const running = e.events.find((ev) => ev.taskId === taskId && ev.taskStatus === 'TASK_RUNNING')!;
+    for (const field of ['slaveId', 'taskId', 'taskStatus', 'message', 'appId', 'host', 'ipAddresses', 'ports', 'version', 'timestamp']) assert.ok(field in running, `${field} missing`);
+    assert.equal((running.ports as number[]).length, 1);
+    const conditions = e.events.filter((ev) => ev.eventType === 'instance_changed_event' && String(ev.instanceId) === taskId.replace(/\._app\.1$/, '')).map((ev) => ev.condition);
+    assert.deepEqual(conditions, ['Staging', 'Starting', 'Running', 'Finished']);
+  });
+
+  it('a failing task is TASK_FAILED and relaunched with a growing backoff (backoffSeconds * backoffFactor^n, capped)', async () => {
+    await e.client.createApp({ id: '/life/crash', cmd: 'exit 3', instances: 1, ...small, backoffSeconds: 0.2, backoffFactor: 2, maxLaunchDelaySeconds: 0.8 });
+    const delays: number[] = [];
+    const stop = e.engine.bus.subscribe((ev) => {
+      if (ev.eventType === 'status_update_event' && ev.appId === '/life/crash' && ev.taskStatus === 'TASK_FAILED') {
+        queueMicrotask(() => delays.push(e.engine.scheduler.delays.get('/life/crash')!.delayMs));
+      }
+    });
+    await waitFor('four failures', () => delays.length >= 4, 20_000);
+    stop();
+    assert.deepEqual(delays.slice(0, 4), [200, 400, 800, 800]);
+    const failed = e.events.find((ev) => ev.appId === '/life/crash' && ev.taskStatus === 'TASK_FAILED')!;
+    assert.equal(failed.message, 'Command exited with status 3');
+    const app = await e.client.getApp('/life/crash');
+    assert.equal((app.lastTaskFailure as { state: string }).state, 'TASK_FAILED');
+    const queue = (await (await fetch(`${e.url}/v2/queue`)).json()) as { queue: Array<{ app: { id: string }; delay: { timeLeftSeconds: number } }> };
+    assert.ok(queue.queue.some((q) => q.app.id === '/life/crash'));
+    await e.client.deleteApp('/life/crash');
+  });
+
+  it('kills a task after maxConsecutiveFailures of its health check (unhealthy_instance_kill_event) and replaces it', async () => {
+    await e.client.createApp({
+      id: '/life/sick', cmd: 'sleep 600', instances: 1, ...small,
+      healthChecks: [{ protocol: 'COMMAND', command: { value: 'test -f healthy' }, gracePeriodSeconds: 0, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 2 }],
+    });
+    const kill = await waitFor('unhealthy kill', () => e.events.find((ev) => ev.eventType === 'unhealthy_instance_kill_event' && ev.appId === '/life/sick'), 20_000);
+    const taskId = String(kill.taskId);
+    await waitFor('killed', () => statusEvents(e.events, taskId).includes('TASK_KILLED'));
+    assert.deepEqual(statusEvents(e.events, taskId).slice(-2), ['TASK_KILLING', 'TASK_KILLED']);
+    const changes = e.events.filter((ev) => ev.eventType === 'health_status_changed_event' && ev.instanceId === taskId.replace(/\._app\.1$/, ''));
+    assert.equal(changes[0]!.alive, false);
+    assert.ok(e.events.filter((ev) => ev.eventType === 'failed_health_check_event' && ev.appId === '/life/sick').length >= 2);
+    await waitFor('replacement', () => e.engine.scheduler.tasksOf('/life/sick').some((t) => t.id !== taskId && t.state === 'TASK_RUNNING'));
+    await e.client.deleteApp('/life/sick');
+  });
+
+  it('HTTP health checks fill healthCheckResults and tasksHealthy', async () => {
+    // a one-line HTTP server on $PORT0, through node (always on this machine)
+    const server = `exec node -e "require('http').createServer((q,s)=>s.end('ok')).listen(process.env.PORT0)"`;
+    await e.client.createApp({ id: '/life/web', cmd: server, instances: 1, ...small, healthChecks: [{ protocol: 'HTTP', path: '/', portIndex: 0, gracePeriodSeconds: 10, intervalSeconds: 1, timeoutSeconds: 1 }] });
+    const app = await waitFor('healthy', async () => {
+      const a = await e.client.getApp('/life/web');
+      return a.tasksHealthy === 1 ? a : undefined;
+    });
+    const result = app.tasks![0]!.healthCheckResults![0]!;
+    assert.equal(result.alive, true);
+    assert.equal(result.consecutiveFailures, 0);
+    assert.match(String(result.lastSuccess), /Z$/);
+    assert.ok(e.events.some((ev) => ev.eventType === 'health_status_changed_event' && ev.appId === '/life/web' && ev.alive === true));
+  });
+
+  it('rolls an upgrade per upgradeStrategy, never below minimumHealthCapacity nor above maximumOverCapacity', async () => {
+    const check = { protocol: 'COMMAND' as const, command: { value: 'true' }, gracePeriodSeconds: 5, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 3 };
+    const created = await e.client.createApp({ id: '/life/roll', cmd: 'sleep 600', instances: 3, ...small, healthChecks: [check], upgradeStrategy: { minimumHealthCapacity: 0.6, maximumOverCapacity: 0.34 } });
+    await waitFor('first deployment', async () => !(await e.client.listDeployments()).some((d) => d.id === created.deployments![0]!.id), 20_000);
+    const oldIds = new Set(e.engine.scheduler.tasksOf('/life/roll').map((t) => t.id));
+    const from = e.events.length;
+    const update = await e.client.patchApp('/life/roll', { cmd: 'sleep 601' });
+    await waitFor('upgrade done', () => e.events.slice(from).some((ev) => ev.eventType === 'deployment_success' && ev.id === update.deploymentId), 30_000);
+    // replay the events: tasks present (not terminal) and healthy ones, at every step
+    const present = new Set(oldIds);
+    const healthy = new Set([...oldIds].map((id) => id.replace(/\._app\.1$/, '')));
+    let maxPresent = 0;
+    let minHealthy = Infinity;
+    for (const ev of e.events.slice(from) as MarathonEvent[]) {
+      if (ev.eventType === 'status_update_event' && ev.appId === '/life/roll') {
+        const id = String(ev.taskId);
+        if (['TASK_KILLED', 'TASK_FAILED', 'TASK_FINISHED'].includes(String(ev.taskStatus))) present.delete(id);
+        else present.add(id);
+        if (ev.taskStatus === 'TASK_KILLING') healthy.delete(id.replace(/\._app\.1$/, ''));
+      }
+      if (ev.eventType === 'instance_health_changed_event' && ev.runSpecId === '/life/roll') {
+        if (ev.healthy) healthy.add(String(ev.instanceId));
+        else healthy.delete(String(ev.instanceId));
+      }
+      maxPresent = Math.max(maxPresent, present.size);
+      minHealthy = Math.min(minHealthy, healthy.size);
+    }
+    assert.ok(maxPresent <= 4, `at most 3 * 1.34 = 4 tasks, saw ${maxPresent}`);
+    assert.ok(minHealthy >= 2, `at least ceil(3 * 0.6) = 2 healthy, saw ${minHealthy}`);
+    const now = e.engine.scheduler.tasksOf('/life/roll');
+    assert.equal(now.length, 3);
+    assert.ok(now.every((t) => !oldIds.has(t.id) && t.version === update.version));
+    const info = e.events.find((ev) => ev.eventType === 'deployment_info' && (ev.plan as { id: string }).id === update.deploymentId)!;
+    assert.deepEqual((info.currentStep as { actions: unknown[] }).actions, [{ action: 'RestartApplication', app: '/life/roll' }]);
+  });
+});
+
+describe('restart adoption (local processes)', () => {
+  it('keeps tasks running across an engine restart and adopts them instead of duplicating', async () => {
+    const first = await testEngine();
+    await first.client.createApp({ id: '/adopt/p', cmd: 'sleep 600', instances: 2, ...small });
+    await waitFor('running', () => first.engine.scheduler.tasksOf('/adopt/p').filter((t) => t.state === 'TASK_RUNNING').length === 2);
+    const before = first.engine.scheduler.tasksOf('/adopt/p').map((t) => ({ id: t.id, pid: Number(t.ref) }));
+    await first.stop();
+    for (const t of before) assert.ok(existsSync(`/proc/${t.pid}`), 'the process outlives the engine');
+    const second = await testEngine({}, first.dataDir);
+    try {
+      const tasks = await second.client.appTasks('/adopt/p');
+      assert.deepEqual(tasks.map((t) => t.id).sort(), before.map((t) => t.id).sort());
+      assert.ok(tasks.every((t) => t.state === 'TASK_RUNNING'));
+      await new Promise((r) => setTimeout(r, 700)); // a reconcile pass: nothing may be launched twice
+      assert.equal(second.engine.scheduler.tasksOf('/adopt/p').length, 2);
+      assert.equal(statusEvents(second.events).filter((s) => s === 'TASK_STAGING').length, 0);
+      // adopted tasks are still under control: a kill reaches the process
+      await second.client.killTasks([before[0]!.id]);
+      await waitFor('killed after adoption', () => statusEvents(second.events, before[0]!.id).includes('TASK_KILLED'));
+      await waitFor('process gone', () => ended(before[0]!.pid));
+      await second.client.deleteApp('/adopt/p');
+      await waitFor('all gone', () => second.engine.scheduler.tasks.size === 0);
+    } finally {
+      await second.stop();
+      removeDir(first.dataDir);
+    }
+  });
+});
+
+/** Whether a process is gone (or only a zombie waiting for its parent). */
+function ended(pid: number): boolean {
+  try {
+    return /\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}

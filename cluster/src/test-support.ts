@@ -1,0 +1,47 @@
+/** Shared by the engine's integration tests: an engine on a temporary data dir, an event recorder, polling. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger, MarathonClient } from '@theseus/services';
+import type { MarathonEvent } from './events/bus.js';
+import type { EngineOptions } from './options.js';
+import { startEngine, type RunningEngine } from './run.js';
+
+export interface TestEngine extends RunningEngine {
+  client: MarathonClient;
+  events: MarathonEvent[];
+  dataDir: string;
+}
+
+export const quietLogger = () => createLogger({ component: 'engine-test', level: 'error', format: 'json' });
+
+export async function testEngine(options: Partial<EngineOptions> = {}, dataDir = mkdtempSync(join(tmpdir(), 'theseus-engine-'))): Promise<TestEngine> {
+  const running = await startEngine({ dataDir, port: 0, listenHost: '127.0.0.1', portRange: randomRange(), logger: quietLogger(), ...options });
+  const events: MarathonEvent[] = [];
+  running.engine.bus.subscribe((e) => events.push(e));
+  return { ...running, client: new MarathonClient({ urls: [running.url], ...(options.credentials ? { credentials: options.credentials } : {}) }), events, dataDir };
+}
+
+/** A port range unlikely to collide with other test runs. */
+export function randomRange(): [number, number] {
+  const start = 33000 + Math.floor(Math.random() * 300) * 100;
+  return [start, start + 99];
+}
+
+export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function statusEvents(events: MarathonEvent[], taskId?: string): string[] {
+  return events.filter((e) => e.eventType === 'status_update_event' && (!taskId || e.taskId === taskId)).map((e) => String(e.taskStatus));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
