@@ -100,7 +100,8 @@ async function runProtocol(command: ProtocolCommand, configPath: string | undefi
     if (answer) writeRecord(answer);
     return 0;
   } catch (err) {
-    ctx?.log.error(`${command} failed`, { error: err instanceof Error ? err.message : String(err) });
+    // stderr gets the one line below; syslog, when configured, gets the failure too
+    if (ctx?.config.log.syslog) ctx.log.error(`${command} failed`, { error: err instanceof Error ? err.message : String(err) });
     await ctx?.log.flush();
     return fail(command, err);
   } finally {

@@ -21,8 +21,10 @@ export async function launch(ctx: ProgramContext, record: Uint8Array): Promise<v
 
   const lock = await store.lock(containerId);
   let startedId: string | undefined;
+  let ours = false;
   try {
     if (store.read(containerId)) throw new LaunchRefusedError(`container ${containerId} was already launched`);
+    ours = true;
     await driver.ensureImage(plan.spec.image, { pull: plan.pull, ...(plan.auth ? { auth: plan.auth } : {}) });
     if (plan.pairWithExposedPorts) {
       const paired = pairPorts(plan.allocatedPorts, await driver.exposedPorts(plan.spec.image), ctx.config.maxIdentityPorts);
@@ -52,7 +54,7 @@ export async function launch(ctx: ProgramContext, record: Uint8Array): Promise<v
     log.info('launched', { containerId, docker: started.name, image: plan.spec.image, mode: plan.mode });
   } catch (err) {
     if (startedId) await driver.remove(startedId).catch(() => undefined);
-    store.remove(containerId);
+    if (ours) store.remove(containerId);
     throw err;
   } finally {
     lock.release();

@@ -96,10 +96,14 @@ export async function update(ctx: ProgramContext, record: Uint8Array): Promise<v
   const lock = await ctx.store.lock(id);
   try {
     await ctx.driver.update(state.dockerId, limits);
+    ctx.log.info('updated limits', { containerId: id, ...limits });
+  } catch (err) {
+    // destroyed meanwhile: there is nothing left to limit
+    if (!(err instanceof ContainerNotFoundError)) throw err;
+    ctx.log.info('update of a removed container: nothing to do', { containerId: id });
   } finally {
     lock.release();
   }
-  ctx.log.info('updated limits', { containerId: id, ...limits });
 }
 
 export async function destroy(ctx: ProgramContext, record: Uint8Array): Promise<void> {
