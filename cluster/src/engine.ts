@@ -50,6 +50,7 @@ export class Engine {
     this.logger = options.logger;
     this.features = new Set(options.features ?? []);
     this.state = new StateFile(options.dataDir, () => this.snapshot());
+    this.state.onError = (err) => this.logger.error('could not write the engine state', { path: this.state.path, error: String(err) });
     const saved = this.state.load();
     this.engineId = saved?.engineId ?? randomUUID().slice(0, 8);
     this.agentId = `${this.engineId}-S0`;
@@ -122,7 +123,8 @@ export class Engine {
     this.orchestrator.close();
     this.health.close();
     this.callbacks.close();
-    this.state.writeNow();
+    this.scheduler.detach();
+    this.state.close();
   }
 
   private snapshot(): PersistedState {

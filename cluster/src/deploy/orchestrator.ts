@@ -31,7 +31,10 @@ export class Orchestrator {
     this.timer.unref();
   }
 
+  private closed = false;
+
   close(): void {
+    this.closed = true;
     clearInterval(this.timer);
   }
 
@@ -60,6 +63,7 @@ export class Orchestrator {
   }
 
   schedule(appId: string): void {
+    if (this.closed) return;
     this.dirty.add(appId);
     if (this.flushing) return;
     this.flushing = true;

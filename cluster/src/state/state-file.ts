@@ -20,6 +20,9 @@ export interface PersistedState {
 export class StateFile {
   readonly path: string;
   private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Called when a write fails (disk full, directory removed); the engine keeps running. */
+  onError: (err: unknown) => void = () => {};
 
   constructor(dataDir: string, private readonly snapshot: () => PersistedState, private readonly delayMs = 50) {
     mkdirSync(dataDir, { recursive: true });
@@ -39,7 +42,7 @@ export class StateFile {
 
   /** Schedules a write of the current state. */
   changed(): void {
-    if (this.timer) return;
+    if (this.timer || this.closed) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.writeNow();
@@ -52,6 +55,21 @@ export class StateFile {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    if (this.closed) return;
+    try {
+      this.write();
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+
+  /** A last write; nothing is written after it. */
+  close(): void {
+    this.writeNow();
+    this.closed = true;
+  }
+
+  private write(): void {
     const tmp = `${this.path}.${process.pid}.tmp`;
     const fd = openSync(tmp, 'w');
     try {

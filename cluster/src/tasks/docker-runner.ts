@@ -13,10 +13,11 @@ import type { LaunchedTask, TaskExit, TaskLaunchSpec, TaskRunner } from './runne
 export class DockerRunner implements TaskRunner {
   readonly kind = 'docker' as const;
 
-  constructor(readonly driver: DockerDriver, private readonly logger: Logger) {}
+  /** `pull`: `missing` pulls absent images (Marathon's behaviour), `never` only uses local ones. */
+  constructor(readonly driver: DockerDriver, private readonly logger: Logger, private readonly pull: 'missing' | 'never' = 'missing') {}
 
   async prepare(spec: TaskLaunchSpec): Promise<void> {
-    await this.driver.ensureImage(spec.image!, { pull: spec.forcePullImage ? 'always' : 'missing' });
+    await this.driver.ensureImage(spec.image!, { pull: this.pull === 'never' ? 'never' : spec.forcePullImage ? 'always' : 'missing' });
   }
 
   async start(spec: TaskLaunchSpec): Promise<LaunchedTask> {
@@ -90,12 +91,12 @@ export class DockerRunner implements TaskRunner {
 }
 
 /** A Docker runner when the Engine answers, else undefined. */
-export async function dockerRunnerIfAvailable(logger: Logger, socketPath?: string): Promise<DockerRunner | undefined> {
-  const driver = new DockerDriver({ ...(socketPath ? { socketPath } : {}), logger });
+export async function dockerRunnerIfAvailable(logger: Logger, options: { socketPath?: string; pull?: 'missing' | 'never' } = {}): Promise<DockerRunner | undefined> {
+  const driver = new DockerDriver({ ...(options.socketPath ? { socketPath: options.socketPath } : {}), logger });
   try {
     await driver.ping();
   } catch {
     return undefined;
   }
-  return new DockerRunner(driver, logger);
+  return new DockerRunner(driver, logger, options.pull ?? 'missing');
 }

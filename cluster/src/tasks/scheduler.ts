@@ -49,6 +49,8 @@ export class Scheduler {
   /** Called when a task failed on its own (not killed): the app's launch delay grows. */
   onTaskFailed: (task: TaskRecord) => void = () => {};
 
+  private detached = false;
+
   constructor(private readonly options: SchedulerOptions, private readonly bus: EventBus, private readonly persist: (now?: boolean) => void) {}
 
   tasksOf(appId: string): TaskRecord[] {
@@ -180,8 +182,13 @@ export class Scheduler {
     void runner?.stop(task.ref, task.spec.killGraceSeconds).catch((err: unknown) => this.options.logger.warn('stopping a task failed', { taskId: task.id, error: String(err) }));
   }
 
+  /** The engine is stopping: what happens to tasks from now on is the next engine's to find out. */
+  detach(): void {
+    this.detached = true;
+  }
+
   private finish(task: TaskRecord, state: MesosTaskState, message: string): void {
-    if (TERMINAL_STATES.has(task.state)) return;
+    if (TERMINAL_STATES.has(task.state) || this.detached) return;
     this.transition(task, state, message);
     this.untrack(task);
     for (const p of task.ports) this.options.hostPorts.release(p);
@@ -202,6 +209,7 @@ export class Scheduler {
   }
 
   private transition(task: TaskRecord, state: MesosTaskState, message: string): void {
+    if (this.detached) return;
     task.state = state;
     this.emit(task, message);
     this.onTaskChange(task);

@@ -1,0 +1,138 @@
+/** Docker tasks through the containerizer's driver, against the real Docker Engine (local images only). */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { MarathonApp } from '@theseus/services';
+import { DockerDriver } from '@theseus/containerizer';
+import { DockerRunner } from './docker-runner.js';
+import { quietLogger, removeDir, statusEvents, testEngine, waitFor, type TestEngine } from '../test-support.js';
+
+const RUN_LABEL = 'theseus.test.run';
+const run = randomUUID().slice(0, 8);
+const driver = new DockerDriver();
+const runner = () => new DockerRunner(driver, quietLogger(), 'never');
+
+/** busybox httpd on 8080 serving the container's environment at /env.txt. */
+function webApp(id: string, extra: Partial<MarathonApp> = {}): MarathonApp {
+  return {
+    id,
+    instances: 1,
+    cpus: 0.25,
+    mem: 48,
+    cmd: 'mkdir -p /www && env > /www/env.txt && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www',
+    env: { GREETING: 'hello' },
+    labels: { TIER: 'web' },
+    container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' }, portMappings: [{ containerPort: 8080, hostPort: 0, name: 'http' }] },
+    networks: [{ mode: 'container/bridge' }],
+    healthChecks: [{ protocol: 'HTTP', path: '/', portIndex: 0, gracePeriodSeconds: 10, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 3 }],
+    taskKillGracePeriodSeconds: 1,
+    ...extra,
+  };
+}
+
+async function cleanup(): Promise<void> {
+  for (const c of await driver.list({ [RUN_LABEL]: run })) {
+    await driver.stop(c.id, 0).catch(() => {});
+    await driver.remove(c.id).catch(() => {});
+  }
+}
+
+describe('Docker tasks', () => {
+  let e: TestEngine;
+  before(async () => {
+    e = await testEngine({ dockerRunner: runner(), containerLabels: { [RUN_LABEL]: run }, cpus: 4, memMb: 4096 });
+  });
+  after(async () => {
+    await e.stop();
+    await cleanup();
+    removeDir(e.dataDir);
+  });
+
+  it('runs a BRIDGE app with a host port from the range, Marathon env, limits and a passing HTTP health check', async () => {
+    await e.client.createApp(webApp('/docker/web'));
+    const app = await waitFor('healthy', async () => {
+      const a = await e.client.getApp('/docker/web');
+      return a.tasksHealthy === 1 ? a : undefined;
+    }, 30_000);
+    const task = app.tasks![0]!;
+    const hostPort = task.ports![0]!;
+    const [min, max] = e.engine.options.portRange!;
+    assert.ok(hostPort >= min && hostPort <= max, `${hostPort} in ${min}-${max}`);
+    assert.equal(task.ipAddresses?.length, 1);
+    const env = await (await fetch(`http://127.0.0.1:${hostPort}/env.txt`)).text();
+    for (const line of [`PORT0=${hostPort}`, `PORT_HTTP=${hostPort}`, `PORT_8080=${hostPort}`, `PORTS=${hostPort}`, `MESOS_TASK_ID=${task.id}`, 'MARATHON_APP_ID=/docker/web', `MARATHON_APP_VERSION=${app.version}`, 'GREETING=hello', 'MARATHON_APP_LABEL_TIER=web', 'HOST=127.0.0.1']) {
+      assert.ok(env.split('\n').includes(line), `${line} missing from the container's environment`);
+    }
+    const details = await driver.inspect(e.engine.task(task.id)!.ref!);
+    assert.equal(details?.cpuShares, 256);
+    assert.equal(details?.memoryBytes, 48 * 1024 * 1024);
+    assert.equal(details?.labels['theseus.engine.task-id'], task.id);
+    assert.deepEqual(app.networks, [{ mode: 'container/bridge' }]);
+  });
+
+  it('kill: TASK_KILLING then TASK_KILLED, and the container is removed', async () => {
+    const task = (await e.client.appTasks('/docker/web'))[0]!;
+    const ref = e.engine.task(task.id)!.ref!;
+    await e.client.killTasks([task.id], { scale: true });
+    await waitFor('killed', () => statusEvents(e.events, task.id).includes('TASK_KILLED'), 20_000);
+    assert.deepEqual(statusEvents(e.events, task.id), ['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_KILLING', 'TASK_KILLED']);
+    await waitFor('container removed', async () => (await driver.inspect(ref)) === undefined);
+  });
+
+  it('an image that is not available: TASK_FAILED with the reason', async () => {
+    await e.client.createApp({ id: '/docker/missing', instances: 1, cpus: 0.1, mem: 16, container: { type: 'DOCKER', docker: { image: `theseus/not-there-${run}:local` } }, backoffSeconds: 60 });
+    const failed = await waitFor('failed', () => e.events.find((ev) => ev.appId === '/docker/missing' && ev.taskStatus === 'TASK_FAILED'), 20_000);
+    assert.match(String(failed.message), new RegExp(`theseus/not-there-${run}:local`));
+    assert.deepEqual(statusEvents(e.events, String(failed.taskId)), ['TASK_STAGING', 'TASK_FAILED']);
+    await e.client.deleteApp('/docker/missing');
+  });
+
+  it('accepts the pre-1.5 form (docker.network + docker.portMappings), answers in the 1.5 form, exits -> TASK_FINISHED / TASK_FAILED', async () => {
+    await e.client.createApp({
+      id: '/docker/legacy', instances: 1, cpus: 0.1, mem: 16, cmd: 'exit 0', backoffSeconds: 60,
+      container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local', network: 'BRIDGE', portMappings: [{ containerPort: 80, hostPort: 0 }] } },
+    });
+    const app = await e.client.getApp('/docker/legacy');
+    assert.deepEqual(app.networks, [{ mode: 'container/bridge' }]);
+    assert.equal(app.container?.docker && 'network' in app.container.docker, false);
+    assert.equal(app.container?.portMappings?.[0]?.containerPort, 80);
+    await waitFor('finished', () => e.events.some((ev) => ev.appId === '/docker/legacy' && ev.taskStatus === 'TASK_FINISHED'), 20_000);
+    await e.client.replaceApp({ id: '/docker/legacy', instances: 1, cpus: 0.1, mem: 16, cmd: 'exit 7', backoffSeconds: 60, container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' } }, networks: [{ mode: 'host' }] }, { force: true });
+    const failed = await waitFor('failed', () => e.events.find((ev) => ev.appId === '/docker/legacy' && ev.taskStatus === 'TASK_FAILED'), 20_000);
+    assert.match(String(failed.message), /status 7/);
+    await e.client.deleteApp('/docker/legacy');
+  });
+});
+
+describe('Docker restart adoption', () => {
+  it('adopts the running container after a restart: same task, same container, no duplicate', async () => {
+    const options = { dockerRunner: runner(), containerLabels: { [RUN_LABEL]: run } };
+    const first = await testEngine(options);
+    try {
+      await first.client.createApp(webApp('/adopt/web', { healthChecks: [] }));
+      await waitFor('running', () => first.engine.scheduler.tasksOf('/adopt/web').some((t) => t.state === 'TASK_RUNNING'), 30_000);
+    } finally {
+      await first.stop();
+    }
+    const [task] = first.engine.scheduler.tasksOf('/adopt/web');
+    const containers = await driver.list({ [RUN_LABEL]: run, 'theseus.engine.app-id': '/adopt/web' });
+    assert.equal(containers.length, 1);
+    assert.equal(containers[0]!.state, 'running', 'the container outlives the engine');
+    const second = await testEngine(options, first.dataDir);
+    try {
+      const tasks = await second.client.appTasks('/adopt/web');
+      assert.deepEqual(tasks.map((t) => t.id), [task!.id]);
+      assert.equal(tasks[0]!.state, 'TASK_RUNNING');
+      assert.equal(second.engine.task(task!.id)!.ref, containers[0]!.id);
+      await new Promise((r) => setTimeout(r, 700));
+      assert.equal((await driver.list({ [RUN_LABEL]: run, 'theseus.engine.app-id': '/adopt/web' })).length, 1, 'nothing launched twice');
+      await second.client.deleteApp('/adopt/web');
+      await waitFor('stopped', () => second.engine.scheduler.tasks.size === 0, 20_000);
+      assert.deepEqual(statusEvents(second.events, task!.id), ['TASK_KILLING', 'TASK_KILLED']);
+    } finally {
+      await second.stop();
+      removeDir(first.dataDir);
+      await cleanup();
+    }
+  });
+});
