@@ -125,6 +125,7 @@ export class Subscriber {
         global: retry(handleWhen(isRecoverableError), { maxAttempts: 1, backoff: new ExponentialBackoff({ initialDelay: 20, maxDelay: 200 }) }),
         watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2_000 }).next(),
       },
+      grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 2_000 },
     });
     const layout = new EtcdLayout(options.etcdPrefix);
     this.store = new EndpointStore({ client: this.etcd, layout, logger: this.logger, metrics: this.metrics, cluster: options.cluster ?? 'default' });
@@ -202,6 +203,20 @@ export class Subscriber {
       const params = new URLSearchParams({ callbackUrl: this.options.callbackUrl });
       await this.marathon.request('DELETE', '/v2/eventSubscriptions', params, undefined, 'unsubscribe callback').catch(() => undefined);
     }
+    this.etcd.close();
+  }
+
+  /**
+   * Stops at once as a crashed process would: connections dropped, no resignation, nothing flushed.
+   * Other subscribers take over only when the lease runs out. (For failover drills.)
+   */
+  async halt(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.intervalTimer);
+    clearTimeout(this.retryTimer);
+    this.store.lead(undefined);
+    this.leadership.abandon();
+    await this.stream?.stop();
     this.etcd.close();
   }
 
