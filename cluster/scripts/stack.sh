@@ -4,6 +4,7 @@
 #   stack.sh up [etcd] [redis] [docker]   install what is missing, start what is not running, wait until each answers
 #   stack.sh down                         stop only what this script started
 #   stack.sh status                       say what answers
+#   stack.sh bridge-gateway               print the address containers reach this host at
 #
 # A service already answering on its address is left alone (and never stopped by `down`).
 # Settings: THESEUS_STACK_DIR (state and data, default /var/tmp/theseus-stack),
@@ -60,10 +61,21 @@ start_bg() { # name command...
   echo $! >"$STACK_DIR/$name.pid"
 }
 
+# The Docker bridge's gateway address: how containers reach services on this host.
+bridge_gateway() {
+  docker_answers || return 0
+  curl -fsS -m 2 --unix-socket "$DOCKER_SOCK" http://localhost/networks/bridge 2>/dev/null |
+    grep -o '"Gateway":"[0-9.]*"' | head -n 1 | cut -d'"' -f4
+}
+
 up_etcd() {
   if etcd_answers; then say "etcd already answers on 127.0.0.1:$ETCD_PORT"; return; fi
+  # Containers read etcd (guestutils, the watcher): listen on the Docker bridge too, never on all interfaces.
+  local urls="http://127.0.0.1:${ETCD_PORT}" gateway
+  gateway=$(bridge_gateway)
+  [ -n "$gateway" ] && urls="$urls,http://${gateway}:${ETCD_PORT}"
   start_bg etcd etcd --name theseus-stack --data-dir "$STACK_DIR/etcd-data" \
-    --listen-client-urls "http://127.0.0.1:${ETCD_PORT}" --advertise-client-urls "http://127.0.0.1:${ETCD_PORT}" \
+    --listen-client-urls "$urls" --advertise-client-urls "$urls" \
     --listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
     --initial-cluster "theseus-stack=http://127.0.0.1:$((ETCD_PORT + 1))" \
     --auto-compaction-mode revision --auto-compaction-retention 100000 --quota-backend-bytes 4294967296
@@ -103,7 +115,9 @@ stop_one() {
 }
 
 cmd=${1:-status}; shift || true
-services=("$@"); [ "${#services[@]}" -eq 0 ] && services=(etcd redis docker)
+# Docker first: etcd listens on the bridge Docker creates.
+services=("$@"); [ "${#services[@]}" -eq 0 ] && services=(docker etcd redis)
+[ "$cmd" = bridge-gateway ] && services=(docker)
 for s in "${services[@]}"; do [ -n "${PACKAGE[$s]:-}" ] || fail "unknown service '$s' (expected etcd, redis or docker)"; done
 
 case "$cmd" in
@@ -114,5 +128,7 @@ case "$cmd" in
     for s in "${services[@]}"; do stop_one "$s"; done ;;
   status)
     for s in "${services[@]}"; do if "${s}_answers"; then say "$s: up"; else say "$s: down"; fi; done ;;
+  bridge-gateway)
+    bridge_gateway ;;
   *) fail "unknown command '$cmd' (expected up, down or status)" ;;
 esac

@@ -33,6 +33,8 @@ export const SettingsSchema = z.strictObject({
   etcd: z
     .strictObject({
       endpoints: z.array(httpUrl).min(1).default(['http://127.0.0.1:2379']),
+      /** etcd as containers reach it (injected as ETCD_ENDPOINTS); default: `endpoints`. */
+      containerEndpoints: z.array(httpUrl).min(1).optional(),
       prefix: z.string().regex(/^\/[A-Za-z0-9._\-/]*[A-Za-z0-9._-]$/, 'must be an absolute path like /theseus').default(DEFAULT_ETCD_PREFIX),
     })
     .prefault({}),
@@ -66,6 +68,7 @@ export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
   MARATHON_TOKEN: { path: 'marathon.token', parse: 'string' },
   MARATHON_TIMEOUT_MS: { path: 'marathon.timeoutMs', parse: 'int' },
   ETCD_ENDPOINTS: { path: 'etcd.endpoints', parse: 'list' },
+  THESEUS_CONTAINER_ETCD_ENDPOINTS: { path: 'etcd.containerEndpoints', parse: 'list' },
   THESEUS_ETCD_PREFIX: { path: 'etcd.prefix', parse: 'string' },
   REDIS_URL: { path: 'redis.url', parse: 'string' },
   THESEUS_API_TOKEN: { path: 'api.token', parse: 'string' },
