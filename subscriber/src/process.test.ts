@@ -1,0 +1,132 @@
+/**
+ * `theseus subscriber` as a real process (bin/theseus.js, built sources): SIGKILL mid-stream, then a
+ * restart; the HTTP surface of a running process.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { MarathonDouble } from './testing/marathon-double.js';
+import { freePort } from './testing/etcd-process.js';
+import { clearPrefix, ETCD_ENDPOINTS, etcdView, marathonView, randomPrefix, theseusApp, until, untilInSync } from './testing/harness.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TOKEN = 'test-token-0123456789abcdef';
+const children: ChildProcess[] = [];
+let double: MarathonDouble;
+const prefix = randomPrefix();
+
+before(() => {
+  // The CLI runs the built sources.
+  execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-b', 'subscriber'], { cwd: ROOT, stdio: 'inherit' });
+});
+after(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await double?.close();
+  await clearPrefix(prefix);
+});
+
+async function startProcess(port: number): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, [`${ROOT}bin/theseus.js`, 'subscriber', '--port', String(port), '--host', '127.0.0.1'], {
+    env: {
+      ...process.env,
+      MARATHON_URL: double.url,
+      ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','),
+      THESEUS_ETCD_PREFIX: prefix,
+      THESEUS_CLUSTER: 'test',
+      THESEUS_API_TOKEN: TOKEN,
+      SUBSCRIBER_LEADER_TTL_S: '2',
+      STREAM_IDLE_TIMEOUT_MS: '3000',
+      RECONCILE_INTERVAL_MS: '0',
+      LOG_FORMAT: 'json',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  await until(async () => {
+    if (child.exitCode !== null) throw new Error(`subscriber exited ${child.exitCode}:\n${output}`);
+    return (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok ?? false;
+  }, 'subscriber process to answer');
+  return { child, output: () => output };
+}
+
+async function readyz(port: number): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+test('SIGKILL mid-stream, then restart: etcd equals Marathon after the reconcile at start', async () => {
+  double = await MarathonDouble.start({ heartbeatMs: 500 });
+  const app = double.putApp(theseusApp({ namespace: 'default', service: 'web', labels: [] }));
+  const port = await freePort();
+  const first = await startProcess(port);
+  await until(async () => (await readyz(port)).body.role === 'leader', 'process elected');
+
+  // A steady flow of events; the process dies in the middle of it.
+  let flowing = true;
+  const started: string[] = [];
+  const flow = (async () => {
+    for (let i = 0; flowing && i < 400; i++) {
+      const task = double.startTask(app.id);
+      started.push(task.id);
+      if (i % 3 === 2) double.setTaskState(started[i - 1]!, 'TASK_KILLED');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  await until(async () => (await etcdView(prefix)).size >= 5, 'some events written');
+  first.child.kill('SIGKILL');
+  await once(first.child, 'exit');
+  await new Promise((r) => setTimeout(r, 300)); // events keep coming with nobody listening
+  flowing = false;
+  await flow;
+  double.startTask(app.id, { silent: true });
+
+  const second = await startProcess(port);
+  await until(async () => {
+    const r = await readyz(port);
+    return r.status === 200 && r.body.role === 'leader' && r.body.lastReconcile !== undefined;
+  }, 'restarted process leading and reconciled', 30_000);
+  assert.deepEqual([...(await etcdView(prefix))].sort(), [...marathonView(double, prefix)].sort());
+  assert.ok(marathonView(double, prefix).size > 5);
+
+  // Events flow into the restarted process.
+  double.startTask(app.id);
+  await untilInSync(double, prefix);
+
+  // The HTTP surface of the running process.
+  const base = `http://127.0.0.1:${port}`;
+  assert.equal((await fetch(`${base}/cleanup`, { method: 'POST' })).status, 401);
+  const cleanup = await fetch(`${base}/cleanup`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
+  assert.equal(cleanup.status, 200);
+  const counts = (await cleanup.json()) as Record<string, number>;
+  assert.deepEqual([counts.added, counts.fixed, counts.removed], [0, 0, 0]);
+  assert.equal(counts.tasks, double.tasks.size);
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  assert.match(metrics, /theseus_subscriber_events_total\{type="status_update_event"\} \d+/);
+  assert.match(metrics, /theseus_subscriber_event_to_etcd_seconds_bucket/);
+  assert.match(metrics, /theseus_subscriber_reconciles_total\{outcome="ok"\} [1-9]/);
+  const bad = await fetch(`${base}/callback?token=${TOKEN}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"eventType":"status_update_event"' });
+  assert.equal(bad.status, 400);
+  assert.match(JSON.stringify(await bad.json()), /not valid JSON/);
+  const malformed = await fetch(`${base}/callback?token=${TOKEN}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"eventType":"status_update_event","timestamp":"2020-01-01T00:00:00.000Z"}' });
+  assert.equal(malformed.status, 400);
+  assert.match(((await malformed.json()) as { error: string }).error, /taskStatus/);
+  assert.match(await (await fetch(`${base}/metrics`)).text(), /theseus_subscriber_events_malformed_total 1/);
+
+  // Marathon unreachable: not ready (stream detached), and still alive.
+  await double.down();
+  await until(async () => (await readyz(port)).status === 503, 'not ready without Marathon');
+  assert.equal((await fetch(`${base}/healthz`)).status, 200);
+  await double.up();
+  await until(async () => (await readyz(port)).status === 200, 'ready again');
+
+  second.child.kill('SIGTERM');
+  const [code] = await once(second.child, 'exit');
+  assert.equal(code, 0, second.output().slice(-2000));
+  assert.doesNotMatch(second.output(), /at .*\.(js|ts):\d+/, 'no stack traces in the logs');
+  await untilInSync(double, prefix);
+});
