@@ -11,7 +11,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
-import type { EndpointRecord, EtcdLayout, InvalidEndpoint } from '@theseus/services';
+import type { DecodedEndpoints, EndpointRecord, EtcdLayout, InvalidEndpoint } from '@theseus/services';
 import type { ServicesModule } from './etcd-connection.js';
 
 export interface EndpointWatchOptions {
@@ -45,6 +45,8 @@ export class EndpointWatch extends EventEmitter<EndpointWatchEvents> {
   readonly namespace: string;
   readonly service: string;
   private readonly records = new Map<string, EndpointRecord>();
+  /** Records handed out are frozen: the handler and the cache's callers share them. */
+  private readonly decoded: DecodedEndpoints;
   private readonly prefix: string;
   private readonly retryDelayMs: number;
   private readonly maxRetryDelayMs: number;
@@ -62,6 +64,7 @@ export class EndpointWatch extends EventEmitter<EndpointWatchEvents> {
     this.prefix = options.layout.serviceEndpoints(options.namespace, options.service);
     this.retryDelayMs = options.retryDelayMs ?? 100;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 1_000;
+    this.decoded = new options.services.DecodedEndpoints();
   }
 
   /** The records now, by task id. Kept (stale) while etcd is unreachable. */
@@ -98,7 +101,7 @@ export class EndpointWatch extends EventEmitter<EndpointWatchEvents> {
 
   private async read(): Promise<void> {
     const { services, client, layout } = this.options;
-    const snapshot = await services.readServiceEndpoints(client, layout, this.namespace, this.service);
+    const snapshot = await services.readServiceEndpoints(client, layout, this.namespace, this.service, { decoded: this.decoded });
     if (this.stopped) return;
     this.records.clear();
     for (const endpoint of snapshot.endpoints) this.records.set(endpoint.taskId, endpoint.record);
@@ -163,13 +166,15 @@ export class EndpointWatch extends EventEmitter<EndpointWatchEvents> {
       const revision = BigInt(event.kv.mod_revision);
       if (revision <= this.revision) continue; // replayed after a reconnect: already applied
       if (revision > last) last = revision;
-      const parsed = layout.parseEndpointKey(event.kv.key.toString());
+      const key = event.kv.key.toString();
+      const parsed = layout.parseEndpointKey(key);
       if (!parsed) continue;
       if (event.type === 'Delete') {
+        this.decoded.forget(key);
         changed = this.records.delete(parsed.taskId) || changed;
         continue;
       }
-      const decoded = services.decodeStoredEndpoint(layout, event.kv);
+      const decoded = this.decoded.decode(layout, event.kv);
       if (services.isStoredEndpoint(decoded)) {
         this.records.set(decoded.taskId, decoded.record);
         changed = true;

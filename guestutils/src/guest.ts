@@ -9,7 +9,7 @@
  * gave a default.
  */
 import type { Etcd3 } from 'etcd3';
-import type { EndpointRecord, EtcdLayout } from '@theseus/services';
+import type { DecodedEndpoints, EndpointRecord, EtcdLayout } from '@theseus/services';
 import { EndpointWatch } from './endpoint-watch.js';
 import {
   containerHostAddress,
@@ -64,6 +64,8 @@ interface Registry {
   client: Etcd3;
   services: ServicesModule;
   layout: EtcdLayout;
+  /** Records decoded by earlier reads: an unchanged record is not parsed again. */
+  decoded: DecodedEndpoints;
 }
 
 export class Guest {
@@ -178,7 +180,7 @@ export class Guest {
       const client =
         this.options.client ??
         (await connectEtcd({ endpoints: this.options.endpoints ?? etcdEndpoints(this.env), ...(this.options.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {}) }));
-      return { client, services, layout };
+      return { client, services, layout, decoded: new services.DecodedEndpoints() };
     })();
     return this.registry;
   }
@@ -187,7 +189,7 @@ export class Guest {
     const registry = await this.connect();
     const namespace = this.getEnvironmentName();
     if (this.options.cache) return [registry, sortedRecords((await this.watch(registry, namespace, service)).current)];
-    const snapshot = await registry.services.readServiceEndpoints(registry.client, registry.layout, namespace, service);
+    const snapshot = await registry.services.readServiceEndpoints(registry.client, registry.layout, namespace, service, { decoded: registry.decoded });
     for (const invalid of snapshot.invalid) this.reportInvalid(invalid.key, registry.services.describeError(invalid.error));
     return [registry, snapshot.endpoints.map((e) => e.record)];
   }

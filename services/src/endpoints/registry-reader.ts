@@ -54,8 +54,59 @@ export function isStoredEndpoint(value: StoredEndpoint | InvalidEndpoint): value
   return 'record' in value;
 }
 
+/**
+ * Decoded records by key: a record read again with the same bytes is not parsed and validated
+ * again. Worth keeping in a reader that reads the same keys over and over (guestutils without its
+ * cache, a dashboard). Records it hands out are frozen, since they are shared between reads.
+ */
+export class DecodedEndpoints {
+  private readonly byKey = new Map<string, { value: Buffer; decoded: StoredEndpoint | InvalidEndpoint }>();
+
+  decode(layout: EtcdLayout, kv: IKeyValue): StoredEndpoint | InvalidEndpoint {
+    const key = kv.key.toString();
+    const hit = this.byKey.get(key);
+    if (hit && hit.value.equals(kv.value)) {
+      return isStoredEndpoint(hit.decoded) ? { ...hit.decoded, modRevision: kv.mod_revision } : hit.decoded;
+    }
+    const decoded = decodeStoredEndpoint(layout, kv);
+    if (isStoredEndpoint(decoded)) deepFreeze(decoded.record);
+    this.byKey.set(key, { value: Buffer.from(kv.value), decoded });
+    return decoded;
+  }
+
+  forget(key: string): void {
+    this.byKey.delete(key);
+  }
+
+  /** Forgets the keys under `keyPrefix` that are not in `present`. */
+  prune(keyPrefix: string, present: ReadonlySet<string>): void {
+    for (const key of this.byKey.keys()) if (key.startsWith(keyPrefix) && !present.has(key)) this.byKey.delete(key);
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+}
+
+function deepFreeze(value: unknown): void {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+}
+
+export interface ReadEndpointsOptions {
+  /** Reuse records decoded by earlier reads. @defaultValue none: decode every record */
+  decoded?: DecodedEndpoints;
+}
+
 /** Every endpoint record under `keyPrefix` (one range read), in key order. */
-export async function readEndpointsUnder(client: Namespace, layout: EtcdLayout, keyPrefix: string): Promise<EndpointSnapshot> {
+export async function readEndpointsUnder(
+  client: Namespace,
+  layout: EtcdLayout,
+  keyPrefix: string,
+  options: ReadEndpointsOptions = {},
+): Promise<EndpointSnapshot> {
   let response;
   try {
     response = await client.getAll().prefix(keyPrefix).exec();
@@ -63,22 +114,30 @@ export async function readEndpointsUnder(client: Namespace, layout: EtcdLayout, 
     throw castEtcdError(err);
   }
   const snapshot: EndpointSnapshot = { endpoints: [], invalid: [], revision: response.header.revision };
+  const memo = options.decoded;
   for (const kv of response.kvs) {
-    const decoded = decodeStoredEndpoint(layout, kv);
+    const decoded = memo ? memo.decode(layout, kv) : decodeStoredEndpoint(layout, kv);
     if (isStoredEndpoint(decoded)) snapshot.endpoints.push(decoded);
     else snapshot.invalid.push(decoded);
   }
+  memo?.prune(keyPrefix, new Set(response.kvs.map((kv) => kv.key.toString())));
   return snapshot;
 }
 
 /** The records of one service in one namespace: one range read. */
-export function readServiceEndpoints(client: Namespace, layout: EtcdLayout, namespace: string, service: string): Promise<EndpointSnapshot> {
-  return readEndpointsUnder(client, layout, layout.serviceEndpoints(namespace, service));
+export function readServiceEndpoints(
+  client: Namespace,
+  layout: EtcdLayout,
+  namespace: string,
+  service: string,
+  options: ReadEndpointsOptions = {},
+): Promise<EndpointSnapshot> {
+  return readEndpointsUnder(client, layout, layout.serviceEndpoints(namespace, service), options);
 }
 
 /** The records of every service of a namespace: one range read. */
-export function readNamespaceEndpoints(client: Namespace, layout: EtcdLayout, namespace: string): Promise<EndpointSnapshot> {
-  return readEndpointsUnder(client, layout, layout.namespaceEndpoints(namespace));
+export function readNamespaceEndpoints(client: Namespace, layout: EtcdLayout, namespace: string, options: ReadEndpointsOptions = {}): Promise<EndpointSnapshot> {
+  return readEndpointsUnder(client, layout, layout.namespaceEndpoints(namespace), options);
 }
 
 /** One task's record, or undefined when there is none. Throws ValidationError for a record that does not decode. */
