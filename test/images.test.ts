@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { createEtcdClient, encodeEndpointRecord, EtcdLayout, type EndpointRecord } from '@theseus/services';
+import { freePort } from './support/processes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUILD = 'docker-images/build.sh';
@@ -42,6 +44,17 @@ async function build(name: string): Promise<string> {
   const r = await run('bash', [BUILD, name]);
   assert.equal(r.code, 0, `build.sh ${name} failed:\n${r.stderr.split('\n').slice(-25).join('\n')}`);
   return `theseus/${name}:${TAG}`;
+}
+
+async function waitForLog(id: string, pattern: RegExp): Promise<string> {
+  let logs = '';
+  for (let attempt = 0; attempt < 400 && !pattern.test(logs); attempt++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const r = await docker('logs', id);
+    logs = r.stdout + r.stderr;
+  }
+  assert.match(logs, pattern);
+  return logs;
 }
 
 after(async () => {
@@ -141,12 +154,7 @@ describe('example images', () => {
     const id = started.stdout.trim();
 
     // Ask only once it listens: docker-proxy accepts connections before the process inside does.
-    let logs = '';
-    for (let attempt = 0; attempt < 200 && !logs.includes('"msg":"listening"'); attempt++) {
-      await new Promise((r) => setTimeout(r, 50));
-      logs = (await docker('logs', id)).stdout;
-    }
-    assert.match(logs, /"msg":"listening","port":8000/);
+    await waitForLog(id, /"msg":"listening","port":8000/);
     const published = (await docker('port', id, '8000/tcp')).stdout.trim().split('\n')[0]!;
     const body = (await (await fetch(`http://${published}/hello`)).json()) as { service?: string; instance?: string; path?: string };
     assert.deepEqual({ service: body?.service, instance: body?.instance, path: body?.path }, { service: 'echo', instance: 'echo-test-task', path: '/hello' });
@@ -176,6 +184,72 @@ describe('example images', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'function function function');
   });
+});
+
+test('the pinger finds every echo instance through etcd, calls each one, and its watcher logs the changes', async () => {
+  const echo = await build('example-echo');
+  const pinger = await build('example-pinger');
+  const etcdEndpoints = process.env.ETCD_ENDPOINTS ?? 'http://127.0.0.1:2379';
+  const prefix = `/test-images-${randomUUID().slice(0, 8)}`;
+  const layout = new EtcdLayout(prefix);
+  const etcd = createEtcdClient({ endpoints: etcdEndpoints.split(',') });
+  // The local etcd listens on 127.0.0.1, so these containers share the host's network.
+  const discoveryEnv = ['-e', `ETCD_ENDPOINTS=${etcdEndpoints}`, '-e', `THESEUS_ETCD_PREFIX=${prefix}`, '-e', 'ENVIRONMENT_NAME=default'];
+  const record = (taskId: string, port: number): EndpointRecord => ({
+    v: 1, cluster: 'test', namespace: 'default', service: 'echo', labels: ['demo'], appId: '/theseus/default/echo', taskId,
+    appVersion: '2026-01-01T00:00:00.000Z', host: '127.0.0.1', ipAddresses: [], ports: { http: { host: port, container: port, protocol: 'tcp' } },
+    healthy: null, startedAt: new Date().toISOString(), updatedAt: new Date().toISOString(),
+  });
+  try {
+    const echoes: Array<{ taskId: string; port: number }> = [];
+    for (const taskId of ['echo.instance-a', 'echo.instance-b']) {
+      const port = await freePort();
+      const r = await docker('run', '-d', '--label', RUN_LABEL, '--network', 'host', '-e', `CONTAINER_PORT_HTTP=${port}`,
+        '-e', 'SERVICE_NAME=echo', '-e', `MESOS_TASK_ID=${taskId}`, echo);
+      assert.equal(r.code, 0, r.stderr);
+      await waitForLog(r.stdout.trim(), new RegExp(`"msg":"listening","port":${port}`));
+      echoes.push({ taskId, port });
+    }
+    // What the subscriber would write for the first instance; the second appears later.
+    await etcd.put(layout.endpoint('default', 'echo', echoes[0]!.taskId)).value(encodeEndpointRecord(record(echoes[0]!.taskId, echoes[0]!.port)));
+
+    const statusPort = await freePort();
+    const started = await docker('run', '-d', '--label', RUN_LABEL, '--network', 'host', ...discoveryEnv,
+      '-e', 'SERVICE_NAME=pinger', '-e', `CONTAINER_PORT_HTTP=${statusPort}`, '-e', 'TARGET_LABELS=demo', '-e', 'PING_INTERVAL_MS=200', pinger);
+    assert.equal(started.code, 0, started.stderr);
+    const id = started.stdout.trim();
+    await waitForLog(id, /"msg":"watching"/);
+
+    type Status = { rounds: number; lastRound: { nodes: string[]; results: Array<{ address: string; ok: boolean; instance: string | null }> } | null; changes: Array<{ added: string[]; removed: string[] }> };
+    const status = async (): Promise<Status> => (await (await fetch(`http://127.0.0.1:${statusPort}/status`)).json()) as Status;
+    const until = async (what: string, ok: (s: Status) => boolean): Promise<Status> => {
+      let last = await status();
+      for (let attempt = 0; attempt < 300 && !ok(last); attempt++) {
+        await new Promise((r) => setTimeout(r, 100));
+        last = await status();
+      }
+      assert.ok(ok(last), `${what}; last status: ${JSON.stringify(last)}`);
+      return last;
+    };
+    const reached = (s: Status) => (s.lastRound?.results ?? []).filter((r) => r.ok).map((r) => r.instance).sort();
+
+    let seen = await until('the first instance is called', (s) => reached(s).join() === 'echo.instance-a');
+    assert.deepEqual(seen.lastRound?.nodes, [`127.0.0.1:${echoes[0]!.port}`]);
+    await until('the watcher reported the running instance', (s) => s.changes[0]?.added.some((a) => a.startsWith(`echo.instance-a 127.0.0.1 http=${echoes[0]!.port}`)) ?? false);
+
+    await etcd.put(layout.endpoint('default', 'echo', echoes[1]!.taskId)).value(encodeEndpointRecord(record(echoes[1]!.taskId, echoes[1]!.port)));
+    seen = await until('both instances are called', (s) => reached(s).join() === 'echo.instance-a,echo.instance-b');
+    await until('the watcher logged the new instance', (s) => s.changes.some((c) => c.added.some((a) => a.startsWith('echo.instance-b '))));
+
+    await etcd.delete().key(layout.endpoint('default', 'echo', echoes[0]!.taskId));
+    seen = await until('the removed instance is no longer called', (s) => reached(s).join() === 'echo.instance-b');
+    await until('the watcher logged the removal', (s) => s.changes.some((c) => c.removed.some((a) => a.startsWith('echo.instance-a '))));
+    const logs = (await docker('logs', id)).stdout;
+    assert.match(logs, /"msg":"service changed".*"removed":\["echo\.instance-a /);
+  } finally {
+    await etcd.delete().prefix(prefix);
+    etcd.close();
+  }
 });
 
 test('a second build of an up-to-date image changes nothing', async () => {

@@ -1,15 +1,15 @@
-// echo: a small HTTP service. It listens on its port named `http` (CONTAINER_PORT_HTTP, set by
-// the deployer from `ports: {http: 8000}`) and answers every request with who it is, so a caller
-// can tell the instances apart.
+// echo: a small HTTP service. It listens on its port named `http` (guestutils getPort reads
+// CONTAINER_PORT_HTTP, which the deployer sets from `ports: {http: 8000}`) and answers every
+// request with which instance served it, so a caller can tell the instances apart.
 //   GET /healthz   200 "ok"
 //   GET /<any>     200 {"service","instance","host","path","greeting","servedAt"}
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
-import { containerPort, log, stopOnSignal } from '../log.js';
+import { getContainerName, getPort } from '@theseus/guestutils';
+import { log, stopOnSignal } from '../log.js';
 
-const port = containerPort('http', 8000);
-// Marathon and the engine set MESOS_TASK_ID; outside them the container's hostname names it.
-const instance = process.env.MESOS_TASK_ID || hostname();
+const port = getPort('http', 8000);
+const instance = containerName();
 const greeting = process.env.GREETING || 'hello';
 
 const server = createServer((req, res) => {
@@ -31,3 +31,12 @@ const server = createServer((req, res) => {
 
 server.listen(port, () => log('listening', { port: server.address().port, instance }));
 stopOnSignal(server);
+
+/** The task id Marathon or the engine gave this container; outside them, the container's hostname. */
+function containerName() {
+  try {
+    return getContainerName();
+  } catch {
+    return hostname();
+  }
+}

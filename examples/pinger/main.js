@@ -8,8 +8,8 @@
 //   GET /healthz  200 "ok"
 //   GET /status   {"target", "rounds", "lastRound": {"at","nodes","results":[{address,ok,instance|error}]}, "changes"}
 import { createServer } from 'node:http';
-import { getNodeList, watchServices } from '@theseus/guestutils';
-import { containerPort, log, stopOnSignal } from '../log.js';
+import { getNodeList, getPort, watchServices } from '@theseus/guestutils';
+import { log, stopOnSignal } from '../log.js';
 import * as handler from './on-change.js';
 
 const target = process.env.TARGET_SERVICE || 'echo';
@@ -34,7 +34,8 @@ async function call(address) {
 async function round() {
   let nodes;
   try {
-    nodes = await getNodeList(target, { ports: [targetPort], ...(labels.length ? { labels } : {}) });
+    // `host:port` of every running instance, with the host port of its port `targetPort`.
+    nodes = await getNodeList(target, { ports: [targetPort], labels, minimum: 0 });
   } catch (err) {
     log('discovery failed', { target, error: err.message ?? String(err) });
     return;
@@ -63,12 +64,14 @@ const server = createServer((req, res) => {
   }
 });
 
-const port = containerPort('http', 8001);
+const port = getPort('http', 8001);
 server.listen(port, () => log('listening', { port: server.address().port, target, labels, intervalMs }));
 
-const watcher = await watchServices([target], handler);
+// Reports the instances already running as `added`, then every change; it retries etcd by itself.
+const watcher = watchServices([target], handler);
+watcher.ready.then(() => log('watching', { services: [target] }));
 void loop();
 stopOnSignal(server, async () => {
   clearTimeout(timer);
-  await watcher?.close?.();
+  await watcher.stop();
 });

@@ -9,7 +9,7 @@ const KEEP = 50;
 
 /**
  * @param {string} service
- * @param {{ added: unknown[]; removed: unknown[]; changed: unknown[]; current: unknown[] }} delta
+ * @param {import('@theseus/guestutils').EndpointDelta} delta
  */
 export function serviceChange(service, delta) {
   const change = {
@@ -17,7 +17,7 @@ export function serviceChange(service, delta) {
     service,
     added: delta.added.map(describe),
     removed: delta.removed.map(describe),
-    changed: delta.changed.map(describe),
+    changed: delta.changed.map((c) => describe(c.after)),
     current: delta.current.length,
   };
   recentChanges.push(change);
@@ -25,10 +25,11 @@ export function serviceChange(service, delta) {
   log('service changed', change);
 }
 
-/** An endpoint as a short string: its task id and address when it is a record, else as given. */
-function describe(endpoint) {
-  if (typeof endpoint !== 'object' || endpoint === null) return String(endpoint);
-  const e = /** @type {Record<string, any>} */ (endpoint);
-  const ports = Object.entries(e.ports ?? {}).map(([name, p]) => `${name}=${p?.host ?? p?.container ?? '?'}`);
-  return [e.taskId ?? '?', `${e.host ?? '?'}`, ports.join(',')].filter(Boolean).join(' ');
+/**
+ * An endpoint record as `<taskId> <host> <port>=<hostPort>,...`.
+ * @param {import('@theseus/services').EndpointRecord} record
+ */
+function describe(record) {
+  const ports = Object.entries(record.ports).map(([name, p]) => `${name}=${p.host ?? p.container ?? '?'}`);
+  return `${record.taskId} ${record.host} ${ports.join(',')}`.trim();
 }
