@@ -139,7 +139,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Conta
     }
   }
   let raw: unknown = {};
-  if (text !== undefined && source !== null) {
+  if (text !== undefined && source !== null && text.trim() !== '') {
     try {
       raw = yaml.load(text, { filename: source }) ?? {};
     } catch (err) {

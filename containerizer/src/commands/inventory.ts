@@ -8,11 +8,11 @@ import { LABELS } from '../launch/plan.js';
 import type { ListedContainer } from '../docker/types.js';
 import type { LaunchMode } from '../state/store.js';
 import type { MesosGeneration } from '../protocol/types.js';
-import { LockTimeoutError } from '../state/lock.js';
+import { LockTimeoutError, processStartTime } from '../state/lock.js';
 import type { ProgramContext } from './context.js';
 
 async function ours(ctx: ProgramContext): Promise<Map<string, ListedContainer>> {
-  const listed = await ctx.driver.list({ [LABELS.instance]: ctx.config.instance });
+  const listed = await (await ctx.docker()).list({ [LABELS.instance]: ctx.config.instance });
   const byId = new Map<string, ListedContainer>();
   for (const c of listed) {
     const id = c.labels[LABELS.containerId];
@@ -29,7 +29,7 @@ export async function containers(ctx: ProgramContext): Promise<Uint8Array> {
 
 /** State for a container of ours that the state directory lost, rebuilt from its labels. */
 async function rebuild(ctx: ProgramContext, containerId: string, listed: ListedContainer): Promise<void> {
-  const details = await ctx.driver.inspect(listed.id);
+  const details = await (await ctx.docker()).inspect(listed.id);
   if (!details) return;
   const l = listed.labels;
   ctx.store.write({
@@ -44,6 +44,10 @@ async function rebuild(ctx: ProgramContext, containerId: string, listed: ListedC
     mode: (l[LABELS.mode] as LaunchMode | undefined) ?? 'executor',
     generation: (l[LABELS.generation] as MesosGeneration | undefined) ?? (ctx.config.mesosVersion === '1.0' ? '1.0' : '0.22'),
     launchedAt: details.startedAt,
+    ...(details.running ? { pid: details.pid } : {}),
+    ...(details.running && processStartTime(details.pid) ? { pidStartTime: processStartTime(details.pid) } : {}),
+    ...(details.cpuShares > 0 ? { cpus: details.cpuShares / 1024 } : {}),
+    ...(details.memoryBytes > 0 ? { memMb: details.memoryBytes / (1024 * 1024) } : {}),
   });
 }
 
@@ -89,7 +93,7 @@ export async function state(ctx: ProgramContext, remove: boolean): Promise<void>
     const lock = await ctx.store.lock(id, 0).catch(() => undefined);
     if (!lock) continue;
     try {
-      if (saved) await ctx.driver.remove(saved.dockerId);
+      if (saved) await (await ctx.docker()).remove(saved.dockerId);
       ctx.store.remove(id);
     } finally {
       lock.release();

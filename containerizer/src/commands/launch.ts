@@ -17,7 +17,8 @@ export async function launch(ctx: ProgramContext, record: Uint8Array): Promise<v
   const message = decodeLaunch(record);
   const containerId = checkContainerId(message.container_id.value);
   const plan = planLaunch(message, ctx.config);
-  const { driver, store, log } = ctx;
+  const { store, log } = ctx;
+  const driver = await ctx.docker();
 
   const lock = await store.lock(containerId);
   let startedId: string | undefined;
@@ -45,6 +46,10 @@ export async function launch(ctx: ProgramContext, record: Uint8Array): Promise<v
       mode: plan.mode,
       generation: plan.generation,
       launchedAt: started.startedAt,
+      pid: started.pid,
+      ...(processStartTime(started.pid) ? { pidStartTime: processStartTime(started.pid) } : {}),
+      ...(plan.spec.cpus !== undefined ? { cpus: plan.spec.cpus } : {}),
+      ...(plan.spec.memMb !== undefined ? { memMb: plan.spec.memMb } : {}),
     };
     store.write(state);
     if (plan.hostExecutor) {

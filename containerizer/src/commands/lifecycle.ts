@@ -4,6 +4,7 @@
  * container's lifetime, so the slave SIGKILLing `wait` or `observe` harms nothing.
  */
 import { ContainerNotFoundError } from '../docker/errors.js';
+import { readCgroupUsage } from '../docker/cgroup-usage.js';
 import { limitsOf } from '../launch/plan.js';
 import { decodeInput, encodeResourceStatistics, encodeTermination } from '../protocol/messages.js';
 import { UnknownContainerError } from '../protocol/errors.js';
@@ -37,7 +38,7 @@ async function awaitExit(ctx: ProgramContext, state: ContainerState): Promise<Ex
   if (recorded) return recorded;
   let exit: ExitRecord;
   try {
-    const ended = await ctx.driver.wait(state.dockerId);
+    const ended = await (await ctx.docker()).wait(state.dockerId);
     exit = { ...ended, destroyed: false };
   } catch (err) {
     if (!(err instanceof ContainerNotFoundError)) throw err;
@@ -69,12 +70,25 @@ export async function wait(ctx: ProgramContext, record: Uint8Array): Promise<Uin
   return encodeTermination(terminationOf(exit), state.generation);
 }
 
+/**
+ * Counters from the container's cgroup while its first process lives (no Engine call, so no
+ * Docker client is even loaded); otherwise, or when the cgroup is not visible, from the Engine.
+ */
 export async function usage(ctx: ProgramContext, record: Uint8Array): Promise<Uint8Array> {
   const id = (decodeInput('usage', record).container_id as { value: string }).value;
   const state = known(ctx, id);
   const stats: ResourceStatistics = { timestamp: Date.now() / 1000 };
+  const counters = state.pid && processAlive(state.pid, state.pidStartTime) ? readCgroupUsage(state.pid) : undefined;
+  if (counters) {
+    stats.cpus_user_time_secs = counters.cpuUserSeconds;
+    stats.cpus_system_time_secs = counters.cpuSystemSeconds;
+    if (state.cpus !== undefined) stats.cpus_limit = state.cpus;
+    stats.mem_rss_bytes = counters.memRssBytes;
+    if (state.memMb !== undefined) stats.mem_limit_bytes = Math.round(state.memMb * 1024 * 1024);
+    return encodeResourceStatistics(stats);
+  }
   try {
-    const u = await ctx.driver.usage(state.dockerId);
+    const u = await (await ctx.docker()).usage(state.dockerId);
     stats.timestamp = u.timestamp;
     stats.cpus_user_time_secs = u.cpuUserSeconds;
     stats.cpus_system_time_secs = u.cpuSystemSeconds;
@@ -95,7 +109,9 @@ export async function update(ctx: ProgramContext, record: Uint8Array): Promise<v
   const limits = limitsOf((message.resources as Resource[] | undefined) ?? []);
   const lock = await ctx.store.lock(id);
   try {
-    await ctx.driver.update(state.dockerId, limits);
+    await (await ctx.docker()).update(state.dockerId, limits);
+    const current = ctx.store.read(id) ?? state;
+    ctx.store.write({ ...current, ...limits });
     ctx.log.info('updated limits', { containerId: id, ...limits });
   } catch (err) {
     // destroyed meanwhile: there is nothing left to limit
@@ -116,9 +132,10 @@ export async function destroy(ctx: ProgramContext, record: Uint8Array): Promise<
   try {
     const state = ctx.store.read(id);
     if (!state) return;
-    await ctx.driver.stop(state.dockerId, ctx.config.stopGraceSeconds);
+    const driver = await ctx.docker();
+    await driver.stop(state.dockerId, ctx.config.stopGraceSeconds);
     if (!ctx.store.readExit(id)) {
-      const details = await ctx.driver.inspect(state.dockerId);
+      const details = await driver.inspect(state.dockerId);
       ctx.store.writeExit(id, {
         exitCode: details?.exitCode ?? 137,
         oomKilled: details?.oomKilled ?? false,
@@ -134,7 +151,7 @@ export async function destroy(ctx: ProgramContext, record: Uint8Array): Promise<
         // already gone
       }
     }
-    await ctx.driver.remove(state.dockerId);
+    await driver.remove(state.dockerId);
     ctx.log.info('destroyed', { containerId: id });
   } finally {
     lock.release();
@@ -148,13 +165,14 @@ export async function destroy(ctx: ProgramContext, record: Uint8Array): Promise<
  */
 export async function observe(ctx: ProgramContext, containerId: string): Promise<number> {
   const state = known(ctx, containerId);
+  const driver = await ctx.docker();
   const onSignal = () => {
     ctx.log.info('task killed: stopping its container', { containerId });
-    ctx.driver.stop(state.dockerId, ctx.config.stopGraceSeconds).catch(() => undefined);
+    driver.stop(state.dockerId, ctx.config.stopGraceSeconds).catch(() => undefined);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  const output = ctx.driver.followLogs(state.dockerId, process.stdout, process.stderr).catch(() => undefined);
+  const output = driver.followLogs(state.dockerId, process.stdout, process.stderr).catch(() => undefined);
   const exit = await awaitExit(ctx, state);
   await Promise.race([output, sleep(2000)]);
   return exit.exitCode & 0xff;

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { DockerDriver } from './driver.js';
 import { ContainerNotFoundError, DockerRequestError, DockerUnavailableError, ImageUnavailableError } from './errors.js';
 import type { ContainerSpec } from './types.js';
+import { readCgroupUsage } from './cgroup-usage.js';
+import Docker from 'dockerode';
 
 const IMAGE = 'theseus/busybox:local';
 const run = randomBytes(4).toString('hex');
@@ -97,6 +99,23 @@ describe('DockerDriver against the Docker Engine', () => {
     await driver.stop(started.id, 1); // already stopped
     await driver.remove(started.id);
     assert.equal(await driver.inspect(started.id), undefined);
+  });
+
+  it('reads the same CPU and memory counters from the cgroup as the Engine reports', async () => {
+    const started = await driver.start(spec({ shell: 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; sleep 300', memMb: 32 }));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const details = await driver.inspect(started.id);
+    const fromCgroup = readCgroupUsage(details?.pid ?? 0);
+    assert.ok(fromCgroup, 'the cgroup of a local container is visible');
+    const stats = await new Docker().getContainer(started.id).stats({ stream: false });
+    const engineUser = stats.cpu_stats.cpu_usage.usage_in_usermode / 1e9;
+    assert.ok(fromCgroup.cpuUserSeconds > 0, 'the loop used CPU');
+    assert.ok(Math.abs(fromCgroup.cpuUserSeconds - engineUser) <= 0.05, `cgroup ${fromCgroup.cpuUserSeconds} s vs Engine ${engineUser} s`);
+    const engineRss = (stats.memory_stats as { stats: Record<string, number> }).stats.total_rss ?? 0;
+    assert.ok(Math.abs(fromCgroup.memRssBytes - engineRss) <= 256 * 1024, `cgroup ${fromCgroup.memRssBytes} vs Engine ${engineRss}`);
+    const usage = await driver.usage(started.id);
+    assert.ok(usage.cpuUserSeconds >= fromCgroup.cpuUserSeconds);
+    await driver.remove(started.id);
   });
 
   it('reports the exit code, also when the container ended before wait was called', async () => {

@@ -4,6 +4,7 @@
  * and image pulls has a timeout, so a hung daemon never hangs a caller forever.
  */
 import Docker from 'dockerode';
+import { readCgroupUsage, type CgroupUsage } from './cgroup-usage.js';
 import { ContainerNotFoundError, DockerRequestError, DockerUnavailableError, ImageUnavailableError } from './errors.js';
 import type {
   ContainerDetails,
@@ -107,7 +108,7 @@ export class DockerDriver {
     }
     const details = await this.inspect(created.id);
     if (!details) throw new ContainerNotFoundError(created.id);
-    return { id: details.id, name: details.name, ipAddress: details.ipAddress, startedAt: details.startedAt };
+    return { id: details.id, name: details.name, ipAddress: details.ipAddress, startedAt: details.startedAt, pid: details.pid };
   }
 
   /** Resolves when the container has ended; at once when it already has. */
@@ -122,26 +123,33 @@ export class DockerDriver {
     };
   }
 
-  /** One stats sample, without the Engine's one-second wait for a second sample. A stopped container reports zeros. */
+  /**
+   * CPU and memory counters with the container's limits. A running container's counters come from
+   * its cgroup when visible (fast), else from one Engine stats sample; a stopped one reports zeros.
+   */
   async usage(id: string): Promise<ContainerUsage> {
-    const container = this.docker.getContainer(id);
-    const [stats, details] = await Promise.all([
-      this.call(`read stats of container ${id}`, () => container.stats({ stream: false, 'one-shot': true } as { stream: false }), id),
-      this.inspect(id),
-    ]);
+    const details = await this.inspect(id);
     if (!details) throw new ContainerNotFoundError(id);
+    const limits = {
+      cpusLimit: details.cpuShares > 0 ? details.cpuShares / 1024 : null,
+      memLimitBytes: details.memoryBytes > 0 ? details.memoryBytes : null,
+      running: details.running,
+    };
+    if (!details.running) return { timestamp: Date.now() / 1000, cpuUserSeconds: 0, cpuSystemSeconds: 0, memRssBytes: 0, ...limits };
+    const counters = readCgroupUsage(details.pid) ?? (await this.engineUsage(id));
+    return { timestamp: Date.now() / 1000, ...counters, ...limits };
+  }
+
+  private async engineUsage(id: string): Promise<CgroupUsage> {
+    const stats = await this.call(`read stats of container ${id}`, () => this.docker.getContainer(id).stats({ stream: false, 'one-shot': true } as { stream: false }), id);
     const cpu = stats.cpu_stats?.cpu_usage;
     const memory = stats.memory_stats as { usage?: number; stats?: Record<string, number> } | undefined;
     const memStats = memory?.stats ?? {};
     return {
-      timestamp: Date.now() / 1000,
       cpuUserSeconds: (cpu?.usage_in_usermode ?? 0) / 1e9,
       cpuSystemSeconds: (cpu?.usage_in_kernelmode ?? 0) / 1e9,
-      cpusLimit: details.cpuShares > 0 ? details.cpuShares / 1024 : null,
       // cgroup v1 reports rss; v2 reports anon
-      memRssBytes: memStats.rss ?? memStats.anon ?? memory?.usage ?? 0,
-      memLimitBytes: details.memoryBytes > 0 ? details.memoryBytes : null,
-      running: details.running,
+      memRssBytes: memStats.total_rss ?? memStats.rss ?? memStats.anon ?? memory?.usage ?? 0,
     };
   }
 

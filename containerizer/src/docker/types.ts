@@ -56,6 +56,8 @@ export interface StartedContainer {
   /** Address on the bridge network; null with host or no networking. */
   ipAddress: string | null;
   startedAt: string;
+  /** Host pid of the container's first process (its cgroup holds the container's counters). */
+  pid: number;
 }
 
 export interface ContainerExit {

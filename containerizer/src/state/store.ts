@@ -25,6 +25,12 @@ export interface ContainerState {
   mode: LaunchMode;
   generation: MesosGeneration;
   launchedAt: string;
+  /** Host pid of the container's first process and its start time (for `usage` from the cgroup). */
+  pid?: number;
+  pidStartTime?: string;
+  /** Limits as last set by launch or update. */
+  cpus?: number;
+  memMb?: number;
   /** pid of the host executor observing a command task. */
   executorPid?: number;
   executorStartTime?: string;
