@@ -9,7 +9,7 @@ import { Etcd3 } from 'etcd3';
 import { EtcdLayout, encodeEndpointRecord } from '@theseus/services';
 import { Guest } from '../src/guest.js';
 import { endpointRecord } from '../src/test-support/records.js';
-import { elapsedMs, percentiles } from './stats.js';
+import { elapsedMs, percentiles } from './support/stats.js';
 
 const INSTANCES = 1_000;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 300);

@@ -16,7 +16,7 @@ import { Guest } from '../src/guest.js';
 import { EtcdProcess } from '../src/test-support/etcd-process.js';
 import { endpointRecord } from '../src/test-support/records.js';
 import { memoryLog } from '../src/test-support/deltas.js';
-import { elapsedMs, percentiles } from './stats.js';
+import { elapsedMs, percentiles } from './support/stats.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const DOWN_MS = 2_000;

@@ -11,7 +11,7 @@ import { EtcdLayout, encodeEndpointRecord } from '@theseus/services';
 import { watchServices } from '../src/watcher.js';
 import { endpointRecord } from '../src/test-support/records.js';
 import { memoryLog } from '../src/test-support/deltas.js';
-import { elapsedMs, percentiles } from './stats.js';
+import { elapsedMs, percentiles } from './support/stats.js';
 
 const etcdUrl = (process.env.ETCD_ENDPOINTS ?? 'http://127.0.0.1:2379').split(',')[0]!;
 const client = new Etcd3({ hosts: etcdUrl });

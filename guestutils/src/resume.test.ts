@@ -54,6 +54,20 @@ async function settled(watcher: ServiceWatcher, layout: EtcdLayout, calls: Array
   return truth;
 }
 
+/** Two instances, a watcher that has reported them, and the number of calls so far. */
+async function watchingTwo(t: { after(fn: () => unknown): void }, subnet: string) {
+  const layout = new EtcdLayout(`/test-${randomUUID().slice(0, 8)}`);
+  const a = endpointRecord({ service: 'redis', host: `${subnet}.1` });
+  const b = endpointRecord({ service: 'redis', host: `${subnet}.2` });
+  await putRecord(direct, layout, a);
+  await putRecord(direct, layout, b);
+  const { log, recording, watcher } = start(layout);
+  t.after(() => watcher.stop());
+  await watcher.ready;
+  await settled(watcher, layout, recording.calls);
+  return { layout, a, b, log, recording, watcher, before: recording.calls.length };
+}
+
 test('etcd unreachable at start: the watcher keeps trying, then reports what is running', async (t) => {
   const layout = new EtcdLayout(`/test-${randomUUID().slice(0, 8)}`);
   const a = endpointRecord({ service: 'redis' });
@@ -70,16 +84,7 @@ test('etcd unreachable at start: the watcher keeps trying, then reports what is 
 });
 
 test('after an etcd restart the watch resumes from the revision after the last one seen: no change missed, none twice', async (t) => {
-  const layout = new EtcdLayout(`/test-${randomUUID().slice(0, 8)}`);
-  const a = endpointRecord({ service: 'redis', host: '10.0.0.1' });
-  const b = endpointRecord({ service: 'redis', host: '10.0.0.2' });
-  await putRecord(direct, layout, a);
-  await putRecord(direct, layout, b);
-  const { log, recording, watcher } = start(layout);
-  t.after(() => watcher.stop());
-  await watcher.ready;
-  await settled(watcher, layout, recording.calls);
-  const before = recording.calls.length;
+  const { layout, a, b, log, recording, watcher, before } = await watchingTwo(t, '10.0.0');
   const seen = watcher.status()[0]!.revision;
 
   proxy.cut();
@@ -112,16 +117,7 @@ test('after an etcd restart the watch resumes from the revision after the last o
 });
 
 test('when the revision to resume from was compacted, the watcher reads the service again and reports the difference', async (t) => {
-  const layout = new EtcdLayout(`/test-${randomUUID().slice(0, 8)}`);
-  const a = endpointRecord({ service: 'redis', host: '10.0.1.1' });
-  const b = endpointRecord({ service: 'redis', host: '10.0.1.2' });
-  await putRecord(direct, layout, a);
-  await putRecord(direct, layout, b);
-  const { log, recording, watcher } = start(layout);
-  t.after(() => watcher.stop());
-  await watcher.ready;
-  await settled(watcher, layout, recording.calls);
-  const before = recording.calls.length;
+  const { layout, a, b, log, recording, watcher, before } = await watchingTwo(t, '10.0.1');
 
   proxy.cut();
   const c = endpointRecord({ service: 'redis', host: '10.0.1.3' });
