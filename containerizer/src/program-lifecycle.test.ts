@@ -201,6 +201,10 @@ describe('theseus-containerizer under slave conditions', () => {
     assert.match(invalid.stderr, /bad\.yaml is not a valid containerizer configuration/);
     assert.match(invalid.stderr, /allow\.privileged|allow\/privileged/);
     refused(await callProgram(['--config', join(work, 'missing.yaml'), 'usage'], idRecord('Usage', id)), /missing\.yaml: the configuration file does not exist/);
+    const noEngine = join(work, 'no-engine.yaml');
+    writeFileSync(noEngine, `stateDir: ${join(work, 'state')}\ninstance: ${instance}\ndocker:\n  socketPath: ${join(work, 'no-docker.sock')}\n`);
+    refused(await call('containers', undefined, noEngine), /Docker Engine at .*no-docker\.sock is unavailable/);
+    refused(await call('recover', undefined, noEngine), /Docker Engine at .*no-docker\.sock is unavailable/);
   });
 
   it('answers containers and recover without reading stdin (which stays open)', async () => {
