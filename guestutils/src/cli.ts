@@ -97,7 +97,7 @@ function format(answer: Answer, json: boolean): string {
 }
 
 async function runGuest(command: string, argv: string[]): Promise<number> {
-  const functions = Object.entries(FUNCTIONS).map(([name, f]) => `  ${[name, ...f.args.map((a) => `<${a}>`)].join(' ').padEnd(48)}${f.summary}`);
+  const functions = Object.entries(FUNCTIONS).map(([name, f]) => `  ${[name, ...f.args.map((a) => `<${a}>`)].join(' ').padEnd(52)}${f.summary}`);
   const program = commandProgram(command, 'service discovery from inside a container')
     .argument('<function>', 'what to ask (see below)')
     .argument('[args...]', 'its arguments')
