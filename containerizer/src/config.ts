@@ -59,6 +59,8 @@ export const ContainerizerConfigSchema = z.strictObject({
   defaultNetwork: z.enum(['bridge', 'host', 'none']).default('bridge'),
   /** Where the sandbox is mounted in the container (MESOS_SANDBOX); also its working directory. */
   sandboxPath: z.string().startsWith('/').default('/mnt/mesos/sandbox'),
+  /** Time limit of each `CommandInfo.uris` download, in seconds. */
+  fetchTimeoutSeconds: z.number().int().min(1).default(300),
   /** Seconds between SIGTERM and SIGKILL on destroy. */
   stopGraceSeconds: z.number().int().min(0).default(5),
   /**

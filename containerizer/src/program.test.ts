@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerDriver } from './docker/driver.js';
@@ -253,6 +255,50 @@ describe('theseus-containerizer driven as a Mesos slave drives it', () => {
     assert.match(lines[0] ?? '', new RegExp(`image theseus/absent-${run}:none is not available: .+`));
     assert.equal(await dockerOf(id), undefined);
     ok(await call('destroy', idRecord('Destroy', id)), 'destroy of a failed launch');
+  });
+
+  it('fetches the URIs into the sandbox first: executables marked, archives unpacked, failures named', async () => {
+    const files = join(work, 'served');
+    mkdirSync(join(files, 'data'), { recursive: true });
+    writeFileSync(join(files, 'tool.sh'), '#!/bin/sh\necho "tool ran with $(cat data/hello.txt)"\n');
+    writeFileSync(join(files, 'data', 'hello.txt'), `hello ${run}`);
+    execFileSync('tar', ['czf', join(files, 'data.tar.gz'), '-C', files, 'data']);
+    const server = createHttpServer((req, res) => {
+      try {
+        res.end(readFileSync(join(files, (req.url ?? '/').slice(1))));
+      } catch {
+        res.statusCode = 404;
+        res.end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const withUris = (id: string, dir: string, uris: object[]) =>
+        encodeMessage('mesos.containerizer.Launch', {
+          container_id: { value: id },
+          executor_info: {
+            executor_id: { value: id },
+            command: { value: './tool.sh > fetched.txt', uris },
+            container: { type: 'DOCKER', docker: { image: IMAGE, network: 'NONE' } },
+          },
+          directory: dir,
+        });
+      const id = randomUUID();
+      const dir = sandbox();
+      ok(await call('launch', withUris(id, dir, [{ value: `${base}/tool.sh`, executable: true }, { value: `${base}/data.tar.gz` }])), 'launch');
+      assert.equal(termination(await call('wait', idRecord('Wait', id))).status, 0);
+      assert.equal(readFileSync(join(dir, 'fetched.txt'), 'utf8').trim(), `tool ran with hello ${run}`);
+      ok(await call('destroy', idRecord('Destroy', id)), 'destroy');
+
+      const missing = await call('launch', withUris(randomUUID(), sandbox(), [{ value: `${base}/absent.sh` }]));
+      assert.notEqual(missing.code, 0);
+      assert.match(missing.stderr, /cannot fetch http:\/\/127\.0\.0\.1:\d+\/absent\.sh: HTTP 404/);
+      const scheme = await call('launch', withUris(randomUUID(), sandbox(), [{ value: 'hdfs://namenode/app.jar' }]));
+      assert.match(scheme.stderr, /only http\(s\) URLs and local paths/);
+    } finally {
+      server.close();
+    }
   });
 
   it('refuses privileged containers and host paths the configuration does not allow', async () => {

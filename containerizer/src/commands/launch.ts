@@ -26,6 +26,12 @@ export async function launch(ctx: ProgramContext, record: Uint8Array): Promise<v
   try {
     if (store.read(containerId)) throw new LaunchRefusedError(`container ${containerId} was already launched`);
     ours = true;
+    if (plan.uris.length) {
+      if (!message.directory) throw new LaunchRefusedError('the launch has URIs to fetch but no sandbox directory');
+      const { fetchUris } = await import('../launch/fetch-uris.js');
+      const fetched = await fetchUris(plan.uris, message.directory, ctx.config.fetchTimeoutSeconds * 1000);
+      log.info('fetched URIs', { containerId, files: fetched });
+    }
     await driver.ensureImage(plan.spec.image, { pull: plan.pull, ...(plan.auth ? { auth: plan.auth } : {}) });
     if (plan.pairWithExposedPorts) {
       const paired = pairPorts(plan.allocatedPorts, await driver.exposedPorts(plan.spec.image), ctx.config.maxIdentityPorts);

@@ -47,6 +47,8 @@ export interface LaunchPlan {
   allocatedPorts: number[];
   /** The executor to start on the host for a command task (`host` mode). */
   hostExecutor: string | undefined;
+  /** To fetch into the sandbox before the container starts. */
+  uris: NonNullable<CommandInfo['uris']>;
 }
 
 /** `docker:///image`, `docker://registry/repo:tag` (0.19 `CommandInfo.ContainerInfo.image`). */
@@ -262,6 +264,7 @@ export function planLaunch(launch: MesosLaunch, config: ContainerizerConfig, env
     pairWithExposedPorts,
     allocatedPorts: allocated,
     hostExecutor,
+    uris: command?.uris ?? [],
   };
 }
 
