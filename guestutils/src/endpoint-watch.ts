@@ -126,23 +126,24 @@ export class EndpointWatch extends EventEmitter<EndpointWatchEvents> {
     });
     watcher.on('disconnected', (err) => {
       if (this.watcher !== watcher) return;
-      this.drop(watcher);
+      this.drop();
+      // While disconnected this only detaches it, so etcd3 does not reconnect it on its own.
+      watcher.cancel().catch(() => undefined);
       this.emit('disconnected', err);
       this.retry(() => this.open(true));
     });
     watcher.on('error', (err) => {
       if (this.watcher !== watcher) return;
-      this.drop(watcher);
+      // etcd canceled it and etcd3 has already let it go: nothing to cancel.
+      this.drop();
       this.emit('canceled', err);
       this.retry(() => void this.resync());
     });
   }
 
-  private drop(watcher: Watcher): void {
+  private drop(): void {
     this.watcher = undefined;
     this.connected = false;
-    // While disconnected this only detaches it, so etcd3 does not reconnect it on its own.
-    watcher.cancel().catch(() => undefined);
   }
 
   private async resync(): Promise<void> {
