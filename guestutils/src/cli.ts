@@ -145,6 +145,7 @@ async function runWatch(command: string, argv: string[]): Promise<number> {
     .option('--handler <module>', 'module exporting serviceChange(service, delta) (default: WATCH_HANDLER; none: print deltas)')
     .option('--coalesce-ms <ms>', 'deliver changes within this window as one delta (default: WATCH_COALESCE_MS or 100)', wholeNumber('--coalesce-ms'))
     .option('--namespace <namespace>', 'watch services of this namespace (default: ENVIRONMENT_NAME)')
+    .option('--labels <labels>', 'only instances with all these labels, comma-separated', list)
     .option('--no-initial', 'do not report the instances already running at start');
   const { settings, logger, opts } = setUp(program, argv, {
     component: 'watch',
@@ -159,6 +160,7 @@ async function runWatch(command: string, argv: string[]): Promise<number> {
     coalesceMs: settings.guest.coalesceMs,
     reportInitial: opts.initial !== false,
     logger,
+    ...(opts.labels ? { labels: opts.labels as string[] } : {}),
     ...(opts.namespace ? { namespace: opts.namespace as string } : {}),
   });
   watcher.ready.catch((err: unknown) => logger.error('watcher failed to start', { error: err instanceof Error ? err.message : String(err) }));

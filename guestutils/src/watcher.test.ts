@@ -60,7 +60,7 @@ test('at start the handler gets the instances already running as added; then eac
   await eventually(() => recording.calls.length === 3, 'the change');
   assert.deepEqual(recording.calls[2]!.delta.changed, [{ before: a, after: moved }]);
   assert.deepEqual([recording.calls[2]!.delta.added, recording.calls[2]!.delta.removed], [[], []]);
-  assert.equal(recording.calls[2]!.delta.revision, revision);
+  assert.ok(BigInt(recording.calls[2]!.delta.revision) >= BigInt(revision), 'the delta reflects the write');
 
   await deleteRecord(client, layout, b);
   await eventually(() => recording.calls.length === 4, 'the remove');
@@ -138,6 +138,25 @@ test('a burst of writes within the window reaches the handler as fewer calls tha
   assert.ok(recording.calls.length < 11, `${recording.calls.length} calls for 1 + 10 writes`);
   const view = replay(recording.calls.map((c) => c.delta));
   assert.deepEqual([...view.keys()].sort(), records.slice(10).map((r) => r.taskId).sort());
+});
+
+test('with labels, only instances carrying them count: one leaving the label set is removed', async (t) => {
+  const { layout, recording, start } = setUp({ labels: ['prod'] });
+  const prod = endpointRecord({ service: 'redis', labels: ['blue', 'prod'] });
+  const dev = endpointRecord({ service: 'redis', labels: ['dev'] });
+  await putRecord(client, layout, prod);
+  await putRecord(client, layout, dev);
+  const watcher = start();
+  t.after(() => watcher.stop());
+  await eventually(() => recording.calls.length === 1, 'the initial call');
+  assert.deepEqual(recording.calls[0]!.delta.current, [prod]);
+  await putRecord(client, layout, endpointRecord({ service: 'redis', labels: ['dev'] }));
+  const relabelled = { ...prod, labels: ['blue'] };
+  await putRecord(client, layout, relabelled);
+  await eventually(() => recording.calls.length === 2, 'the relabel');
+  assert.deepEqual(recording.calls[1]!.delta.removed, [prod]);
+  assert.deepEqual(recording.calls[1]!.delta.added, []);
+  assert.deepEqual(watcher.status()[0]!.instances, 0);
 });
 
 test('each watched service gets its own calls, named by the bare service name', async (t) => {

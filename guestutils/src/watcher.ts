@@ -13,7 +13,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { EndpointRecord } from '@theseus/services';
 import { ConfigError } from '@theseus/services/errors';
-import { assertName } from '@theseus/services/naming';
+import { assertName, labelsMatch } from '@theseus/services/naming';
 import { diffEndpoints, isEmptyDelta, sortedRecords, type EndpointDelta, type EndpointState } from './delta.js';
 import { EndpointWatch } from './endpoint-watch.js';
 import { environmentName, etcdEndpoints, etcdPrefix, type Env } from './environment.js';
@@ -46,6 +46,8 @@ export interface WatchServicesOptions {
   client?: Etcd3;
   /** Changes within this window after the first one reach the handler as one delta, in ms. @defaultValue 100 */
   coalesceMs?: number;
+  /** Only instances whose label set includes all of these count. @defaultValue [] (every instance) */
+  labels?: readonly string[];
   /** Call the handler at start with the instances already running, as `added`. @defaultValue true */
   reportInitial?: boolean;
   /** Delay before delivering again the changes a handler threw on (doubles up to 30 s); 0: never again. @defaultValue 1000 */
@@ -182,7 +184,7 @@ class ServiceRunner {
     for (let attempt = 0; !isStopped() && !this.stopped; attempt++) {
       try {
         await this.watch.start();
-        if (this.options.reportInitial === false) this.reported = new Map(this.watch.current);
+        if (this.options.reportInitial === false) this.reported = this.view();
         this.logger.info('watching', { service: this.watch.service, namespace: this.watch.namespace, instances: this.watch.current.size, revision: this.watch.lastRevision });
         return;
       } catch (err) {
@@ -198,7 +200,7 @@ class ServiceRunner {
       service: this.watch.service,
       revision: this.watch.lastRevision,
       connected: this.watch.isConnected,
-      instances: this.watch.current.size,
+      instances: this.view().size,
       lastSyncedAt: this.lastSyncedAt,
     };
   }
@@ -210,6 +212,12 @@ class ServiceRunner {
     await this.running;
   }
 
+  /** The watched instances now (those with the wanted labels). */
+  private view(): Map<string, EndpointRecord> {
+    const labels = this.options.labels ?? [];
+    return new Map([...this.watch.current].filter(([, record]) => labelsMatch(record.labels, labels)));
+  }
+
   private changed(): void {
     if (this.stopped || this.timer || this.running) return;
     this.timer = setTimeout(() => void this.flush(), this.coalesceMs);
@@ -218,7 +226,7 @@ class ServiceRunner {
   private async flush(): Promise<void> {
     this.timer = undefined;
     if (this.stopped) return;
-    const current = new Map(this.watch.current);
+    const current = this.view();
     const diff = diffEndpoints(this.reported, current, this.same);
     if (isEmptyDelta(diff)) return;
     const service = this.watch.service;
