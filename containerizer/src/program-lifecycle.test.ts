@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { DockerDriver } from './docker/driver.js';
 import { decodeMessage, encodeMessage } from './protocol/messages.js';
@@ -205,6 +206,36 @@ describe('theseus-containerizer under slave conditions', () => {
     writeFileSync(noEngine, `stateDir: ${join(work, 'state')}\ninstance: ${instance}\ndocker:\n  socketPath: ${join(work, 'no-docker.sock')}\n`);
     refused(await call('containers', undefined, noEngine), /Docker Engine at .*no-docker\.sock is unavailable/);
     refused(await call('recover', undefined, noEngine), /Docker Engine at .*no-docker\.sock is unavailable/);
+  });
+
+  it('lists and removes the state of ended containers (state [--rm]), and logs to syslog when configured', async () => {
+    const syslog = createSocket('udp4');
+    const datagrams: string[] = [];
+    syslog.on('message', (m) => datagrams.push(m.toString()));
+    await new Promise<void>((resolve) => syslog.bind(0, '127.0.0.1', resolve));
+    const withSyslog = join(work, 'syslog.yaml');
+    writeFileSync(withSyslog, `stateDir: ${join(work, 'state')}\ninstance: ${instance}\nlog:\n  syslog:\n    host: 127.0.0.1\n    port: ${syslog.address().port}\n`);
+    const ended = randomUUID();
+    const live = randomUUID();
+    const quick = encodeMessage('mesos.containerizer.Launch', {
+      container_id: { value: ended },
+      executor_info: { executor_id: { value: ended }, command: { value: 'exit 0' }, container: { type: 'DOCKER', docker: { image: IMAGE, network: 'NONE' } } },
+    });
+    ok(await call('launch', quick, withSyslog), 'launch');
+    ok(await call('launch', sleeper(live)), 'launch');
+    ok(await call('wait', idRecord('Wait', ended)), 'wait');
+    const listed = await callProgram(['--config', configFile, 'state'], undefined);
+    ok(listed, 'state');
+    assert.match(listed.stdout.toString(), new RegExp(`^${ended}\t.*\texit 0$`, 'm'));
+    assert.doesNotMatch(listed.stdout.toString(), new RegExp(live));
+    ok(await callProgram(['--config', configFile, 'state', '--rm'], undefined), 'state --rm');
+    assert.equal(existsSync(join(stateRoot, ended)), false);
+    assert.equal(existsSync(join(stateRoot, live)), true, 'a running container keeps its state');
+    assert.equal((await driver.list({ 'theseus.mesos.container-id': ended })).length, 0);
+    ok(await call('destroy', idRecord('Destroy', live)), 'destroy');
+    for (let i = 0; i < 20 && !datagrams.some((d) => d.includes('launched')); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    syslog.close();
+    assert.ok(datagrams.some((d) => /^<14>theseus-containerizer\[\d+\]: launched /.test(d)), datagrams.join('\n'));
   });
 
   it('answers containers and recover without reading stdin (which stays open)', async () => {

@@ -3,7 +3,7 @@
  * `destroy`, and `observe` (what the host executor runs for a command task). No call owns the
  * container's lifetime, so the slave SIGKILLing `wait` or `observe` harms nothing.
  */
-import { ContainerNotFoundError } from '../docker/errors.js';
+import { ContainerNotFoundError, DockerUnavailableError } from '../docker/errors.js';
 import { readCgroupUsage } from '../docker/cgroup-usage.js';
 import { limitsOf } from '../launch/plan.js';
 import { decodeInput, encodeResourceStatistics, encodeTermination } from '../protocol/messages.js';
@@ -32,13 +32,27 @@ export function terminationOf(exit: ExitRecord): TerminationFields {
   return { killed: exit.oomKilled, message, status: code << 8 };
 }
 
+/** Waits for the container, waiting out Engine restarts (the slave has no timeout on wait and kills it on destroy). */
+async function waitThroughRestarts(ctx: ProgramContext, dockerId: string) {
+  const driver = await ctx.docker();
+  for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
+    try {
+      return await driver.wait(dockerId);
+    } catch (err) {
+      if (!(err instanceof DockerUnavailableError)) throw err;
+      ctx.log.warn('Docker Engine unavailable while waiting; retrying', { error: err.message, retryInMs: delay });
+      await sleep(delay);
+    }
+  }
+}
+
 /** The container's end: recorded earlier, or waited for now and recorded. */
 async function awaitExit(ctx: ProgramContext, state: ContainerState): Promise<ExitRecord> {
   const recorded = ctx.store.readExit(state.containerId);
   if (recorded) return recorded;
   let exit: ExitRecord;
   try {
-    const ended = await (await ctx.docker()).wait(state.dockerId);
+    const ended = await waitThroughRestarts(ctx, state.dockerId);
     exit = { ...ended, destroyed: false };
   } catch (err) {
     if (!(err instanceof ContainerNotFoundError)) throw err;

@@ -107,6 +107,24 @@ describe('planLaunch', () => {
   });
 });
 
+describe('slave generation and registry credentials', () => {
+  it('detects a 0.26+ slave from its launch environment when asked to', () => {
+    const launch = executorLaunch({ container: { type: 'DOCKER', docker: { image: 'a' } } });
+    assert.equal(planLaunch(launch, config({ mesosVersion: 'auto' }), {}).generation, '0.22');
+    assert.equal(planLaunch(launch, config({ mesosVersion: 'auto' }), { MESOS_AGENT_ENDPOINT: '10.0.0.5:5051' }).generation, '1.0');
+    assert.equal(planLaunch(launch, config(), { MESOS_AGENT_ENDPOINT: '10.0.0.5:5051' }).generation, '0.22', 'the default is the 0.22 Termination');
+  });
+
+  it('pulls with the credentials of the image\'s registry only', () => {
+    const registries = { 'registry.example.com:5000': { username: 'deploy', password: 'pw' } };
+    const launch = (image: string) => executorLaunch({ container: { type: 'DOCKER', docker: { image, force_pull_image: true } } });
+    const privateImage = planLaunch(launch('registry.example.com:5000/team/app:1'), config({ image: { registries } }));
+    assert.deepEqual(privateImage.auth, { username: 'deploy', password: 'pw', serveraddress: 'registry.example.com:5000' });
+    assert.equal(privateImage.pull, 'always', 'force_pull_image');
+    assert.equal(planLaunch(launch('library/ubuntu:14.04'), config({ image: { registries } })).auth, undefined);
+  });
+});
+
 describe('docker run options and ports', () => {
   it('translates the supported flags and refuses the rest', () => {
     const o = parseDockerOptions(['-e A=1', '--env=B=2', '-v /h:/c:ro', '--net', 'host', '-w', '/w', '--user=nobody', '--privileged', '--init=false', '-l team=x']);
