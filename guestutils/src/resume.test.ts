@@ -27,12 +27,12 @@ after(async () => {
   await etcd?.destroy();
 });
 
-function start(layout: EtcdLayout) {
+function start(layout: EtcdLayout, endpoint = proxy.endpoint) {
   const log = memoryLog();
   const recording = recordingHandler();
   const watcher = watchServices(['redis'], recording.handler, {
     env: { ENVIRONMENT_NAME: 'default' },
-    endpoints: [proxy.endpoint],
+    endpoints: [endpoint],
     prefix: layout.prefix,
     coalesceMs: 20,
     retryDelayMs: 50,
@@ -112,6 +112,29 @@ test('after an etcd restart the watch resumes from the revision after the last o
   assert.deepEqual(after.flatMap((d) => d.added), [c]);
   assert.deepEqual(after.flatMap((d) => d.changed), [{ before: a, after: aMoved }]);
   assert.deepEqual(after.flatMap((d) => d.removed), [b]);
+  const view = replay(deltas(recording.calls));
+  assert.deepEqual([...view.keys()].sort().map((id) => view.get(id)), truth.endpoints.map((e) => e.record));
+});
+
+test('connected straight to etcd (no proxy), a killed and restarted etcd is followed without a miss or a repeat', async (t) => {
+  const layout = new EtcdLayout(`/test-${randomUUID().slice(0, 8)}`);
+  const a = endpointRecord({ service: 'redis', host: '10.0.2.1' });
+  await putRecord(direct, layout, a);
+  const { log, recording, watcher } = start(layout, etcd.endpoint);
+  t.after(() => watcher.stop());
+  await watcher.ready;
+  await settled(watcher, layout, recording.calls);
+  const seen = watcher.status()[0]!.revision;
+  await etcd.restart();
+  direct.close();
+  direct = new Etcd3({ hosts: etcd.endpoint });
+  const b = endpointRecord({ service: 'redis', host: '10.0.2.2' });
+  await putRecord(direct, layout, b);
+  await deleteRecord(direct, layout, a);
+  const truth = await settled(watcher, layout, recording.calls);
+  assert.equal(log.lines.find((l) => l.message === 'watch resumed')?.meta.fromRevision, String(BigInt(seen) + 1n));
+  assert.deepEqual(recording.calls.slice(1).flatMap((c) => c.delta.added), [b]);
+  assert.deepEqual(recording.calls.slice(1).flatMap((c) => c.delta.removed), [a]);
   const view = replay(deltas(recording.calls));
   assert.deepEqual([...view.keys()].sort().map((id) => view.get(id)), truth.endpoints.map((e) => e.record));
 });
