@@ -68,7 +68,8 @@ test('changes are batched into transactions; the newest change per key wins', as
   const all = await client.getAll().prefix(layout.allEndpoints()).strings();
   assert.equal(Object.keys(all).length, 600);
   assert.equal(Object.values(all).filter((v) => (JSON.parse(v) as EndpointRecord).host === 'moved').length, 300);
-  assert.ok(transactions <= Math.ceil(600 / 120) + 3, `${transactions} transactions for 600 keys`);
+  // The first changes leave at once (up to 4 transactions under way), the rest wait and go in full batches.
+  assert.ok(transactions <= Math.ceil(600 / 120) + 4, `${transactions} transactions for 600 keys`);
 });
 
 test('a write racing another writer: the newer record stays, whichever side it came from', async () => {

@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
 import type { Etcd3, IOperation } from 'etcd3';
-import { castEtcdError, decodeEndpointRecord, describeError, encodeEndpointRecord, type EndpointRecord, type EtcdLayout, type Logger } from '@theseus/services';
+import { castEtcdError, decodeEndpointRecord, describeError, type EndpointRecord, type EtcdLayout, type Logger } from '@theseus/services';
 import { endpointState } from './endpoint-of-task.js';
 import type { SubscriberMetrics } from './metrics.js';
 
@@ -24,6 +24,8 @@ export interface EndpointStoreOptions {
   metrics: SubscriberMetrics;
   /** Keys per transaction (etcd's --max-txn-ops is 128 and counts the compares). @defaultValue 120 */
   batchSize?: number;
+  /** Transactions under way at once (on disjoint keys). @defaultValue 4 */
+  maxInFlight?: number;
   /** Keys per page when reading all endpoints. @defaultValue 2000 */
   pageSize?: number;
   /** Remembered deletions (so that an older "running" cannot bring an endpoint back). @defaultValue 200000 */
@@ -87,7 +89,11 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
   private readonly batchSize: number;
   private readonly pageSize: number;
   private readonly maxDeletions: number;
-  private pumping = false;
+  /** Changes being written, by key, and how many transactions are under way. */
+  private readonly inFlight = new Map<string, Pending>();
+  private inFlightBatches = 0;
+  private pumpScheduled = false;
+  private readonly maxInFlight: number;
   private idleWaiters: Array<() => void> = [];
   private retryDelay = 0;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -102,6 +108,7 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     this.batchSize = options.batchSize ?? 120;
     this.pageSize = options.pageSize ?? 2000;
     this.maxDeletions = options.maxDeletions ?? 200_000;
+    this.maxInFlight = options.maxInFlight ?? 4;
   }
 
   get reachable(): boolean {
@@ -136,7 +143,8 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
 
   /** Judges a change against what is known and queues it when it says something new. */
   submit(change: EndpointChange): SubmitOutcome {
-    const outcome = this.judge(change);
+    const state = change.record ? hashOf(endpointState(change.record)) : undefined;
+    const outcome = this.judge(change, state);
     if (outcome === 'stale') this.options.metrics.stale.inc();
     if (outcome !== 'queued') {
       if (!change.record && change.final) this.rememberFinal(change.taskId, change.at);
@@ -144,29 +152,32 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     }
     const entry: Pending = { ...change };
     if (change.record) {
-      entry.json = encodeEndpointRecord(change.record);
-      entry.state = hashOf(endpointState(change.record));
+      // Records are built by this package to the EndpointRecord type; tests check them against the schema.
+      entry.json = JSON.stringify(change.record);
+      entry.state = state;
     } else if (change.final) {
       this.rememberFinal(change.taskId, change.at);
     }
     this.pending.delete(change.key); // re-insert at the end: the order of first sight does not matter, the newest does
     this.pending.set(change.key, entry);
     this.options.metrics.pending.set(this.pending.size);
-    this.pump();
+    this.schedulePump();
     return 'queued';
   }
 
-  private judge(change: EndpointChange): SubmitOutcome {
+  private judge(change: EndpointChange, state: string | undefined): SubmitOutcome {
     if (change.record && this.finalTasks.has(change.taskId)) return 'stale';
     const waiting = this.pending.get(change.key);
     if (waiting && waiting.at > change.at) return 'stale';
+    const writing = this.inFlight.get(change.key);
+    if (writing && writing.at > change.at) return 'stale';
     const known = this.known.get(change.key);
     if (known && known.at > change.at) return 'stale';
     const deleted = this.deletions.get(change.key);
     if (change.record && deleted && deleted.at > change.at) return 'stale';
-    if (waiting) return 'queued';
+    if (waiting || writing) return 'queued';
     if (change.record) {
-      if (known && known.owned && known.state === hashOf(endpointState(change.record))) return 'unchanged';
+      if (known && known.owned && known.state === state) return 'unchanged';
       return 'queued';
     }
     return known ? 'queued' : 'unchanged';
@@ -174,15 +185,8 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
 
   /** Resolves once every queued change is written (or dropped as stale). */
   flushed(): Promise<void> {
-    if (this.pending.size === 0 && !this.pumping) return Promise.resolve();
+    if ((this.pending.size === 0 || !this.guardKey) && this.inFlightBatches === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
-  /** Forgets queued changes (e.g. after losing leadership for good). */
-  discardPending(): void {
-    this.pending.clear();
-    this.options.metrics.pending.set(0);
-    this.settleIfIdle();
   }
 
   /** Reads every endpoint under the prefix (paged), refreshing what is known of each key. */
@@ -219,21 +223,21 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     const seen = new Set<string>();
     for (const e of out) {
       seen.add(e.key);
-      if (!this.pending.has(e.key)) this.remember(e.key, e.rev, e.record);
+      if (!this.pending.has(e.key)) this.remember(e.key, e.rev, e.record, e.record ? hashOf(endpointState(e.record)) : '');
     }
     for (const key of [...this.known.keys()]) if (!seen.has(key) && !this.pending.has(key)) this.forget(key);
     this.options.metrics.endpoints.set(this.known.size);
     return out;
   }
 
-  private remember(key: string, rev: number, record: EndpointRecord | undefined): void {
+  private remember(key: string, rev: number, record: EndpointRecord | undefined, state: string): void {
     this.forget(key);
     const appId = record?.appId ?? '';
     const taskId = record?.taskId ?? key.slice(key.lastIndexOf('/') + 1);
     this.known.set(key, {
       rev,
       at: record ? Date.parse(record.updatedAt) : 0,
-      state: record ? hashOf(endpointState(record)) : '',
+      state,
       startedAt: record?.startedAt ?? null,
       healthy: record?.healthy ?? null,
       appId,
@@ -261,18 +265,42 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     trim(this.finalTasks, this.maxDeletions);
   }
 
-  private pump(): void {
-    if (this.pumping || !this.guardKey || this.pending.size === 0 || this.retryTimer) return;
-    this.pumping = true;
-    void this.drain().finally(() => {
-      this.pumping = false;
-      this.settleIfIdle();
+  /** Pumps once the current burst of submits (e.g. one chunk of the event stream) is queued, so it leaves as one batch. */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
     });
   }
 
+  private pump(): void {
+    while (this.guardKey && !this.retryTimer && this.inFlightBatches < this.maxInFlight && this.pending.size > 0) {
+      const batch: Pending[] = [];
+      for (const entry of this.pending.values()) {
+        if (this.inFlight.has(entry.key)) continue; // one write per key at a time keeps each key's order
+        batch.push(entry);
+        if (batch.length >= this.batchSize) break;
+      }
+      if (batch.length === 0) return;
+      for (const entry of batch) {
+        this.pending.delete(entry.key);
+        this.inFlight.set(entry.key, entry);
+      }
+      this.inFlightBatches++;
+      void this.send(batch, this.guardKey).finally(() => {
+        this.inFlightBatches--;
+        for (const entry of batch) if (this.inFlight.get(entry.key) === entry) this.inFlight.delete(entry.key);
+        this.options.metrics.pending.set(this.pending.size);
+        this.pump();
+        this.settleIfIdle();
+      });
+    }
+  }
+
   private settleIfIdle(): void {
-    if (this.pending.size > 0 && this.guardKey && !this.retryTimer) return this.pump();
-    if (this.pumping) return;
+    if (this.inFlightBatches > 0) return;
     if (this.pending.size === 0 || !this.guardKey) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
@@ -280,35 +308,26 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     }
   }
 
-  private async drain(): Promise<void> {
-    while (this.pending.size > 0 && this.guardKey) {
-      const batch: Pending[] = [];
-      for (const entry of this.pending.values()) {
-        batch.push(entry);
-        if (batch.length >= this.batchSize) break;
+  private async send(batch: Pending[], guardKey: string): Promise<void> {
+    try {
+      await this.commit(batch, guardKey);
+      this.retryDelay = 0;
+      if (this.etcdDown) {
+        this.etcdDown = false;
+        this.options.logger.info('etcd is reachable again');
+        this.emit('recovered');
       }
-      for (const entry of batch) this.pending.delete(entry.key);
-      try {
-        await this.commit(batch, this.guardKey);
-        this.retryDelay = 0;
-        if (this.etcdDown) {
-          this.etcdDown = false;
-          this.options.logger.info('etcd is reachable again');
-          this.emit('recovered');
-        }
-      } catch (err) {
-        this.requeue(batch);
-        this.options.metrics.etcdErrors.inc();
-        if (!this.etcdDown) this.options.logger.warn('etcd write failed; changes kept and retried', { error: describeError(castEtcdError(err)), pending: this.pending.size });
-        this.etcdDown = true;
+    } catch (err) {
+      this.requeue(batch);
+      this.options.metrics.etcdErrors.inc();
+      if (!this.etcdDown) this.options.logger.warn('etcd write failed; changes kept and retried', { error: describeError(castEtcdError(err)), pending: this.pending.size });
+      this.etcdDown = true;
+      if (!this.retryTimer) {
         this.retryDelay = Math.min(5_000, Math.max(100, this.retryDelay * 2));
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined;
           this.pump();
         }, this.retryDelay);
-        return;
-      } finally {
-        this.options.metrics.pending.set(this.pending.size);
       }
     }
   }
@@ -333,18 +352,20 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     if (result.succeeded) {
       const rev = Number(result.header.revision);
       const now = Date.now();
+      let puts = 0;
       for (const entry of batch) {
         if (entry.record) {
-          this.remember(entry.key, rev, entry.record);
-          this.options.metrics.writes.inc({ op: 'put' });
+          this.remember(entry.key, rev, entry.record, entry.state!);
+          puts++;
         } else {
           this.forget(entry.key);
           this.deletions.set(entry.key, { at: entry.at, final: entry.final ?? false });
-          this.options.metrics.writes.inc({ op: 'delete' });
         }
         if (entry.eventAt !== undefined) this.options.metrics.lag.observe(Math.max(0, now - entry.eventAt) / 1000);
       }
       trim(this.deletions, this.maxDeletions);
+      if (puts) this.options.metrics.writes.inc({ op: 'put' }, puts);
+      if (batch.length > puts) this.options.metrics.writes.inc({ op: 'delete' }, batch.length - puts);
       this.options.metrics.endpoints.set(this.known.size);
       this.emit('written', batch.length);
       return;
@@ -373,11 +394,11 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
         } catch {
           record = undefined;
         }
-        this.remember(entry.key, Number(kv.mod_revision), record);
+        this.remember(entry.key, Number(kv.mod_revision), record, record ? hashOf(endpointState(record)) : '');
       } else {
         this.forget(entry.key);
       }
-      if (!this.pending.has(entry.key) && this.judge(entry) === 'queued') this.pending.set(entry.key, entry);
+      if (!this.pending.has(entry.key) && this.judge(entry, entry.state) === 'queued') this.pending.set(entry.key, entry);
       else this.options.metrics.stale.inc();
     });
   }

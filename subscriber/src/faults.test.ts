@@ -38,9 +38,8 @@ async function world(options: { etcd?: string[]; subscribers?: number; subscribe
   return { double, prefix, subs, app };
 }
 
-/** Resolves after a reconcile that started after now has finished. */
-async function nextReconcile(sub: Subscriber): Promise<void> {
-  const since = new Date().toISOString();
+/** Resolves after a reconcile finished later than `since` (taken before the fault). */
+async function reconciledSince(sub: Subscriber, since: string): Promise<void> {
   await until(async () => ((await sub.status()).lastReconcile?.at ?? '') > since, 'the next reconcile', 30_000);
 }
 
@@ -52,12 +51,12 @@ test('event stream cut: changes missed while detached are healed by the reconcil
   const { double, prefix, subs, app } = await world();
   const first = double.startTask(app.id);
   await untilInSync(double, prefix);
+  const since = new Date().toISOString();
   double.cutStreams();
   // Missed while the stream is down (published to nobody).
   double.setTaskState(first.id, 'TASK_KILLED');
   double.startTask(app.id);
-  const reconciled = nextReconcile(subs[0]!);
-  await reconciled;
+  await reconciledSince(subs[0]!, since);
   await assertInSync(double, prefix);
   assert.equal(marathonView(double, prefix).size, 1);
 });
@@ -68,8 +67,9 @@ test('a silent stream (no heartbeats) is dropped after the idle timeout, reattac
   double.muted = true;
   double.startTask(app.id); // its events go nowhere
   await until(async () => (await subs[0]!.status()).stream === 'detached', 'idle stream declared dead');
+  const since = new Date().toISOString();
   double.muted = false;
-  await nextReconcile(subs[0]!);
+  await reconciledSince(subs[0]!, since);
   await assertInSync(double, prefix);
   assert.equal((await etcdView(prefix)).size, 1);
 });
@@ -86,9 +86,9 @@ test('Marathon down for a while: readiness drops, and on return the reconcile he
   double.startTask(app.id, { silent: true });
   await assert.rejects(subs[0]!.reconcileNow('while Marathon is down'), /did not answer|unavailable/i);
   await new Promise((r) => setTimeout(r, 500));
-  const reconciled = nextReconcile(subs[0]!);
+  const since = new Date().toISOString();
   await double.up();
-  await reconciled;
+  await reconciledSince(subs[0]!, since);
   await assertInSync(double, prefix);
 });
 
@@ -108,7 +108,7 @@ test('etcd restarted: changes are kept and retried, and a reconcile runs when it
   await new Promise((r) => setTimeout(r, 2_500)); // longer than the leader lease
   const since = new Date().toISOString();
   await etcd.up();
-  await until(async () => ((await subs[0]!.status()).lastReconcile?.at ?? '') > since, 'reconcile after etcd returned', 30_000);
+  await reconciledSince(subs[0]!, since);
   await assertInSync(double, prefix, endpoints);
   assert.equal(marathonView(double, prefix).size, 2);
   // And events flow again.
@@ -129,10 +129,11 @@ test('leader failover: only the leader writes; when it dies the standby takes ov
   await assert.rejects(standby.reconcileNow('standby'), /standby/);
 
   // The leader dies without resigning: its lease must run out.
+  const since = new Date().toISOString();
   await leader.halt();
   const gone = double.startTask(app.id, { silent: true }); // missed by everyone
   await until(() => standby.isLeader, 'standby elected');
-  await nextReconcile(standby);
+  await reconciledSince(standby, since);
   await assertInSync(double, prefix);
   assert.ok((await etcdView(prefix)).has(new EtcdLayout(prefix).endpoint('default', 'web', gone.id)));
   double.startTask(app.id);

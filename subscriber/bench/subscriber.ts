@@ -1,0 +1,254 @@
+/**
+ * Subscriber benchmark, one run, real etcd (ETCD_ENDPOINTS, default 127.0.0.1:2379), Marathon double:
+ *
+ *  1. events/s from an SSE stream into etcd, next to the raw etcd write ceiling measured the same
+ *     way (same records, same client, same transactions of 120 puts, one in flight), and next to
+ *     plain concurrent puts (64 in flight); medians of 3 runs;
+ *  2. p99 event-to-etcd latency at a steady 1,000 events/s (event timestamp to an etcd watch seeing
+ *     the record; a separate client);
+ *  3. full reconcile of 10,000 tasks with 10% drift (missing, wrong, stale), median of 3;
+ *  4. RSS of a `theseus subscriber` process holding 100,000 endpoints (steady and peak).
+ *
+ *   node --import tsx --conditions=source subscriber/bench/subscriber.ts [--quick]
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { createEtcdClient, EtcdLayout, type EndpointRecord, type MarathonAppInfo, type MarathonTask } from '@theseus/services';
+import { MarathonDouble } from '../src/testing/marathon-double.js';
+import { clearPrefix, ETCD_ENDPOINTS, makeSubscriber, randomPrefix, theseusApp, until } from '../src/testing/harness.js';
+import { freePort } from '../src/testing/etcd-process.js';
+
+const QUICK = process.argv.includes('--quick');
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const etcd = createEtcdClient({ endpoints: ETCD_ENDPOINTS, timeoutMs: 30_000 });
+
+function statusEvent(app: MarathonAppInfo, n: number, timestamp: string) {
+  return JSON.stringify({
+    slaveId: 'agent-1-S0', taskId: `${app.id.slice(1).split('/').join('_')}.instance-${n}._app.1`, taskStatus: 'TASK_RUNNING', message: '',
+    appId: app.id, host: `10.0.${(n >> 8) & 255}.${n & 255}`, ipAddresses: [{ ipAddress: '10.0.0.1', protocol: 'IPv4' }],
+    ports: [31000 + (n % 1000), 32000 + (n % 1000)], version: app.version, eventType: 'status_update_event', timestamp,
+  });
+}
+
+/** A leader subscriber with one app, reconciled, on a fresh prefix. */
+async function ready(double: MarathonDouble) {
+  const prefix = randomPrefix();
+  const sub = makeSubscriber(double, prefix, { leaderTtlSeconds: 10, streamIdleTimeoutMs: 30_000 });
+  sub.start();
+  await until(() => sub.isLeader && double.streamCount === 1, 'leader');
+  await sub.reconcileNow('bench');
+  return { prefix, sub };
+}
+
+async function sseThroughput(double: MarathonDouble, app: MarathonAppInfo, n: number): Promise<number> {
+  const prefix = randomPrefix();
+  const { child, port } = await spawnSubscriber(double, prefix);
+  await until(() => double.streamCount === 1, 'stream attached');
+  const now = Date.now();
+  const lines = Array.from({ length: n }, (_, i) => statusEvent(app, i, new Date(now + i).toISOString()));
+  const start = performance.now();
+  for (const line of lines) double.publishRaw('status_update_event', line);
+  await until(async () => ((await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { endpoints: number }).endpoints >= n, 'all events in etcd', 120_000);
+  const seconds = (performance.now() - start) / 1000;
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+  await double.close().catch(() => undefined);
+  await clearPrefix(prefix);
+  return n / seconds;
+}
+
+/** The same records, written straight to etcd in transactions of 120 puts, `inFlight` at once. */
+async function rawTxnCeiling(records: Array<[string, string]>, inFlight: number): Promise<number> {
+  const batches: Array<Array<[string, string]>> = [];
+  for (let i = 0; i < records.length; i += 120) batches.push(records.slice(i, i + 120));
+  const start = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < batches.length) {
+        const batch = batches[next++]!;
+        await etcd.if(batch[0]![0], 'Mod', '>', -1).then(...batch.map(([k, v]) => etcd.put(k).value(v))).commit();
+      }
+    }),
+  );
+  return records.length / ((performance.now() - start) / 1000);
+}
+
+async function rawConcurrentPuts(records: Array<[string, string]>, inFlight = 64): Promise<number> {
+  const start = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < records.length) {
+        const [k, v] = records[next++]!;
+        await etcd.put(k).value(v);
+      }
+    }),
+  );
+  return records.length / ((performance.now() - start) / 1000);
+}
+
+function sampleRecords(prefix: string, n: number): Array<[string, string]> {
+  const layout = new EtcdLayout(prefix);
+  return Array.from({ length: n }, (_, i) => {
+    const taskId = `theseus_default_web.instance-${i}._app.1`;
+    const record: EndpointRecord = {
+      v: 1, cluster: 'test', namespace: 'default', service: 'web', labels: [], appId: '/theseus/default/web', taskId,
+      appVersion: '2026-11-21T07:00:00.000Z', host: `10.0.${(i >> 8) & 255}.${i & 255}`, ipAddresses: ['10.0.0.1'],
+      ports: { http: { host: 31000 + (i % 1000), container: null, protocol: 'tcp' }, admin: { host: 32000 + (i % 1000), container: null, protocol: 'tcp' } },
+      healthy: null, startedAt: '2026-11-21T07:00:00.000Z', updatedAt: new Date().toISOString(),
+    };
+    return [layout.endpoint('default', 'web', taskId), JSON.stringify(record)];
+  });
+}
+
+async function throughput() {
+  const n = QUICK ? 5_000 : 20_000;
+  const sse: number[] = [];
+  const raw: Record<string, number[]> = { 'txn of 120, 1 at a time': [], 'txn of 120, 4 at a time (as the subscriber)': [], 'single puts, 64 at a time': [] };
+  const measure = async (name: string, write: (records: Array<[string, string]>) => Promise<number>) => {
+    const prefix = randomPrefix();
+    raw[name]!.push(await write(sampleRecords(prefix, n)));
+    await clearPrefix(prefix);
+  };
+  for (let run = 0; run < 3; run++) {
+    const double = await MarathonDouble.start({ heartbeatMs: 10_000 });
+    const app = double.putApp(theseusApp({ namespace: 'default', service: 'web', labels: [] }));
+    sse.push(await sseThroughput(double, app, n));
+    await measure('txn of 120, 1 at a time', (r) => rawTxnCeiling(r, 1));
+    await measure('txn of 120, 4 at a time (as the subscriber)', (r) => rawTxnCeiling(r, 4));
+    await measure('single puts, 64 at a time', (r) => rawConcurrentPuts(r, 64));
+  }
+  const ceiling = Math.max(...Object.values(raw).map(median));
+  console.log(`1. SSE -> etcd, ${fmt(n)} events x 3 runs (medians)`);
+  console.log(`   subscriber, SSE to etcd        ${fmt(median(sse))} events/s  (runs: ${sse.map((x) => fmt(x)).join(', ')})`);
+  for (const [name, xs] of Object.entries(raw)) console.log(`   raw etcd, ${name.padEnd(44)} ${fmt(median(xs))} puts/s  (runs: ${xs.map((x) => fmt(x)).join(', ')})`);
+  console.log(`   subscriber / best raw ceiling: ${fmt((100 * median(sse)) / ceiling, 1)}%  (target >= 80% and > 5,000 events/s)`);
+}
+
+async function latency() {
+  const rate = 1_000;
+  const seconds = QUICK ? 3 : 10;
+  const double = await MarathonDouble.start({ heartbeatMs: 10_000 });
+  const app = double.putApp(theseusApp({ namespace: 'default', service: 'web', labels: [] }));
+  const prefix = randomPrefix();
+  const { child } = await spawnSubscriber(double, prefix);
+  await until(() => double.streamCount === 1, 'stream attached');
+  const watcher = createEtcdClient({ endpoints: ETCD_ENDPOINTS });
+  const samples: number[] = [];
+  const watch = await watcher.watch().prefix(new EtcdLayout(prefix).allEndpoints()).create();
+  watch.on('put', (kv) => samples.push(Date.now() - Date.parse((JSON.parse(kv.value.toString()) as EndpointRecord).updatedAt)));
+  const total = rate * seconds;
+  let sent = 0;
+  const start = Date.now();
+  await new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      const due = Math.min(total, Math.floor(((Date.now() - start) * rate) / 1000));
+      for (; sent < due; sent++) double.publishRaw('status_update_event', statusEvent(app, sent, new Date().toISOString()));
+      if (sent >= total) {
+        clearInterval(tick);
+        resolve();
+      }
+    }, 1);
+  });
+  await until(() => samples.length >= total, 'every event seen in etcd', 60_000);
+  const sorted = [...samples].sort((a, b) => a - b);
+  const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  console.log(`2. event-to-etcd latency at ${fmt(rate)} events/s for ${seconds} s (${fmt(samples.length)} events; subscriber in its own process, timestamps to an etcd watch, 1 ms resolution)`);
+  console.log(`   p50 ${pct(50)} ms, p90 ${pct(90)} ms, p99 ${pct(99)} ms, max ${sorted[sorted.length - 1]} ms  (target p99 < 25 ms)`);
+  await watch.cancel();
+  watcher.close();
+  child.kill('SIGTERM');
+  await double.close();
+  await clearPrefix(prefix);
+}
+
+/** Apps of `perApp` tasks, started without events (Marathon's state as a reconcile finds it). */
+function populate(double: MarathonDouble, apps: number, perApp: number): MarathonAppInfo[] {
+  const out: MarathonAppInfo[] = [];
+  for (let a = 0; a < apps; a++) {
+    const app = double.putApp(theseusApp({ namespace: `ns-${a % 10}`, service: `svc-${a}`, labels: [] }), { silent: true });
+    for (let t = 0; t < perApp; t++) double.startTask(app.id, { silent: true });
+    out.push(app);
+  }
+  return out;
+}
+
+async function reconcileDrift() {
+  const double = await MarathonDouble.start({ heartbeatMs: 10_000 });
+  const apps = populate(double, 500, 20);
+  const { prefix, sub } = await ready(double);
+  const layout = new EtcdLayout(prefix);
+  const durations: number[] = [];
+  let last = '';
+  for (let run = 0; run < 3; run++) {
+    // 10% drift: a third missing from etcd, a third wrong in etcd, a third stale in etcd.
+    const tasks = [...double.tasks.values()];
+    const drift = Math.round(tasks.length / 10 / 3);
+    for (let i = 0; i < drift; i++) double.startTask(apps[i % apps.length]!.id, { silent: true });
+    const victims = tasks.slice(0, 2 * drift);
+    for (const task of victims.slice(0, drift)) double.setTaskState(task.id, 'TASK_KILLED', { silent: true });
+    for (const task of victims.slice(drift)) {
+      const key = layout.endpoint(double.apps.get(task.appId)!.labels!.THESEUS_NAMESPACE!, double.apps.get(task.appId)!.labels!.THESEUS_SERVICE!, task.id);
+      const json = await etcd.get(key).string();
+      if (json) await etcd.put(key).value(JSON.stringify({ ...JSON.parse(json), host: 'wrong' }));
+    }
+    const result = await sub.reconcileNow('bench');
+    durations.push(result.durationMs);
+    last = `added ${result.added}, fixed ${result.fixed}, removed ${result.removed}, unchanged ${result.unchanged}, tasks ${result.tasks}`;
+  }
+  console.log(`3. reconcile of ${fmt(double.tasks.size)} tasks with 10% drift: median ${fmt(median(durations))} ms (runs: ${durations.join(', ')} ms; last: ${last})  (target < 1,000 ms)`);
+  await sub.stop();
+  await double.close();
+  await clearPrefix(prefix);
+}
+
+/** `theseus subscriber` as its own process (built sources), as it runs in production; resolves once it reconciled. */
+async function spawnSubscriber(double: MarathonDouble, prefix: string): Promise<{ child: ChildProcess; port: number; endpoints: number }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [`${ROOT}bin/theseus.js`, 'subscriber', '--port', String(port), '--host', '127.0.0.1'], {
+    env: { ...process.env, MARATHON_URL: double.url, ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','), THESEUS_ETCD_PREFIX: prefix, THESEUS_CLUSTER: 'test', RECONCILE_INTERVAL_MS: '0', LOG_LEVEL: 'warn', MARATHON_TIMEOUT_MS: '60000' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  let endpoints = 0;
+  await until(async () => {
+    const body = (await (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.json().catch(() => undefined)) as { endpoints?: number; lastReconcile?: unknown } | undefined;
+    endpoints = body?.endpoints ?? 0;
+    return body?.lastReconcile !== undefined;
+  }, 'the subscriber to reconcile', 300_000);
+  return { child, port, endpoints };
+}
+
+function rssOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+async function memory() {
+  const count = QUICK ? 20_000 : 100_000;
+  const double = await MarathonDouble.start({ heartbeatMs: 10_000 });
+  populate(double, 1_000, count / 1_000);
+  const prefix = randomPrefix();
+  const { child, endpoints } = await spawnSubscriber(double, prefix);
+  try {
+    await new Promise((r) => setTimeout(r, 3_000)); // let the heap settle after the snapshot
+    const { rss, peak } = rssOf(child.pid!);
+    console.log(`4. theseus subscriber process holding ${fmt(endpoints)} endpoints: RSS ${fmt(rss)} MB, peak ${fmt(peak)} MB (while reading the ${fmt(count)}-task snapshot)  (target < 200 MB)`);
+  } finally {
+    child.kill('SIGTERM');
+    await double.close();
+    await clearPrefix(prefix);
+  }
+}
+
+// The subscriber processes run the built sources.
+execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-b', 'subscriber'], { cwd: ROOT, stdio: 'inherit' });
+const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const parts: Array<[string, () => Promise<void>]> = [['throughput', throughput], ['latency', latency], ['reconcile', reconcileDrift], ['memory', memory]];
+for (const [name, run] of parts) if (only.length === 0 || only.includes(name)) await run();
+etcd.close();
