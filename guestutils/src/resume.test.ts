@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { Etcd3 } from 'etcd3';
 import { EtcdLayout, readServiceEndpoints } from '@theseus/services';
 import { watchServices, type ServiceWatcher } from './watcher.js';
+import { Guest } from './guest.js';
+import { EtcdUnavailableError } from '@theseus/services';
 import { EtcdProcess } from './test-support/etcd-process.js';
 import { TcpProxy } from './test-support/tcp-proxy.js';
 import { deleteRecord, endpointRecord, eventually, putRecord } from './test-support/records.js';
@@ -166,4 +168,36 @@ test('when the revision to resume from was compacted, the watcher reads the serv
   await putRecord(direct, layout, d);
   await settled(watcher, layout, recording.calls);
   assert.deepEqual(recording.calls.at(-1)!.delta.added, [d]);
+});
+
+test('while etcd is unreachable the cache answers what it last knew, and catches up when etcd is back', async (t) => {
+  const layout = new EtcdLayout(`/test-${randomUUID().slice(0, 8)}`);
+  const a = endpointRecord({ service: 'redis', host: '10.0.3.1' });
+  await putRecord(direct, layout, a);
+  const cached = new Guest({ env: { ENVIRONMENT_NAME: 'default' }, endpoints: [proxy.endpoint], prefix: layout.prefix, cache: true });
+  const uncached = new Guest({ env: { ENVIRONMENT_NAME: 'default' }, endpoints: [proxy.endpoint], prefix: layout.prefix, timeoutMs: 1_000 });
+  t.after(() => Promise.all([cached.close(), uncached.close()]));
+  assert.deepEqual(await cached.getNodeList('redis'), ['10.0.3.1']);
+  proxy.cut();
+  t.after(() => proxy.restore());
+  const b = endpointRecord({ service: 'redis', host: '10.0.3.2' });
+  await putRecord(direct, layout, b);
+  assert.deepEqual(await cached.getNodeList('redis'), ['10.0.3.1']);
+  await assert.rejects(uncached.getNodeList('redis'), EtcdUnavailableError);
+  proxy.restore();
+  await eventually(async () => (await cached.getNodeList('redis')).length === 2, 'the cache to catch up');
+  assert.deepEqual(new Set(await cached.getNodeList('redis')), new Set(['10.0.3.1', '10.0.3.2']));
+});
+
+test('stop() does not hang while etcd is unreachable', { timeout: 15_000 }, async () => {
+  const layout = new EtcdLayout(`/test-${randomUUID().slice(0, 8)}`);
+  const { watcher } = start(layout);
+  await watcher.ready;
+  proxy.cut();
+  try {
+    await eventually(() => !watcher.status()[0]!.connected, 'the disconnect');
+    await watcher.stop();
+  } finally {
+    proxy.restore();
+  }
 });
