@@ -28,7 +28,7 @@ function positive(name: string) {
 
 export async function run(command: string, argv: string[]): Promise<number> {
   const program = commandProgram(command, 'serve the Marathon REST API v2 and event bus, running tasks on this machine')
-    .option('--port <port>', 'HTTP port (default 8080)', intFlag('port'))
+    .option('--port <port>', 'HTTP port (default 8080; 0 picks a free one)', intFlag('port'))
     .option('--data-dir <dir>', 'where apps, versions and tasks are kept (default ~/.theseus/engine)')
     .option('--hostname <host>', 'address tasks are reported at (default 127.0.0.1)')
     .option('--cpus <n>', 'CPUs offered to tasks (default: all of the machine)', positive('cpus'))
@@ -40,7 +40,8 @@ export async function run(command: string, argv: string[]): Promise<number> {
     const { settings, logger, opts } = setUp(program, argv, {
       component: 'engine',
       flags: (o) => ({
-        'engine.port': o.port,
+        // 0 (any free port) is for tests and scripts; the settings schema knows real ports only
+        'engine.port': o.port === 0 ? undefined : o.port,
         'engine.dataDir': o.dataDir,
         'engine.hostname': o.hostname,
         'engine.cpus': o.cpus,
@@ -53,7 +54,7 @@ export async function run(command: string, argv: string[]): Promise<number> {
     if (!dockerRunner) logger.warn('Docker Engine not reachable: apps with a container image will fail (TASK_FAILED)');
     const running = await startEngine({
       dataDir,
-      port: engineSettings.port,
+      port: opts.port === 0 ? 0 : engineSettings.port,
       hostname: engineSettings.hostname,
       portRange: [engineSettings.portRange[0], engineSettings.portRange[1]],
       ...(engineSettings.cpus !== undefined ? { cpus: engineSettings.cpus } : {}),
