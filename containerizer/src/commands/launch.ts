@@ -38,6 +38,8 @@ export async function launch(ctx: ProgramContext, record: Uint8Array): Promise<v
       plan.spec.ports = paired.ports;
       if (paired.unbound > 0) log.warn('allocated ports left unbound', { containerId, unbound: paired.unbound, maxIdentityPorts: ctx.config.maxIdentityPorts });
     }
+    // logging now also loads the logger while the Engine creates the container
+    log.info('launching', { containerId, image: plan.spec.image, mode: plan.mode, network: plan.spec.network });
     const started = await driver.start(plan.spec);
     startedId = started.id;
     const state: ContainerState = {
