@@ -92,7 +92,7 @@ export async function usage(ctx: ProgramContext, record: Uint8Array): Promise<Ui
   const id = (decodeInput('usage', record).container_id as { value: string }).value;
   const state = known(ctx, id);
   const stats: ResourceStatistics = { timestamp: Date.now() / 1000 };
-  const counters = state.pid && processAlive(state.pid, state.pidStartTime) ? readCgroupUsage(state.pid) : undefined;
+  const counters = state.pid && processAlive(state.pid, state.pidStartTime) ? readCgroupUsage(state.pid, state.dockerId) : undefined;
   if (counters) {
     stats.cpus_user_time_secs = counters.cpuUserSeconds;
     stats.cpus_system_time_secs = counters.cpuSystemSeconds;

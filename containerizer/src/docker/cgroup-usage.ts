@@ -42,13 +42,18 @@ function cgroupsOf(pid: number): Map<string, string> | undefined {
   return paths;
 }
 
-export function readCgroupUsage(pid: number, root = '/sys/fs/cgroup'): CgroupUsage | undefined {
-  if (!(pid > 0)) return undefined;
+/**
+ * Counters of the cgroup of `pid`, which must be the container's (its cgroup path names the full
+ * container id; in another pid namespace the same number may be an unrelated process).
+ */
+export function readCgroupUsage(pid: number, containerId: string, root = '/sys/fs/cgroup'): CgroupUsage | undefined {
+  if (!(pid > 0) || containerId.length < 12) return undefined;
   const paths = cgroupsOf(pid);
   if (!paths) return undefined;
   const cpuacct = paths.get('cpuacct');
   const memory = paths.get('memory');
   if (cpuacct !== undefined && memory !== undefined) {
+    if (!cpuacct.includes(containerId) || !memory.includes(containerId)) return undefined;
     const cpu = read(`${root}/cpuacct${cpuacct}/cpuacct.stat`) ?? read(`${root}/cpu,cpuacct${cpuacct}/cpuacct.stat`);
     const mem = read(`${root}/memory${memory}/memory.stat`);
     if (!cpu || !mem) return undefined;
@@ -59,7 +64,7 @@ export function readCgroupUsage(pid: number, root = '/sys/fs/cgroup'): CgroupUsa
     };
   }
   const unified = paths.get('');
-  if (unified === undefined) return undefined;
+  if (unified === undefined || !unified.includes(containerId)) return undefined;
   const cpu = read(`${root}${unified}/cpu.stat`);
   const mem = read(`${root}${unified}/memory.stat`);
   if (!cpu || !mem) return undefined;

@@ -105,7 +105,8 @@ describe('DockerDriver against the Docker Engine', () => {
     const started = await driver.start(spec({ shell: 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; sleep 300', memMb: 32 }));
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const details = await driver.inspect(started.id);
-    const fromCgroup = readCgroupUsage(details?.pid ?? 0);
+    const fromCgroup = readCgroupUsage(details?.pid ?? 0, started.id);
+    assert.equal(readCgroupUsage(process.pid, started.id), undefined, 'a process outside the container is refused');
     assert.ok(fromCgroup, 'the cgroup of a local container is visible');
     const stats = await new Docker().getContainer(started.id).stats({ stream: false });
     const engineUser = stats.cpu_stats.cpu_usage.usage_in_usermode / 1e9;

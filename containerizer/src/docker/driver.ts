@@ -136,7 +136,7 @@ export class DockerDriver {
       running: details.running,
     };
     if (!details.running) return { timestamp: Date.now() / 1000, cpuUserSeconds: 0, cpuSystemSeconds: 0, memRssBytes: 0, ...limits };
-    const counters = readCgroupUsage(details.pid) ?? (await this.engineUsage(id));
+    const counters = readCgroupUsage(details.pid, details.id) ?? (await this.engineUsage(id));
     return { timestamp: Date.now() / 1000, ...counters, ...limits };
   }
 
