@@ -42,7 +42,8 @@ export function diffEndpoints(
     const now = after.get(taskId)!;
     const was = before.get(taskId);
     if (!was) added.push(now);
-    else if (!same(was, now)) changed.push({ before: was, after: now });
+    // The same object is the same record (the watch keeps records it did not see rewritten).
+    else if (was !== now && !same(was, now)) changed.push({ before: was, after: now });
   }
   for (const taskId of [...before.keys()].sort()) if (!after.has(taskId)) removed.push(before.get(taskId)!);
   return { added, removed, changed };
