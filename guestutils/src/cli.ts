@@ -163,7 +163,6 @@ async function runWatch(command: string, argv: string[]): Promise<number> {
     ...(opts.labels ? { labels: opts.labels as string[] } : {}),
     ...(opts.namespace ? { namespace: opts.namespace as string } : {}),
   });
-  watcher.ready.catch((err: unknown) => logger.error('watcher failed to start', { error: err instanceof Error ? err.message : String(err) }));
   return runUntilSignal(logger, () => watcher.stop());
 }
 

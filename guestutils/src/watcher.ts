@@ -108,12 +108,19 @@ export function watchServices(
   let logger: WatchLog | undefined = options.logger;
   let client: Etcd3 | undefined = options.client;
 
+  let clientClosed = false;
+  function closeClient(): void {
+    if (options.client || clientClosed || !client) return;
+    clientClosed = true;
+    client.close();
+  }
+
   const ready = (async () => {
     const model = await loadServices();
     logger ??= model.createLogger({ component: 'watch', stream: process.stderr });
     const layout = new model.EtcdLayout(options.prefix ?? etcdPrefix(env));
     client ??= await connectEtcd({ endpoints: options.endpoints ?? etcdEndpoints(env) });
-    if (stopped) return;
+    if (stopped) return closeClient();
     await Promise.all(
       names.map(async (service) => {
         const watch = new EndpointWatch({
@@ -131,6 +138,8 @@ export function watchServices(
       }),
     );
   })();
+  // Whoever does not wait for `ready` must not get an unhandled rejection.
+  ready.catch((err: unknown) => logger?.error('the watcher could not start', { error: err instanceof Error ? err.message : String(err) }));
 
   return {
     ready,
@@ -138,7 +147,7 @@ export function watchServices(
     async stop() {
       stopped = true;
       await Promise.all(runners.map((r) => r.stop()));
-      if (!options.client) client?.close();
+      closeClient();
     },
   };
 }
