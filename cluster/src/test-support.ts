@@ -45,3 +45,30 @@ export function statusEvents(events: MarathonEvent[], taskId?: string): string[]
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
+
+/**
+ * Replays the events of a rolling upgrade: the most tasks present at once (not yet terminal) and
+ * the fewest healthy ones (a task stops counting as healthy when it is being killed).
+ */
+export function replayRollout(events: MarathonEvent[], appId: string, oldTaskIds: Set<string>): { maxPresent: number; minHealthy: number } {
+  const instanceOf = (taskId: string) => taskId.replace(/\._app\.\d+$/, '');
+  const present = new Set(oldTaskIds);
+  const healthy = new Set([...oldTaskIds].map(instanceOf));
+  let maxPresent = 0;
+  let minHealthy = Infinity;
+  for (const ev of events) {
+    if (ev.eventType === 'status_update_event' && ev.appId === appId) {
+      const id = String(ev.taskId);
+      if (['TASK_KILLED', 'TASK_FAILED', 'TASK_FINISHED'].includes(String(ev.taskStatus))) present.delete(id);
+      else present.add(id);
+      if (ev.taskStatus !== 'TASK_RUNNING') healthy.delete(instanceOf(id));
+    }
+    if (ev.eventType === 'instance_health_changed_event' && ev.runSpecId === appId) {
+      if (ev.healthy) healthy.add(String(ev.instanceId));
+      else healthy.delete(String(ev.instanceId));
+    }
+    maxPresent = Math.max(maxPresent, present.size);
+    minHealthy = Math.min(minHealthy, healthy.size);
+  }
+  return { maxPresent, minHealthy };
+}

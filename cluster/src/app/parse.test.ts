@@ -1,49 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import { parseApp } from './parse.js';
 import { AppValidationError } from './problems.js';
-import { appSchemaValidator, withoutNewerFields } from './schema.test-support.js';
-
-const EXAMPLES = '/work/shared/conformance/marathon/examples';
-
-function appFiles(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) appFiles(path, out);
-    else if (name.endsWith('.json')) out.push(path);
-  }
-  return out;
-}
-
-/** Example documents that are app definitions (not lists, pods, groups or responses). */
-function exampleApps(): Array<{ name: string; body: Record<string, unknown> }> {
-  const apps: Array<{ name: string; body: Record<string, unknown> }> = [];
-  for (const file of appFiles(EXAMPLES)) {
-    const doc = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    const name = relative(EXAMPLES, file);
-    const isApp = (d: unknown): d is Record<string, unknown> =>
-      Boolean(d && typeof d === 'object' && !Array.isArray(d) && 'id' in d && ('cmd' in d || 'args' in d || 'container' in d || 'ipAddress' in d) && !('containers' in d));
-    if (isApp(doc)) apps.push({ name, body: doc });
-    else if (Array.isArray(doc) && name.endsWith('apps_create.json')) doc.filter(isApp).forEach((d, i) => apps.push({ name: `${name}[${i}]`, body: d }));
-    else if (doc && typeof doc === 'object' && Array.isArray((doc as { apps?: unknown }).apps) && name.includes('zdd_app')) {
-      ((doc as { apps: unknown[] }).apps).filter(isApp).forEach((d, i) => apps.push({ name: `${name}[${i}]`, body: d }));
-    }
-  }
-  return apps;
-}
-
-/** Examples Marathon 1.10 (default features) refuses, and why. */
-const INVALID: Record<string, string> = {
-  'v1.10.26/rest-api/app.json': "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.",
-  'v1.4.12/rest-api/app.json': "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.",
-  'third-party/marathon-lb-9e669ec0ee/ci/backends_1.9/docker_ippc.json': 'cannot mix deprecated and canonical network APIs',
-  'third-party/marathon-lb-9e669ec0ee/ci/backends_1.9/docker_bridge.json': 'cannot mix deprecated and canonical network APIs',
-  'third-party/marathon-lb-9e669ec0ee/ci/backends_1.9/docker_host.json': 'cannot mix deprecated and canonical network APIs',
-  'v1.10.26/system-tests-apps/private-ucr-docker-app.json': 'Feature secrets is not enabled. Enable with --enable_features secrets)',
-  'v1.10.26/system-tests-apps/external-volume-mesos-app.json': 'Feature external_volumes is not enabled. Enable with --enable_features external_volumes)',
-};
+import { appSchemaValidator, exampleApps, INVALID_EXAMPLES, withoutNewerFields } from './schema.test-support.js';
 
 describe('app definitions from the conformance examples', () => {
   const validate = appSchemaValidator();
@@ -51,7 +10,7 @@ describe('app definitions from the conformance examples', () => {
   it('finds the example apps', () => assert.ok(apps.length >= 30, `only ${apps.length} example apps found`));
 
   for (const { name, body } of apps) {
-    const reason = INVALID[name];
+    const reason = INVALID_EXAMPLES[name];
     if (reason) {
       it(`rejects ${name}`, () => {
         assert.throws(() => parseApp(body), (err: unknown) => err instanceof AppValidationError && err.details.some((d) => d.errors.includes(reason)));

@@ -2,7 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MarathonConflictError, MarathonLockedError, MarathonNotFoundError, MarathonValidationError } from '@theseus/services';
-import { appSchemaValidator, withoutNewerFields } from '../app/schema.test-support.js';
+import { appSchemaValidator, exampleApps, INVALID_EXAMPLES, withoutNewerFields } from '../app/schema.test-support.js';
 import { removeDir, testEngine, waitFor, type TestEngine } from '../test-support.js';
 
 const RESPONSE_ONLY = ['tasks', 'tasksStaged', 'tasksRunning', 'tasksHealthy', 'tasksUnhealthy', 'deployments', 'lastTaskFailure'];
@@ -211,6 +211,34 @@ describe('engine basic auth', () => {
       assert.match(denied.headers.get('www-authenticate') ?? '', /Basic realm="Mesosphere"/);
       assert.equal((await fetch(`${e.url}/ping`)).status, 200);
       assert.deepEqual(await e.client.listApps(), []);
+    } finally {
+      await e.stop();
+      removeDir(e.dataDir);
+    }
+  });
+});
+
+describe('conformance examples through the API', () => {
+  it('accepts every valid example (201, schema-valid answer) and rejects the invalid ones with 422 and the reason', async () => {
+    const e = await testEngine();
+    const validate = appSchemaValidator();
+    try {
+      for (const { name, body } of exampleApps()) {
+        // instances 0: the point is what the API accepts, not pulling nginx
+        const res = await fetch(`${e.url}/v2/apps`, { method: 'POST', body: JSON.stringify({ ...body, instances: 0 }), headers: { 'Content-Type': 'application/json' } });
+        const answer = (await res.json()) as Record<string, unknown> & { details?: Array<{ errors: string[] }> };
+        const reason = INVALID_EXAMPLES[name];
+        if (reason) {
+          assert.equal(res.status, 422, name);
+          assert.ok(answer.details!.some((d) => d.errors.includes(reason)), `${name}: ${JSON.stringify(answer)}`);
+          continue;
+        }
+        assert.equal(res.status, 201, `${name}: ${JSON.stringify(answer)}`);
+        const stored = await e.client.getApp(String(answer.id));
+        assert.ok(validate(definitionOf(stored)), `${name}: ${JSON.stringify(validate.errors)}`);
+        await e.client.deleteApp(String(answer.id));
+        await waitFor('deleted', () => !e.engine.apps.get(String(answer.id)));
+      }
     } finally {
       await e.stop();
       removeDir(e.dataDir);

@@ -43,7 +43,7 @@ export class DockerRunner implements TaskRunner {
     return { ref: started.id, ipAddress: started.ipAddress };
   }
 
-  async wait(ref: string): Promise<TaskExit> {
+  async wait(ref: string, _taskId: string): Promise<TaskExit> {
     try {
       const exit = await this.driver.wait(ref);
       const detail = exit.oomKilled ? 'Container was killed because it ran out of memory' : exit.error ? exit.error : `Container exited with status ${exit.exitCode}`;

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { MarathonApp } from '@theseus/services';
 import { DockerDriver } from '@theseus/containerizer';
 import { DockerRunner } from './docker-runner.js';
-import { quietLogger, removeDir, statusEvents, testEngine, waitFor, type TestEngine } from '../test-support.js';
+import { quietLogger, removeDir, replayRollout, statusEvents, testEngine, waitFor, type TestEngine } from '../test-support.js';
 
 const RUN_LABEL = 'theseus.test.run';
 const run = randomUUID().slice(0, 8);
@@ -101,6 +101,59 @@ describe('Docker tasks', () => {
     const failed = await waitFor('failed', () => e.events.find((ev) => ev.appId === '/docker/legacy' && ev.taskStatus === 'TASK_FAILED'), 20_000);
     assert.match(String(failed.message), /status 7/);
     await e.client.deleteApp('/docker/legacy');
+  });
+});
+
+describe('Docker upgrades, health and backoff', () => {
+  let e: TestEngine;
+  before(async () => {
+    e = await testEngine({ dockerRunner: runner(), containerLabels: { [RUN_LABEL]: run }, cpus: 4, memMb: 4096 });
+  });
+  after(async () => {
+    for (const app of await e.client.listApps()) await e.client.deleteApp(app.id, { force: true });
+    await waitFor('tasks gone', () => e.engine.scheduler.tasks.size === 0, 30_000);
+    await e.stop();
+    await cleanup();
+    removeDir(e.dataDir);
+  });
+
+  it('rolls an upgrade of containers, waiting for HTTP health, within upgradeStrategy', async () => {
+    const created = await e.client.createApp(webApp('/docker/roll', { instances: 2, upgradeStrategy: { minimumHealthCapacity: 0.5, maximumOverCapacity: 0.5 } }));
+    await waitFor('first deployment', async () => !(await e.client.listDeployments()).some((d) => d.id === created.deployments![0]!.id), 30_000);
+    const oldIds = new Set(e.engine.scheduler.tasksOf('/docker/roll').map((t) => t.id));
+    const from = e.events.length;
+    const update = await e.client.patchApp('/docker/roll', { env: { GREETING: 'bonjour' } });
+    await waitFor('upgrade done', () => e.events.slice(from).some((ev) => ev.eventType === 'deployment_success' && ev.id === update.deploymentId), 60_000);
+    const { maxPresent, minHealthy } = replayRollout(e.events.slice(from), '/docker/roll', oldIds);
+    assert.ok(maxPresent <= 3, `at most 2 * 1.5 = 3 tasks, saw ${maxPresent}`);
+    assert.ok(minHealthy >= 1, `at least ceil(2 * 0.5) = 1 healthy, saw ${minHealthy}`);
+    const tasks = await e.client.appTasks('/docker/roll');
+    assert.equal(tasks.length, 2);
+    for (const t of tasks) {
+      assert.ok(!oldIds.has(t.id));
+      assert.match(await (await fetch(`http://127.0.0.1:${t.ports![0]}/env.txt`)).text(), /^GREETING=bonjour$/m);
+    }
+  });
+
+  it('kills a container whose HTTP health check keeps failing and launches a replacement', async () => {
+    await e.client.createApp(webApp('/docker/sick', { healthChecks: [{ protocol: 'HTTP', path: '/missing', portIndex: 0, gracePeriodSeconds: 0, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 2 }] }));
+    const kill = await waitFor('unhealthy kill', () => e.events.find((ev) => ev.eventType === 'unhealthy_instance_kill_event' && ev.appId === '/docker/sick'), 30_000);
+    assert.match(String(kill.reason), /404/);
+    await waitFor('killed', () => statusEvents(e.events, String(kill.taskId)).includes('TASK_KILLED'), 20_000);
+    await waitFor('replacement', () => e.engine.scheduler.tasksOf('/docker/sick').some((t) => t.id !== kill.taskId), 20_000);
+    await e.client.deleteApp('/docker/sick');
+  });
+
+  it('relaunches a crashing container with backoff', async () => {
+    await e.client.createApp({ id: '/docker/crash', instances: 1, cpus: 0.1, mem: 16, cmd: 'exit 1', container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' } }, backoffSeconds: 0.3, backoffFactor: 2, maxLaunchDelaySeconds: 1 });
+    const delays: number[] = [];
+    const stop = e.engine.bus.subscribe((ev) => {
+      if (ev.eventType === 'status_update_event' && ev.appId === '/docker/crash' && ev.taskStatus === 'TASK_FAILED') queueMicrotask(() => delays.push(e.engine.scheduler.delays.get('/docker/crash')!.delayMs));
+    });
+    await waitFor('three failures', () => delays.length >= 3, 30_000);
+    stop();
+    assert.deepEqual(delays.slice(0, 3), [300, 600, 1000]);
+    await e.client.deleteApp('/docker/crash');
   });
 });
 

@@ -2,8 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import type { MarathonEvent } from '../events/bus.js';
-import { removeDir, statusEvents, testEngine, waitFor, type TestEngine } from '../test-support.js';
+import { removeDir, replayRollout, statusEvents, testEngine, waitFor, type TestEngine } from '../test-support.js';
 
 const small = { cpus: 0.1, mem: 16 };
 
@@ -90,25 +89,7 @@ describe('task lifecycle (local processes)', () => {
     const from = e.events.length;
     const update = await e.client.patchApp('/life/roll', { cmd: 'sleep 601' });
     await waitFor('upgrade done', () => e.events.slice(from).some((ev) => ev.eventType === 'deployment_success' && ev.id === update.deploymentId), 30_000);
-    // replay the events: tasks present (not terminal) and healthy ones, at every step
-    const present = new Set(oldIds);
-    const healthy = new Set([...oldIds].map((id) => id.replace(/\._app\.1$/, '')));
-    let maxPresent = 0;
-    let minHealthy = Infinity;
-    for (const ev of e.events.slice(from) as MarathonEvent[]) {
-      if (ev.eventType === 'status_update_event' && ev.appId === '/life/roll') {
-        const id = String(ev.taskId);
-        if (['TASK_KILLED', 'TASK_FAILED', 'TASK_FINISHED'].includes(String(ev.taskStatus))) present.delete(id);
-        else present.add(id);
-        if (ev.taskStatus === 'TASK_KILLING') healthy.delete(id.replace(/\._app\.1$/, ''));
-      }
-      if (ev.eventType === 'instance_health_changed_event' && ev.runSpecId === '/life/roll') {
-        if (ev.healthy) healthy.add(String(ev.instanceId));
-        else healthy.delete(String(ev.instanceId));
-      }
-      maxPresent = Math.max(maxPresent, present.size);
-      minHealthy = Math.min(minHealthy, healthy.size);
-    }
+    const { maxPresent, minHealthy } = replayRollout(e.events.slice(from), '/life/roll', oldIds);
     assert.ok(maxPresent <= 4, `at most 3 * 1.34 = 4 tasks, saw ${maxPresent}`);
     assert.ok(minHealthy >= 2, `at least ceil(3 * 0.6) = 2 healthy, saw ${minHealthy}`);
     const now = e.engine.scheduler.tasksOf('/life/roll');
@@ -123,9 +104,12 @@ describe('restart adoption (local processes)', () => {
   it('keeps tasks running across an engine restart and adopts them instead of duplicating', async () => {
     const first = await testEngine();
     await first.client.createApp({ id: '/adopt/p', cmd: 'sleep 600', instances: 2, ...small });
+    await first.client.createApp({ id: '/adopt/short', cmd: 'sleep 1; exit 4', instances: 1, ...small, backoffSeconds: 60 });
     await waitFor('running', () => first.engine.scheduler.tasksOf('/adopt/p').filter((t) => t.state === 'TASK_RUNNING').length === 2);
+    const short = await waitFor('short running', () => first.engine.scheduler.tasksOf('/adopt/short').find((t) => t.state === 'TASK_RUNNING'));
     const before = first.engine.scheduler.tasksOf('/adopt/p').map((t) => ({ id: t.id, pid: Number(t.ref) }));
     await first.stop();
+    await waitFor('short task ended while the engine was down', () => ended(Number(short.ref)));
     for (const t of before) assert.ok(existsSync(`/proc/${t.pid}`), 'the process outlives the engine');
     const second = await testEngine({}, first.dataDir);
     try {
@@ -135,6 +119,10 @@ describe('restart adoption (local processes)', () => {
       await new Promise((r) => setTimeout(r, 700)); // a reconcile pass: nothing may be launched twice
       assert.equal(second.engine.scheduler.tasksOf('/adopt/p').length, 2);
       assert.equal(statusEvents(second.events).filter((s) => s === 'TASK_STAGING').length, 0);
+      // the task that ended meanwhile is reported with its real exit
+      const failure = (await second.client.getApp('/adopt/short')).lastTaskFailure as { taskId: string; state: string; message: string };
+      assert.deepEqual([failure.taskId, failure.state, failure.message], [short.id, 'TASK_FAILED', 'Command exited with status 4']);
+      await second.client.deleteApp('/adopt/short');
       // adopted tasks are still under control: a kill reaches the process
       await second.client.killTasks([before[0]!.id]);
       await waitFor('killed after adoption', () => statusEvents(second.events, before[0]!.id).includes('TASK_KILLED'));

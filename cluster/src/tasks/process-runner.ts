@@ -53,7 +53,8 @@ export class ProcessRunner implements TaskRunner {
     }
   }
 
-  wait(ref: string): Promise<TaskExit> {
+  wait(ref: string, taskId: string): Promise<TaskExit> {
+    if (!this.sandboxes.has(ref)) this.sandboxes.set(ref, this.sandboxOf(taskId));
     const child = this.children.get(ref);
     if (child) {
       return new Promise((resolve) => {
@@ -65,9 +66,11 @@ export class ProcessRunner implements TaskRunner {
         else child.once('exit', done);
       });
     }
+    // not our child (started by an earlier engine): poll, checking it is still this task's process
+    if (!runs(Number(ref), taskId)) return Promise.resolve(this.exitOf(ref));
     return new Promise((resolve) => {
       const poll = setInterval(() => {
-        if (alive(Number(ref))) return;
+        if (runs(Number(ref), taskId)) return;
         clearInterval(poll);
         resolve(this.exitOf(ref));
       }, 500);
@@ -96,17 +99,7 @@ export class ProcessRunner implements TaskRunner {
   }
 
   async isRunning(ref: string, taskId: string): Promise<boolean> {
-    const pid = Number(ref);
-    if (!alive(pid)) return false;
-    try {
-      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-      if (!environ.includes(`MESOS_TASK_ID=${taskId}`)) return false;
-      const sandbox = environ.find((e) => e.startsWith('MESOS_SANDBOX='))?.slice('MESOS_SANDBOX='.length);
-      if (sandbox) this.sandboxes.set(ref, sandbox);
-      return true;
-    } catch {
-      return false;
-    }
+    return runs(Number(ref), taskId);
   }
 
   exec(_ref: string, spec: TaskLaunchSpec, command: string, timeoutMs: number): Promise<number> {
@@ -139,6 +132,16 @@ function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return !/\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/** The process is alive and is the one started for `taskId` (pids get reused). */
+function runs(pid: number, taskId: string): boolean {
+  if (!alive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`MESOS_TASK_ID=${taskId}`);
   } catch {
     return false;
   }

@@ -42,8 +42,8 @@ export interface TaskRunner {
   /** Makes the task runnable (pulls the image); throws with the reason when it cannot be. */
   prepare(spec: TaskLaunchSpec): Promise<void>;
   start(spec: TaskLaunchSpec): Promise<LaunchedTask>;
-  /** Resolves when the task ends (at once when it already has). */
-  wait(ref: string): Promise<TaskExit>;
+  /** Resolves when the task ends (at once when it already has, also for a task started by an earlier engine). */
+  wait(ref: string, taskId: string): Promise<TaskExit>;
   /** SIGTERM, then SIGKILL after the grace period; idempotent. */
   stop(ref: string, graceSeconds: number): Promise<void>;
   /** Whether `ref` still runs `taskId` (used to adopt tasks after a restart). */

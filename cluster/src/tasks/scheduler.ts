@@ -166,7 +166,7 @@ export class Scheduler {
 
   /** Waits for a started task to end and reports how. */
   private async follow(task: TaskRecord, runner: TaskRunner): Promise<void> {
-    const exit = await runner.wait(task.ref!);
+    const exit = await runner.wait(task.ref!, task.id);
     const state: MesosTaskState = task.killRequested ? 'TASK_KILLED' : exit.exitCode === 0 ? 'TASK_FINISHED' : 'TASK_FAILED';
     this.finish(task, state, exit.message);
     void runner.cleanup(task.ref!).catch(() => {});
@@ -249,7 +249,11 @@ export class Scheduler {
         const runner = task.runner === 'docker' ? this.options.runners.docker : this.options.runners.process;
         const running = Boolean(runner && task.ref) && (await runner!.isRunning(task.ref!, task.id).catch(() => false));
         if (!running) {
-          this.finish(task, task.killRequested ? 'TASK_KILLED' : 'TASK_GONE', 'Task was not found running after the engine restarted');
+          // ended while the engine was down: report how, when the runner still knows
+          const exit = runner && task.ref ? await runner.wait(task.ref, task.id).catch(() => undefined) : undefined;
+          const state: MesosTaskState = task.killRequested ? 'TASK_KILLED' : exit?.exitCode === 0 ? 'TASK_FINISHED' : exit?.exitCode != null ? 'TASK_FAILED' : 'TASK_GONE';
+          this.finish(task, state, exit?.message ?? 'Task was not found after the engine restarted');
+          if (runner && task.ref) void runner.cleanup(task.ref).catch(() => {});
           return;
         }
         this.options.logger.info('adopted a running task', { taskId: task.id });
