@@ -1,7 +1,8 @@
 #!/bin/sh
 # Assembles the application directory an image carries: the root manifest and lock file, bin/,
-# the named workspaces' manifests and compiled JavaScript, and the production dependencies of
-# those workspaces only (no TypeScript, no test files, no dev tools).
+# the named workspaces' manifests and what they publish (package.json "files": compiled
+# JavaScript, data files), and the production dependencies of those workspaces only (no
+# TypeScript, no test files, no dev tools).
 #
 #   assemble-app.sh <out-dir> <workspace>...
 #
@@ -61,7 +62,11 @@ for w in $all_workspaces; do
 done
 ws_flags=""
 for w in "$@"; do
-  cp -R "$w/dist" "$out/$w/dist"
+  # What the workspace publishes: its package.json "files" (dist, and e.g. the containerizer's proto/).
+  for entry in $(node -e 'process.stdout.write((require("./" + process.argv[1] + "/package.json").files ?? ["dist"]).join(" "))' "$w"); do
+    [ -e "$w/$entry" ] || { say "$w/$entry (listed in $w/package.json files) is missing"; exit 1; }
+    cp -R "$w/$entry" "$out/$w/$entry"
+  done
   ws_flags="$ws_flags --workspace=$w"
 done
 find "$out" -path "$out/node_modules" -prune -o -path '*/dist/*' \

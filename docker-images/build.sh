@@ -87,12 +87,18 @@ image_digest() { # workspaces extras dockerfile buildargs
   local ws=$1 extras=$2 dockerfile=$3 args=$4
   {
     printf '%s\0' package.json package-lock.json bin/* "$HERE/$dockerfile" "$HERE/assemble-app.sh"
-    for w in $ws; do
-      printf '%s\0' "$w/package.json"
-      find "$w/dist" -type f -name '*.js' ! -name '*.test.js' -print0 2>/dev/null
-    done
+    for w in $ws; do published_files "$w"; done
     for e in $extras; do find "$e" -type f -print0; done
   } | digest_of_files | { read -r files; printf '%s %s %s %s\n' "$files" "$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE" 2>/dev/null)" "$args" "$from_source" | sha256sum | cut -c1-16; }
+}
+
+# A workspace's manifest and the files it publishes (package.json "files"), NUL-separated.
+published_files() {
+  local w=$1 entry
+  printf '%s\0' "$w/package.json"
+  for entry in $(node -e 'process.stdout.write((require("./" + process.argv[1] + "/package.json").files ?? ["dist"]).join(" "))' "$w"); do
+    find "$w/$entry" -type f ! -name '*.test.*' ! -name '*.map' ! -name '*.d.ts' ! -name '*.tsbuildinfo' -print0 2>/dev/null
+  done
 }
 
 current_digest() { docker image inspect -f '{{ index .Config.Labels "io.theseus.source-digest" }}' "$1" 2>/dev/null || true; }
@@ -112,7 +118,7 @@ assembled_app() { # workspaces -> prints the directory
   dir=$WORK/app-$key
   local digest
   digest=$({ printf '%s\0' package.json package-lock.json bin/* "$HERE/assemble-app.sh"
-             for w in $ws; do printf '%s\0' "$w/package.json"; find "$w/dist" -type f -name '*.js' ! -name '*.test.js' -print0; done; } | digest_of_files)
+             for w in $ws; do published_files "$w"; done; } | digest_of_files)
   if [ -f "$dir/.theseus-app" ] && [ "$(cat "$dir.digest" 2>/dev/null)" = "$digest" ]; then
     echo "$dir"; return
   fi

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { createEtcdClient, encodeEndpointRecord, EtcdLayout, type EndpointRecord } from '@theseus/services';
+import { readFileSync } from 'node:fs';
+import { createEtcdClient, discoveryEnv, encodeEndpointRecord, EtcdLayout, readDeployDocument, type EndpointRecord } from '@theseus/services';
 import { freePort } from './support/processes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -134,8 +135,20 @@ describe('theseus/mesos-slave (local variant)', () => {
     assert.match(r.stdout, /exec \/usr\/local\/bin\/node \/opt\/theseus\/bin\/theseus-containerizer\.js "\$@"/);
     assert.match(r.stdout, /^v2\d\./m);
     assert.match(r.stdout, /Usage: theseus <command>/);
-    const entry = await docker('run', '--rm', '--label', RUN_LABEL, '--entrypoint', 'sh', image, '-c', 'ls /opt/theseus/node_modules/@theseus/containerizer/dist/index.js');
-    assert.equal(entry.code, 0, 'the containerizer package is compiled into the image');
+  });
+
+  test('the containerizer answers the slave\'s `containers` call through the Docker socket', async () => {
+    // A fresh slave has launched nothing: the answer is one framed, empty Containers record.
+    const r = await docker('run', '--rm', '--label', RUN_LABEL, '-v', '/var/run/docker.sock:/var/run/docker.sock',
+      '-e', 'MESOS_WORK_DIRECTORY=/var/lib/mesos', '--entrypoint', 'sh', image, '-c',
+      '"$MESOS_CONTAINERIZER_PATH" containers >/tmp/answer && od -An -tx1 /tmp/answer');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '00 00 00 00');
+    // Without the Engine it must fail rather than answer "no containers" (the slave would drop its tasks).
+    const down = await docker('run', '--rm', '--label', RUN_LABEL, '-e', 'MESOS_WORK_DIRECTORY=/var/lib/mesos', '--entrypoint', 'sh', image, '-c',
+      '"$MESOS_CONTAINERIZER_PATH" containers >/tmp/answer; echo "exit=$?"; od -An -tx1 /tmp/answer');
+    assert.match(down.stdout, /exit=[1-9]/);
+    assert.doesNotMatch(down.stdout, /00 00 00 00/);
   });
 });
 
@@ -147,17 +160,38 @@ describe('example images', () => {
     pinger = await build('example-pinger');
   });
 
-  test('echo answers on its named port, runs node as the child of tini, and stops cleanly on SIGTERM', async () => {
-    const started = await docker('run', '-d', '--label', RUN_LABEL, '-e', 'CONTAINER_PORT_HTTP=8000', '-e', 'SERVICE_NAME=echo',
-      '-e', 'MESOS_TASK_ID=echo-test-task', '-p', '127.0.0.1::8000', echo);
+  test('examples/deploy.yaml is a valid deploy document for these images, and remove.yaml removes what it deploys', async () => {
+    const doc = readDeployDocument(readFileSync(`${ROOT}/examples/deploy.yaml`, 'utf8'), 'yaml');
+    const removal = readDeployDocument(readFileSync(`${ROOT}/examples/remove.yaml`, 'utf8'), 'yaml');
+    const buildable = (await run('bash', [BUILD, '--list'])).stdout.trim().split('\n');
+    assert.deepEqual(doc.deploy.map((s) => s.service).sort(), ['echo', 'pinger']);
+    for (const service of doc.deploy) {
+      assert.ok(buildable.includes(service.image.replace(/:local$/, '')), `${service.image} is made by build.sh`);
+      assert.ok(service.instances >= 1 && service.ports.some((p) => p.name === 'http'), `${service.service} has instances and a port named http`);
+    }
+    assert.deepEqual(removal.remove.map((r) => [r.service, r.labels]).sort(), doc.deploy.map((s) => [s.service, s.labels]).sort());
+    const handler = doc.deploy.find((s) => s.service === 'pinger')!.environment.WATCH_HANDLER!;
+    const r = await docker('run', '--rm', '--label', RUN_LABEL, '--entrypoint', 'node', pinger, '-e', `require('fs').accessSync(${JSON.stringify(handler)})`);
+    assert.equal(r.code, 0, `WATCH_HANDLER ${handler} is in the pinger image: ${r.stderr}`);
+  });
+
+  test('echo listens where the deploy document says, runs node as the child of tini, and stops cleanly on SIGTERM', async () => {
+    // The environment the deployer gives the echo service of examples/deploy.yaml.
+    const spec = readDeployDocument(readFileSync(`${ROOT}/examples/deploy.yaml`, 'utf8'), 'yaml').deploy.find((s) => s.service === 'echo')!;
+    const env = discoveryEnv({ namespace: spec.namespace, service: spec.service, labels: spec.labels, etcdEndpoints: ['http://127.0.0.1:2379'], etcdPrefix: '/theseus',
+      ports: spec.ports.map((p) => ({ name: p.name, containerPort: p.containerPort })) });
+    const port = spec.ports.find((p) => p.name === 'http')!.containerPort;
+    const started = await docker('run', '-d', '--label', RUN_LABEL, ...Object.entries({ ...env, ...spec.environment, MESOS_TASK_ID: 'echo-test-task' }).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+      '-p', `127.0.0.1::${port}`, echo);
     assert.equal(started.code, 0, started.stderr);
     const id = started.stdout.trim();
 
     // Ask only once it listens: docker-proxy accepts connections before the process inside does.
-    await waitForLog(id, /"msg":"listening","port":8000/);
-    const published = (await docker('port', id, '8000/tcp')).stdout.trim().split('\n')[0]!;
-    const body = (await (await fetch(`http://${published}/hello`)).json()) as { service?: string; instance?: string; path?: string };
-    assert.deepEqual({ service: body?.service, instance: body?.instance, path: body?.path }, { service: 'echo', instance: 'echo-test-task', path: '/hello' });
+    await waitForLog(id, new RegExp(`"msg":"listening","port":${port}`));
+    const published = (await docker('port', id, `${port}/tcp`)).stdout.trim().split('\n')[0]!;
+    const body = (await (await fetch(`http://${published}/hello`)).json()) as { service?: string; instance?: string; path?: string; greeting?: string };
+    assert.deepEqual({ service: body?.service, instance: body?.instance, path: body?.path, greeting: body?.greeting },
+      { service: 'echo', instance: 'echo-test-task', path: '/hello', greeting: spec.environment.GREETING });
 
     // PID 1 is tini; node is its child.
     const top = await docker('top', id, '-o', 'pid,ppid,args');
