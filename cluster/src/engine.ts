@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { cpus as machineCpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Logger, MarathonAppInfo, MarathonDeploymentResult } from '@theseus/services';
-import { configOf, type AppDefinition } from './app/definition.js';
+import { appJson, configOf, type AppDefinition } from './app/definition.js';
 import { parseApp, type AppDraft } from './app/parse.js';
 import { AppRepository } from './app/repository.js';
 import { newDeployment, type DeploymentAction, type DeploymentRecord } from './deploy/deployment.js';
@@ -71,7 +71,7 @@ export class Engine {
         logger: this.logger,
       },
       this.bus,
-      (now) => (now ? this.state.writeNow() : this.state.changed()),
+      this.state,
     );
     this.orchestrator = new Orchestrator(this.apps, this.scheduler, this.bus, () => this.state.changed(), this.logger);
     this.health = new HealthMonitor({
@@ -156,7 +156,7 @@ export class Engine {
     const draft = parseApp(body, { features: this.features });
     if (this.apps.get(draft.id)) throw appExists(draft.id);
     const app = this.apps.put(draft, this.clock.next(), false);
-    this.bus.publish('api_post_event', { clientIp, uri, appDefinition: app });
+    this.bus.publish('api_post_event', { clientIp, uri, appDefinition: appJson(app) });
     const deployment = this.deploy(app, app.instances > 0 ? [['StartApplication'], ['ScaleApplication']] : [['StartApplication']]);
     return { app: { ...this.appInfo(app, { counts: true }), deployments: [{ id: deployment.id }] }, deploymentId: deployment.id };
   }
@@ -182,7 +182,7 @@ export class Engine {
     this.lockCheck(appId, opts.force);
     if (!current) {
       const app = this.apps.put(draft, this.clock.next(), false);
-      this.bus.publish('api_post_event', { clientIp: opts.clientIp, uri: opts.uri, appDefinition: app });
+      this.bus.publish('api_post_event', { clientIp: opts.clientIp, uri: opts.uri, appDefinition: appJson(app) });
       const d = this.deploy(app, app.instances > 0 ? [['StartApplication'], ['ScaleApplication']] : [['StartApplication']]);
       return { deploymentId: d.id, version: app.version, created: true };
     }
@@ -190,7 +190,7 @@ export class Engine {
     const configChanged = JSON.stringify(configOf(app)) !== JSON.stringify(configOf(current));
     if (!configChanged) app.versionInfo.lastConfigChangeAt = current.versionInfo.lastConfigChangeAt;
     if (configChanged) this.scheduler.delays.delete(appId);
-    this.bus.publish('api_post_event', { clientIp: opts.clientIp, uri: opts.uri, appDefinition: app });
+    this.bus.publish('api_post_event', { clientIp: opts.clientIp, uri: opts.uri, appDefinition: appJson(app) });
     const steps: DeploymentAction[][] = configChanged ? [['RestartApplication']] : app.instances !== current.instances ? [['ScaleApplication']] : [];
     const d = this.deploy(app, steps, current);
     return { deploymentId: d.id, version: app.version, created: false };
@@ -222,9 +222,7 @@ export class Engine {
   }
 
   appInfo(app: AppDefinition, embed: AppEmbed): MarathonAppInfo {
-    const info: MarathonAppInfo = { ...app };
-    if (app.healthChecks.length === 0) delete info.healthChecks;
-    if (app.constraints.length === 0) delete (info as { constraints?: unknown }).constraints;
+    const info: MarathonAppInfo = appJson(app);
     if (embed.counts || embed.tasks) {
       const tasks = this.scheduler.tasksOf(app.id);
       if (embed.counts) {

@@ -84,3 +84,16 @@ export function configOf(app: AppDefinition): unknown {
   const { instances: _i, version: _v, versionInfo: _vi, ...config } = app;
   return config;
 }
+
+/** Fields Marathon 1.5+ leaves out of its answers when empty (RAML `pragma.omitEmpty`). */
+const OMIT_EMPTY = ['args', 'constraints', 'dependencies', 'env', 'fetch', 'healthChecks', 'readinessChecks', 'secrets'] as const;
+
+/** The app as Marathon writes it in answers and events. */
+export function appJson(app: AppDefinition): AppDefinition {
+  const out: Record<string, unknown> = { ...app };
+  for (const key of OMIT_EMPTY) {
+    const value = out[key];
+    if (value === undefined || (Array.isArray(value) && value.length === 0) || (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0)) delete out[key];
+  }
+  return out as AppDefinition;
+}

@@ -63,6 +63,7 @@ class EventStreamClient {
 
   constructor(private readonly res: ServerResponse, private readonly types: Set<string>, private readonly maxOutstanding: number) {
     res.on('drain', () => this.flush());
+    res.on('error', () => this.end());
   }
 
   send(event: MarathonEvent, json: string): void {
@@ -75,6 +76,10 @@ class EventStreamClient {
   }
 
   private write(chunk: string): void {
+    if (this.res.destroyed) {
+      this.closed = true;
+      return;
+    }
     if (this.pending.length > 0 || this.res.writableNeedDrain) {
       this.pending.push(chunk);
       if (this.pending.length > this.maxOutstanding) this.drop();

@@ -32,7 +32,7 @@ export class HealthMonitor {
     const app = this.deps.app(task.appId, task.version);
     if (!app || app.healthChecks.length === 0 || this.timers.has(task.id)) return;
     const timers = app.healthChecks.map((check, index) => {
-      const tick = () => void this.probe(task, check, index);
+      const tick = () => void this.probe(task, check, index).catch(() => {});
       const timer = setInterval(tick, Math.max(check.intervalSeconds, 0.05) * 1000);
       timer.unref();
       setTimeout(tick, Math.min(1000, check.intervalSeconds * 1000)).unref();

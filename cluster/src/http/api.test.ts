@@ -37,6 +37,7 @@ describe('engine REST API', () => {
     assert.deepEqual(body.deployments, [{ id: res.headers.get('marathon-deployment-id') }]);
     assert.equal(res.headers.get('location')?.endsWith('/v2/apps/api/one'), true);
     assert.equal(body.tasksRunning, 0);
+    assert.equal('env' in body || 'healthChecks' in body || 'constraints' in body, false, 'empty omitEmpty fields are left out');
     assert.match(String(body.version), TIMESTAMP);
     assert.ok(validate(definitionOf(body)), JSON.stringify(validate.errors));
     await assert.rejects(e.client.createApp({ id: '/api/one', cmd: 'sleep 1' }), (err: unknown) => err instanceof MarathonConflictError && /already exists/.test(err.message));

@@ -4,6 +4,7 @@ import type { Engine, AppEmbed } from '../engine.js';
 import { appNotFound, EngineApiError } from '../deploy/errors.js';
 import { taskJson } from '../tasks/task.js';
 import { canonicalId } from '../app/normalize.js';
+import { appJson } from '../app/definition.js';
 import { parseLabelSelector } from './label-selector.js';
 import { clientIp, flag, jsonBody, list } from './request.js';
 
@@ -111,7 +112,7 @@ export function appsRoutes(engine: Engine): Router {
       }
       const version = engine.apps.version(appId, rest.join('/'));
       if (!version) throw new EngineApiError(404, { message: `App '${appId}' does not exist in version ${rest.join('/')}` });
-      res.json(version);
+      res.json(appJson(version));
       return;
     }
     // tasks

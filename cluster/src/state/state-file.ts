@@ -24,7 +24,7 @@ export class StateFile {
   /** Called when a write fails (disk full, directory removed); the engine keeps running. */
   onError: (err: unknown) => void = () => {};
 
-  constructor(dataDir: string, private readonly snapshot: () => PersistedState, private readonly delayMs = 50) {
+  constructor(dataDir: string, private readonly snapshot: () => PersistedState, private readonly delayMs = 200) {
     mkdirSync(dataDir, { recursive: true });
     this.path = join(dataDir, 'state.json');
   }
@@ -61,6 +61,20 @@ export class StateFile {
     } catch (err) {
       this.onError(err);
     }
+  }
+
+  private flushing: Promise<void> | undefined;
+
+  /** Resolves once the state as of now is on disk; flushes asked for in the same turn share one write. */
+  flush(): Promise<void> {
+    this.flushing ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.flushing = undefined;
+        this.writeNow();
+        resolve();
+      }),
+    );
+    return this.flushing;
   }
 
   /** A last write; nothing is written after it. */

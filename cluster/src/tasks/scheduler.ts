@@ -51,7 +51,8 @@ export class Scheduler {
 
   private detached = false;
 
-  constructor(private readonly options: SchedulerOptions, private readonly bus: EventBus, private readonly persist: (now?: boolean) => void) {}
+  /** `state.changed()` schedules a write; `state.flush()` resolves once the current state is on disk. */
+  constructor(private readonly options: SchedulerOptions, private readonly bus: EventBus, private readonly state: { changed(): void; flush(): Promise<void> }) {}
 
   tasksOf(appId: string): TaskRecord[] {
     return [...(this.byApp.get(appId) ?? [])];
@@ -128,7 +129,7 @@ export class Scheduler {
     };
     this.track(task);
     this.emit(task, '');
-    this.persist(true);
+    this.state.changed();
     void this.run(task, runner);
     return undefined;
   }
@@ -147,13 +148,15 @@ export class Scheduler {
       if (refused) throw new Error(refused);
       await runner.prepare(task.spec);
       if (task.killRequested) return this.finish(task, 'TASK_KILLED', 'Killed before start');
+      // the task is on disk before it runs, so a crash of the engine never leaves it unknown
+      await this.state.flush();
       this.transition(task, 'TASK_STARTING', '');
       const launched = await runner.start(task.spec);
       task.ref = launched.ref;
       if (launched.ipAddress) task.ipAddresses = [{ ipAddress: launched.ipAddress, protocol: 'IPv4' }];
       else if (/^\d+\.\d+\.\d+\.\d+$/.test(task.host)) task.ipAddresses = [{ ipAddress: task.host, protocol: 'IPv4' }];
       task.startedAt = timestamp();
-      this.persist(true);
+      this.state.changed();
       if (task.killRequested) {
         this.transition(task, 'TASK_KILLING', '');
         await runner.stop(launched.ref, task.spec.killGraceSeconds);
@@ -196,7 +199,7 @@ export class Scheduler {
       this.lastFailures.set(task.appId, { appId: task.appId, host: task.host, message, state, taskId: task.id, timestamp: timestamp(), version: task.version, slaveId: this.options.agentId });
       this.onTaskFailed(task);
     }
-    this.persist();
+    this.state.changed();
   }
 
   /** Grows the app's relaunch delay after a failure (backoffSeconds * backoffFactor^n, capped). */
