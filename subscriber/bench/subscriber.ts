@@ -234,10 +234,11 @@ async function memory() {
   const double = await MarathonDouble.start({ heartbeatMs: 10_000 });
   populate(double, 1_000, count / 1_000);
   const prefix = randomPrefix();
-  const { child, endpoints } = await spawnSubscriber(double, prefix);
+  const { child, endpoints, port } = await spawnSubscriber(double, prefix);
   try {
-    await new Promise((r) => setTimeout(r, 3_000)); // let the heap settle after the snapshot
+    await new Promise((r) => setTimeout(r, 10_000)); // let the heap settle after the snapshot
     const { rss, peak } = rssOf(child.pid!);
+    if (process.env.BENCH_DEBUG) console.log((await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).split('\n').filter((l) => /heap_size|external|heap_space_size_used/.test(l) && !l.startsWith('#')).join('\n'));
     console.log(`4. theseus subscriber process holding ${fmt(endpoints)} endpoints: RSS ${fmt(rss)} MB, peak ${fmt(peak)} MB (while reading the ${fmt(count)}-task snapshot)  (target < 200 MB)`);
   } finally {
     child.kill('SIGTERM');

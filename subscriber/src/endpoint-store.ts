@@ -28,7 +28,7 @@ export interface EndpointStoreOptions {
   maxInFlight?: number;
   /** Keys per page when reading all endpoints. @defaultValue 2000 */
   pageSize?: number;
-  /** Remembered deletions (so that an older "running" cannot bring an endpoint back). @defaultValue 200000 */
+  /** Remembered deletions (so that an older "running" cannot bring an endpoint back). @defaultValue 50000 */
   maxDeletions?: number;
 }
 
@@ -46,32 +46,28 @@ export interface EndpointChange {
   eventAt?: number;
 }
 
-/** What the store knows of one key in etcd. */
+/**
+ * What the store knows of one key in etcd. Kept for every endpoint, so it is small: numbers, an
+ * interned app id, and nothing that holds on to the stored JSON (the task id is the key's last segment).
+ */
 export interface KnownEndpoint {
   rev: number;
+  /** Time of the knowledge behind the stored record (its updatedAt), ms. */
   at: number;
-  /** Hash of the record's state (see endpointState). */
-  state: string;
-  startedAt: string | null;
+  /** 48-bit hash of the record's state (see endpointState); 0 when the value is not a valid record. */
+  state: number;
+  /** The record's startedAt, ms. */
+  startedAt: number | null;
   healthy: boolean | null;
   appId: string;
-  taskId: string;
   owned: boolean;
-}
-
-/** One endpoint read from etcd. */
-export interface StoredEndpoint {
-  key: string;
-  rev: number;
-  /** undefined: the value is not a valid record. */
-  record: EndpointRecord | undefined;
 }
 
 export type SubmitOutcome = 'queued' | 'stale' | 'unchanged';
 
 interface Pending extends EndpointChange {
   json?: string;
-  state?: string;
+  state?: number;
 }
 
 interface Deletion {
@@ -82,7 +78,6 @@ interface Deletion {
 export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; written: [number] }> {
   private readonly known = new Map<string, KnownEndpoint>();
   private readonly byApp = new Map<string, Set<string>>();
-  private readonly byTask = new Map<string, string>();
   private readonly deletions = new Map<string, Deletion>();
   private readonly finalTasks = new Map<string, number>();
   private pending = new Map<string, Pending>();
@@ -107,7 +102,7 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     this.cluster = options.cluster;
     this.batchSize = options.batchSize ?? 120;
     this.pageSize = options.pageSize ?? 2000;
-    this.maxDeletions = options.maxDeletions ?? 200_000;
+    this.maxDeletions = options.maxDeletions ?? 50_000;
     this.maxInFlight = options.maxInFlight ?? 4;
   }
 
@@ -133,8 +128,10 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     return this.known.get(key);
   }
 
-  keyOfTask(taskId: string): string | undefined {
-    return this.byTask.get(taskId);
+  /** The key of a task of `appId`, if one is known. */
+  keyOfTask(appId: string, taskId: string): string | undefined {
+    for (const key of this.byApp.get(appId) ?? []) if (taskIdOfKey(key) === taskId) return key;
+    return undefined;
   }
 
   keysOfApp(appId: string): string[] {
@@ -165,7 +162,7 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     return 'queued';
   }
 
-  private judge(change: EndpointChange, state: string | undefined): SubmitOutcome {
+  private judge(change: EndpointChange, state: number | undefined): SubmitOutcome {
     if (change.record && this.finalTasks.has(change.taskId)) return 'stale';
     const waiting = this.pending.get(change.key);
     if (waiting && waiting.at > change.at) return 'stale';
@@ -189,12 +186,17 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Reads every endpoint under the prefix (paged), refreshing what is known of each key. */
-  async load(): Promise<StoredEndpoint[]> {
+  /**
+   * Reads every endpoint under the prefix (paged, at one revision), refreshing what is known of each
+   * key; records are decoded one page at a time and not kept. Returns how many keys there are and how
+   * many of them hold no valid record.
+   */
+  async load(): Promise<{ total: number; unreadable: number }> {
     const { client, layout } = this.options;
     const prefix = layout.allEndpoints();
     const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
-    const out: StoredEndpoint[] = [];
+    const seen = new Set<string>();
+    let unreadable = 0;
     let start = prefix;
     let revision: string | undefined;
     try {
@@ -205,13 +207,15 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
         revision ??= res.header.revision;
         for (const kv of res.kvs) {
           const key = kv.key.toString();
+          seen.add(key);
           let record: EndpointRecord | undefined;
           try {
             record = decodeEndpointRecord(kv.value.toString(), key);
           } catch {
-            record = undefined;
+            unreadable++;
           }
-          out.push({ key, rev: Number(kv.mod_revision), record });
+          // A key being written knows better than this read.
+          if (!this.pending.has(key) && !this.inFlight.has(key)) this.remember(key, Number(kv.mod_revision), record, record ? hashOf(endpointState(record)) : 0);
         }
         if (!res.more || res.kvs.length === 0) break;
         start = res.kvs[res.kvs.length - 1]!.key.toString() + '\0';
@@ -220,34 +224,37 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
       this.options.metrics.etcdErrors.inc();
       throw castEtcdError(err);
     }
-    const seen = new Set<string>();
-    for (const e of out) {
-      seen.add(e.key);
-      if (!this.pending.has(e.key)) this.remember(e.key, e.rev, e.record, e.record ? hashOf(endpointState(e.record)) : '');
-    }
-    for (const key of [...this.known.keys()]) if (!seen.has(key) && !this.pending.has(key)) this.forget(key);
+    for (const key of [...this.known.keys()]) if (!seen.has(key) && !this.pending.has(key) && !this.inFlight.has(key)) this.forget(key);
     this.options.metrics.endpoints.set(this.known.size);
-    return out;
+    return { total: seen.size, unreadable };
   }
 
-  private remember(key: string, rev: number, record: EndpointRecord | undefined, state: string): void {
+  /** Every known endpoint key with what is known of it. */
+  entries(): IterableIterator<[string, KnownEndpoint]> {
+    return this.known.entries();
+  }
+
+  private remember(key: string, rev: number, record: EndpointRecord | undefined, state: number): void {
     this.forget(key);
-    const appId = record?.appId ?? '';
-    const taskId = record?.taskId ?? key.slice(key.lastIndexOf('/') + 1);
+    const appId = this.intern(record?.appId ?? '');
     this.known.set(key, {
       rev,
       at: record ? Date.parse(record.updatedAt) : 0,
       state,
-      startedAt: record?.startedAt ?? null,
+      startedAt: record?.startedAt ? Date.parse(record.startedAt) : null,
       healthy: record?.healthy ?? null,
       appId,
-      taskId,
       owned: record?.cluster === this.cluster,
     });
     let keys = this.byApp.get(appId);
     if (!keys) this.byApp.set(appId, (keys = new Set()));
     keys.add(key);
-    this.byTask.set(taskId, key);
+  }
+
+  private intern(appId: string): string {
+    const keys = this.byApp.get(appId);
+    if (keys) for (const key of keys) return this.known.get(key)?.appId ?? appId;
+    return appId;
   }
 
   private forget(key: string): void {
@@ -257,7 +264,6 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     const keys = this.byApp.get(old.appId);
     keys?.delete(key);
     if (keys?.size === 0) this.byApp.delete(old.appId);
-    if (this.byTask.get(old.taskId) === key) this.byTask.delete(old.taskId);
   }
 
   private rememberFinal(taskId: string, at: number): void {
@@ -394,7 +400,7 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
         } catch {
           record = undefined;
         }
-        this.remember(entry.key, Number(kv.mod_revision), record, record ? hashOf(endpointState(record)) : '');
+        this.remember(entry.key, Number(kv.mod_revision), record, record ? hashOf(endpointState(record)) : 0);
       } else {
         this.forget(entry.key);
       }
@@ -404,8 +410,13 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
   }
 }
 
-function hashOf(text: string): string {
-  return createHash('sha1').update(text).digest('base64');
+function hashOf(text: string): number {
+  return createHash('sha1').update(text).digest().readUIntBE(0, 6);
+}
+
+/** The task id of an endpoint key (its last segment). */
+export function taskIdOfKey(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1);
 }
 
 /** Drops the oldest entries of an insertion-ordered map beyond `max`. */

@@ -19,6 +19,7 @@ import {
 } from '@theseus/services';
 import { endpointRecordOf, type AppModel } from './endpoint-of-task.js';
 import { refreshApp, type SyncContext } from './reconcile.js';
+import { taskIdOfKey } from './endpoint-store.js';
 
 /** Leaving states after which the same task id can still come back (partition-aware Mesos). */
 const MAY_RETURN = new Set<MesosTaskState>(['TASK_LOST', 'TASK_UNREACHABLE', 'TASK_UNKNOWN']);
@@ -110,7 +111,7 @@ export class EventApplier {
         ipAddresses: event.ipAddresses.map((a) => a.ipAddress),
         ports: event.ports,
         version: event.version,
-        startedAt: known?.startedAt ?? event.timestamp,
+        startedAt: known?.startedAt ? new Date(known.startedAt).toISOString() : event.timestamp,
         healthy,
       },
       this.ctx.cluster,
@@ -122,7 +123,7 @@ export class EventApplier {
   private removeTask(event: StatusUpdateEvent): void {
     const model = this.ctx.catalog.cached(event.appId);
     const key =
-      this.ctx.store.keyOfTask(event.taskId) ??
+      this.ctx.store.keyOfTask(event.appId, event.taskId) ??
       (model?.ref ? this.ctx.layout.endpoint(model.ref.namespace, model.ref.service, event.taskId) : undefined);
     const at = Date.parse(event.timestamp);
     if (key) this.ctx.store.submit({ key, appId: event.appId, taskId: event.taskId, at, final: !MAY_RETURN.has(event.taskStatus), eventAt: at });
@@ -132,8 +133,8 @@ export class EventApplier {
     if (!this.ctx.requireHealthy) return;
     const at = Date.parse(timestamp);
     for (const key of this.ctx.store.keysOfApp(appId)) {
-      const known = this.ctx.store.knownAt(key);
-      if (known && taskOfInstance(known.taskId, instanceId)) this.ctx.store.submit({ key, appId, taskId: known.taskId, at, eventAt: at });
+      const taskId = taskIdOfKey(key);
+      if (taskOfInstance(taskId, instanceId)) this.ctx.store.submit({ key, appId, taskId, at, eventAt: at });
     }
   }
 
@@ -141,7 +142,7 @@ export class EventApplier {
     const at = Date.parse(timestamp);
     for (const key of this.ctx.store.keysOfApp(appId)) {
       const known = this.ctx.store.knownAt(key);
-      if (known?.owned) this.ctx.store.submit({ key, appId, taskId: known.taskId, at, final: true, eventAt: at });
+      if (known?.owned) this.ctx.store.submit({ key, appId, taskId: taskIdOfKey(key), at, final: true, eventAt: at });
     }
     this.ctx.catalog.forget(appId);
   }

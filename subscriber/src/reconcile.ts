@@ -1,23 +1,25 @@
 /**
  * Reconcile: Marathon is the truth, etcd is made to match it.
  *
- * One snapshot of Marathon (`GET /v2/apps?embed=apps.tasks`, Theseus apps only) against one paged
- * read of every endpoint under the prefix: serving tasks missing from etcd are added, records that
+ * One paged read of every endpoint under the prefix against one snapshot of Marathon, read after it
+ * (`GET /v2/apps?embed=apps.tasks`, Theseus apps only, streamed app by app): serving tasks missing from etcd are added, records that
  * differ are fixed, owned records of tasks that are not serving are removed. A record whose task is
  * absent from the snapshot is doubtful (the snapshot may predate it): it is removed only when a
  * second, later read of Marathon's tasks confirms the task is gone. Records of another cluster, and
  * anything outside the prefix, are never touched. Every change goes through the EndpointStore, so a
  * record updated by an event after the snapshot was taken is newer and stays.
  */
-import { describeError, type EndpointRecord, type EtcdLayout, type Logger, type MarathonClient, type MarathonTask } from '@theseus/services';
+import { describeError, type EndpointRecord, type EtcdLayout, type Logger, type MarathonAppInfo, type MarathonClient, type MarathonTask } from '@theseus/services';
+import { readMarathonList } from './json-list-reader.js';
 import { MARATHON_LABELS } from '@theseus/services';
 import type { AppCatalog } from './app-catalog.js';
 import { appModelOf, endpointRecordOf, factsOfTask, isServing, type AppModel } from './endpoint-of-task.js';
-import type { EndpointStore, SubmitOutcome } from './endpoint-store.js';
+import { taskIdOfKey, type EndpointStore, type SubmitOutcome } from './endpoint-store.js';
 import type { SubscriberMetrics } from './metrics.js';
 
 export interface SyncContext {
   marathon: MarathonClient;
+  marathonUrls: readonly string[];
   store: EndpointStore;
   catalog: AppCatalog;
   layout: EtcdLayout;
@@ -58,59 +60,61 @@ export function desiredOfApp(ctx: SyncContext, model: AppModel, tasks: readonly 
 export async function reconcile(ctx: SyncContext): Promise<ReconcileResult> {
   const started = Date.now();
   const at = new Date(started).toISOString();
-  const apps = await ctx.marathon.listApps({ embed: ['apps.tasks'], label: `${MARATHON_LABELS.managed}==true` });
-  const stored = await ctx.store.load();
+  await ctx.store.load();
 
-  const models: AppModel[] = [];
-  const desired = new Map<string, EndpointRecord>();
-  const listed = new Set<string>();
-  let taskCount = 0;
-  for (const app of apps) {
-    const model = appModelOf(app);
-    if (!model.ref) continue;
-    models.push(model);
-    const tasks = app.tasks ?? [];
-    taskCount += tasks.length;
-    for (const task of tasks) listed.add(task.id);
-    for (const [key, record] of desiredOfApp(ctx, model, tasks, at)) desired.set(key, record);
-  }
-  ctx.catalog.replaceAll(models);
-
-  const result: ReconcileResult = { added: 0, fixed: 0, removed: 0, unchanged: 0, deferred: 0, foreign: 0, apps: models.length, tasks: taskCount, durationMs: 0 };
+  const result: ReconcileResult = { added: 0, fixed: 0, removed: 0, unchanged: 0, deferred: 0, foreign: 0, apps: 0, tasks: 0, durationMs: 0 };
   const count = (outcome: SubmitOutcome, action: 'added' | 'fixed' | 'removed') => {
     if (outcome === 'queued') result[action]++;
     else if (outcome === 'stale') result.deferred++;
     else result.unchanged++;
   };
 
-  const existing = new Map(stored.map((e) => [e.key, e]));
-  for (const [key, record] of desired) {
-    const current = existing.get(key);
-    if (current?.record && current.record.cluster !== ctx.cluster) {
-      result.foreign++;
-      continue;
+  // Marathon's snapshot is read app by app as it streams in, each record compared as it is made and
+  // only changes kept: memory stays flat however many tasks there are.
+  const models: AppModel[] = [];
+  const desired = new Set<string>();
+  const listed = new Set<string>();
+  const path = `/v2/apps?embed=apps.tasks&label=${encodeURIComponent(`${MARATHON_LABELS.managed}==true`)}`;
+  await readMarathonList<MarathonAppInfo>(ctx.marathon, ctx.marathonUrls, path, 'apps', (app) => {
+    const model = appModelOf(app);
+    if (!model.ref) return;
+    models.push(model);
+    result.apps++;
+    const tasks = app.tasks ?? [];
+    result.tasks += tasks.length;
+    for (const task of tasks) listed.add(task.id);
+    for (const [key, record] of desiredOfApp(ctx, model, tasks, at)) {
+      desired.add(key);
+      const known = ctx.store.knownAt(key);
+      if (known && !known.owned && known.state !== 0) {
+        result.foreign++;
+        continue;
+      }
+      count(ctx.store.submit({ key, appId: record.appId, taskId: record.taskId, at: started, record }), known ? 'fixed' : 'added');
     }
-    count(ctx.store.submit({ key, appId: record.appId, taskId: record.taskId, at: started, record }), current ? 'fixed' : 'added');
-  }
+  });
+  ctx.catalog.replaceAll(models);
 
-  const doubtful: Array<{ key: string; record: EndpointRecord }> = [];
-  for (const { key, record } of stored) {
+  const doubtful: Array<{ key: string; appId: string }> = [];
+  for (const [key, known] of ctx.store.entries()) {
     if (desired.has(key)) continue;
-    if (!record || record.cluster !== ctx.cluster) {
+    if (!known.owned) {
       result.foreign++;
       continue;
     }
-    if (listed.has(record.taskId)) count(ctx.store.submit({ key, appId: record.appId, taskId: record.taskId, at: started }), 'removed');
-    else doubtful.push({ key, record });
+    if (listed.has(taskIdOfKey(key))) count(ctx.store.submit({ key, appId: known.appId, taskId: taskIdOfKey(key), at: started }), 'removed');
+    else doubtful.push({ key, appId: known.appId });
   }
   if (doubtful.length > 0) {
-    const live = new Set((await ctx.marathon.listTasks()).map((t) => t.id));
-    for (const { key, record } of doubtful) {
-      if (live.has(record.taskId)) {
+    const live = new Set<string>();
+    await readMarathonList<MarathonTask>(ctx.marathon, ctx.marathonUrls, '/v2/tasks', 'tasks', (task) => live.add(task.id));
+    for (const { key, appId } of doubtful) {
+      const taskId = taskIdOfKey(key);
+      if (live.has(taskId)) {
         result.deferred++;
         continue;
       }
-      count(ctx.store.submit({ key, appId: record.appId, taskId: record.taskId, at: started }), 'removed');
+      count(ctx.store.submit({ key, appId, taskId, at: started }), 'removed');
     }
   }
   await ctx.store.flushed();
@@ -138,6 +142,6 @@ export async function refreshApp(ctx: SyncContext, appId: string): Promise<void>
   for (const key of ctx.store.keysOfApp(appId)) {
     const known = ctx.store.knownAt(key);
     if (desired.has(key) || !known?.owned) continue;
-    ctx.store.submit({ key, appId, taskId: known.taskId, at: started, final: !fetched });
+    ctx.store.submit({ key, appId, taskId: taskIdOfKey(key), at: started, final: !fetched });
   }
 }

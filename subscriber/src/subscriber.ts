@@ -131,6 +131,7 @@ export class Subscriber {
     this.store = new EndpointStore({ client: this.etcd, layout, logger: this.logger, metrics: this.metrics, cluster: options.cluster ?? 'default' });
     this.ctx = {
       marathon: this.marathon,
+      marathonUrls: options.marathonUrls,
       store: this.store,
       catalog: new AppCatalog(this.marathon),
       layout,
