@@ -13,7 +13,7 @@ import { Etcd3 } from 'etcd3';
 import { EtcdLayout, encodeEndpointRecord } from '@theseus/services';
 import { watchServices } from '../src/watcher.js';
 import { Guest } from '../src/guest.js';
-import { EtcdProcess } from '../src/test-support/etcd-process.js';
+import { EtcdProcess } from '@theseus/services/testing';
 import { endpointRecord } from '../src/test-support/records.js';
 import { memoryLog } from '../src/test-support/deltas.js';
 import { elapsedMs, percentiles } from './support/stats.js';

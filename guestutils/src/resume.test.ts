@@ -8,7 +8,7 @@ import { EtcdLayout, readServiceEndpoints } from '@theseus/services';
 import { watchServices, type ServiceWatcher } from './watcher.js';
 import { Guest } from './guest.js';
 import { EtcdUnavailableError } from '@theseus/services';
-import { EtcdProcess } from './test-support/etcd-process.js';
+import { EtcdProcess } from '@theseus/services/testing';
 import { TcpProxy } from './test-support/tcp-proxy.js';
 import { deleteRecord, endpointRecord, eventually, putRecord } from './test-support/records.js';
 import { memoryLog, recordingHandler, replay } from './test-support/deltas.js';

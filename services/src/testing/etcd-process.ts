@@ -32,7 +32,7 @@ export class EtcdProcess {
 
   /** `host`: the address to listen on (e.g. the docker bridge for containers without host networking). */
   static async start(host = '127.0.0.1'): Promise<EtcdProcess> {
-    const etcd = new EtcdProcess(host, await freePort(host), await freePort(host), mkdtempSync(join(tmpdir(), 'guestutils-etcd-')));
+    const etcd = new EtcdProcess(host, await freePort(host), await freePort(host), mkdtempSync(join(tmpdir(), 'theseus-etcd-')));
     await etcd.run();
     return etcd;
   }
@@ -47,13 +47,13 @@ export class EtcdProcess {
     const child = spawn(
       'etcd',
       [
-        '--name', 'guestutils-test',
+        '--name', 'theseus-test',
         '--data-dir', this.dataDir,
         '--listen-client-urls', this.endpoint,
         '--advertise-client-urls', this.endpoint,
         '--listen-peer-urls', peer,
         '--initial-advertise-peer-urls', peer,
-        '--initial-cluster', `guestutils-test=${peer}`,
+        '--initial-cluster', `theseus-test=${peer}`,
         '--log-level', 'error',
         '--logger', 'zap',
       ],
