@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,21 @@ describe('theseus engine', () => {
         second.child.kill('SIGTERM');
         await stopped(second.child);
       }
+      removeDir(dataDir);
+    }
+  });
+});
+
+describe('theseus engine with a damaged data directory', () => {
+  it('refuses to start with one line naming the state file', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'theseus-engine-cli-'));
+    try {
+      writeFileSync(join(dataDir, 'state.json'), '{"engineId": "x", "apps": [');
+      const result = spawnSync(process.execPath, [bin, 'engine', '--port', '0', '--data-dir', dataDir], { env: cleanEnv({}), encoding: 'utf8', timeout: 30_000 });
+      assert.equal(result.status, 1);
+      assert.match(result.stderr, /the engine state .*state\.json cannot be read: not valid JSON/);
+      assert.doesNotMatch(result.stderr, /\n\s+at /);
+    } finally {
       removeDir(dataDir);
     }
   });

@@ -31,6 +31,7 @@ export async function startEngineServer(engine: Engine): Promise<EngineServer> {
   });
   const app = express();
   app.disable('x-powered-by');
+  app.set('etag', false);
   app.set('query parser', 'extended');
   let leader = '';
   app.use((_req, res, next) => {

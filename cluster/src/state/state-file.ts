@@ -4,6 +4,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { TheseusError } from '@theseus/services';
 import type { AppDefinition } from '../app/definition.js';
 import type { DeploymentRecord } from '../deploy/deployment.js';
 import type { TaskRecord } from '../tasks/task.js';
@@ -15,6 +16,15 @@ export interface PersistedState {
   tasks: TaskRecord[];
   deployments: DeploymentRecord[];
   callbackUrls: string[];
+}
+
+/** The state file exists but cannot be used. */
+export class EngineStateError extends TheseusError {
+  constructor(path: string, reason: string) {
+    super('ENGINE_STATE_UNREADABLE', `the engine state ${path} cannot be read: ${reason}`, {
+      hint: 'restore it from a backup, or move it away to start with no apps (running tasks are then not adopted)',
+    });
+  }
 }
 
 export class StateFile {
@@ -35,9 +45,18 @@ export class StateFile {
       text = readFileSync(this.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
+      throw new EngineStateError(this.path, (err as NodeJS.ErrnoException).code ?? String(err));
     }
-    return JSON.parse(text) as PersistedState;
+    let state: PersistedState;
+    try {
+      state = JSON.parse(text) as PersistedState;
+    } catch (err) {
+      throw new EngineStateError(this.path, `not valid JSON (${(err as Error).message})`);
+    }
+    if (!state || typeof state.engineId !== 'string' || !Array.isArray(state.apps) || !Array.isArray(state.tasks) || !Array.isArray(state.deployments)) {
+      throw new EngineStateError(this.path, 'not an engine state document');
+    }
+    return state;
   }
 
   /** Schedules a write of the current state. */
