@@ -57,6 +57,10 @@ export class DockerRunner implements TaskRunner {
     return this.driver.stop(ref, graceSeconds);
   }
 
+  async locate(taskId: string): Promise<string | undefined> {
+    return (await this.driver.list({ [TASK_LABEL]: taskId }))[0]?.id;
+  }
+
   async isRunning(ref: string, taskId: string): Promise<boolean> {
     const details = await this.driver.inspect(ref);
     return Boolean(details?.running && details.labels[TASK_LABEL] === taskId);

@@ -1,7 +1,8 @@
 /** Task states and events, backoff, health-check kills, rolling upgrades and restart adoption, with local-process tasks. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { removeDir, replayRollout, statusEvents, testEngine, waitFor, type TestEngine } from '../test-support.js';
 
 const small = { cpus: 0.1, mem: 16 };
@@ -129,6 +130,35 @@ describe('restart adoption (local processes)', () => {
       await waitFor('process gone', () => ended(before[0]!.pid));
       await second.client.deleteApp('/adopt/p');
       await waitFor('all gone', () => second.engine.scheduler.tasks.size === 0);
+    } finally {
+      await second.stop();
+      removeDir(first.dataDir);
+    }
+  });
+});
+
+describe('restart after a crash between start and save', () => {
+  it('finds a task whose handle was never saved and adopts it', async () => {
+    const first = await testEngine();
+    await first.client.createApp({ id: '/crash/p', cmd: 'sleep 600', instances: 1, ...small });
+    const task = await waitFor('running', () => first.engine.scheduler.tasksOf('/crash/p').find((t) => t.state === 'TASK_RUNNING'));
+    await first.stop();
+    // what a crash right after the start leaves: the task saved as STAGING, without its pid
+    const path = join(first.dataDir, 'state.json');
+    const state = JSON.parse(readFileSync(path, 'utf8')) as { tasks: Array<Record<string, unknown>> };
+    for (const t of state.tasks) {
+      delete t.ref;
+      t.state = 'TASK_STAGING';
+    }
+    writeFileSync(path, JSON.stringify(state));
+    const second = await testEngine({}, first.dataDir);
+    try {
+      const tasks = await second.client.appTasks('/crash/p');
+      assert.deepEqual(tasks.map((t) => [t.id, t.state]), [[task.id, 'TASK_RUNNING']]);
+      assert.equal(second.engine.task(task.id)!.ref, task.ref);
+      await second.client.deleteApp('/crash/p');
+      await waitFor('gone', () => second.engine.scheduler.tasks.size === 0);
+      await waitFor('process ended', () => ended(Number(task.ref)));
     } finally {
       await second.stop();
       removeDir(first.dataDir);

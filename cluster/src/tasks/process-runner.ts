@@ -5,7 +5,7 @@
  * is known even when the engine was not the parent any more.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LaunchedTask, TaskExit, TaskLaunchSpec, TaskRunner } from './runner.js';
 
@@ -44,6 +44,7 @@ export class ProcessRunner implements TaskRunner {
       });
       child.unref();
       const ref = String(pid);
+      writeFileSync(join(sandbox, '.pid'), ref);
       this.children.set(ref, child);
       this.sandboxes.set(ref, sandbox);
       return { ref, ipAddress: null };
@@ -96,6 +97,14 @@ export class ProcessRunner implements TaskRunner {
     const deadline = Date.now() + graceSeconds * 1000;
     while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     if (alive(pid)) signal(pid, 'SIGKILL');
+  }
+
+  async locate(taskId: string): Promise<string | undefined> {
+    try {
+      return readFileSync(join(this.sandboxOf(taskId), '.pid'), 'utf8').trim() || undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async isRunning(ref: string, taskId: string): Promise<boolean> {

@@ -46,6 +46,8 @@ export interface TaskRunner {
   wait(ref: string, taskId: string): Promise<TaskExit>;
   /** SIGTERM, then SIGKILL after the grace period; idempotent. */
   stop(ref: string, graceSeconds: number): Promise<void>;
+  /** The handle of a task started just before the engine died, before its handle was saved. */
+  locate(taskId: string): Promise<string | undefined>;
   /** Whether `ref` still runs `taskId` (used to adopt tasks after a restart). */
   isRunning(ref: string, taskId: string): Promise<boolean>;
   /** Runs a COMMAND health check in the task's context; resolves to the exit code. */

@@ -250,6 +250,7 @@ export class Scheduler {
     await Promise.all(
       tasks.map(async (task) => {
         const runner = task.runner === 'docker' ? this.options.runners.docker : this.options.runners.process;
+        if (runner && !task.ref) task.ref = await runner.locate(task.id).catch(() => undefined);
         const running = Boolean(runner && task.ref) && (await runner!.isRunning(task.ref!, task.id).catch(() => false));
         if (!running) {
           // ended while the engine was down: report how, when the runner still knows
