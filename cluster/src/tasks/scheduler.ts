@@ -11,6 +11,7 @@ import type { EventBus } from '../events/bus.js';
 import { timestamp } from '../time.js';
 import { planLaunch, PortsExhaustedError, type LaunchContext } from './launch-spec.js';
 import type { TaskRunner } from './runner.js';
+import { constraintProblem } from './constraints.js';
 import { CONDITION, TERMINAL_STATES, newTaskIds, type TaskRecord } from './task.js';
 
 export interface SchedulerOptions extends LaunchContext {
@@ -87,6 +88,8 @@ export class Scheduler {
   blocker(app: AppDefinition, now = Date.now()): string | undefined {
     const delay = this.delays.get(app.id);
     if (delay && delay.until > now) return `launch delayed by backoff for ${Math.ceil((delay.until - now) / 1000)} s`;
+    const placed = constraintProblem(app.constraints, this.options.hostname, this.byApp.get(app.id)?.size ?? 0);
+    if (placed) return placed;
     const used = this.used();
     const free = { cpus: this.options.capacity.cpus - used.cpus, memMb: this.options.capacity.memMb - used.memMb };
     if (app.cpus > free.cpus + 1e-9 || app.mem > free.memMb + 1e-9) {
