@@ -212,13 +212,21 @@ async function follow(step: StepRecord, options: ApplyOptions): Promise<void> {
   }
 }
 
-/** The newest version of an app older than its current configuration. */
+/**
+ * The newest earlier version whose definition differs from the current one (scales and restarts
+ * make versions too; rolling back to one of those would change nothing).
+ */
 async function previousVersion(marathon: MarathonClient, current: MarathonAppInfo): Promise<string> {
-  const since = current.versionInfo?.lastConfigChangeAt ?? current.version;
-  const versions = (await marathon.appVersions(current.id)).filter((v) => v < since).sort().reverse();
-  if (!versions[0]) throw new StepFailedError(`app ${current.id} has no earlier version to roll back to`);
-  return versions[0];
+  const currentHash = current.labels?.[MARATHON_LABELS.specHash];
+  const versions = (await marathon.appVersions(current.id)).filter((v) => v < current.version).sort().reverse();
+  for (const version of versions.slice(0, MAX_VERSIONS_SEARCHED)) {
+    const app = await marathon.appVersion(current.id, version);
+    if (app.labels?.[MARATHON_LABELS.specHash] !== currentHash) return version;
+  }
+  throw new StepFailedError(`app ${current.id} has no earlier version with a different definition to roll back to`);
 }
+
+const MAX_VERSIONS_SEARCHED = 50;
 
 async function readApp(marathon: MarathonClient, appId: string): Promise<MarathonAppInfo | undefined> {
   try {

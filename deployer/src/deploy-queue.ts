@@ -55,6 +55,8 @@ export class DeployQueue {
   private readonly locks: AppLocks;
   private worker: Worker | undefined;
   private events: QueueEvents | undefined;
+  /** Connections handed to BullMQ, which leaves given connections open on close. */
+  private readonly ownConnections: Redis[] = [];
 
   constructor(options: DeployQueueOptions) {
     this.options = options;
@@ -89,7 +91,7 @@ export class DeployQueue {
     if (this.worker) return;
     const lockDuration = this.options.lockDurationMs ?? 30_000;
     this.worker = new Worker(QUEUE_NAME, (job: Job<{ deploymentId: string }>) => this.process(job.data.deploymentId), {
-      connection: this.connection.duplicate(),
+      connection: this.own(this.connection.duplicate()),
       prefix: this.options.prefix,
       concurrency: this.options.jobConcurrency ?? 4,
       lockDuration,
@@ -186,12 +188,18 @@ export class DeployQueue {
     await this.events?.close();
     await this.queue.close();
     this.connection.disconnect();
+    for (const c of this.ownConnections) c.disconnect();
+  }
+
+  private own(connection: Redis): Redis {
+    connection.on('error', () => {});
+    this.ownConnections.push(connection);
+    return connection;
   }
 
   private queueEvents(): QueueEvents {
     if (!this.events) {
-      const connection = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null });
-      connection.on('error', () => {});
+      const connection = this.own(new Redis(this.options.redisUrl, { maxRetriesPerRequest: null }));
       this.events = new QueueEvents(QUEUE_NAME, { connection, prefix: this.options.prefix });
       this.events.on('error', () => {});
       this.events.setMaxListeners(0);

@@ -1,0 +1,338 @@
+/**
+ * The dashboard's live state and its one change feed. It follows Marathon's event stream (every
+ * event type), re-reads apps, tasks and endpoint records after events (and every few seconds, for
+ * what events do not tell: etcd writes, missed events), polls the deployment records, and hands
+ * each watcher first a full snapshot, then only what changed:
+ *
+ *   snapshot    {services, deployments, events, cluster, status}
+ *   services    {upsert: ServiceRow[], remove: appId[]}
+ *   deployment  DeploymentRecord
+ *   event       a Marathon event (appDefinition reduced to its id)
+ *   cluster     ClusterView
+ *   status      {marathonStream, etcd, marathon}
+ *
+ * The reads run only while someone watches (and for a snapshot request); the Marathon event
+ * stream runs from the first use until `close()`, so the recent-events list covers that time.
+ */
+import {
+  DecodedEndpoints,
+  MARATHON_LABELS,
+  EtcdLayout,
+  MarathonEventStream,
+  createEtcdClient,
+  describeError,
+  readEndpointsUnder,
+  type Logger,
+  type MarathonAppInfo,
+  type MarathonClient,
+  type MarathonEvent,
+  type StoredEndpoint,
+} from '@theseus/services';
+import type { Etcd3 } from 'etcd3';
+import type { DeploymentRecord, DeploymentStore } from '../store.js';
+import { clusterView, fetchMesosAgents, type ClusterView, type MesosAgent } from './cluster-view.js';
+import { recordsByApp, serviceRows, type ServiceRow } from './read-model.js';
+
+export interface DashboardFeedOptions {
+  marathon: MarathonClient;
+  /** Marathon (or engine) URLs for the event stream. */
+  marathonUrls: readonly string[];
+  /** Authorization header for Marathon's event stream. */
+  marathonAuthorization?: string | undefined;
+  store: DeploymentStore;
+  logger: Logger;
+  /** Where the subscriber writes endpoint records; without it, instances show Marathon's view only. */
+  etcd?: { endpoints: readonly string[]; prefix: string } | undefined;
+  /** A Mesos master (or the engine) answering `GET /master/slaves`, for host capacity. */
+  mesosMasterUrl?: string | undefined;
+  /** Full re-read interval while someone watches. @defaultValue 3000 */
+  refreshIntervalMs?: number;
+  /** Re-read this long after a Marathon event (bursts coalesce). @defaultValue 250 */
+  eventDebounceMs?: number;
+  /** Deployment record poll interval while someone watches. @defaultValue 1000 */
+  deploymentPollMs?: number;
+  /** Deployments in a snapshot. @defaultValue 50 */
+  deploymentLimit?: number;
+  /** Marathon events kept for a snapshot. @defaultValue 300 */
+  eventBuffer?: number;
+}
+
+export interface FeedStatus {
+  marathonStream: 'attached' | 'detached';
+  marathon: string;
+  etcd: string;
+}
+
+export interface DashboardSnapshot {
+  generatedAt: string;
+  services: ServiceRow[];
+  deployments: DeploymentRecord[];
+  events: FeedEvent[];
+  cluster: ClusterView;
+  status: FeedStatus;
+}
+
+/** A Marathon event as the page gets it. */
+export type FeedEvent = Record<string, unknown> & { eventType: string; timestamp: string };
+
+export type FeedMessage =
+  | { type: 'snapshot'; data: DashboardSnapshot }
+  | { type: 'services'; data: { upsert: ServiceRow[]; remove: string[] } }
+  | { type: 'deployment'; data: DeploymentRecord }
+  | { type: 'event'; data: FeedEvent }
+  | { type: 'cluster'; data: ClusterView }
+  | { type: 'status'; data: FeedStatus };
+
+export type FeedListener = (message: FeedMessage) => void;
+
+/** Marathon events after which apps and tasks are read again. */
+const CHANGING_EVENTS = new Set([
+  'status_update_event',
+  'health_status_changed_event',
+  'instance_health_changed_event',
+  'deployment_info',
+  'deployment_step_success',
+  'deployment_step_failure',
+  'deployment_success',
+  'deployment_failed',
+  'app_terminated_event',
+  'api_post_event',
+  'unhealthy_instance_kill_event',
+  'unhealthy_task_kill_event',
+]);
+
+export class DashboardFeed {
+  private readonly options: DashboardFeedOptions;
+  /** Each watcher, with what to call when the feed closes under it. */
+  private readonly listeners = new Map<FeedListener, (() => void) | undefined>();
+  private readonly events: FeedEvent[] = [];
+  private readonly services = new Map<string, { row: ServiceRow; json: string }>();
+  private readonly deployments = new Map<string, string>();
+  private deploymentList: DeploymentRecord[] = [];
+  private cluster: ClusterView | undefined;
+  private clusterJson = '';
+  private status: FeedStatus = { marathonStream: 'detached', marathon: 'unknown', etcd: 'unknown' };
+  private stream: MarathonEventStream | undefined;
+  private etcd: Etcd3 | undefined;
+  private readonly layout: EtcdLayout | undefined;
+  private readonly decoded = new DecodedEndpoints();
+  private refreshedAt = 0;
+  private refreshing: Promise<void> | undefined;
+  private refreshAgain = false;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private debounceTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(options: DashboardFeedOptions) {
+    this.options = options;
+    this.layout = options.etcd ? new EtcdLayout(options.etcd.prefix) : undefined;
+  }
+
+  /** The current state, read afresh unless a read finished within the last second. */
+  async snapshot(): Promise<DashboardSnapshot> {
+    this.startStream();
+    if (Date.now() - this.refreshedAt > 1000 || this.services.size === 0) {
+      // Marathon unreachable: the snapshot says so in `status` and shows what was last read
+      await Promise.all([this.refresh().catch(() => undefined), this.pollDeployments()]);
+    }
+    return {
+      generatedAt: new Date(this.refreshedAt || Date.now()).toISOString(),
+      services: [...this.services.values()].map((s) => s.row),
+      deployments: this.deploymentList,
+      events: [...this.events],
+      cluster: this.cluster ?? clusterView([], new Error('not read yet'), undefined),
+      status: { ...this.status },
+    };
+  }
+
+  /** Calls `listener` with a snapshot, then with every change, until the returned function is called. */
+  async watch(listener: FeedListener, closed?: () => void): Promise<() => void> {
+    const first = this.listeners.size === 0;
+    this.listeners.set(listener, closed);
+    if (first) this.startTimers();
+    const unsubscribe = () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.stopTimers();
+    };
+    try {
+      listener({ type: 'snapshot', data: await this.snapshot() });
+    } catch (err) {
+      unsubscribe();
+      throw err;
+    }
+    return unsubscribe;
+  }
+
+  get watchers(): number {
+    return this.listeners.size;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const ends = [...this.listeners.values()];
+    this.listeners.clear();
+    for (const end of ends) end?.();
+    this.stopTimers();
+    await this.refreshing?.catch(() => undefined);
+    await this.stream?.stop();
+    this.etcd?.close();
+  }
+
+  private send(message: FeedMessage): void {
+    for (const listener of this.listeners.keys()) {
+      try {
+        listener(message);
+      } catch (err) {
+        this.options.logger.warn('dashboard watcher failed', { error: describeError(err) });
+      }
+    }
+  }
+
+  private setStatus(patch: Partial<FeedStatus>): void {
+    const next = { ...this.status, ...patch };
+    if (JSON.stringify(next) === JSON.stringify(this.status)) return;
+    this.status = next;
+    this.send({ type: 'status', data: { ...next } });
+  }
+
+  private startStream(): void {
+    if (this.stream || this.closed || this.options.marathonUrls.length === 0) return;
+    const stream = new MarathonEventStream({ urls: this.options.marathonUrls, authorization: this.options.marathonAuthorization });
+    stream.on('attached', () => {
+      this.setStatus({ marathonStream: 'attached' });
+      this.scheduleRefresh(); // Marathon has no replay: what happened while detached is read back
+    });
+    stream.on('detached', () => this.setStatus({ marathonStream: 'detached' }));
+    stream.on('event', (event) => this.onEvent(event));
+    stream.start();
+    this.stream = stream;
+  }
+
+  private onEvent(event: MarathonEvent): void {
+    const shown: FeedEvent = { ...(event as unknown as FeedEvent) };
+    if (event.eventType === 'api_post_event') shown.appDefinition = { id: event.appDefinition.id };
+    this.events.push(shown);
+    const keep = this.options.eventBuffer ?? 300;
+    if (this.events.length > keep) this.events.splice(0, this.events.length - keep);
+    this.send({ type: 'event', data: shown });
+    if (CHANGING_EVENTS.has(event.eventType) && this.listeners.size > 0) this.scheduleRefresh();
+  }
+
+  private startTimers(): void {
+    this.stopTimers();
+    const every = this.options.refreshIntervalMs ?? 3000;
+    this.refreshTimer = setInterval(() => void this.refresh().catch(() => undefined), every);
+    this.pollTimer = setInterval(() => void this.pollDeployments(), this.options.deploymentPollMs ?? 1000);
+  }
+
+  private stopTimers(): void {
+    clearInterval(this.refreshTimer);
+    clearInterval(this.pollTimer);
+    clearTimeout(this.debounceTimer);
+    this.refreshTimer = this.pollTimer = this.debounceTimer = undefined;
+  }
+
+  private scheduleRefresh(): void {
+    if (this.debounceTimer || this.closed) return;
+    this.debounceTimer = setTimeout(() => {
+      this.debounceTimer = undefined;
+      void this.refresh().catch(() => undefined);
+    }, this.options.eventDebounceMs ?? 250);
+  }
+
+  /** Reads apps, tasks, records and capacity; sends what changed. One read at a time. */
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = this.read().finally(() => {
+      this.refreshing = undefined;
+      if (this.refreshAgain && !this.closed) {
+        this.refreshAgain = false;
+        void this.refresh().catch(() => undefined);
+      }
+    });
+    return this.refreshing;
+  }
+
+  private async read(): Promise<void> {
+    const { marathon } = this.options;
+    const [apps, info, records, agents] = await Promise.all([
+      marathon.listApps({ label: `${MARATHON_LABELS.managed}==true`, embed: ['apps.tasks', 'apps.lastTaskFailure'] }).catch((err: unknown) => errorOf(err)),
+      marathon.info().catch((err: unknown) => errorOf(err)),
+      this.readRecords(),
+      this.options.mesosMasterUrl ? fetchMesosAgents(this.options.mesosMasterUrl).catch((err: unknown) => errorOf(err)) : Promise.resolve(undefined),
+    ]);
+    if (apps instanceof Error) {
+      this.setStatus({ marathon: apps.message });
+      throw apps;
+    }
+    this.setStatus({ marathon: 'ok' });
+    this.applyServices(apps, records);
+    this.applyCluster(apps, info, agents as MesosAgent[] | Error | undefined);
+    this.refreshedAt = Date.now();
+  }
+
+  private async readRecords(): Promise<Map<string, StoredEndpoint[]> | undefined> {
+    if (!this.options.etcd || !this.layout) return undefined;
+    this.etcd ??= createEtcdClient({ endpoints: this.options.etcd.endpoints, timeoutMs: 3000 });
+    try {
+      const snapshot = await readEndpointsUnder(this.etcd, this.layout, this.layout.allEndpoints(), { decoded: this.decoded });
+      this.setStatus({ etcd: snapshot.invalid.length ? `${snapshot.invalid.length} record(s) do not decode` : 'ok' });
+      return recordsByApp(snapshot.endpoints);
+    } catch (err) {
+      this.setStatus({ etcd: describeError(err) });
+      return undefined;
+    }
+  }
+
+  private applyServices(apps: readonly MarathonAppInfo[], records: Map<string, StoredEndpoint[]> | undefined): void {
+    const upsert: ServiceRow[] = [];
+    const seen = new Set<string>();
+    for (const row of serviceRows(apps, records)) {
+      seen.add(row.key);
+      const json = JSON.stringify(row);
+      if (this.services.get(row.key)?.json === json) continue;
+      this.services.set(row.key, { row, json });
+      upsert.push(row);
+    }
+    const remove = [...this.services.keys()].filter((k) => !seen.has(k));
+    for (const k of remove) this.services.delete(k);
+    if (upsert.length || remove.length) this.send({ type: 'services', data: { upsert, remove } });
+  }
+
+  private applyCluster(apps: readonly MarathonAppInfo[], info: Awaited<ReturnType<MarathonClient['info']>> | Error, agents: MesosAgent[] | Error | undefined): void {
+    const view = clusterView(apps, info, agents);
+    const json = JSON.stringify(view);
+    if (json === this.clusterJson) return;
+    this.cluster = view;
+    this.clusterJson = json;
+    this.send({ type: 'cluster', data: view });
+  }
+
+  private async pollDeployments(): Promise<void> {
+    let records: DeploymentRecord[];
+    try {
+      records = await this.options.store.recent(this.options.deploymentLimit ?? 50);
+    } catch {
+      return; // Redis away: the store reconnects; the page keeps what it has
+    }
+    this.deploymentList = records;
+    for (const record of [...records].reverse()) {
+      const json = JSON.stringify(record);
+      if (this.deployments.get(record.id) === json) continue;
+      this.deployments.set(record.id, json);
+      this.send({ type: 'deployment', data: record });
+    }
+    if (this.deployments.size > 4 * (this.options.deploymentLimit ?? 50)) {
+      const keep = new Set(records.map((r) => r.id));
+      for (const id of this.deployments.keys()) if (!keep.has(id)) this.deployments.delete(id);
+    }
+  }
+}
+
+function errorOf(err: unknown): Error {
+  return err instanceof Error ? err : new Error(describeError(err));
+}
