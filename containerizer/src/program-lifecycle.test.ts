@@ -242,6 +242,7 @@ describe('theseus-containerizer under slave conditions', () => {
     // stdin is a pipe nobody writes to: a program that read it would never exit
     containerIds(await call('containers'));
     ok(await call('recover'), 'recover');
+    containerIds(await callProgram(['--config', configFile, 'containers'], undefined, { viaTheseus: true }));
   });
 
   it('runs a command task with the slave\'s mesos-executor on the host observing the container', async () => {

@@ -198,6 +198,21 @@ describe('theseus-containerizer driven as a Mesos slave drives it', () => {
     ok(await call('destroy', idRecord('Destroy', id)), 'destroy');
   });
 
+  it('binds allocated ports host:host when nothing maps them, so a task listening on $PORT0 is reachable', async () => {
+    const id = randomUUID();
+    const hostPort = await freePort();
+    ok(await call('launch', dockerLaunch(id, { shell: 'echo "port $PORT0" > /tmp/index.html; exec httpd -f -p "$PORT0" -h /tmp', ports: [hostPort] })), 'launch');
+    const container = await dockerOf(id);
+    assert.deepEqual((await driver.inspect(container?.id ?? ''))?.hostPorts[`${hostPort}/tcp`], [hostPort]);
+    let body = '';
+    for (let i = 0; i < 50 && !body; i++) {
+      body = await fetch(`http://127.0.0.1:${hostPort}/index.html`).then((r) => r.text(), () => '');
+      if (!body) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(body.trim(), `port ${hostPort}`);
+    ok(await call('destroy', idRecord('Destroy', id)), 'destroy');
+  });
+
   it('launches a 0.19-style task: docker:/// URL with docker run options translated, others refused', async () => {
     const id = randomUUID();
     const dir = sandbox();

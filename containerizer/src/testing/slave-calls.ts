@@ -10,6 +10,8 @@ import { frame } from '../protocol/framing.js';
 import { encodeMessage } from '../protocol/messages.js';
 
 export const PROGRAM = fileURLToPath(new URL('../../../bin/theseus-containerizer.js', import.meta.url));
+/** `theseus containerizer ...`: the same program through the `theseus` command. */
+export const THESEUS = fileURLToPath(new URL('../../../bin/theseus.js', import.meta.url));
 
 export interface CallResult {
   code: number | null;
@@ -27,11 +29,14 @@ export interface CallOptions {
   closeStdin?: boolean;
   /** Called with the child once spawned (to signal it). */
   onSpawn?: (pid: number) => void;
+  /** Run through `theseus containerizer` instead of `theseus-containerizer`. */
+  viaTheseus?: boolean;
 }
 
 export function callProgram(args: string[], record: Uint8Array | undefined, options: CallOptions = {}): Promise<CallResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PROGRAM, ...args], {
+    const entry = options.viaTheseus ? [THESEUS, 'containerizer'] : [PROGRAM];
+    const child = spawn(process.execPath, [...entry, ...args], {
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
