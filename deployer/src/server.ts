@@ -10,6 +10,7 @@ import { DeployQueue } from './deploy-queue.js';
 import { DeploymentFollower } from './follow.js';
 import { DeploymentStore } from './store.js';
 import { createApi } from './http/api.js';
+import { createDashboard } from './dashboard/index.js';
 import { DeployerMetrics, TimedMarathonClient } from './http/metrics.js';
 
 export interface DeployerServerOptions {
@@ -77,6 +78,15 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
     translation: { appGroup: settings.appGroup, etcdEndpoints: settings.etcd.endpoints, etcdPrefix: settings.etcd.prefix },
     waitTimeoutMs: settings.deployer.waitTimeoutMs,
   });
+  const dashboard = createDashboard({
+    marathon,
+    marathonUrls: urls,
+    marathonAuthorization: marathon.authHeader,
+    store,
+    logger,
+    etcd: { endpoints: settings.etcd.endpoints, prefix: settings.etcd.prefix },
+    mesosMasterUrl: settings.deployer.mesosMasterUrl,
+  });
   const api = createApi({
     deployer,
     logger,
@@ -85,6 +95,7 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
     openReads: settings.deployer.openReads,
     maxBodyBytes: settings.deployer.maxBodyBytes,
     hostVolumePaths: settings.deployer.hostVolumePaths,
+    dashboard: dashboard.mount,
   });
   const server = http.createServer(api);
   server.keepAliveTimeout = 65_000;
@@ -101,6 +112,7 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
     deployer,
     queue,
     async close() {
+      await dashboard.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

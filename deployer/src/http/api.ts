@@ -33,6 +33,8 @@ export interface ApiOptions {
   maxBodyBytes?: number;
   /** Host directories services may mount. @defaultValue [] */
   hostVolumePaths?: readonly string[];
+  /** Routes mounted behind the read check (the dashboard at /ui). */
+  dashboard?: (readAuth: express.RequestHandler) => express.Router;
 }
 
 const YAML_TYPES = new Set(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml']);
@@ -91,6 +93,7 @@ export function createApi(options: ApiOptions): express.Express {
   const readAuth = options.openReads ? (_req: Request, _res: Response, next: NextFunction) => next() : authenticate;
   const small = express.json({ limit: '64kb', type: () => true });
 
+  if (options.dashboard) app.use(options.dashboard(readAuth));
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {
     const checks = await deployer.readiness();

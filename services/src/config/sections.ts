@@ -25,6 +25,8 @@ export const DeployerSection = z.strictObject({
   deploymentTimeoutMs: durationMs.default(600_000),
   /** Longest `?wait=true` answer; after it the answer is the deployment's current state. */
   waitTimeoutMs: durationMs.default(300_000),
+  /** A Mesos master (or the engine) answering `GET /master/slaves`: the dashboard's host capacity. Unset: capacity unknown. */
+  mesosMasterUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
 });
 
 /** `theseus subscriber` */

@@ -83,6 +83,7 @@ export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
   THESEUS_DEPLOY_CONCURRENCY: { path: 'deployer.concurrency', parse: 'int' },
   THESEUS_DEPLOYMENT_TIMEOUT_MS: { path: 'deployer.deploymentTimeoutMs', parse: 'int' },
   THESEUS_WAIT_TIMEOUT_MS: { path: 'deployer.waitTimeoutMs', parse: 'int' },
+  MESOS_MASTER_URL: { path: 'deployer.mesosMasterUrl', parse: 'string' },
   RECONCILE_INTERVAL_MS: { path: 'subscriber.reconcileIntervalMs', parse: 'int' },
   REQUIRE_HEALTHY: { path: 'subscriber.requireHealthy', parse: 'bool' },
   CALLBACK_URL: { path: 'subscriber.callbackUrl', parse: 'string' },
