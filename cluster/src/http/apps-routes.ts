@@ -67,7 +67,7 @@ export function appsRoutes(engine: Engine): Router {
     const verbs = ['restart', 'tasks', 'versions'];
     const candidates = segments.map((s, i) => (verbs.includes(s) ? i : -1)).filter((i) => i > 0);
     const at = candidates.find((i) => engine.apps.get('/' + segments.slice(0, i).join('/'))) ?? candidates[0] ?? -1;
-    const appId = '/' + (at === -1 ? segments : segments.slice(0, at)).join('/');
+    const appId = canonicalId((at === -1 ? segments : segments.slice(0, at)).join('/'));
     const sub = at === -1 ? undefined : segments[at];
     const rest = at === -1 ? [] : segments.slice(at + 1);
     const method = req.method;

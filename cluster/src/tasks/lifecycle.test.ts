@@ -48,6 +48,12 @@ describe('task lifecycle (local processes)', () => {
     assert.equal((app.lastTaskFailure as { state: string }).state, 'TASK_FAILED');
     const queue = (await (await fetch(`${e.url}/v2/queue`)).json()) as { queue: Array<{ app: { id: string }; delay: { timeLeftSeconds: number } }> };
     assert.ok(queue.queue.some((q) => q.app.id === '/life/crash'));
+    const scaled = await e.client.patchApp('/life/crash', { instances: 0 }); // a scale keeps the delay
+    await waitFor('scaled to 0', async () => !(await e.client.listDeployments()).some((d) => d.id === scaled.deploymentId));
+    assert.equal(e.engine.scheduler.delays.has('/life/crash'), true);
+    const reset = await fetch(`${e.url}/v2/queue/life/crash/delay`, { method: 'DELETE' });
+    assert.equal(reset.status, 204);
+    assert.equal(e.engine.scheduler.delays.has('/life/crash'), false);
     await e.client.deleteApp('/life/crash');
   });
 
