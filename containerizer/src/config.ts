@@ -41,6 +41,8 @@ export const ContainerizerConfigSchema = z.strictObject({
       default: z.string().min(1).optional(),
       /** `missing`: pull only absent images; `always`; `never`. `force_pull_image` in DockerInfo means always. */
       pull: z.enum(['missing', 'always', 'never']).default('missing'),
+      /** Give up a pull (failing the launch) after this many seconds; the slave's registration timeout counts it too. */
+      pullTimeoutSeconds: z.number().int().min(1).default(300),
       /** Credentials per registry host (`registry.example.com:5000`; `docker.io` for Docker Hub). */
       registries: z.record(z.string().min(1), Registry).default({}),
     })

@@ -32,7 +32,7 @@ export async function launch(ctx: ProgramContext, record: Uint8Array): Promise<v
       const fetched = await fetchUris(plan.uris, message.directory, ctx.config.fetchTimeoutSeconds * 1000);
       log.info('fetched URIs', { containerId, files: fetched });
     }
-    await driver.ensureImage(plan.spec.image, { pull: plan.pull, ...(plan.auth ? { auth: plan.auth } : {}) });
+    await driver.ensureImage(plan.spec.image, { pull: plan.pull, timeoutMs: ctx.config.image.pullTimeoutSeconds * 1000, ...(plan.auth ? { auth: plan.auth } : {}) });
     if (plan.pairWithExposedPorts) {
       const paired = pairPorts(plan.allocatedPorts, await driver.exposedPorts(plan.spec.image), ctx.config.maxIdentityPorts);
       plan.spec.ports = paired.ports;

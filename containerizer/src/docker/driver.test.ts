@@ -171,7 +171,23 @@ describe('DockerDriver against the Docker Engine', () => {
     await driver.ensureImage(IMAGE);
     const missing = `theseus/absent-${run}:none`;
     await assert.rejects(driver.ensureImage(missing, { pull: 'never' }), (err: unknown) => err instanceof ImageUnavailableError && err.image === missing && /pulling is disabled/.test(err.message));
-    await assert.rejects(driver.ensureImage(missing), (err: unknown) => err instanceof ImageUnavailableError && err.message.includes(missing) && err.reason.length > 0);
+    // no registry is reachable here: the Engine's own reason (it names Docker Hub's address) must come through
+    await assert.rejects(driver.ensureImage(missing), (err: unknown) => err instanceof ImageUnavailableError && err.message.includes(missing) && /registry-1\.docker\.io/.test(err.reason));
+    const unreachable = '192.0.2.1:5000/theseus/absent:1';
+    await assert.rejects(driver.ensureImage(unreachable, { timeoutMs: 20_000 }), (err: unknown) => err instanceof ImageUnavailableError && err.reason.includes('192.0.2.1:5000'));
+  });
+
+  it('gives up a pull that takes longer than its time limit', async () => {
+    const sockets: import('node:net').Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket)); // accepts and never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const image = `127.0.0.1:${(silent.address() as AddressInfo).port}/theseus/slow:1`;
+    try {
+      await assert.rejects(driver.ensureImage(image, { timeoutMs: 1000 }), (err: unknown) => err instanceof ImageUnavailableError && /took longer than 1000 ms/.test(err.reason));
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
   });
 
   it('reports an unreachable Engine as DockerUnavailableError', async () => {

@@ -76,14 +76,32 @@ export class DockerDriver {
       if (pull === 'never') throw new ImageUnavailableError(image, 'not present locally and pulling is disabled');
     }
     this.logger?.info('pulling image', { image });
+    const abort = new AbortController();
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => abort.abort(), options.timeoutMs);
+    try {
+      await this.pull(image, options, abort.signal);
+    } catch (err) {
+      if (abort.signal.aborted) throw new ImageUnavailableError(image, `the pull took longer than ${options.timeoutMs} ms`, err);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.logger?.info('pulled image', { image });
+  }
+
+  private async pull(image: string, options: EnsureImageOptions, signal: AbortSignal): Promise<void> {
     let stream: NodeJS.ReadableStream;
     try {
-      stream = (await this.longDocker.pull(image, options.auth ? { authconfig: options.auth } : {})) as NodeJS.ReadableStream;
+      stream = (await this.longDocker.pull(image, { ...(options.auth ? { authconfig: options.auth } : {}), abortSignal: signal })) as NodeJS.ReadableStream;
     } catch (err) {
       this.rethrowUnreachable(err);
       throw new ImageUnavailableError(image, engineReason(err), err);
     }
     await new Promise<void>((resolve, reject) => {
+      signal.addEventListener('abort', () => {
+        (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+        reject(new Error('aborted'));
+      });
       this.longDocker.modem.followProgress(
         stream,
         (err: Error | null, events: Array<{ error?: string; errorDetail?: { message?: string } }>) => {
@@ -94,7 +112,6 @@ export class DockerDriver {
         },
       );
     });
-    this.logger?.info('pulled image', { image });
   }
 
   /** Creates and starts the container; returns as soon as it runs. A container that fails to start is removed. */
@@ -268,10 +285,12 @@ export class DockerDriver {
   }
 }
 
+/** The Engine's own explanation: its JSON `message`, else the text after docker-modem's `(HTTP code N) reason - ` prefix. */
 function engineReason(err: unknown): string {
   const e = err as EngineError | null;
-  const message = e?.json?.message ?? e?.reason ?? e?.message ?? String(err);
-  return String(message).trim();
+  if (e?.json?.message) return e.json.message.trim();
+  const detail = /^\(HTTP code \d+\) [^-]*- (.+)$/s.exec(e?.message ?? '')?.[1]?.trim();
+  return detail || e?.reason || e?.message || String(err);
 }
 
 function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {

@@ -129,4 +129,6 @@ export interface EnsureImageOptions {
   /** `missing` (default): pull only when absent; `always`: pull even when present; `never`: fail when absent. */
   pull?: 'missing' | 'always' | 'never';
   auth?: RegistryAuth;
+  /** Give up a pull after this long (ImageUnavailableError). Default: no limit. */
+  timeoutMs?: number;
 }
