@@ -28,9 +28,11 @@ export function dashboardRouter(deps: DashboardRouterDeps): Router {
   const maxBuffered = deps.maxBufferedBytes ?? 32 * 1024 * 1024;
   const router = Router();
 
-  router.get('/ui', (req, res) => {
-    const query = req.originalUrl.slice(req.originalUrl.indexOf('?') >= 0 ? req.originalUrl.indexOf('?') : req.originalUrl.length);
-    res.redirect(302, `/ui/${query}`);
+  // The page's module paths are relative: /ui must become /ui/ (routing is not strict: /ui/ lands here too).
+  router.get('/ui', (req, res, next) => {
+    const [path, query] = req.originalUrl.split(/\?(.*)/s, 2) as [string, string | undefined];
+    if (path.endsWith('/')) return next();
+    res.redirect(302, `/ui/${query ? `?${query}` : ''}`);
   });
 
   router.get('/ui/api/snapshot', readAuth, async (_req, res) => {
