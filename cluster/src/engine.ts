@@ -7,6 +7,7 @@ import { cpus as machineCpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Logger, MarathonAppInfo, MarathonDeploymentResult } from '@theseus/services';
 import { appJson, configOf, type AppDefinition } from './app/definition.js';
+import { canonicalId } from './app/normalize.js';
 import { parseApp, type AppDraft } from './app/parse.js';
 import { AppRepository } from './app/repository.js';
 import { newDeployment, type DeploymentAction, type DeploymentRecord } from './deploy/deployment.js';
@@ -155,41 +156,57 @@ export class Engine {
   createApp(body: unknown, clientIp: string, uri: string): { app: MarathonAppInfo; deploymentId: string } {
     const draft = parseApp(body, { features: this.features });
     if (this.apps.get(draft.id)) throw appExists(draft.id);
+    const { app, deployment } = this.create(draft, clientIp, uri);
+    return { app: { ...this.appInfo(app, { counts: true }), deployments: [{ id: deployment.id }] }, deploymentId: deployment.id };
+  }
+
+  private create(draft: AppDraft, clientIp: string, uri: string): { app: AppDefinition; deployment: DeploymentRecord } {
     const app = this.apps.put(draft, this.clock.next(), false);
     this.bus.publish('api_post_event', { clientIp, uri, appDefinition: appJson(app) });
     const deployment = this.deploy(app, app.instances > 0 ? [['StartApplication'], ['ScaleApplication']] : [['StartApplication']]);
-    return { app: { ...this.appInfo(app, { counts: true }), deployments: [{ id: deployment.id }] }, deploymentId: deployment.id };
+    return { app, deployment };
+  }
+
+  /**
+   * Stores `draft` as the app's next version. A change of anything but `instances` is a config change:
+   * tasks get replaced and the launch delay starts over; otherwise the tasks' config version is kept.
+   */
+  private storeVersion(draft: AppDraft, current: AppDefinition, configSince?: string): { app: AppDefinition; configChanged: boolean } {
+    const app = this.apps.put(draft, this.clock.next(), false);
+    const configChanged = JSON.stringify(configOf(app)) !== JSON.stringify(configOf(current));
+    if (!configChanged) app.versionInfo.lastConfigChangeAt = current.versionInfo.lastConfigChangeAt;
+    else {
+      if (configSince) app.versionInfo.lastConfigChangeAt = configSince;
+      this.scheduler.delays.delete(app.id);
+    }
+    return { app, configChanged };
+  }
+
+  /** The definition a PUT/PATCH body asks for: a rollback (`{"version": ...}`) or a (partial) definition. */
+  private draftFor(appId: string, body: unknown, current: AppDefinition | undefined, partial: boolean): AppDraft {
+    const fields = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+    if (current && fields && Object.keys(fields).length === 1 && typeof fields.version === 'string') {
+      const old = this.apps.version(appId, fields.version);
+      if (!old) throw new EngineApiError(404, { message: `Version '${fields.version}' for app '${appId}' not found` });
+      return strip(old);
+    }
+    if (typeof fields?.id === 'string' && canonicalId(fields.id) !== appId) {
+      throw new EngineApiError(422, { message: 'Object is not valid', details: [{ path: '/id', errors: [`The id ${fields.id} in the body does not match the id ${appId} in the URL`] }] });
+    }
+    return parseApp(body, { pathId: appId, features: this.features, ...(current && partial ? { base: strip(current) } : {}) });
   }
 
   /** PUT (partial unless `partialUpdate=false`) or PATCH. Returns `created` when the app did not exist. */
   updateApp(appId: string, body: unknown, opts: { force: boolean; partial: boolean; allowCreate: boolean; clientIp: string; uri: string }): MarathonDeploymentResult & { created: boolean } {
     const current = this.apps.get(appId);
     if (!current && !opts.allowCreate) throw appNotFound(appId);
-    const rollbackTo = body && typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 1 && typeof (body as { version?: unknown }).version === 'string' ? (body as { version: string }).version : undefined;
-    let draft: AppDraft;
-    if (rollbackTo !== undefined && current) {
-      const old = this.apps.version(appId, rollbackTo);
-      if (!old) throw new EngineApiError(404, { message: `Version '${rollbackTo}' for app '${appId}' not found` });
-      const { version: _v, versionInfo: _vi, ...rest } = old;
-      draft = rest;
-    } else {
-      const idInBody = body && typeof body === 'object' && typeof (body as { id?: unknown }).id === 'string' ? (body as { id: string }).id : undefined;
-      if (idInBody !== undefined && '/' + idInBody.split('/').filter(Boolean).join('/') !== appId) {
-        throw new EngineApiError(422, { message: 'Object is not valid', details: [{ path: '/id', errors: [`The id ${idInBody} in the body does not match the id ${appId} in the URL`] }] });
-      }
-      draft = parseApp(body, { pathId: appId, features: this.features, ...(current && opts.partial ? { base: strip(current) } : {}) });
-    }
+    const draft = this.draftFor(appId, body, current, opts.partial);
     this.lockCheck(appId, opts.force);
     if (!current) {
-      const app = this.apps.put(draft, this.clock.next(), false);
-      this.bus.publish('api_post_event', { clientIp: opts.clientIp, uri: opts.uri, appDefinition: appJson(app) });
-      const d = this.deploy(app, app.instances > 0 ? [['StartApplication'], ['ScaleApplication']] : [['StartApplication']]);
-      return { deploymentId: d.id, version: app.version, created: true };
+      const { app, deployment } = this.create(draft, opts.clientIp, opts.uri);
+      return { deploymentId: deployment.id, version: app.version, created: true };
     }
-    const app = this.apps.put(draft, this.clock.next(), false);
-    const configChanged = JSON.stringify(configOf(app)) !== JSON.stringify(configOf(current));
-    if (!configChanged) app.versionInfo.lastConfigChangeAt = current.versionInfo.lastConfigChangeAt;
-    if (configChanged) this.scheduler.delays.delete(appId);
+    const { app, configChanged } = this.storeVersion(draft, current);
     this.bus.publish('api_post_event', { clientIp: opts.clientIp, uri: opts.uri, appDefinition: appJson(app) });
     const steps: DeploymentAction[][] = configChanged ? [['RestartApplication']] : app.instances !== current.instances ? [['ScaleApplication']] : [];
     const d = this.deploy(app, steps, current);
@@ -292,10 +309,8 @@ export class Engine {
       const rollback = this.deploy(current, [['StopApplication']], current);
       return { deploymentId: rollback.id, version: this.clock.next() };
     }
-    const app = this.apps.put(strip(previous), this.clock.next(), false);
-    const configChanged = JSON.stringify(configOf(app)) !== JSON.stringify(configOf(current));
-    if (!configChanged) app.versionInfo.lastConfigChangeAt = current.versionInfo.lastConfigChangeAt;
-    else app.versionInfo.lastConfigChangeAt = previous.versionInfo.lastConfigChangeAt;
+    // back to the previous config: its tasks (if any are left) count as up to date again
+    const { app, configChanged } = this.storeVersion(strip(previous), current, previous.versionInfo.lastConfigChangeAt);
     const rollback = this.deploy(app, [[configChanged ? 'RestartApplication' : 'ScaleApplication']], current);
     return { deploymentId: rollback.id, version: app.version };
   }
