@@ -46,6 +46,11 @@ function translateLegacy(raw: Raw, problems: Problems): Raw {
       app.container = { ...raw.container, ...(docker ? { docker: rest } : {}) };
       if (portMappings?.length) app.container.portMappings = portMappings;
     }
+    const discovery = raw.ipAddress?.discovery?.ports as Raw[] | undefined;
+    if (discovery?.length && !app.container?.portMappings?.length) {
+      // 1.4 `ipAddress.discovery.ports` become the container's port mappings (no host ports)
+      app.container = { type: 'MESOS', ...(app.container ?? {}), portMappings: discovery.map((p) => ({ containerPort: p.number, name: p.name, protocol: p.protocol })) };
+    }
     delete app.ipAddress;
   }
   if (raw.ports != null) {

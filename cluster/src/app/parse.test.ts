@@ -63,6 +63,9 @@ describe('Marathon validation rules', () => {
     assert.deepEqual(legacy.networks, [{ mode: 'container/bridge' }]);
     assert.deepEqual(legacy.container?.portMappings, [{ containerPort: 80, hostPort: 0, servicePort: 0, protocol: 'tcp' }]);
     assert.equal(legacy.portDefinitions, undefined);
+    const discovery = parseApp({ id: '/p', cmd: 'x', ipAddress: { networkName: 'dcos', discovery: { ports: [{ name: 'my-port', number: 7777, protocol: 'tcp' }] } } });
+    assert.deepEqual(discovery.networks, [{ mode: 'container', name: 'dcos' }]);
+    assert.deepEqual(discovery.container?.portMappings, [{ containerPort: 7777, servicePort: 0, protocol: 'tcp', name: 'my-port' }]);
   });
   it('fills Marathon defaults', () => {
     const app = parseApp({ id: '/a', cmd: 'sleep 1' });
