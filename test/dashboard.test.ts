@@ -1,0 +1,217 @@
+// The dashboard in a real browser (Debian's Chromium, headless) against the real stack: the engine
+// running the example services in Docker, the subscriber writing their endpoints into a private
+// etcd, and the deployer process serving the page at /ui with its Redis queue. Screenshots go to
+// artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { MarathonClient } from '@theseus/services';
+import { EtcdProcess } from '@theseus/services/testing';
+import { answers, eventually, freePort, startPart, type PartProcess } from './support/processes.js';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const artifacts = join(root, 'artifacts');
+const exampleYaml = readFileSync(join(root, 'examples/deploy.yaml'), 'utf8');
+const token = `dashboard-${randomUUID()}`;
+const prefix = `/dashboard-${randomUUID().slice(0, 8)}`;
+const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+const dataDir = mkdtempSync(join(tmpdir(), 'theseus-dashboard-engine-'));
+
+let etcd: EtcdProcess;
+let engine: PartProcess;
+let subscriber: PartProcess;
+let deployer: PartProcess;
+let engineId = '';
+let deployerUrl: string;
+let marathon: MarathonClient;
+let browser: Browser;
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+async function api(method: string, path: string, body?: string, type = 'application/yaml'): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${deployerUrl}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': type } : {}) },
+    ...(body ? { body } : {}),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+async function openPage(hash: string): Promise<Page> {
+  // Each context starts with empty storage: no token in sessionStorage.
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.error('page error:', err.message));
+  await page.goto(`${deployerUrl}/ui/${hash}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  return page;
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(artifacts, `dashboard-${name}.png`), fullPage: false });
+}
+
+async function echoApp() {
+  const apps = await marathon.listApps({ embed: ['apps.tasks'], label: 'THESEUS_SERVICE==echo' });
+  assert.equal(apps.length, 1, 'one echo app');
+  return apps[0]!;
+}
+
+before(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  const images = spawnSync('bash', [join(root, 'docker-images/build.sh'), 'example-echo', 'example-pinger'], { encoding: 'utf8' });
+  assert.equal(images.status, 0, images.stderr);
+  const bridge = (await docker.getNetwork('bridge').inspect()) as { IPAM: { Config: Array<{ Gateway?: string }> } };
+  const gateway = bridge.IPAM.Config.find((c) => c.Gateway)?.Gateway;
+  assert.ok(gateway, 'the Docker bridge has a gateway address');
+  etcd = await EtcdProcess.start(gateway); // containers reach it over the bridge
+
+  const enginePort = await freePort();
+  const engineUrl = `http://127.0.0.1:${enginePort}`;
+  engine = await startPart('engine', {
+    args: ['--port', String(enginePort), '--data-dir', dataDir, '--hostname', gateway],
+    env: { ENGINE_PORT_RANGE: '34500-34999' },
+    ready: () => answers(`${engineUrl}/ping`),
+  });
+  marathon = new MarathonClient({ urls: [engineUrl] });
+  engineId = String((await marathon.info()).frameworkId).replace(/-0000$/, '');
+
+  const subscriberPort = await freePort();
+  subscriber = await startPart('subscriber', {
+    args: ['--port', String(subscriberPort)],
+    env: { MARATHON_URL: engineUrl, ETCD_ENDPOINTS: etcd.endpoint, THESEUS_ETCD_PREFIX: prefix, RECONCILE_INTERVAL_MS: '5000' },
+    ready: () => answers(`http://127.0.0.1:${subscriberPort}/readyz`),
+  });
+
+  const deployerPort = await freePort();
+  deployerUrl = `http://127.0.0.1:${deployerPort}`;
+  deployer = await startPart('deployer', {
+    args: ['--port', String(deployerPort)],
+    env: {
+      MARATHON_URL: engineUrl,
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      THESEUS_API_TOKEN: token,
+      THESEUS_QUEUE_PREFIX: `dashboard-${randomUUID().slice(0, 8)}`,
+      ETCD_ENDPOINTS: etcd.endpoint,
+      THESEUS_ETCD_PREFIX: prefix,
+      THESEUS_OPEN_READS: 'true',
+      THESEUS_DEPLOYMENT_TIMEOUT_MS: '20000',
+    },
+    ready: () => answers(`${deployerUrl}/healthz`),
+  });
+
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS }); // a new, empty temporary profile
+
+  const deployed = await api('POST', '/deploy?wait=true&timeout=120', exampleYaml);
+  assert.equal(deployed.body.state, 'succeeded', JSON.stringify(deployed.body));
+});
+
+after(async () => {
+  await browser?.close();
+  for (const part of [deployer, subscriber, engine]) if (part) await part.stop();
+  if (engineId) {
+    const leftovers = await docker.listContainers({ all: true, filters: { label: [`theseus.engine=${engineId}`] } }).catch(() => []);
+    await Promise.all(leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  }
+  await etcd?.destroy();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('the page lists the example services with their instances and endpoint records', async () => {
+  const page = await openPage('#/services');
+  const echo = page.locator('#services tr[data-service="echo"]');
+  const pinger = page.locator('#services tr[data-service="pinger"]');
+  await echo.waitFor();
+  await pinger.waitFor();
+  assert.equal(await echo.locator('.desired').textContent(), '2');
+  assert.match((await echo.textContent()) ?? '', /theseus\/example-echo:local/);
+  assert.match((await echo.textContent()) ?? '', /demo/);
+
+  // both instances registered by the subscriber and agreeing with the engine's view, live
+  await page.locator('#services tr[data-service="echo"] a').click();
+  await eventually('both echo instances agree with their endpoint records', async () => (await page.locator('#instances tr[data-agreement="agree"]').count()) === 2, 60_000);
+  const app = await echoApp();
+  for (const task of app.tasks ?? []) {
+    const row = page.locator(`#instances tr[data-task="${task.id}"]`);
+    assert.match((await row.textContent()) ?? '', new RegExp(`${task.host}:${task.ports![0]}`));
+  }
+  await shot(page, 'service-echo');
+
+  await page.goto(`${deployerUrl}/ui/#/services`);
+  await page.locator('#service-search').fill('ping');
+  await eventually('the search leaves only pinger', async () => (await page.locator('#services tbody tr').count()) === 1);
+  assert.equal(await page.locator('#services tbody tr').getAttribute('data-service'), 'pinger');
+  await shot(page, 'services');
+  await page.context().close();
+});
+
+test('an action without the token is refused, and nothing changes', async () => {
+  const app = await echoApp();
+  const page = await openPage(`#/service/${encodeURIComponent(app.id)}`);
+  await page.locator('#scale-instances').fill('5');
+  await page.locator('#action-scale').click();
+  const notice = page.locator('#notice');
+  await eventually('the refusal is shown', async () => /refused/.test((await notice.textContent()) ?? ''));
+  assert.match((await notice.textContent()) ?? '', /needs a token|token/);
+  await shot(page, 'refused');
+  assert.equal((await echoApp()).instances, app.instances, 'the app was not scaled');
+  await page.context().close();
+});
+
+test('a scale-up through the page shows live, without reloading', async () => {
+  const app = await echoApp();
+  const page = await openPage(`#/service/${encodeURIComponent(app.id)}`);
+  await page.evaluate(() => ((globalThis as unknown as { sameDocument: boolean }).sameDocument = true));
+  await page.locator('#token').fill(token);
+  await page.locator('#token-form button[type="submit"]').click();
+  await page.waitForSelector('#connection[data-state="live"]');
+  assert.match((await page.locator('#service-instances').textContent()) ?? '', /2 running of 2 wanted/);
+  await page.locator('#scale-instances').fill('3');
+  await page.locator('#action-scale').click();
+  await eventually('the scale is accepted', async () => /accepted/.test((await page.locator('#notice').textContent()) ?? ''));
+  await eventually('three instances show running', async () => /3 running of 3 wanted/.test((await page.locator('#service-instances').textContent()) ?? ''), 60_000);
+  await eventually('the new instance is registered', async () => (await page.locator('#instances tr[data-agreement="agree"]').count()) === 3, 60_000);
+  assert.equal(await page.evaluate(() => (globalThis as unknown as { sameDocument?: boolean }).sameDocument), true, 'the page was not reloaded');
+  assert.equal((await echoApp()).instances, 3);
+  await shot(page, 'scaled');
+
+  // the deployment that did it, finished, in the deployments view
+  await page.locator('#nav a[data-view="deployments"]').click();
+  await page.locator('.deployment[data-state="succeeded"]').first().waitFor();
+  await page.locator('#nav a[data-view="cluster"]').click();
+  const host = page.locator('#hosts tbody tr').first();
+  await host.waitFor();
+  assert.match((await host.textContent()) ?? '', /of unknown/, 'without a Mesos master the capacity is unknown');
+  await shot(page, 'cluster');
+  await page.context().close();
+});
+
+test('a failing deployment shows its error and the task failure', async () => {
+  const page = await openPage('#/deployments');
+  const broken = ['deploy:', '  broken:', '    image: theseus/does-not-exist:local', '    labels: [demo]', '    ports: {http: 8000}', '    instances: 1', '    cpus: 0.1', '    mem: 32'].join('\n');
+  const submitted = await api('POST', '/deploy', broken);
+  assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
+  const id = submitted.body.id as string;
+  const panel = page.locator(`.deployment[data-deployment="${id}"]`);
+  await panel.waitFor(); // appears live, queued or running
+  await eventually('the deployment is shown failed', async () => (await panel.getAttribute('data-state')) === 'failed', 90_000, 500);
+  const record = (await api('GET', `/deployments/${id}`)).body;
+  assert.equal(record.state, 'failed');
+  const stepError = record.steps[0].error.message as string;
+  assert.ok(stepError.length > 0);
+  assert.ok(((await panel.locator('.step-error').textContent()) ?? '').includes(stepError), 'the step error is on the page');
+  await shot(page, 'deployment-failed');
+
+  await page.locator('#nav a[data-view="events"]').click();
+  await page.locator('#events li[data-type="status_update_event"]').first().waitFor();
+  await eventually('the task failure is in the events', async () => /broken.*TASK_FAILED|TASK_FAILED.*broken/s.test((await page.locator('#events').textContent()) ?? ''), 30_000);
+  await shot(page, 'events');
+  await page.context().close();
+});
