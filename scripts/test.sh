@@ -8,6 +8,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 bash cluster/scripts/stack.sh up
+# The dashboard's browser tests drive Debian's Chromium (never a downloaded browser).
+if ! command -v chromium >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
 bash docker-images/base/build.sh
 npx tsc -b
 node scripts/run-tests.mjs "$@"
