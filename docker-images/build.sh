@@ -139,14 +139,39 @@ source_context() { # the repository's files (tracked or not ignored), without no
 mkdir -p "$WORK"
 [ "$from_source" -eq 0 ] || src_ctx=$(source_context)
 
+# Compiles workspaces (tsc -b, serialized with other builds of this repository). The digests are
+# taken from the compiled output, so compiling comes first: a changed source is never missed.
+compile() {
+  # shellcheck disable=SC2086
+  if command -v flock >/dev/null; then flock /tmp/theseus-tsc.lock npx --no-install tsc -b $1; else npx --no-install tsc -b $1; fi
+}
+selected=()
+for spec in "${IMAGES[@]}"; do
+  name=${spec%%|*}
+  if [ "${#wanted[@]}" -eq 0 ] || printf '%s\n' "${wanted[@]}" | grep -qx "$name"; then selected+=("$spec"); fi
+done
+compiled_all=0
+if [ "$from_source" -eq 0 ]; then
+  all_ws=$(for spec in "${selected[@]}"; do IFS='|' read -r _ _ ws _ _ <<<"$spec"; echo "$ws"; done | tr ' ' '\n' | sort -u | tr '\n' ' ')
+  say "compiling $all_ws"
+  compile "$all_ws" >"$WORK/tsc.log" 2>&1 && compiled_all=1 || say "not everything compiles (see below per image)"
+fi
+
 built=()
 failed=()
-for spec in "${IMAGES[@]}"; do
+for spec in "${selected[@]}"; do
   IFS='|' read -r name dockerfile ws extras args <<<"$spec"
-  if [ "${#wanted[@]}" -gt 0 ] && ! printf '%s\n' "${wanted[@]}" | grep -qx "$name"; then continue; fi
   image="theseus/$name:$TAG"
+  if [ "$from_source" -eq 0 ] && [ "$compiled_all" -eq 0 ] && ! compile "$ws" >&2; then
+    say "$image: its workspaces ($ws) do not compile"; failed+=("$image"); continue
+  fi
   mapfile -t build_args < <(build_args_of "$args")
-  digest=$(image_digest "$ws" "$extras" "$dockerfile" "${build_args[*]}")
+  if [ "$from_source" -eq 1 ]; then
+    digest=$(find "$src_ctx" -type f -print0 | digest_of_files)
+    digest=$(printf '%s %s %s\n' "$digest" "$dockerfile" "${build_args[*]}" | sha256sum | cut -c1-16)
+  else
+    digest=$(image_digest "$ws" "$extras" "$dockerfile" "${build_args[*]}")
+  fi
   if [ "$(current_digest "$image")" = "$digest" ]; then
     say "$image is up to date"
     built+=("$image"); continue

@@ -114,6 +114,39 @@ for (const server of SERVERS) {
   });
 }
 
+test('the engine (user node, the socket\'s group added) reaches Docker, and the subscriber image follows it into etcd; both pass their health checks', async () => {
+  const engine = await build('engine');
+  const subscriber = await build('subscriber');
+  const healthCommand = async (id: string) => {
+    const { Config } = await inspect((await docker('inspect', '-f', '{{.Image}}', id)).stdout.trim());
+    return docker('exec', id, ...Config.Healthcheck!.Test.slice(1));
+  };
+  const socketGroup = (await run('stat', ['-c', '%g', '/var/run/docker.sock'])).stdout.trim();
+  const started = await docker('run', '-d', '--label', RUN_LABEL, '--group-add', socketGroup, '-v', '/var/run/docker.sock:/var/run/docker.sock',
+    '-p', '127.0.0.1::8080', engine);
+  assert.equal(started.code, 0, started.stderr);
+  const engineId = started.stdout.trim();
+  const logs = await waitForLog(engineId, /"message":"engine listening"/);
+  assert.match(logs, /"docker":true/, 'the engine reaches the Docker Engine as user node');
+  assert.equal((await healthCommand(engineId)).code, 0, 'the engine\'s HEALTHCHECK passes');
+  const enginePort = (await docker('port', engineId, '8080/tcp')).stdout.trim().split('\n')[0]!.split(':').pop()!;
+
+  const port = await freePort();
+  const prefix = `/test-images-${randomUUID().slice(0, 8)}`;
+  const sub = await docker('run', '-d', '--label', RUN_LABEL, '--network', 'host',
+    '-e', `MARATHON_URL=http://127.0.0.1:${enginePort}`, '-e', `ETCD_ENDPOINTS=${process.env.ETCD_ENDPOINTS ?? 'http://127.0.0.1:2379'}`,
+    '-e', `THESEUS_ETCD_PREFIX=${prefix}`, '-e', `THESEUS_HEALTH_URL=http://127.0.0.1:${port}/healthz`, subscriber, 'subscriber', '--port', String(port));
+  assert.equal(sub.code, 0, sub.stderr);
+  const subId = sub.stdout.trim();
+  let ready = 0;
+  for (let attempt = 0; attempt < 200 && ready !== 200; attempt++) {
+    await new Promise((r) => setTimeout(r, 100));
+    ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0);
+  }
+  assert.equal(ready, 200, `the subscriber is ready (attached to the engine's events, etcd answers):\n${(await docker('logs', subId)).stderr.slice(-2000)}`);
+  assert.equal((await healthCommand(subId)).code, 0, 'the subscriber\'s HEALTHCHECK passes');
+});
+
 describe('theseus/mesos-slave (local variant)', () => {
   let image = '';
   before(async () => {
