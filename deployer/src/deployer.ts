@@ -65,6 +65,7 @@ export interface Submitted {
 
 export class Deployer {
   private readonly options: DeployerOptions;
+  private managedRead: Promise<MarathonAppInfo[]> | undefined;
 
   constructor(options: DeployerOptions) {
     this.options = options;
@@ -74,10 +75,15 @@ export class Deployer {
     return this.options.marathon;
   }
 
-  /** What applying `doc` would do, with each app's Marathon JSON and its diff against what runs. */
+  /**
+   * What applying `doc` would do, with each app's Marathon JSON and its diff against what runs.
+   * Dry runs arriving together share one read of Marathon's apps.
+   */
   async dryRun(doc: DeployDocument): Promise<PlannedService[]> {
-    const apps = await this.options.marathon.listApps({ label: `${MARATHON_LABELS.managed}==true` });
-    return planDocument(doc, this.options.translation, managedApps(apps));
+    this.managedRead ??= this.options.marathon.listApps({ label: `${MARATHON_LABELS.managed}==true` }).finally(() => {
+      this.managedRead = undefined;
+    });
+    return planDocument(doc, this.options.translation, managedApps(await this.managedRead));
   }
 
   async submit(doc: DeployDocument, options: SubmitOptions = {}): Promise<Submitted> {

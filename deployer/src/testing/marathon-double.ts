@@ -30,6 +30,9 @@ export interface RecordedCall {
   query: Record<string, string>;
   body: unknown;
   status: number;
+  /** performance.now() when the request arrived and when it was answered. */
+  startMs: number;
+  endMs: number;
 }
 
 export interface InjectedFault {
@@ -54,12 +57,23 @@ interface AppState {
 
 interface DeploymentState extends MarathonDeployment {
   timer?: NodeJS.Timeout;
+  startMs: number;
+}
+
+/** A deployment that ended, with when (performance.now()). */
+export interface EndedDeployment {
+  id: string;
+  affectedApps: string[];
+  success: boolean;
+  startMs: number;
+  endMs: number;
 }
 
 export class MarathonDouble {
   readonly apps = new Map<string, AppState>();
   readonly deployments = new Map<string, DeploymentState>();
   readonly calls: RecordedCall[] = [];
+  readonly ended: EndedDeployment[] = [];
   private readonly faults: InjectedFault[] = [];
   private readonly streams = new Set<http.ServerResponse>();
   private readonly server: http.Server;
@@ -111,12 +125,13 @@ export class MarathonDouble {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const startMs = performance.now();
     const url = new URL(req.url ?? '/', 'http://double');
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
     const query = Object.fromEntries(url.searchParams);
-    const record = (status: number, body: unknown) => this.calls.push({ method: req.method ?? 'GET', path: url.pathname, query, body, status });
+    const record = (status: number, body: unknown) => this.calls.push({ method: req.method ?? 'GET', path: url.pathname, query, body, status, startMs, endMs: performance.now() });
 
     const fault = this.faults.find((f) => (!f.method || f.method === req.method) && (!f.path || f.path.test(url.pathname)) && (f.times ?? 1) > 0);
     if (fault) {
@@ -273,6 +288,7 @@ export class MarathonDouble {
       currentActions: appIds.map((app) => ({ action, app, readinessCheckResults: [] })),
       currentStep: 1,
       totalSteps: 1,
+      startMs: performance.now(),
     };
     this.deployments.set(id, deployment);
     this.emit('deployment_info', { plan: { id, version, steps: deployment.steps }, currentStep: deployment.steps[0] });
@@ -285,6 +301,7 @@ export class MarathonDouble {
     if (!d) return;
     clearTimeout(d.timer);
     this.deployments.delete(deploymentId);
+    this.ended.push({ id: d.id, affectedApps: d.affectedApps, success, startMs: d.startMs, endMs: performance.now() });
     if (success) for (const appId of d.affectedApps) this.launchTasks(appId);
     const plan = { id: d.id, version: d.version, steps: d.steps };
     if (success) this.emit('deployment_success', { id: d.id, plan });
