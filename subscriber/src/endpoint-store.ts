@@ -180,6 +180,22 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     return known ? 'queued' : 'unchanged';
   }
 
+  /** A promise that resolves once fewer than `limit` changes wait, or undefined when that is already so. */
+  belowLimit(limit: number): Promise<void> | undefined {
+    if (this.pending.size < limit || !this.guardKey) return undefined;
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.pending.size < limit || !this.guardKey) {
+          this.off('written', check);
+          this.off('deposed', check);
+          resolve();
+        }
+      };
+      this.on('written', check);
+      this.on('deposed', check);
+    });
+  }
+
   /** Resolves once every queued change is written (or dropped as stale). */
   flushed(): Promise<void> {
     if ((this.pending.size === 0 || !this.guardKey) && this.inFlightBatches === 0) return Promise.resolve();

@@ -11,13 +11,20 @@ import https from 'node:https';
 import { MarathonUnavailableError, marathonErrorFor, type MarathonClient } from '@theseus/services';
 
 /** GETs `path` and calls `onItem` for each element of the top-level array `field`. */
-export async function readMarathonList<T>(marathon: MarathonClient, urls: readonly string[], path: string, field: string, onItem: (item: T) => void, timeoutMs = 60_000): Promise<void> {
+export async function readMarathonList<T>(
+  marathon: MarathonClient,
+  urls: readonly string[],
+  path: string,
+  field: string,
+  onItem: (item: T) => void,
+  options: { timeoutMs?: number; /** Reading pauses while this returns a promise, until it resolves. */ backpressure?: () => Promise<void> | undefined } = {},
+): Promise<void> {
   let lastError: unknown;
   const first = Math.max(0, urls.findIndex((u) => u.replace(/\/+$/, '') === marathon.currentUrl));
   for (let attempt = 0; attempt < urls.length; attempt++) {
     const base = urls[(first + attempt) % urls.length]!.replace(/\/+$/, '');
     try {
-      await readOnce(base + path, marathon.authHeader, field, onItem, timeoutMs);
+      await readOnce(base + path, marathon.authHeader, field, onItem, options.timeoutMs ?? 60_000, options.backpressure);
       return;
     } catch (err) {
       lastError = err;
@@ -27,7 +34,7 @@ export async function readMarathonList<T>(marathon: MarathonClient, urls: readon
   throw lastError;
 }
 
-function readOnce<T>(url: string, authorization: string | undefined, field: string, onItem: (item: T) => void, timeoutMs: number): Promise<void> {
+function readOnce<T>(url: string, authorization: string | undefined, field: string, onItem: (item: T) => void, timeoutMs: number, backpressure?: () => Promise<void> | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const headers: Record<string, string> = { Accept: 'application/json' };
@@ -56,6 +63,12 @@ function readOnce<T>(url: string, authorization: string | undefined, field: stri
           splitter.push(chunk);
         } catch (err) {
           req.destroy(err as Error);
+          return;
+        }
+        const wait = backpressure?.();
+        if (wait) {
+          res.pause();
+          wait.then(() => res.resume(), (err: unknown) => req.destroy(err as Error));
         }
       });
       res.on('end', () => (splitter.complete ? resolve() : reject(new MarathonUnavailableError(`GET ${target.pathname}: the answer ended early`))));

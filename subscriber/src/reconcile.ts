@@ -29,6 +29,9 @@ export interface SyncContext {
   metrics: SubscriberMetrics;
 }
 
+/** Reading Marathon's snapshot pauses while this many changes wait for etcd. */
+const MAX_QUEUED_CHANGES = 2_000;
+
 export interface ReconcileResult {
   added: number;
   fixed: number;
@@ -73,6 +76,7 @@ export async function reconcile(ctx: SyncContext): Promise<ReconcileResult> {
   // only changes kept: memory stays flat however many tasks there are.
   const models: AppModel[] = [];
   const desired = new Set<string>();
+  /** Tasks Marathon lists that are not serving (their records go without a second look). */
   const listed = new Set<string>();
   const path = `/v2/apps?embed=apps.tasks&label=${encodeURIComponent(`${MARATHON_LABELS.managed}==true`)}`;
   await readMarathonList<MarathonAppInfo>(ctx.marathon, ctx.marathonUrls, path, 'apps', (app) => {
@@ -82,8 +86,9 @@ export async function reconcile(ctx: SyncContext): Promise<ReconcileResult> {
     result.apps++;
     const tasks = app.tasks ?? [];
     result.tasks += tasks.length;
-    for (const task of tasks) listed.add(task.id);
-    for (const [key, record] of desiredOfApp(ctx, model, tasks, at)) {
+    const serving = desiredOfApp(ctx, model, tasks, at);
+    for (const task of tasks) if (!serving.has(ctx.layout.endpoint(model.ref.namespace, model.ref.service, task.id))) listed.add(task.id);
+    for (const [key, record] of serving) {
       desired.add(key);
       const known = ctx.store.knownAt(key);
       if (known && !known.owned && known.state !== 0) {
@@ -92,7 +97,7 @@ export async function reconcile(ctx: SyncContext): Promise<ReconcileResult> {
       }
       count(ctx.store.submit({ key, appId: record.appId, taskId: record.taskId, at: started, record }), known ? 'fixed' : 'added');
     }
-  });
+  }, { backpressure: () => ctx.store.belowLimit(MAX_QUEUED_CHANGES) });
   ctx.catalog.replaceAll(models);
 
   const doubtful: Array<{ key: string; appId: string }> = [];
