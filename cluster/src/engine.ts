@@ -5,17 +5,18 @@
 import { randomUUID } from 'node:crypto';
 import { cpus as machineCpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { Logger, MarathonAppInfo, MarathonDeploymentResult } from '@theseus/services';
+import type { Logger, MarathonAppInfo, MarathonDeployment, MarathonDeploymentResult } from '@theseus/services';
 import { appJson, configOf, type AppDefinition } from './app/definition.js';
 import { canonicalId } from './app/normalize.js';
 import { parseApp, type AppDraft } from './app/parse.js';
 import { AppRepository } from './app/repository.js';
-import { newDeployment, type DeploymentAction, type DeploymentRecord } from './deploy/deployment.js';
+import { deploymentJson, newDeployment, type DeploymentAction, type DeploymentRecord } from './deploy/deployment.js';
 import { appExists, appLocked, appNotFound, EngineApiError } from './deploy/errors.js';
 import { Orchestrator } from './deploy/orchestrator.js';
 import { EventBus } from './events/bus.js';
 import { CallbackSubscribers } from './events/callbacks.js';
 import { HealthMonitor } from './health/monitor.js';
+import { ReadinessMonitor } from './health/readiness.js';
 import type { EngineOptions } from './options.js';
 import { StateFile, type PersistedState } from './state/state-file.js';
 import { PortRange } from './tasks/ports.js';
@@ -38,6 +39,7 @@ export class Engine {
   readonly scheduler: Scheduler;
   readonly orchestrator: Orchestrator;
   readonly health: HealthMonitor;
+  readonly readiness: ReadinessMonitor;
   readonly callbacks: CallbackSubscribers;
   readonly engineId: string;
   readonly agentId: string;
@@ -74,7 +76,8 @@ export class Engine {
       this.bus,
       this.state,
     );
-    this.orchestrator = new Orchestrator(this.apps, this.scheduler, this.bus, () => this.state.changed(), this.logger);
+    this.readiness = new ReadinessMonitor((task) => this.orchestrator.schedule(task.appId));
+    this.orchestrator = new Orchestrator(this.apps, this.scheduler, this.bus, () => this.state.changed(), this.logger, this.readiness);
     this.health = new HealthMonitor({
       bus: this.bus,
       agentId: this.agentId,
@@ -88,7 +91,10 @@ export class Engine {
     });
     this.scheduler.onTaskChange = (task) => {
       if (task.state === 'TASK_RUNNING') this.health.watch(task);
-      if (TERMINAL_STATES.has(task.state) || task.state === 'TASK_KILLING') this.health.unwatch(task.id);
+      if (TERMINAL_STATES.has(task.state) || task.state === 'TASK_KILLING') {
+        this.health.unwatch(task.id);
+        this.readiness.forget(task.id);
+      }
       this.orchestrator.schedule(task.appId);
     };
     this.scheduler.onTaskFailed = (task) => {
@@ -123,6 +129,7 @@ export class Engine {
   stop(): void {
     this.orchestrator.close();
     this.health.close();
+    this.readiness.close();
     this.callbacks.close();
     this.scheduler.detach();
     this.state.close();
@@ -295,6 +302,11 @@ export class Engine {
   }
 
   // ---- deployments ----
+
+  /** `/v2/deployments`, with the readiness check results of the tasks each deployment waits for. */
+  deploymentsJson(): MarathonDeployment[] {
+    return [...this.orchestrator.deployments.values()].map((d) => deploymentJson(d, this.readiness.resultsOf(this.scheduler.tasksOf(d.appId).map((t) => t.id))));
+  }
 
   /** DELETE /v2/deployments/{id}: with force just stop it; else roll back with a new deployment. */
   cancelDeployment(id: string, force: boolean): MarathonDeploymentResult | undefined {

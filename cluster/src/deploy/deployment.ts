@@ -21,7 +21,7 @@ export function newDeployment(appId: string, version: string, steps: DeploymentA
   return { id: randomUUID(), version, appId, steps, currentStep: 0, ...(previousVersion ? { previousVersion } : {}) };
 }
 
-export function deploymentJson(d: DeploymentRecord): MarathonDeployment {
+export function deploymentJson(d: DeploymentRecord, readinessCheckResults: unknown[] = []): MarathonDeployment {
   const actions = (step: DeploymentAction[] | undefined) => (step ?? []).map((action) => ({ action, app: d.appId }));
   return {
     id: d.id,
@@ -29,7 +29,7 @@ export function deploymentJson(d: DeploymentRecord): MarathonDeployment {
     affectedApps: [d.appId],
     affectedPods: [],
     steps: d.steps.map((s) => ({ actions: actions(s) })),
-    currentActions: actions(d.steps[d.currentStep]).map((a) => ({ ...a, readinessCheckResults: [] })),
+    currentActions: actions(d.steps[d.currentStep]).map((a) => ({ ...a, readinessCheckResults })),
     currentStep: Math.min(d.currentStep + 1, d.steps.length),
     totalSteps: d.steps.length,
   };

@@ -11,6 +11,7 @@ import type { AppRepository } from '../app/repository.js';
 import type { EventBus } from '../events/bus.js';
 import type { Scheduler } from '../tasks/scheduler.js';
 import { isHealthy, type TaskRecord } from '../tasks/task.js';
+import type { ReadinessMonitor } from '../health/readiness.js';
 import { planJson, type DeploymentRecord } from './deployment.js';
 
 export class Orchestrator {
@@ -25,6 +26,7 @@ export class Orchestrator {
     private readonly bus: EventBus,
     private readonly persist: () => void,
     private readonly logger: Logger,
+    private readonly readiness: ReadinessMonitor,
     tickMs = 500,
   ) {
     this.timer = setInterval(() => this.tick(), tickMs);
@@ -121,13 +123,16 @@ export class Orchestrator {
     const fresh = rolling ? alive.filter((t) => t.configVersion === target) : alive;
     let old = rolling ? alive.filter((t) => t.configVersion !== target) : [];
     const healthy = (t: TaskRecord) => isHealthy(t, this.healthChecksOf(t, app));
+    // during a deployment a new task also has to pass the app's readiness checks
+    if (rolling) for (const t of fresh) if (t.state === 'TASK_RUNNING') this.readiness.watch(t, app);
+    const ready = (t: TaskRecord) => healthy(t) && (!rolling || this.readiness.ready(t, app));
 
     if (fresh.length > n) for (const t of this.killOrder(app, fresh).slice(0, fresh.length - n)) this.scheduler.kill(t);
     const freshAlive = Math.min(fresh.length, n);
     const maxTotal = Math.max(n, Math.floor(n * (1 + app.upgradeStrategy.maximumOverCapacity) + 1e-9));
     if (old.length > 0) {
       const minHealthy = Math.ceil(n * app.upgradeStrategy.minimumHealthCapacity - 1e-9);
-      let spare = fresh.filter(healthy).length + old.filter(healthy).length - minHealthy;
+      let spare = fresh.filter(ready).length + old.filter(healthy).length - minHealthy;
       for (const t of [...old.filter((t) => !healthy(t)), ...this.killOrder(app, old.filter(healthy))]) {
         if (!healthy(t)) this.scheduler.kill(t);
         else if (spare > 0) {
@@ -136,7 +141,7 @@ export class Orchestrator {
         }
       }
       old = old.filter((t) => !t.killRequested);
-      const starting = fresh.some((t) => !healthy(t));
+      const starting = fresh.some((t) => !ready(t));
       const leavingNow = tasks.filter((t) => t.killRequested && t.configVersion !== target).length;
       if (old.length > 0 && leavingNow === 0 && freshAlive + old.length >= maxTotal && freshAlive < n && !starting) {
         // neither a start nor a kill is allowed: Marathon kills one old task to make progress
@@ -155,7 +160,7 @@ export class Orchestrator {
     }
     if (deployment) {
       deployment.waitingFor = waiting;
-      const done = old.length === 0 && tasks.length === n && alive.length === n && fresh.length === n && fresh.every(healthy);
+      const done = old.length === 0 && tasks.length === n && alive.length === n && fresh.length === n && fresh.every(ready);
       if (done) this.completeStep(deployment);
     }
   }

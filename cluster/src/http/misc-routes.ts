@@ -3,7 +3,6 @@ import { Router } from 'express';
 import type { MesosTaskState } from '@theseus/services';
 import type { Engine } from '../engine.js';
 import { EngineApiError } from '../deploy/errors.js';
-import { deploymentJson } from '../deploy/deployment.js';
 import type { EventStreamHub } from '../events/sse.js';
 import { taskJson, type TaskRecord } from '../tasks/task.js';
 import { timestamp } from '../time.js';
@@ -66,7 +65,7 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
   });
 
   router.get('/v2/deployments', (_req, res) => {
-    res.json([...engine.orchestrator.deployments.values()].map(deploymentJson));
+    res.json(engine.deploymentsJson());
   });
 
   router.delete('/v2/deployments/:id', (req, res) => {

@@ -88,6 +88,27 @@ describe('task lifecycle (local processes)', () => {
     assert.ok(e.events.some((ev) => ev.eventType === 'health_status_changed_event' && ev.appId === '/life/web' && ev.alive === true));
   });
 
+  it('a deployment waits for readiness checks and shows their results in /v2/deployments', async () => {
+    // ready once a file named `ready` exists in the task's sandbox (its working directory)
+    const server = `exec node -e "require('http').createServer((q,s)=>{s.statusCode=require('fs').existsSync('ready')?200:503;s.end()}).listen(process.env.PORT_HTTP_API)"`;
+    const created = await e.client.createApp({
+      id: '/life/ready', cmd: server, instances: 1, ...small, portDefinitions: [{ port: 0, name: 'http-api' }],
+      readinessChecks: [{ name: 'ready', protocol: 'HTTP', path: '/', portName: 'http-api', intervalSeconds: 1, timeoutSeconds: 1, httpStatusCodesForReady: [200] }],
+    });
+    const deploymentId = created.deployments![0]!.id;
+    const waiting = await waitFor('a readiness result', async () => {
+      const d = (await e.client.listDeployments()).find((x) => x.id === deploymentId);
+      const results = (d?.currentActions[0]?.readinessCheckResults ?? []) as Array<{ name: string; taskId: string; ready: boolean; lastResponse?: { status: number } }>;
+      return results[0]?.lastResponse ? results : undefined; // (before the server listens there is no response yet)
+    });
+    assert.equal(waiting[0]!.ready, false);
+    assert.equal(waiting[0]!.lastResponse?.status, 503);
+    assert.ok((await e.client.listDeployments()).some((d) => d.id === deploymentId), 'not ready: the deployment goes on');
+    writeFileSync(join(e.dataDir, 'sandboxes', waiting[0]!.taskId, 'ready'), '');
+    await waitFor('deployment done once ready', async () => !(await e.client.listDeployments()).some((d) => d.id === deploymentId));
+    await e.client.deleteApp('/life/ready');
+  });
+
   it('rolls an upgrade per upgradeStrategy, never below minimumHealthCapacity nor above maximumOverCapacity', async () => {
     const check = { protocol: 'COMMAND' as const, command: { value: 'true' }, gracePeriodSeconds: 5, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 3 };
     const created = await e.client.createApp({ id: '/life/roll', cmd: 'sleep 600', instances: 3, ...small, healthChecks: [check], upgradeStrategy: { minimumHealthCapacity: 0.6, maximumOverCapacity: 0.34 } });
