@@ -93,6 +93,13 @@ for (const server of SERVERS) {
 
       const uid = await docker('run', '--rm', '--label', RUN_LABEL, '--entrypoint', 'node', image, '-e', 'process.stdout.write(String(process.getuid()))');
       assert.equal(uid.stdout, '1000');
+
+      // The part's own module graph loads from the production dependencies alone, with the flag the
+      // compose file and the systemd units use.
+      const own = await docker('run', '--rm', '--label', RUN_LABEL, image, server.command, '--help');
+      assert.equal(own.code, 0, own.stdout + own.stderr);
+      assert.match(own.stdout, new RegExp(`^Usage: theseus ${server.command} `));
+      assert.match(own.stdout, /--port <port>/);
     });
 
     test('carries compiled JavaScript and production dependencies only', async () => {
@@ -114,9 +121,10 @@ for (const server of SERVERS) {
   });
 }
 
-test('the engine (user node, the socket\'s group added) reaches Docker, and the subscriber image follows it into etcd; both pass their health checks', async () => {
+test('from their images: the engine (user node, the socket\'s group added) reaches Docker, the subscriber follows it into etcd, the deployer gets ready on Redis; all pass their health checks', async () => {
   const engine = await build('engine');
   const subscriber = await build('subscriber');
+  const deployer = await build('deployer');
   const healthCommand = async (id: string) => {
     const { Config } = await inspect((await docker('inspect', '-f', '{{.Image}}', id)).stdout.trim());
     return docker('exec', id, ...Config.Healthcheck!.Test.slice(1));
@@ -145,6 +153,25 @@ test('the engine (user node, the socket\'s group added) reaches Docker, and the 
   }
   assert.equal(ready, 200, `the subscriber is ready (attached to the engine's events, etcd answers):\n${(await docker('logs', subId)).stderr.slice(-2000)}`);
   assert.equal((await healthCommand(subId)).code, 0, 'the subscriber\'s HEALTHCHECK passes');
+
+  const deployerPort = await freePort();
+  const dep = await docker('run', '-d', '--label', RUN_LABEL, '--network', 'host',
+    '-e', `MARATHON_URL=http://127.0.0.1:${enginePort}`, '-e', `REDIS_URL=${process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'}`,
+    '-e', `THESEUS_QUEUE_PREFIX=test-images-${randomUUID().slice(0, 8)}`, '-e', `THESEUS_API_TOKEN=${randomUUID()}`,
+    '-e', `ETCD_ENDPOINTS=${process.env.ETCD_ENDPOINTS ?? 'http://127.0.0.1:2379'}`, '-e', `THESEUS_ETCD_PREFIX=${prefix}`,
+    '-e', `THESEUS_HEALTH_URL=http://127.0.0.1:${deployerPort}/healthz`, deployer, 'deployer', '--port', String(deployerPort));
+  assert.equal(dep.code, 0, dep.stderr);
+  const depId = dep.stdout.trim();
+  ready = 0;
+  for (let attempt = 0; attempt < 200 && ready !== 200; attempt++) {
+    await new Promise((r) => setTimeout(r, 100));
+    ready = await fetch(`http://127.0.0.1:${deployerPort}/readyz`).then((r) => r.status, () => 0);
+  }
+  assert.equal(ready, 200, `the deployer is ready (Redis and Marathon reachable):\n${(await docker('logs', depId)).stderr.slice(-2000)}`);
+  assert.equal((await healthCommand(depId)).code, 0, 'the deployer\'s HEALTHCHECK passes');
+  // Mutations need the token.
+  const unauthorized = await fetch(`http://127.0.0.1:${deployerPort}/deploy`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: 'deploy: {}' });
+  assert.equal(unauthorized.status, 401);
 });
 
 describe('theseus/mesos-slave (local variant)', () => {
