@@ -102,9 +102,23 @@ const EXPECTED: Record<string, string> = {
   boolean: 'error.expected.jsboolean',
 };
 
-/** Type-checks `value` against `shape`; `null` counts as absent, as Marathon's reads treat it. */
-export function checkShape(value: unknown, shape: Shape, path: string, problems: Problems): void {
-  if (value === null || value === undefined || shape === 'any') return;
+function expectedOf(shape: Shape): string {
+  if (typeof shape === 'string') return EXPECTED[shape] ?? 'error.expected.jsvalue';
+  if ('array' in shape) return 'error.expected.jsarray';
+  if ('either' in shape) return expectedOf(shape.either[0]!);
+  return 'error.expected.jsobject';
+}
+
+/**
+ * Type-checks `value` against `shape`. A `null` field counts as absent, as Marathon's reads treat
+ * optional fields; a `null` array element or map value is of the wrong type.
+ */
+export function checkShape(value: unknown, shape: Shape, path: string, problems: Problems, element = false): void {
+  if (shape === 'any' || value === undefined) return;
+  if (value === null) {
+    if (element) problems.add(path, expectedOf(shape));
+    return;
+  }
   if (typeof shape === 'string') {
     if (shape === 'int') {
       if (typeof value !== 'number') problems.add(path, EXPECTED.int!);
@@ -128,7 +142,7 @@ export function checkShape(value: unknown, shape: Shape, path: string, problems:
       problems.add(path, 'error.expected.jsarray');
       return;
     }
-    value.forEach((item, i) => checkShape(item, shape.array, `${path}(${i})`, problems));
+    value.forEach((item, i) => checkShape(item, shape.array, `${path}(${i})`, problems, true));
     return;
   }
   if (typeof value !== 'object' || Array.isArray(value)) {
@@ -136,7 +150,8 @@ export function checkShape(value: unknown, shape: Shape, path: string, problems:
     return;
   }
   for (const [key, item] of Object.entries(value)) {
-    const field = shape.object[key] ?? shape.values;
+    const field = shape.object[key];
     if (field) checkShape(item, field, `${path}/${key}`, problems);
+    else if (shape.values) checkShape(item, shape.values, `${path}/${key}`, problems, true);
   }
 }
