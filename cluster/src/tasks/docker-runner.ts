@@ -4,7 +4,6 @@
  * engine that belong to no known task are removed instead of being left running twice.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { DockerDriver, type ContainerSpec } from '@theseus/containerizer';
 import type { Logger } from '@theseus/services';
 import { ENGINE_LABEL, TASK_LABEL } from './launch-spec.js';
@@ -38,7 +37,6 @@ export class DockerRunner implements TaskRunner {
       init: true,
       stopGraceSeconds: spec.killGraceSeconds,
     };
-    for (const v of spec.volumes) if (v.hostPath.includes('/volumes/')) mkdirSync(v.hostPath, { recursive: true });
     const started = await this.driver.start(container);
     return { ref: started.id, ipAddress: started.ipAddress };
   }

@@ -2,6 +2,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { MarathonApp } from '@theseus/services';
 import { DockerDriver } from '@theseus/containerizer';
 import { DockerRunner } from './docker-runner.js';
@@ -85,6 +87,24 @@ describe('Docker tasks', () => {
     assert.match(String(failed.message), new RegExp(`theseus/not-there-${run}:local`));
     assert.deepEqual(statusEvents(e.events, String(failed.taskId)), ['TASK_STAGING', 'TASK_FAILED']);
     await e.client.deleteApp('/docker/missing');
+  });
+
+  it('mounts persistent volumes from the data directory and refuses host bind mounts unless allowed', async () => {
+    await e.client.createApp({
+      id: '/docker/volume', instances: 1, cpus: 0.1, mem: 16, cmd: 'echo kept > /mnt/mesos/sandbox/data/file && exec sleep 600',
+      container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' }, volumes: [{ containerPath: 'data', mode: 'RW', persistent: { size: 10 } }] },
+    });
+    const task = await waitFor('running', () => e.engine.scheduler.tasksOf('/docker/volume').find((t) => t.state === 'TASK_RUNNING'), 20_000);
+    const file = join(e.dataDir, 'volumes', task.id, 'data', 'file');
+    await waitFor('file written through the volume', () => existsSync(file) && readFileSync(file, 'utf8') === 'kept\n');
+    await e.client.createApp({
+      id: '/docker/hostpath', instances: 1, cpus: 0.1, mem: 16, cmd: 'sleep 600', backoffSeconds: 60,
+      container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' }, volumes: [{ containerPath: '/host', hostPath: '/tmp', mode: 'RO' }] },
+    });
+    const refused = await waitFor('refused', () => e.events.find((ev) => ev.appId === '/docker/hostpath' && ev.taskStatus === 'TASK_FAILED'), 20_000);
+    assert.match(String(refused.message), /host volumes are not allowed/);
+    await e.client.deleteApp('/docker/volume');
+    await e.client.deleteApp('/docker/hostpath');
   });
 
   it('accepts the pre-1.5 form (docker.network + docker.portMappings), answers in the 1.5 form, exits -> TASK_FINISHED / TASK_FAILED', async () => {

@@ -4,6 +4,7 @@
  * is a `status_update_event` and an `instance_changed_event`. Also: the capacity check (what does not
  * fit waits, like an unmatched offer), host ports, relaunch backoff, and adoption after a restart.
  */
+import { mkdirSync } from 'node:fs';
 import type { Logger } from '@theseus/services';
 import type { MesosTaskState } from '@theseus/services';
 import type { AppDefinition } from '../app/definition.js';
@@ -153,6 +154,8 @@ export class Scheduler {
       if (task.killRequested) return this.finish(task, 'TASK_KILLED', 'Killed before start');
       // the task is on disk before it runs, so a crash of the engine never leaves it unknown
       await this.state.flush();
+      // persistent volumes live under the engine's data directory
+      for (const v of task.spec.volumes) if (v.hostPath.startsWith(this.options.volumesDir)) mkdirSync(v.hostPath, { recursive: true });
       this.transition(task, 'TASK_STARTING', '');
       const launched = await runner.start(task.spec);
       task.ref = launched.ref;
