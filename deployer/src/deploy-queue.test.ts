@@ -64,7 +64,11 @@ describe('deploy queue resilience', () => {
       takeover = await startHarness({ marathonUrl, redisUrl: redis.url, queuePrefix: prefix, lockDurationMs: 1000 });
       const done = await request(takeover.url).get(`/deployments/${accepted.body.id}?wait=true&timeout=30`).set(auth);
       assert.equal(done.body.state, 'succeeded', JSON.stringify(done.body.steps.map((s: { error?: unknown }) => s.error)));
-      assert.deepEqual(done.body.steps.map((s: { action: string }) => s.action), ['create', 'create', 'create']);
+      // a step killed after Marathon created its app but before the record said so plans again and finds it done
+      for (const step of done.body.steps as Array<{ action: string; state: string }>) {
+        assert.ok(step.action === 'create' || step.action === 'noop', step.action);
+        assert.equal(step.state, 'succeeded');
+      }
       for (const s of ['alpha', 'beta', 'gamma']) assert.equal(creates(double, `/theseus/default/${s}`), 1, s);
       assert.equal(double.calls.filter((c) => c.method === 'PUT' || c.method === 'PATCH').length, 0);
     } finally {
