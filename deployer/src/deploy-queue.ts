@@ -183,8 +183,19 @@ export class DeployQueue {
     await this.connection.ping();
   }
 
-  async close(): Promise<void> {
-    await this.worker?.close();
+  /**
+   * Stops taking jobs. A deployment still following Marathon after `graceMs` is left to its job
+   * lock: another deployer (or this one, restarted) resumes it once the lock lapses.
+   */
+  async close(graceMs = 5000): Promise<void> {
+    if (this.worker) {
+      const worker = this.worker;
+      let timer: NodeJS.Timeout | undefined;
+      const graceful = worker.close().then(() => true);
+      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)));
+      if (!(await Promise.race([graceful, late]))) await worker.close(true);
+      clearTimeout(timer);
+    }
     await this.events?.close();
     await this.queue.close();
     this.connection.disconnect();
