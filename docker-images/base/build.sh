@@ -2,7 +2,7 @@
 # Builds the local base images every other image and test starts from. No registry is reachable,
 # so they are made with `docker import` from files on this machine:
 #   theseus/busybox:local   Debian's busybox-static and nothing else (a shell, httpd, nc, wget)
-#   theseus/node:local      busybox plus this machine's Node runtime and the C libraries it links
+#   theseus/node:local      busybox plus this machine's Node runtime, the C libraries it links, and tini
 #   theseus/node:<version>  the same image, tagged with the Node version inside
 # Idempotent: an image whose recorded source digest matches is left as it is.
 set -euo pipefail
@@ -15,6 +15,14 @@ if ! dpkg -s busybox-static >/dev/null 2>&1; then
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; }
 fi
 BUSYBOX=/bin/busybox
+# The init that runs as PID 1 in Theseus's images (forwards signals to node, reaps zombies):
+# Debian's tini package ships a static build, copied to /sbin/tini in theseus/node:local.
+TINI=/usr/bin/tini-static
+if [ ! -x "$TINI" ]; then
+  say "installing tini"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tini >/dev/null 2>&1 || {
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tini >/dev/null; }
+fi
 
 digest_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
 current_digest() { docker image inspect -f '{{ index .Config.Labels "io.theseus.source-digest" }}' "$1" 2>/dev/null || true; }
@@ -54,7 +62,7 @@ fi
 NODE=$(command -v node)
 node_version=$("$NODE" --version | sed 's/^v//')
 libs=$(ldd "$NODE" | awk '/=> \//{print $3} /^\s*\/lib/{print $1}')
-node_digest=$(digest_of "$BUSYBOX" "$NODE" $libs "$0")
+node_digest=$(digest_of "$BUSYBOX" "$NODE" $libs "$TINI" "$0")
 if [ "$(current_digest theseus/node:local)" = "$node_digest" ]; then
   say "theseus/node:local (node $node_version) is up to date"
 else
@@ -68,7 +76,7 @@ else
     [ -e "$extra" ] && { mkdir -p "$root$(dirname "$extra")"; cp -L "$extra" "$root$extra"; }
   done
   [ -e /lib64/ld-linux-x86-64.so.2 ] && { mkdir -p "$root/lib64"; cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"; }
-  if [ -x /usr/bin/tini-static ]; then cp /usr/bin/tini-static "$root/sbin/tini"; fi
+  cp "$TINI" "$root/sbin/tini"
   import_root "$root" theseus/node:local "$node_digest"
   say "built theseus/node:local (node $node_version)"
 fi
