@@ -167,3 +167,35 @@ test('the spec hash ignores instances and changes with anything else', () => {
   assert.notEqual(hash(a), hash(d));
   assert.equal(specHash(a!), hash(a));
 });
+
+test('apps from 300 generated services with random combinations of fields all validate', () => {
+  let seed = 20141;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+  const maybe = (line: string) => (random() < 0.5 ? [line] : []);
+  const lines = ['deploy:'];
+  for (let i = 0; i < 300; i++) {
+    const ports = random() < 0.8;
+    lines.push(
+      `  gen-${i}:`,
+      `    image: ${pick(['nginx', 'registry.local:5000/a/b:1.2', 'busybox@sha256:' + 'a'.repeat(64)])}`,
+      ...maybe(`    labels: [${pick(['a', 'a, b', 'prod, blue, x-1'])}]`),
+      ...maybe(`    namespace: ${pick(['default', 'staging', 'team-7'])}`),
+      ...(ports ? [`    ports: {http: ${1 + Math.floor(random() * 65000)}, ${pick(['dns: {port: 53, protocol: udp}', 'fixed: {port: 9000, hostPort: ' + (1000 + i) + '}', 'both: {port: 7000, protocol: "udp,tcp"}'])}}`] : []),
+      ...maybe(`    environment: {A: "1", B: ${pick(['true', '3', 'text'])}}`),
+      ...maybe(`    instances: ${Math.floor(random() * 10)}`),
+      ...maybe(`    cpus: ${pick(['0.001', '0.5', '4'])}`),
+      ...maybe(`    mem: ${pick(['16', '128.5', '65536'])}`),
+      ...maybe(`    disk: ${pick(['0', '1024'])}`),
+      ...(random() < 0.3 ? [`    cmd: "sleep ${i}"`] : random() < 0.3 ? ['    args: ["--flag", "x y"]'] : []),
+      ...maybe(`    constraints: [${pick(['"hostname UNIQUE"', '{rack: GROUP_BY 2}', '{zone: "LIKE a|b"}', '{host: MAX_PER 3}', '{dc: CLUSTER x}', '{os: "UNLIKE win.*"}'])}]`),
+      ...(ports ? maybe(`    healthChecks: [${pick(['{path: /}', '{protocol: MESOS_TCP}', '{protocol: HTTPS, path: /h, port: http}', '{command: "true"}'])}]`) : []),
+      ...maybe(`    upgrade: {minimumHealthCapacity: ${pick(['0', '0.5', '1'])}, maximumOverCapacity: ${pick(['0', '0.3', '1'])}}`),
+      ...maybe(`    uris: [${pick(['https://x/y.tgz', '{uri: "http://h/run.sh", executable: true}'])}]`),
+      ...maybe(`    volumes: ["/srv/data/${i}:/data${pick(['', ':ro', ':rw'])}"]`),
+    );
+  }
+  const apps = appsOf(lines.join('\n') + '\n', { hostVolumePaths: ['/srv/data'] });
+  assert.equal(apps.length, 300);
+  for (const app of apps) assert.deepEqual(appDefinitionProblems(app), [], app.id);
+});
