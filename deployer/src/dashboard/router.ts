@@ -62,7 +62,7 @@ export function dashboardRouter(deps: DashboardRouterDeps): Router {
     });
     res.write('retry: 2000\n\n');
     const heartbeat = setInterval(() => open && res.write(': heartbeat\n\n'), heartbeatMs);
-    req.on('close', end);
+    res.on('close', end);
     res.on('error', end);
     const stop = await feed.watch(write, end);
     if (open) unsubscribe = stop;
