@@ -24,7 +24,7 @@ import { ProcessRunner } from './tasks/process-runner.js';
 import type { TaskRunner } from './tasks/runner.js';
 import { Scheduler } from './tasks/scheduler.js';
 import { isHealthy, taskJson, TERMINAL_STATES, type TaskRecord } from './tasks/task.js';
-import { VersionClock } from './time.js';
+import { timestamp, VersionClock } from './time.js';
 
 export interface AppEmbed {
   tasks?: boolean;
@@ -44,6 +44,8 @@ export class Engine {
   readonly engineId: string;
   readonly agentId: string;
   readonly features: ReadonlySet<string>;
+  /** When this engine started: the version of groups that hold no app. */
+  readonly startedAt = timestamp();
   private readonly clock = new VersionClock();
   private readonly state: StateFile;
   private readonly logger: Logger;

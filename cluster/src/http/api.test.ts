@@ -246,3 +246,32 @@ describe('conformance examples through the API', () => {
     }
   });
 });
+
+describe('groups (read-only)', () => {
+  it('derives the group tree from app ids, in Marathon shape; 404 for an unknown group', async () => {
+    const e = await testEngine();
+    const validate = appSchemaValidator();
+    try {
+      await e.client.createApp({ id: '/g/a/one', cmd: 'sleep 600', instances: 0, cpus: 0.1, mem: 16 });
+      await e.client.createApp({ id: '/g/two', cmd: 'sleep 600', instances: 0, cpus: 0.1, mem: 16 });
+      const root = (await (await fetch(`${e.url}/v2/groups`)).json()) as { id: string; apps: unknown[]; groups: Array<{ id: string; apps: Array<{ id: string }>; groups: Array<{ id: string; apps: Array<{ id: string; version: string }>; version: string }> }> };
+      assert.equal(root.id, '/');
+      assert.deepEqual(root.apps, []);
+      const g = root.groups[0]!;
+      assert.equal(g.id, '/g');
+      assert.deepEqual(g.apps.map((a) => a.id), ['/g/two']);
+      assert.equal(g.groups[0]!.id, '/g/a');
+      assert.deepEqual(g.groups[0]!.apps.map((a) => a.id), ['/g/a/one']);
+      assert.equal(g.groups[0]!.version, g.groups[0]!.apps[0]!.version);
+      const sub = (await (await fetch(`${e.url}/v2/groups/g/a`)).json()) as { id: string; apps: Array<Record<string, unknown>> };
+      assert.equal(sub.id, '/g/a');
+      for (const app of sub.apps) assert.ok(validate(definitionOf(app)), JSON.stringify(validate.errors));
+      const missing = await fetch(`${e.url}/v2/groups/nope`);
+      assert.equal(missing.status, 404);
+      assert.deepEqual(await missing.json(), { message: "Group '/nope' does not exist" });
+    } finally {
+      await e.stop();
+      removeDir(e.dataDir);
+    }
+  });
+});

@@ -3,6 +3,8 @@ import { Router } from 'express';
 import type { MesosTaskState } from '@theseus/services';
 import type { Engine } from '../engine.js';
 import { EngineApiError } from '../deploy/errors.js';
+import { groupTree } from '../app/groups.js';
+import { canonicalId } from '../app/normalize.js';
 import type { EventStreamHub } from '../events/sse.js';
 import { taskJson, type TaskRecord } from '../tasks/task.js';
 import { timestamp } from '../time.js';
@@ -62,6 +64,18 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
     const result = engine.killTasks(tasks, flag(req, 'scale'), flag(req, 'force'));
     if (Array.isArray(result)) res.json({ tasks: result.map((t) => taskJson(t, engine.agentId)) });
     else res.setHeader('Marathon-Deployment-Id', result.deploymentId).json(result);
+  });
+
+  const group = (id: string) => {
+    const tree = groupTree(engine.apps.all(), canonicalId(id), engine.startedAt);
+    if (!tree) throw new EngineApiError(404, { message: `Group '${canonicalId(id)}' does not exist` });
+    return tree;
+  };
+  router.get('/v2/groups', (_req, res) => {
+    res.json(group('/'));
+  });
+  router.get('/v2/groups/*path', (req, res) => {
+    res.json(group((req.params as { path: string[] }).path.join('/')));
   });
 
   router.get('/v2/deployments', (_req, res) => {

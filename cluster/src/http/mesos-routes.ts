@@ -1,0 +1,67 @@
+/**
+ * `GET /master/slaves` (also `/slaves`), in a Mesos master's shape, for the engine's single agent:
+ * what it offers (the engine's capacity and host port range) and what its tasks use. Marathon has
+ * no capacity API; tools that read capacity (the Theseus dashboard with MESOS_MASTER_URL) ask a
+ * Mesos master, and the engine answers the same question here.
+ */
+import { cpus as machineCpus, totalmem } from 'node:os';
+import { Router } from 'express';
+import type { Engine } from '../engine.js';
+
+export function mesosRoutes(engine: Engine): Router {
+  const router = Router();
+  const registeredTime = Date.parse(engine.startedAt) / 1000;
+
+  const slaves = (req: { query: Record<string, unknown> }, res: { json(body: unknown): void }) => {
+    const options = engine.options;
+    const cpus = options.cpus ?? machineCpus().length;
+    const mem = options.memMb ?? Math.floor(totalmem() / 1024 / 1024);
+    const [min, max] = options.portRange ?? [31000, 32000];
+    const tasks = [...engine.scheduler.tasks.values()];
+    const used = engine.scheduler.used();
+    const usedPorts = ranges(tasks.flatMap((t) => t.ports).filter((p) => p >= min && p <= max));
+    const slave = {
+      id: engine.agentId,
+      pid: `slave(1)@${options.hostname ?? '127.0.0.1'}:5051`,
+      hostname: options.hostname ?? '127.0.0.1',
+      port: 5051,
+      registered_time: registeredTime,
+      resources: { cpus, mem, disk: 0, gpus: 0, ports: `[${min}-${max}]` },
+      used_resources: { cpus: round(used.cpus), mem: used.memMb, disk: 0, gpus: 0, ...(usedPorts ? { ports: usedPorts } : {}) },
+      offered_resources: { cpus: 0, mem: 0, disk: 0, gpus: 0 },
+      reserved_resources: {},
+      unreserved_resources: { cpus, mem, disk: 0, gpus: 0, ports: `[${min}-${max}]` },
+      attributes: {},
+      active: true,
+      version: '1.0.1',
+      capabilities: [],
+    };
+    const wanted = typeof req.query.slave_id === 'string' ? req.query.slave_id : undefined;
+    res.json({ slaves: !wanted || wanted === slave.id ? [slave] : [], recovered_slaves: [] });
+  };
+  router.get('/master/slaves', slaves);
+  router.get('/slaves', slaves);
+  return router;
+}
+
+/** Port numbers as Mesos writes a ranges resource: `[31000-31002, 31005-31005]`. */
+function ranges(ports: number[]): string | undefined {
+  if (ports.length === 0) return undefined;
+  const sorted = [...new Set(ports)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  let start = sorted[0]!;
+  let end = start;
+  for (const p of sorted.slice(1)) {
+    if (p === end + 1) end = p;
+    else {
+      parts.push(`${start}-${end}`);
+      start = end = p;
+    }
+  }
+  parts.push(`${start}-${end}`);
+  return `[${parts.join(', ')}]`;
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
