@@ -160,6 +160,29 @@ async function latency() {
   const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
   console.log(`2. event-to-etcd latency at ${fmt(rate)} events/s for ${seconds} s (${fmt(samples.length)} events; subscriber in its own process, timestamps to an etcd watch, 1 ms resolution)`);
   console.log(`   p50 ${pct(50)} ms, p90 ${pct(90)} ms, p99 ${pct(99)} ms, max ${sorted[sorted.length - 1]} ms  (target p99 < 25 ms)`);
+  // The same rate of plain etcd puts (500-byte values) from this process, for comparison.
+  const rawPrefix = randomPrefix();
+  const raw: number[] = [];
+  let rawSent = 0;
+  const rawStart = Date.now();
+  await new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      const due = Math.min(total, Math.floor(((Date.now() - rawStart) * rate) / 1000));
+      for (; rawSent < due; rawSent++) {
+        const t0 = Date.now();
+        void etcd.put(`${rawPrefix}/k${rawSent}`).value('x'.repeat(500)).then(() => raw.push(Date.now() - t0));
+      }
+      if (rawSent >= total) {
+        clearInterval(tick);
+        resolve();
+      }
+    }, 1);
+  });
+  await until(() => raw.length >= total, 'raw puts', 60_000);
+  raw.sort((a, b) => a - b);
+  const rawPct = (p: number) => raw[Math.min(raw.length - 1, Math.floor((p / 100) * raw.length))]!;
+  console.log(`   raw etcd puts at the same rate: p50 ${rawPct(50)} ms, p90 ${rawPct(90)} ms, p99 ${rawPct(99)} ms, max ${raw[raw.length - 1]} ms`);
+  await clearPrefix(rawPrefix);
   await watch.cancel();
   watcher.close();
   child.kill('SIGTERM');

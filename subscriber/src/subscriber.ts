@@ -79,6 +79,7 @@ export const SUBSCRIBED_EVENT_TYPES = [
 export interface SubscriberStatus {
   id: string;
   role: 'leader' | 'standby';
+  /** `callbacks`: registered for Marathon's HTTP callbacks (instead of the stream). */
   stream: 'attached' | 'detached' | 'callbacks';
   etcdReachable: boolean;
   endpoints: number;
@@ -104,6 +105,7 @@ export class Subscriber {
   private active: Promise<unknown> = Promise.resolve();
   private lastReconcile: SubscriberStatus['lastReconcile'];
   private callbacksRegistered = false;
+  private callbackTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(private readonly options: SubscriberOptions) {
@@ -186,6 +188,7 @@ export class Subscriber {
       this.stream.on('malformed', ({ eventType, problem, sample }) => this.onMalformed(eventType, problem, sample));
       this.stream.start();
     }
+    if (this.options.callbackUrl) this.ensureCallback();
     this.leadership.start();
     const interval = this.options.reconcileIntervalMs ?? 60_000;
     if (interval > 0) this.intervalTimer = setInterval(() => this.requestReconcile('interval'), interval);
@@ -195,6 +198,7 @@ export class Subscriber {
     this.stopped = true;
     clearInterval(this.intervalTimer);
     clearTimeout(this.retryTimer);
+    clearTimeout(this.callbackTimer);
     await this.stream?.stop();
     if (this.leadership.isLeader) {
       await Promise.race([this.store.flushed(), new Promise((r) => setTimeout(r, 2_000))]);
@@ -215,6 +219,7 @@ export class Subscriber {
     this.stopped = true;
     clearInterval(this.intervalTimer);
     clearTimeout(this.retryTimer);
+    clearTimeout(this.callbackTimer);
     this.store.lead(undefined);
     this.leadership.abandon();
     await this.stream?.stop();
@@ -290,6 +295,15 @@ export class Subscriber {
     }
   }
 
+  /** Every subscriber (standbys too) registers its callback, retrying until Marathon accepts it. */
+  private ensureCallback(): void {
+    if (this.stopped) return;
+    this.registerCallback().catch((err: unknown) => {
+      this.logger.warn('cannot register for Marathon HTTP callbacks; retrying', { error: describeError(err) });
+      this.callbackTimer = setTimeout(() => this.ensureCallback(), 5_000);
+    });
+  }
+
   private async registerCallback(): Promise<void> {
     const params = new URLSearchParams({ callbackUrl: this.options.callbackUrl! });
     await this.marathon.request('POST', '/v2/eventSubscriptions', params, undefined, 'subscribe callback');
@@ -308,7 +322,7 @@ export class Subscriber {
     return {
       id: this.id,
       role: this.leadership.isLeader ? 'leader' : 'standby',
-      stream: this.stream ? (this.stream.attached ? 'attached' : 'detached') : 'callbacks',
+      stream: this.stream ? (this.stream.attached ? 'attached' : 'detached') : this.callbacksRegistered ? 'callbacks' : 'detached',
       etcdReachable,
       endpoints: this.store.size,
       pendingChanges: this.store.pendingCount,
