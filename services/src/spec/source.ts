@@ -92,7 +92,37 @@ function readYaml(text: string, options: ReadSourceOptions): DocumentSource {
     throw syntaxError(err);
   }
 
-  const positions = new Map<string, number>();
+  scanEvents(text, events, maxNodes, undefined);
+
+  let docs: unknown[];
+  try {
+    docs = yaml.constructFromEvents(events, { source: text, schema: yaml.CORE_SCHEMA, maxAliases: -1 });
+  } catch (err) {
+    throw syntaxError(err);
+  }
+  let starts: number[] | undefined;
+  let positions: Map<string, number> | undefined;
+  return {
+    value: docs[0] ?? null,
+    locate(path: string) {
+      if (!positions) {
+        positions = new Map();
+        scanEvents(text, events, maxNodes, positions);
+      }
+      const offset = positions.get(path);
+      if (offset === undefined) return undefined;
+      starts ??= lineStarts(text);
+      return lineColumn(starts, offset);
+    },
+  };
+}
+
+/**
+ * One pass over the parser's events: counts nodes with aliases expanded (throwing past `maxNodes`)
+ * and, when `positions` is given, records where each path starts. Positions are only wanted for
+ * error reports, so the first pass skips them and `locate` makes a second one on demand.
+ */
+function scanEvents(text: string, events: yaml.Event[], maxNodes: number, positions: Map<string, number> | undefined): void {
   const anchorSizes = new Map<string, number>();
   const stack: Frame[] = [];
   let documents = 0;
@@ -136,8 +166,8 @@ function readYaml(text: string, options: ReadSourceOptions): DocumentSource {
             { path: parent.path || '/', message: 'a key is a collection', ...lineColumn(lineStarts(text), event.start) },
           ]);
         }
-        const path = childPath(parent);
-        if (parent?.kind === 'seq') positions.set(path, event.start);
+        const path = positions ? childPath(parent) : '';
+        if (positions && parent?.kind === 'seq') positions.set(path, event.start);
         count(1);
         const kind = event.type === yaml.EVENT_ID.MAPPING ? 'map' : 'seq';
         stack.push({ kind, path, size: 1, anchor: anchorOf(event), expectKey: true, key: undefined, index: 0 });
@@ -145,10 +175,10 @@ function readYaml(text: string, options: ReadSourceOptions): DocumentSource {
       }
       case yaml.EVENT_ID.SCALAR: {
         const parent = stack[stack.length - 1];
-        if (parent?.kind === 'map' && parent.expectKey) {
+        if (positions && parent?.kind === 'map' && parent.expectKey) {
           parent.key = yaml.getScalarValue(text, event);
           positions.set(childPath(parent), event.valueStart);
-        } else if (parent?.kind === 'seq') {
+        } else if (positions && parent?.kind === 'seq') {
           positions.set(childPath(parent), event.valueStart);
         }
         count(1);
@@ -181,23 +211,6 @@ function readYaml(text: string, options: ReadSourceOptions): DocumentSource {
       }
     }
   }
-
-  let docs: unknown[];
-  try {
-    docs = yaml.constructFromEvents(events, { source: text, schema: yaml.CORE_SCHEMA, maxAliases: -1 });
-  } catch (err) {
-    throw syntaxError(err);
-  }
-  let starts: number[] | undefined;
-  return {
-    value: docs[0] ?? null,
-    locate(path: string) {
-      const offset = positions.get(path);
-      if (offset === undefined) return undefined;
-      starts ??= lineStarts(text);
-      return lineColumn(starts, offset);
-    },
-  };
 }
 
 /** JSON is YAML's flow style: the YAML parser locates most JSON syntax errors that JSON.parse does not. */
