@@ -5,32 +5,21 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Docker from 'dockerode';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { MarathonClient } from '@theseus/services';
-import { EtcdProcess } from '@theseus/services/testing';
-import { answers, eventually, freePort, startPart, type PartProcess } from './support/processes.js';
+import { eventually } from './support/processes.js';
+import { startPlatform, type Platform } from './support/platform.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const artifacts = join(root, 'artifacts');
 const exampleYaml = readFileSync(join(root, 'examples/deploy.yaml'), 'utf8');
-const token = `dashboard-${randomUUID()}`;
-const prefix = `/dashboard-${randomUUID().slice(0, 8)}`;
-const docker = new Docker({ socketPath: '/var/run/docker.sock' });
-const dataDir = mkdtempSync(join(tmpdir(), 'theseus-dashboard-engine-'));
 
-let etcd: EtcdProcess;
-let engine: PartProcess;
-let subscriber: PartProcess;
-let deployer: PartProcess;
-let engineId = '';
+let platform: Platform;
+let token: string;
 let deployerUrl: string;
-let marathon: MarathonClient;
+let marathon: Platform['marathon'];
 let browser: Browser;
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -68,44 +57,11 @@ before(async () => {
   mkdirSync(artifacts, { recursive: true });
   const images = spawnSync('bash', [join(root, 'docker-images/build.sh'), 'example-echo', 'example-pinger'], { encoding: 'utf8' });
   assert.equal(images.status, 0, images.stderr);
-  const bridge = (await docker.getNetwork('bridge').inspect()) as { IPAM: { Config: Array<{ Gateway?: string }> } };
-  const gateway = bridge.IPAM.Config.find((c) => c.Gateway)?.Gateway;
-  assert.ok(gateway, 'the Docker bridge has a gateway address');
-  etcd = await EtcdProcess.start(gateway); // containers reach it over the bridge
-
-  const enginePort = await freePort();
-  const engineUrl = `http://127.0.0.1:${enginePort}`;
-  engine = await startPart('engine', {
-    args: ['--port', String(enginePort), '--data-dir', dataDir, '--hostname', gateway],
-    env: { ENGINE_PORT_RANGE: '34500-34999' },
-    ready: () => answers(`${engineUrl}/ping`),
+  platform = await startPlatform({
+    enginePortRange: '34500-34999',
+    deployerEnv: { THESEUS_OPEN_READS: 'true', THESEUS_DEPLOYMENT_TIMEOUT_MS: '20000' },
   });
-  marathon = new MarathonClient({ urls: [engineUrl] });
-  engineId = String((await marathon.info()).frameworkId).replace(/-0000$/, '');
-
-  const subscriberPort = await freePort();
-  subscriber = await startPart('subscriber', {
-    args: ['--port', String(subscriberPort)],
-    env: { MARATHON_URL: engineUrl, ETCD_ENDPOINTS: etcd.endpoint, THESEUS_ETCD_PREFIX: prefix, RECONCILE_INTERVAL_MS: '5000' },
-    ready: () => answers(`http://127.0.0.1:${subscriberPort}/readyz`),
-  });
-
-  const deployerPort = await freePort();
-  deployerUrl = `http://127.0.0.1:${deployerPort}`;
-  deployer = await startPart('deployer', {
-    args: ['--port', String(deployerPort)],
-    env: {
-      MARATHON_URL: engineUrl,
-      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-      THESEUS_API_TOKEN: token,
-      THESEUS_QUEUE_PREFIX: `dashboard-${randomUUID().slice(0, 8)}`,
-      ETCD_ENDPOINTS: etcd.endpoint,
-      THESEUS_ETCD_PREFIX: prefix,
-      THESEUS_OPEN_READS: 'true',
-      THESEUS_DEPLOYMENT_TIMEOUT_MS: '20000',
-    },
-    ready: () => answers(`${deployerUrl}/healthz`),
-  });
+  ({ token, deployerUrl, marathon } = platform);
 
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS }); // a new, empty temporary profile
 
@@ -115,13 +71,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  for (const part of [deployer, subscriber, engine]) if (part) await part.stop();
-  if (engineId) {
-    const leftovers = await docker.listContainers({ all: true, filters: { label: [`theseus.engine=${engineId}`] } }).catch(() => []);
-    await Promise.all(leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-  }
-  await etcd?.destroy();
-  rmSync(dataDir, { recursive: true, force: true });
+  await platform?.stop();
 });
 
 test('the page lists the example services with their instances and endpoint records', async () => {

@@ -4,8 +4,8 @@
  * disagreements between the two spelled out. Built from one app list (tasks embedded) and one range
  * read of the endpoint records; free of HTTP.
  */
-import { serviceRefOfApp, type MarathonAppInfo, type MarathonTask, type StoredEndpoint } from '@theseus/services';
-import { detail, summarize, type ServiceGroupSummary } from '../service-view.js';
+import { serviceRefOfApp, type MarathonAppInfo, type StoredEndpoint } from '@theseus/services';
+import { detail, summarize, type ServiceGroupSummary, type TaskView } from '../service-view.js';
 
 /** How an instance's endpoint record relates to Marathon's view of the task. */
 export type Agreement =
@@ -95,10 +95,10 @@ export function serviceRow(app: MarathonAppInfo, records: readonly StoredEndpoin
   const hasHealthChecks = (app.healthChecks?.length ?? 0) > 0;
   const httpPorts = httpPortNames(app, Object.keys(view.spec.ports));
   const byTask = new Map(records.map((r) => [r.taskId, r]));
-  const instancesView: InstanceRow[] = (app.tasks ?? []).map((task) => {
+  const instancesView: InstanceRow[] = view.tasks.map((task) => {
     const stored = byTask.get(task.id);
     byTask.delete(task.id);
-    return instanceRow(task, Object.keys(view.spec.ports), httpPorts, hasHealthChecks, stored, recordsKnown);
+    return instanceRow(task, Object.keys(view.spec.ports), httpPorts, stored, recordsKnown);
   });
   for (const stored of byTask.values()) instancesView.push(staleRow(stored, httpPorts));
   const failure = app.lastTaskFailure as { message?: string; state?: string; timestamp?: string; taskId?: string } | undefined | null;
@@ -116,16 +116,14 @@ export function serviceRow(app: MarathonAppInfo, records: readonly StoredEndpoin
 }
 
 function instanceRow(
-  task: MarathonTask,
+  task: TaskView,
   portNames: readonly string[],
   httpPorts: ReadonlySet<string>,
-  hasHealthChecks: boolean,
   stored: StoredEndpoint | undefined,
   recordsKnown: boolean,
 ): InstanceRow {
-  const healthy = hasHealthChecks ? (task.healthCheckResults ?? []).length > 0 && (task.healthCheckResults ?? []).every((r) => r.alive) : undefined;
-  const marathonPorts = new Map<string, string>();
-  (task.ports ?? []).forEach((port, i) => marathonPorts.set(portNames[i] ?? `port${i}`, `${task.host}:${port}`));
+  const healthy = task.healthy;
+  const marathonPorts = new Map(Object.entries(task.endpoints));
   const record = stored?.record;
   const recordPorts = new Map<string, string>();
   for (const [name, p] of Object.entries(record?.ports ?? {})) if (p.host !== null) recordPorts.set(name, `${record!.host}:${p.host}`);
