@@ -61,7 +61,7 @@ async function load(url: URL, method: string, headers: Record<string, string>, b
 
 /** Starts a testing entry point as its own process and returns the URL it prints. */
 function startProcess(script: string, env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', fileURLToPath(new URL(`../src/testing/${script}`, import.meta.url))], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE && script === 'run-deployer.ts' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), '--import', 'tsx', '--conditions=source', fileURLToPath(new URL(`../src/testing/${script}`, import.meta.url))], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });

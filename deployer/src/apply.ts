@@ -116,7 +116,7 @@ async function attempt(step: StepRecord, options: ApplyOptions): Promise<void> {
     case 'deploy': {
       const action = planAction({ kind: 'deploy', app: target.app }, current);
       step.action = action;
-      step.changes = action === 'noop' ? [] : diffApps(current, target.app);
+      step.changes = action === 'update' || action === 'scale' ? diffApps(current, target.app) : [];
       if (action === 'create') {
         try {
           const created = await marathon.createApp(target.app);

@@ -42,7 +42,6 @@ test('deploy --dry-run shows each app and its changes', async () => {
   const r = await theseus('deploy', '-f', spec, '--dry-run');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^create\s+\/theseus\/default\/web$/m);
-  assert.match(r.stdout, /\/instances: null -> 2/);
   assert.equal(h.double!.mutations().length, 0);
 });
 
@@ -52,6 +51,9 @@ test('deploy --wait follows each service to the end and exits 0; a failure exits
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   assert.match(ok.stdout, /^succeeded\s+\/theseus\/default\/web \(create\)$/m);
   assert.match(ok.stdout, /deployment \S+ succeeded: 2\/2 service\(s\) succeeded/);
+  const plan = await theseus('deploy', '-f', file('web3.yaml', 'deploy:\n  web: {image: nginx, instances: 3}\n  api: {image: api}\n'), '--dry-run');
+  assert.match(plan.stdout, /^scale\s+\/theseus\/default\/web\n\s+\/instances: 2 -> 3$/m);
+  assert.match(plan.stdout, /^noop\s+\/theseus\/default\/api$/m);
 
   h.double!.inject({ method: 'PUT', path: /\/v2\/apps\/theseus\/default\/api/, status: 422, body: { message: 'Object is not valid', details: [{ path: '/cpus', errors: ['too many'] }] } });
   const failing = await theseus('deploy', '-f', file('api.yaml', 'deploy:\n  api: {image: api:2}\n'), '--wait');

@@ -40,6 +40,7 @@ export interface PlannedService extends ServiceIdentity {
   action: PlannedAction;
   /** The app definition that would be sent (deploy entries). */
   app?: MarathonApp;
+  /** Field changes against the running app (update and scale; for a create, `app` is the change). */
   changes: AppChange[];
 }
 
@@ -107,7 +108,7 @@ export function planDocument(doc: DeployDocument, context: TranslationContext, c
       appId: app.id,
       action,
       app,
-      changes: action === 'noop' ? [] : diffApps(running, app),
+      changes: action === 'update' || action === 'scale' ? diffApps(running, app) : [],
     });
   }
   for (const spec of doc.remove) {

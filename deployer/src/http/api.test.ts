@@ -105,7 +105,8 @@ describe('deploying', () => {
     assert.equal(res.status, 200);
     assert.equal(res.body.services[0].action, 'create');
     assert.equal(res.body.services[0].app.id, '/theseus/default/web');
-    assert.ok(res.body.services[0].changes.some((c: { path: string; to: unknown }) => c.path === '/instances' && c.to === 2));
+    assert.equal(res.body.services[0].app.instances, 2);
+    assert.deepEqual(res.body.services[0].changes, [], 'for a create the app is the change');
     assert.equal(mutations().length, 0);
   });
 
@@ -136,6 +137,10 @@ describe('deploying', () => {
     assert.equal(patch.method, 'PATCH');
     assert.deepEqual(patch.body, { instances: 5 });
 
+    const plan = await post('/deploy?dryRun=true', WEB.replace('instances: 2', 'instances: 5').replace('nginx:1.25', 'nginx:1.26'));
+    assert.equal(plan.body.services[0].action, 'update');
+    assert.deepEqual(plan.body.services[0].changes, [{ path: '/container/docker/image', from: 'nginx:1.25', to: 'nginx:1.26' }, plan.body.services[0].changes[1]]);
+    assert.equal(plan.body.services[0].changes[1].path, '/labels/THESEUS_SPEC_HASH');
     const updated = await post('/deploy?wait=true', WEB.replace('instances: 2', 'instances: 5').replace('nginx:1.25', 'nginx:1.26'));
     assert.equal(updated.body.state, 'succeeded');
     assert.equal(updated.body.steps[0].action, 'update');
