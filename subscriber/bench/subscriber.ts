@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { createEtcdClient, EtcdLayout, type EndpointRecord, type MarathonAppInfo, type MarathonTask } from '@theseus/services';
 import { MarathonDouble } from '../src/testing/marathon-double.js';
 import { clearPrefix, ETCD_ENDPOINTS, makeSubscriber, randomPrefix, theseusApp, until } from '../src/testing/harness.js';
-import { freePort } from '../src/testing/etcd-process.js';
+import { freePort } from '@theseus/services/testing';
 
 const QUICK = process.argv.includes('--quick');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

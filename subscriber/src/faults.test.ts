@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { EtcdLayout } from '@theseus/services';
 import { MarathonDouble } from './testing/marathon-double.js';
-import { EtcdProcess } from './testing/etcd-process.js';
+import { EtcdProcess } from '@theseus/services/testing';
 import { clearPrefix, etcdView, makeSubscriber, marathonView, randomPrefix, theseusApp, until, untilInSync } from './testing/harness.js';
 import { subscriberHttpApp } from './http.js';
 import type { Subscriber } from './subscriber.js';
@@ -94,12 +94,12 @@ test('Marathon down for a while: readiness drops, and on return the reconcile he
 
 test('etcd restarted: changes are kept and retried, and a reconcile runs when it returns', async () => {
   const etcd = await EtcdProcess.start();
-  cleanups.push(() => etcd.close());
+  cleanups.push(() => etcd.destroy());
   const endpoints = [etcd.endpoint];
   const { double, prefix, subs, app } = await world({ etcd: endpoints });
   const t1 = double.startTask(app.id);
   await untilInSync(double, prefix, { endpoints });
-  await etcd.down();
+  await etcd.stop('SIGTERM');
   // Events while etcd is down: kept by the subscriber.
   double.setTaskState(t1.id, 'TASK_KILLED');
   double.startTask(app.id);
@@ -107,7 +107,7 @@ test('etcd restarted: changes are kept and retried, and a reconcile runs when it
   await until(async () => !(await subs[0]!.status()).etcdReachable, 'etcd seen as unreachable');
   await new Promise((r) => setTimeout(r, 2_500)); // longer than the leader lease
   const since = new Date().toISOString();
-  await etcd.up();
+  await etcd.restart();
   await reconciledSince(subs[0]!, since);
   await assertInSync(double, prefix, endpoints);
   assert.equal(marathonView(double, prefix).size, 2);

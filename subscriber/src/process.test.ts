@@ -8,7 +8,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { MarathonDouble } from './testing/marathon-double.js';
-import { freePort } from './testing/etcd-process.js';
+import { freePort } from '@theseus/services/testing';
 import { clearPrefix, ETCD_ENDPOINTS, etcdView, marathonView, randomPrefix, theseusApp, until, untilInSync } from './testing/harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -3,8 +3,9 @@
  * with its own environment, waiting until it answers, keeping its output for diagnosis.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+
+export { freePort } from '@theseus/services/testing';
 
 export const THESEUS_BIN = fileURLToPath(new URL('../../bin/theseus.js', import.meta.url));
 
@@ -70,18 +71,6 @@ export async function startPart(command: string, options: StartPartOptions): Pro
     }
   }
   return part;
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** True when GET `url` answers 2xx. */
