@@ -107,7 +107,7 @@ export class DeployQueue {
     const { store, logger } = this.options;
     const record = await store.get(deploymentId);
     if (!record || record.state === 'succeeded' || record.state === 'failed') return record;
-    const log = logger.child({ deploymentId });
+    const log = logger.child({ deploymentId, ...(record.requestId ? { requestId: record.requestId } : {}) });
     const resumed = record.state === 'running';
     record.state = 'running';
     record.startedAt ??= new Date().toISOString();
