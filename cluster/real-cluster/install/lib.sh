@@ -122,6 +122,7 @@ parse_options() {
   if [ "$START" -eq 1 ]; then
     [ "$ROOT" = / ] || fail "--root is for preparing files elsewhere; use it with --no-start"
     [ "$(id -u)" -eq 0 ] || fail "run as root (it installs Docker, files under /etc and systemd units)"
+    [ -d /run/systemd/system ] || fail "systemd is not running on this host: the roles run as systemd units (--root <dir> --no-start only writes the files)"
   fi
 }
 
