@@ -11,8 +11,9 @@
  *   cluster     ClusterView
  *   status      {marathonStream, etcd, marathon}
  *
- * The reads run only while someone watches (and for a snapshot request); the Marathon event
- * stream runs from the first use until `close()`, so the recent-events list covers that time.
+ * The reads run while someone watches and for a while after the last one leaves (a reload then
+ * gets the kept state at once), and for a snapshot request otherwise; the Marathon event stream
+ * runs from the first use until `close()`, so the recent-events list covers that time.
  */
 import {
   DecodedEndpoints,
@@ -49,6 +50,13 @@ export interface DashboardFeedOptions {
   refreshIntervalMs?: number;
   /** Re-read this long after a Marathon event (bursts coalesce). @defaultValue 250 */
   eventDebounceMs?: number;
+  /** Reads after events start at least this long after the previous read began (a busy Marathon is not read back to back). @defaultValue 1000 */
+  minReadIntervalMs?: number;
+  /**
+   * Reads go on this long after the last watcher left, so a page loaded again soon (a reload, a new
+   * tab) gets the state at once instead of waiting for a full read. @defaultValue 30000
+   */
+  idleKeepMs?: number;
   /** Deployment record poll interval while someone watches. @defaultValue 1000 */
   deploymentPollMs?: number;
   /** Deployments in a snapshot. @defaultValue 50 */
@@ -117,11 +125,13 @@ export class DashboardFeed {
   private readonly layout: EtcdLayout | undefined;
   private readonly decoded = new DecodedEndpoints();
   private refreshedAt = 0;
+  private readStartedAt = 0;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
   private refreshTimer: NodeJS.Timeout | undefined;
   private debounceTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(options: DashboardFeedOptions) {
@@ -129,10 +139,14 @@ export class DashboardFeed {
     this.layout = options.etcd ? new EtcdLayout(options.etcd.prefix) : undefined;
   }
 
-  /** The current state, read afresh unless a read finished within the last second. */
+  /**
+   * The current state: what the running reads keep (at most one refresh interval old, and events
+   * trigger earlier reads), or read afresh when they are not running.
+   */
   async snapshot(): Promise<DashboardSnapshot> {
     this.startStream();
-    if (Date.now() - this.refreshedAt > 1000 || this.services.size === 0) {
+    const kept = this.refreshTimer !== undefined && Date.now() - this.refreshedAt <= (this.options.refreshIntervalMs ?? 3000) + 1000;
+    if (!kept) {
       // Marathon unreachable: the snapshot says so in `status` and shows what was last read
       await Promise.all([this.refresh().catch(() => undefined), this.pollDeployments()]);
     }
@@ -148,12 +162,14 @@ export class DashboardFeed {
 
   /** Calls `listener` with a snapshot, then with every change, until the returned function is called. */
   async watch(listener: FeedListener, closed?: () => void): Promise<() => void> {
-    const first = this.listeners.size === 0;
     this.listeners.set(listener, closed);
-    if (first) this.startTimers();
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (this.refreshTimer === undefined) this.startTimers();
     const unsubscribe = () => {
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0) this.stopTimers();
+      if (!this.listeners.delete(listener) || this.listeners.size > 0 || this.closed) return;
+      this.idleTimer = setTimeout(() => this.stopTimers(), this.options.idleKeepMs ?? 30_000);
+      this.idleTimer.unref();
     };
     try {
       listener({ type: 'snapshot', data: await this.snapshot() });
@@ -216,7 +232,7 @@ export class DashboardFeed {
     const keep = this.options.eventBuffer ?? 300;
     if (this.events.length > keep) this.events.splice(0, this.events.length - keep);
     this.send({ type: 'event', data: shown });
-    if (CHANGING_EVENTS.has(event.eventType) && this.listeners.size > 0) this.scheduleRefresh();
+    if (CHANGING_EVENTS.has(event.eventType) && this.refreshTimer !== undefined) this.scheduleRefresh();
   }
 
   private startTimers(): void {
@@ -227,18 +243,21 @@ export class DashboardFeed {
   }
 
   private stopTimers(): void {
+    clearTimeout(this.idleTimer);
     clearInterval(this.refreshTimer);
     clearInterval(this.pollTimer);
     clearTimeout(this.debounceTimer);
-    this.refreshTimer = this.pollTimer = this.debounceTimer = undefined;
+    this.refreshTimer = this.pollTimer = this.debounceTimer = this.idleTimer = undefined;
   }
 
   private scheduleRefresh(): void {
     if (this.debounceTimer || this.closed) return;
+    const sinceRead = Date.now() - this.readStartedAt;
+    const delay = Math.max(this.options.eventDebounceMs ?? 250, (this.options.minReadIntervalMs ?? 1000) - sinceRead);
     this.debounceTimer = setTimeout(() => {
       this.debounceTimer = undefined;
       void this.refresh().catch(() => undefined);
-    }, this.options.eventDebounceMs ?? 250);
+    }, delay);
   }
 
   /** Reads apps, tasks, records and capacity; sends what changed. One read at a time. */
@@ -259,6 +278,7 @@ export class DashboardFeed {
 
   private async read(): Promise<void> {
     const { marathon } = this.options;
+    this.readStartedAt = Date.now();
     const [apps, info, records, agents] = await Promise.all([
       marathon.listApps({ label: `${MARATHON_LABELS.managed}==true`, embed: ['apps.tasks', 'apps.lastTaskFailure'] }).catch((err: unknown) => errorOf(err)),
       marathon.info().catch((err: unknown) => errorOf(err)),
