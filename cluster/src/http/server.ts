@@ -6,6 +6,7 @@ import type { Engine } from '../engine.js';
 import { EventStreamHub } from '../events/sse.js';
 import { appsRoutes } from './apps-routes.js';
 import { miscRoutes } from './misc-routes.js';
+import { mesosRoutes } from './mesos-routes.js';
 import { errorHandler } from './request.js';
 
 export interface EngineServer {
@@ -44,6 +45,7 @@ export async function startEngineServer(engine: Engine): Promise<EngineServer> {
   app.use(express.raw({ type: () => true, limit: options.maxBodyBytes ?? 5 * 1024 * 1024 }));
   app.use(appsRoutes(engine));
   app.use(miscRoutes(engine, events, () => leader));
+  app.use(mesosRoutes(engine));
   app.use((_req, res) => {
     res.status(404).json({ message: 'URI not found' });
   });
