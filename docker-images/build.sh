@@ -27,6 +27,7 @@
 # io.theseus.source-digest) matches its inputs is left as it is.
 set -euo pipefail
 
+SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 HERE=docker-images
@@ -64,7 +65,7 @@ mkdir -p "$WORK"
 # One build at a time on this machine: concurrent runs would share the assembled directories.
 if command -v flock >/dev/null && [ -z "${THESEUS_IMAGES_LOCKED:-}" ]; then
   export THESEUS_IMAGES_LOCKED=1
-  exec flock "$WORK/.lock" bash "$0" "$@"
+  exec flock "$WORK/.lock" bash "$SELF" "$@"
 fi
 
 BASE_IMAGE=${BASE_IMAGE:-theseus/node:local}
@@ -136,7 +137,6 @@ source_context() { # the repository's files (tracked or not ignored), without no
   echo "$dir"
 }
 
-mkdir -p "$WORK"
 [ "$from_source" -eq 0 ] || src_ctx=$(source_context)
 
 # Compiles workspaces (tsc -b, serialized with other builds of this repository). The digests are
