@@ -52,7 +52,7 @@ for arg in "$@"; do
   case "$arg" in
     --from-source) from_source=1 ;;
     --list) for spec in "${IMAGES[@]}"; do echo "theseus/${spec%%|*}"; done; exit 0 ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) fail "unknown option $arg (see --help)" ;;
     *) wanted+=("${arg#theseus/}") ;;
   esac
