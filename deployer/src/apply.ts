@@ -28,7 +28,10 @@ import type { StepRecord } from './store.js';
 export interface ApplyOptions {
   marathon: MarathonClient;
   follower: DeploymentFollower;
-  /** Persists the step after each change of state. */
+  /**
+   * Persists the step after each change of state. Progress saves are not awaited (the caller must
+   * apply them in call order); the save of a non-declarative request and the final one are.
+   */
   save: (step: StepRecord) => Promise<void>;
   /**
    * Longest wait for one Marathon deployment.
@@ -63,7 +66,7 @@ export async function applyStep(step: StepRecord, options: ApplyOptions): Promis
   const maxBackoffMs = options.maxBackoffMs ?? 10_000;
   step.state = 'running';
   step.startedAt ??= new Date().toISOString();
-  await options.save(step);
+  void options.save(step);
 
   for (;;) {
     step.attempts++;
@@ -75,13 +78,13 @@ export async function applyStep(step: StepRecord, options: ApplyOptions): Promis
     } catch (err) {
       if (err instanceof MarathonLockedError) {
         step.message = `waiting for Marathon deployment(s) ${err.deploymentIds.join(', ')} that lock the app`;
-        await options.save(step);
+        void options.save(step);
         for (const id of err.deploymentIds) await options.follower.waitFor(id, options.deploymentTimeoutMs ?? 600_000);
       }
       if (isRecoverable(err) && step.attempts < maxAttempts) {
         const delay = Math.min(maxBackoffMs, backoffMs * 2 ** (step.attempts - 1)) * (0.75 + Math.random() * 0.5);
         step.message = `retrying after: ${describeError(err)}`;
-        await options.save(step);
+        void options.save(step);
         await new Promise((r) => setTimeout(r, delay));
         continue;
       }
@@ -183,7 +186,7 @@ async function attempt(step: StepRecord, options: ApplyOptions): Promise<void> {
   }
   if (deploymentId) {
     step.marathonDeploymentId = deploymentId;
-    await options.save(step);
+    void options.save(step);
     await follow(step, options);
   }
 }
@@ -192,7 +195,7 @@ async function attempt(step: StepRecord, options: ApplyOptions): Promise<void> {
 async function follow(step: StepRecord, options: ApplyOptions): Promise<void> {
   const id = step.marathonDeploymentId!;
   step.message = `following Marathon deployment ${id}`;
-  await options.save(step);
+  void options.save(step);
   const outcome = await options.follower.waitFor(id, options.deploymentTimeoutMs ?? 600_000);
   if (outcome.state === 'timeout') {
     throw new StepFailedError(`Marathon deployment ${id} did not finish within ${Math.round((options.deploymentTimeoutMs ?? 600_000) / 1000)} s`, {

@@ -112,8 +112,12 @@ export class DeployQueue {
     record.state = 'running';
     record.startedAt ??= new Date().toISOString();
     let saving: Promise<void> = Promise.resolve();
-    const save = () => (saving = saving.then(() => store.save(record)));
-    await save();
+    // one chain: saves reach Redis in the order they were made, whether awaited or not
+    const save = () =>
+      (saving = saving.then(() => store.save(record)).catch((err: unknown) => {
+        log.warn('could not save the deployment record', { error: describeError(err) });
+      }));
+    void save();
     log.info(resumed ? 'deployment resumed' : 'deployment started', { kind: record.kind, steps: record.steps.length });
 
     await forEachLimited(record.steps, this.options.stepConcurrency ?? 8, (step) =>
@@ -141,7 +145,8 @@ export class DeployQueue {
     record.state = failed.length ? 'failed' : 'succeeded';
     if (failed.length) record.error = `${failed.length} of ${record.steps.length} service(s) failed`;
     record.finishedAt = new Date().toISOString();
-    await save();
+    await saving;
+    await store.save(record); // unguarded: if the outcome cannot be recorded, the job fails and is retried
     log.info('deployment finished', { state: record.state });
     this.options.onFinished?.(record);
     return record;
@@ -153,24 +158,27 @@ export class DeployQueue {
     const deadline = Date.now() + timeoutMs;
     const events = this.queueEvents();
     for (;;) {
-      const record = await store.get(id);
-      if (!record || record.state === 'succeeded' || record.state === 'failed') return record;
-      const left = deadline - Date.now();
-      if (left <= 0) return record;
-      await new Promise<void>((resolve) => {
-        const done = (args: { jobId: string }) => {
-          if (args.jobId === id) finish();
-        };
-        const timer = setTimeout(finish, Math.min(left, 1000));
-        function finish() {
-          clearTimeout(timer);
-          events.off('completed', done);
-          events.off('failed', done);
-          resolve();
-        }
-        events.on('completed', done);
-        events.on('failed', done);
-      });
+      // listen before reading, so an end between the read and the listening is not missed
+      let finish!: () => void;
+      const ended = new Promise<void>((resolve) => (finish = resolve));
+      const done = (args: { jobId: string }) => {
+        if (args.jobId === id) finish();
+      };
+      events.on('completed', done);
+      events.on('failed', done);
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const record = await store.get(id);
+        if (!record || record.state === 'succeeded' || record.state === 'failed') return record;
+        const left = deadline - Date.now();
+        if (left <= 0) return record;
+        timer = setTimeout(finish, Math.min(left, 1000));
+        await ended;
+      } finally {
+        clearTimeout(timer);
+        events.off('completed', done);
+        events.off('failed', done);
+      }
     }
   }
 
