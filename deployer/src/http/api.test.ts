@@ -200,6 +200,32 @@ describe('deploying', () => {
     assert.equal(h.double!.apps.get('/theseus/default/locked')?.app.instances, 3);
   });
 
+  test('a deployment Marathon reports failed (deployment_failed) fails the service with the reason', async () => {
+    h.double!.stuck = (id) => id === '/theseus/default/superseded';
+    const pending = await post('/deploy', 'deploy:\n  superseded: {image: nginx}\n');
+    await (async () => {
+      for (let i = 0; i < 200 && !h.double!.apps.has('/theseus/default/superseded'); i++) await new Promise((r) => setTimeout(r, 10));
+    })();
+    h.double!.stuck = () => false;
+    // someone else forces a change: Marathon cancels our deployment and says so on the event bus
+    const forced = await fetch(`${h.double!.url}/v2/apps/theseus/default/superseded?force=true`, { method: 'PATCH', body: JSON.stringify({ instances: 2 }), headers: { 'Content-Type': 'application/json' } });
+    assert.equal(forced.status, 200);
+    const done = await request(h.url).get(`/deployments/${pending.body.id}?wait=true`).set(h.auth);
+    assert.equal(done.body.state, 'failed');
+    assert.match(done.body.steps[0].error.message, /failed: superseded by a forced deployment/);
+  });
+
+  test('without the event stream, polling /v2/deployments sees deployments through', async () => {
+    const polling = await startHarness({ events: false, double: { deploymentMs: 50 } });
+    try {
+      const res = await request(polling.url).post('/deploy?wait=true').set(polling.auth).type('application/yaml').send('deploy:\n  polled: {image: nginx}\n');
+      assert.equal(res.body.state, 'succeeded');
+      assert.ok(polling.double!.calls.some((c) => c.method === 'GET' && c.path === '/v2/deployments'));
+    } finally {
+      await polling.close();
+    }
+  });
+
   test('remove: deletes present apps and reports absent ones', async () => {
     await post('/deploy?wait=true', 'deploy:\n  gone: {image: nginx, labels: [old]}\n');
     const res = await post('/deploy?wait=true', 'remove:\n  gone: {labels: [old]}\n  never: {}\n');
