@@ -4,7 +4,6 @@
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { MarathonClient, type MarathonClientOptions } from '@theseus/services';
-import type { Method } from 'axios';
 import type { DeploymentRecord } from '../store.js';
 
 export class DeployerMetrics {
@@ -46,7 +45,7 @@ export class TimedMarathonClient extends MarathonClient {
     this.metrics = metrics;
   }
 
-  override async request<T>(method: Method, path: string, params: URLSearchParams | undefined, body: unknown, what: string): Promise<T> {
+  override async request<T>(method: Parameters<MarathonClient['request']>[0], path: string, params: URLSearchParams | undefined, body: unknown, what: string): Promise<T> {
     const end = this.metrics.marathonDuration.startTimer({ method: String(method).toUpperCase(), operation: operationOf(path) });
     try {
       const result = await super.request<T>(method, path, params, body, what);

@@ -2,8 +2,7 @@
  * The OpenAPI 3.1 description of the deploy API. The deploy document's schema is generated from
  * the same zod schema that validates it, so the two cannot drift.
  */
-import { z } from 'zod';
-import { DeployDocumentInput } from '@theseus/services';
+import { deployDocumentJsonSchema } from '@theseus/services';
 
 const json = (schemaRef: string) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${schemaRef}` } } });
 const errorResponse = (description: string) => ({ description, content: json('Error') });
@@ -22,8 +21,7 @@ const common = {
 };
 
 export function openApiDocument(): Record<string, unknown> {
-  const deploySchema = z.toJSONSchema(DeployDocumentInput, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
-  delete deploySchema.$schema;
+  const deploySchema = deployDocumentJsonSchema();
   return {
     openapi: '3.1.0',
     info: { title: 'Theseus deployer', version: '0.1.0', description: 'Deploy Docker services onto Marathon from a YAML document.' },

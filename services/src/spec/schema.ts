@@ -127,6 +127,13 @@ export const DeployDocumentInput = z.strictObject({
   remove: z.record(z.string(), z.union([RemoveInput, z.array(RemoveInput).min(1)])).optional(),
 });
 
+/** The deploy document's JSON Schema (2020-12), as written by a person: for API descriptions and editors. */
+export function deployDocumentJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(DeployDocumentInput, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+  delete schema.$schema;
+  return schema;
+}
+
 export type ServiceInputType = z.infer<typeof ServiceInput>;
 export type RemoveInputType = z.infer<typeof RemoveInput>;
 export type DeployDocumentInputType = z.infer<typeof DeployDocumentInput>;
