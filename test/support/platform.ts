@@ -16,8 +16,8 @@ import { answers, freePort, startPart, type PartProcess } from './processes.js';
 export interface PlatformOptions {
   /** Host ports the engine hands to tasks, e.g. `34000-34499` (keep test files apart). */
   enginePortRange: string;
-  /** Extra deployer settings (e.g. THESEUS_OPEN_READS). */
-  deployerEnv?: Record<string, string>;
+  /** Extra deployer settings (e.g. THESEUS_OPEN_READS); a function gets the engine's URL. */
+  deployerEnv?: Record<string, string> | ((urls: { engineUrl: string }) => Record<string, string>);
   /** @defaultValue 5000 */
   reconcileIntervalMs?: number;
 }
@@ -105,7 +105,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         THESEUS_QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
         ETCD_ENDPOINTS: etcd.endpoint,
         THESEUS_ETCD_PREFIX: etcdPrefix,
-        ...options.deployerEnv,
+        ...(typeof options.deployerEnv === 'function' ? options.deployerEnv({ engineUrl }) : options.deployerEnv),
       },
       ready: () => answers(`${deployerUrl}/healthz`),
     });
