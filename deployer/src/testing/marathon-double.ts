@@ -75,7 +75,9 @@ export class MarathonDouble {
   readonly calls: RecordedCall[] = [];
   readonly ended: EndedDeployment[] = [];
   private readonly faults: InjectedFault[] = [];
-  private readonly streams = new Set<http.ServerResponse>();
+  /** Open event streams and the event types each asked for (empty: all). */
+  private readonly streams = new Map<http.ServerResponse, Set<string>>();
+  private heartbeat: NodeJS.Timeout | undefined;
   private readonly server: http.Server;
   private lastVersion = 0;
   private nextHostPort = 31000;
@@ -99,7 +101,8 @@ export class MarathonDouble {
 
   async stop(): Promise<void> {
     for (const d of this.deployments.values()) clearTimeout(d.timer);
-    for (const s of this.streams) s.end();
+    clearInterval(this.heartbeat);
+    for (const s of this.streams.keys()) s.end();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -359,7 +362,12 @@ export class MarathonDouble {
       return;
     }
     res.writeHead(200, { 'Content-Type': 'text/event-stream;charset=UTF-8', Connection: 'close' });
-    this.streams.add(res);
+    const types = new URL(req.url ?? '/', 'http://double').searchParams.getAll('event_type');
+    this.streams.set(res, new Set(types));
+    // Jetty's heartbeat: a bare CR LF every 10 s
+    this.heartbeat ??= setInterval(() => {
+      for (const s of this.streams.keys()) s.write('\r\n');
+    }, 10_000).unref();
     res.on('close', () => this.streams.delete(res));
     const remote = req.socket.remoteAddress ?? '127.0.0.1';
     res.write(`event: event_stream_attached\r\ndata: ${JSON.stringify({ remoteAddress: remote, eventType: 'event_stream_attached', timestamp: new Date().toISOString() })}\r\n\r\n`);
@@ -367,7 +375,7 @@ export class MarathonDouble {
 
   private emit(eventType: string, fields: Record<string, unknown>): void {
     const data = JSON.stringify({ ...fields, eventType, timestamp: new Date().toISOString() });
-    for (const s of this.streams) s.write(`event: ${eventType}\r\ndata: ${data}\r\n\r\n`);
+    for (const [s, types] of this.streams) if (types.size === 0 || types.has(eventType)) s.write(`event: ${eventType}\r\ndata: ${data}\r\n\r\n`);
   }
 }
 
