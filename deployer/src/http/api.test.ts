@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import request from 'supertest';
 import { MARATHON_LABELS } from '@theseus/services';
 import { startHarness, TEST_TOKEN, type Harness } from '../testing/harness.js';
@@ -350,6 +351,31 @@ describe('deployments, health and description', () => {
     assert.match(text, /theseus_deployer_deployments_total\{kind="deploy",outcome="succeeded"\} \d+/);
     assert.match(text, /theseus_deployer_deployments_total\{kind="deploy",outcome="failed"\} \d+/);
     assert.match(text, /theseus_deployer_marathon_request_duration_seconds_count\{method="POST",operation="\/v2\/apps",outcome="ok"\} \d+/);
+  });
+
+  test('JSON log lines carry the request id, from the request through the deploy job, and never the token', async () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const logged = await startHarness({ logStream: stream });
+    try {
+      const res = await request(logged.url).post('/deploy?wait=true').set(logged.auth).set('X-Request-Id', 'trace-42').type('application/yaml').send('deploy:\n  logged: {image: nginx}\n');
+      assert.equal(res.body.state, 'succeeded');
+    } finally {
+      await logged.close();
+    }
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const request_ = entries.find((e) => e.message === 'request' && e.requestId === 'trace-42');
+    assert.equal(request_?.route, '/deploy');
+    assert.equal(request_?.status, 200);
+    const finished = entries.find((e) => e.message === 'deployment finished');
+    assert.equal(finished?.requestId, 'trace-42');
+    assert.equal(typeof finished?.deploymentId, 'string');
+    assert.ok(!lines.some((l) => l.includes(TEST_TOKEN)), 'the token never reaches the log');
   });
 
   test('requests carry an id (given or generated) in the answer', async () => {

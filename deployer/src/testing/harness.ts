@@ -21,6 +21,8 @@ export interface HarnessOptions {
   /** Share a queue with another harness. */
   queuePrefix?: string;
   lockDurationMs?: number;
+  /** Write the deployer's JSON log lines here (otherwise silent unless TEST_LOGS is set). */
+  logStream?: NodeJS.WritableStream;
 }
 
 export interface Harness {
@@ -50,7 +52,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...options.env,
     },
   });
-  const logger = createLogger({ component: 'deployer', silent: !process.env.TEST_LOGS, format: 'json' });
+  const logger = createLogger({
+    component: 'deployer',
+    silent: !process.env.TEST_LOGS && !options.logStream,
+    format: 'json',
+    ...(options.logStream ? { stream: options.logStream } : {}),
+  });
   const server = await startDeployerServer({
     settings,
     logger,
