@@ -4,7 +4,7 @@ export { Deployer, AmbiguousServiceError, IdempotencyKeyReusedError, type Deploy
 export { DeploymentFollower, type DeploymentFollowerOptions, type FollowOutcome } from './follow.js';
 export { DeployQueue, type DeployQueueOptions } from './deploy-queue.js';
 export { DeploymentStore, type DeploymentRecord, type StepRecord, type DeploymentState, type StepState, type StepTarget } from './store.js';
-export { summarize, detail, matchesFilter, type ServiceFilter, type ServiceGroupSummary, type ServiceGroupDetail, type TaskView } from './service-view.js';
+export { summarize, detail, matchesFilter, taskView, type ServiceFilter, type ServiceGroupSummary, type ServiceGroupDetail, type TaskView } from './service-view.js';
 export { createApi, type ApiOptions } from './http/api.js';
 export { openApiDocument } from './http/openapi.js';
 export { startDeployerServer, type DeployerServer, type DeployerServerOptions } from './server.js';

@@ -121,7 +121,8 @@ export function detail(app: MarathonAppInfo): ServiceGroupDetail {
   };
 }
 
-function taskView(task: MarathonTask, names: string[], hasChecks: boolean): TaskView {
+/** One task as shown to a person: state, health and `host:port` per named port. */
+export function taskView(task: MarathonTask, names: readonly string[], hasChecks: boolean): TaskView {
   const endpoints: Record<string, string> = {};
   (task.ports ?? []).forEach((port, i) => {
     endpoints[names[i] ?? `port${i}`] = `${task.host}:${port}`;
