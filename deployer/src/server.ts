@@ -75,7 +75,12 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
     marathon,
     store,
     queue,
-    translation: { appGroup: settings.appGroup, etcdEndpoints: settings.etcd.endpoints, etcdPrefix: settings.etcd.prefix },
+    translation: {
+      appGroup: settings.appGroup,
+      etcdEndpoints: settings.etcd.containerEndpoints ?? settings.etcd.endpoints,
+      etcdPrefix: settings.etcd.prefix,
+      networkApi: settings.marathon.networkApi,
+    },
     waitTimeoutMs: settings.deployer.waitTimeoutMs,
   });
   const dashboard = createDashboard({

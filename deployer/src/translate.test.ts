@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MARATHON_LABELS, parseAppId, readDeployDocument, serviceRefOfApp } from '@theseus/services';
 import { specHash, toMarathonApp } from './translate.js';
-import { appDefinitionProblems } from './testing/app-definition-schema.js';
+import { APP_DEFINITION_1_4_SCHEMA_PATH, appDefinitionProblems } from './testing/app-definition-schema.js';
 
 const context = { appGroup: 'theseus', etcdEndpoints: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'], etcdPrefix: '/theseus' };
 
@@ -78,6 +78,26 @@ test('every generated app validates against Marathon\'s AppDefinition schema', (
     }
   }
   assert.ok(count >= 12);
+});
+
+test('legacy networking: apps for Marathon up to 1.4 validate against its 1.4.12 schema and keep their named ports', () => {
+  const legacy = { ...context, networkApi: 'legacy' as const };
+  let count = 0;
+  for (const [name, text] of Object.entries(DOCUMENTS)) {
+    for (const spec of readDeployDocument(text, 'yaml', { hostVolumePaths: ['/srv/data'] }).deploy) {
+      const app = toMarathonApp(spec, legacy);
+      assert.deepEqual(appDefinitionProblems(app, APP_DEFINITION_1_4_SCHEMA_PATH), [], `${name}: ${app.id}`);
+      assert.equal(app.networks, undefined);
+      assert.equal(app.container!.portMappings, undefined);
+      assert.equal(app.container!.docker!.network, 'BRIDGE');
+      assert.deepEqual(app.container!.docker!.portMappings, toMarathonApp(spec, context).container!.portMappings ?? []);
+      count++;
+    }
+  }
+  assert.ok(count >= 12);
+  // the canonical form is what 1.4 refuses, so the check above means something
+  const [canonical] = appsOf(DOCUMENTS.original!);
+  assert.notDeepEqual(appDefinitionProblems(canonical, APP_DEFINITION_1_4_SCHEMA_PATH), []);
 });
 
 test('the schema check can fail: a malformed app is reported with Marathon-style paths', () => {

@@ -24,6 +24,12 @@ export interface TranslationContext {
   etcdEndpoints: readonly string[];
   /** etcd key prefix handed to containers as THESEUS_ETCD_PREFIX. */
   etcdPrefix: string;
+  /**
+   * `legacy` writes the networking form of Marathon up to 1.4 (`container.docker.network`,
+   * `container.docker.portMappings`), which the Mesos 0.19-1.0 external-containerizer pairing needs.
+   * @defaultValue 'canonical' (Marathon 1.5+)
+   */
+  networkApi?: 'canonical' | 'legacy';
 }
 
 export function toMarathonApp(spec: ServiceSpec, context: TranslationContext): MarathonApp {
@@ -71,8 +77,17 @@ export function toMarathonApp(spec: ServiceSpec, context: TranslationContext): M
   };
   if (spec.cmd !== undefined) app.cmd = spec.cmd;
   if (spec.args !== undefined) app.args = spec.args;
+  if (context.networkApi === 'legacy') toLegacyNetworking(app);
   app.labels = { ...app.labels, [MARATHON_LABELS.specHash]: specHash(app) };
   return app;
+}
+
+/** Moves bridge networking and port mappings to where Marathon up to 1.4 reads them. */
+function toLegacyNetworking(app: MarathonApp): void {
+  const container = app.container!;
+  const { portMappings, ...rest } = container;
+  app.container = { ...rest, docker: { ...container.docker!, network: 'BRIDGE', portMappings: portMappings ?? [] } };
+  delete app.networks;
 }
 
 /**

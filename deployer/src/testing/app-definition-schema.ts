@@ -9,24 +9,28 @@ import AjvDraft04 from 'ajv-draft-04';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 
 export const APP_DEFINITION_SCHEMA_PATH = fileURLToPath(new URL('../../../../shared/conformance/marathon/schema/AppDefinition.json', import.meta.url));
+/** Marathon 1.4.12's schema: the pre-1.5 networking form only. */
+export const APP_DEFINITION_1_4_SCHEMA_PATH = fileURLToPath(new URL('../../../../shared/conformance/marathon/schema/v1.4.12/AppDefinition.json', import.meta.url));
 
-let compiled: ValidateFunction | undefined;
+const compiled = new Map<string, ValidateFunction>();
 
-function validator(): ValidateFunction {
-  if (!compiled) {
-    const schema = JSON.parse(readFileSync(APP_DEFINITION_SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
+function validator(path: string): ValidateFunction {
+  let validate = compiled.get(path);
+  if (!validate) {
+    const schema = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
     delete schema.$schema;
     // a CommonJS module: its class is `default` under NodeNext
     const Ajv = AjvDraft04.default;
     const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
-    compiled = ajv.compile(schema);
+    validate = ajv.compile(schema);
+    compiled.set(path, validate);
   }
-  return compiled!;
+  return validate;
 }
 
 /** Problems of an app definition as Marathon reports them: `{path, errors[]}` with `(n)` array indices. */
-export function appDefinitionProblems(app: unknown): Array<{ path: string; errors: string[] }> {
-  const validate = validator();
+export function appDefinitionProblems(app: unknown, schemaPath: string = APP_DEFINITION_SCHEMA_PATH): Array<{ path: string; errors: string[] }> {
+  const validate = validator(schemaPath);
   if (validate(app)) return [];
   const byPath = new Map<string, string[]>();
   for (const error of validate.errors as ErrorObject[]) {

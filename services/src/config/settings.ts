@@ -28,6 +28,8 @@ export const SettingsSchema = z.strictObject({
       /** DC/OS ACS token, sent as `Authorization: token=<token>`. */
       token: z.string().min(1).optional(),
       timeoutMs: durationMs.default(10_000),
+      /** Networking form written to Marathon: `legacy` for Marathon up to 1.4, `canonical` for 1.5+. */
+      networkApi: z.enum(['canonical', 'legacy']).default('canonical'),
     })
     .prefault({}),
   etcd: z
@@ -67,6 +69,7 @@ export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
   MARATHON_CREDENTIALS: { path: 'marathon.credentials', parse: 'string' },
   MARATHON_TOKEN: { path: 'marathon.token', parse: 'string' },
   MARATHON_TIMEOUT_MS: { path: 'marathon.timeoutMs', parse: 'int' },
+  MARATHON_NETWORK_API: { path: 'marathon.networkApi', parse: 'string' },
   ETCD_ENDPOINTS: { path: 'etcd.endpoints', parse: 'list' },
   THESEUS_CONTAINER_ETCD_ENDPOINTS: { path: 'etcd.containerEndpoints', parse: 'list' },
   THESEUS_ETCD_PREFIX: { path: 'etcd.prefix', parse: 'string' },
