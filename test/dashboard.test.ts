@@ -21,6 +21,8 @@ let token: string;
 let deployerUrl: string;
 let marathon: Platform['marathon'];
 let browser: Browser;
+/** Console errors and uncaught exceptions of every page: a broken page (or a blocked resource) fails the tests. */
+const pageErrors: string[] = [];
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -37,7 +39,10 @@ async function openPage(hash: string): Promise<Page> {
   // Each context starts with empty storage: no token in sessionStorage.
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   const page = await context.newPage();
-  page.on('pageerror', (err) => console.error('page error:', err.message));
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !/status of 401/.test(message.text())) pageErrors.push(`${message.text()} (${message.location().url})`);
+  });
   await page.goto(`${deployerUrl}/ui/${hash}`);
   await page.waitForSelector('body[data-ready="true"]');
   return page;
@@ -166,4 +171,8 @@ test('a failing deployment shows its error and the task failure', async () => {
   await eventually('the task failure is in the events', async () => /broken.*TASK_FAILED|TASK_FAILED.*broken/s.test((await page.locator('#events').textContent()) ?? ''), 30_000);
   await shot(page, 'events');
   await page.context().close();
+});
+
+test('every page ran without errors, and its Content-Security-Policy blocked nothing', () => {
+  assert.deepEqual(pageErrors, []);
 });

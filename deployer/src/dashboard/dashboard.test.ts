@@ -138,6 +138,7 @@ describe('the dashboard routes in the deployer', () => {
     const page = await fetch(`${harness.url}/ui/`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<script type="module" src="app.js">/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
     const js = await fetch(`${harness.url}/ui/app.js`);
     assert.match(js.headers.get('content-type') ?? '', /javascript/);
 
