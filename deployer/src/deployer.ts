@@ -16,7 +16,7 @@ import {
   type MarathonClient,
 } from '@theseus/services';
 import { managedApps, planDocument, type PlannedService } from './plan.js';
-import { toMarathonApp, type TranslationContext } from './translate.js';
+import { networkApiOf, toMarathonApp, type TranslationContext } from './translate.js';
 import { detail, matchesFilter, summarize, type ServiceFilter, type ServiceGroupDetail, type ServiceGroupSummary } from './service-view.js';
 import type { DeployQueue } from './deploy-queue.js';
 import type { DeploymentKind, DeploymentRecord, DeploymentStore, StepRecord, StepTarget } from './store.js';
@@ -26,6 +26,11 @@ export interface DeployerOptions {
   store: DeploymentStore;
   queue: DeployQueue;
   translation: TranslationContext;
+  /**
+   * The networking form to write; `auto` asks Marathon's `/v2/info` once (Marathon up to 1.4 reads
+   * the pre-1.5 form). @defaultValue the translation context's, else 'canonical'
+   */
+  networkApi?: 'canonical' | 'legacy' | 'auto';
   /** @defaultValue 300000 */
   waitTimeoutMs?: number;
 }
@@ -66,9 +71,26 @@ export interface Submitted {
 export class Deployer {
   private readonly options: DeployerOptions;
   private managedRead: Promise<MarathonAppInfo[]> | undefined;
+  private detected: Promise<TranslationContext> | undefined;
 
   constructor(options: DeployerOptions) {
     this.options = options;
+  }
+
+  /** The translation context, with the networking form Marathon reads (asked once when `auto`). */
+  private translation(): Promise<TranslationContext> {
+    if (this.options.networkApi !== 'auto') {
+      const networkApi = this.options.networkApi ?? this.options.translation.networkApi ?? 'canonical';
+      return Promise.resolve({ ...this.options.translation, networkApi });
+    }
+    this.detected ??= this.options.marathon.info().then(
+      (info) => ({ ...this.options.translation, networkApi: networkApiOf(info.version) }),
+      (err: unknown) => {
+        this.detected = undefined; // ask again next time
+        throw err;
+      },
+    );
+    return this.detected;
   }
 
   get marathon(): MarathonClient {
@@ -80,19 +102,21 @@ export class Deployer {
    * Dry runs arriving together share one read of Marathon's apps.
    */
   async dryRun(doc: DeployDocument): Promise<PlannedService[]> {
+    const translation = await this.translation();
     this.managedRead ??= this.options.marathon.listApps({ label: `${MARATHON_LABELS.managed}==true` }).finally(() => {
       this.managedRead = undefined;
     });
-    return planDocument(doc, this.options.translation, managedApps(await this.managedRead));
+    return planDocument(doc, translation, managedApps(await this.managedRead));
   }
 
   async submit(doc: DeployDocument, options: SubmitOptions = {}): Promise<Submitted> {
+    const translation = doc.deploy.length ? await this.translation() : this.options.translation;
     const steps: StepRecord[] = [
       ...doc.deploy.map((spec) => {
-        const app = toMarathonApp(spec, this.options.translation);
+        const app = toMarathonApp(spec, translation);
         return newStep(spec, app.id, { kind: 'deploy', app });
       }),
-      ...doc.remove.map((spec) => newStep(spec, toAppId(spec, this.options.translation.appGroup), { kind: 'remove' })),
+      ...doc.remove.map((spec) => newStep(spec, toAppId(spec, translation.appGroup), { kind: 'remove' })),
     ];
     return this.enqueue('deploy', steps, options);
   }

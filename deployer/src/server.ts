@@ -79,8 +79,8 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
       appGroup: settings.appGroup,
       etcdEndpoints: settings.etcd.containerEndpoints ?? settings.etcd.endpoints,
       etcdPrefix: settings.etcd.prefix,
-      networkApi: settings.marathon.networkApi,
     },
+    networkApi: settings.marathon.networkApi,
     waitTimeoutMs: settings.deployer.waitTimeoutMs,
   });
   const dashboard = createDashboard({

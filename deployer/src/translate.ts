@@ -32,6 +32,13 @@ export interface TranslationContext {
   networkApi?: 'canonical' | 'legacy';
 }
 
+/** The networking form a Marathon of this version reads (`/v2/info` `version`, e.g. `1.4.12`). */
+export function networkApiOf(marathonVersion: string): 'canonical' | 'legacy' {
+  const [major, minor] = marathonVersion.replace(/^v/, '').split('.').map(Number);
+  if (major === undefined || minor === undefined || Number.isNaN(major) || Number.isNaN(minor)) return 'canonical';
+  return major < 1 || (major === 1 && minor < 5) ? 'legacy' : 'canonical';
+}
+
 export function toMarathonApp(spec: ServiceSpec, context: TranslationContext): MarathonApp {
   const ref = { namespace: spec.namespace, service: spec.service, labels: spec.labels };
   const env = {

@@ -22,6 +22,8 @@ export interface MarathonDoubleOptions {
   deploymentMs?: number;
   /** Apps whose deployments never finish (a crash-looping app, say). */
   stuck?: (appId: string) => boolean;
+  /** The version `/v2/info` reports. @defaultValue '1.10.26' */
+  version?: string;
 }
 
 export interface RecordedCall {
@@ -83,9 +85,11 @@ export class MarathonDouble {
   private nextHostPort = 31000;
   deploymentMs: number;
   stuck: (appId: string) => boolean;
+  readonly version: string;
 
   constructor(options: MarathonDoubleOptions = {}) {
     this.deploymentMs = options.deploymentMs ?? 0;
+    this.version = options.version ?? '1.10.26';
     this.stuck = options.stuck ?? (() => false);
     this.server = http.createServer((req, res) => void this.handle(req, res));
   }
@@ -174,7 +178,7 @@ export class MarathonDouble {
   private route(method: string, path: string, params: URLSearchParams, body: unknown): [number, unknown] {
     const force = params.get('force') === 'true';
     if (path === '/ping') return [200, 'pong'];
-    if (path === '/v2/info') return [200, { name: 'marathon', version: '1.10.26', leader: this.url.replace('http://', ''), frameworkId: 'double' }];
+    if (path === '/v2/info') return [200, { name: 'marathon', version: this.version, leader: this.url.replace('http://', ''), frameworkId: 'double' }];
     if (path === '/v2/leader') return [200, { leader: this.url.replace('http://', '') }];
     if (path === '/v2/deployments' && method === 'GET') return [200, [...this.deployments.values()].map(({ timer: _t, ...d }) => d)];
     const dep = /^\/v2\/deployments\/(.+)$/.exec(path);

@@ -28,8 +28,8 @@ export const SettingsSchema = z.strictObject({
       /** DC/OS ACS token, sent as `Authorization: token=<token>`. */
       token: z.string().min(1).optional(),
       timeoutMs: durationMs.default(10_000),
-      /** Networking form written to Marathon: `legacy` for Marathon up to 1.4, `canonical` for 1.5+. */
-      networkApi: z.enum(['canonical', 'legacy']).default('canonical'),
+      /** Networking form written to Marathon: `legacy` up to 1.4, `canonical` 1.5+, `auto` asks `/v2/info`. */
+      networkApi: z.enum(['auto', 'canonical', 'legacy']).default('auto'),
     })
     .prefault({}),
   etcd: z
