@@ -147,6 +147,9 @@ test('a scale-up through the page shows live, without reloading', async () => {
   const capacity = await platform.marathon.request<{ slaves: Array<{ resources: { cpus: number } }> }>('GET', '/master/slaves', undefined, undefined, 'agents');
   assert.match((await host.textContent()) ?? '', new RegExp(`0\\.4 of ${capacity.slaves[0]!.resources.cpus}(?![\\d.])`), 'three echo and one pinger task at 0.1 cpus, of the engine\'s capacity');
   await shot(page, 'cluster');
+  // a host's tasks, from the same live state
+  await host.locator('a').click();
+  await eventually('the host lists its four running tasks', async () => (await page.locator('#instances tbody tr').count()) === 4);
   await page.context().close();
 });
 

@@ -144,13 +144,9 @@ function instanceRow(
     if (task.state !== 'TASK_RUNNING') differences.push(`Marathon reports ${task.state ?? 'no state'} but the record is still there`);
     agreement = differences.length ? 'differs' : 'agree';
   }
+  const { endpoints: _shownAsPorts, ...marathonView } = task;
   return {
-    id: task.id,
-    host: task.host,
-    state: task.state,
-    startedAt: task.startedAt,
-    version: task.version,
-    healthy,
+    ...marathonView,
     ports,
     record: stored ? recordView(stored) : null,
     agreement,
