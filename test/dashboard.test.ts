@@ -176,6 +176,17 @@ test('a failing deployment shows its error and the task failure', async () => {
   await page.context().close();
 });
 
+test('with the engine gone the page says so and keeps showing the last known state', async () => {
+  const page = await openPage('#/services');
+  await page.locator('#services tr[data-service="echo"]').waitFor();
+  assert.equal(await page.locator('#degraded').isHidden(), true);
+  await platform.engine.stop();
+  await eventually('the page says Marathon does not answer', async () => /Marathon does not answer/.test((await page.locator('#degraded').textContent()) ?? ''), 30_000);
+  assert.equal(await page.locator('#services tr[data-service="echo"] .desired').textContent(), '3', 'the last known state stays on the page');
+  await shot(page, 'engine-gone');
+  await page.context().close();
+});
+
 test('every page ran without errors, and its Content-Security-Policy blocked nothing', () => {
   assert.deepEqual(pageErrors, []);
 });

@@ -81,6 +81,7 @@ function render(options = {}) {
   document.getElementById('count-events').textContent = state.loaded ? String(state.events.length) : '';
   document.getElementById('count-hosts').textContent = state.cluster ? String(state.cluster.hosts.length) : '';
   if (!state.loaded) return;
+  showDegraded();
   const ui = { rerender: (o) => render(o), action };
   const content =
     view === 'service' ? serviceView(state, ui, arg) :
@@ -104,6 +105,18 @@ function render(options = {}) {
     performance.mark('theseus:data-rendered');
     document.body.dataset.ready = 'true';
   }
+}
+
+/** What the deployer cannot see right now: the page may be showing the last known state. */
+function showDegraded() {
+  const { marathon, etcd, marathonStream } = state.status;
+  const problems = [];
+  if (marathon !== 'ok' && marathon !== 'unknown') problems.push(`Marathon does not answer (${marathon}): showing the last known state`);
+  else if (marathonStream !== 'attached') problems.push('not following Marathon\'s events: changes show within a few seconds instead of at once');
+  if (etcd !== 'ok' && etcd !== 'unknown') problems.push(`endpoint records: ${etcd}`);
+  const el = document.getElementById('degraded');
+  el.textContent = problems.join(' · ');
+  el.hidden = problems.length === 0;
 }
 
 function show(message, ok = false) {

@@ -27,7 +27,7 @@ export function servicesView(state, ui) {
       h('span', { class: 'muted' }, `${matching.length} of ${rows.length} service groups · ${rows.reduce((n, r) => n + r.instancesView.length, 0)} instances`)),
     matching.length === 0 ? h('p', { class: 'muted' }, rows.length ? 'No service matches the filter.' : 'No Theseus service is deployed yet.') :
     h('table', { id: 'services' },
-      h('thead', null, h('tr', null, ['Service', 'Namespace', 'Labels', 'Image', 'Version', 'Instances', 'Health', 'Endpoints', 'Deploying'].map((t) => h('th', null, t)))),
+      h('thead', null, h('tr', null, ['Service', 'Namespace', 'Labels', 'Image', 'Version', 'Instances', 'Health', 'Endpoints', 'Status'].map((t) => h('th', null, t)))),
       h('tbody', null, shown)),
     pager);
 }
@@ -44,8 +44,9 @@ function serviceRowEl(r) {
     h('td', { class: 'instances' }, h('span', { class: 'running' }, String(r.running)), ' / ', h('span', { class: 'desired' }, String(r.instances)),
       r.staged ? h('span', { class: 'muted' }, ` (+${r.staged} staging)`) : null, instancesOk ? null : ' ', instancesOk ? null : badge('scaling', 'running')),
     h('td', null, r.hasHealthChecks ? badge(`${r.healthy}/${r.running} healthy`, r.healthy === r.running && r.running > 0 ? 'ok' : r.running ? 'bad' : '') : h('span', { class: 'muted' }, 'no checks')),
-    h('td', null, r.disagreements ? badge(`${r.disagreements} disagree`, 'bad') : badge('agree', 'agree')),
-    h('td', null, r.deployments.length ? badge('deploying', 'running') : r.lastTaskFailure && r.running < r.instances ? h('span', { class: 'error' }, r.lastTaskFailure.message.slice(0, 80)) : ''));
+    h('td', null, r.disagreements ? badge(`${r.disagreements} disagree`, 'bad') : r.instancesView.length ? badge('agree', 'agree') : h('span', { class: 'muted' }, '—')),
+    h('td', null, r.deployments.length ? badge('deploying', 'running') : null,
+      r.lastTaskFailure && r.running < r.instances ? h('div', { class: 'error', title: r.lastTaskFailure.message }, truncate(r.lastTaskFailure.message, 90)) : null));
 }
 
 export function serviceView(state, ui, appId) {
@@ -111,6 +112,10 @@ function instanceRowEl(i) {
     h('td', null, i.record ? portLinks('record') : h('span', { class: 'muted' }, 'no record')),
     h('td', null, i.record ? (i.record.healthy === null ? h('span', { class: 'muted' }, 'no checks') : String(i.record.healthy)) : ''),
     h('td', null, badge(i.agreement), i.differences.map((d) => h('div', { class: 'diff' }, d))));
+}
+
+function truncate(text, length) {
+  return text.length > length ? `${text.slice(0, length - 1)}…` : text;
 }
 
 function shortTask(id) {

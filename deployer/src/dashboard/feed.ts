@@ -13,7 +13,8 @@
  *
  * The reads run while someone watches and for a while after the last one leaves (a reload then
  * gets the kept state at once), and for a snapshot request otherwise; the Marathon event stream
- * runs from the first use until `close()`, so the recent-events list covers that time.
+ * runs from `startStream()` (or the first use) until `close()`, so the recent-events list covers
+ * that time.
  */
 import {
   DecodedEndpoints,
@@ -212,7 +213,8 @@ export class DashboardFeed {
     this.send({ type: 'status', data: { ...next } });
   }
 
-  private startStream(): void {
+  /** Starts following Marathon's events (also done by the first snapshot or watcher). */
+  startStream(): void {
     if (this.stream || this.closed || this.options.marathonUrls.length === 0) return;
     const stream = new MarathonEventStream({ urls: this.options.marathonUrls, authorization: this.options.marathonAuthorization });
     stream.on('attached', () => {

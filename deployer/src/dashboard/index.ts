@@ -15,6 +15,7 @@ export interface Dashboard {
 
 export function createDashboard(options: DashboardFeedOptions): Dashboard {
   const feed = new DashboardFeed(options);
+  feed.startStream(); // the events view shows what happened since the deployer started
   return {
     feed,
     mount: (readAuth) => dashboardRouter({ feed, readAuth }),
