@@ -1,22 +1,110 @@
 #!/usr/bin/env bash
-# The main job: from a fresh clone on a fresh machine (root, Node only), install what Theseus
-# needs, start the local stack and build the local images. Running it twice is harmless.
+# The main job. From a fresh clone on a fresh machine (root, Node only): install what Theseus needs,
+# start etcd, Redis and the Docker Engine, build the images, start the engine, the subscriber and
+# the deployer, deploy examples/deploy.yaml and say where everything is. Running it twice is
+# harmless: what already answers is left alone, and an unchanged deploy is a no-op.
+#
+# Settings: THESEUS_RUN_DIR (logs, pids, engine data, the API token; default /var/tmp/theseus-run),
+#           ENGINE_PORT (8080), SUBSCRIBER_PORT (5001), DEPLOYER_PORT (5000); and the stack's
+#           THESEUS_STACK_DIR, ETCD_PORT (2379), REDIS_PORT (6379) (see cluster/scripts/stack.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+RUN_DIR=${THESEUS_RUN_DIR:-/var/tmp/theseus-run}
+ENGINE_PORT=${ENGINE_PORT:-8080}
+SUBSCRIBER_PORT=${SUBSCRIBER_PORT:-5001}
+DEPLOYER_PORT=${DEPLOYER_PORT:-5000}
+ETCD_PORT=${ETCD_PORT:-2379}
+REDIS_PORT=${REDIS_PORT:-6379}
+say() { printf 'up: %s\n' "$*" >&2; }
+fail() { say "error: $*"; exit 1; }
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
 bash cluster/scripts/stack.sh up
-bash docker-images/base/build.sh
+gateway=$(bash cluster/scripts/stack.sh bridge-gateway)
+[ -n "$gateway" ] || fail "the Docker bridge has no gateway address"
+
+# Containers read etcd through the Docker bridge. An etcd this project started before the bridge
+# existed is restarted to listen there too; someone else's etcd is left alone with a clear error.
+if ! curl -fsS -m 2 "http://$gateway:$ETCD_PORT/health" >/dev/null 2>&1; then
+  if [ -f "${THESEUS_STACK_DIR:-/var/tmp/theseus-stack}/etcd.pid" ]; then
+    say "restarting etcd to listen on the Docker bridge ($gateway) too"
+    bash cluster/scripts/stack.sh down etcd
+    bash cluster/scripts/stack.sh up etcd
+  else
+    fail "etcd does not answer on the Docker bridge at http://$gateway:$ETCD_PORT, so containers cannot reach it: start it with --listen-client-urls including that address"
+  fi
+fi
+
+bash docker-images/build.sh
 npx tsc -b
+
+mkdir -p "$RUN_DIR"
+chmod 700 "$RUN_DIR"
+if [ ! -s "$RUN_DIR/api-token" ]; then
+  (umask 077; node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("base64url"))' >"$RUN_DIR/api-token")
+fi
+TOKEN=$(cat "$RUN_DIR/api-token")
+ETCD_HOST_URL="http://127.0.0.1:$ETCD_PORT"
+ETCD_CONTAINER_URL="http://$gateway:$ETCD_PORT"
+MARATHON="http://127.0.0.1:$ENGINE_PORT"
+
+# start_part NAME PORT HEALTH_PATH ENV... -- ARGS...
+start_part() {
+  local name=$1 port=$2 health=$3; shift 3
+  local envs=() args=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+  shift
+  args=("$@")
+  if curl -fsS -m 2 "http://127.0.0.1:$port$health" >/dev/null 2>&1; then
+    say "$name already answers on port $port"
+    return
+  fi
+  env "${envs[@]}" LOG_FORMAT=json nohup node bin/theseus.js "$name" --port "$port" "${args[@]}" \
+    >>"$RUN_DIR/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN_DIR/$name.pid"
+  for _ in $(seq 1 300); do
+    curl -fsS -m 2 "http://127.0.0.1:$port$health" >/dev/null 2>&1 && { say "$name started on port $port"; return; }
+    kill -0 "$(cat "$RUN_DIR/$name.pid")" 2>/dev/null || { tail -n 20 "$RUN_DIR/$name.log" >&2; fail "$name exited; its log is $RUN_DIR/$name.log"; }
+    sleep 0.2
+  done
+  fail "$name did not answer within 60 s; its log is $RUN_DIR/$name.log"
+}
+
+start_part engine "$ENGINE_PORT" /ping -- --data-dir "$RUN_DIR/engine" --hostname "$gateway"
+start_part subscriber "$SUBSCRIBER_PORT" /healthz MARATHON_URL="$MARATHON" ETCD_ENDPOINTS="$ETCD_HOST_URL" THESEUS_API_TOKEN="$TOKEN" --
+start_part deployer "$DEPLOYER_PORT" /healthz MARATHON_URL="$MARATHON" ETCD_ENDPOINTS="$ETCD_HOST_URL" REDIS_URL="redis://127.0.0.1:$REDIS_PORT" \
+  THESEUS_CONTAINER_ETCD_ENDPOINTS="$ETCD_CONTAINER_URL" THESEUS_API_TOKEN="$TOKEN" THESEUS_OPEN_READS=true --
+
+DEPLOYER="http://127.0.0.1:$DEPLOYER_PORT"
+say "deploying examples/deploy.yaml"
+THESEUS_API_TOKEN="$TOKEN" node bin/theseus.js deploy -f examples/deploy.yaml --wait --url "$DEPLOYER"
+
+endpoints() {
+  ETCD_ENDPOINTS="$ETCD_HOST_URL" ENVIRONMENT_NAME=default node bin/theseus.js guest node-list "$1" --ports http --minimum 0 2>/dev/null |
+    sed 's/^/      http:\/\//'
+}
 
 cat <<MSG
 
-Theseus is ready.
-  etcd          http://127.0.0.1:${ETCD_PORT:-2379}
-  Redis         redis://127.0.0.1:${REDIS_PORT:-6379}
-  Docker Engine unix:///var/run/docker.sock
-  CLI           npx theseus --help
-Stop with: npm run down
+Theseus is running.
+  deploy API    $DEPLOYER            (token: $RUN_DIR/api-token)
+  dashboard     $DEPLOYER/ui
+  engine        $MARATHON            (Marathon REST API v2 and /v2/events)
+  subscriber    http://127.0.0.1:$SUBSCRIBER_PORT       (/readyz, /metrics, POST /cleanup)
+  etcd          $ETCD_HOST_URL       (containers: $ETCD_CONTAINER_URL)
+  logs          $RUN_DIR/*.log
+
+The example (examples/deploy.yaml):
+  echo
+$(endpoints echo)
+  pinger (GET /status shows what it discovered and reached)
+$(endpoints pinger)
+
+Try:
+  export THESEUS_API_TOKEN=\$(cat $RUN_DIR/api-token)
+  npx theseus services
+  npx theseus scale echo 3 --labels demo
+Stop everything with: npm run down
 MSG
