@@ -4,54 +4,32 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Docker from 'dockerode';
-import { createEtcdClient, decodeEndpointRecord, EtcdLayout, MarathonClient, type EndpointRecord, type MarathonAppInfo } from '@theseus/services';
-import { EtcdProcess } from '@theseus/services/testing';
-import { answers, eventually, freePort, startPart, type PartProcess } from '../support/processes.js';
+import type Docker from 'dockerode';
+import { createEtcdClient, decodeEndpointRecord, EtcdLayout, type EndpointRecord, type MarathonAppInfo } from '@theseus/services';
+import { eventually } from '../support/processes.js';
+import { docker, startPlatform, type Platform } from '../support/platform.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const exampleYaml = readFileSync(join(root, 'examples/deploy.yaml'), 'utf8');
 const removeYaml = readFileSync(join(root, 'examples/remove.yaml'), 'utf8');
-const token = `e2e-${randomUUID()}`;
-const prefix = `/e2e-${randomUUID().slice(0, 8)}`;
-const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
-let etcd: EtcdProcess;
-let engine: PartProcess;
-let subscriber: PartProcess;
-let deployer: PartProcess;
-let engineUrl: string;
-let deployerUrl: string;
-let subscriberEnv: Record<string, string>;
-let subscriberPort: number;
-let engineId: string;
-let marathon: MarathonClient;
-const dataDir = mkdtempSync(join(tmpdir(), 'theseus-e2e-engine-'));
-const layout = new EtcdLayout(prefix);
-
-async function bridgeGateway(): Promise<string> {
-  const bridge = (await docker.getNetwork('bridge').inspect()) as { IPAM: { Config: Array<{ Gateway?: string }> } };
-  const gateway = bridge.IPAM.Config.find((c) => c.Gateway)?.Gateway;
-  assert.ok(gateway, 'the Docker bridge has a gateway address');
-  return gateway;
-}
+let platform: Platform;
+let layout: EtcdLayout;
 
 async function deploy(body: string, query = 'wait=true'): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${deployerUrl}/deploy?${query}`, {
+  const res = await fetch(`${platform.deployerUrl}/deploy?${query}`, {
     method: 'POST',
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/yaml' },
+    headers: { Authorization: `Bearer ${platform.token}`, 'Content-Type': 'application/yaml' },
     body,
   });
   return { status: res.status, body: await res.json() };
 }
 
 async function endpoints(service: string): Promise<EndpointRecord[]> {
-  const client = createEtcdClient({ endpoints: [etcd.endpoint] });
+  const client = createEtcdClient({ endpoints: [platform.etcd.endpoint] });
   try {
     const stored = await client.getAll().prefix(layout.serviceEndpoints('default', service)).strings();
     return Object.entries(stored).map(([key, json]) => decodeEndpointRecord(json, key));
@@ -61,7 +39,7 @@ async function endpoints(service: string): Promise<EndpointRecord[]> {
 }
 
 async function appOf(service: string): Promise<MarathonAppInfo | undefined> {
-  const apps = await marathon.listApps({ embed: ['apps.tasks'], label: `THESEUS_SERVICE==${service}` });
+  const apps = await platform.marathon.listApps({ embed: ['apps.tasks'], label: `THESEUS_SERVICE==${service}` });
   return apps[0];
 }
 
@@ -76,7 +54,7 @@ async function etcdView(service: string): Promise<string[]> {
 }
 
 async function containersOfEngine(): Promise<Docker.ContainerInfo[]> {
-  return docker.listContainers({ all: false, filters: { label: [`theseus.engine=${engineId}`] } });
+  return docker.listContainers({ all: false, filters: { label: [`theseus.engine=${platform.engineId}`] } });
 }
 
 async function pingerStatus(): Promise<{ rounds: number; lastRound: { nodes: string[]; results: Array<{ address: string; ok: boolean }> } | null; changes: unknown[] }> {
@@ -86,57 +64,15 @@ async function pingerStatus(): Promise<{ rounds: number; lastRound: { nodes: str
   return (await res.json()) as never;
 }
 
-async function startSubscriber(): Promise<PartProcess> {
-  return startPart('subscriber', {
-    args: ['--port', String(subscriberPort)],
-    env: subscriberEnv,
-    ready: () => answers(`http://127.0.0.1:${subscriberPort}/readyz`),
-  });
-}
-
 before(async () => {
   const images = spawnSync('bash', [join(root, 'docker-images/build.sh'), 'example-echo', 'example-pinger'], { encoding: 'utf8' });
   assert.equal(images.status, 0, images.stderr);
-  const gateway = await bridgeGateway();
-  // A private etcd on the Docker bridge: containers read it through guestutils.
-  etcd = await EtcdProcess.start(gateway);
-
-  const enginePort = await freePort();
-  engineUrl = `http://127.0.0.1:${enginePort}`;
-  engine = await startPart('engine', {
-    args: ['--port', String(enginePort), '--data-dir', dataDir, '--hostname', gateway],
-    env: { ENGINE_PORT_RANGE: '34000-34499' },
-    ready: () => answers(`${engineUrl}/ping`),
-  });
-  marathon = new MarathonClient({ urls: [engineUrl] });
-  engineId = String((await marathon.info()).frameworkId).replace(/-0000$/, '');
-
-  subscriberPort = await freePort();
-  subscriberEnv = { MARATHON_URL: engineUrl, ETCD_ENDPOINTS: etcd.endpoint, THESEUS_ETCD_PREFIX: prefix, RECONCILE_INTERVAL_MS: '5000' };
-  subscriber = await startSubscriber();
-
-  const deployerPort = await freePort();
-  deployerUrl = `http://127.0.0.1:${deployerPort}`;
-  deployer = await startPart('deployer', {
-    args: ['--port', String(deployerPort)],
-    env: {
-      MARATHON_URL: engineUrl,
-      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-      THESEUS_API_TOKEN: token,
-      THESEUS_QUEUE_PREFIX: `e2e-${randomUUID().slice(0, 8)}`,
-      ETCD_ENDPOINTS: etcd.endpoint,
-      THESEUS_ETCD_PREFIX: prefix,
-    },
-    ready: () => answers(`${deployerUrl}/healthz`),
-  });
+  platform = await startPlatform({ enginePortRange: '34000-34499' });
+  layout = new EtcdLayout(platform.etcdPrefix);
 });
 
 after(async () => {
-  for (const part of [deployer, subscriber, engine]) if (part) await part.stop();
-  const leftovers = await docker.listContainers({ all: true, filters: { label: [`theseus.engine=${engineId}`] } }).catch(() => []);
-  await Promise.all(leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-  await etcd?.destroy();
-  rmSync(dataDir, { recursive: true, force: true });
+  await platform?.stop();
 });
 
 test('1. POST /deploy runs the examples in Docker with their limits; endpoints reach etcd; pinger reaches echo at the addresses guestutils gave', async () => {
@@ -170,7 +106,7 @@ test('1. POST /deploy runs the examples in Docker with their limits; endpoints r
 });
 
 test('6. a bad deploy document changes nothing anywhere', async () => {
-  const before = { apps: (await marathon.listApps()).map((a) => `${a.id}@${a.version}:${a.instances}`).sort(), echo: await etcdView('echo'), containers: (await containersOfEngine()).map((c) => c.Id).sort() };
+  const before = { apps: (await platform.marathon.listApps()).map((a) => `${a.id}@${a.version}:${a.instances}`).sort(), echo: await etcdView('echo'), containers: (await containersOfEngine()).map((c) => c.Id).sort() };
   const bad = exampleYaml.replace('instances: 2', 'instances: -3').replace('image: theseus/example-pinger:local', 'image: ""');
   const { status, body } = await deploy(bad);
   assert.ok(status === 400 || status === 422, `status ${status}`);
@@ -178,15 +114,15 @@ test('6. a bad deploy document changes nothing anywhere', async () => {
   const broken = await deploy('deploy:\n  echo: {image: [unclosed\n');
   assert.equal(broken.status, 400);
   assert.match(JSON.stringify(broken.body), /line \d+/);
-  const after = { apps: (await marathon.listApps()).map((a) => `${a.id}@${a.version}:${a.instances}`).sort(), echo: await etcdView('echo'), containers: (await containersOfEngine()).map((c) => c.Id).sort() };
+  const after = { apps: (await platform.marathon.listApps()).map((a) => `${a.id}@${a.version}:${a.instances}`).sort(), echo: await etcdView('echo'), containers: (await containersOfEngine()).map((c) => c.Id).sort() };
   assert.deepEqual(after, before);
 });
 
 test('2. scaling echo up through the deploy API reaches the pinger\'s watcher as a delta naming the new instance', async () => {
   const beforeIds = new Set((await endpoints('echo')).map((r) => r.taskId));
-  const res = await fetch(`${deployerUrl}/services/echo/scale?wait=true`, {
+  const res = await fetch(`${platform.deployerUrl}/services/echo/scale?wait=true`, {
     method: 'POST',
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    headers: { Authorization: `Bearer ${platform.token}`, 'Content-Type': 'application/json' },
     body: JSON.stringify({ instances: 3 }),
   });
   const body = (await res.json()) as { state?: string };
@@ -215,16 +151,16 @@ test('3. a container killed from outside is relaunched and its endpoint swapped;
 });
 
 test('4. the subscriber killed with SIGKILL during churn and restarted: etcd matches the engine exactly', async () => {
-  const scaled = fetch(`${deployerUrl}/services/echo/scale`, {
+  const scaled = fetch(`${platform.deployerUrl}/services/echo/scale`, {
     method: 'POST',
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    headers: { Authorization: `Bearer ${platform.token}`, 'Content-Type': 'application/json' },
     body: JSON.stringify({ instances: 1 }),
   });
   await new Promise((r) => setTimeout(r, 300));
-  await subscriber.kill();
+  await platform.subscriber.kill();
   await scaled;
   await eventually('the engine scaled echo down', async () => (await engineView('echo')).length === 1, 60_000);
-  subscriber = await startSubscriber();
+  await platform.restartSubscriber();
   await eventually('etcd equal to the engine after the restart', async () => JSON.stringify(await etcdView('echo')) === JSON.stringify(await engineView('echo')));
   assert.deepEqual(await etcdView('pinger'), await engineView('pinger'));
 });
@@ -235,5 +171,5 @@ test('5. remove: the services leaves no containers and no endpoints', async () =
   assert.equal(body.state, 'succeeded', JSON.stringify(body));
   await eventually('no containers of the examples', async () => (await containersOfEngine()).length === 0, 60_000);
   await eventually('no endpoints left', async () => (await endpoints('echo')).length === 0 && (await endpoints('pinger')).length === 0);
-  assert.deepEqual(await marathon.listApps(), []);
+  assert.deepEqual(await platform.marathon.listApps(), []);
 });
