@@ -8,7 +8,7 @@
 #
 # Run from a source tree (the repository root). Steps, each skipped when already done:
 #   1. npm ci             (when node_modules is missing)
-#   2. tsc -b             (the named workspaces and what they reference)
+#   2. tsc -b             (the named workspaces and what they reference; then the containerizer's bundle)
 #   3. npm ci --omit=dev  (inside <out-dir>, for the named workspaces only)
 #
 # Used in two places with the same result:
@@ -49,6 +49,11 @@ for w in "$@"; do projects="$projects $w"; done
 say "tsc -b$projects"
 # shellcheck disable=SC2086
 if command -v flock >/dev/null; then flock /tmp/theseus-tsc.lock npx --no-install tsc -b $projects; else npx --no-install tsc -b $projects; fi
+# The containerizer program runs as a single-file bundle built from what tsc just wrote (a stale one would run old code).
+case " $projects " in *" containerizer "*)
+  say "containerizer bundle"
+  if command -v flock >/dev/null; then flock /tmp/theseus-tsc.lock node containerizer/scripts/bundle.mjs; else node containerizer/scripts/bundle.mjs; fi ;;
+esac
 
 rm -rf "$out"
 mkdir -p "$out"

@@ -1,15 +1,20 @@
 /**
- * Launch-to-running of the containerizer (the built program, invoked as a slave does) against
- * `docker run -d` of the same image with the same limits, measured alternately side by side; and
- * `usage` latency, in process and as a whole program invocation.
+ * Launch-to-running of the containerizer program (invoked as a slave does: a fresh process per
+ * call, a framed record on stdin) against `docker run -d` of the same image with the same limits,
+ * measured alternately side by side; and `usage` latency. The program is measured as built (the
+ * single-file bundle with its code cache, what bin/theseus-containerizer.js runs) and, for
+ * comparison, as the compiled modules it is built from (THESEUS_CONTAINERIZER_BUNDLE=0).
  *
  *   npx tsc -b && node --import tsx --conditions=source containerizer/bench/launch.ts [rounds]
+ *
+ * The bundle is rebuilt first (containerizer/scripts/bundle.mjs), so it matches the compiled modules.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import Docker from 'dockerode';
 import { DockerDriver } from '../src/docker/driver.js';
@@ -29,6 +34,8 @@ writeFileSync(configFile, `stateDir: ${join(work, 'state')}\ninstance: ${instanc
 const driver = new DockerDriver();
 const CPUS = 0.25;
 const MEM_MB = 32;
+/** The compiled modules instead of the bundle. */
+const UNBUNDLED = { ...process.env, THESEUS_CONTAINERIZER_BUNDLE: '0' };
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -56,11 +63,10 @@ function launchRecord(containerId: string): Uint8Array {
   });
 }
 
-async function containerizerLaunch(): Promise<number> {
-  const id = randomUUID();
-  const record = launchRecord(id);
+async function programLaunch(env: NodeJS.ProcessEnv): Promise<number> {
+  const record = launchRecord(randomUUID());
   const started = performance.now();
-  const result = await callProgram(['--config', configFile, 'launch'], record);
+  const result = await callProgram(['--config', configFile, 'launch'], record, { env });
   const elapsed = performance.now() - started;
   if (result.code !== 0) throw new Error(`launch failed: ${result.stderr}`);
   return elapsed;
@@ -75,13 +81,26 @@ function dockerRunLaunch(): number {
   return elapsed;
 }
 
+/** Removes this run's containers between rounds, so the Engine holds about as many in every round. */
+async function removeAll(): Promise<void> {
+  for (const c of await driver.list({ 'theseus.containerizer': instance })) await driver.remove(c.id);
+}
+
+async function usageCalls(record: Uint8Array, env: NodeJS.ProcessEnv, calls: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    const t = performance.now();
+    const result = await callProgram(['--config', configFile, 'usage'], record, { env });
+    times.push(performance.now() - t);
+    if (result.code !== 0 || result.stdout.length === 0) throw new Error(`usage failed: ${result.stderr}`);
+  }
+  return times;
+}
+
 async function main(): Promise<void> {
+  execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/bundle.mjs', import.meta.url))], { stdio: 'inherit' });
   await driver.ping();
   execFileSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' });
-  // warm both paths once (page cache, image layers)
-  await containerizerLaunch();
-  dockerRunLaunch();
-
   const ctx = await programContext(configFile, []);
   const inProcessLaunch = async () => {
     const record = launchRecord(randomUUID());
@@ -89,21 +108,30 @@ async function main(): Promise<void> {
     await launch(ctx, record);
     return performance.now() - t;
   };
+  // warm every path once (page cache, image layers, the in-process modules)
+  await programLaunch(process.env);
+  await programLaunch(UNBUNDLED);
+  dockerRunLaunch();
   await inProcessLaunch();
+  await removeAll();
 
-  const ours: number[] = [];
+  const bundled: number[] = [];
+  const unbundled: number[] = [];
   const baseline: number[] = [];
   const library: number[] = [];
+  const order = [
+    async () => bundled.push(await programLaunch(process.env)),
+    async () => baseline.push(dockerRunLaunch()),
+    async () => unbundled.push(await programLaunch(UNBUNDLED)),
+    async () => baseline.push(dockerRunLaunch()),
+    async () => library.push(await inProcessLaunch()),
+  ];
   for (let i = 0; i < rounds; i++) {
-    const order = [
-      async () => ours.push(await containerizerLaunch()),
-      async () => baseline.push(dockerRunLaunch()),
-      async () => library.push(await inProcessLaunch()),
-    ];
     for (let k = 0; k < order.length; k++) await (order[(i + k) % order.length] as () => Promise<number>)();
+    await removeAll();
   }
 
-  // usage: in process (decode, state, Engine stats, encode) and as a whole program invocation
+  // usage: in process (decode, state, cgroup counters, encode) and as whole program invocations
   const probe = randomUUID();
   const launched = await callProgram(['--config', configFile, 'launch'], launchRecord(probe));
   if (launched.code !== 0) throw new Error(launched.stderr);
@@ -123,30 +151,32 @@ async function main(): Promise<void> {
     await engine.getContainer(dockerId).stats({ stream: false, 'one-shot': true } as { stream: false });
     engineStats.push(performance.now() - t);
   }
-  const wholeProcess: number[] = [];
-  for (let i = 0; i < Math.max(20, rounds); i++) {
-    const t = performance.now();
-    const result = await callProgram(['--config', configFile, 'usage'], record);
-    wholeProcess.push(performance.now() - t);
-    if (result.code !== 0) throw new Error(result.stderr);
+  const usageBundled: number[] = [];
+  const usageUnbundled: number[] = [];
+  const usageRounds = Math.max(20, rounds);
+  for (let i = 0; i < usageRounds; i++) {
+    const pair = [async () => usageBundled.push(...(await usageCalls(record, process.env, 1))), async () => usageUnbundled.push(...(await usageCalls(record, UNBUNDLED, 1)))];
+    for (let k = 0; k < pair.length; k++) await (pair[(i + k) % pair.length] as () => Promise<number>)();
   }
   const bare: number[] = [];
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < 15; i++) {
     const t = performance.now();
     spawnSync(process.execPath, ['-e', '0']);
     bare.push(performance.now() - t);
   }
 
-  const ratio = median(ours) / median(baseline);
-  console.log(`launch-to-running, ${rounds} rounds each, alternating (image ${IMAGE}, ${CPUS} cpus, ${MEM_MB} MiB, no network):`);
-  console.log(`  theseus-containerizer launch (whole process): median ${fmt(median(ours))}  p90 ${fmt(percentile(ours, 90))}`);
-  console.log(`  docker run -d (CLI):                          median ${fmt(median(baseline))}  p90 ${fmt(percentile(baseline, 90))}`);
-  console.log(`  ratio of medians (target <= 1.0): ${ratio.toFixed(2)}`);
-  console.log(`  launch in process (decode, plan, image check, Engine create+start+inspect, state): median ${fmt(median(library))}, ratio to docker run -d ${(median(library) / median(baseline)).toFixed(2)}`);
+  const ratio = (xs: number[]) => (median(xs) / median(baseline)).toFixed(2);
+  console.log(`launch-to-running, ${rounds} rounds, alternating (image ${IMAGE}, ${CPUS} cpus, ${MEM_MB} MiB, no network):`);
+  console.log(`  theseus-containerizer launch, as built (bundle):   median ${fmt(median(bundled))}  p90 ${fmt(percentile(bundled, 90))}`);
+  console.log(`  theseus-containerizer launch, compiled modules:    median ${fmt(median(unbundled))}  p90 ${fmt(percentile(unbundled, 90))}`);
+  console.log(`  docker run -d (CLI, ${baseline.length} runs):                 median ${fmt(median(baseline))}  p90 ${fmt(percentile(baseline, 90))}`);
+  console.log(`  ratio of medians to docker run -d (target <= 1.0): bundle ${ratio(bundled)}, compiled modules ${ratio(unbundled)}`);
+  console.log(`  launch in process (decode, plan, image check, Engine create+start+inspect, state): median ${fmt(median(library))}, ratio ${ratio(library)}`);
   console.log('usage latency:');
-  console.log(`  in process (decode + state + cgroup counters + encode), 100 calls: p50 ${fmt(median(inProcess))}  p90 ${fmt(percentile(inProcess, 90))}  (target p50 < 30 ms)`);
+  console.log(`  whole process, as built (bundle), ${usageBundled.length} calls: p50 ${fmt(median(usageBundled))}  p90 ${fmt(percentile(usageBundled, 90))}  (target p50 < 30 ms)`);
+  console.log(`  whole process, compiled modules, ${usageUnbundled.length} calls: p50 ${fmt(median(usageUnbundled))}  p90 ${fmt(percentile(usageUnbundled, 90))}`);
+  console.log(`  in process (decode + state + cgroup counters + encode), 100 calls: p50 ${fmt(median(inProcess))}  p90 ${fmt(percentile(inProcess, 90))}`);
   console.log(`  (the Engine's own one-shot stats endpoint, for comparison: p50 ${fmt(median(engineStats))})`);
-  console.log(`  whole process invocation, ${wholeProcess.length} calls: p50 ${fmt(median(wholeProcess))}  p90 ${fmt(percentile(wholeProcess, 90))}`);
   console.log(`  (bare \`node -e 0\` start on this machine: p50 ${fmt(median(bare))})`);
 }
 
@@ -156,6 +186,6 @@ main()
     process.exitCode = 1;
   })
   .finally(async () => {
-    for (const c of await driver.list({ 'theseus.containerizer': instance })) await driver.remove(c.id);
+    await removeAll();
     rmSync(work, { recursive: true, force: true });
   });

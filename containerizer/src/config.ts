@@ -152,7 +152,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Conta
   }
   const parsed = ContainerizerConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    const { zodProblems } = await import('@theseus/services');
+    const { zodProblems } = await import('@theseus/services/endpoints/record');
     throw new ValidationError(`${source ?? 'configuration'} is not a valid containerizer configuration`, zodProblems(parsed.error));
   }
   const defaultImage = parsed.data.image.default ?? (env.MESOS_DEFAULT_CONTAINER_IMAGE || undefined);

@@ -1,26 +1,19 @@
 /**
- * The `mesos.containerizer` messages, loaded at run time from the .proto files shipped in
- * `containerizer/proto/`. Input is decoded with the 0.22.0 definitions (they read 0.19 to 1.0
+ * The `mesos.containerizer` messages, from the .proto files shipped in `containerizer/proto/`
+ * (see definitions.ts). Input is decoded with the 0.22.0 definitions (they read 0.19 to 1.0
  * slaves' records); `Termination` is encoded for the slave generation in use.
  */
-import protobuf from 'protobufjs';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import type protobuf from 'protobufjs';
 import { BadRecordError } from './errors.js';
+import { loadDefinitions, type ProtoVersion } from './definitions.js';
 import type { MesosGeneration, MesosLaunch, ResourceStatistics, TerminationFields } from './types.js';
 
-const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
+const roots = new Map<ProtoVersion, protobuf.Root>();
 
-const roots = new Map<string, protobuf.Root>();
-
-function root(version: '0.22.0' | '1.0.4'): protobuf.Root {
+function root(version: ProtoVersion): protobuf.Root {
   let loaded = roots.get(version);
   if (!loaded) {
-    const includeRoot = join(PROTO_DIR, version);
-    loaded = new protobuf.Root();
-    loaded.resolvePath = (_origin, target) => join(includeRoot, target);
-    loaded.loadSync('mesos/containerizer/containerizer.proto', { keepCase: true });
-    loaded.resolveAll();
+    loaded = loadDefinitions(version);
     roots.set(version, loaded);
   }
   return loaded;
@@ -37,6 +30,15 @@ export const INPUT_TYPES = {
   destroy: 'mesos.containerizer.Destroy',
 } as const;
 export type InputCommand = keyof typeof INPUT_TYPES;
+const TERMINATION = 'mesos.containerizer.Termination';
+const CONTAINERS = 'mesos.containerizer.Containers';
+const RESOURCE_STATISTICS = 'mesos.ResourceStatistics';
+
+/** Every message the program reads or writes, by definitions version (the bundled program keeps only these and what they use). */
+export const PROGRAM_MESSAGES: Record<ProtoVersion, readonly string[]> = {
+  '0.22.0': [...Object.values(INPUT_TYPES), TERMINATION, CONTAINERS, RESOURCE_STATISTICS],
+  '1.0.4': [TERMINATION],
+};
 
 /** Decodes one record's payload as the message `command` takes; a clear error when it is not one. */
 export function decodeInput(command: InputCommand, payload: Uint8Array): Record<string, unknown> {
@@ -63,10 +65,10 @@ export function decodeLaunch(payload: Uint8Array): MesosLaunch {
 /** `Termination` as the given slave generation parses it. 0.19-0.25 require `killed` and `message`. */
 export function encodeTermination(fields: TerminationFields, generation: MesosGeneration): Uint8Array {
   if (generation === '0.22') {
-    const type = root('0.22.0').lookupType('mesos.containerizer.Termination');
+    const type = root('0.22.0').lookupType(TERMINATION);
     return type.encode(type.fromObject({ killed: fields.killed, message: fields.message, status: fields.status })).finish();
   }
-  const type = root('1.0.4').lookupType('mesos.containerizer.Termination');
+  const type = root('1.0.4').lookupType(TERMINATION);
   const object: Record<string, unknown> = { message: fields.message, status: fields.status };
   if (fields.killed) {
     object.state = 'TASK_FAILED';
@@ -76,17 +78,17 @@ export function encodeTermination(fields: TerminationFields, generation: MesosGe
 }
 
 export function encodeResourceStatistics(stats: ResourceStatistics): Uint8Array {
-  const type = root('0.22.0').lookupType('mesos.ResourceStatistics');
+  const type = root('0.22.0').lookupType(RESOURCE_STATISTICS);
   return type.encode(type.fromObject(stats)).finish();
 }
 
 export function encodeContainers(ids: string[]): Uint8Array {
-  const type = root('0.22.0').lookupType('mesos.containerizer.Containers');
+  const type = root('0.22.0').lookupType(CONTAINERS);
   return type.encode(type.fromObject({ containers: ids.map((value) => ({ value })) })).finish();
 }
 
 /** Encodes any message of the shipped definitions (tests and tools build slave records with it). */
-export function encodeMessage(typeName: string, object: Record<string, unknown>, version: '0.22.0' | '1.0.4' = '0.22.0'): Uint8Array {
+export function encodeMessage(typeName: string, object: Record<string, unknown>, version: ProtoVersion = '0.22.0'): Uint8Array {
   const type = root(version).lookupType(typeName);
   const message = type.fromObject(object);
   const problem = type.verify(message);
@@ -95,7 +97,7 @@ export function encodeMessage(typeName: string, object: Record<string, unknown>,
 }
 
 /** Decodes any message of the shipped definitions into a plain object. */
-export function decodeMessage(typeName: string, payload: Uint8Array, version: '0.22.0' | '1.0.4' = '0.22.0'): Record<string, unknown> {
+export function decodeMessage(typeName: string, payload: Uint8Array, version: ProtoVersion = '0.22.0'): Record<string, unknown> {
   const type = root(version).lookupType(typeName);
   return type.toObject(type.decode(payload), TO_OBJECT);
 }

@@ -1,0 +1,240 @@
+#!/usr/bin/env node
+/**
+ * Builds the single-file `theseus-containerizer` program from the compiled modules (run after
+ * `tsc -b`; part of `npm run build` and of `npm ci`'s `prepare`):
+ *
+ *   containerizer/dist/bundle/theseus-containerizer.cjs        the program and its dependencies
+ *   containerizer/dist/bundle/theseus-containerizer.cjs.cache  V8 code cache for it (this Node only)
+ *
+ * A slave starts a fresh process for every call (`usage` about once a second per container), so
+ * start-up is most of a call's cost: resolving and compiling hundreds of small files in
+ * node_modules and parsing the Mesos .proto text. The bundle is one file, the .proto definitions
+ * are pre-parsed into protobufjs JSON descriptors, and the code cache spares V8 compiling it.
+ * bin/theseus-containerizer.js runs it (falling back to the compiled modules when it is missing
+ * or older than them).
+ *
+ * Two dockerode modules are loaded from node_modules only when used, instead of being bundled
+ * (they pull in @grpc/grpc-js, @grpc/proto-loader and ssh2, about 170 ms of loading, and ssh2's
+ * native addon cannot be bundled). The program never reaches them:
+ *   - dockerode/lib/session.js (gRPC): only `docker.buildImage(..., { version: '2' })` opens a
+ *     BuildKit session; the containerizer never builds images.
+ *   - docker-modem/lib/ssh.js (ssh2): only an `ssh://` DOCKER_HOST makes docker-modem dial over
+ *     SSH; the containerizer talks to the Engine's Unix socket on the slave's host.
+ *   - dockerode/lib/buildkit.js (BuildKit progress decoding, reads .proto files beside itself):
+ *     only `docker.followProgress`; the driver follows pulls with docker-modem's own.
+ * If one is ever used it is required from node_modules as usual, so behaviour stays the same.
+ */
+import { mkdirSync, renameSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import Module, { createRequire, isBuiltin } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import vm from 'node:vm';
+import * as esbuild from 'esbuild';
+
+const PACKAGE = fileURLToPath(new URL('..', import.meta.url));
+const DIST = join(PACKAGE, 'dist');
+const OUT_DIR = join(DIST, 'bundle');
+export const BUNDLE = join(OUT_DIR, 'theseus-containerizer.cjs');
+export const CODE_CACHE = `${BUNDLE}.cache`;
+
+/** dockerode internals required from node_modules on first use (see above). */
+const LOADED_WHEN_USED = ['dockerode/lib/session.js', 'docker-modem/lib/ssh.js'];
+/** Already required lazily by dockerode; left to node_modules because it reads files beside itself. */
+const LEFT_OUT = { 'dockerode/lib/docker.js': { './buildkit': 'dockerode/lib/buildkit.js' } };
+
+/** The modules cli.ts loads per command: evaluated while the code cache is made, so their code is in it. */
+const PER_COMMAND = ['./commands/context.js', './commands/launch.js', './commands/lifecycle.js', './commands/inventory.js', './protocol/framing.js', './config.js', './docker/driver.js'];
+
+function packagePath(file) {
+  return file.split('node_modules/').pop();
+}
+
+/** Full names (no leading dot) of `roots` and of every type and enum they refer to, with the types enclosing them. */
+function reachable(protobuf, root, roots) {
+  const kept = new Set();
+  const visit = (object) => {
+    const name = object.fullName.slice(1);
+    if (kept.has(name)) return;
+    kept.add(name);
+    if (object instanceof protobuf.Type) for (const field of object.fieldsArray) if (field.resolve().resolvedType) visit(field.resolvedType);
+    if (object.parent instanceof protobuf.Type) visit(object.parent);
+  };
+  for (const name of roots) visit(root.lookup(name));
+  return kept;
+}
+
+/** A JSON descriptor holding only the `kept` types and enums and the namespaces around them. */
+function pruned(json, kept, path = '') {
+  if (!json.nested) return json;
+  const nested = {};
+  for (const [name, child] of Object.entries(json.nested)) {
+    const full = path ? `${path}.${name}` : name;
+    const inner = pruned(child, kept, full);
+    if (kept.has(full) || Object.keys(inner.nested ?? {}).length > 0) nested[name] = inner;
+  }
+  return { ...json, nested };
+}
+
+/** Checks that every kept type reads the same fields, of the same types, from the pruned descriptor. */
+function checkPruned(protobuf, full, small, kept) {
+  for (const name of kept) {
+    const before = full.lookup(name);
+    const after = small.lookup(name);
+    if (!after || JSON.stringify(after.toJSON().fields) !== JSON.stringify(before.toJSON().fields)) throw new Error(`pruned definitions differ at ${name}`);
+    if (before instanceof protobuf.Type) {
+      for (const field of before.fieldsArray) {
+        if (after.fields[field.name].resolve().resolvedType?.fullName !== field.resolvedType?.fullName) throw new Error(`pruned definitions resolve ${name}.${field.name} differently`);
+      }
+    }
+  }
+}
+
+/**
+ * The shipped .proto files as protobufjs JSON descriptors, parsed now rather than at every call,
+ * holding only the messages the program reads and writes and what they use (about half of
+ * mesos.proto; building the reflection objects is most of the cost of a `usage` call's decoding).
+ */
+async function protoDescriptors() {
+  const require = createRequire(join(PACKAGE, 'package.json'));
+  const protobuf = require('protobufjs');
+  const { loadDefinitions, PROTO_VERSIONS } = await import(pathToFileURL(join(DIST, 'protocol/definitions.js')).href);
+  const { PROGRAM_MESSAGES } = await import(pathToFileURL(join(DIST, 'protocol/messages.js')).href);
+  const descriptors = {};
+  for (const version of PROTO_VERSIONS) {
+    const full = loadDefinitions(version);
+    const kept = reachable(protobuf, full, PROGRAM_MESSAGES[version]);
+    const json = pruned(full.toJSON(), kept);
+    checkPruned(protobuf, full, protobuf.Root.fromJSON(json), kept);
+    descriptors[version] = JSON.stringify(json);
+  }
+  return descriptors;
+}
+
+function definitionsModule(descriptors) {
+  return `// The shipped .proto definitions, parsed at build time (containerizer/scripts/bundle.mjs).
+import protobuf from 'protobufjs/light.js';
+const DESCRIPTORS = ${JSON.stringify(descriptors)};
+export const PROTO_VERSIONS = ${JSON.stringify(Object.keys(descriptors))};
+export function loadDefinitions(version) {
+  const root = protobuf.Root.fromJSON(JSON.parse(DESCRIPTORS[version]));
+  root.resolveAll();
+  return root;
+}
+`;
+}
+
+function whenUsedModule(file) {
+  return `// ${file}: required from node_modules on first use (see containerizer/scripts/bundle.mjs).
+let loaded;
+function load() {
+  try {
+    return (loaded ??= require(${JSON.stringify(file)}));
+  } catch (err) {
+    throw new Error('theseus-containerizer: cannot load ${file} from node_modules: ' + err.message, { cause: err });
+  }
+}
+module.exports = function () {
+  return load().apply(this, arguments);
+};
+`;
+}
+
+const programPlugin = (descriptors) => ({
+  name: 'theseus-containerizer',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]containerizer[\\/]dist[\\/]protocol[\\/]definitions\.js$/ }, () => ({ contents: definitionsModule(descriptors), loader: 'js', resolveDir: PACKAGE }));
+    build.onLoad({ filter: /[\\/]node_modules[\\/](dockerode[\\/]lib[\\/]session|docker-modem[\\/]lib[\\/]ssh)\.js$/ }, (args) => {
+      const file = packagePath(args.path);
+      if (!LOADED_WHEN_USED.includes(file)) return undefined;
+      return { contents: whenUsedModule(file), loader: 'js', pluginData: { whenUsed: true } };
+    });
+    build.onResolve({ filter: /^(dockerode|docker-modem)\/lib\/[a-z]+\.js$/ }, (args) => (LOADED_WHEN_USED.includes(args.path) ? { path: args.path, external: true } : undefined));
+    build.onResolve({ filter: /^\.\/buildkit$/ }, (args) => {
+      const target = LEFT_OUT[packagePath(args.importer)]?.[args.path];
+      return target ? { path: target, external: true } : undefined;
+    });
+  },
+});
+
+async function bundle() {
+  const descriptors = await protoDescriptors();
+  const result = await esbuild.build({
+    stdin: {
+      contents: `export { run } from './dist/cli.js';\nexport const preload = () => Promise.all([${PER_COMMAND.map((m) => `import(${JSON.stringify(`./dist/${m.slice(2)}`)})`).join(', ')}, import('@theseus/services/logging')]);\n`,
+      resolveDir: PACKAGE,
+      sourcefile: 'theseus-containerizer-entry.js',
+      loader: 'js',
+    },
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    // whitespace and syntax only: class and function names show in errors and logs
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'none',
+    // import() of built-ins becomes require(): the bin runs the bundle as a script, where import() is not available
+    supported: { 'dynamic-import': false },
+    metafile: true,
+    write: false,
+    logLevel: 'warning',
+    plugins: [programPlugin(descriptors)],
+  });
+  const imports = Object.values(result.metafile.outputs).flatMap((output) => output.imports);
+  const dynamic = imports.find((i) => i.kind === 'dynamic-import');
+  if (dynamic) throw new Error(`the bundle still imports ${dynamic.path} with import(), which a script cannot do`);
+  const fromNodeModules = imports.filter((i) => i.external && !i.path.startsWith('node:') && !isBuiltin(i.path)).map((i) => i.path);
+  // what esbuild left out on its own are optional requires in try blocks of packages not installed (debug's supports-color)
+  const installed = (path) => {
+    try {
+      return Boolean(createRequire(join(PACKAGE, 'package.json')).resolve(path));
+    } catch {
+      return false;
+    }
+  };
+  const unexpected = fromNodeModules.filter((path) => !LOADED_WHEN_USED.includes(path) && !Object.values(LEFT_OUT).some((m) => Object.values(m).includes(path)) && installed(path));
+  if (unexpected.length) throw new Error(`the bundle would require ${unexpected.join(', ')} from node_modules`);
+  return result.outputFiles[0].text;
+}
+
+/**
+ * Compiles the bundle as bin/theseus-containerizer.js does (the same wrapped source: V8 accepts a
+ * cache only for it), evaluates every module, and returns V8's code cache, which then holds the
+ * code of every function compiled so far.
+ */
+async function codeCache(file) {
+  const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file });
+  const module = { exports: {} };
+  script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
+  await module.exports.preload();
+  return script.createCachedData();
+}
+
+function writeAtomically(path, data) {
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, data);
+  renameSync(temp, path);
+}
+
+async function main() {
+  try {
+    readFileSync(join(DIST, 'cli.js'));
+  } catch {
+    throw new Error(`${join(DIST, 'cli.js')} is missing: run \`tsc -b\` first`);
+  }
+  const started = performance.now();
+  mkdirSync(OUT_DIR, { recursive: true });
+  // the cache must never outlive the bundle it was made for
+  rmSync(CODE_CACHE, { force: true });
+  writeAtomically(BUNDLE, await bundle());
+  writeAtomically(CODE_CACHE, await codeCache(BUNDLE));
+  const size = (path) => `${(readFileSync(path).length / 1024).toFixed(0)} KiB`;
+  console.error(`bundled ${BUNDLE} (${size(BUNDLE)}, code cache ${size(CODE_CACHE)}) in ${(performance.now() - started).toFixed(0)} ms`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((err) => {
+    console.error(`containerizer bundle: ${err instanceof Error ? err.message : err}`);
+    process.exitCode = 1;
+  });
+}
