@@ -392,6 +392,7 @@ describe('deployments, health and description', () => {
     const served = [
       'POST /deploy', 'GET /deployments', 'GET /deployments/{id}', 'GET /services', 'GET /services/{name}', 'DELETE /services/{name}',
       'POST /services/{name}/scale', 'POST /services/{name}/restart', 'POST /services/{name}/rollback', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json',
+      'GET /ui', 'GET /ui/api/snapshot', 'GET /ui/api/live',
     ];
     assert.deepEqual(described.sort(), served.sort());
     assert.deepEqual(doc, JSON.parse(JSON.stringify(openApiDocument())));

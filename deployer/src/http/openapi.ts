@@ -120,6 +120,9 @@ export function openApiDocument(): Record<string, unknown> {
       '/readyz': { get: { summary: 'Readiness: Redis and Marathon reachable', security: [], responses: { '200': { description: 'ready' }, '503': { description: 'not ready, with what failed' } } } },
       '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'text exposition format', content: { 'text/plain': {} } } } } },
       '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
+      '/ui': { get: { summary: 'The dashboard page (static files under /ui/)', security: [], responses: { '200': { description: 'HTML', content: { 'text/html': {} } }, '302': { description: 'to /ui/' } } } },
+      '/ui/api/snapshot': { get: { summary: 'Dashboard: services with Marathon\'s view beside the endpoint records, deployments, events, cluster', responses: { '200': { description: 'the whole state' }, '401': common['401'] } } },
+      '/ui/api/live': { get: { summary: 'Dashboard: Server-Sent Events (a snapshot, then services, deployment, event, cluster and status changes)', responses: { '200': { description: 'text/event-stream', content: { 'text/event-stream': {} } }, '401': common['401'] } } },
     },
   };
 }
