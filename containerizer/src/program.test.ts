@@ -262,12 +262,12 @@ describe('theseus-containerizer driven as a Mesos slave drives it', () => {
 
   it('refuses a missing image with the reason and leaves nothing behind', async () => {
     const id = randomUUID();
-    const result = await call('launch', dockerLaunch(id, { image: `theseus/absent-${run}:none` }));
+    const result = await call('launch', dockerLaunch(id, { image: `127.0.0.1:9/theseus/absent-${run}:none` }));
     assert.notEqual(result.code, 0);
     assert.equal(result.stdout.length, 0);
     const lines = result.stderr.trim().split('\n').filter((l) => !l.startsWith('{'));
     assert.equal(lines.length, 1, result.stderr);
-    assert.match(lines[0] ?? '', new RegExp(`image theseus/absent-${run}:none is not available: .+`));
+    assert.match(lines[0] ?? '', new RegExp(`image 127\\.0\\.0\\.1:9/theseus/absent-${run}:none is not available: .+`));
     assert.equal(await dockerOf(id), undefined);
     ok(await call('destroy', idRecord('Destroy', id)), 'destroy of a failed launch');
   });

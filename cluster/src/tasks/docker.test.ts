@@ -82,7 +82,7 @@ describe('Docker tasks', () => {
   });
 
   it('an image that is not available: TASK_FAILED with the reason', async () => {
-    await e.client.createApp({ id: '/docker/missing', instances: 1, cpus: 0.1, mem: 16, container: { type: 'DOCKER', docker: { image: `theseus/not-there-${run}:local` } }, backoffSeconds: 60 });
+    await e.client.createApp({ id: '/docker/missing', instances: 1, cpus: 0.1, mem: 16, container: { type: 'DOCKER', docker: { image: `127.0.0.1:9/theseus/not-there-${run}:local` } }, backoffSeconds: 60 });
     const failed = await waitFor('failed', () => e.events.find((ev) => ev.appId === '/docker/missing' && ev.taskStatus === 'TASK_FAILED'), 20_000);
     assert.match(String(failed.message), new RegExp(`theseus/not-there-${run}:local`));
     assert.deepEqual(statusEvents(e.events, String(failed.taskId)), ['TASK_STAGING', 'TASK_FAILED']);
