@@ -36,6 +36,11 @@ const CPUS = 0.25;
 const MEM_MB = 32;
 /** The compiled modules instead of the bundle. */
 const UNBUNDLED = { ...process.env, THESEUS_CONTAINERIZER_BUNDLE: '0' };
+/**
+ * Node reads NODE_EXTRA_CA_CERTS before running any JavaScript (about 30 ms for a system CA bundle);
+ * where the benchmark's environment sets it and a slave's would not, the bundle is also measured without it.
+ */
+const WITHOUT_EXTRA_CA = process.env.NODE_EXTRA_CA_CERTS ? (({ NODE_EXTRA_CA_CERTS: _, ...rest }) => rest)(process.env) : undefined;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -117,6 +122,7 @@ async function main(): Promise<void> {
 
   const bundled: number[] = [];
   const unbundled: number[] = [];
+  const bundledWithoutExtraCa: number[] = [];
   const baseline: number[] = [];
   const library: number[] = [];
   const order = [
@@ -125,6 +131,7 @@ async function main(): Promise<void> {
     async () => unbundled.push(await programLaunch(UNBUNDLED)),
     async () => baseline.push(dockerRunLaunch()),
     async () => library.push(await inProcessLaunch()),
+    ...(WITHOUT_EXTRA_CA ? [async () => bundledWithoutExtraCa.push(await programLaunch(WITHOUT_EXTRA_CA)), async () => baseline.push(dockerRunLaunch())] : []),
   ];
   for (let i = 0; i < rounds; i++) {
     for (let k = 0; k < order.length; k++) await (order[(i + k) % order.length] as () => Promise<number>)();
@@ -153,31 +160,43 @@ async function main(): Promise<void> {
   }
   const usageBundled: number[] = [];
   const usageUnbundled: number[] = [];
+  const usageWithoutExtraCa: number[] = [];
   const usageRounds = Math.max(20, rounds);
   for (let i = 0; i < usageRounds; i++) {
-    const pair = [async () => usageBundled.push(...(await usageCalls(record, process.env, 1))), async () => usageUnbundled.push(...(await usageCalls(record, UNBUNDLED, 1)))];
-    for (let k = 0; k < pair.length; k++) await (pair[(i + k) % pair.length] as () => Promise<number>)();
+    const calls = [
+      async () => usageBundled.push(...(await usageCalls(record, process.env, 1))),
+      async () => usageUnbundled.push(...(await usageCalls(record, UNBUNDLED, 1))),
+      ...(WITHOUT_EXTRA_CA ? [async () => usageWithoutExtraCa.push(...(await usageCalls(record, WITHOUT_EXTRA_CA, 1)))] : []),
+    ];
+    for (let k = 0; k < calls.length; k++) await (calls[(i + k) % calls.length] as () => Promise<number>)();
   }
-  const bare: number[] = [];
-  for (let i = 0; i < 15; i++) {
-    const t = performance.now();
-    spawnSync(process.execPath, ['-e', '0']);
-    bare.push(performance.now() - t);
-  }
+  const bareStart = (env: NodeJS.ProcessEnv) => {
+    const times: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const t = performance.now();
+      spawnSync(process.execPath, ['-e', '0'], { env });
+      times.push(performance.now() - t);
+    }
+    return median(times);
+  };
+  const bare = bareStart(process.env);
+  const bareWithoutExtraCa = WITHOUT_EXTRA_CA ? bareStart(WITHOUT_EXTRA_CA) : undefined;
 
   const ratio = (xs: number[]) => (median(xs) / median(baseline)).toFixed(2);
   console.log(`launch-to-running, ${rounds} rounds, alternating (image ${IMAGE}, ${CPUS} cpus, ${MEM_MB} MiB, no network):`);
   console.log(`  theseus-containerizer launch, as built (bundle):   median ${fmt(median(bundled))}  p90 ${fmt(percentile(bundled, 90))}`);
   console.log(`  theseus-containerizer launch, compiled modules:    median ${fmt(median(unbundled))}  p90 ${fmt(percentile(unbundled, 90))}`);
   console.log(`  docker run -d (CLI, ${baseline.length} runs):                 median ${fmt(median(baseline))}  p90 ${fmt(percentile(baseline, 90))}`);
-  console.log(`  ratio of medians to docker run -d (target <= 1.0): bundle ${ratio(bundled)}, compiled modules ${ratio(unbundled)}`);
+  if (WITHOUT_EXTRA_CA) console.log(`  theseus-containerizer launch, bundle, without NODE_EXTRA_CA_CERTS: median ${fmt(median(bundledWithoutExtraCa))}  p90 ${fmt(percentile(bundledWithoutExtraCa, 90))}`);
+  console.log(`  ratio of medians to docker run -d (target <= 1.0): bundle ${ratio(bundled)}, compiled modules ${ratio(unbundled)}${WITHOUT_EXTRA_CA ? `, bundle without NODE_EXTRA_CA_CERTS ${ratio(bundledWithoutExtraCa)}` : ''}`);
   console.log(`  launch in process (decode, plan, image check, Engine create+start+inspect, state): median ${fmt(median(library))}, ratio ${ratio(library)}`);
   console.log('usage latency:');
   console.log(`  whole process, as built (bundle), ${usageBundled.length} calls: p50 ${fmt(median(usageBundled))}  p90 ${fmt(percentile(usageBundled, 90))}  (target p50 < 30 ms)`);
   console.log(`  whole process, compiled modules, ${usageUnbundled.length} calls: p50 ${fmt(median(usageUnbundled))}  p90 ${fmt(percentile(usageUnbundled, 90))}`);
+  if (WITHOUT_EXTRA_CA) console.log(`  whole process, bundle without NODE_EXTRA_CA_CERTS, ${usageWithoutExtraCa.length} calls: p50 ${fmt(median(usageWithoutExtraCa))}  p90 ${fmt(percentile(usageWithoutExtraCa, 90))}`);
   console.log(`  in process (decode + state + cgroup counters + encode), 100 calls: p50 ${fmt(median(inProcess))}  p90 ${fmt(percentile(inProcess, 90))}`);
   console.log(`  (the Engine's own one-shot stats endpoint, for comparison: p50 ${fmt(median(engineStats))})`);
-  console.log(`  (bare \`node -e 0\` start on this machine: p50 ${fmt(median(bare))})`);
+  console.log(`  (bare \`node -e 0\` start on this machine: p50 ${fmt(bare)}${bareWithoutExtraCa === undefined ? '' : `; without NODE_EXTRA_CA_CERTS ${fmt(bareWithoutExtraCa)}`})`);
 }
 
 main()
