@@ -42,8 +42,33 @@ const LOADED_WHEN_USED = ['dockerode/lib/session.js', 'docker-modem/lib/ssh.js']
 /** Already required lazily by dockerode; left to node_modules because it reads files beside itself. */
 const LEFT_OUT = { 'dockerode/lib/docker.js': { './buildkit': 'dockerode/lib/buildkit.js' } };
 
-/** The modules cli.ts loads per command: evaluated while the code cache is made, so their code is in it. */
-const PER_COMMAND = ['./commands/context.js', './commands/launch.js', './commands/lifecycle.js', './commands/inventory.js', './protocol/framing.js', './config.js', './docker/driver.js'];
+/**
+ * The bundle's entry: the program's `run`, and `warmUp`, which the build calls before taking the
+ * code cache so that the cache holds compiled code for what a call runs: every module cli.ts loads
+ * per command, the configuration's parsing, the protobufjs reflection and code generation of each
+ * message the program reads or writes, and a log line.
+ */
+const ENTRY = `export { run } from './dist/cli.js';
+export async function warmUp() {
+  const [messages, config, yaml, logging, { Writable }] = await Promise.all([
+    import('./dist/protocol/messages.js'), import('./dist/config.js'), import('js-yaml'), import('@theseus/services/logging'), import('node:stream'),
+    import('./dist/commands/context.js'), import('./dist/commands/launch.js'), import('./dist/commands/lifecycle.js'),
+    import('./dist/commands/inventory.js'), import('./dist/protocol/framing.js'), import('./dist/docker/driver.js'),
+  ]);
+  for (const [version, names] of Object.entries(messages.PROGRAM_MESSAGES)) {
+    for (const name of names) {
+      try {
+        messages.decodeMessage(name, new Uint8Array(0), version);
+      } catch {
+        // a message with required fields: its code is generated all the same
+      }
+    }
+  }
+  config.ContainerizerConfigSchema.parse(yaml.load('stateDir: /tmp\\nlog: { level: info }\\n'));
+  const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+  logging.createLogger({ component: 'containerizer', stream: discard, format: 'json' }).info('warm', { containerId: 'x' });
+}
+`;
 
 function packagePath(file) {
   return file.split('node_modules/').pop();
@@ -160,7 +185,7 @@ async function bundle() {
   const descriptors = await protoDescriptors();
   const result = await esbuild.build({
     stdin: {
-      contents: `export { run } from './dist/cli.js';\nexport const preload = () => Promise.all([${PER_COMMAND.map((m) => `import(${JSON.stringify(`./dist/${m.slice(2)}`)})`).join(', ')}, import('@theseus/services/logging')]);\n`,
+      contents: ENTRY,
       resolveDir: PACKAGE,
       sourcefile: 'theseus-containerizer-entry.js',
       loader: 'js',
@@ -206,7 +231,7 @@ async function codeCache(file) {
   const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file });
   const module = { exports: {} };
   script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
-  await module.exports.preload();
+  await module.exports.warmUp();
   return script.createCachedData();
 }
 
