@@ -43,12 +43,14 @@ const LOADED_WHEN_USED = ['dockerode/lib/session.js', 'docker-modem/lib/ssh.js']
 const LEFT_OUT = { 'dockerode/lib/docker.js': { './buildkit': 'dockerode/lib/buildkit.js' } };
 
 /**
- * The bundle's entry: the program's `run`, and `warmUp`, which the build calls before taking the
+ * The bundle's entry: the program's `run`, its message codecs, and `warmUp`, which the build calls before taking the
  * code cache so that the cache holds compiled code for what a call runs: every module cli.ts loads
  * per command, the configuration's parsing, the protobufjs reflection and code generation of each
  * message the program reads or writes, and a log line.
  */
 const ENTRY = `export { run } from './dist/cli.js';
+/** The message codecs as bundled (for the test comparing them with the compiled modules). */
+export const messages = () => import('./dist/protocol/messages.js');
 export async function warmUp() {
   const [messages, config, yaml, logging, { Writable }] = await Promise.all([
     import('./dist/protocol/messages.js'), import('./dist/config.js'), import('js-yaml'), import('@theseus/services/logging'), import('node:stream'),
