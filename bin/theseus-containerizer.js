@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 
 const dist = fileURLToPath(new URL('../containerizer/dist/', import.meta.url));
-const bundle = `${dist}bundle/theseus-containerizer.cjs`;
+const bundle = fileURLToPath(new URL('../containerizer/bundle/theseus-containerizer.cjs', import.meta.url));
 const mtime = (path) => statSync(path, { throwIfNoEntry: false })?.mtimeMs;
 
 function bundledProgram() {

@@ -3,8 +3,10 @@
  * Builds the single-file `theseus-containerizer` program from the compiled modules (run after
  * `tsc -b`; part of `npm run build` and of `npm ci`'s `prepare`):
  *
- *   containerizer/dist/bundle/theseus-containerizer.cjs        the program and its dependencies
- *   containerizer/dist/bundle/theseus-containerizer.cjs.cache  V8 code cache for it (this Node only)
+ *   containerizer/bundle/theseus-containerizer.cjs        the program and its dependencies
+ *   containerizer/bundle/theseus-containerizer.cjs.cache  V8 code cache for it (this Node only)
+ *
+ * (beside dist/, not in it: dist/ holds what tsc compiles; both ship, see package.json "files")
  *
  * A slave starts a fresh process for every call (`usage` about once a second per container), so
  * start-up is most of a call's cost: resolving and compiling hundreds of small files in
@@ -33,7 +35,7 @@ import * as esbuild from 'esbuild';
 
 const PACKAGE = fileURLToPath(new URL('..', import.meta.url));
 const DIST = join(PACKAGE, 'dist');
-const OUT_DIR = join(DIST, 'bundle');
+const OUT_DIR = join(PACKAGE, 'bundle');
 export const BUNDLE = join(OUT_DIR, 'theseus-containerizer.cjs');
 export const CODE_CACHE = `${BUNDLE}.cache`;
 

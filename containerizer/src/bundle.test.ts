@@ -15,7 +15,7 @@ import * as compiled from './protocol/messages.js';
 import { unframe } from './protocol/framing.js';
 
 const SCRIPT = fileURLToPath(new URL('../scripts/bundle.mjs', import.meta.url));
-const BUNDLE = fileURLToPath(new URL('../dist/bundle/theseus-containerizer.cjs', import.meta.url));
+const BUNDLE = fileURLToPath(new URL('../bundle/theseus-containerizer.cjs', import.meta.url));
 const FIXTURE = new URL('../../../shared/conformance/mesos/fixtures/launch-0.22-docs-example.recordio', import.meta.url);
 
 interface BundledProgram {
