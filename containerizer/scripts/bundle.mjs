@@ -252,13 +252,36 @@ async function main() {
     throw new Error(`${join(DIST, 'cli.js')} is missing: run \`tsc -b\` first`);
   }
   const started = performance.now();
+  const code = await bundle();
+  const size = (path) => `${(readFileSync(path).length / 1024).toFixed(0)} KiB`;
+  // The bundle is the same for the same sources, the code cache is not: an unchanged bundle whose
+  // cache this Node accepts is left alone, so rebuilding changes no file (image digests stay put).
+  if (readIfPresent(BUNDLE) === code && cacheAccepted(code)) {
+    console.error(`${BUNDLE} is up to date (${size(BUNDLE)}, code cache ${size(CODE_CACHE)})`);
+    return;
+  }
   mkdirSync(OUT_DIR, { recursive: true });
   // the cache must never outlive the bundle it was made for
   rmSync(CODE_CACHE, { force: true });
-  writeAtomically(BUNDLE, await bundle());
+  writeAtomically(BUNDLE, code);
   writeAtomically(CODE_CACHE, await codeCache(BUNDLE));
-  const size = (path) => `${(readFileSync(path).length / 1024).toFixed(0)} KiB`;
   console.error(`bundled ${BUNDLE} (${size(BUNDLE)}, code cache ${size(CODE_CACHE)}) in ${(performance.now() - started).toFixed(0)} ms`);
+}
+
+function readIfPresent(path) {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function cacheAccepted(code) {
+  try {
+    return !new vm.Script(Module.wrap(code), { filename: BUNDLE, cachedData: readFileSync(CODE_CACHE) }).cachedDataRejected;
+  } catch {
+    return false;
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
