@@ -15,13 +15,13 @@
  * bin/theseus-containerizer.js runs it (falling back to the compiled modules when it is missing
  * or older than them).
  *
- * Two dockerode modules are loaded from node_modules only when used, instead of being bundled
- * (they pull in @grpc/grpc-js, @grpc/proto-loader and ssh2, about 170 ms of loading, and ssh2's
- * native addon cannot be bundled). The program never reaches them:
+ * Three dockerode and docker-modem modules are not bundled but required from node_modules the
+ * first time they are used (dockerode requires the first two up front; they pull in @grpc/grpc-js,
+ * @grpc/proto-loader and ssh2, about 170 ms of loading, and ssh2's native addon cannot be bundled):
  *   - dockerode/lib/session.js (gRPC): only `docker.buildImage(..., { version: '2' })` opens a
  *     BuildKit session; the containerizer never builds images.
  *   - docker-modem/lib/ssh.js (ssh2): only an `ssh://` DOCKER_HOST makes docker-modem dial over
- *     SSH; the containerizer talks to the Engine's Unix socket on the slave's host.
+ *     SSH; the containerizer is meant to use the Engine's Unix socket on the slave's host.
  *   - dockerode/lib/buildkit.js (BuildKit progress decoding, reads .proto files beside itself):
  *     only `docker.followProgress`; the driver follows pulls with docker-modem's own.
  * If one is ever used it is required from node_modules as usual, so behaviour stays the same.
