@@ -13,5 +13,5 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
 bash docker-images/base/build.sh
-npx tsc -b
+npm run build --silent
 node scripts/run-tests.mjs "$@"

@@ -38,7 +38,7 @@ if ! curl -fsS -m 2 "http://$gateway:$ETCD_PORT/health" >/dev/null 2>&1; then
 fi
 
 bash docker-images/build.sh
-npx tsc -b
+npm run build --silent
 
 mkdir -p "$RUN_DIR"
 chmod 700 "$RUN_DIR"
