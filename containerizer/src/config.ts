@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import * as yaml from 'js-yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, ValidationError } from '@theseus/services/errors';
 
 const Registry = z.strictObject({

@@ -3,7 +3,7 @@
  * a part needs only the settings it declares required (see `loadSettings`). Add a part's settings
  * here, with the variable that sets them in `ENV_SETTINGS`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const durationMs = z.number().int().min(0);
 

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as yaml from 'js-yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../errors.js';
 import { nameProblem } from '../naming.js';
 import { DEFAULT_ETCD_PREFIX } from '../endpoints/keys.js';

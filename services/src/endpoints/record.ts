@@ -2,7 +2,7 @@
  * The endpoint record: what the subscriber writes into etcd for each running task of a Theseus
  * service, and what guestutils and the watcher read. Stored as JSON; `v` is the format version.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError, type ProblemDetail } from '../errors.js';
 import { nameProblem } from '../naming.js';
 

@@ -16,7 +16,7 @@
  * form every later step works on: defaults filled in, names canonical, constraints as triples.
  * A service entry may also be a list of entries, one per label set (labeled groups side by side).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const PORT_PROTOCOLS = ['tcp', 'udp', 'udp,tcp'] as const;
 export type PortProtocol = (typeof PORT_PROTOCOLS)[number];
