@@ -11,7 +11,6 @@
  * unreachable the changes stay queued and are retried; `recovered` is emitted when etcd answers again.
  */
 import { EventEmitter } from 'node:events';
-import { createHash } from 'node:crypto';
 import type { Etcd3, IOperation } from 'etcd3';
 import { castEtcdError, decodeEndpointRecord, describeError, type EndpointRecord, type EtcdLayout, type Logger } from '@theseus/services';
 import { endpointState } from './endpoint-of-task.js';
@@ -24,7 +23,10 @@ export interface EndpointStoreOptions {
   metrics: SubscriberMetrics;
   /** Keys per transaction (etcd's --max-txn-ops is 128 and counts the compares). @defaultValue 120 */
   batchSize?: number;
-  /** Transactions under way at once (on disjoint keys). @defaultValue 4 */
+  /**
+   * Transactions under way at once (on disjoint keys). Deep enough that etcd keeps working while a
+   * burst of events is still being read (replies wait until the burst is read). @defaultValue 16
+   */
   maxInFlight?: number;
   /** Keys per page when reading all endpoints. @defaultValue 2000 */
   pageSize?: number;
@@ -54,7 +56,7 @@ export interface KnownEndpoint {
   rev: number;
   /** Time of the knowledge behind the stored record (its updatedAt), ms. */
   at: number;
-  /** 48-bit hash of the record's state (see endpointState); 0 when the value is not a valid record. */
+  /** 53-bit hash of the record's state (see endpointState); 0 when the value is not a valid record. */
   state: number;
   /** The record's startedAt, ms. */
   startedAt: number | null;
@@ -88,6 +90,7 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
   private readonly inFlight = new Map<string, Pending>();
   private inFlightBatches = 0;
   private pumpScheduled = false;
+  private fullPumpScheduled = false;
   private readonly maxInFlight: number;
   private idleWaiters: Array<() => void> = [];
   private retryDelay = 0;
@@ -103,7 +106,7 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     this.batchSize = options.batchSize ?? 120;
     this.pageSize = options.pageSize ?? 2000;
     this.maxDeletions = options.maxDeletions ?? 50_000;
-    this.maxInFlight = options.maxInFlight ?? 4;
+    this.maxInFlight = options.maxInFlight ?? 16;
   }
 
   get reachable(): boolean {
@@ -287,8 +290,20 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     trim(this.finalTasks, this.maxDeletions);
   }
 
-  /** Pumps once the current burst of submits (e.g. one chunk of the event stream) is queued, so it leaves as one batch. */
+  /**
+   * Pumps once the current burst of submits (e.g. one chunk of the event stream) is queued, so it
+   * leaves as one batch. Full batches leave after the chunk that filled them; the rest waits for the
+   * event loop's turn, which a large burst (many chunks read at once) would otherwise hold back
+   * while etcd sits idle.
+   */
   private schedulePump(): void {
+    if (this.pending.size >= this.batchSize && !this.fullPumpScheduled) {
+      this.fullPumpScheduled = true;
+      queueMicrotask(() => {
+        this.fullPumpScheduled = false;
+        this.pump(true);
+      });
+    }
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
     setImmediate(() => {
@@ -297,7 +312,8 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     });
   }
 
-  private pump(): void {
+  /** Sends batches while transactions may start; with `fullOnly`, only full ones. */
+  private pump(fullOnly = false): void {
     while (this.guardKey && !this.retryTimer && this.inFlightBatches < this.maxInFlight && this.pending.size > 0) {
       const batch: Pending[] = [];
       for (const entry of this.pending.values()) {
@@ -305,7 +321,7 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
         batch.push(entry);
         if (batch.length >= this.batchSize) break;
       }
-      if (batch.length === 0) return;
+      if (batch.length === 0 || (fullOnly && batch.length < this.batchSize)) return;
       for (const entry of batch) {
         this.pending.delete(entry.key);
         this.inFlight.set(entry.key, entry);
@@ -426,8 +442,22 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
   }
 }
 
+/**
+ * A 53-bit hash of a record's state (two 32-bit multiply-xorshift lanes, mixed): much cheaper than
+ * a digest on the event path, and as unlikely to collide for the one-key comparisons it serves.
+ * Never 0 (0 marks an unreadable value).
+ */
 function hashOf(text: string): number {
-  return createHash('sha1').update(text).digest().readUIntBE(0, 6);
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0) || 1;
 }
 
 /** The task id of an endpoint key (its last segment). */
