@@ -28,6 +28,7 @@ import { EventApplier } from './event-applier.js';
 import { Leadership } from './leadership.js';
 import { SubscriberMetrics } from './metrics.js';
 import { reconcile, type ReconcileResult, type SyncContext } from './reconcile.js';
+import { releaseHeap } from './heap-release.js';
 
 export interface SubscriberOptions {
   marathonUrls: readonly string[];
@@ -285,6 +286,8 @@ export class Subscriber {
       this.metrics.reconciles.inc({ outcome: 'ok' });
       this.lastReconcile = { ...result, at: new Date().toISOString() };
       this.logger.info('reconciled', { reason, ...result });
+      const released = releaseHeap();
+      if (released) this.logger.info('heap released after reconcile', { heapBeforeMb: Math.round(released.before / 2 ** 20), heapAfterMb: Math.round(released.after / 2 ** 20), pauseMs: released.ms });
       return result;
     } catch (err) {
       this.metrics.reconciles.inc({ outcome: 'failed' });
