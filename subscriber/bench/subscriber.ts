@@ -5,7 +5,7 @@
  *     way (same records, same client, transactions of 120 puts, 1, 4 and 16 in flight as the
  *     subscriber), and next to plain concurrent puts (64 in flight); medians of 3 runs;
  *  2. p99 event-to-etcd latency at a steady 1,000 events/s (event timestamp to an etcd watch seeing
- *     the record; a separate client), in turns with raw puts timed the same way;
+ *     the record; a separate client), in turns with raw puts and transactions timed the same way;
  *  3. full reconcile of 10,000 tasks with 10% drift (missing, wrong, stale), median of 3;
  *  4. RSS of a `theseus subscriber` process holding 100,000 endpoints (steady and peak).
  *
@@ -132,9 +132,9 @@ async function throughput() {
 }
 
 /**
- * Subscriber and raw etcd puts take turns, one second each, so that both meet the same etcd (a
- * compaction or snapshot lands on both alike). Both are timed to the moment an etcd watch (the same
- * one, in this process) sees the write: subscriber from the event's publication, raw from the put.
+ * Subscriber, raw etcd puts and raw transactions take turns, one second each, so that all meet the
+ * same etcd (a compaction or snapshot lands on all alike). All are timed to the moment an etcd watch
+ * (in this process) sees the write: subscriber from the event's publication, raw from the request.
  */
 async function latency() {
   const rate = 1_000;
@@ -150,21 +150,36 @@ async function latency() {
   const raw: number[] = [];
   const watch = await watcher.watch().prefix(new EtcdLayout(prefix).allEndpoints()).create();
   watch.on('put', (kv) => samples.push(Date.now() - Date.parse((JSON.parse(kv.value.toString()) as EndpointRecord).updatedAt)));
+  // Raw puts (k...) and raw transactions shaped like the subscriber's (t...: the guard key's
+  // existence and the key's revision compared, then the put).
+  const checked: number[] = [];
+  const guardKey = `${rawPrefix}/guard`;
+  await etcd.put(guardKey).value('leader');
   const rawWatch = await watcher.watch().prefix(`${rawPrefix}/`).create();
-  rawWatch.on('put', (kv) => raw.push(Date.now() - Date.parse((JSON.parse(kv.value.toString()) as { updatedAt: string }).updatedAt)));
+  rawWatch.on('put', (kv) => {
+    const key = kv.key.toString();
+    if (key === guardKey) return;
+    (key.startsWith(`${rawPrefix}/t`) ? checked : raw).push(Date.now() - Date.parse((JSON.parse(kv.value.toString()) as { updatedAt: string }).updatedAt));
+  });
   const padding = 'x'.repeat(450);
   const total = rate * seconds;
   let sent = 0;
   let rawSent = 0;
-  for (let slice = 0; slice < 2 * seconds; slice++) {
-    const subscriberTurn = slice % 2 === 0;
-    const base = subscriberTurn ? sent : rawSent;
+  let checkedSent = 0;
+  for (let slice = 0; slice < 3 * seconds; slice++) {
+    const turn = slice % 3;
+    const base = turn === 0 ? sent : turn === 1 ? rawSent : checkedSent;
     const start = Date.now();
     await new Promise<void>((resolve) => {
       const tick = setInterval(() => {
         const due = base + Math.min(rate, Math.floor(((Date.now() - start) * rate) / 1000));
-        if (subscriberTurn) for (; sent < due; sent++) double.publishRaw('status_update_event', statusEvent(app, sent, new Date().toISOString()));
-        else for (; rawSent < due; rawSent++) void etcd.put(`${rawPrefix}/k${rawSent}`).value(JSON.stringify({ updatedAt: new Date().toISOString(), padding })).exec();
+        const value = () => JSON.stringify({ updatedAt: new Date().toISOString(), padding });
+        if (turn === 0) for (; sent < due; sent++) double.publishRaw('status_update_event', statusEvent(app, sent, new Date().toISOString()));
+        else if (turn === 1) for (; rawSent < due; rawSent++) void etcd.put(`${rawPrefix}/k${rawSent}`).value(value()).exec();
+        else for (; checkedSent < due; checkedSent++) {
+          const key = `${rawPrefix}/t${checkedSent}`;
+          void etcd.if(guardKey, 'Create', '>', 0).and(key, 'Mod', '==', 0).then(etcd.put(key).value(value())).commit();
+        }
         if (due >= base + rate) {
           clearInterval(tick);
           resolve();
@@ -172,15 +187,16 @@ async function latency() {
       }, 1);
     });
   }
-  await until(() => samples.length >= total && raw.length >= total, 'every write seen in etcd', 60_000);
+  await until(() => samples.length >= total && raw.length >= total && checked.length >= total, 'every write seen in etcd', 60_000);
   const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
   const summary = (xs: number[]) => {
     const sorted = [...xs].sort((a, b) => a - b);
     return `p50 ${pct(sorted, 50)} ms, p90 ${pct(sorted, 90)} ms, p99 ${pct(sorted, 99)} ms, max ${sorted[sorted.length - 1]} ms`;
   };
-  console.log(`2. event-to-etcd latency at ${fmt(rate)} events/s, ${seconds} s in 1 s turns with raw puts (${fmt(samples.length)} events; subscriber in its own process, timed to an etcd watch, 1 ms resolution)`);
+  console.log(`2. event-to-etcd latency at ${fmt(rate)} events/s, ${seconds} s in 1 s turns with raw puts and raw transactions (${fmt(samples.length)} events each; subscriber in its own process, timed to an etcd watch, 1 ms resolution)`);
   console.log(`   subscriber: ${summary(samples)}  (target p99 < 25 ms)`);
-  console.log(`   raw etcd puts at the same rate, in the other turns, to the same watch: ${summary(raw)}`);
+  console.log(`   raw etcd puts at the same rate, in turns with it, to the same watch: ${summary(raw)}`);
+  console.log(`   raw etcd transactions shaped as the subscriber's (guard + revision compare), likewise: ${summary(checked)}`);
   const lag = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const buckets = [...lag.matchAll(/^theseus_subscriber_event_to_etcd_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)].map((m) => `<=${1000 * Number(m[1])} ms: ${m[2]}`);
   console.log(`   the subscriber's own event-to-commit histogram: ${buckets.slice(0, 7).join(', ')}`);

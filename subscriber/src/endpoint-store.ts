@@ -34,6 +34,9 @@ export interface EndpointStoreOptions {
   maxDeletions?: number;
 }
 
+/** Transactions under way at most when a batch that is not full may leave. */
+const PARTIAL_IN_FLIGHT = 2;
+
 export interface EndpointChange {
   key: string;
   appId: string;
@@ -321,7 +324,11 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
         batch.push(entry);
         if (batch.length >= this.batchSize) break;
       }
-      if (batch.length === 0 || (fullOnly && batch.length < this.batchSize)) return;
+      const partial = batch.length < this.batchSize;
+      // A partial batch waits while others are under way: later changes join it, so that under a
+      // steady stream each transaction (whose compares cost etcd far more than its puts) carries
+      // many changes instead of one.
+      if (batch.length === 0 || (partial && (fullOnly || this.inFlightBatches >= PARTIAL_IN_FLIGHT))) return;
       for (const entry of batch) {
         this.pending.delete(entry.key);
         this.inFlight.set(entry.key, entry);
