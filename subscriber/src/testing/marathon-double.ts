@@ -44,7 +44,8 @@ export class MarathonDouble {
   private readonly sockets = new Set<Socket>();
   private readonly heartbeat: NodeJS.Timeout;
   private port: number;
-  private nextHostPort = 31000;
+  /** Host ports cycle through 31000-64999, as an agent's range would (tasks of a double never bind them). */
+  private nextHostPort = 0;
   private lastTimestamp = 0;
   private leaderUrl: string | undefined;
   /** While true, streams get neither events nor heartbeats (a hung connection). */
@@ -136,7 +137,7 @@ export class MarathonDouble {
     const app = this.apps.get(appId);
     if (!app) throw new Error(`no app ${appId}`);
     const instanceId = `${appId.slice(1).split('/').join('_')}.instance-${randomUUID()}`;
-    const ports = Array.from({ length: hostPortCount(app) }, () => this.nextHostPort++);
+    const ports = Array.from({ length: hostPortCount(app) }, () => 31000 + (this.nextHostPort++ % 34000));
     const task: MarathonTask = {
       id: `${instanceId}._app.1`,
       appId,
