@@ -1,17 +1,18 @@
 /**
  * Launch-to-running of the containerizer program (invoked as a slave does: a fresh process per
  * call, a framed record on stdin) against `docker run -d` of the same image with the same limits,
- * measured alternately side by side; and `usage` latency. The program is measured as built (the
- * single-file bundle with its code cache, what bin/theseus-containerizer.js runs) and, for
- * comparison, as the compiled modules it is built from (THESEUS_CONTAINERIZER_BUNDLE=0).
+ * measured alternately side by side; and `usage` latency. The program is measured as a slave runs
+ * it (the native client, handing the call to the resident service, which is started once before
+ * timing) and, for comparison, as the Node program in a process of its own (the single-file bundle
+ * with its code cache: what the client falls back to) and inside a running process.
  *
  *   npx tsc -b && node --import tsx --conditions=source containerizer/bench/launch.ts [rounds]
  *
- * The bundle is rebuilt first (containerizer/scripts/bundle.mjs), so it matches the compiled modules.
+ * The bundle and the client are rebuilt first (containerizer/scripts/bundle.mjs).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,8 +22,7 @@ import { DockerDriver } from '../src/docker/driver.js';
 import { programContext } from '../src/commands/context.js';
 import { usage } from '../src/commands/lifecycle.js';
 import { launch } from '../src/commands/launch.js';
-import { encodeMessage } from '../src/protocol/messages.js';
-import { callProgram, idRecord } from '../src/testing/slave-calls.js';
+import { callProgram, idRecord, sleeperLaunch, type CallOptions } from '../src/testing/slave-calls.js';
 
 const IMAGE = 'theseus/busybox:local';
 const rounds = Number(process.argv[2] ?? 15);
@@ -34,13 +34,17 @@ writeFileSync(configFile, `stateDir: ${join(work, 'state')}\ninstance: ${instanc
 const driver = new DockerDriver();
 const CPUS = 0.25;
 const MEM_MB = 32;
-/** The compiled modules instead of the bundle. */
-const UNBUNDLED = { ...process.env, THESEUS_CONTAINERIZER_BUNDLE: '0' };
+/** The client's service runs from a runtime directory of this run, and is stopped at the end. */
+const runtimeDir = join(work, 'run');
+mkdirSync(runtimeDir, { mode: 0o700 });
+const ENV = { ...process.env, THESEUS_CONTAINERIZER_RUNTIME_DIR: runtimeDir };
 /**
- * Node reads NODE_EXTRA_CA_CERTS before running any JavaScript (about 30 ms for a system CA bundle);
- * where the benchmark's environment sets it and a slave's would not, the bundle is also measured without it.
+ * Node reads NODE_EXTRA_CA_CERTS before running any JavaScript (about 30 ms for a system CA bundle):
+ * the Node program is measured without it, as the client runs it (the program opens no TLS connection).
  */
-const WITHOUT_EXTRA_CA = process.env.NODE_EXTRA_CA_CERTS ? (({ NODE_EXTRA_CA_CERTS: _, ...rest }) => rest)(process.env) : undefined;
+const NODE_ENV = (({ NODE_EXTRA_CA_CERTS: _, ...rest }) => rest)(ENV);
+const CLIENT: CallOptions = { env: ENV };
+const NODE: CallOptions = { env: NODE_ENV, node: true };
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -53,25 +57,13 @@ const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 function launchRecord(containerId: string): Uint8Array {
   const dir = join(work, 'sandboxes', containerId);
   mkdirSync(dir, { recursive: true });
-  return encodeMessage('mesos.containerizer.Launch', {
-    container_id: { value: containerId },
-    executor_info: {
-      executor_id: { value: containerId },
-      command: { value: 'sleep 300' },
-      resources: [
-        { name: 'cpus', type: 'SCALAR', scalar: { value: CPUS } },
-        { name: 'mem', type: 'SCALAR', scalar: { value: MEM_MB } },
-      ],
-      container: { type: 'DOCKER', docker: { image: IMAGE, network: 'NONE' } },
-    },
-    directory: dir,
-  });
+  return sleeperLaunch(containerId, dir, { cpus: CPUS, memMb: MEM_MB });
 }
 
-async function programLaunch(env: NodeJS.ProcessEnv): Promise<number> {
+async function programLaunch(how: CallOptions): Promise<number> {
   const record = launchRecord(randomUUID());
   const started = performance.now();
-  const result = await callProgram(['--config', configFile, 'launch'], record, { env });
+  const result = await callProgram(['--config', configFile, 'launch'], record, how);
   const elapsed = performance.now() - started;
   if (result.code !== 0) throw new Error(`launch failed: ${result.stderr}`);
   return elapsed;
@@ -91,11 +83,11 @@ async function removeAll(): Promise<void> {
   for (const c of await driver.list({ 'theseus.containerizer': instance })) await driver.remove(c.id);
 }
 
-async function usageCalls(record: Uint8Array, env: NodeJS.ProcessEnv, calls: number): Promise<number[]> {
+async function usageCalls(record: Uint8Array, how: CallOptions, calls: number): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < calls; i++) {
     const t = performance.now();
-    const result = await callProgram(['--config', configFile, 'usage'], record, { env });
+    const result = await callProgram(['--config', configFile, 'usage'], record, how);
     times.push(performance.now() - t);
     if (result.code !== 0 || result.stdout.length === 0) throw new Error(`usage failed: ${result.stderr}`);
   }
@@ -106,32 +98,31 @@ async function main(): Promise<void> {
   execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/bundle.mjs', import.meta.url))], { stdio: 'inherit' });
   await driver.ping();
   execFileSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' });
-  const ctx = await programContext(configFile, []);
+  const { processIO } = await import('../src/program-io.js');
+  const ctx = await programContext(configFile, processIO(false));
   const inProcessLaunch = async () => {
     const record = launchRecord(randomUUID());
     const t = performance.now();
     await launch(ctx, record);
     return performance.now() - t;
   };
-  // warm every path once (page cache, image layers, the in-process modules)
-  await programLaunch(process.env);
-  await programLaunch(UNBUNDLED);
+  // warm every path once (page cache, image layers, the in-process modules; the client starts its service)
+  await programLaunch(CLIENT);
+  await programLaunch(NODE);
   dockerRunLaunch();
   await inProcessLaunch();
   await removeAll();
 
-  const bundled: number[] = [];
-  const unbundled: number[] = [];
-  const bundledWithoutExtraCa: number[] = [];
+  const client: number[] = [];
+  const node: number[] = [];
   const baseline: number[] = [];
   const library: number[] = [];
   const order = [
-    async () => bundled.push(await programLaunch(process.env)),
+    async () => client.push(await programLaunch(CLIENT)),
     async () => baseline.push(dockerRunLaunch()),
-    async () => unbundled.push(await programLaunch(UNBUNDLED)),
+    async () => node.push(await programLaunch(NODE)),
     async () => baseline.push(dockerRunLaunch()),
     async () => library.push(await inProcessLaunch()),
-    ...(WITHOUT_EXTRA_CA ? [async () => bundledWithoutExtraCa.push(await programLaunch(WITHOUT_EXTRA_CA)), async () => baseline.push(dockerRunLaunch())] : []),
   ];
   for (let i = 0; i < rounds; i++) {
     for (let k = 0; k < order.length; k++) await (order[(i + k) % order.length] as () => Promise<number>)();
@@ -140,7 +131,7 @@ async function main(): Promise<void> {
 
   // usage: in process (decode, state, cgroup counters, encode) and as whole program invocations
   const probe = randomUUID();
-  const launched = await callProgram(['--config', configFile, 'launch'], launchRecord(probe));
+  const launched = await callProgram(['--config', configFile, 'launch'], launchRecord(probe), CLIENT);
   if (launched.code !== 0) throw new Error(launched.stderr);
   const record = idRecord('Usage', probe);
   for (let i = 0; i < 5; i++) await usage(ctx, record);
@@ -158,16 +149,11 @@ async function main(): Promise<void> {
     await engine.getContainer(dockerId).stats({ stream: false, 'one-shot': true } as { stream: false });
     engineStats.push(performance.now() - t);
   }
-  const usageBundled: number[] = [];
-  const usageUnbundled: number[] = [];
-  const usageWithoutExtraCa: number[] = [];
-  const usageRounds = Math.max(20, rounds);
+  const usageClient: number[] = [];
+  const usageNode: number[] = [];
+  const usageRounds = Math.max(30, rounds);
   for (let i = 0; i < usageRounds; i++) {
-    const calls = [
-      async () => usageBundled.push(...(await usageCalls(record, process.env, 1))),
-      async () => usageUnbundled.push(...(await usageCalls(record, UNBUNDLED, 1))),
-      ...(WITHOUT_EXTRA_CA ? [async () => usageWithoutExtraCa.push(...(await usageCalls(record, WITHOUT_EXTRA_CA, 1)))] : []),
-    ];
+    const calls = [async () => usageClient.push(...(await usageCalls(record, CLIENT, 1))), async () => usageNode.push(...(await usageCalls(record, NODE, 1)))];
     for (let k = 0; k < calls.length; k++) await (calls[(i + k) % calls.length] as () => Promise<number>)();
   }
   const bareStart = (env: NodeJS.ProcessEnv) => {
@@ -179,24 +165,34 @@ async function main(): Promise<void> {
     }
     return median(times);
   };
-  const bare = bareStart(process.env);
-  const bareWithoutExtraCa = WITHOUT_EXTRA_CA ? bareStart(WITHOUT_EXTRA_CA) : undefined;
+  const bare = bareStart(NODE_ENV);
 
   const ratio = (xs: number[]) => (median(xs) / median(baseline)).toFixed(2);
   console.log(`launch-to-running, ${rounds} rounds, alternating (image ${IMAGE}, ${CPUS} cpus, ${MEM_MB} MiB, no network):`);
-  console.log(`  theseus-containerizer launch, as built (bundle):   median ${fmt(median(bundled))}  p90 ${fmt(percentile(bundled, 90))}`);
-  console.log(`  theseus-containerizer launch, compiled modules:    median ${fmt(median(unbundled))}  p90 ${fmt(percentile(unbundled, 90))}`);
-  console.log(`  docker run -d (CLI, ${baseline.length} runs):                 median ${fmt(median(baseline))}  p90 ${fmt(percentile(baseline, 90))}`);
-  if (WITHOUT_EXTRA_CA) console.log(`  theseus-containerizer launch, bundle, without NODE_EXTRA_CA_CERTS: median ${fmt(median(bundledWithoutExtraCa))}  p90 ${fmt(percentile(bundledWithoutExtraCa, 90))}`);
-  console.log(`  ratio of medians to docker run -d (target <= 1.0): bundle ${ratio(bundled)}, compiled modules ${ratio(unbundled)}${WITHOUT_EXTRA_CA ? `, bundle without NODE_EXTRA_CA_CERTS ${ratio(bundledWithoutExtraCa)}` : ''}`);
-  console.log(`  launch in process (decode, plan, image check, Engine create+start+inspect, state): median ${fmt(median(library))}, ratio ${ratio(library)}`);
+  console.log(`  theseus-containerizer launch, as a slave runs it (native client + service): median ${fmt(median(client))}  p90 ${fmt(percentile(client, 90))}`);
+  console.log(`  theseus-containerizer launch, Node program in its own process:               median ${fmt(median(node))}  p90 ${fmt(percentile(node, 90))}`);
+  console.log(`  docker run -d (CLI, ${baseline.length} runs):                                           median ${fmt(median(baseline))}  p90 ${fmt(percentile(baseline, 90))}`);
+  console.log(`  ratio of medians to docker run -d (target <= 1.0): native client ${ratio(client)}, Node program ${ratio(node)}`);
+  console.log(`  launch in process (decode, plan, Engine create+start+inspect, state): median ${fmt(median(library))}, ratio ${ratio(library)}`);
   console.log('usage latency:');
-  console.log(`  whole process, as built (bundle), ${usageBundled.length} calls: p50 ${fmt(median(usageBundled))}  p90 ${fmt(percentile(usageBundled, 90))}  (target p50 < 30 ms)`);
-  console.log(`  whole process, compiled modules, ${usageUnbundled.length} calls: p50 ${fmt(median(usageUnbundled))}  p90 ${fmt(percentile(usageUnbundled, 90))}`);
-  if (WITHOUT_EXTRA_CA) console.log(`  whole process, bundle without NODE_EXTRA_CA_CERTS, ${usageWithoutExtraCa.length} calls: p50 ${fmt(median(usageWithoutExtraCa))}  p90 ${fmt(percentile(usageWithoutExtraCa, 90))}`);
+  console.log(`  as a slave runs it (native client + service), ${usageClient.length} calls: p50 ${fmt(median(usageClient))}  p90 ${fmt(percentile(usageClient, 90))}  (target p50 < 30 ms)`);
+  console.log(`  Node program in its own process, ${usageNode.length} calls: p50 ${fmt(median(usageNode))}  p90 ${fmt(percentile(usageNode, 90))}`);
   console.log(`  in process (decode + state + cgroup counters + encode), 100 calls: p50 ${fmt(median(inProcess))}  p90 ${fmt(percentile(inProcess, 90))}`);
   console.log(`  (the Engine's own one-shot stats endpoint, for comparison: p50 ${fmt(median(engineStats))})`);
-  console.log(`  (bare \`node -e 0\` start on this machine: p50 ${fmt(bare)}${bareWithoutExtraCa === undefined ? '' : `; without NODE_EXTRA_CA_CERTS ${fmt(bareWithoutExtraCa)}`})`);
+  console.log(`  (bare \`node -e 0\` start on this machine, without NODE_EXTRA_CA_CERTS: p50 ${fmt(bare)})`);
+}
+
+/** Stops the service this run's client started (its pid is in its log). */
+function stopService(): void {
+  for (const log of readdirSync(runtimeDir).filter((f) => f.endsWith('.log'))) {
+    for (const [, pid] of readFileSync(join(runtimeDir, log), 'utf8').matchAll(/ready \(pid (\d+)/g)) {
+      try {
+        process.kill(Number(pid), 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+  }
 }
 
 main()
@@ -206,5 +202,6 @@ main()
   })
   .finally(async () => {
     await removeAll();
+    stopService();
     rmSync(work, { recursive: true, force: true });
   });

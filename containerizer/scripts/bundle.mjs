@@ -15,6 +15,13 @@
  * bin/theseus-containerizer.js runs it (falling back to the compiled modules when it is missing
  * or older than them).
  *
+ * It then compiles the native client, `containerizer/bundle/theseus-containerizer` (native/
+ * theseus-containerizer.c, with the system's C compiler), which a slave runs: it hands each call
+ * to the resident service running this bundle (src/service/), so a call does not pay for starting
+ * Node. Its build id is a digest of the bundle, the client's source and this Node, so a client only
+ * ever talks to a service of its own build. Without a C compiler the client is not built (and
+ * bin/theseus-containerizer.js remains the program to run).
+ *
  * Three dockerode and docker-modem modules are not bundled but required from node_modules the
  * first time they are used (dockerode requires the first two up front; they pull in @grpc/grpc-js,
  * @grpc/proto-loader and ssh2, about 170 ms of loading, and ssh2's native addon cannot be bundled):
@@ -26,7 +33,9 @@
  *     only `docker.followProgress`; the driver follows pulls with docker-modem's own.
  * If one is ever used it is required from node_modules as usual, so behaviour stays the same.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, renameSync, rmSync, utimesSync, writeFileSync, readFileSync } from 'node:fs';
 import Module, { createRequire, isBuiltin } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -38,6 +47,8 @@ const DIST = join(PACKAGE, 'dist');
 const OUT_DIR = join(PACKAGE, 'bundle');
 export const BUNDLE = join(OUT_DIR, 'theseus-containerizer.cjs');
 export const CODE_CACHE = `${BUNDLE}.cache`;
+export const CLIENT = join(OUT_DIR, 'theseus-containerizer');
+const CLIENT_SOURCE = join(PACKAGE, 'native', 'theseus-containerizer.c');
 
 /** dockerode internals required from node_modules on first use (see above). */
 const LOADED_WHEN_USED = ['dockerode/lib/session.js', 'docker-modem/lib/ssh.js'];
@@ -255,22 +266,55 @@ async function main() {
   const code = await bundle();
   const size = (path) => `${(readFileSync(path).length / 1024).toFixed(0)} KiB`;
   // The bundle is the same for the same sources, the code cache is not: an unchanged bundle whose
-  // cache this Node accepts is left alone, so rebuilding changes no file (image digests stay put).
+  // cache this Node accepts is left alone, so rebuilding rewrites no file's contents.
   if (readIfPresent(BUNDLE) === code && cacheAccepted(code)) {
+    // newer than the compiled modules again, or bin/theseus-containerizer.js would take it for stale
+    const now = new Date();
+    utimesSync(BUNDLE, now, now);
     console.error(`${BUNDLE} is up to date (${size(BUNDLE)}, code cache ${size(CODE_CACHE)})`);
-    return;
+  } else {
+    mkdirSync(OUT_DIR, { recursive: true });
+    // the cache must never outlive the bundle it was made for
+    rmSync(CODE_CACHE, { force: true });
+    writeAtomically(BUNDLE, code);
+    writeAtomically(CODE_CACHE, await codeCache(BUNDLE));
+    console.error(`bundled ${BUNDLE} (${size(BUNDLE)}, code cache ${size(CODE_CACHE)}) in ${(performance.now() - started).toFixed(0)} ms`);
   }
-  mkdirSync(OUT_DIR, { recursive: true });
-  // the cache must never outlive the bundle it was made for
-  rmSync(CODE_CACHE, { force: true });
-  writeAtomically(BUNDLE, code);
-  writeAtomically(CODE_CACHE, await codeCache(BUNDLE));
-  console.error(`bundled ${BUNDLE} (${size(BUNDLE)}, code cache ${size(CODE_CACHE)}) in ${(performance.now() - started).toFixed(0)} ms`);
+  buildClient(code);
 }
 
-function readIfPresent(path) {
+/** Compiles the native client; an unchanged binary is left alone. */
+function buildClient(code) {
+  const source = readFileSync(CLIENT_SOURCE);
+  const buildId = createHash('sha256').update(code).update(source).update(process.execPath).update(process.version).digest('hex').slice(0, 16);
+  const temp = `${CLIENT}.${process.pid}.tmp`;
+  const cc = process.env.CC || 'cc';
+  const compile = (flags) => execFileSync(cc, [...flags, '-O2', '-Wall', '-Wextra', `-DTHESEUS_BUILD_ID="${buildId}"`, `-DTHESEUS_NODE="${process.execPath}"`, '-o', temp, CLIENT_SOURCE], { stdio: ['ignore', 'inherit', 'pipe'] });
   try {
-    return readFileSync(path, 'utf8');
+    // static where the C library allows it, so the binary runs on a slave image with an older one
+    try {
+      compile(['-static']);
+    } catch (err) {
+      if (err.code === 'ENOENT') throw err;
+      compile([]);
+    }
+  } catch (err) {
+    rmSync(temp, { force: true });
+    if (err.code === 'ENOENT') {
+      console.error(`containerizer bundle: no C compiler (${cc}): the native client is not built; slaves run bin/theseus-containerizer.js`);
+      rmSync(CLIENT, { force: true });
+      return;
+    }
+    throw new Error(`compiling ${CLIENT_SOURCE} failed: ${err.stderr?.toString() ?? err.message}`);
+  }
+  if (readIfPresent(CLIENT, null)?.equals(readFileSync(temp))) rmSync(temp);
+  else renameSync(temp, CLIENT);
+  console.error(`native client ${CLIENT} (build ${buildId})`);
+}
+
+function readIfPresent(path, encoding = 'utf8') {
+  try {
+    return readFileSync(path, encoding);
   } catch {
     return undefined;
   }

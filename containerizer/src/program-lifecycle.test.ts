@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { DockerDriver } from './docker/driver.js';
 import { decodeMessage, encodeMessage } from './protocol/messages.js';
 import { unframe } from './protocol/framing.js';
-import { callProgram, idRecord, type CallResult } from './testing/slave-calls.js';
+import { callProgram, idRecord, sleeperLaunch, type CallResult } from './testing/slave-calls.js';
 
 const IMAGE = 'theseus/busybox:local';
 const run = randomBytes(4).toString('hex');
@@ -37,16 +37,7 @@ function sandbox(): string {
 }
 
 function sleeper(containerId: string, dir = sandbox()): Uint8Array {
-  return encodeMessage('mesos.containerizer.Launch', {
-    container_id: { value: containerId },
-    executor_info: {
-      executor_id: { value: containerId },
-      command: { value: 'sleep 300' },
-      resources: [{ name: 'mem', type: 'SCALAR', scalar: { value: 32 } }],
-      container: { type: 'DOCKER', docker: { image: IMAGE, network: 'NONE' } },
-    },
-    directory: dir,
-  });
+  return sleeperLaunch(containerId, dir);
 }
 
 /** A command task as a 0.22 slave sends it: the task plus the command executor it made up. */

@@ -99,6 +99,6 @@ export async function state(ctx: ProgramContext, remove: boolean): Promise<void>
       lock.release();
     }
   }
-  process.stdout.write(['CONTAINER\tDOCKER\tSTARTED\tENDED', ...rows].join('\n') + '\n');
+  ctx.io.writeText(['CONTAINER\tDOCKER\tSTARTED\tENDED', ...rows].join('\n') + '\n');
   if (remove) ctx.log.info('removed state of ended containers', { count: rows.length });
 }

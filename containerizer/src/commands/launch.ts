@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { planLaunch, pairPorts } from '../launch/plan.js';
+import { DockerRequestError } from '../docker/errors.js';
 import { decodeLaunch } from '../protocol/messages.js';
 import { LaunchRefusedError } from '../protocol/errors.js';
 import { checkContainerId, type ContainerState } from '../state/store.js';
@@ -16,7 +17,7 @@ import type { ProgramContext } from './context.js';
 export async function launch(ctx: ProgramContext, record: Uint8Array): Promise<void> {
   const message = decodeLaunch(record);
   const containerId = checkContainerId(message.container_id.value);
-  const plan = planLaunch(message, ctx.config);
+  const plan = planLaunch(message, ctx.config, ctx.io.env);
   const { store, log } = ctx;
   const driver = await ctx.docker();
 
@@ -32,7 +33,10 @@ export async function launch(ctx: ProgramContext, record: Uint8Array): Promise<v
       const fetched = await fetchUris(plan.uris, message.directory, ctx.config.fetchTimeoutSeconds * 1000);
       log.info('fetched URIs', { containerId, files: fetched });
     }
-    await driver.ensureImage(plan.spec.image, { pull: plan.pull, timeoutMs: ctx.config.image.pullTimeoutSeconds * 1000, ...(plan.auth ? { auth: plan.auth } : {}) });
+    const ensureImage = () => driver.ensureImage(plan.spec.image, { pull: plan.pull, timeoutMs: ctx.config.image.pullTimeoutSeconds * 1000, ...(plan.auth ? { auth: plan.auth } : {}) });
+    // as `docker run` does: create first, pull only when the Engine has no such image (one round trip less)
+    const imageFirst = plan.pull !== 'missing' || plan.pairWithExposedPorts;
+    if (imageFirst) await ensureImage();
     if (plan.pairWithExposedPorts) {
       const paired = pairPorts(plan.allocatedPorts, await driver.exposedPorts(plan.spec.image), ctx.config.maxIdentityPorts);
       plan.spec.ports = paired.ports;
@@ -40,7 +44,11 @@ export async function launch(ctx: ProgramContext, record: Uint8Array): Promise<v
     }
     // logging now also loads the logger while the Engine creates the container
     log.info('launching', { containerId, image: plan.spec.image, mode: plan.mode, network: plan.spec.network });
-    const started = await driver.start(plan.spec);
+    const started = await driver.start(plan.spec).catch(async (err: unknown) => {
+      if (imageFirst || !(err instanceof DockerRequestError && err.statusCode === 404)) throw err;
+      await ensureImage();
+      return driver.start(plan.spec);
+    });
     startedId = started.id;
     const state: ContainerState = {
       containerId,
@@ -75,8 +83,8 @@ export async function launch(ctx: ProgramContext, record: Uint8Array): Promise<v
 }
 
 /** Environment of the host executor: the slave's launch environment without LIBPROCESS_PORT/IP (it binds its own). */
-function executorEnv(state: ContainerState): NodeJS.ProcessEnv {
-  const env = { ...process.env };
+function executorEnv(ctx: ProgramContext, state: ContainerState): NodeJS.ProcessEnv {
+  const env = { ...ctx.io.env };
   delete env.LIBPROCESS_PORT;
   delete env.LIBPROCESS_IP;
   env.MESOS_EXECUTOR_ID = state.executorId;
@@ -91,11 +99,11 @@ function startHostExecutor(ctx: ProgramContext, executor: string, state: Contain
   const err = openSync(join(outDir, 'stderr'), 'a');
   try {
     const configArgs = ctx.config.source ? ['--config', ctx.config.source] : [];
-    const child = spawn(executor, ['--override', ...ctx.self, ...configArgs, 'observe', state.containerId], {
+    const child = spawn(executor, ['--override', ...ctx.io.self, ...configArgs, 'observe', state.containerId], {
       detached: true,
       stdio: ['ignore', out, err],
       cwd: state.sandbox ?? '/',
-      env: executorEnv(state),
+      env: executorEnv(ctx, state),
     });
     if (child.pid === undefined) throw new LaunchRefusedError(`cannot start the host executor ${executor}`);
     child.on('error', () => undefined);

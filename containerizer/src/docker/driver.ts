@@ -6,6 +6,7 @@
 import Docker from 'dockerode';
 import { readCgroupUsage, type CgroupUsage } from './cgroup-usage.js';
 import { ContainerNotFoundError, DockerRequestError, DockerUnavailableError, ImageUnavailableError } from './errors.js';
+import { engineSocket } from './engine-socket.js';
 import type {
   ContainerDetails,
   ContainerExit,
@@ -40,11 +41,6 @@ interface EngineError {
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'EPIPE', 'ECONNRESET']);
 
-function defaultSocket(): string {
-  const host = process.env.DOCKER_HOST;
-  return host?.startsWith('unix://') ? host.slice('unix://'.length) : '/var/run/docker.sock';
-}
-
 /** CPU shares for a fractional CPU count (the Engine's minimum is 2). */
 export function cpuShares(cpus: number): number {
   return Math.max(2, Math.round(1024 * cpus));
@@ -58,7 +54,7 @@ export class DockerDriver {
   private readonly logger: DriverLog | undefined;
 
   constructor(options: DockerDriverOptions = {}) {
-    this.socketPath = options.socketPath ?? defaultSocket();
+    this.socketPath = options.socketPath ?? engineSocket();
     this.logger = options.logger;
     this.docker = new Docker({ socketPath: this.socketPath, timeout: options.requestTimeoutMs ?? 30_000 });
     this.longDocker = new Docker({ socketPath: this.socketPath });

@@ -54,20 +54,42 @@ function readExactly(fd: number, size: number, what: string): Buffer {
 
 /** Reads one framed record from `fd` (stdin by default): blocks until all of it is there, reads nothing more. */
 export function readRecord(fd = 0): Buffer {
-  const header = readExactly(fd, 4, 'record length');
+  return recordOf((size, what) => readExactly(fd, size, what));
+}
+
+/**
+ * The one framed record in `bytes`, which hold what was read of a stdin (the resident service gets
+ * them from its client): refused exactly as `readRecord` would refuse the same stdin.
+ */
+export function recordFromBytes(bytes: Buffer): Buffer {
+  let offset = 0;
+  return recordOf((size, what) => {
+    const got = Math.min(size, bytes.length - offset);
+    if (got < size) throw new BadRecordError(`stdin ended after ${got} of the ${size} bytes of the ${what}`);
+    offset += size;
+    return bytes.subarray(offset - size, offset);
+  });
+}
+
+function recordOf(read: (size: number, what: string) => Buffer): Buffer {
+  const header = read(4, 'record length');
   const size = LITTLE ? header.readUInt32LE(0) : header.readUInt32BE(0);
   if (size === 0) throw new BadRecordError('empty record: the length is 0');
   if (size > MAX_RECORD_BYTES) throw new BadRecordError(`record length ${size} is larger than ${MAX_RECORD_BYTES} bytes: not a framed record`);
-  return readExactly(fd, size, `${size}-byte record`);
+  return read(size, `${size}-byte record`);
 }
 
 /** Writes one framed record to `fd` (stdout by default), completely, before returning. */
 export function writeRecord(payload: Uint8Array, fd = 1): void {
-  const framed = frame(payload);
+  writeAll(fd, frame(payload));
+}
+
+/** Writes all of `bytes` to `fd` before returning, also when it is a non-blocking pipe. */
+export function writeAll(fd: number, bytes: Buffer): void {
   let written = 0;
-  while (written < framed.length) {
+  while (written < bytes.length) {
     try {
-      written += writeSync(fd, framed, written, framed.length - written);
+      written += writeSync(fd, bytes, written, bytes.length - written);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
       Atomics.wait(sleeper, 0, 0, 2);
