@@ -12,6 +12,10 @@ bash cluster/scripts/stack.sh up
 if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
+# The containerizer's native client is compiled by the build (a C compiler and a static C library).
+if ! command -v cc >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev
+fi
 bash docker-images/base/build.sh
 npm run build --silent
 node scripts/run-tests.mjs "$@"

@@ -215,32 +215,51 @@ static int try_connect(void) {
   return -1;
 }
 
-/* Starts `serve` detached: its own session, cwd /, output to <runtime>/<build>.log, not our child. */
-static void start_service(void) {
+/*
+ * Starts `serve` detached: its own session, cwd /, output to <runtime>/<build>.log, not our child.
+ * Returns its pid, or -1 when it could not be started (then there is nothing to wait for).
+ */
+static pid_t start_service(void) {
   unlink(socket_path);
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) return -1;
   pid_t pid = fork();
-  if (pid < 0) return;
-  if (pid > 0) {
-    waitpid(pid, NULL, 0);
-    return;
+  if (pid < 0) {
+    close(report[0]);
+    close(report[1]);
+    return -1;
   }
-  setsid();
-  if (fork() != 0) _exit(0);
-  if (chdir("/") != 0) _exit(1);
-  char log_path[PATH_MAX];
-  snprintf(log_path, sizeof log_path, "%s/%s.log", runtime_dir, THESEUS_BUILD_ID);
-  int in = open("/dev/null", O_RDONLY);
-  int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-  if (in < 0 || log < 0) _exit(1);
-  dup2(in, 0);
-  dup2(log, 1);
-  dup2(log, 2);
-  for (int fd = 3; fd < 1024; fd++) close(fd);
-  signal(SIGPIPE, SIG_DFL);
-  drop_tls_settings();
-  char *args[] = {(char *)node_path(), program, "serve", "--socket", socket_path, NULL};
-  execvp(args[0], args);
-  _exit(127);
+  if (pid == 0) {
+    close(report[0]);
+    setsid();
+    if (fork() != 0) _exit(0);
+    pid_t self = getpid();
+    char log_path[PATH_MAX];
+    snprintf(log_path, sizeof log_path, "%s/%s.log", runtime_dir, THESEUS_BUILD_ID);
+    int in = open("/dev/null", O_RDONLY);
+    int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (chdir("/") == 0 && in >= 0 && log >= 0 && write(report[1], &self, sizeof self) == sizeof self) {
+      dup2(in, 0);
+      dup2(log, 1);
+      dup2(log, 2);
+      for (int fd = 3; fd < 1024; fd++)
+        if (fd != report[1]) close(fd);
+      signal(SIGPIPE, SIG_DFL);
+      drop_tls_settings();
+      char *args[] = {(char *)node_path(), program, "serve", "--socket", socket_path, NULL};
+      execvp(args[0], args); /* on success the report pipe closes with nothing more in it */
+    }
+    char failed = 'E';
+    if (write(report[1], &failed, 1) < 0) _exit(127);
+    _exit(127);
+  }
+  close(report[1]);
+  waitpid(pid, NULL, 0);
+  pid_t service = -1;
+  char after;
+  if (read_fully(report[0], (unsigned char *)&service, sizeof service) != sizeof service || read_fully(report[0], (unsigned char *)&after, 1) != 0) service = -1;
+  close(report[0]);
+  return service;
 }
 
 /* A connection to the service, starting it (once, under a lock) when none answers; -1 if it cannot be had. */
@@ -255,11 +274,13 @@ static int connect_service(void) {
   }
   fd = try_connect();
   if (fd < 0) {
-    start_service();
+    pid_t service = start_service();
     struct timespec pause = {0, 5 * 1000 * 1000};
-    for (int waited = 0; fd < 0 && waited < SERVICE_START_TIMEOUT_MS; waited += 5) {
+    /* until it answers, ends (a service that cannot start leaves its reason in the log) or the time is up */
+    for (int waited = 0; fd < 0 && service > 0 && waited < SERVICE_START_TIMEOUT_MS; waited += 5) {
       nanosleep(&pause, NULL);
       fd = try_connect();
+      if (fd < 0 && kill(service, 0) != 0 && errno == ESRCH) break;
     }
   }
   close(lock);

@@ -121,7 +121,7 @@ describe('the native client and the resident service', () => {
     assert.equal(readyPids(dir).length, 1, 'all served by one service');
   });
 
-  it('runs the Node program itself when the runtime directory is not private or the service is turned off', async () => {
+  it('runs the Node program itself when the runtime directory is not private, the service is turned off or cannot start', async () => {
     const open = runtime();
     chmodSync(open, 0o755);
     const shared = await call(open, ['containers']);
@@ -131,6 +131,13 @@ describe('the native client and the resident service', () => {
     const off = runtime();
     assert.deepEqual(containerIds(await call(off, ['containers'], undefined, { extraEnv: { THESEUS_CONTAINERIZER_SERVICE: '0' } })), []);
     assert.deepEqual(sockets(off), []);
+    // a service that cannot start: the call is run by the Node program at once
+    const node = join(work, 'node-without-serve');
+    writeFileSync(node, `#!/bin/sh\ncase "$*" in *" serve "*) echo "no service here" >&2; exit 1 ;; esac\nexec ${process.execPath} "$@"\n`, { mode: 0o755 });
+    const broken = runtime();
+    assert.deepEqual(containerIds(await call(broken, ['containers'], undefined, { extraEnv: { THESEUS_CONTAINERIZER_NODE: node } })), []);
+    assert.deepEqual(sockets(broken), []);
+    assert.match(readFileSync(join(broken, readdirSync(broken).find((f) => f.endsWith('.log')) as string), 'utf8'), /no service here/);
     // and commands other than the protocol's always run in their own process
     const config = await call(runtime(), ['config']);
     ok(config, 'config');
