@@ -1,5 +1,7 @@
 /**
- * Subscriber benchmark, one run, real etcd (ETCD_ENDPOINTS, default 127.0.0.1:2379), Marathon double:
+ * Subscriber benchmark, one run, against a private etcd it starts (fresh data directory, random
+ * ports; stopped at the end) so that every figure meets the same empty etcd, or against
+ * ETCD_ENDPOINTS when given. Marathon is the double. Measured:
  *
  *  1. events/s from an SSE stream into etcd, next to the raw etcd write ceiling measured the same
  *     way (same records, same client, transactions of 120 puts, 1, 4 and 16 in flight as the
@@ -15,10 +17,14 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { createEtcdClient, EtcdLayout, type EndpointRecord, type MarathonAppInfo, type MarathonTask } from '@theseus/services';
+import { createEtcdClient, EtcdLayout, type EndpointRecord, type MarathonAppInfo } from '@theseus/services';
+import { EtcdProcess, freePort } from '@theseus/services/testing';
 import { MarathonDouble } from '../src/testing/marathon-double.js';
-import { clearPrefix, ETCD_ENDPOINTS, makeSubscriber, randomPrefix, theseusApp, until } from '../src/testing/harness.js';
-import { freePort } from '@theseus/services/testing';
+
+// The harness reads ETCD_ENDPOINTS when loaded: start the private etcd first.
+const privateEtcd = process.env.ETCD_ENDPOINTS ? undefined : await EtcdProcess.start();
+if (privateEtcd) process.env.ETCD_ENDPOINTS = privateEtcd.endpoint;
+const { clearPrefix, ETCD_ENDPOINTS, makeSubscriber, randomPrefix, theseusApp, until } = await import('../src/testing/harness.js');
 
 const QUICK = process.argv.includes('--quick');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -299,5 +305,10 @@ async function memory() {
 execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-b', 'subscriber'], { cwd: ROOT, stdio: 'inherit' });
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const parts: Array<[string, () => Promise<void>]> = [['throughput', throughput], ['latency', latency], ['reconcile', reconcileDrift], ['memory', memory]];
-for (const [name, run] of parts) if (only.length === 0 || only.includes(name)) await run();
-etcd.close();
+console.log(privateEtcd ? `etcd: a private etcd started for this run (${privateEtcd.endpoint}, fresh data directory)` : `etcd: ${ETCD_ENDPOINTS.join(', ')} (ETCD_ENDPOINTS)`);
+try {
+  for (const [name, run] of parts) if (only.length === 0 || only.includes(name)) await run();
+} finally {
+  etcd.close();
+  await privateEtcd?.destroy();
+}

@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { identityLabels, type MarathonApp, type MarathonTask } from '@theseus/services';
-import { appModelOf, endpointRecordOf, endpointState, factsOfTask, isServing } from './endpoint-of-task.js';
+import { decodeEndpointRecord, EtcdLayout } from '@theseus/services';
+import { appModelOf, endpointRecordOf, factsOfTask, isServing } from './endpoint-of-task.js';
+import { EndpointEncoder, encodeRecord } from './endpoint-encoder.js';
 
 const ref = { namespace: 'shop', service: 'cart', labels: ['blue', 'prod'] };
 const task = (extra: Partial<MarathonTask> = {}): MarathonTask => ({
@@ -70,11 +72,38 @@ test('health: null without checks; true only when every check passes; the gate f
   assert.equal(appModelOf({ id: '/other', labels: {} }).ref, undefined, 'apps without the identity labels are not managed');
 });
 
-test('endpointState ignores updatedAt and startedAt, and nothing else', () => {
+test('the state hash ignores updatedAt and startedAt, and nothing else', () => {
   const model = appModelOf(managed({ portDefinitions: [{ port: 0, name: 'http' }] }));
   const a = endpointRecordOf({ ...model, ref: model.ref! }, factsOfTask(model, task()), 'c1', '2026-11-21T07:00:02.000Z');
-  assert.equal(endpointState(a), endpointState({ ...a, updatedAt: '2030-01-01T00:00:00.000Z', startedAt: null }));
-  assert.notEqual(endpointState(a), endpointState({ ...a, host: 'elsewhere' }));
-  assert.notEqual(endpointState(a), endpointState({ ...a, healthy: true }));
-  assert.notEqual(endpointState(a), endpointState({ ...a, ports: { http: { host: 1, container: null, protocol: 'tcp' } } }));
+  const state = (r: typeof a) => encodeRecord(r).state;
+  assert.equal(state(a), state({ ...a, updatedAt: '2030-01-01T00:00:00.000Z', startedAt: null }));
+  assert.notEqual(state(a), state({ ...a, host: 'elsewhere' }));
+  assert.notEqual(state(a), state({ ...a, healthy: true }));
+  assert.notEqual(state(a), state({ ...a, labels: ['blue'] }));
+  assert.notEqual(state(a), state({ ...a, cluster: 'c2' }));
+  assert.notEqual(state(a), state({ ...a, ipAddresses: [] }));
+  assert.notEqual(state(a), state({ ...a, ports: { http: { host: 1, container: null, protocol: 'tcp' } } }));
+});
+
+test('the encoder writes, from an app and a task, the JSON of the endpoint record, as a record read back encodes', () => {
+  const encoder = new EndpointEncoder(new EtcdLayout('/p'), 'c1');
+  const apps = [
+    managed({ portDefinitions: [{ port: 0, name: 'web' }, { port: 0, name: 'admin', protocol: 'udp' }, { port: 0 }] }),
+    managed({ networks: [{ mode: 'container/bridge' }], container: { type: 'DOCKER', portMappings: [{ containerPort: 80, name: 'web' }, { containerPort: 0, name: 'same' }] } }),
+    managed({ networks: [{ mode: 'container', name: 'dcos' }], container: { type: 'DOCKER', portMappings: [{ containerPort: 80, name: 'web' }, { containerPort: 22, hostPort: 0, name: 'ssh' }] } }),
+    managed({ healthChecks: [{ protocol: 'MESOS_HTTP' }], portDefinitions: [] }),
+  ];
+  const tasks = [task(), task({ startedAt: undefined, ipAddresses: [], host: 'a "quoted" host' }), task({ ports: [31005] })];
+  for (const app of apps) {
+    const model = appModelOf(app);
+    for (const t of tasks) {
+      const facts = factsOfTask(model, t);
+      const record = endpointRecordOf({ ...model, ref: model.ref! }, facts, 'c1', '2026-11-21T07:00:02.000Z');
+      const encoded = encoder.encode(model, facts, '2026-11-21T07:00:02.000Z');
+      assert.deepEqual(decodeEndpointRecord(encoded.json), record);
+      assert.deepEqual(encoded, encodeRecord(record), 'a record read back encodes to the same JSON and state');
+    }
+    assert.equal(encoder.key(model, 'task.1'), new EtcdLayout('/p').endpoint('shop', 'cart', 'task.1'));
+  }
+  assert.throws(() => encoder.key(appModelOf(apps[0]!), 'a/b'), /invalid task id/);
 });

@@ -131,27 +131,3 @@ export function endpointRecordOf(model: AppModel & { ref: ServiceRef }, facts: T
     updatedAt,
   };
 }
-
-/**
- * The part of a record that matters for equality: everything but `updatedAt` and `startedAt`
- * (an event's time and Marathon's `startedAt` for the same start differ by milliseconds; a rewrite
- * for that alone would wake every watcher for nothing).
- */
-export function endpointState(record: EndpointRecord): string {
-  const ports = Object.keys(record.ports)
-    .sort()
-    .map((name) => [name, record.ports[name]!.host, record.ports[name]!.container, record.ports[name]!.protocol]);
-  return JSON.stringify([
-    record.cluster,
-    record.namespace,
-    record.service,
-    record.labels,
-    record.appId,
-    record.taskId,
-    record.appVersion,
-    record.host,
-    record.ipAddresses,
-    ports,
-    record.healthy,
-  ]);
-}

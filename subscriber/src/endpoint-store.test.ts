@@ -3,6 +3,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEtcdClient, EtcdLayout, type EndpointRecord } from '@theseus/services';
 import { EndpointStore } from './endpoint-store.js';
+import { encodeRecord } from './endpoint-encoder.js';
 import { SubscriberMetrics } from './metrics.js';
 import { clearPrefix, ETCD_ENDPOINTS, quietLogger, randomPrefix } from './testing/harness.js';
 
@@ -31,7 +32,7 @@ const record = (taskId: string, at: number, host = 'h1'): EndpointRecord => ({
 });
 
 const change = (layout: EtcdLayout, taskId: string, at: number, host?: string) => ({
-  key: layout.endpoint('default', 'web', taskId), appId: '/theseus/default/web', taskId, at, record: record(taskId, at, host),
+  key: layout.endpoint('default', 'web', taskId), appId: '/theseus/default/web', taskId, at, value: encodeRecord(record(taskId, at, host)),
 });
 
 const hostAt = async (key: string) => {
@@ -76,13 +77,13 @@ test('a write racing another writer: the newer record stays, whichever side it c
   const { layout, store } = await storeOnNewPrefix();
   await store.load();
   const newer = change(layout, 't.a', 5_000, 'theirs');
-  await client.put(newer.key).value(JSON.stringify(newer.record));
+  await client.put(newer.key).value(newer.value.json);
   assert.equal(store.submit(change(layout, 't.a', 4_000, 'ours')), 'queued', 'the store has not seen their write yet');
   await store.flushed();
   assert.equal(await hostAt(newer.key), 'theirs');
 
   const older = change(layout, 't.b', 1_000, 'theirs');
-  await client.put(older.key).value(JSON.stringify(older.record));
+  await client.put(older.key).value(older.value.json);
   store.submit(change(layout, 't.b', 4_000, 'ours'));
   await store.flushed();
   assert.equal(await hostAt(older.key), 'ours');

@@ -11,9 +11,9 @@
  * unreachable the changes stay queued and are retried; `recovered` is emitted when etcd answers again.
  */
 import { EventEmitter } from 'node:events';
-import type { Etcd3, IOperation } from 'etcd3';
-import { castEtcdError, decodeEndpointRecord, describeError, type EndpointRecord, type EtcdLayout, type Logger } from '@theseus/services';
-import { endpointState } from './endpoint-of-task.js';
+import type { Etcd3, IRequestOp, ICompare } from 'etcd3';
+import { castEtcdError, decodeEndpointRecord, describeError, type EtcdLayout, type Logger } from '@theseus/services';
+import { encodeRecord, type EncodedEndpoint } from './endpoint-encoder.js';
 import type { SubscriberMetrics } from './metrics.js';
 
 export interface EndpointStoreOptions {
@@ -43,8 +43,8 @@ export interface EndpointChange {
   taskId: string;
   /** Time of the knowledge behind this change (event timestamp or snapshot time), ms. */
   at: number;
-  /** The record to store; undefined deletes. */
-  record?: EndpointRecord;
+  /** The record to store (its `updatedAt` is `at`, its cluster this store's); undefined deletes. */
+  value?: EncodedEndpoint;
   /** For deletes: the task has ended for good (no later state of it can bring it back). */
   final?: boolean;
   /** Event time, for the event-to-etcd lag metric. */
@@ -59,7 +59,7 @@ export interface KnownEndpoint {
   rev: number;
   /** Time of the knowledge behind the stored record (its updatedAt), ms. */
   at: number;
-  /** 53-bit hash of the record's state (see endpointState); 0 when the value is not a valid record. */
+  /** Hash of the record's state (see endpoint-encoder.ts); 0 when the value is not a valid record. */
   state: number;
   /** The record's startedAt, ms. */
   startedAt: number | null;
@@ -70,10 +70,8 @@ export interface KnownEndpoint {
 
 export type SubmitOutcome = 'queued' | 'stale' | 'unchanged';
 
-interface Pending extends EndpointChange {
-  json?: string;
-  state?: number;
-}
+/** A change as queued: the submitted object itself, not a copy. */
+type Pending = EndpointChange;
 
 interface Deletion {
   at: number;
@@ -146,30 +144,18 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
 
   /** Judges a change against what is known and queues it when it says something new. */
   submit(change: EndpointChange): SubmitOutcome {
-    const state = change.record ? hashOf(endpointState(change.record)) : undefined;
-    const outcome = this.judge(change, state);
+    const outcome = this.judge(change);
     if (outcome === 'stale') this.options.metrics.stale.inc();
-    if (outcome !== 'queued') {
-      if (!change.record && change.final) this.rememberFinal(change.taskId, change.at);
-      return outcome;
-    }
-    const entry: Pending = { ...change };
-    if (change.record) {
-      // Records are built by this package to the EndpointRecord type; tests check them against the schema.
-      entry.json = JSON.stringify(change.record);
-      entry.state = state;
-    } else if (change.final) {
-      this.rememberFinal(change.taskId, change.at);
-    }
+    if (!change.value && change.final) this.rememberFinal(change.taskId, change.at);
+    if (outcome !== 'queued') return outcome;
     this.pending.delete(change.key); // re-insert at the end: the order of first sight does not matter, the newest does
-    this.pending.set(change.key, entry);
-    this.options.metrics.pending.set(this.pending.size);
+    this.pending.set(change.key, change);
     this.schedulePump();
     return 'queued';
   }
 
-  private judge(change: EndpointChange, state: number | undefined): SubmitOutcome {
-    if (change.record && this.finalTasks.has(change.taskId)) return 'stale';
+  private judge(change: EndpointChange): SubmitOutcome {
+    if (change.value && this.finalTasks.has(change.taskId)) return 'stale';
     const waiting = this.pending.get(change.key);
     if (waiting && waiting.at > change.at) return 'stale';
     const writing = this.inFlight.get(change.key);
@@ -177,10 +163,10 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     const known = this.known.get(change.key);
     if (known && known.at > change.at) return 'stale';
     const deleted = this.deletions.get(change.key);
-    if (change.record && deleted && deleted.at > change.at) return 'stale';
+    if (change.value && deleted && deleted.at > change.at) return 'stale';
     if (waiting || writing) return 'queued';
-    if (change.record) {
-      if (known && known.owned && known.state === state) return 'unchanged';
+    if (change.value) {
+      if (known && known.owned && known.state === change.value.state) return 'unchanged';
       return 'queued';
     }
     return known ? 'queued' : 'unchanged';
@@ -230,14 +216,10 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
         for (const kv of res.kvs) {
           const key = kv.key.toString();
           seen.add(key);
-          let record: EndpointRecord | undefined;
-          try {
-            record = decodeEndpointRecord(kv.value.toString(), key);
-          } catch {
-            unreadable++;
-          }
+          const stored = this.readStored(kv.value.toString(), key);
+          if (!stored) unreadable++;
           // A key being written knows better than this read.
-          if (!this.pending.has(key) && !this.inFlight.has(key)) this.remember(key, Number(kv.mod_revision), record, record ? hashOf(endpointState(record)) : 0);
+          if (!this.pending.has(key) && !this.inFlight.has(key)) this.remember(key, Number(kv.mod_revision), stored);
         }
         if (!res.more || res.kvs.length === 0) break;
         start = res.kvs[res.kvs.length - 1]!.key.toString() + '\0';
@@ -256,18 +238,27 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     return this.known.entries();
   }
 
-  private remember(key: string, rev: number, record: EndpointRecord | undefined, state: number): void {
-    this.forget(key);
-    const appId = this.intern(record?.appId ?? '');
-    this.known.set(key, {
-      rev,
-      at: record ? Date.parse(record.updatedAt) : 0,
-      state,
-      startedAt: record?.startedAt ? Date.parse(record.startedAt) : null,
-      healthy: record?.healthy ?? null,
-      appId,
-      owned: record?.cluster === this.cluster,
-    });
+  /** What is known of a stored value; undefined when it is not a valid record. */
+  private readStored(json: string, key: string): Omit<KnownEndpoint, 'rev'> | undefined {
+    try {
+      const record = decodeEndpointRecord(json, key);
+      const { state, startedAt, healthy } = encodeRecord(record);
+      return { at: Date.parse(record.updatedAt), state, startedAt, healthy, appId: record.appId, owned: record.cluster === this.cluster };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private remember(key: string, rev: number, stored: Omit<KnownEndpoint, 'rev'> | undefined): void {
+    const old = this.known.get(key);
+    const same = old !== undefined && old.appId === (stored?.appId ?? '');
+    const appId = same ? old.appId : this.intern(stored?.appId ?? '');
+    if (old && !same) this.forget(key);
+    const entry: KnownEndpoint = stored
+      ? { rev, at: stored.at, state: stored.state, startedAt: stored.startedAt, healthy: stored.healthy, appId, owned: stored.owned }
+      : { rev, at: 0, state: 0, startedAt: null, healthy: null, appId, owned: false };
+    this.known.set(key, entry);
+    if (same) return;
     let keys = this.byApp.get(appId);
     if (!keys) this.byApp.set(appId, (keys = new Set()));
     keys.add(key);
@@ -385,22 +376,28 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     for (const [key, entry] of newer) this.pending.set(key, entry);
   }
 
+  /**
+   * One transaction: the leader's election key must exist and every key must be at the revision
+   * known for it; then every put and delete. Sent to etcd's KV service as the request itself (the
+   * query builder's per-clause promises cost more than the write).
+   */
   private async commit(batch: Pending[], guardKey: string): Promise<void> {
-    const { client } = this.options;
-    let txn = client.if(guardKey, 'Create', '>', 0);
-    const ops: IOperation[] = [];
+    const compare: ICompare[] = [{ key: Buffer.from(guardKey), result: 'Greater', target: 'Create', create_revision: 0 }];
+    const success: IRequestOp[] = [];
     for (const entry of batch) {
-      txn = txn.and(entry.key, 'Mod', '==', this.known.get(entry.key)?.rev ?? 0);
-      ops.push(entry.record ? client.put(entry.key).value(entry.json!) : client.delete().key(entry.key));
+      const key = Buffer.from(entry.key);
+      compare.push({ key, result: 'Equal', target: 'Mod', mod_revision: this.known.get(entry.key)?.rev ?? 0 });
+      success.push(entry.value ? { request_put: { key, value: Buffer.from(entry.value.json) } } : { request_delete_range: { key } });
     }
-    const result = await txn.then(...ops).commit();
+    const result = await this.options.client.kv.txn({ compare, success, failure: [] });
     if (result.succeeded) {
       const rev = Number(result.header.revision);
       const now = Date.now();
       let puts = 0;
       for (const entry of batch) {
-        if (entry.record) {
-          this.remember(entry.key, rev, entry.record, entry.state!);
+        const value = entry.value;
+        if (value) {
+          this.remember(entry.key, rev, { at: entry.at, state: value.state, startedAt: value.startedAt, healthy: value.healthy, appId: entry.appId, owned: true });
           puts++;
         } else {
           this.forget(entry.key);
@@ -432,39 +429,12 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     const fresh = await Promise.all(batch.map((entry) => client.get(entry.key).exec()));
     batch.forEach((entry, i) => {
       const kv = fresh[i]!.kvs[0];
-      if (kv) {
-        let record: EndpointRecord | undefined;
-        try {
-          record = decodeEndpointRecord(kv.value.toString(), entry.key);
-        } catch {
-          record = undefined;
-        }
-        this.remember(entry.key, Number(kv.mod_revision), record, record ? hashOf(endpointState(record)) : 0);
-      } else {
-        this.forget(entry.key);
-      }
-      if (!this.pending.has(entry.key) && this.judge(entry, entry.state) === 'queued') this.pending.set(entry.key, entry);
+      if (kv) this.remember(entry.key, Number(kv.mod_revision), this.readStored(kv.value.toString(), entry.key));
+      else this.forget(entry.key);
+      if (!this.pending.has(entry.key) && this.judge(entry) === 'queued') this.pending.set(entry.key, entry);
       else this.options.metrics.stale.inc();
     });
   }
-}
-
-/**
- * A 53-bit hash of a record's state (two 32-bit multiply-xorshift lanes, mixed): much cheaper than
- * a digest on the event path, and as unlikely to collide for the one-key comparisons it serves.
- * Never 0 (0 marks an unreadable value).
- */
-function hashOf(text: string): number {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 2654435761);
-    h2 = Math.imul(h2 ^ c, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0) || 1;
 }
 
 /** The task id of an endpoint key (its last segment). */

@@ -17,7 +17,7 @@ import {
   type MesosTaskState,
   type StatusUpdateEvent,
 } from '@theseus/services';
-import { endpointRecordOf, type AppModel } from './endpoint-of-task.js';
+import type { AppModel } from './endpoint-of-task.js';
 import { refreshApp, type SyncContext } from './reconcile.js';
 import { taskIdOfKey } from './endpoint-store.js';
 
@@ -94,7 +94,7 @@ export class EventApplier {
   private statusWithModel(event: StatusUpdateEvent, model: AppModel | null): void {
     if (LEAVING_TASK_STATES.has(event.taskStatus)) return this.removeTask(event);
     if (!model?.ref || event.taskStatus !== 'TASK_RUNNING') return;
-    const key = this.ctx.layout.endpoint(model.ref.namespace, model.ref.service, event.taskId);
+    const key = this.ctx.encoder.key(model, event.taskId);
     const known = this.ctx.store.knownAt(key);
     let healthy: boolean | null = null;
     if (model.healthCheckCount > 0) {
@@ -103,28 +103,29 @@ export class EventApplier {
       else healthy = false;
     }
     const at = Date.parse(event.timestamp);
-    const record = endpointRecordOf(
-      { ...model, ref: model.ref },
+    const startedAt = known?.startedAt ?? at;
+    const ipAddresses: string[] = [];
+    for (const address of event.ipAddresses) ipAddresses.push(address.ipAddress);
+    const value = this.ctx.encoder.encode(
+      model,
       {
         taskId: event.taskId,
         host: event.host,
-        ipAddresses: event.ipAddresses.map((a) => a.ipAddress),
+        ipAddresses,
         ports: event.ports,
         version: event.version,
-        startedAt: known?.startedAt ? new Date(known.startedAt).toISOString() : event.timestamp,
+        startedAt: startedAt === at ? event.timestamp : new Date(startedAt).toISOString(),
         healthy,
       },
-      this.ctx.cluster,
       event.timestamp,
+      startedAt,
     );
-    this.ctx.store.submit({ key, appId: model.id, taskId: event.taskId, at, record, eventAt: at });
+    this.ctx.store.submit({ key, appId: model.id, taskId: event.taskId, at, value, eventAt: at });
   }
 
   private removeTask(event: StatusUpdateEvent): void {
     const model = this.ctx.catalog.cached(event.appId);
-    const key =
-      this.ctx.store.keyOfTask(event.appId, event.taskId) ??
-      (model?.ref ? this.ctx.layout.endpoint(model.ref.namespace, model.ref.service, event.taskId) : undefined);
+    const key = this.ctx.store.keyOfTask(event.appId, event.taskId) ?? (model?.ref ? this.ctx.encoder.key(model, event.taskId) : undefined);
     const at = Date.parse(event.timestamp);
     if (key) this.ctx.store.submit({ key, appId: event.appId, taskId: event.taskId, at, final: !MAY_RETURN.has(event.taskStatus), eventAt: at });
   }

@@ -32,6 +32,15 @@ export class SubscriberMetrics {
   readonly endpoints = new Gauge({ name: 'theseus_subscriber_endpoints', help: 'Endpoint records known in etcd', registers: [this.registry] });
   readonly pending = new Gauge({ name: 'theseus_subscriber_pending_changes', help: 'Changes waiting to be written to etcd', registers: [this.registry] });
 
+  /** The events counter's child per type, looked up once (a labelled inc hashes its labels each time). */
+  private readonly eventsByType = new Map<string, { inc(): void }>();
+
+  countEvent(type: string): void {
+    let counter = this.eventsByType.get(type);
+    if (!counter) this.eventsByType.set(type, (counter = this.events.labels({ type })));
+    counter.inc();
+  }
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
   }

@@ -9,11 +9,12 @@
  * anything outside the prefix, are never touched. Every change goes through the EndpointStore, so a
  * record updated by an event after the snapshot was taken is newer and stays.
  */
-import { describeError, type EndpointRecord, type EtcdLayout, type Logger, type MarathonAppInfo, type MarathonClient, type MarathonTask } from '@theseus/services';
+import { describeError, type EtcdLayout, type Logger, type MarathonAppInfo, type MarathonClient, type MarathonTask } from '@theseus/services';
 import { readMarathonList } from './json-list-reader.js';
 import { MARATHON_LABELS } from '@theseus/services';
 import type { AppCatalog } from './app-catalog.js';
-import { appModelOf, endpointRecordOf, factsOfTask, isServing, type AppModel } from './endpoint-of-task.js';
+import { appModelOf, factsOfTask, isServing, type AppModel } from './endpoint-of-task.js';
+import type { EncodedEndpoint, EndpointEncoder } from './endpoint-encoder.js';
 import { taskIdOfKey, type EndpointStore, type SubmitOutcome } from './endpoint-store.js';
 import type { SubscriberMetrics } from './metrics.js';
 
@@ -23,6 +24,8 @@ export interface SyncContext {
   store: EndpointStore;
   catalog: AppCatalog;
   layout: EtcdLayout;
+  /** Keys and records of this layout and cluster. */
+  encoder: EndpointEncoder;
   cluster: string;
   requireHealthy: boolean;
   logger: Logger;
@@ -47,15 +50,19 @@ export interface ReconcileResult {
   durationMs: number;
 }
 
+export interface DesiredEndpoint {
+  taskId: string;
+  value: EncodedEndpoint;
+}
+
 /** Records that should exist for one app's tasks, by key. */
-export function desiredOfApp(ctx: SyncContext, model: AppModel, tasks: readonly MarathonTask[], at: string): Map<string, EndpointRecord> {
-  const desired = new Map<string, EndpointRecord>();
-  const ref = model.ref;
-  if (!ref) return desired;
+export function desiredOfApp(ctx: SyncContext, model: AppModel, tasks: readonly MarathonTask[], at: string): Map<string, DesiredEndpoint> {
+  const desired = new Map<string, DesiredEndpoint>();
+  if (!model.ref) return desired;
   for (const task of tasks) {
     const facts = factsOfTask(model, task);
     if (!isServing(model, task.state, facts.healthy, ctx.requireHealthy)) continue;
-    desired.set(ctx.layout.endpoint(ref.namespace, ref.service, task.id), endpointRecordOf({ ...model, ref }, facts, ctx.cluster, at));
+    desired.set(ctx.encoder.key(model, task.id), { taskId: task.id, value: ctx.encoder.encode(model, facts, at) });
   }
   return desired;
 }
@@ -87,15 +94,15 @@ export async function reconcile(ctx: SyncContext): Promise<ReconcileResult> {
     const tasks = app.tasks ?? [];
     result.tasks += tasks.length;
     const serving = desiredOfApp(ctx, model, tasks, at);
-    for (const task of tasks) if (!serving.has(ctx.layout.endpoint(model.ref.namespace, model.ref.service, task.id))) listed.add(task.id);
-    for (const [key, record] of serving) {
+    for (const task of tasks) if (!serving.has(ctx.encoder.key(model, task.id))) listed.add(task.id);
+    for (const [key, { taskId, value }] of serving) {
       desired.add(key);
       const known = ctx.store.knownAt(key);
       if (known && !known.owned && known.state !== 0) {
         result.foreign++;
         continue;
       }
-      count(ctx.store.submit({ key, appId: record.appId, taskId: record.taskId, at: started, record }), known ? 'fixed' : 'added');
+      count(ctx.store.submit({ key, appId: model.id, taskId, at: started, value }), known ? 'fixed' : 'added');
     }
   }, { backpressure: () => ctx.store.belowLimit(MAX_QUEUED_CHANGES) });
   ctx.catalog.replaceAll(models);
@@ -142,8 +149,8 @@ export async function refreshApp(ctx: SyncContext, appId: string): Promise<void>
     ctx.logger.warn('cannot read app from Marathon; the next reconcile covers it', { appId, error: describeError(err) });
     return;
   }
-  const desired = fetched ? desiredOfApp(ctx, fetched.model, fetched.app.tasks ?? [], new Date(started).toISOString()) : new Map<string, EndpointRecord>();
-  for (const [key, record] of desired) ctx.store.submit({ key, appId, taskId: record.taskId, at: started, record });
+  const desired = fetched ? desiredOfApp(ctx, fetched.model, fetched.app.tasks ?? [], new Date(started).toISOString()) : new Map<string, DesiredEndpoint>();
+  for (const [key, { taskId, value }] of desired) ctx.store.submit({ key, appId, taskId, at: started, value });
   for (const key of ctx.store.keysOfApp(appId)) {
     const known = ctx.store.knownAt(key);
     if (desired.has(key) || !known?.owned) continue;

@@ -24,6 +24,7 @@ import {
 } from '@theseus/services';
 import { AppCatalog } from './app-catalog.js';
 import { EndpointStore } from './endpoint-store.js';
+import { EndpointEncoder } from './endpoint-encoder.js';
 import { EventApplier } from './event-applier.js';
 import { Leadership } from './leadership.js';
 import { SubscriberMetrics } from './metrics.js';
@@ -138,6 +139,7 @@ export class Subscriber {
       store: this.store,
       catalog: new AppCatalog(this.marathon),
       layout,
+      encoder: new EndpointEncoder(layout, options.cluster ?? 'default'),
       cluster: options.cluster ?? 'default',
       requireHealthy: options.requireHealthy ?? true,
       logger: this.logger,
@@ -185,7 +187,7 @@ export class Subscriber {
       });
       this.stream.on('retry', ({ url, error, delayMs }) => this.logger.warn('event stream unavailable', { url, error, retryInMs: delayMs }));
       this.stream.on('event', (event) => this.onEvent(event));
-      this.stream.on('unknown', ({ eventType }) => this.metrics.events.inc({ type: eventType }));
+      this.stream.on('unknown', ({ eventType }) => this.metrics.countEvent(eventType));
       this.stream.on('malformed', ({ eventType, problem, sample }) => this.onMalformed(eventType, problem, sample));
       this.stream.start();
     }
@@ -229,7 +231,7 @@ export class Subscriber {
 
   /** An event from the stream or a callback. Only the leader applies events. */
   onEvent(event: MarathonEvent): void {
-    this.metrics.events.inc({ type: event.eventType });
+    this.metrics.countEvent(event.eventType);
     if (!this.leadership.isLeader || this.stopped) return;
     try {
       this.applier.apply(event);
@@ -245,7 +247,7 @@ export class Subscriber {
       this.onMalformed(parsed.eventType, parsed.problem, JSON.stringify(body ?? null).slice(0, 200));
       return { accepted: false, problem: parsed.problem };
     }
-    if (parsed.kind === 'unknown') this.metrics.events.inc({ type: parsed.eventType });
+    if (parsed.kind === 'unknown') this.metrics.countEvent(parsed.eventType);
     else this.onEvent(parsed.event);
     return { accepted: true };
   }
