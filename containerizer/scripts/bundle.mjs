@@ -18,8 +18,8 @@
  * It then compiles the native client, `containerizer/bundle/theseus-containerizer` (native/
  * theseus-containerizer.c, with the system's C compiler), which a slave runs: it hands each call
  * to the resident service running this bundle (src/service/), so a call does not pay for starting
- * Node. Its build id is a digest of the bundle, the client's source and this Node, so a client only
- * ever talks to a service of its own build. Without a C compiler the client is not built (and
+ * Node. Its build id is a digest of the bundle, the client's source, this Node and where the package
+ * is, so a client only ever talks to a service of its own build and installation. Without a C compiler the client is not built (and
  * bin/theseus-containerizer.js remains the program to run).
  *
  * Three dockerode and docker-modem modules are not bundled but required from node_modules the
@@ -286,7 +286,7 @@ async function main() {
 /** Compiles the native client; an unchanged binary is left alone. */
 function buildClient(code) {
   const source = readFileSync(CLIENT_SOURCE);
-  const buildId = createHash('sha256').update(code).update(source).update(process.execPath).update(process.version).digest('hex').slice(0, 16);
+  const buildId = createHash('sha256').update(code).update(source).update(process.execPath).update(process.version).update(PACKAGE).digest('hex').slice(0, 16);
   const temp = `${CLIENT}.${process.pid}.tmp`;
   const cc = process.env.CC || 'cc';
   const compile = (flags) => execFileSync(cc, [...flags, '-O2', '-Wall', '-Wextra', `-DTHESEUS_BUILD_ID="${buildId}"`, `-DTHESEUS_NODE="${process.execPath}"`, '-o', temp, CLIENT_SOURCE], { stdio: ['ignore', 'inherit', 'pipe'] });
