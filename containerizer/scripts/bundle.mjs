@@ -18,9 +18,9 @@
  * It then compiles the native client, `containerizer/bundle/theseus-containerizer` (native/
  * theseus-containerizer.c, with the system's C compiler), which a slave runs: it hands each call
  * to the resident service running this bundle (src/service/), so a call does not pay for starting
- * Node. Its build id is a digest of the bundle, the client's source, this Node and where the package
- * is, so a client only ever talks to a service of its own build and installation. Without a C compiler the client is not built (and
- * bin/theseus-containerizer.js remains the program to run).
+ * Node. Its build id is a digest of the bundle, the client's source, this Node and where the
+ * package is, so a client only ever talks to a service of its own build and installation. Without
+ * a C compiler the client is not built (and bin/theseus-containerizer.js remains the program to run).
  *
  * Three dockerode and docker-modem modules are not bundled but required from node_modules the
  * first time they are used (dockerode requires the first two up front; they pull in @grpc/grpc-js,
