@@ -78,7 +78,7 @@ interface Deletion {
   final: boolean;
 }
 
-export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; written: [number] }> {
+export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []; deposed: []; written: [number] }> {
   private readonly known = new Map<string, KnownEndpoint>();
   private readonly byApp = new Map<string, Set<string>>();
   private readonly deletions = new Map<string, Deletion>();
@@ -356,8 +356,10 @@ export class EndpointStore extends EventEmitter<{ recovered: []; deposed: []; wr
     } catch (err) {
       this.requeue(batch);
       this.options.metrics.etcdErrors.inc();
-      if (!this.etcdDown) this.options.logger.warn('etcd write failed; changes kept and retried', { error: describeError(castEtcdError(err)), pending: this.pending.size });
+      const first = !this.etcdDown;
+      if (first) this.options.logger.warn('etcd write failed; changes kept and retried', { error: describeError(castEtcdError(err)), pending: this.pending.size });
       this.etcdDown = true;
+      if (first) this.emit('unreachable');
       if (!this.retryTimer) {
         this.retryDelay = Math.min(5_000, Math.max(100, this.retryDelay * 2));
         this.retryTimer = setTimeout(() => {

@@ -130,3 +130,19 @@ test('SIGKILL mid-stream, then restart: etcd equals Marathon after the reconcile
   assert.doesNotMatch(second.output(), /at .*\.(js|ts):\d+/, 'no stack traces in the logs');
   await untilInSync(double, prefix);
 });
+
+test('a heap budget it cannot run in is refused with what to set', async () => {
+  double ??= await MarathonDouble.start({ heartbeatMs: 500 });
+  const child = spawn(process.execPath, [`${ROOT}bin/theseus.js`, 'subscriber', '--heap-mb', '20'], {
+    env: { ...process.env, MARATHON_URL: double.url, ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','), THESEUS_ETCD_PREFIX: prefix },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  const [code] = await once(child, 'exit');
+  assert.notEqual(code, 0);
+  assert.match(output, /--heap-mb: must be 0 or a whole number of MB from 64 up, not 20/);
+  assert.doesNotMatch(output, /at .*\.(js|ts):\d+/, 'no stack trace');
+});

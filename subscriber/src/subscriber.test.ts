@@ -58,6 +58,19 @@ test('TASK_RUNNING registers; every leaving state removes; staging and starting 
   assert.deepEqual([result.added, result.fixed, result.removed], [0, 0, 0], 'events alone left etcd exact');
 });
 
+test('a burst of events larger than the flow-control window all reach etcd over the one attached stream', async () => {
+  const { double, prefix, sub } = await setup();
+  double.putApp(theseusApp(web));
+  const before = (await sub.status()).lastReconcile?.at;
+  for (let i = 0; i < 3_000; i++) double.startTask('/theseus/default/web');
+  await untilInSync(double, prefix);
+  assert.equal((await etcdView(prefix)).size, 3_000);
+  assert.equal(double.streamCount, 1);
+  assert.equal((await sub.status()).lastReconcile?.at, before, 'no reattach (and its reconcile) was needed');
+  const result = await sub.reconcileNow('check');
+  assert.deepEqual([result.added, result.fixed, result.removed], [0, 0, 0], 'events alone left etcd exact');
+});
+
 test('health-gated registration: registered once healthy, removed when unhealthy; without the gate, registered with its health', async () => {
   const { double, prefix } = await setup();
   const app = theseusApp({ namespace: 'default', service: 'api', labels: ['blue'] }, { healthChecks: [{ protocol: 'MESOS_HTTP', path: '/health', portIndex: 0 }] });

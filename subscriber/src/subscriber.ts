@@ -61,6 +61,15 @@ export interface SubscriberOptions {
   streamBackoffMs?: number;
 }
 
+/**
+ * Flow control of the event stream: reading pauses while this many changes wait for etcd (beyond
+ * the transactions under way) and resumes once they are down to STREAM_RESUME_AT, so a burst waits
+ * in the connection instead of in the heap. Not while etcd is unreachable: then changes are kept
+ * (one per key) and the stream is read on.
+ */
+const STREAM_PAUSE_AT = 480;
+const STREAM_RESUME_AT = 240;
+
 export class NotLeaderError extends TheseusError {
   constructor() {
     super('NOT_LEADER', 'this subscriber is a standby: only the leader reconciles', { hint: 'send the request to the leader', recoverable: true });
@@ -109,6 +118,7 @@ export class Subscriber {
   private callbacksRegistered = false;
   private callbackTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private streamPaused = false;
 
   constructor(private readonly options: SubscriberOptions) {
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
@@ -171,10 +181,18 @@ export class Subscriber {
     this.leadership.on('deposed', (reason) => {
       this.metrics.leader.set(0);
       this.store.lead(undefined);
+      this.resumeStream();
       this.logger.warn('lost leadership', { reason });
     });
     this.store.on('recovered', () => this.requestReconcile('etcd reachable again'));
-    this.store.on('deposed', () => this.metrics.leader.set(0));
+    this.store.on('deposed', () => {
+      this.metrics.leader.set(0);
+      this.resumeStream();
+    });
+    this.store.on('unreachable', () => this.resumeStream());
+    this.store.on('written', () => {
+      if (this.streamPaused && this.store.pendingCount <= STREAM_RESUME_AT) this.resumeStream();
+    });
     if (this.stream) {
       this.stream.on('attached', ({ url }) => {
         this.metrics.attached.set(1);
@@ -238,6 +256,16 @@ export class Subscriber {
     } catch (err) {
       this.logger.error('cannot apply event', { eventType: event.eventType, error: describeError(err) });
     }
+    if (!this.streamPaused && this.stream && this.store.pendingCount >= STREAM_PAUSE_AT && this.store.reachable) {
+      this.streamPaused = true;
+      this.stream.pause();
+    }
+  }
+
+  private resumeStream(): void {
+    if (!this.streamPaused) return;
+    this.streamPaused = false;
+    this.stream?.resume();
   }
 
   /** A callback body: parsed and applied like a stream event. */

@@ -215,3 +215,30 @@ test('SseParser: multi-line data, multi-byte characters split across chunks, ove
   assert.deepEqual(got, [[undefined, 'ä1\n2'], [undefined, 'ok']]);
   assert.equal(problems.length, 1);
 });
+
+test('pause stops reading (events wait in the connection, the idle timeout is suspended); resume delivers them in order', async () => {
+  let write: (data: string) => void = () => undefined;
+  const { url } = await server((_req, res) => {
+    openSse(res);
+    write = (data) => res.write(`data: ${data}\r\n\r\n`);
+    write(status('t.1', 'TASK_RUNNING'));
+  });
+  const stream = new MarathonEventStream({ urls: [url], idleTimeoutMs: 300, initialBackoffMs: 20 });
+  const { events } = collect(stream);
+  const detached: string[] = [];
+  stream.on('detached', ({ reason }) => detached.push(reason));
+  stream.start();
+  after(() => stream.stop());
+  await until(() => events.length === 1, 'the first event');
+  stream.pause();
+  write(status('t.2', 'TASK_RUNNING'));
+  write(status('t.3', 'TASK_KILLED'));
+  await new Promise((r) => setTimeout(r, 900)); // three idle timeouts
+  assert.equal(events.length, 1, 'nothing is read while paused');
+  assert.deepEqual(detached, [], 'a paused stream is not dropped as silent');
+  stream.resume();
+  await until(() => events.length === 3, 'the events sent while paused');
+  assert.deepEqual(events.map((e) => (e as { taskId: string }).taskId), ['t.1', 't.2', 't.3']);
+  assert.equal(stream.attached, true);
+  await until(() => detached.length === 1, 'the idle timeout, running again after resume');
+});

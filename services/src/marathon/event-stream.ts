@@ -84,6 +84,10 @@ export class MarathonEventStream extends EventEmitter<MarathonEventStreamEvents>
   private retryTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private attachedUrl: string | undefined;
+  /** The open stream's response and its idle-timer restart (for pause / resume). */
+  private response: http.IncomingMessage | undefined;
+  private touchIdle: (() => void) | undefined;
+  private paused = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
 
@@ -128,6 +132,24 @@ export class MarathonEventStream extends EventEmitter<MarathonEventStreamEvents>
     this.request?.destroy();
     this.wake?.();
     await this.loop;
+  }
+
+  /**
+   * Stops reading the stream (flow control, for a consumer that cannot keep up): unread events wait
+   * in the connection's buffers, and the idle timeout is suspended until `resume`.
+   */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    clearTimeout(this.idleTimer);
+    this.response?.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.touchIdle?.();
+    this.response?.resume();
   }
 
   /** Drops the current connection; a new one follows after the short reconnect delay. */
@@ -207,8 +229,12 @@ export class MarathonEventStream extends EventEmitter<MarathonEventStreamEvents>
         );
         const touch = () => {
           clearTimeout(this.idleTimer);
+          if (this.paused) return;
           this.idleTimer = setTimeout(() => req.destroy(new StreamFailure(`silent for ${this.idleTimeoutMs} ms`)), this.idleTimeoutMs);
         };
+        this.response = res;
+        this.touchIdle = touch;
+        if (this.paused) res.pause();
         touch();
         let ended = false;
         const finish = (why: string) => {
@@ -216,6 +242,8 @@ export class MarathonEventStream extends EventEmitter<MarathonEventStreamEvents>
           ended = true;
           clearTimeout(this.idleTimer);
           this.attachedUrl = undefined;
+          this.response = undefined;
+          this.touchIdle = undefined;
           this.emit('detached', { url, reason: why });
           resolve(why);
         };
