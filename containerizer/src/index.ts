@@ -15,4 +15,6 @@ export type {
   NetworkMode,
   RegistryAuth,
   EnsureImageOptions,
+  ExecOptions,
+  ExecResult,
 } from './docker/types.js';

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +37,13 @@ async function fetchText(url: string, attempts = 50): Promise<string> {
       if (i >= attempts) throw err;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  }
+}
+
+async function waitUntil(condition: () => Promise<boolean>, attempts = 100): Promise<void> {
+  for (let i = 0; !(await condition()); i++) {
+    if (i >= attempts) throw new Error('condition not met');
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
@@ -157,6 +164,38 @@ describe('DockerDriver against the Docker Engine', () => {
     );
     assert.equal((await driver.list(labels)).length, before);
     await driver.remove(holder.id);
+  });
+
+  it('exec runs a shell command inside the container with the given env and reports its exit status', async () => {
+    const marker = `/etc/only-in-${run}`;
+    assert.equal(existsSync(marker), false, 'the marker must not exist on this host');
+    const started = await driver.start(spec({ shell: `echo inside > ${marker} && exec sleep 300`, env: { FROM_SPEC: 'spec' }, init: true }));
+    await waitUntil(async () => (await driver.exec(started.id, `test -f ${marker}`, { timeoutMs: 10_000 })).exitCode === 0);
+    assert.deepEqual(await driver.exec(started.id, `test "$(cat ${marker})" = inside && test "$CHECK" = 'a b' && test "$FROM_SPEC" = spec`, { env: { CHECK: 'a b' }, timeoutMs: 10_000 }), { exitCode: 0, timedOut: false });
+    assert.deepEqual(await driver.exec(started.id, 'test -n "$CHECK"', { timeoutMs: 10_000 }), { exitCode: 1, timedOut: false }, 'env is per exec');
+    assert.deepEqual(await driver.exec(started.id, 'echo noise; echo more >&2; exit 7', { timeoutMs: 10_000 }), { exitCode: 7, timedOut: false });
+    assert.equal((await driver.exec(started.id, `test -f ${join(hostDir, 'index.html')}`, { timeoutMs: 10_000 })).exitCode, 1, 'a host-only file is not seen');
+    await driver.remove(started.id);
+  });
+
+  it('exec past its time limit resolves as timed out and its process is killed', async () => {
+    const started = await driver.start(spec({ args: ['sleep', '300'], init: true }));
+    const token = `${run}-${randomBytes(3).toString('hex')}`;
+    const result = await driver.exec(started.id, `sleep 29; echo ${token}`, { timeoutMs: 1000 });
+    assert.deepEqual(result, { exitCode: null, timedOut: true });
+    await waitUntil(async () => (await driver.exec(started.id, `! ps | grep -v grep | grep -q -e 'sleep 29' -e ${token}`, { timeoutMs: 10_000 })).exitCode === 0);
+    assert.equal(await driver.exec(started.id, 'true', { timeoutMs: 10_000 }).then((r) => r.exitCode), 0, 'the container still runs');
+    await driver.remove(started.id);
+  });
+
+  it('exec in an unknown container is ContainerNotFoundError, in a stopped one the Engine\'s refusal', async () => {
+    await assert.rejects(driver.exec('theseus-no-such-container', 'true', { timeoutMs: 10_000 }), ContainerNotFoundError);
+    const ended = await driver.start(spec({ args: ['true'] }));
+    await driver.wait(ended.id);
+    await assert.rejects(driver.exec(ended.id, 'true', { timeoutMs: 10_000 }), (err: unknown) => err instanceof DockerRequestError && /not running/i.test(err.message));
+    await driver.remove(ended.id);
+    const nowhere = new DockerDriver({ socketPath: join(tmpdir(), `no-docker-${run}.sock`) });
+    await assert.rejects(nowhere.exec('any', 'true', { timeoutMs: 10_000 }), DockerUnavailableError);
   });
 
   it('treats stop and remove of an unknown container as done, and wait/usage of one as not found', async () => {

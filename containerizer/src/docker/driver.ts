@@ -7,6 +7,7 @@ import Docker from 'dockerode';
 import { readCgroupUsage, type CgroupUsage } from './cgroup-usage.js';
 import { ContainerNotFoundError, DockerRequestError, DockerUnavailableError, ImageUnavailableError } from './errors.js';
 import { engineSocket } from './engine-socket.js';
+import { execInContainer } from './exec.js';
 import type {
   ContainerDetails,
   ContainerExit,
@@ -14,6 +15,8 @@ import type {
   ContainerSpec,
   ContainerUsage,
   EnsureImageOptions,
+  ExecOptions,
+  ExecResult,
   ListedContainer,
   StartedContainer,
 } from './types.js';
@@ -223,6 +226,14 @@ export class DockerDriver {
       state: c.State,
       created: c.Created,
     }));
+  }
+
+  /**
+   * Runs `/bin/sh -c <command>` inside the running container with `env` added, as its user and in its
+   * working directory; the output is dropped. Resolves with the exit status, or `timedOut` after `timeoutMs`.
+   */
+  exec(id: string, command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    return execInContainer(this.longDocker, (action, request) => this.call(action, request, id), id, command, options);
   }
 
   /** Copies the container's output (from its start) to the given streams until it ends. */

@@ -132,3 +132,16 @@ export interface EnsureImageOptions {
   /** Give up a pull after this long (ImageUnavailableError). Default: no limit. */
   timeoutMs?: number;
 }
+
+export interface ExecOptions {
+  /** Added to the container's environment for this command (same names win). */
+  env?: Record<string, string>;
+  /** The command fails (`timedOut`) when it has not ended after this long. Default 20 000 (Marathon's health check timeout). */
+  timeoutMs?: number;
+}
+
+export interface ExecResult {
+  /** The command's exit status; null when it did not end in time. */
+  exitCode: number | null;
+  timedOut: boolean;
+}
