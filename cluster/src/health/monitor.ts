@@ -1,5 +1,6 @@
 /**
- * Marathon-side health checks (HTTP, HTTPS, TCP, COMMAND; MESOS_* run the same way here): results in
+ * Marathon-side health checks (HTTP, HTTPS, TCP, COMMAND; MESOS_* run the same way here; COMMAND runs
+ * where the task runs: inside a Docker task's container, in a process task's sandbox): results in
  * the task's `healthCheckResults`, `health_status_changed_event` and `instance_health_changed_event`
  * when a task's health changes, failures ignored during the grace period until the first success,
  * and a kill (`unhealthy_instance_kill_event`) after `maxConsecutiveFailures`.
@@ -94,7 +95,9 @@ export class HealthMonitor {
     if (check.protocol === 'COMMAND') {
       const runner = this.deps.runner(task);
       if (!runner || !task.ref) return Promise.resolve('task not started');
-      return runner.exec(task.ref, task.spec, check.command!.value, check.timeoutSeconds * 1000).then((code) => (code === 0 ? null : `command exited with status ${code}`));
+      return runner.exec(task.ref, task.spec, check.command!.value, check.timeoutSeconds * 1000).then((code) =>
+        code === 0 ? null : code === null ? `command did not end within ${check.timeoutSeconds} s` : `command exited with status ${code}`,
+      );
     }
     const target = this.target(task, check);
     if (!target) return Promise.resolve('no port to check');

@@ -3,7 +3,6 @@
  * carries the engine's labels, so after a restart the engine finds and adopts it; containers of this
  * engine that belong to no known task are removed instead of being left running twice.
  */
-import { spawn } from 'node:child_process';
 import { DockerDriver, type ContainerSpec } from '@theseus/containerizer';
 import type { Logger } from '@theseus/services';
 import { ENGINE_LABEL, TASK_LABEL } from './launch-spec.js';
@@ -64,16 +63,9 @@ export class DockerRunner implements TaskRunner {
     return Boolean(details?.running && details.labels[TASK_LABEL] === taskId);
   }
 
-  /**
-   * COMMAND checks run on this host with the task's environment (HOST, PORT0...), since the driver has
-   * no exec; a check that reaches the task through its published ports behaves as in the container.
-   */
-  exec(_ref: string, spec: TaskLaunchSpec, command: string, timeoutMs: number): Promise<number> {
-    return new Promise((resolve) => {
-      const child = spawn('/bin/sh', ['-c', command], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...spec.env }, stdio: 'ignore', timeout: timeoutMs, killSignal: 'SIGKILL' });
-      child.once('error', () => resolve(127));
-      child.once('exit', (code) => resolve(code ?? 137));
-    });
+  /** Inside the task's container, as Mesos runs COMMAND checks of Docker tasks, with the task's environment. */
+  async exec(ref: string, spec: TaskLaunchSpec, command: string, timeoutMs: number): Promise<number | null> {
+    return (await this.driver.exec(ref, command, { env: spec.env, timeoutMs })).exitCode;
   }
 
   cleanup(ref: string): Promise<void> {

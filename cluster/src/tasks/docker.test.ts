@@ -2,7 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MarathonApp } from '@theseus/services';
 import { DockerDriver } from '@theseus/containerizer';
@@ -162,6 +162,47 @@ describe('Docker upgrades, health and backoff', () => {
     await waitFor('killed', () => statusEvents(e.events, String(kill.taskId)).includes('TASK_KILLED'), 20_000);
     await waitFor('replacement', () => e.engine.scheduler.tasksOf('/docker/sick').some((t) => t.id !== kill.taskId), 20_000);
     await e.client.deleteApp('/docker/sick');
+  });
+
+  it('runs COMMAND health checks inside the container with the task\'s environment: healthy once the container has the file', async () => {
+    const ready = `/tmp/ready-${run}`;
+    assert.equal(existsSync(ready), false, 'the file the check looks for exists only in the container');
+    const check = `test -f ${ready} && test "$MARATHON_APP_ID" = /docker/command && test -n "$MESOS_TASK_ID" && test -n "$PORT0" && test "$PORT_HTTP" = "$PORT0" && test "$GREETING" = hello`;
+    // the container creates the file once the test opens the gate (a file in its persistent volume)
+    await e.client.createApp(webApp('/docker/command', {
+      cmd: `until [ -f /mnt/mesos/sandbox/gate/open ]; do sleep 0.2; done; touch ${ready}; exec sleep 600`,
+      container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' }, portMappings: [{ containerPort: 8080, hostPort: 0, name: 'http' }], volumes: [{ containerPath: 'gate', mode: 'RW', persistent: { size: 1 } }] },
+      healthChecks: [{ protocol: 'COMMAND', command: { value: check }, gracePeriodSeconds: 0, intervalSeconds: 1, timeoutSeconds: 5, maxConsecutiveFailures: 0 }],
+    }));
+    const task = await waitFor('a failed check', () => e.engine.scheduler.tasksOf('/docker/command').find((t) => (t.healthCheckResults[0]?.consecutiveFailures ?? 0) > 0), 30_000);
+    assert.equal(task.healthCheckResults[0]!.lastFailureCause, 'command exited with status 1');
+    assert.equal((await e.client.getApp('/docker/command')).tasksHealthy, 0);
+    writeFileSync(join(e.dataDir, 'volumes', task.id, 'gate', 'open'), '');
+    const app = await waitFor('healthy', async () => {
+      const a = await e.client.getApp('/docker/command');
+      return a.tasksHealthy === 1 ? a : undefined;
+    }, 30_000);
+    assert.equal(app.tasks![0]!.id, task.id);
+    assert.equal(app.tasks![0]!.healthCheckResults![0]!.alive, true);
+    await e.client.deleteApp('/docker/command');
+  });
+
+  it('a COMMAND check of a file on the host but not in the container fails, and the task is killed after maxConsecutiveFailures', async () => {
+    const hostOnly = join(e.dataDir, `host-only-${run}`);
+    writeFileSync(hostOnly, 'on the host');
+    await e.client.createApp(webApp('/docker/host-file', { healthChecks: [{ protocol: 'COMMAND', command: { value: `test -f ${hostOnly}` }, gracePeriodSeconds: 0, intervalSeconds: 1, timeoutSeconds: 5, maxConsecutiveFailures: 2 }] }));
+    const kill = await waitFor('unhealthy kill', () => e.events.find((ev) => ev.eventType === 'unhealthy_instance_kill_event' && ev.appId === '/docker/host-file'), 30_000);
+    assert.match(String(kill.reason), /^COMMAND health check failed 2 times: command exited with status 1$/);
+    assert.equal(existsSync(hostOnly), true);
+    await waitFor('killed', () => statusEvents(e.events, String(kill.taskId)).includes('TASK_KILLED'), 20_000);
+    await e.client.deleteApp('/docker/host-file');
+  });
+
+  it('a COMMAND check that outlasts timeoutSeconds fails as timed out', async () => {
+    await e.client.createApp(webApp('/docker/slow-check', { healthChecks: [{ protocol: 'COMMAND', command: { value: 'sleep 25' }, gracePeriodSeconds: 0, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 1 }] }));
+    const kill = await waitFor('unhealthy kill', () => e.events.find((ev) => ev.eventType === 'unhealthy_instance_kill_event' && ev.appId === '/docker/slow-check'), 30_000);
+    assert.match(String(kill.reason), /^COMMAND health check failed 1 times: command did not end within 1 s$/);
+    await e.client.deleteApp('/docker/slow-check');
   });
 
   it('relaunches a crashing container with backoff', async () => {

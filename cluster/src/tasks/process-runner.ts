@@ -111,7 +111,7 @@ export class ProcessRunner implements TaskRunner {
     return runs(Number(ref), taskId);
   }
 
-  exec(_ref: string, spec: TaskLaunchSpec, command: string, timeoutMs: number): Promise<number> {
+  exec(_ref: string, spec: TaskLaunchSpec, command: string, timeoutMs: number): Promise<number | null> {
     return new Promise((resolve) => {
       const child = spawn('/bin/sh', ['-c', command], {
         cwd: this.sandboxOf(spec.taskId),
@@ -121,7 +121,8 @@ export class ProcessRunner implements TaskRunner {
         killSignal: 'SIGKILL',
       });
       child.once('error', () => resolve(127));
-      child.once('exit', (code) => resolve(code ?? 137));
+      // killed by the timeout: did not end in time
+      child.once('exit', (code) => resolve(code ?? (child.killed ? null : 137)));
     });
   }
 

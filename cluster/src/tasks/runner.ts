@@ -50,8 +50,11 @@ export interface TaskRunner {
   locate(taskId: string): Promise<string | undefined>;
   /** Whether `ref` still runs `taskId` (used to adopt tasks after a restart). */
   isRunning(ref: string, taskId: string): Promise<boolean>;
-  /** Runs a COMMAND health check in the task's context; resolves to the exit code. */
-  exec(ref: string, spec: TaskLaunchSpec, command: string, timeoutMs: number): Promise<number>;
+  /**
+   * Runs a COMMAND health check (`/bin/sh -c`) where the task runs (its sandbox on this host, inside its
+   * container) with its environment; resolves to the exit code, null when it did not end in time.
+   */
+  exec(ref: string, spec: TaskLaunchSpec, command: string, timeoutMs: number): Promise<number | null>;
   /** Releases what remains of an ended task (a stopped container). */
   cleanup(ref: string): Promise<void>;
 }
