@@ -8,13 +8,15 @@
 #
 # A service already answering on its address is left alone (and never stopped by `down`).
 # Settings: THESEUS_STACK_DIR (state and data, default /var/tmp/theseus-stack),
-#           ETCD_PORT (2379), REDIS_PORT (6379), STACK_WAIT_SECONDS (60).
+#           ETCD_PORT (2379), REDIS_PORT (6379), STACK_WAIT_SECONDS (60),
+#           ETCD_DEFRAG_MB (256: `up` defragments etcd's file beyond this size when most of it is free).
 set -euo pipefail
 
 STACK_DIR=${THESEUS_STACK_DIR:-/var/tmp/theseus-stack}
 ETCD_PORT=${ETCD_PORT:-2379}
 REDIS_PORT=${REDIS_PORT:-6379}
 WAIT_SECONDS=${STACK_WAIT_SECONDS:-60}
+DEFRAG_MB=${ETCD_DEFRAG_MB:-256}
 DOCKER_SOCK=/var/run/docker.sock
 
 say() { printf 'stack: %s\n' "$*" >&2; }
@@ -68,8 +70,26 @@ bridge_gateway() {
     grep -o '"Gateway":"[0-9.]*"' | head -n 1 | cut -d'"' -f4
 }
 
+# etcd keeps the pages its compactions free until it is defragmented: a stack used for weeks of tests
+# grows to GBs (slower, and read-only at the quota). When the file is past DEFRAG_MB and less than half
+# of it is in use, defragment it (etcd pauses for the seconds that takes).
+defrag_etcd() {
+  local base="http://127.0.0.1:${ETCD_PORT}" status size inuse
+  status=$(curl -fsS -m 5 -X POST "$base/v3/maintenance/status" -d '{}' 2>/dev/null) || return 0
+  size=$(grep -o '"dbSize":"[0-9]*"' <<<"$status" | grep -o '[0-9][0-9]*' || true)
+  inuse=$(grep -o '"dbSizeInUse":"[0-9]*"' <<<"$status" | grep -o '[0-9][0-9]*' || true)
+  [ -n "$size" ] && [ -n "$inuse" ] || return 0
+  [ "$size" -gt $((DEFRAG_MB * 1024 * 1024)) ] && [ "$size" -gt $((2 * inuse)) ] || return 0
+  say "etcd's file is $((size >> 20)) MB with $((inuse >> 20)) MB in use: defragmenting"
+  if curl -fsS -m 600 -X POST "$base/v3/maintenance/defragment" -d '{}' >/dev/null; then
+    say "etcd defragmented"
+  else
+    say "etcd defragmentation failed; etcd runs on as it was"
+  fi
+}
+
 up_etcd() {
-  if etcd_answers; then say "etcd already answers on 127.0.0.1:$ETCD_PORT"; return; fi
+  if etcd_answers; then say "etcd already answers on 127.0.0.1:$ETCD_PORT"; defrag_etcd; return; fi
   # Containers read etcd (guestutils, the watcher): listen on the Docker bridge too, never on all interfaces.
   local urls="http://127.0.0.1:${ETCD_PORT}" gateway
   gateway=$(bridge_gateway)
@@ -81,6 +101,7 @@ up_etcd() {
     --auto-compaction-mode revision --auto-compaction-retention 100000 --quota-backend-bytes 4294967296
   wait_until etcd etcd_answers
   say "etcd started on 127.0.0.1:$ETCD_PORT"
+  defrag_etcd
 }
 
 up_redis() {

@@ -3,8 +3,6 @@ import type { Server } from 'node:http';
 import { once } from 'node:events';
 import { isMainThread } from 'node:worker_threads';
 import { ConfigError, commandProgram, reportError, runUntilSignal, setUp } from '@theseus/services';
-import { Subscriber } from './subscriber.js';
-import { subscriberHttpApp } from './http.js';
 import { DEFAULT_HEAP_MB, YOUNG_GENERATION_MB, runInHeapBudget } from './heap-budget.js';
 
 export async function run(command: string, argv: string[]): Promise<number> {
@@ -21,6 +19,8 @@ export async function run(command: string, argv: string[]): Promise<number> {
     const heapMb = opts.heapMb === undefined ? DEFAULT_HEAP_MB : Number(opts.heapMb);
     if (!Number.isInteger(heapMb) || (heapMb !== 0 && heapMb < 64)) throw new ConfigError('--heap-mb', `must be 0 or a whole number of MB from 64 up, not ${String(opts.heapMb)}`);
     if (isMainThread && heapMb > 0) return await runInHeapBudget(command, argv, { oldMb: heapMb, youngMb: YOUNG_GENERATION_MB }, logger);
+    // Loaded only where the subscriber runs: the main thread of a budgeted process stays small.
+    const [{ Subscriber }, { subscriberHttpApp }] = await Promise.all([import('./subscriber.js'), import('./http.js')]);
     if (!settings.api.token) logger.warn('THESEUS_API_TOKEN is not set: POST /cleanup, /reconcile and /callback accept anyone');
     const subscriber = new Subscriber({
       marathonUrls: settings.marathon.urls!,
