@@ -1,6 +1,7 @@
 /**
- * Subscriber benchmark, one run, against a private etcd it starts (fresh data directory, random
- * ports; stopped at the end) so that every figure meets the same empty etcd, or against
+ * Subscriber benchmark, one run. Each part runs against a private etcd started for it (fresh data
+ * directory, random ports; removed after), so that no part meets what another left behind (history,
+ * a grown file) and the subscriber and its raw ceiling meet the same etcd; or against
  * ETCD_ENDPOINTS when given. Marathon is the double. Measured:
  *
  *  1. events/s from an SSE stream into etcd, next to the raw etcd write ceiling measured the same
@@ -22,8 +23,9 @@ import { createEtcdClient, EtcdLayout, type EndpointRecord, type MarathonAppInfo
 import { EtcdProcess, freePort } from '@theseus/services/testing';
 import { MarathonDouble } from '../src/testing/marathon-double.js';
 
-// The harness reads ETCD_ENDPOINTS when loaded: start the private etcd first.
-const privateEtcd = process.env.ETCD_ENDPOINTS ? undefined : await EtcdProcess.start();
+// The harness reads ETCD_ENDPOINTS when loaded: start a private etcd first (each part gets a fresh one).
+const sharedEtcd = process.env.ETCD_ENDPOINTS;
+let privateEtcd = sharedEtcd ? undefined : await EtcdProcess.start();
 if (privateEtcd) process.env.ETCD_ENDPOINTS = privateEtcd.endpoint;
 const { clearPrefix, ETCD_ENDPOINTS, makeSubscriber, randomPrefix, theseusApp, until } = await import('../src/testing/harness.js');
 
@@ -31,7 +33,17 @@ const QUICK = process.argv.includes('--quick');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const etcd = createEtcdClient({ endpoints: ETCD_ENDPOINTS, timeoutMs: 30_000 });
+let etcd = createEtcdClient({ endpoints: ETCD_ENDPOINTS, timeoutMs: 30_000 });
+
+/** Points this script and the harness (whose endpoint list is read at each use) at a fresh private etcd. */
+async function freshEtcd(): Promise<void> {
+  if (sharedEtcd) return;
+  etcd.close();
+  await privateEtcd?.destroy();
+  privateEtcd = await EtcdProcess.start();
+  ETCD_ENDPOINTS.splice(0, ETCD_ENDPOINTS.length, privateEtcd.endpoint);
+  etcd = createEtcdClient({ endpoints: ETCD_ENDPOINTS, timeoutMs: 30_000 });
+}
 
 function statusEvent(app: MarathonAppInfo, n: number, timestamp: string) {
   return JSON.stringify({
@@ -310,9 +322,15 @@ async function memory() {
 execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-b', 'subscriber'], { cwd: ROOT, stdio: 'inherit' });
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const parts: Array<[string, () => Promise<void>]> = [['throughput', throughput], ['latency', latency], ['reconcile', reconcileDrift], ['memory', memory]];
-console.log(privateEtcd ? `etcd: a private etcd started for this run (${privateEtcd.endpoint}, fresh data directory)` : `etcd: ${ETCD_ENDPOINTS.join(', ')} (ETCD_ENDPOINTS)`);
+console.log(sharedEtcd ? `etcd: ${sharedEtcd} (ETCD_ENDPOINTS)` : 'etcd: a private etcd started for each part (fresh data directory, removed after)');
 try {
-  for (const [name, run] of parts) if (only.length === 0 || only.includes(name)) await run();
+  let first = true;
+  for (const [name, run] of parts) {
+    if (only.length > 0 && !only.includes(name)) continue;
+    if (!first) await freshEtcd();
+    first = false;
+    await run();
+  }
 } finally {
   etcd.close();
   await privateEtcd?.destroy();
