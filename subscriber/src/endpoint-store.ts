@@ -325,6 +325,7 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
         this.inFlight.set(entry.key, entry);
       }
       this.inFlightBatches++;
+      this.options.metrics.pending.set(this.pending.size);
       void this.send(batch, this.guardKey).finally(() => {
         this.inFlightBatches--;
         for (const entry of batch) if (this.inFlight.get(entry.key) === entry) this.inFlight.delete(entry.key);
