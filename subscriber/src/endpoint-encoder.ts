@@ -108,9 +108,11 @@ function encodeParts(
   startedAtMs?: number | null,
 ): EncodedEndpoint {
   const state = head + ',"taskId":' + str(taskId) + ',"appVersion":' + str(appVersion) + ',"host":' + str(host) + ',"ipAddresses":' + str(ipAddresses) + ',"ports":' + ports + ',"healthy":' + healthy;
+  const json = state + ',"startedAt":' + (startedAt === null ? 'null' : str(startedAt)) + ',"updatedAt":' + str(updatedAt) + '}';
   return {
-    json: state + ',"startedAt":' + (startedAt === null ? 'null' : str(startedAt)) + ',"updatedAt":' + str(updatedAt) + '}',
-    state: hashOf(state),
+    json,
+    // Hashed as a prefix of the whole: only the JSON is made flat (once, here), not the state too.
+    state: hashOf(json, state.length),
     startedAt: startedAtMs !== undefined ? startedAtMs : startedAt === null ? null : Date.parse(startedAt),
     healthy,
   };
@@ -120,10 +122,10 @@ function encodeParts(
  * A 53-bit hash (two 32-bit multiply-xorshift lanes, mixed): much cheaper than a digest on the
  * event path, and as unlikely to collide for the one-key comparisons it serves. Never 0.
  */
-function hashOf(text: string): number {
+function hashOf(text: string, length: number): number {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = 0; i < length; i++) {
     const c = text.charCodeAt(i);
     h1 = Math.imul(h1 ^ c, 2654435761);
     h2 = Math.imul(h2 ^ c, 1597334677);
