@@ -10,14 +10,14 @@ export async function run(command: string, argv: string[]): Promise<number> {
     const program = commandProgram('subscriber', 'Follow Marathon events and keep every task endpoint in etcd (GET /healthz, /readyz, /metrics; POST /cleanup)')
       .option('--port <port>', 'HTTP port (default 5001)', (v) => Number(v))
       .option('--host <address>', 'address to listen on', '0.0.0.0')
-      .option('--heap-mb <mb>', `JavaScript heap budget in MB (default ${DEFAULT_HEAP_MB}, enough for about 100,000 endpoints; add 1 MB per 1,000 more; 0: V8's defaults and NODE_OPTIONS)`, (v) => Number(v));
+      .option('--heap-mb <mb>', `JavaScript heap budget in MB (default ${DEFAULT_HEAP_MB}, enough for about 100,000 endpoints; add 1 MB per 1,000 more; 0: V8's defaults and NODE_OPTIONS)`);
     const { settings, logger, opts } = setUp(program, argv, {
       component: 'subscriber',
       require: ['marathon.urls'],
       flags: (o) => ({ 'subscriber.port': o.port }),
     });
-    const heapMb = opts.heapMb === undefined ? DEFAULT_HEAP_MB : Number(opts.heapMb);
-    if (!Number.isInteger(heapMb) || (heapMb !== 0 && heapMb < 64)) throw new ConfigError('--heap-mb', `must be 0 or a whole number of MB from 64 up, not ${String(opts.heapMb)}`);
+    const heapMb = opts.heapMb === undefined ? DEFAULT_HEAP_MB : /^\d+$/.test(String(opts.heapMb)) ? Number(opts.heapMb) : NaN;
+    if (!(heapMb === 0 || heapMb >= 64)) throw new ConfigError('--heap-mb', `must be 0 or a whole number of MB from 64 up, not ${JSON.stringify(opts.heapMb)}`);
     if (isMainThread && heapMb > 0) return await runInHeapBudget(command, argv, { oldMb: heapMb, youngMb: YOUNG_GENERATION_MB }, logger);
     // Loaded only where the subscriber runs: the main thread of a budgeted process stays small.
     const [{ Subscriber }, { subscriberHttpApp }] = await Promise.all([import('./subscriber.js'), import('./http.js')]);

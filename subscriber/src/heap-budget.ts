@@ -11,7 +11,7 @@
  * by its supervisor) instead of swapping.
  */
 import { Worker } from 'node:worker_threads';
-import type { Logger } from '@theseus/services';
+import { describeError, type Logger } from '@theseus/services';
 
 export interface HeapBudget {
   /** Old generation limit, MB. */
@@ -53,7 +53,7 @@ export function runInHeapBudget(command: string, argv: string[], budget: HeapBud
       if ((failure as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
         logger.error('the subscriber outgrew its heap budget', { heapMb: budget.oldMb, hint: 'raise it with --heap-mb (about 60 MB plus 1 MB per 1,000 endpoints)' });
       } else if (failure) {
-        logger.error('the subscriber stopped on an error', { error: failure });
+        logger.error('the subscriber stopped on an error', { error: describeError(failure) });
       }
       resolve(failure ? 1 : code);
     });
