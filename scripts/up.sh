@@ -73,8 +73,7 @@ start_part() {
 }
 
 start_part engine "$ENGINE_PORT" /ping -- --data-dir "$RUN_DIR/engine" --hostname "$gateway"
-start_part subscriber "$SUBSCRIBER_PORT" /healthz MARATHON_URL="$MARATHON" ETCD_ENDPOINTS="$ETCD_HOST_URL" THESEUS_API_TOKEN="$TOKEN" \
-  NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=2" --
+start_part subscriber "$SUBSCRIBER_PORT" /healthz MARATHON_URL="$MARATHON" ETCD_ENDPOINTS="$ETCD_HOST_URL" THESEUS_API_TOKEN="$TOKEN" --
 start_part deployer "$DEPLOYER_PORT" /healthz MARATHON_URL="$MARATHON" ETCD_ENDPOINTS="$ETCD_HOST_URL" REDIS_URL="redis://127.0.0.1:$REDIS_PORT" \
   THESEUS_CONTAINER_ETCD_ENDPOINTS="$ETCD_CONTAINER_URL" THESEUS_API_TOKEN="$TOKEN" THESEUS_OPEN_READS=true \
   MESOS_MASTER_URL="$MARATHON" --

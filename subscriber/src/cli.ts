@@ -2,22 +2,21 @@
 import type { Server } from 'node:http';
 import { once } from 'node:events';
 import { isMainThread } from 'node:worker_threads';
-import { ConfigError, commandProgram, reportError, runUntilSignal, setUp } from '@theseus/services';
-import { DEFAULT_HEAP_MB, YOUNG_GENERATION_MB, runInHeapBudget } from './heap-budget.js';
+import { commandProgram, reportError, runUntilSignal, setUp } from '@theseus/services';
+import { YOUNG_GENERATION_MB, runInHeapBudget } from './heap-budget.js';
 
 export async function run(command: string, argv: string[]): Promise<number> {
   try {
     const program = commandProgram('subscriber', 'Follow Marathon events and keep every task endpoint in etcd (GET /healthz, /readyz, /metrics; POST /cleanup)')
       .option('--port <port>', 'HTTP port (default 5001)', (v) => Number(v))
       .option('--host <address>', 'address to listen on', '0.0.0.0')
-      .option('--heap-mb <mb>', `JavaScript heap budget in MB (default ${DEFAULT_HEAP_MB}, enough for about 100,000 endpoints; add 1 MB per 1,000 more; 0: V8's defaults and NODE_OPTIONS)`);
+      .option('--heap-mb <mb>', "JavaScript heap budget in MB (SUBSCRIBER_HEAP_MB; default 160, enough for about 100,000 endpoints; add 1 MB per 1,000 more; 0: V8's defaults and NODE_OPTIONS)", (v) => Number(v));
     const { settings, logger, opts } = setUp(program, argv, {
       component: 'subscriber',
       require: ['marathon.urls'],
-      flags: (o) => ({ 'subscriber.port': o.port }),
+      flags: (o) => ({ 'subscriber.port': o.port, 'subscriber.heapMb': o.heapMb }),
     });
-    const heapMb = opts.heapMb === undefined ? DEFAULT_HEAP_MB : /^\d+$/.test(String(opts.heapMb)) ? Number(opts.heapMb) : NaN;
-    if (!(heapMb === 0 || heapMb >= 64)) throw new ConfigError('--heap-mb', `must be 0 or a whole number of MB from 64 up, not ${JSON.stringify(opts.heapMb)}`);
+    const heapMb = settings.subscriber.heapMb;
     if (isMainThread && heapMb > 0) return await runInHeapBudget(command, argv, { oldMb: heapMb, youngMb: YOUNG_GENERATION_MB }, logger);
     // Loaded only where the subscriber runs: the main thread of a budgeted process stays small.
     const [{ Subscriber }, { subscriberHttpApp }] = await Promise.all([import('./subscriber.js'), import('./http.js')]);

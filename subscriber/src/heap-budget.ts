@@ -20,9 +20,6 @@ export interface HeapBudget {
   youngMb: number;
 }
 
-/** About 60 MB of code and state plus 1 MB per 1,000 endpoints fits 100,000 with room for a snapshot. */
-export const DEFAULT_HEAP_MB = 160;
-
 /** Young generation of the budget: 2 MB semi-spaces (larger ones cost RSS and gain nothing measurable here). */
 export const YOUNG_GENERATION_MB = 6;
 
@@ -51,7 +48,7 @@ export function runInHeapBudget(command: string, argv: string[], budget: HeapBud
       process.off('SIGTERM', forward);
       process.off('SIGINT', forward);
       if ((failure as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-        logger.error('the subscriber outgrew its heap budget', { heapMb: budget.oldMb, hint: 'raise it with --heap-mb (about 60 MB plus 1 MB per 1,000 endpoints)' });
+        logger.error('the subscriber outgrew its heap budget', { heapMb: budget.oldMb, hint: 'raise it with --heap-mb or SUBSCRIBER_HEAP_MB (about 60 MB plus 1 MB per 1,000 endpoints)' });
       } else if (failure) {
         logger.error('the subscriber stopped on an error', { error: describeError(failure) });
       }

@@ -143,6 +143,6 @@ test('a heap budget it cannot run in is refused with what to set', async () => {
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
   const [code] = await once(child, 'exit');
   assert.notEqual(code, 0);
-  assert.match(output, /--heap-mb: must be 0 or a whole number of MB from 64 up, not "20"/);
+  assert.match(output, /--heap-mb: must be 0 or a whole number of MB from 64 up/);
   assert.doesNotMatch(output, /at .*\.(js|ts):\d+/, 'no stack trace');
 });

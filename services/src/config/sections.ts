@@ -42,6 +42,15 @@ export const SubscriberSection = z.strictObject({
   streamIdleTimeoutMs: durationMs.default(30_000),
   /** Leader lease TTL in seconds: a dead leader is replaced within this time. */
   leaderTtlSeconds: z.number().int().min(2).max(300).default(10),
+  /**
+   * JavaScript heap budget in MB, applied by the command itself: about 60 MB plus 1 MB per 1,000
+   * endpoints (160: about 100,000). 0 leaves V8's defaults (and NODE_OPTIONS) in charge.
+   */
+  heapMb: z
+    .number()
+    .int()
+    .refine((mb) => mb === 0 || mb >= 64, 'must be 0 or a whole number of MB from 64 up')
+    .default(160),
 });
 
 /** `theseus engine` */

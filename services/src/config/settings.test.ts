@@ -58,6 +58,9 @@ test('a bad value names the variable that set it', () => {
   rejects(() => loadSettings({ env: { THESEUS_OPEN_READS: 'maybe' } }), 'THESEUS_OPEN_READS', /not true or false/);
   rejects(() => loadSettings({ env: { MARATHON_TIMEOUT_MS: '1.5s' } }), 'MARATHON_TIMEOUT_MS', /not a whole number/);
   rejects(() => loadSettings({ env: { THESEUS_CLUSTER: 'Prod_1' } }), 'THESEUS_CLUSTER', /lower-case/);
+  rejects(() => loadSettings({ env: { SUBSCRIBER_HEAP_MB: '20' } }), 'SUBSCRIBER_HEAP_MB', /0 or a whole number of MB from 64 up/);
+  // a flag is named as typed on the command line
+  rejects(() => loadSettings({ flags: { 'subscriber.heapMb': 20 } }), '--heap-mb', /from 64 up/);
 });
 
 test('a bad value in the file names the file and key; unknown keys are errors', () => {

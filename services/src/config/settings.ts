@@ -92,6 +92,7 @@ export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
   CALLBACK_URL: { path: 'subscriber.callbackUrl', parse: 'string' },
   STREAM_IDLE_TIMEOUT_MS: { path: 'subscriber.streamIdleTimeoutMs', parse: 'int' },
   SUBSCRIBER_LEADER_TTL_S: { path: 'subscriber.leaderTtlSeconds', parse: 'int' },
+  SUBSCRIBER_HEAP_MB: { path: 'subscriber.heapMb', parse: 'int' },
   ENGINE_DATA_DIR: { path: 'engine.dataDir', parse: 'string' },
   ENGINE_PORT_RANGE: { path: 'engine.portRange', parse: 'range' },
   ENGINE_HOSTNAME: { path: 'engine.hostname', parse: 'string' },
@@ -131,7 +132,7 @@ export function loadSettings(options: LoadSettingsOptions = {}): Readonly<Settin
   for (const [path, value] of Object.entries(options.flags ?? {})) {
     if (value === undefined) continue;
     setPath(input, path, value);
-    sources.set(path, `--${path.split('.').pop()}`);
+    sources.set(path, `--${(path.split('.').pop() as string).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
   }
 
   const parsed = SettingsSchema.safeParse(input);
