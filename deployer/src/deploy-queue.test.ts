@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import request from 'supertest';
-import { MarathonDouble } from './testing/marathon-double.js';
+import { MarathonDouble } from '@theseus/services/testing';
 import { OwnRedis } from './testing/redis-server.js';
 import { randomPrefix, startHarness, TEST_TOKEN, type Harness } from './testing/harness.js';
 
@@ -40,8 +40,8 @@ describe('deploy queue resilience', () => {
   });
 
   test('a deployer killed mid-deployment: another one resumes the job and applies nothing twice', async () => {
-    const double = new MarathonDouble({ stuck: () => true });
-    const marathonUrl = await double.start();
+    const double = await MarathonDouble.start({ stuck: () => true });
+    const marathonUrl = double.url;
     const prefix = randomPrefix();
     const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', RUN_DEPLOYER], {
       env: { ...process.env, MARATHON_URL: marathonUrl, REDIS_URL: redis.url, THESEUS_API_TOKEN: TEST_TOKEN, THESEUS_QUEUE_PREFIX: prefix, DEPLOY_LOCK_DURATION_MS: '1000' },
@@ -74,7 +74,7 @@ describe('deploy queue resilience', () => {
     } finally {
       child.kill('SIGKILL');
       await takeover?.close();
-      await double.stop();
+      await double.close();
     }
   });
 
@@ -97,8 +97,8 @@ describe('deploy queue resilience', () => {
   });
 
   test('deployments accepted before a Redis restart are not lost: a worker started after applies them', async () => {
-    const double = new MarathonDouble();
-    const marathonUrl = await double.start();
+    const double = await MarathonDouble.start();
+    const marathonUrl = double.url;
     const prefix = randomPrefix();
     const front = await startHarness({ marathonUrl, redisUrl: redis.url, queuePrefix: prefix, worker: false });
     let worker: Harness | undefined;
@@ -122,13 +122,13 @@ describe('deploy queue resilience', () => {
     } finally {
       await worker?.close();
       await front.close();
-      await double.stop();
+      await double.close();
     }
   });
 
   test('several deployers share one queue and never work on the same app at once', async () => {
-    const double = new MarathonDouble({ deploymentMs: 150 });
-    const marathonUrl = await double.start();
+    const double = await MarathonDouble.start({ deploymentMs: 150 });
+    const marathonUrl = double.url;
     const prefix = randomPrefix();
     const a = await startHarness({ marathonUrl, redisUrl: redis.url, queuePrefix: prefix });
     const b = await startHarness({ marathonUrl, redisUrl: redis.url, queuePrefix: prefix });
@@ -152,7 +152,7 @@ describe('deploy queue resilience', () => {
     } finally {
       await a.close();
       await b.close();
-      await double.stop();
+      await double.close();
     }
   });
 });

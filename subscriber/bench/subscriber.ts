@@ -21,7 +21,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createEtcdClient, EtcdLayout, type EndpointRecord, type MarathonAppInfo } from '@theseus/services';
 import { EtcdProcess, freePort } from '@theseus/services/testing';
-import { MarathonDouble } from '../src/testing/marathon-double.js';
+import { MarathonDouble } from '@theseus/services/testing';
 
 // The harness reads ETCD_ENDPOINTS when loaded: start a private etcd first (each part gets a fresh one).
 const sharedEtcd = process.env.ETCD_ENDPOINTS;
@@ -58,7 +58,7 @@ async function ready(double: MarathonDouble) {
   const prefix = randomPrefix();
   const sub = makeSubscriber(double, prefix, { leaderTtlSeconds: 10, streamIdleTimeoutMs: 30_000 });
   sub.start();
-  await until(() => sub.isLeader && double.streamCount === 1, 'leader');
+  await until(() => sub.isLeader && double.events.streamCount === 1, 'leader');
   await sub.reconcileNow('bench');
   return { prefix, sub };
 }
@@ -66,11 +66,11 @@ async function ready(double: MarathonDouble) {
 async function sseThroughput(double: MarathonDouble, app: MarathonAppInfo, n: number): Promise<number> {
   const prefix = randomPrefix();
   const { child, port } = await spawnSubscriber(double, prefix);
-  await until(() => double.streamCount === 1, 'stream attached');
+  await until(() => double.events.streamCount === 1, 'stream attached');
   const now = Date.now();
   const lines = Array.from({ length: n }, (_, i) => statusEvent(app, i, new Date(now + i).toISOString()));
   const start = performance.now();
-  for (const line of lines) double.publishRaw('status_update_event', line);
+  for (const line of lines) double.events.publishRaw('status_update_event', line);
   await until(async () => ((await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { endpoints: number }).endpoints >= n, 'all events in etcd', 120_000);
   const seconds = (performance.now() - start) / 1000;
   child.kill('SIGTERM');
@@ -163,7 +163,7 @@ async function latency() {
   const prefix = randomPrefix();
   const rawPrefix = randomPrefix();
   const { child, port } = await spawnSubscriber(double, prefix);
-  await until(() => double.streamCount === 1, 'stream attached');
+  await until(() => double.events.streamCount === 1, 'stream attached');
   const watcher = createEtcdClient({ endpoints: ETCD_ENDPOINTS });
   const samples: number[] = [];
   const raw: number[] = [];
@@ -193,7 +193,7 @@ async function latency() {
       const tick = setInterval(() => {
         const due = base + Math.min(rate, Math.floor(((Date.now() - start) * rate) / 1000));
         const value = () => JSON.stringify({ updatedAt: new Date().toISOString(), padding });
-        if (turn === 0) for (; sent < due; sent++) double.publishRaw('status_update_event', statusEvent(app, sent, new Date().toISOString()));
+        if (turn === 0) for (; sent < due; sent++) double.events.publishRaw('status_update_event', statusEvent(app, sent, new Date().toISOString()));
         else if (turn === 1) for (; rawSent < due; rawSent++) void etcd.put(`${rawPrefix}/k${rawSent}`).value(value()).exec();
         else for (; checkedSent < due; checkedSent++) {
           const key = `${rawPrefix}/t${checkedSent}`;
@@ -255,7 +255,7 @@ async function reconcileDrift() {
     const victims = tasks.slice(0, 2 * drift);
     for (const task of victims.slice(0, drift)) double.setTaskState(task.id, 'TASK_KILLED', { silent: true });
     for (const task of victims.slice(drift)) {
-      const key = layout.endpoint(double.apps.get(task.appId)!.labels!.THESEUS_NAMESPACE!, double.apps.get(task.appId)!.labels!.THESEUS_SERVICE!, task.id);
+      const key = layout.endpoint(double.apps.get(task.appId)!.app.labels!.THESEUS_NAMESPACE!, double.apps.get(task.appId)!.app.labels!.THESEUS_SERVICE!, task.id);
       const json = await etcd.get(key).string();
       if (json) await etcd.put(key).value(JSON.stringify({ ...JSON.parse(json), host: 'wrong' }));
     }

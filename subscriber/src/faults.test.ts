@@ -8,7 +8,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { EtcdLayout } from '@theseus/services';
-import { MarathonDouble } from './testing/marathon-double.js';
+import { MarathonDouble } from '@theseus/services/testing';
 import { EtcdProcess } from '@theseus/services/testing';
 import { clearPrefix, etcdView, makeSubscriber, marathonView, randomPrefix, theseusApp, until, untilInSync } from './testing/harness.js';
 import { subscriberHttpApp } from './http.js';
@@ -33,7 +33,7 @@ async function world(options: { etcd?: string[]; subscribers?: number; subscribe
     sub.start();
     subs.push(sub);
   }
-  await until(() => subs.some((s) => s.isLeader) && double.streamCount === subs.length, 'a leader and attached streams');
+  await until(() => subs.some((s) => s.isLeader) && double.events.streamCount === subs.length, 'a leader and attached streams');
   const app = double.putApp(theseusApp(web));
   return { double, prefix, subs, app };
 }
@@ -52,7 +52,7 @@ test('event stream cut: changes missed while detached are healed by the reconcil
   const first = double.startTask(app.id);
   await untilInSync(double, prefix);
   const since = new Date().toISOString();
-  double.cutStreams();
+  double.events.cutStreams();
   // Missed while the stream is down (published to nobody).
   double.setTaskState(first.id, 'TASK_KILLED');
   double.startTask(app.id);
@@ -64,11 +64,11 @@ test('event stream cut: changes missed while detached are healed by the reconcil
 test('a silent stream (no heartbeats) is dropped after the idle timeout, reattached and reconciled', async () => {
   const { double, prefix, subs, app } = await world();
   await untilInSync(double, prefix);
-  double.muted = true;
+  double.events.muted = true;
   double.startTask(app.id); // its events go nowhere
   await until(async () => (await subs[0]!.status()).stream === 'detached', 'idle stream declared dead');
   const since = new Date().toISOString();
-  double.muted = false;
+  double.events.muted = false;
   await reconciledSince(subs[0]!, since);
   await assertInSync(double, prefix);
   assert.equal((await etcdView(prefix)).size, 1);
@@ -157,13 +157,13 @@ test('HTTP callbacks (Marathon < 1.5): registers its callback URL and applies po
   cleanups.push(() => sub.stop());
   server.on('request', subscriberHttpApp(sub));
   sub.start();
-  await until(() => double.callbacks.has(callbackUrl), 'callback registered');
-  assert.equal(double.streamCount, 0, 'no event stream in callback mode');
+  await until(() => double.events.callbacks.has(callbackUrl), 'callback registered');
+  assert.equal(double.events.streamCount, 0, 'no event stream in callback mode');
   const app = double.putApp(theseusApp(web));
   const task = double.startTask(app.id);
   await untilInSync(double, prefix);
   double.setTaskState(task.id, 'TASK_FINISHED');
   await until(async () => (await etcdView(prefix)).size === 0, 'removal through a callback');
   await sub.stop();
-  assert.equal(double.callbacks.has(callbackUrl), false, 'unsubscribed on stop');
+  assert.equal(double.events.callbacks.has(callbackUrl), false, 'unsubscribed on stop');
 });

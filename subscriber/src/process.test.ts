@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { MarathonDouble } from './testing/marathon-double.js';
+import { MarathonDouble } from '@theseus/services/testing';
 import { freePort } from '@theseus/services/testing';
 import { clearPrefix, ETCD_ENDPOINTS, etcdView, marathonView, randomPrefix, theseusApp, until, untilInSync } from './testing/harness.js';
 

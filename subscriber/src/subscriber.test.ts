@@ -2,7 +2,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEtcdClient, EtcdLayout, encodeEndpointRecord, type MesosTaskState } from '@theseus/services';
-import { MarathonDouble } from './testing/marathon-double.js';
+import { MarathonDouble } from '@theseus/services/testing';
 import { clearPrefix, ETCD_ENDPOINTS, etcdView, makeSubscriber, marathonView, randomPrefix, theseusApp, until, untilInSync } from './testing/harness.js';
 import type { Subscriber } from './subscriber.js';
 
@@ -23,7 +23,7 @@ async function setup(options: Parameters<typeof makeSubscriber>[2] = {}) {
   const sub = makeSubscriber(double, prefix, options);
   subscribers.push(sub);
   sub.start();
-  await until(() => sub.isLeader && double.streamCount === 1, 'leader with an attached stream');
+  await until(() => sub.isLeader && double.events.streamCount === 1, 'leader with an attached stream');
   await sub.reconcileNow('test start');
   return { double, prefix, sub };
 }
@@ -65,7 +65,7 @@ test('a burst of events larger than the flow-control window all reach etcd over 
   for (let i = 0; i < 3_000; i++) double.startTask('/theseus/default/web');
   await untilInSync(double, prefix);
   assert.equal((await etcdView(prefix)).size, 3_000);
-  assert.equal(double.streamCount, 1);
+  assert.equal(double.events.streamCount, 1);
   assert.equal((await sub.status()).lastReconcile?.at, before, 'no reattach (and its reconcile) was needed');
   const result = await sub.reconcileNow('check');
   assert.deepEqual([result.added, result.fixed, result.removed], [0, 0, 0], 'events alone left etcd exact');
@@ -105,9 +105,9 @@ test('ordering: a stale event never overwrites newer knowledge', async () => {
     ports: task.ports, version: app.version, eventType: 'status_update_event', timestamp,
   });
   // Newer news of the task (it is reported on another host), then an older report arrives late.
-  double.publish(running('10.0.0.2', double.timestamp()));
+  double.events.publish(running('10.0.0.2', double.timestamp()));
   await until(async () => (await etcdView(prefix)).get(key)?.host === '10.0.0.2', 'newer event applied');
-  double.publish(running('10.0.0.1', new Date(Date.now() - 60_000).toISOString()));
+  double.events.publish(running('10.0.0.1', new Date(Date.now() - 60_000).toISOString()));
   // A later marker event proves the late one was processed before it.
   const marker = double.startTask(app.id);
   await until(async () => (await etcdView(prefix)).has(new EtcdLayout(prefix).endpoint('default', 'web', marker.id)), 'marker');
@@ -116,7 +116,7 @@ test('ordering: a stale event never overwrites newer knowledge', async () => {
   // A task that ended stays gone when an older "running" for it arrives after the end.
   const killedAt = double.timestamp();
   double.setTaskState(task.id, 'TASK_KILLED');
-  double.publish(running('10.0.0.3', new Date(Date.parse(killedAt) - 5).toISOString()));
+  double.events.publish(running('10.0.0.3', new Date(Date.parse(killedAt) - 5).toISOString()));
   const marker2 = double.startTask(app.id);
   await until(async () => (await etcdView(prefix)).has(new EtcdLayout(prefix).endpoint('default', 'web', marker2.id)), 'second marker');
   assert.equal((await etcdView(prefix)).has(key), false);
@@ -174,12 +174,12 @@ test('a record whose task Marathon still lists is not removed on one snapshot al
   const app = double.putApp(theseusApp(web));
   const task = double.startTask(app.id);
   await untilInSync(double, prefix);
-  double.apps.set(app.id, { ...app, labels: { ...app.labels, THESEUS_MANAGED: 'maybe' } });
+  double.apps.get(app.id)!.app.labels = { ...app.labels, THESEUS_MANAGED: 'maybe' };
   const result = await sub.reconcileNow('test');
   assert.equal(result.removed, 0);
   assert.equal(result.deferred, 1);
   assert.ok((await etcdView(prefix)).has(layout.endpoint('default', 'web', task.id)));
-  assert.ok(double.requests.some((r) => r.startsWith('GET /v2/tasks')), 'confirmed against Marathon');
+  assert.ok(double.calls.some((c) => c.method === 'GET' && c.path === '/v2/tasks'), 'confirmed against Marathon');
   // Once Marathon no longer lists the task, the next reconcile removes it.
   double.setTaskState(task.id, 'TASK_KILLED', { silent: true });
   const later = await sub.reconcileNow('test');

@@ -6,6 +6,7 @@ import { MARATHON_LABELS, MarathonClient, readDeployDocument, type EndpointRecor
 import { serviceRow } from './read-model.js';
 import { clusterView } from './cluster-view.js';
 import { startHarness, TEST_TOKEN, type Harness } from '../testing/harness.js';
+import { DOUBLE_AGENT_ID } from '@theseus/services/testing';
 import { toMarathonApp } from '../translate.js';
 
 const APP_ID = '/theseus/default/web--blue';
@@ -125,7 +126,7 @@ describe('the dashboard routes in the deployer', () => {
   test('page, redirect, reads behind the token, capacity from a Mesos master', async () => {
     mesos = http.createServer((req, res) => {
       res.writeHead(req.url === '/master/slaves' ? 200 : 404, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ slaves: [{ id: 'double-agent', hostname: 'node-a', resources: { cpus: 8, mem: 16384, disk: 1000, ports: '[31000-32000]' }, used_resources: { cpus: 0, mem: 0 } }] }));
+      res.end(JSON.stringify({ slaves: [{ id: DOUBLE_AGENT_ID, hostname: 'node-a', resources: { cpus: 8, mem: 16384, disk: 1000, ports: '[31000-32000]' }, used_resources: { cpus: 0, mem: 0 } }] }));
     });
     await new Promise<void>((r) => mesos!.listen(0, '127.0.0.1', r));
     const harness = await startHarness({ env: { MESOS_MASTER_URL: `http://127.0.0.1:${(mesos.address() as AddressInfo).port}`, THESEUS_ETCD_PREFIX: `/test-dashboard-${Date.now()}` } });

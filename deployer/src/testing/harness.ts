@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { createLogger, loadSettings } from '@theseus/services';
 import { startDeployerServer, type DeployerServer } from '../server.js';
-import { MarathonDouble, type MarathonDoubleOptions } from './marathon-double.js';
+import { MarathonDouble, type MarathonDoubleOptions } from '@theseus/services/testing';
 
 export const TEST_TOKEN = 'test-token-0123456789abcdef';
 
@@ -39,8 +39,8 @@ export function randomPrefix(): string {
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const double = options.marathonUrl ? undefined : new MarathonDouble(options.double);
-  const marathonUrl = options.marathonUrl ?? (await double!.start());
+  const double = options.marathonUrl ? undefined : await MarathonDouble.start(options.double);
+  const marathonUrl = options.marathonUrl ?? double!.url;
   const queuePrefix = options.queuePrefix ?? randomPrefix();
   const settings = loadSettings({
     env: {
@@ -77,7 +77,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     auth: { Authorization: `Bearer ${TEST_TOKEN}` },
     async close() {
       await server.close();
-      await double?.stop();
+      await double?.close();
     },
   };
 }

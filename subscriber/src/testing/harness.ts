@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { createEtcdClient, createLogger, decodeEndpointRecord, EtcdLayout, identityLabels, type MarathonApp, type ServiceRef } from '@theseus/services';
 import { Subscriber, type SubscriberOptions } from '../subscriber.js';
-import type { MarathonDouble } from './marathon-double.js';
+import type { MarathonDouble } from '@theseus/services/testing';
 
 export const ETCD_ENDPOINTS = (process.env.ETCD_ENDPOINTS ?? 'http://127.0.0.1:2379').split(',');
 
@@ -80,7 +80,7 @@ export function marathonView(double: MarathonDouble, prefix: string, options: { 
   const layout = new EtcdLayout(prefix);
   const out = new Map<string, EndpointView>();
   for (const task of double.tasks.values()) {
-    const app = double.apps.get(task.appId);
+    const app = double.apps.get(task.appId)?.app;
     const labels = app?.labels ?? {};
     if (!app || labels.THESEUS_MANAGED !== 'true' || task.state !== 'TASK_RUNNING') continue;
     const checks = app.healthChecks?.length ?? 0;
