@@ -1,10 +1,36 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { identityLabels, type MarathonApp, type MarathonTask } from '@theseus/services';
+import { ENDPOINT_RECORD_VERSION, identityLabels, type EndpointPort, type EndpointRecord, type MarathonApp, type MarathonTask, type ServiceRef } from '@theseus/services';
 import { decodeEndpointRecord, EtcdLayout } from '@theseus/services';
-import { appModelOf, endpointRecordOf, factsOfTask, isServing } from './endpoint-of-task.js';
+import { appModelOf, factsOfTask, isServing, type AppModel, type TaskFacts } from './endpoint-of-task.js';
 import { EndpointEncoder, encodeRecord } from './endpoint-encoder.js';
+
+/** The record the encoder must produce, built field by field as an object (the test's own reference). */
+function endpointRecordOf(model: AppModel & { ref: ServiceRef }, facts: TaskFacts, cluster: string, updatedAt: string): EndpointRecord {
+  const ports: Record<string, EndpointPort> = {};
+  for (const slot of model.ports) {
+    const host = slot.hostPortIndex === undefined ? null : (facts.ports[slot.hostPortIndex] ?? null);
+    const container = slot.containerPort === null ? null : slot.containerPort === 0 ? host : slot.containerPort;
+    ports[slot.name] = { host, container, protocol: slot.protocol };
+  }
+  return {
+    v: ENDPOINT_RECORD_VERSION,
+    cluster,
+    namespace: model.ref.namespace,
+    service: model.ref.service,
+    labels: [...model.ref.labels],
+    appId: model.id,
+    taskId: facts.taskId,
+    appVersion: facts.version || model.version,
+    host: facts.host,
+    ipAddresses: facts.ipAddresses,
+    ports,
+    healthy: facts.healthy,
+    startedAt: facts.startedAt,
+    updatedAt,
+  };
+}
 
 const ref = { namespace: 'shop', service: 'cart', labels: ['blue', 'prod'] };
 const task = (extra: Partial<MarathonTask> = {}): MarathonTask => ({

@@ -1,5 +1,6 @@
 /**
- * From a Marathon app and one of its tasks to the EndpointRecord the subscriber stores.
+ * From a Marathon app and one of its tasks to what the subscriber's EndpointRecord is made of
+ * (the app's model and the task's facts; endpoint-encoder.ts writes the record).
  *
  * Port names come from the app's `portDefinitions` (host networking) or `portMappings` (bridge and
  * container networks; the 1.4 `container.docker.portMappings` form too), `port<i>` when unnamed.
@@ -7,10 +8,8 @@
  * definition, every bridge mapping, and in container mode only mappings that set `hostPort`.
  */
 import {
-  ENDPOINT_RECORD_VERSION,
   serviceRefOfApp,
   type EndpointPort,
-  type EndpointRecord,
   type MarathonApp,
   type MarathonPortDefinition,
   type MarathonTask,
@@ -105,29 +104,4 @@ export function isServing(model: AppModel, state: string | undefined, healthy: b
   if (state !== 'TASK_RUNNING') return false;
   if (model.healthCheckCount > 0 && requireHealthy) return healthy === true;
   return true;
-}
-
-export function endpointRecordOf(model: AppModel & { ref: ServiceRef }, facts: TaskFacts, cluster: string, updatedAt: string): EndpointRecord {
-  const ports: Record<string, EndpointPort> = {};
-  for (const slot of model.ports) {
-    const host = slot.hostPortIndex === undefined ? null : (facts.ports[slot.hostPortIndex] ?? null);
-    const container = slot.containerPort === null ? null : slot.containerPort === 0 ? host : slot.containerPort;
-    ports[slot.name] = { host, container, protocol: slot.protocol };
-  }
-  return {
-    v: ENDPOINT_RECORD_VERSION,
-    cluster,
-    namespace: model.ref.namespace,
-    service: model.ref.service,
-    labels: [...model.ref.labels],
-    appId: model.id,
-    taskId: facts.taskId,
-    appVersion: facts.version || model.version,
-    host: facts.host,
-    ipAddresses: facts.ipAddresses,
-    ports,
-    healthy: facts.healthy,
-    startedAt: facts.startedAt,
-    updatedAt,
-  };
 }
