@@ -45,6 +45,33 @@ async function freshEtcd(): Promise<void> {
   etcd = createEtcdClient({ endpoints: ETCD_ENDPOINTS, timeoutMs: 30_000 });
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSecondsOf(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+const ownCpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+
+/** CPU microseconds per item spent by etcd, the writer (subscriber or raw client) and this process (the Marathon double). */
+interface CpuLedger { etcd: number; writer: number; bench: number }
+const cpuLedgers: Record<string, CpuLedger[]> = {};
+function ledger(name: string, writerPid?: number): (items: number) => void {
+  const etcdPid = privateEtcd?.pid;
+  const before = { etcd: cpuSecondsOf(etcdPid), writer: cpuSecondsOf(writerPid), bench: ownCpuSeconds() };
+  return (items) => {
+    const perItem = (now: number, then: number) => (1e6 * (now - then)) / items;
+    (cpuLedgers[name] ??= []).push({
+      etcd: perItem(cpuSecondsOf(etcdPid), before.etcd),
+      writer: writerPid === undefined ? 0 : perItem(cpuSecondsOf(writerPid), before.writer),
+      bench: perItem(ownCpuSeconds(), before.bench),
+    });
+  };
+}
+
 function statusEvent(app: MarathonAppInfo, n: number, timestamp: string) {
   return JSON.stringify({
     slaveId: 'agent-1-S0', taskId: `${app.id.slice(1).split('/').join('_')}.instance-${n}._app.1`, taskStatus: 'TASK_RUNNING', message: '',
@@ -69,10 +96,12 @@ async function sseThroughput(double: MarathonDouble, app: MarathonAppInfo, n: nu
   await until(() => double.events.streamCount === 1, 'stream attached');
   const now = Date.now();
   const lines = Array.from({ length: n }, (_, i) => statusEvent(app, i, new Date(now + i).toISOString()));
+  const cpu = ledger('subscriber', child.pid);
   const start = performance.now();
   for (const line of lines) double.events.publishRaw('status_update_event', line);
   await until(async () => ((await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { endpoints: number }).endpoints >= n, 'all events in etcd', 120_000);
   const seconds = (performance.now() - start) / 1000;
+  cpu(n);
   child.kill('SIGTERM');
   await once(child, 'exit');
   await double.close().catch(() => undefined);
@@ -80,17 +109,30 @@ async function sseThroughput(double: MarathonDouble, app: MarathonAppInfo, n: nu
   return n / seconds;
 }
 
-/** The same records, written straight to etcd in transactions of 120 puts, `inFlight` at once. */
-async function rawTxnCeiling(records: Array<[string, string]>, inFlight: number): Promise<number> {
+/**
+ * The same records, written straight to etcd in transactions of 120 puts, `inFlight` at once; with
+ * `checked`, each transaction also compares what the subscriber's do (a guard key's existence and
+ * every key's mod revision), else a single compare.
+ */
+async function rawTxnCeiling(records: Array<[string, string]>, inFlight: number, checked = false): Promise<number> {
   const batches: Array<Array<[string, string]>> = [];
   for (let i = 0; i < records.length; i += 120) batches.push(records.slice(i, i + 120));
+  const guardKey = `${records[0]![0]}.guard`;
+  if (checked) await etcd.put(guardKey).value('leader');
   const start = performance.now();
   let next = 0;
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
       while (next < batches.length) {
         const batch = batches[next++]!;
-        await etcd.if(batch[0]![0], 'Mod', '>', -1).then(...batch.map(([k, v]) => etcd.put(k).value(v))).commit();
+        const puts = batch.map(([k, v]) => etcd.put(k).value(v));
+        if (!checked) await etcd.if(batch[0]![0], 'Mod', '>', -1).then(...puts).commit();
+        else {
+          let txn = etcd.if(guardKey, 'Create', '>', 0);
+          for (const [k] of batch) txn = txn.and(k, 'Mod', '==', 0);
+          const result = await txn.then(...puts).commit();
+          if (!result.succeeded) throw new Error('a checked raw transaction failed its compares');
+        }
       }
     }),
   );
@@ -128,10 +170,13 @@ function sampleRecords(prefix: string, n: number): Array<[string, string]> {
 async function throughput() {
   const n = QUICK ? 5_000 : 20_000;
   const sse: number[] = [];
-  const raw: Record<string, number[]> = { 'txn of 120, 1 at a time': [], 'txn of 120, 4 at a time': [], 'txn of 120, 16 at a time (as the subscriber)': [], 'single puts, 64 at a time': [] };
+  const raw: Record<string, number[]> = { 'txn of 120, 1 at a time': [], 'txn of 120, 4 at a time': [], 'txn of 120, 16 at a time (as the subscriber)': [], 'txn of 120 + its compares, 16 at a time': [], 'single puts, 64 at a time': [] };
   const measure = async (name: string, write: (records: Array<[string, string]>) => Promise<number>) => {
     const prefix = randomPrefix();
-    raw[name]!.push(await write(sampleRecords(prefix, n)));
+    const records = sampleRecords(prefix, n);
+    const cpu = ledger(name);
+    raw[name]!.push(await write(records));
+    cpu(n);
     await clearPrefix(prefix);
   };
   for (let run = 0; run < 3; run++) {
@@ -141,6 +186,7 @@ async function throughput() {
     await measure('txn of 120, 1 at a time', (r) => rawTxnCeiling(r, 1));
     await measure('txn of 120, 4 at a time', (r) => rawTxnCeiling(r, 4));
     await measure('txn of 120, 16 at a time (as the subscriber)', (r) => rawTxnCeiling(r, 16));
+    await measure('txn of 120 + its compares, 16 at a time', (r) => rawTxnCeiling(r, 16, true));
     await measure('single puts, 64 at a time', (r) => rawConcurrentPuts(r, 64));
   }
   const ceiling = Math.max(...Object.values(raw).map(median));
@@ -148,6 +194,11 @@ async function throughput() {
   console.log(`   subscriber, SSE to etcd        ${fmt(median(sse))} events/s  (runs: ${sse.map((x) => fmt(x)).join(', ')})`);
   for (const [name, xs] of Object.entries(raw)) console.log(`   raw etcd, ${name.padEnd(44)} ${fmt(median(xs))} puts/s  (runs: ${xs.map((x) => fmt(x)).join(', ')})`);
   console.log(`   subscriber / best raw ceiling: ${fmt((100 * median(sse)) / ceiling, 1)}%  (target >= 80% and > 5,000 events/s)`);
+  console.log('   CPU per event or put (medians, µs): etcd / the subscriber process / this process (Marathon double or raw client); 2 cores = 2,000,000 µs/s');
+  for (const [name, runs] of Object.entries(cpuLedgers)) {
+    const m = (k: keyof CpuLedger) => fmt(median(runs.map((r) => r[k])), 1);
+    console.log(`   ${name.padEnd(54)} ${m('etcd')} / ${m('writer')} / ${m('bench')}`);
+  }
 }
 
 /**

@@ -11,10 +11,11 @@
  * unreachable the changes stay queued and are retried; `recovered` is emitted when etcd answers again.
  */
 import { EventEmitter } from 'node:events';
-import type { Etcd3, IRequestOp, ICompare } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { castEtcdError, decodeEndpointRecord, describeError, type EtcdLayout, type Logger } from '@theseus/services';
 import { encodeRecord, type EncodedEndpoint } from './endpoint-encoder.js';
 import type { SubscriberMetrics } from './metrics.js';
+import { encodeTxnRequest, sendTxn, type TxnCompare, type TxnOp } from './txn-wire.js';
 
 export interface EndpointStoreOptions {
   client: Etcd3;
@@ -28,6 +29,8 @@ export interface EndpointStoreOptions {
    * burst of events is still being read (replies wait until the burst is read). @defaultValue 16
    */
   maxInFlight?: number;
+  /** Deadline of each transaction, ms. @defaultValue 5000 */
+  timeoutMs?: number;
   /** Keys per page when reading all endpoints. @defaultValue 2000 */
   pageSize?: number;
   /** Remembered deletions (so that an older "running" cannot bring an endpoint back). @defaultValue 50000 */
@@ -93,6 +96,7 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
   private pumpScheduled = false;
   private fullPumpScheduled = false;
   private readonly maxInFlight: number;
+  private readonly timeoutMs: number;
   private idleWaiters: Array<() => void> = [];
   private retryDelay = 0;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -108,6 +112,7 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
     this.pageSize = options.pageSize ?? 2000;
     this.maxDeletions = options.maxDeletions ?? 50_000;
     this.maxInFlight = options.maxInFlight ?? 16;
+    this.timeoutMs = options.timeoutMs ?? 5_000;
   }
 
   get reachable(): boolean {
@@ -381,20 +386,18 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
 
   /**
    * One transaction: the leader's election key must exist and every key must be at the revision
-   * known for it; then every put and delete. Sent to etcd's KV service as the request itself (the
-   * query builder's per-clause promises cost more than the write).
+   * known for it; then every put and delete (encoded straight to the wire: txn-wire.ts).
    */
   private async commit(batch: Pending[], guardKey: string): Promise<void> {
-    const compare: ICompare[] = [{ key: Buffer.from(guardKey), result: 'Greater', target: 'Create', create_revision: 0 }];
-    const success: IRequestOp[] = [];
+    const compares: TxnCompare[] = [{ key: guardKey, check: 'exists' }];
+    const ops: TxnOp[] = [];
     for (const entry of batch) {
-      const key = Buffer.from(entry.key);
-      compare.push({ key, result: 'Equal', target: 'Mod', mod_revision: this.known.get(entry.key)?.rev ?? 0 });
-      success.push(entry.value ? { request_put: { key, value: Buffer.from(entry.value.json) } } : { request_delete_range: { key } });
+      compares.push({ key: entry.key, check: 'modRevision', modRevision: this.known.get(entry.key)?.rev ?? 0 });
+      ops.push({ key: entry.key, value: entry.value?.json });
     }
-    const result = await this.options.client.kv.txn({ compare, success, failure: [] });
+    const result = await sendTxn(this.options.client, encodeTxnRequest(compares, ops), this.timeoutMs);
     if (result.succeeded) {
-      const rev = Number(result.header.revision);
+      const rev = result.revision;
       const now = Date.now();
       let puts = 0;
       for (const entry of batch) {

@@ -38,6 +38,11 @@ export class EtcdProcess {
     return etcd;
   }
 
+  /** The server's process id while it runs. */
+  get pid(): number | undefined {
+    return this.child?.exitCode === null ? this.child.pid : undefined;
+  }
+
   get endpoint(): string {
     return `http://${this.host}:${this.clientPort}`;
   }
