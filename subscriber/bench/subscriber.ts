@@ -325,7 +325,7 @@ async function spawnSubscriber(double: MarathonDouble, prefix: string, extraArgs
   const port = await freePort();
   const child = spawn(process.execPath, [...(process.env.SUBSCRIBER_NODE_ARGS?.split(' ') ?? []), `${ROOT}bin/theseus.js`, 'subscriber', '--port', String(port), '--host', '127.0.0.1', ...extraArgs], {
     env: { ...process.env, MARATHON_URL: double.url, ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','), THESEUS_ETCD_PREFIX: prefix, THESEUS_CLUSTER: 'test', RECONCILE_INTERVAL_MS: '0', LOG_LEVEL: 'warn', MARATHON_TIMEOUT_MS: '60000' },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env.SUBSCRIBER_STDOUT ? 'inherit' : 'ignore', 'inherit'],
   });
   let endpoints = 0;
   await until(async () => {

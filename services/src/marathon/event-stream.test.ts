@@ -214,6 +214,10 @@ test('SseParser: multi-line data, multi-byte characters split across chunks, ove
   p.push(Buffer.from(`data: ${'x'.repeat(100)}\n\ndata: ok\n\n`));
   assert.deepEqual(got, [[undefined, 'ä1\n2'], [undefined, 'ok']]);
   assert.equal(problems.length, 1);
+  // Field forms: no space after the colon, a bare field name (empty value), two spaces (one kept), unknown fields.
+  got.length = 0;
+  p.push(Buffer.from('event:a\ndata:1\ndata\ndata:  2\nid: 7\ndat: x\nevents: y\n\nevent\ndata: z\n\n'));
+  assert.deepEqual(got, [['a', '1\n\n 2'], ['', 'z']]);
 });
 
 test('pause stops reading (events wait in the connection, the idle timeout is suspended); resume delivers them in order', async () => {

@@ -301,7 +301,7 @@ export class SseParser {
     for (let i = start; i < chunk.length; i++) {
       const byte = chunk[i];
       if (byte !== 0x0a && byte !== 0x0d) continue;
-      this.line(chunk.subarray(start, i));
+      this.line(chunk, start, i);
       if (byte === 0x0d) {
         if (i + 1 < chunk.length) {
           if (chunk[i + 1] === 0x0a) i++;
@@ -324,26 +324,28 @@ export class SseParser {
     }
   }
 
-  private line(tail: Buffer): void {
-    let bytes = tail;
+  /** One line: `bytes[start, end)`, after what an earlier chunk left of it. */
+  private line(chunk: Buffer, start: number, end: number): void {
+    let bytes = chunk;
     if (this.pending.length) {
-      bytes = Buffer.concat([...this.pending, tail]);
+      bytes = Buffer.concat([...this.pending, chunk.subarray(start, end)]);
       this.pending = [];
       this.pendingBytes = 0;
+      start = 0;
+      end = bytes.length;
     }
-    if (bytes.length === 0) return this.dispatch();
-    if (this.oversized) return;
-    const text = bytes.toString('utf8');
-    if (text.startsWith(':')) return; // comment
-    const colon = text.indexOf(':');
-    const field = colon < 0 ? text : text.slice(0, colon);
-    let value = colon < 0 ? '' : text.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'event') this.eventName = value;
-    else if (field === 'data') {
-      this.dataBytes += value.length;
+    if (end === start) return this.dispatch();
+    if (this.oversized || bytes[start] === COLON) return; // comment
+    let colon = bytes.indexOf(COLON, start);
+    if (colon < 0 || colon > end) colon = end;
+    let valueStart = Math.min(colon + 1, end);
+    if (bytes[valueStart] === SPACE && valueStart < end) valueStart++;
+    if (isField(bytes, start, colon, DATA)) {
+      this.dataBytes += end - valueStart;
       if (this.dataBytes > this.maxEventBytes) this.oversized = true;
-      else this.data.push(value);
+      else this.data.push(bytes.toString('utf8', valueStart, end));
+    } else if (isField(bytes, start, colon, EVENT)) {
+      this.eventName = bytes.toString('utf8', valueStart, end);
     }
     // id and retry: Marathon sends neither and has no replay; other fields are ignored by the spec.
   }
@@ -358,6 +360,17 @@ export class SseParser {
     this.oversized = false;
     if (oversized) return this.onProblem(`event larger than ${this.maxEventBytes} bytes skipped`, name ?? '');
     if (data.length === 0) return; // heartbeat (bare empty line) or an event without data
-    this.onEvent(name, data.join('\n'));
+    this.onEvent(name, data.length === 1 ? data[0]! : data.join('\n'));
   }
+}
+
+const COLON = 0x3a;
+const SPACE = 0x20;
+const DATA = Buffer.from('data');
+const EVENT = Buffer.from('event');
+
+function isField(bytes: Buffer, start: number, end: number, name: Buffer): boolean {
+  if (end - start !== name.length) return false;
+  for (let i = 0; i < name.length; i++) if (bytes[start + i] !== name[i]) return false;
+  return true;
 }

@@ -169,8 +169,10 @@ const obj = (field: string): Check => (o) =>
   o[field] !== null && typeof o[field] === 'object' && !Array.isArray(o[field]) ? undefined : `${field} must be an object`;
 
 const statusUpdate: Check = (o) => {
-  if (o.appId === undefined && typeof o.appID === 'string') o.appId = o.appID;
-  delete o.appID;
+  if (o.appID !== undefined) {
+    if (o.appId === undefined && typeof o.appID === 'string') o.appId = o.appID;
+    delete o.appID; // (only then: a delete turns the object into a slow dictionary)
+  }
   if (typeof o.taskStatus === 'number') o.taskStatus = TASK_STATE_BY_NUMBER[o.taskStatus] ?? o.taskStatus;
   if (typeof o.taskStatus !== 'string' || !TASK_STATES.has(o.taskStatus)) return `taskStatus ${JSON.stringify(o.taskStatus)} is not a Mesos task state`;
   for (const field of ['taskId', 'appId']) {
@@ -240,7 +242,8 @@ export function parseMarathonEvent(data: string | unknown, sseEventName?: string
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { kind: 'malformed', eventType: sseEventName, problem: 'an event must be a JSON object' };
   }
-  const o = { ...(value as Fields) };
+  // Parsed here, the object is ours to complete; a caller's (a callback body) is copied first.
+  const o = value === data ? { ...(value as Fields) } : (value as Fields);
   if (typeof o.eventType !== 'string' || o.eventType === '') {
     if (sseEventName) o.eventType = sseEventName;
     else return { kind: 'malformed', eventType: undefined, problem: 'eventType is missing' };
