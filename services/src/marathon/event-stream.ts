@@ -298,9 +298,16 @@ export class SseParser {
       if (chunk[0] === 0x0a) start = 1;
       this.skipLeadingLf = false;
     }
-    for (let i = start; i < chunk.length; i++) {
+    // Line ends found with the native search; each kind's next position is kept, so a stream
+    // that never sends one kind is not searched again for it on every line.
+    let nextLf = -2;
+    let nextCr = -2;
+    while (start < chunk.length) {
+      if (nextLf !== -1 && nextLf < start) nextLf = chunk.indexOf(0x0a, start);
+      if (nextCr !== -1 && nextCr < start) nextCr = chunk.indexOf(0x0d, start);
+      let i = nextLf < 0 ? nextCr : nextCr < 0 ? nextLf : Math.min(nextLf, nextCr);
+      if (i < 0) break;
       const byte = chunk[i];
-      if (byte !== 0x0a && byte !== 0x0d) continue;
       this.line(chunk, start, i);
       if (byte === 0x0d) {
         if (i + 1 < chunk.length) {
