@@ -14,6 +14,9 @@
  *     it and with V8's default heap settings.
  *
  *   node --import tsx --conditions=source subscriber/bench/subscriber.ts [--quick] [throughput|latency|reconcile|memory...]
+ *
+ * For profiling: SUBSCRIBER_NODE_ARGS adds node flags to the subscriber processes (e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof`), SUBSCRIBER_STDOUT=1 passes their stdout through (`--trace-gc`).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
