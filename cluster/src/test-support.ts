@@ -42,6 +42,14 @@ export function statusEvents(events: MarathonEvent[], taskId?: string): string[]
   return events.filter((e) => e.eventType === 'status_update_event' && (!taskId || e.taskId === taskId)).map((e) => String(e.taskStatus));
 }
 
+/** Removes every app, waits until their tasks are gone, stops the engine and removes its data dir. */
+export async function destroyTestEngine(e: TestEngine, timeoutMs = 20_000): Promise<void> {
+  for (const app of await e.client.listApps()) await e.client.deleteApp(app.id, { force: true });
+  await waitFor('tasks gone', () => e.engine.scheduler.tasks.size === 0, timeoutMs);
+  await e.stop();
+  removeDir(e.dataDir);
+}
+
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MarathonConflictError, MarathonLockedError, MarathonNotFoundError, MarathonValidationError } from '@theseus/services';
 import { appSchemaValidator, exampleApps, INVALID_EXAMPLES, withoutNewerFields } from '../app/schema.test-support.js';
-import { removeDir, testEngine, waitFor, type TestEngine } from '../test-support.js';
+import { destroyTestEngine, removeDir, testEngine, waitFor, type TestEngine } from '../test-support.js';
 
 const RESPONSE_ONLY = ['tasks', 'tasksStaged', 'tasksRunning', 'tasksHealthy', 'tasksUnhealthy', 'deployments', 'lastTaskFailure'];
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -22,12 +22,7 @@ describe('engine REST API', () => {
   before(async () => {
     e = await testEngine({ cpus: 4, memMb: 4096 });
   });
-  after(async () => {
-    for (const app of await e.client.listApps()) await e.client.deleteApp(app.id, { force: true });
-    await waitFor('apps removed', () => e.engine.scheduler.tasks.size === 0);
-    await e.stop();
-    removeDir(e.dataDir);
-  });
+  after(() => destroyTestEngine(e));
 
   it('creates an app: 201, Location, Marathon-Deployment-Id, counts and deployments; 409 for a duplicate', async () => {
     const res = await post('/v2/apps', JSON.stringify({ id: 'api/one', cmd: 'sleep 600', instances: 1, cpus: 0.1, mem: 16, labels: { team: 'a', tier: 'web' } }));

@@ -1,7 +1,7 @@
 /** `GET /master/slaves` in a Mesos master's shape: the engine's one agent, its capacity and what its tasks use. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomRange, removeDir, testEngine, waitFor, type TestEngine } from '../test-support.js';
+import { destroyTestEngine, randomRange, testEngine, waitFor, type TestEngine } from '../test-support.js';
 
 describe('engine /master/slaves', () => {
   let e: TestEngine;
@@ -9,12 +9,7 @@ describe('engine /master/slaves', () => {
   before(async () => {
     e = await testEngine({ cpus: 3, memMb: 2048, portRange: range });
   });
-  after(async () => {
-    for (const app of await e.client.listApps()) await e.client.deleteApp(app.id, { force: true });
-    await waitFor('apps removed', () => e.engine.scheduler.tasks.size === 0);
-    await e.stop();
-    removeDir(e.dataDir);
-  });
+  after(() => destroyTestEngine(e));
 
   it('describes the single agent with its capacity, and the resources its tasks hold', async () => {
     type Agent = { id: string; hostname: string; active: boolean; resources: Record<string, unknown>; used_resources: Record<string, unknown> };

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { removeDir, replayRollout, statusEvents, testEngine, waitFor, type TestEngine } from '../test-support.js';
+import { destroyTestEngine, removeDir, replayRollout, statusEvents, testEngine, waitFor, type TestEngine } from '../test-support.js';
 
 const small = { cpus: 0.1, mem: 16 };
 
@@ -12,12 +12,7 @@ describe('task lifecycle (local processes)', () => {
   before(async () => {
     e = await testEngine({ cpus: 8, memMb: 8192 });
   });
-  after(async () => {
-    for (const app of await e.client.listApps()) await e.client.deleteApp(app.id, { force: true });
-    await waitFor('tasks gone', () => e.engine.scheduler.tasks.size === 0);
-    await e.stop();
-    removeDir(e.dataDir);
-  });
+  after(() => destroyTestEngine(e));
 
   it('STAGING -> STARTING -> RUNNING -> FINISHED, each a status_update_event and instance_changed_event with Marathon fields', async () => {
     await e.client.createApp({ id: '/life/finish', cmd: 'sleep 0.3', instances: 1, ...small, backoffSeconds: 60 });
