@@ -88,3 +88,4 @@ http.get(`${process.env.MARATHON_URL}/v2/events?event_type=status_update_event`,
 });
 
 http.createServer((_, res) => res.end(JSON.stringify({ endpoints: written }))).listen(Number(process.argv[2]), '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0)); // (so that --cpu-prof writes its profile)
