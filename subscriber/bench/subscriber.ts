@@ -106,8 +106,8 @@ async function sseThroughput(writer: EventWriter, n: number): Promise<number> {
   await until(() => double.events.streamCount === 1, 'stream attached');
   const now = Date.now();
   const endpoints = async () => ((await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { endpoints: number }).endpoints;
-  // Warm-up: a first burst of other tasks, untimed, so that the burst measured meets a subscriber
-  // whose code the JIT has compiled, as one that has been running does (the raw client is warmed too).
+  // Warm-up: a first burst of other tasks, untimed, so that the burst measured meets a writer whose
+  // code the JIT has compiled, as a subscriber that has been running is (the raw client is warmed too).
   for (let i = 0; i < n; i++) double.events.publishRaw('status_update_event', statusEvent(app, n + i, new Date(now + i).toISOString()));
   await until(async () => (await endpoints()) >= n, 'the warm-up burst in etcd', 120_000);
   const lines = Array.from({ length: n }, (_, i) => statusEvent(app, i, new Date(now + i).toISOString()));
