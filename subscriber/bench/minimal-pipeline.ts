@@ -37,7 +37,7 @@ function send(): void {
     void sendTxn(etcd, encodeTxnRequest(compares, ops), 5_000).then(() => {
       written += ops.length;
       inFlight--;
-      if (inFlight < 2 && ready.length === 0 && batch.length > 0) ready.push(batch.splice(0));
+      if (inFlight < 2 && ready.length === 0) seal();
       send();
     });
   }
@@ -47,6 +47,13 @@ function send(): void {
   }
 }
 
+/** Hands the batch being filled over for sending. */
+function seal(): void {
+  if (batch.length === 0) return;
+  ready.push(batch);
+  batch = [];
+}
+
 let flush: NodeJS.Immediate | undefined;
 function onEvent(data: string): void {
   const e = JSON.parse(data) as { appId: string; taskId: string; version: string; host: string; ipAddresses: Array<{ ipAddress: string }>; ports: number[]; timestamp: string };
@@ -54,8 +61,7 @@ function onEvent(data: string): void {
   const value = `{"v":1,"cluster":"test","namespace":"default","service":"web","labels":[],"appId":${str(e.appId)},"taskId":${str(e.taskId)},"appVersion":${str(e.version)},"host":${str(e.host)},"ipAddresses":[${str(e.ipAddresses[0]?.ipAddress)}],"ports":{"http":{"host":${e.ports[0]},"container":null,"protocol":"tcp"},"admin":{"host":${e.ports[1]},"container":null,"protocol":"tcp"}},"healthy":null,"startedAt":${str(e.timestamp)},"updatedAt":${str(e.timestamp)}}`;
   batch.push({ key: keyPrefix + e.taskId, value });
   if (batch.length === BATCH) {
-    ready.push(batch);
-    batch = [];
+    seal();
     send();
     if (ready.length > 4 && !paused) {
       paused = true;
@@ -64,9 +70,8 @@ function onEvent(data: string): void {
   }
   flush ??= setImmediate(() => {
     flush = undefined;
-    if (batch.length > 0 && inFlight < 2) {
-      ready.push(batch);
-      batch = [];
+    if (inFlight < 2) {
+      seal();
       send();
     }
   });
