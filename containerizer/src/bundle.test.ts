@@ -16,7 +16,7 @@ import { unframe } from './protocol/framing.js';
 
 const SCRIPT = fileURLToPath(new URL('../scripts/bundle.mjs', import.meta.url));
 const BUNDLE = fileURLToPath(new URL('../bundle/theseus-containerizer.cjs', import.meta.url));
-const FIXTURE = new URL('../../../shared/conformance/mesos/fixtures/launch-0.22-docs-example.recordio', import.meta.url);
+const FIXTURE = new URL('../../conformance/mesos/fixtures/launch-0.22-docs-example.recordio', import.meta.url);
 
 interface BundledProgram {
   run(command: string, argv: string[]): Promise<number>;

@@ -23,7 +23,7 @@ const driver = new DockerDriver();
 const work = mkdtempSync(join(tmpdir(), 'theseus-ecp-'));
 const configFile = join(work, 'containerizer.yaml');
 const allowedDir = join(work, 'shared-data');
-const CONFORMANCE = new URL('../../../shared/conformance/mesos/', import.meta.url);
+const CONFORMANCE = new URL('../../conformance/mesos/', import.meta.url);
 
 function writeConfig(file: string, extra = ''): void {
   writeFileSync(file, `stateDir: ${join(work, 'state')}\ninstance: ${instance}\nimage:\n  default: ${IMAGE}\n  pull: missing\nallow:\n  hostPaths: [${allowedDir}]\nstopGraceSeconds: 1\n${extra}`);

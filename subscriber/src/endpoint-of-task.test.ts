@@ -74,7 +74,7 @@ test('container networks: only mappings with hostPort take a host port; the 1.4 
 });
 
 test('a real Marathon 1.10 app of the conformance examples maps without loss', () => {
-  const path = new URL('../../../shared/conformance/marathon/examples/third-party/marathon-lb-9e669ec0ee/tests/1-nginx-marathon1.5.json', import.meta.url);
+  const path = new URL('../../conformance/marathon/examples/third-party/marathon-lb-9e669ec0ee/tests/1-nginx-marathon1.5.json', import.meta.url);
   const app = JSON.parse(readFileSync(path, 'utf8')) as MarathonApp;
   const model = appModelOf({ ...app, labels: { ...app.labels, ...identityLabels(ref) } });
   assert.equal(model.ports.length, app.container!.portMappings!.length);

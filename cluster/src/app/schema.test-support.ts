@@ -1,11 +1,12 @@
 /** The AppDefinition JSON Schema (Marathon 1.7, draft-04) as an ajv validator, for tests. */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import AjvDraft04 from 'ajv-draft-04';
 import type { ValidateFunction } from 'ajv';
 
 export function appSchemaValidator(): ValidateFunction {
-  const schema = JSON.parse(readFileSync('/work/shared/conformance/marathon/schema/AppDefinition.json', 'utf8')) as Record<string, unknown>;
+  const schema = JSON.parse(readFileSync(new URL('../../../conformance/marathon/schema/AppDefinition.json', import.meta.url), 'utf8')) as Record<string, unknown>;
   delete schema.$schema;
   const ajv = new AjvDraft04.default({ allErrors: true, strict: false });
   return ajv.compile(schema);
@@ -18,7 +19,7 @@ export function withoutNewerFields<T extends object>(app: T): T {
   return copy as T;
 }
 
-const EXAMPLES = '/work/shared/conformance/marathon/examples';
+const EXAMPLES = fileURLToPath(new URL('../../../conformance/marathon/examples', import.meta.url));
 
 function appFiles(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {

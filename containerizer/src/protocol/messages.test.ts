@@ -5,7 +5,7 @@ import { decodeLaunch, decodeMessage, encodeContainers, encodeMessage, encodeRes
 import { frame, unframe } from './framing.js';
 import { BadRecordError } from './errors.js';
 
-const CONFORMANCE = new URL('../../../../shared/conformance/mesos/', import.meta.url);
+const CONFORMANCE = new URL('../../../conformance/mesos/', import.meta.url);
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 describe('Mesos messages against the conformance fixtures', () => {

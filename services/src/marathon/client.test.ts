@@ -13,7 +13,7 @@ import {
 } from './errors.js';
 import { isRecoverable } from '../errors.js';
 
-// Marathon answers, copied in shape from Marathon 1.10 (shared/reference/marathon-api.md §3).
+// Marathon answers, copied in shape from Marathon 1.10 (Marathon 1.10's REST API documentation).
 type Route = (req: IncomingMessage, body: string) => [number, unknown];
 const routes = new Map<string, Route>();
 const seen: Array<{ method: string; url: string; auth: string | undefined; body: string }> = [];

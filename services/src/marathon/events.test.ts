@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseMarathonEvent, taskOfInstance, KNOWN_EVENT_TYPES } from './events.js';
 
-const SAMPLE = new URL('../../../../shared/conformance/marathon/schema/raml-v1.10.26/v2/examples/events.txt', import.meta.url);
+const SAMPLE = new URL('../../../conformance/marathon/schema/raml-v1.10.26/v2/examples/events.txt', import.meta.url);
 
 test('parses every event of the real SSE sample', () => {
   const dataLines = readFileSync(SAMPLE, 'utf8')

@@ -1,7 +1,7 @@
 /**
  * Marathon's wire shapes (REST API v2, 1.5+ canonical form) as Theseus reads and writes them.
  * Fields Theseus never touches are left to the index signature. Source: Marathon 1.10 RAML
- * (shared/conformance/marathon/schema/raml-v1.10.26/v2/types).
+ * (conformance/marathon/schema/raml-v1.10.26/v2/types).
  */
 
 export interface MarathonPortMapping {
