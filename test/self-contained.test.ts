@@ -9,13 +9,14 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SELF = relative(root, fileURLToPath(import.meta.url)); // its own examples of what is refused
 const TEXT = /\.(ts|mts|mjs|cjs|js|sh|md|json|yaml|yml|service|env|c|h|py|html|css|txt)$|Dockerfile$|^\.ci\/run$|^bin\//;
 
 function trackedTextFiles(): string[] {
   const out = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8' });
   return out
     .split('\0')
-    .filter((f) => f && TEXT.test(f) && f !== 'package-lock.json' && !f.startsWith('conformance/'));
+    .filter((f) => f && TEXT.test(f) && f !== 'package-lock.json' && f !== SELF && !f.startsWith('conformance/'));
 }
 
 /** References in a file that leave the repository: module URLs, markdown links, quoted `../` paths in code. */
@@ -29,7 +30,7 @@ export function outsideReferences(file: string, text: string): string[] {
     ...(file.endsWith('.md') ? [] : [...text.matchAll(/['"`]((?:\.\.\/)+[^'"`\s]*)['"`]/g)].map((m) => m[1])),
   ];
   for (const ref of candidates) {
-    if (!ref.startsWith('.')) continue;
+    if (!ref?.startsWith('.')) continue;
     const target = resolve(dir, ref);
     const rel = relative(root, target);
     if (rel === '..' || rel.startsWith(`..${sep}`)) found.push(`${ref} (resolves to ${target})`);

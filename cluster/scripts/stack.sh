@@ -10,7 +10,9 @@
 # Settings: THESEUS_STACK_DIR (state and data, default /var/tmp/theseus-stack),
 #           ETCD_PORT (2379), REDIS_PORT (6379), STACK_WAIT_SECONDS (60),
 #           ETCD_DEFRAG_MB (256: `up` defragments etcd's file beyond this size when most of it is free).
-set -euo pipefail
+PREFIX=stack
+# shellcheck source=../../scripts/lib/steps.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/steps.sh"
 
 STACK_DIR=${THESEUS_STACK_DIR:-/var/tmp/theseus-stack}
 ETCD_PORT=${ETCD_PORT:-2379}
@@ -18,9 +20,6 @@ REDIS_PORT=${REDIS_PORT:-6379}
 WAIT_SECONDS=${STACK_WAIT_SECONDS:-60}
 DEFRAG_MB=${ETCD_DEFRAG_MB:-256}
 DOCKER_SOCK=/var/run/docker.sock
-
-say() { printf 'stack: %s\n' "$*" >&2; }
-fail() { say "error: $*"; exit 1; }
 
 declare -A PACKAGE=([etcd]=etcd-server [redis]=redis-server [docker]=docker.io)
 declare -A BINARY=([etcd]=etcd [redis]=redis-server [docker]=dockerd)
@@ -39,6 +38,7 @@ ensure_packages() {
   [ "${#missing[@]}" -eq 0 ] && return 0
   [ "$(id -u)" -eq 0 ] || fail "missing ${missing[*]}: run as root so apt-get can install them"
   say "installing ${missing[*]}"
+  STEP="installing ${missing[*]} with apt-get"
   if [ "$apt_updated" -eq 0 ]; then apt-get update -qq >/dev/null; apt_updated=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # Debian's packages try to start their own daemons through init scripts; this script owns them instead.
@@ -63,11 +63,16 @@ start_bg() { # name command...
   echo $! >"$STACK_DIR/$name.pid"
 }
 
-# The Docker bridge's gateway address: how containers reach services on this host.
+# The Docker bridge's gateway address: how containers reach services on this host
+# (bridge-gateway.mjs: the IPAM gateway, else the bridge interface's address, else the subnet's first).
 bridge_gateway() {
-  docker_answers || return 0
-  curl -fsS -m 2 --unix-socket "$DOCKER_SOCK" http://localhost/networks/bridge 2>/dev/null |
-    grep -o '"Gateway":"[0-9.]*"' | head -n 1 | cut -d'"' -f4
+  STEP="finding the Docker bridge's gateway address"
+  docker_answers || fail "the Docker Engine does not answer on $DOCKER_SOCK: start it with '$0 up docker'"
+  local answer
+  answer=$(curl -fsS -m 5 --unix-socket "$DOCKER_SOCK" http://localhost/networks/bridge) ||
+    fail "the Docker Engine has no 'bridge' network (GET /networks/bridge failed): restart dockerd without --bridge=none"
+  node "$(dirname "${BASH_SOURCE[0]}")/bridge-gateway.mjs" <<<"$answer" ||
+    fail "no address for the Docker bridge: containers could not reach etcd"
 }
 
 # etcd keeps the pages its compactions free until it is defragmented: a stack used for weeks of tests
@@ -75,6 +80,7 @@ bridge_gateway() {
 # of it is in use, defragment it (etcd pauses for the seconds that takes).
 defrag_etcd() {
   local base="http://127.0.0.1:${ETCD_PORT}" status size inuse
+  STEP="checking etcd's file size"
   status=$(curl -fsS -m 5 -X POST "$base/v3/maintenance/status" -d '{}' 2>/dev/null) || return 0
   size=$(grep -o '"dbSize":"[0-9]*"' <<<"$status" | grep -o '[0-9][0-9]*' || true)
   inuse=$(grep -o '"dbSizeInUse":"[0-9]*"' <<<"$status" | grep -o '[0-9][0-9]*' || true)
@@ -91,9 +97,10 @@ defrag_etcd() {
 up_etcd() {
   if etcd_answers; then say "etcd already answers on 127.0.0.1:$ETCD_PORT"; defrag_etcd; return; fi
   # Containers read etcd (guestutils, the watcher): listen on the Docker bridge too, never on all interfaces.
-  local urls="http://127.0.0.1:${ETCD_PORT}" gateway
-  gateway=$(bridge_gateway)
+  local urls="http://127.0.0.1:${ETCD_PORT}" gateway=""
+  if docker_answers; then gateway=$(bridge_gateway); fi
   [ -n "$gateway" ] && urls="$urls,http://${gateway}:${ETCD_PORT}"
+  STEP="starting etcd"
   start_bg etcd etcd --name theseus-stack --data-dir "$STACK_DIR/etcd-data" \
     --listen-client-urls "$urls" --advertise-client-urls "$urls" \
     --listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
@@ -106,6 +113,7 @@ up_etcd() {
 
 up_redis() {
   if redis_answers; then say "redis already answers on 127.0.0.1:$REDIS_PORT"; return; fi
+  STEP="starting redis"
   mkdir -p "$STACK_DIR/redis-data"
   # Append-only persistence: the deployer's queue must survive a Redis restart.
   start_bg redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$STACK_DIR/redis-data" \
@@ -117,6 +125,7 @@ up_redis() {
 up_docker() {
   if docker_answers; then say "docker engine already answers on $DOCKER_SOCK"; return; fi
   [ "$(id -u)" -eq 0 ] || fail "the Docker Engine is not running and only root can start dockerd"
+  STEP="starting the Docker Engine"
   start_bg docker dockerd --host "unix://$DOCKER_SOCK" --pidfile "$STACK_DIR/dockerd.pid"
   wait_until docker docker_answers
   say "docker engine started on $DOCKER_SOCK"
