@@ -7,7 +7,9 @@
 # Settings: THESEUS_RUN_DIR (logs, pids, engine data, the API token; default /var/tmp/theseus-run),
 #           ENGINE_PORT (8080), SUBSCRIBER_PORT (5001), DEPLOYER_PORT (5000); and the stack's
 #           THESEUS_STACK_DIR, ETCD_PORT (2379), REDIS_PORT (6379) (see cluster/scripts/stack.sh).
-set -euo pipefail
+PREFIX=up
+# shellcheck source=lib/steps.sh
+source "$(dirname "$0")/lib/steps.sh"
 cd "$(dirname "$0")/.."
 RUN_DIR=${THESEUS_RUN_DIR:-/var/tmp/theseus-run}
 ENGINE_PORT=${ENGINE_PORT:-8080}
@@ -15,13 +17,13 @@ SUBSCRIBER_PORT=${SUBSCRIBER_PORT:-5001}
 DEPLOYER_PORT=${DEPLOYER_PORT:-5000}
 ETCD_PORT=${ETCD_PORT:-2379}
 REDIS_PORT=${REDIS_PORT:-6379}
-say() { printf 'up: %s\n' "$*" >&2; }
-fail() { say "error: $*"; exit 1; }
-
+STEP="installing the project's npm dependencies (npm ci)"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+STEP="starting etcd, Redis and the Docker Engine"
 bash cluster/scripts/stack.sh up
+STEP="finding the Docker bridge's address"
 gateway=$(bash cluster/scripts/stack.sh bridge-gateway)
 [ -n "$gateway" ] || fail "the Docker bridge has no gateway address"
 
@@ -37,8 +39,11 @@ if ! curl -fsS -m 2 "http://$gateway:$ETCD_PORT/health" >/dev/null 2>&1; then
   fi
 fi
 
+STEP="building the images (docker-images/build.sh)"
 bash docker-images/build.sh
+STEP="building the code (npm run build)"
 npm run build --silent
+STEP="writing the API token"
 
 mkdir -p "$RUN_DIR"
 chmod 700 "$RUN_DIR"
@@ -72,6 +77,7 @@ start_part() {
   fail "$name did not answer within 60 s; its log is $RUN_DIR/$name.log"
 }
 
+STEP="starting the engine, the subscriber and the deployer"
 start_part engine "$ENGINE_PORT" /ping -- --data-dir "$RUN_DIR/engine" --hostname "$gateway"
 start_part subscriber "$SUBSCRIBER_PORT" /healthz MARATHON_URL="$MARATHON" ETCD_ENDPOINTS="$ETCD_HOST_URL" THESEUS_API_TOKEN="$TOKEN" --
 start_part deployer "$DEPLOYER_PORT" /healthz MARATHON_URL="$MARATHON" ETCD_ENDPOINTS="$ETCD_HOST_URL" REDIS_URL="redis://127.0.0.1:$REDIS_PORT" \
@@ -80,13 +86,15 @@ start_part deployer "$DEPLOYER_PORT" /healthz MARATHON_URL="$MARATHON" ETCD_ENDP
 
 DEPLOYER="http://127.0.0.1:$DEPLOYER_PORT"
 say "deploying examples/deploy.yaml"
+STEP="deploying examples/deploy.yaml (see $RUN_DIR/deployer.log)"
 THESEUS_API_TOKEN="$TOKEN" node bin/theseus.js deploy -f examples/deploy.yaml --wait --url "$DEPLOYER"
 
 endpoints() {
   ETCD_ENDPOINTS="$ETCD_HOST_URL" ENVIRONMENT_NAME=default node bin/theseus.js guest node-list "$1" --ports http --minimum 0 2>/dev/null |
-    sed 's/^/      http:\/\//'
+    sed 's/^/      http:\/\//' || true
 }
 
+STEP="listing the example's endpoints"
 cat <<MSG
 
 Theseus is running.
