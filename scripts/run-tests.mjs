@@ -47,7 +47,7 @@ const result = spawnSync(
     '--conditions=source',
     '--test',
     '--test-concurrency=1',
-    `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? 300000}`,
+    `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? 1_200_000}`,
     ...(process.env.TEST_REPORTER ? [`--test-reporter=${process.env.TEST_REPORTER}`] : []),
     ...files,
   ],

@@ -76,8 +76,13 @@ function processesInClone(): string[] {
   return found;
 }
 
+// Someone else's container and network, running before `up`: both are left alone.
+const foreignName = `someone-else-${process.pid}`;
+
 after(async () => {
   await run('npm', ['run', 'down'], environment, clone, 5 * 60_000).catch(() => undefined);
+  await docker.getContainer(foreignName).remove({ force: true }).catch(() => undefined);
+  await docker.getNetwork(foreignName).remove().catch(() => undefined);
   rmSync(workspace, { recursive: true, force: true });
 });
 
@@ -92,6 +97,10 @@ const environment: Record<string, string> = {
 };
 
 test('a fresh clone: npm run up works, twice, and after a reboot-like stop; npm run down leaves nothing of ours', async (t) => {
+  await docker.createNetwork({ Name: foreignName });
+  const foreign = await docker.createContainer({ name: foreignName, Image: 'theseus/busybox:local', Cmd: ['sleep', '3600'], HostConfig: { NetworkMode: foreignName } });
+  await foreign.start();
+
   const cloned = await run('git', ['clone', '--quiet', repository, clone], {}, workspace);
   assert.equal(cloned.code, 0, cloned.output);
 
@@ -134,4 +143,6 @@ test('a fresh clone: npm run up works, twice, and after a reboot-like stop; npm 
   assert.deepEqual(left.map((c) => c.Names.join(',')), [], 'no container of the engine is left');
   assert.deepEqual(processesInClone(), [], 'no process of the clone is left');
   for (const [name, port] of Object.entries(ports)) assert.equal(await listening(port), false, `${name} ${port} still listens`);
+  assert.equal((await foreign.inspect()).State.Running, true, "someone else's container still runs");
+  assert.equal((await docker.getNetwork(foreignName).inspect()).Name, foreignName, "someone else's network is still there");
 });
