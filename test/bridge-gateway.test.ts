@@ -4,11 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-// @ts-expect-error: a plain ES module of the stack scripts, without type declarations
-import { bridgeGateway, firstAddress, interfaceAddress } from '../cluster/scripts/bridge-gateway.mjs';
-
-type Found = { address: string; from: string } | undefined;
-const lookup = bridgeGateway as (network: unknown, addressOf?: (name: string) => string | undefined) => Found;
+import { bridgeGateway as lookup, firstAddress, interfaceAddress } from '../cluster/scripts/bridge-gateway.mjs';
 const SCRIPT = fileURLToPath(new URL('../cluster/scripts/bridge-gateway.mjs', import.meta.url));
 
 // Docker 28's answer for a bridge created by this start of dockerd (trimmed to the fields read).

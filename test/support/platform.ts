@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { MarathonClient } from '@theseus/services';
 import { EtcdProcess } from '@theseus/services/testing';
+import { bridgeGateway as findBridgeGateway } from '../../cluster/scripts/bridge-gateway.mjs';
 import { answers, freePort, startPart, type PartProcess } from './processes.js';
 
 export interface PlatformOptions {
@@ -45,11 +46,11 @@ export interface Platform {
 
 export const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
+/** The address containers reach this host at, found as the stack script finds it. */
 export async function bridgeGateway(): Promise<string> {
-  const bridge = (await docker.getNetwork('bridge').inspect()) as { IPAM: { Config: Array<{ Gateway?: string }> } };
-  const gateway = bridge.IPAM.Config.find((c) => c.Gateway)?.Gateway;
-  if (!gateway) throw new Error('the Docker bridge has no gateway address');
-  return gateway;
+  const found = findBridgeGateway(await docker.getNetwork('bridge').inspect());
+  if (!found) throw new Error('the Docker bridge has no IPv4 gateway, interface address or subnet');
+  return found.address;
 }
 
 export async function startPlatform(options: PlatformOptions): Promise<Platform> {
