@@ -130,8 +130,12 @@ test('from their images: the engine (user node, the socket\'s group added) reach
     return docker('exec', id, ...Config.Healthcheck!.Test.slice(1));
   };
   const socketGroup = (await run('stat', ['-c', '%g', '/var/run/docker.sock'])).stdout.trim();
+  const credentials = `test:${randomUUID()}`;
+  const refused = await docker('run', '--rm', '--label', RUN_LABEL, engine);
+  assert.notEqual(refused.code, 0, 'the engine image does not start without credentials');
+  assert.match(refused.stderr, /not a loopback address, without credentials/);
   const started = await docker('run', '-d', '--label', RUN_LABEL, '--group-add', socketGroup, '-v', '/var/run/docker.sock:/var/run/docker.sock',
-    '-p', '127.0.0.1::8080', engine);
+    '-e', `MARATHON_CREDENTIALS=${credentials}`, '-p', '127.0.0.1::8080', engine);
   assert.equal(started.code, 0, started.stderr);
   const engineId = started.stdout.trim();
   const logs = await waitForLog(engineId, /"message":"engine listening"/);
@@ -142,7 +146,7 @@ test('from their images: the engine (user node, the socket\'s group added) reach
   const port = await freePort();
   const prefix = `/test-images-${randomUUID().slice(0, 8)}`;
   const sub = await docker('run', '-d', '--label', RUN_LABEL, '--network', 'host',
-    '-e', `MARATHON_URL=http://127.0.0.1:${enginePort}`, '-e', `ETCD_ENDPOINTS=${process.env.ETCD_ENDPOINTS ?? 'http://127.0.0.1:2379'}`,
+    '-e', `MARATHON_URL=http://127.0.0.1:${enginePort}`, '-e', `MARATHON_CREDENTIALS=${credentials}`, '-e', `ETCD_ENDPOINTS=${process.env.ETCD_ENDPOINTS ?? 'http://127.0.0.1:2379'}`,
     '-e', `THESEUS_ETCD_PREFIX=${prefix}`, '-e', `THESEUS_HEALTH_URL=http://127.0.0.1:${port}/healthz`, subscriber, 'subscriber', '--port', String(port));
   assert.equal(sub.code, 0, sub.stderr);
   const subId = sub.stdout.trim();
@@ -156,7 +160,7 @@ test('from their images: the engine (user node, the socket\'s group added) reach
 
   const deployerPort = await freePort();
   const dep = await docker('run', '-d', '--label', RUN_LABEL, '--network', 'host',
-    '-e', `MARATHON_URL=http://127.0.0.1:${enginePort}`, '-e', `REDIS_URL=${process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'}`,
+    '-e', `MARATHON_URL=http://127.0.0.1:${enginePort}`, '-e', `MARATHON_CREDENTIALS=${credentials}`, '-e', `REDIS_URL=${process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'}`,
     '-e', `THESEUS_QUEUE_PREFIX=test-images-${randomUUID().slice(0, 8)}`, '-e', `THESEUS_API_TOKEN=${randomUUID()}`,
     '-e', `ETCD_ENDPOINTS=${process.env.ETCD_ENDPOINTS ?? 'http://127.0.0.1:2379'}`, '-e', `THESEUS_ETCD_PREFIX=${prefix}`,
     '-e', `THESEUS_HEALTH_URL=http://127.0.0.1:${deployerPort}/healthz`, deployer, 'deployer', '--port', String(deployerPort));

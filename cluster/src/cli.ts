@@ -1,8 +1,10 @@
 /**
  * `theseus engine`: the single-machine Marathon-compatible engine. Settings: the `engine` section
- * (ENGINE_DATA_DIR, ENGINE_PORT_RANGE, ENGINE_HOSTNAME) and MARATHON_CREDENTIALS (when set, the
- * engine requires that basic auth, so every Theseus part that reaches it through MARATHON_URL already
- * sends it). SIGTERM/SIGINT stop the engine and leave tasks running; the next start adopts them.
+ * (ENGINE_DATA_DIR, ENGINE_LISTEN, ENGINE_PORT_RANGE, ENGINE_HOSTNAME, ENGINE_DEFAULT_CONTAINER_IMAGE,
+ * the ENGINE_ALLOW_* gates, ...) and MARATHON_CREDENTIALS (when set, the engine requires that basic
+ * auth, so every Theseus part that reaches it through MARATHON_URL already sends it; without it the
+ * engine listens on loopback only). SIGTERM/SIGINT stop the engine and leave tasks running; the next
+ * start adopts them.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -34,8 +36,13 @@ export async function run(command: string, argv: string[]): Promise<number> {
     .option('--cpus <n>', 'CPUs offered to tasks (default: all of the machine)', positive('cpus'))
     .option('--mem-mb <n>', 'memory offered to tasks, MB (default: all of the machine)', positive('mem-mb'))
     .option('--enable-features <list>', 'Marathon features to enable, comma-separated (secrets, external_volumes)')
+    .option('--listen <addresses>', 'addresses to listen on, comma-separated (default 127.0.0.1; others need MARATHON_CREDENTIALS)')
+    .option('--default-container-image <image>', 'image apps with a cmd and no container run in (default theseus/busybox:local)')
+    .option('--allow-host-commands', 'run apps with a cmd and no container as processes on this host, as root')
     .option('--allow-privileged', 'let apps run privileged containers')
-    .option('--allow-host-volumes', 'let apps bind-mount host paths');
+    .option('--allow-host-network', "let apps join this host's network namespace")
+    .option('--allow-user', 'let apps choose the user their container runs as')
+    .option('--allow-host-volumes', 'let apps bind-mount any host path');
   try {
     const { settings, logger, opts } = setUp(program, argv, {
       component: 'engine',
@@ -46,23 +53,44 @@ export async function run(command: string, argv: string[]): Promise<number> {
         'engine.hostname': o.hostname,
         'engine.cpus': o.cpus,
         'engine.memMb': o.memMb,
+        'engine.listen': typeof o.listen === 'string' ? o.listen.split(',').map((a) => a.trim()).filter(Boolean) : undefined,
+        'engine.defaultContainerImage': o.defaultContainerImage,
+        'engine.allowHostCommands': o.allowHostCommands ? true : undefined,
+        'engine.allowPrivileged': o.allowPrivileged ? true : undefined,
+        'engine.allowHostNetwork': o.allowHostNetwork ? true : undefined,
+        'engine.allowUser': o.allowUser ? true : undefined,
+        'engine.allowHostVolumes': o.allowHostVolumes ? true : undefined,
       }),
     });
     const engineSettings = settings.engine;
     const dataDir = engineSettings.dataDir ?? join(homedir(), '.theseus', 'engine');
     const dockerRunner = await dockerRunnerIfAvailable(logger);
-    if (!dockerRunner) logger.warn('Docker Engine not reachable: apps with a container image will fail (TASK_FAILED)');
+    if (!dockerRunner) {
+      logger.warn(`Docker Engine not reachable: apps with a container image${engineSettings.allowHostCommands ? '' : ' and apps with only a cmd'} will fail (TASK_FAILED)`);
+    }
+    if (engineSettings.allowHostCommands) {
+      logger.warn('apps with a cmd and no container run as processes on this host with the engine\'s user and rights (engine.allowHostCommands): whoever can create an app can run any command here', { user: process.getuid?.() === 0 ? 'root' : process.env.USER });
+    }
     const running = await startEngine({
       dataDir,
       port: opts.port === 0 ? 0 : engineSettings.port,
+      listenHost: [...engineSettings.listen],
+      hostNames: [...engineSettings.hostNames],
       hostname: engineSettings.hostname,
       portRange: [engineSettings.portRange[0], engineSettings.portRange[1]],
       ...(engineSettings.cpus !== undefined ? { cpus: engineSettings.cpus } : {}),
       ...(engineSettings.memMb !== undefined ? { memMb: engineSettings.memMb } : {}),
       ...(settings.marathon.credentials ? { credentials: settings.marathon.credentials } : {}),
       features: typeof opts.enableFeatures === 'string' ? opts.enableFeatures.split(',').map((s) => s.trim()).filter(Boolean) : [],
-      allowPrivileged: Boolean(opts.allowPrivileged),
-      allowHostVolumes: Boolean(opts.allowHostVolumes),
+      defaultContainerImage: engineSettings.defaultContainerImage,
+      allowHostCommands: engineSettings.allowHostCommands,
+      allowPrivileged: engineSettings.allowPrivileged,
+      allowHostNetwork: engineSettings.allowHostNetwork,
+      allowUser: engineSettings.allowUser,
+      allowHostVolumes: engineSettings.allowHostVolumes,
+      hostVolumePaths: [...engineSettings.hostVolumePaths],
+      maxEventSubscriptions: engineSettings.maxEventSubscriptions,
+      eventSubscriptionTimeoutMs: engineSettings.eventSubscriptionTimeoutMs,
       ...(dockerRunner ? { dockerRunner } : {}),
       logger,
     });

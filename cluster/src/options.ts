@@ -7,8 +7,10 @@ export interface EngineOptions {
   dataDir: string;
   /** HTTP port [8080]; 0 picks a free one. */
   port?: number;
-  /** Address to listen on [0.0.0.0]. */
-  listenHost?: string;
+  /** Address(es) to listen on [127.0.0.1]. A non-loopback address needs `credentials`. */
+  listenHost?: string | string[];
+  /** Host header names accepted besides IP addresses and `localhost`, while listening on loopback only [none]. */
+  hostNames?: string[];
   /** The address tasks are reported at (`task.host`) [127.0.0.1]. */
   hostname?: string;
   /** Host ports for tasks, inclusive [31000-32000]. */
@@ -20,9 +22,23 @@ export interface EngineOptions {
   credentials?: string;
   /** Marathon `--enable_features` [none]. */
   features?: string[];
-  /** Allow privileged containers / host bind mounts [false / false]. */
+  /**
+   * The image apps with a `cmd` and no container run in, the sandbox as working directory [none:
+   * such apps fail unless `allowHostCommands`].
+   */
+  defaultContainerImage?: string;
+  /** Run apps with a `cmd` and no container as host processes instead [false]. */
+  allowHostCommands?: boolean;
+  /** Allow privileged containers / the host network namespace / choosing the container user [false / false / false]. */
   allowPrivileged?: boolean;
+  allowHostNetwork?: boolean;
+  allowUser?: boolean;
+  /** Allow bind mounts of any host path [false], or of these directories and below [none]. */
   allowHostVolumes?: boolean;
+  hostVolumePaths?: string[];
+  /** Most event subscriptions at once [10] and the time a callback POST may take [5 s]. */
+  maxEventSubscriptions?: number;
+  eventSubscriptionTimeoutMs?: number;
   /** Labels added to every container (e.g. to find a test run's containers) [none]. */
   containerLabels?: Record<string, string>;
   /** SSE heartbeat [10 s] and per-client buffer [1024 events]. */

@@ -1,6 +1,6 @@
 /** Starts an engine and its HTTP server together; `stop` leaves tasks running for the next start to adopt. */
 import { Engine } from './engine.js';
-import { startEngineServer, type EngineServer } from './http/server.js';
+import { listenPlan, startEngineServer, type EngineServer } from './http/server.js';
 import type { EngineOptions } from './options.js';
 
 export interface RunningEngine {
@@ -11,11 +11,12 @@ export interface RunningEngine {
 }
 
 export async function startEngine(options: EngineOptions): Promise<RunningEngine> {
+  const listen = await listenPlan(options);
   const engine = new Engine(options);
   await engine.start();
   let http: EngineServer;
   try {
-    http = await startEngineServer(engine);
+    http = await startEngineServer(engine, listen);
   } catch (err) {
     engine.stop();
     throw err;

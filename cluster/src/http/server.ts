@@ -1,30 +1,31 @@
 /** The HTTP face of the engine: Marathon's REST API v2 and event stream over Express 5. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express from 'express';
 import type { Engine } from '../engine.js';
+import type { EngineOptions } from '../options.js';
 import { EventStreamHub } from '../events/sse.js';
+import { basicAuth, checkListenAddresses, hostCheck, sameOriginChanges } from './access.js';
 import { appsRoutes } from './apps-routes.js';
 import { miscRoutes } from './misc-routes.js';
 import { mesosRoutes } from './mesos-routes.js';
 import { errorHandler } from './request.js';
 
 export interface EngineServer {
-  server: Server;
+  /** One per listen address. */
+  servers: Server[];
   events: EventStreamHub;
   url: string;
   close(): Promise<void>;
 }
 
-function basicAuth(credentials: string) {
-  const expected = `Basic ${Buffer.from(credentials).toString('base64')}`;
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (req.path === '/ping' || req.headers.authorization === expected) return next();
-    res.status(401).setHeader('WWW-Authenticate', 'Basic realm="Mesosphere"').json({ message: 'Invalid username or password.' });
-  };
+/** The addresses to listen on, and whether they are all loopback; refuses a non-loopback one without credentials. */
+export async function listenPlan(options: EngineOptions): Promise<{ hosts: string[]; loopbackOnly: boolean }> {
+  const hosts = typeof options.listenHost === 'string' ? [options.listenHost] : (options.listenHost ?? ['127.0.0.1']);
+  return { hosts, loopbackOnly: await checkListenAddresses(hosts, Boolean(options.credentials)) };
 }
 
-export async function startEngineServer(engine: Engine): Promise<EngineServer> {
+export async function startEngineServer(engine: Engine, { hosts, loopbackOnly }: { hosts: string[]; loopbackOnly: boolean }): Promise<EngineServer> {
   const options = engine.options;
   const events = new EventStreamHub(engine.bus, {
     ...(options.eventHeartbeatMs !== undefined ? { heartbeatMs: options.eventHeartbeatMs } : {}),
@@ -41,6 +42,8 @@ export async function startEngineServer(engine: Engine): Promise<EngineServer> {
     res.setHeader('Cache-Control', 'no-cache, no-store, must-revalidate');
     next();
   });
+  if (loopbackOnly) app.use(hostCheck([...(options.hostNames ?? []), ...hosts, ...(options.hostname ? [options.hostname] : [])]));
+  app.use(sameOriginChanges());
   if (options.credentials) app.use(basicAuth(options.credentials));
   app.use(express.raw({ type: () => true, limit: options.maxBodyBytes ?? 5 * 1024 * 1024 }));
   app.use(appsRoutes(engine));
@@ -51,23 +54,45 @@ export async function startEngineServer(engine: Engine): Promise<EngineServer> {
   });
   app.use(errorHandler(options.logger));
 
-  const server = createServer(app);
-  server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 8080, options.listenHost ?? '0.0.0.0', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  leader = `${options.hostname ?? '127.0.0.1'}:${port}`;
-  return {
-    server,
-    events,
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
+  const servers: Server[] = [];
+  const closeAll = () =>
+    Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      ),
+    );
+  try {
+    // every address on the same port: the first one's when the port is 0
+    let port = options.port ?? 8080;
+    for (const host of hosts) {
+      const server = createServer(app);
+      server.keepAliveTimeout = 5000;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve());
+      });
+      servers.push(server);
+      port = (server.address() as AddressInfo).port;
+    }
+    leader = `${options.hostname ?? '127.0.0.1'}:${port}`;
+    const first = hosts[0]!;
+    const urlHost = first === '0.0.0.0' || first === '::' ? '127.0.0.1' : first.includes(':') ? `[${first}]` : first;
+    return {
+      servers,
+      events,
+      url: `http://${urlHost}:${port}`,
+      close: async () => {
         events.close();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+        await closeAll();
+      },
+    };
+  } catch (err) {
+    events.close();
+    await closeAll();
+    throw err;
+  }
 }

@@ -65,6 +65,28 @@ export const EngineSection = z.strictObject({
   memMb: z.number().positive().optional(),
   /** The address tasks are reported at (`task.host`). */
   hostname: z.string().min(1).default('127.0.0.1'),
+  /** Addresses the API listens on. A non-loopback one needs `marathon.credentials`. */
+  listen: z.array(z.string().min(1)).min(1).default(['127.0.0.1']),
+  /** Host header names accepted besides IP addresses and `localhost` (only checked while listening on loopback). */
+  hostNames: z.array(z.string().min(1)).default([]),
+  /** Image that apps with a `cmd` and no container run in (Deimos `--default_container_image`). */
+  defaultContainerImage: z.string().min(1).default('theseus/busybox:local'),
+  /** Run apps with a `cmd` and no container as plain host processes (Mesos's command executor) instead. */
+  allowHostCommands: z.boolean().default(false),
+  /** Let apps run privileged containers (`privileged`, parameter `privileged`). */
+  allowPrivileged: z.boolean().default(false),
+  /** Let apps join the host's network namespace; otherwise host-mode tasks get the bridge with their ports published at the same numbers. */
+  allowHostNetwork: z.boolean().default(false),
+  /** Let apps choose the user their container runs as (`user`, parameter `user`). */
+  allowUser: z.boolean().default(false),
+  /** Let apps bind-mount any host path. */
+  allowHostVolumes: z.boolean().default(false),
+  /** Host directories apps may bind-mount (the directory or below, symlinks resolved). Empty: none. */
+  hostVolumePaths: z.array(z.string().startsWith('/')).default([]),
+  /** Most `/v2/eventSubscriptions` callback URLs at once. */
+  maxEventSubscriptions: z.number().int().min(0).default(10),
+  /** A callback POST not answered within this long counts as failed. */
+  eventSubscriptionTimeoutMs: durationMs.min(1).default(5000),
 });
 
 /** `theseus watch` and `theseus guest` */
