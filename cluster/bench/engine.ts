@@ -73,7 +73,7 @@ function populate(engine: RunningEngine, appId: string, count: number): void {
 
 async function createApps(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'engine-bench-'));
-  const engine = await startEngine({ dataDir: dir, port: 0, listenHost: '127.0.0.1', logger, cpus: 1000, memMb: 1_000_000 });
+  const engine = await startEngine({ dataDir: dir, port: 0, listenHost: '127.0.0.1', allowHostCommands: true, logger, cpus: 1000, memMb: 1_000_000 });
   try {
     const per: number[] = [];
     const t0 = performance.now();
@@ -107,7 +107,7 @@ async function realVersusMemory(): Promise<void> {
   const results: Record<string, { median: number; p90: number; bytes: number }> = {};
   for (const kind of ['real', 'memory'] as const) {
     const dir = mkdtempSync(join(tmpdir(), 'engine-bench-'));
-    const engine = await startEngine({ dataDir: dir, port: 0, listenHost: '127.0.0.1', logger, cpus: 1000, memMb: 1_000_000, portRange: [41000, 42000] });
+    const engine = await startEngine({ dataDir: dir, port: 0, listenHost: '127.0.0.1', allowHostCommands: true, logger, cpus: 1000, memMb: 1_000_000, portRange: [41000, 42000] });
     try {
       await post(`${engine.url}/v2/apps`, { id: '/bench/side', cmd: 'exec sleep 3600', instances: kind === 'real' ? count : 0, cpus: 0.01, mem: 1 });
       if (kind === 'real') {
@@ -169,7 +169,7 @@ parentPort.on('message', (m) => { if (m === 'report') parentPort.postMessage({ t
 
 async function sse(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'engine-bench-'));
-  const engine = await startEngine({ dataDir: dir, port: 0, listenHost: '127.0.0.1', logger });
+  const engine = await startEngine({ dataDir: dir, port: 0, listenHost: '127.0.0.1', allowHostCommands: true, logger });
   const task = { slaveId: 'agent-S0', taskId: 'bench_app.instance-00000000-0000-0000-0000-000000000000._app.1', taskStatus: 'TASK_RUNNING', message: '', appId: '/bench/app', host: '127.0.0.1', ipAddresses: [{ ipAddress: '172.17.0.2', protocol: 'IPv4' }], ports: [31000], version: timestamp() };
   try {
     for (const phase of [{ name: '1,000 events/s for 5 s', rate: 1000, seconds: 5 }, { name: '5,000 events/s for 3 s', rate: 5000, seconds: 3 }, { name: 'as fast as the bus goes (bursts of 200 per event-loop turn) for 3 s', rate: 0, seconds: 3 }]) {

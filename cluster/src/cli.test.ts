@@ -45,9 +45,11 @@ describe('theseus engine', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'theseus-engine-cli-'));
     const [min, max] = randomRange();
     const env = { ENGINE_PORT_RANGE: `${min}-${max}` };
-    const first = await startEngineProcess(['--port', '0', '--data-dir', dataDir], env);
+    const first = await startEngineProcess(['--port', '0', '--data-dir', dataDir, '--allow-host-commands'], env);
     let second: Awaited<ReturnType<typeof startEngineProcess>> | undefined;
     try {
+      const warning = first.output().split('\n').find((l) => l.includes('run as processes on this host'));
+      assert.equal(warning && (JSON.parse(warning) as { level: string }).level, 'warn', 'running host commands is announced at start');
       const client = new MarathonClient({ urls: [first.url] });
       await client.createApp({ id: '/cli/sleeper', cmd: 'sleep 600', instances: 1, cpus: 0.1, mem: 16 });
       const task = await waitFor('running', async () => (await client.appTasks('/cli/sleeper')).find((t) => t.state === 'TASK_RUNNING'));
@@ -60,7 +62,7 @@ describe('theseus engine', () => {
       const state = JSON.parse(readFileSync(join(dataDir, 'state.json'), 'utf8')) as { tasks: Array<{ id: string; ref: string }> };
       const pid = Number(state.tasks.find((t) => t.id === task.id)!.ref);
       assert.doesNotThrow(() => process.kill(pid, 0), 'the task outlives the engine');
-      second = await startEngineProcess(['--port', '0', '--data-dir', dataDir], env);
+      second = await startEngineProcess(['--port', '0', '--data-dir', dataDir, '--allow-host-commands'], env);
       const again = new MarathonClient({ urls: [second.url] });
       const tasks = await again.appTasks('/cli/sleeper');
       assert.deepEqual(tasks.map((t) => [t.id, t.state]), [[task.id, 'TASK_RUNNING']]);

@@ -9,6 +9,7 @@ import type { Logger, MarathonAppInfo, MarathonDeployment, MarathonDeploymentRes
 import { appJson, configOf, type AppDefinition } from './app/definition.js';
 import { canonicalId } from './app/normalize.js';
 import { parseApp, type AppDraft } from './app/parse.js';
+import { AppValidationError } from './app/problems.js';
 import { AppRepository } from './app/repository.js';
 import { deploymentJson, newDeployment, type DeploymentAction, type DeploymentRecord } from './deploy/deployment.js';
 import { appExists, appLocked, appNotFound, EngineApiError } from './deploy/errors.js';
@@ -20,6 +21,7 @@ import { ReadinessMonitor } from './health/readiness.js';
 import type { EngineOptions } from './options.js';
 import { StateFile, type PersistedState } from './state/state-file.js';
 import { PortRange } from './tasks/ports.js';
+import { appPrivilegeProblems, type PrivilegePolicy } from './tasks/privileges.js';
 import { ProcessRunner } from './tasks/process-runner.js';
 import type { TaskRunner } from './tasks/runner.js';
 import { Scheduler } from './tasks/scheduler.js';
@@ -50,6 +52,7 @@ export class Engine {
   private readonly state: StateFile;
   private readonly logger: Logger;
   private readonly processRunner: ProcessRunner;
+  private readonly privileges: PrivilegePolicy;
 
   constructor(readonly options: EngineOptions) {
     this.logger = options.logger;
@@ -61,6 +64,13 @@ export class Engine {
     this.agentId = `${this.engineId}-S0`;
     const [min, max] = options.portRange ?? [31000, 32000];
     this.processRunner = new ProcessRunner(join(options.dataDir, 'sandboxes'));
+    this.privileges = {
+      allowPrivileged: options.allowPrivileged ?? false,
+      allowHostNetwork: options.allowHostNetwork ?? false,
+      allowUser: options.allowUser ?? false,
+      allowHostVolumes: options.allowHostVolumes ?? false,
+      hostVolumePaths: options.hostVolumePaths ?? [],
+    };
     this.scheduler = new Scheduler(
       {
         hostname: options.hostname ?? '127.0.0.1',
@@ -69,10 +79,12 @@ export class Engine {
         hostPorts: new PortRange(min, max),
         containerLabels: options.containerLabels ?? {},
         volumesDir: join(options.dataDir, 'volumes'),
+        sandboxesDir: join(options.dataDir, 'sandboxes'),
+        hostCommands: options.allowHostCommands ?? false,
+        ...(options.defaultContainerImage ? { defaultContainerImage: options.defaultContainerImage } : {}),
+        privileges: this.privileges,
         capacity: { cpus: options.cpus ?? machineCpus().length, memMb: options.memMb ?? Math.floor(totalmem() / 1024 / 1024) },
         runners: { process: this.processRunner, ...(options.dockerRunner ? { docker: options.dockerRunner } : {}) },
-        allowPrivileged: options.allowPrivileged ?? false,
-        allowHostVolumes: options.allowHostVolumes ?? false,
         logger: this.logger,
       },
       this.bus,
@@ -103,7 +115,12 @@ export class Engine {
       const app = this.apps.get(task.appId);
       if (app) this.scheduler.recordFailure(app);
     };
-    this.callbacks = new CallbackSubscribers(this.bus, saved?.callbackUrls ?? [], { onChange: () => this.state.changed() });
+    this.callbacks = new CallbackSubscribers(this.bus, saved?.callbackUrls ?? [], {
+      onChange: () => this.state.changed(),
+      logger: this.logger,
+      ...(options.maxEventSubscriptions !== undefined ? { maxSubscriptions: options.maxEventSubscriptions } : {}),
+      ...(options.eventSubscriptionTimeoutMs !== undefined ? { timeoutMs: options.eventSubscriptionTimeoutMs } : {}),
+    });
     if (saved) this.restore(saved);
   }
 
@@ -163,10 +180,17 @@ export class Engine {
   }
 
   createApp(body: unknown, clientIp: string, uri: string): { app: MarathonAppInfo; deploymentId: string } {
-    const draft = parseApp(body, { features: this.features });
+    const draft = this.permitted(parseApp(body, { features: this.features }));
     if (this.apps.get(draft.id)) throw appExists(draft.id);
     const { app, deployment } = this.create(draft, clientIp, uri);
     return { app: { ...this.appInfo(app, { counts: true }), deployments: [{ id: deployment.id }] }, deploymentId: deployment.id };
+  }
+
+  /** The draft, unless it asks for what this engine does not allow (422 naming the setting). */
+  private permitted(draft: AppDraft): AppDraft {
+    const problems = appPrivilegeProblems(draft, this.privileges);
+    if (problems.length > 0) throw new AppValidationError('object', problems);
+    return draft;
   }
 
   private create(draft: AppDraft, clientIp: string, uri: string): { app: AppDefinition; deployment: DeploymentRecord } {
@@ -209,7 +233,7 @@ export class Engine {
   updateApp(appId: string, body: unknown, opts: { force: boolean; partial: boolean; allowCreate: boolean; clientIp: string; uri: string }): MarathonDeploymentResult & { created: boolean } {
     const current = this.apps.get(appId);
     if (!current && !opts.allowCreate) throw appNotFound(appId);
-    const draft = this.draftFor(appId, body, current, opts.partial);
+    const draft = this.permitted(this.draftFor(appId, body, current, opts.partial));
     this.lockCheck(appId, opts.force);
     if (!current) {
       const { app, deployment } = this.create(draft, opts.clientIp, opts.uri);

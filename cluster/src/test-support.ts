@@ -15,8 +15,9 @@ export interface TestEngine extends RunningEngine {
 
 export const quietLogger = () => createLogger({ component: 'engine-test', level: 'error', format: 'json' });
 
+/** An engine whose apps with only a `cmd` run as host processes (what the lifecycle tests drive), unless `options` say otherwise. */
 export async function testEngine(options: Partial<EngineOptions> = {}, dataDir = mkdtempSync(join(tmpdir(), 'theseus-engine-'))): Promise<TestEngine> {
-  const running = await startEngine({ dataDir, port: 0, listenHost: '127.0.0.1', portRange: randomRange(), logger: quietLogger(), ...options });
+  const running = await startEngine({ dataDir, port: 0, listenHost: '127.0.0.1', portRange: randomRange(), logger: quietLogger(), allowHostCommands: true, ...options });
   const events: MarathonEvent[] = [];
   running.engine.bus.subscribe((e) => events.push(e));
   return { ...running, client: new MarathonClient({ urls: [running.url], ...(options.credentials ? { credentials: options.credentials } : {}) }), events, dataDir };

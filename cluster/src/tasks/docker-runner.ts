@@ -30,9 +30,11 @@ export class DockerRunner implements TaskRunner {
       memMb: spec.memMb,
       network: spec.network,
       ports: spec.ports,
-      volumes: spec.volumes,
+      volumes: spec.volumes.map(({ hostPath, containerPath, mode }) => ({ hostPath, containerPath, mode })),
       privileged: spec.privileged,
       ...(spec.user ? { user: spec.user } : {}),
+      ...(spec.workingDir ? { workingDir: spec.workingDir } : {}),
+      ...(spec.hostname ? { hostname: spec.hostname } : {}),
       init: true,
       stopGraceSeconds: spec.killGraceSeconds,
     };

@@ -3,6 +3,7 @@ import { isAbsolute, join } from 'node:path';
 import type { AppDefinition } from '../app/definition.js';
 import { networkMode, requestedPorts } from '../app/definition.js';
 import type { PortRange } from './ports.js';
+import { applyParameters, type PrivilegePolicy } from './privileges.js';
 import type { TaskLaunchSpec } from './runner.js';
 
 /** Labels the engine puts on its containers, to find (adopt) them after a restart. */
@@ -18,12 +19,23 @@ export interface LaunchContext {
   containerLabels: Record<string, string>;
   /** Where persistent volumes of tasks live. */
   volumesDir: string;
+  /** Where sandboxes of tasks live. */
+  sandboxesDir: string;
+  /** Apps with a `cmd` and no image run as host processes (else in `defaultContainerImage`). */
+  hostCommands: boolean;
+  defaultContainerImage?: string;
+  privileges: PrivilegePolicy;
 }
+
+/** Where a task's sandbox is mounted in its container, as Mesos does. */
+export const CONTAINER_SANDBOX = '/mnt/mesos/sandbox';
 
 export class PortsExhaustedError extends Error {}
 
 export interface LaunchPlan {
   spec: TaskLaunchSpec;
+  /** Why the task must not start (a setting changed since the app was accepted). */
+  refused?: string;
   ports: number[];
   servicePorts: number[];
 }
@@ -77,16 +89,26 @@ export function planLaunch(app: AppDefinition, ids: { taskId: string }, ctx: Lau
   if (env.PORT0) env.PORT = env.PORT0;
   if (requested.length > 0) env.PORTS = requested.map((_, i) => env[`PORT${i}`]).filter(Boolean).join(',');
 
-  const image = app.container?.docker?.image;
-  const volumes = (app.container?.volumes ?? []).flatMap((v) => {
+  const dockerImage = app.container?.docker?.image;
+  const commandInContainer = !dockerImage && !ctx.hostCommands;
+  const image = dockerImage ?? (commandInContainer ? ctx.defaultContainerImage : undefined);
+  const params = applyParameters(app.container?.docker?.parameters ?? [], ctx.privileges);
+  const volumes: TaskLaunchSpec['volumes'] = (app.container?.volumes ?? []).flatMap((v) => {
     const mode = v.mode === 'RO' ? ('RO' as const) : ('RW' as const);
-    if (v.persistent != null) return [{ hostPath: join(ctx.volumesDir, ids.taskId, v.containerPath), containerPath: join('/mnt/mesos/sandbox', v.containerPath), mode }];
+    if (v.persistent != null) return [{ hostPath: join(ctx.volumesDir, ids.taskId, v.containerPath), containerPath: join(CONTAINER_SANDBOX, v.containerPath), mode }];
     if (typeof v.hostPath === 'string') {
       const hostPath = isAbsolute(v.hostPath) ? v.hostPath : join(ctx.volumesDir, ids.taskId, v.hostPath);
       return [{ hostPath, containerPath: v.containerPath, mode }];
     }
     return [];
   });
+  if (commandInContainer) {
+    volumes.unshift({ hostPath: join(ctx.sandboxesDir, ids.taskId), containerPath: CONTAINER_SANDBOX, mode: 'RW' });
+    env.MESOS_SANDBOX = CONTAINER_SANDBOX;
+  }
+  volumes.push(...params.options.volumes);
+  // without the host network namespace, a host-mode task gets the bridge with its ports published at the same numbers
+  const network = params.options.network ?? (mode === 'host' && ctx.privileges.allowHostNetwork ? 'host' : 'bridge');
   const spec: TaskLaunchSpec = {
     taskId: ids.taskId,
     appId: app.id,
@@ -94,21 +116,24 @@ export function planLaunch(app: AppDefinition, ids: { taskId: string }, ctx: Lau
     ...(app.args?.length ? { args: app.args } : {}),
     ...(image ? { image } : {}),
     forcePullImage: app.container?.docker?.forcePullImage ?? false,
-    privileged: app.container?.docker?.privileged ?? false,
-    env,
-    labels: { ...app.labels, ...ctx.containerLabels, [ENGINE_LABEL]: ctx.engineId, [TASK_LABEL]: ids.taskId, [APP_LABEL]: app.id },
-    network: mode === 'host' ? 'host' : 'bridge',
+    privileged: params.options.privileged ?? app.container?.docker?.privileged ?? false,
+    env: { ...params.options.env, ...env },
+    labels: { ...params.options.labels, ...app.labels, ...ctx.containerLabels, [ENGINE_LABEL]: ctx.engineId, [TASK_LABEL]: ids.taskId, [APP_LABEL]: app.id },
+    network,
     ports: requested.flatMap((r, i) => {
       const hostPort = hostPorts[i];
-      if (hostPort === undefined || mode === 'host') return [];
+      if (hostPort === undefined || network !== 'bridge') return [];
       const containerPort = r.containerPort || hostPort;
       return (r.protocol === 'udp,tcp' ? ['tcp', 'udp'] : [r.protocol]).map((protocol) => ({ containerPort, hostPort, protocol: protocol as 'tcp' | 'udp' }));
     }),
     volumes,
-    cpus: app.cpus,
-    memMb: app.mem,
-    ...(typeof app.user === 'string' ? { user: app.user } : {}),
+    cpus: params.options.cpus ?? app.cpus,
+    memMb: params.options.memMb ?? app.mem,
+    ...(params.options.user !== undefined ? { user: params.options.user } : typeof app.user === 'string' ? { user: app.user } : {}),
+    ...(params.options.workingDir ? { workingDir: params.options.workingDir } : commandInContainer ? { workingDir: CONTAINER_SANDBOX } : {}),
+    ...(params.options.hostname && network !== 'host' ? { hostname: params.options.hostname } : {}),
     killGraceSeconds: typeof app.taskKillGracePeriodSeconds === 'number' ? app.taskKillGracePeriodSeconds : 3,
   };
-  return { spec, ports, servicePorts: requested.map((r) => r.servicePort) };
+  const refused = params.problems.length > 0 ? params.problems.flatMap((p) => p.errors).join('; ') : undefined;
+  return { spec, ports, servicePorts: requested.map((r) => r.servicePort), ...(refused ? { refused } : {}) };
 }

@@ -22,6 +22,10 @@ export interface TaskLaunchSpec {
   cpus: number;
   memMb: number;
   user?: string;
+  /** Working directory in the container [the image's]. */
+  workingDir?: string;
+  /** Container hostname (not with host networking). */
+  hostname?: string;
   killGraceSeconds: number;
 }
 

@@ -4,13 +4,14 @@
  * is a `status_update_event` and an `instance_changed_event`. Also: the capacity check (what does not
  * fit waits, like an unmatched offer), host ports, relaunch backoff, and adoption after a restart.
  */
-import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from '@theseus/services';
 import type { MesosTaskState } from '@theseus/services';
 import type { AppDefinition } from '../app/definition.js';
 import type { EventBus } from '../events/bus.js';
 import { timestamp } from '../time.js';
 import { planLaunch, PortsExhaustedError, type LaunchContext } from './launch-spec.js';
+import { resolveMounts } from './privileges.js';
 import type { TaskRunner } from './runner.js';
 import { constraintProblem } from './constraints.js';
 import { CONDITION, TERMINAL_STATES, newTaskIds, type TaskRecord } from './task.js';
@@ -19,9 +20,6 @@ export interface SchedulerOptions extends LaunchContext {
   agentId: string;
   capacity: { cpus: number; memMb: number };
   runners: { process: TaskRunner; docker?: TaskRunner };
-  /** Docker `--privileged` and host bind mounts are refused unless allowed. */
-  allowPrivileged: boolean;
-  allowHostVolumes: boolean;
   logger: Logger;
 }
 
@@ -111,7 +109,7 @@ export class Scheduler {
       if (err instanceof PortsExhaustedError) return err.message;
       throw err;
     }
-    const runner = plan.spec.image ? this.options.runners.docker : this.options.runners.process;
+    const runner = plan.spec.image ? this.options.runners.docker : this.options.hostCommands ? this.options.runners.process : undefined;
     const task: TaskRecord = {
       id: ids.taskId,
       instanceId: ids.instanceId,
@@ -134,28 +132,32 @@ export class Scheduler {
     this.track(task);
     this.emit(task, '');
     this.state.changed();
-    void this.run(task, runner);
+    void this.run(task, runner, plan.refused);
     return undefined;
   }
 
+  /** Why the task must not run here, or undefined; resolves its host paths to what gets mounted. */
   private refused(task: TaskRecord): string | undefined {
-    if (task.spec.privileged && !this.options.allowPrivileged) return 'privileged containers are not allowed by this engine (engine.allowPrivileged)';
-    const hostMount = task.spec.volumes.some((v) => !v.hostPath.startsWith(this.options.volumesDir));
-    if (hostMount && !this.options.allowHostVolumes) return 'host volumes are not allowed by this engine (engine.allowHostVolumes)';
+    const { privileges } = this.options;
+    if (task.spec.privileged && !privileges.allowPrivileged) return 'privileged containers are not allowed by this engine (engine.allowPrivileged, ENGINE_ALLOW_PRIVILEGED)';
+    if (task.spec.user !== undefined && !privileges.allowUser) return `choosing the user (${task.spec.user}) is not allowed by this engine (engine.allowUser, ENGINE_ALLOW_USER)`;
+    const own = [join(this.options.volumesDir, task.id), join(this.options.sandboxesDir, task.id)];
+    task.spec.volumes = resolveMounts(task.spec.volumes, own, privileges);
     return undefined;
   }
 
-  private async run(task: TaskRecord, runner: TaskRunner | undefined): Promise<void> {
+  private async run(task: TaskRecord, runner: TaskRunner | undefined, refusedAtPlan?: string): Promise<void> {
     try {
+      if (!runner && !task.spec.image && !this.options.hostCommands) {
+        throw new Error('apps with a cmd and no container run in engine.defaultContainerImage, which is not set (or set engine.allowHostCommands to run them on the host)');
+      }
       if (!runner) throw new Error('Docker is not available to this engine');
-      const refused = this.refused(task);
+      const refused = refusedAtPlan ?? this.refused(task);
       if (refused) throw new Error(refused);
       await runner.prepare(task.spec);
       if (task.killRequested) return this.finish(task, 'TASK_KILLED', 'Killed before start');
       // the task is on disk before it runs, so a crash of the engine never leaves it unknown
       await this.state.flush();
-      // persistent volumes live under the engine's data directory
-      for (const v of task.spec.volumes) if (v.hostPath.startsWith(this.options.volumesDir)) mkdirSync(v.hostPath, { recursive: true });
       this.transition(task, 'TASK_STARTING', '');
       const launched = await runner.start(task.spec);
       task.ref = launched.ref;
