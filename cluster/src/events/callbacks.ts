@@ -1,8 +1,12 @@
 /**
  * The pre-1.5 HTTP callback bus (`/v2/eventSubscriptions`): every event is POSTed as JSON to each
  * subscribed URL, in order, retried a few times with a growing pause; a callback that keeps failing
- * only loses its own events (bounded queue), never slows the others.
+ * only loses its own events, never slows the others. A subscriber that stays down through the
+ * retries is marked down: its queued events are dropped (logged), and until it answers again each
+ * new event gets one attempt. The number of subscriptions is capped.
  */
+import type { Logger } from '@theseus/services';
+import { EngineApiError } from '../deploy/errors.js';
 import type { EventBus } from './bus.js';
 
 export interface CallbackOptions {
@@ -10,18 +14,43 @@ export interface CallbackOptions {
   retryDelayMs?: number;
   maxQueued?: number;
   timeoutMs?: number;
+  /** Most subscriptions at once [10]. */
+  maxSubscriptions?: number;
+  logger?: Pick<Logger, 'warn' | 'info'>;
   onChange?: (urls: string[]) => void;
 }
 
+interface Queue {
+  items: string[];
+  busy: boolean;
+  down: boolean;
+  dropped: number;
+}
+
+/** The URL without user information, for log lines. */
+function shown(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '(not a URL)';
+  }
+}
+
 export class CallbackSubscribers {
-  private readonly queues = new Map<string, { items: string[]; busy: boolean }>();
+  private readonly queues = new Map<string, Queue>();
   private readonly unsubscribe: () => void;
 
   constructor(private readonly bus: EventBus, initial: string[], private readonly options: CallbackOptions = {}) {
-    for (const url of initial) this.queues.set(url, { items: [], busy: false });
+    for (const url of initial) this.queues.set(url, newQueue());
     this.unsubscribe = bus.subscribe((_event, json) => {
       for (const [url, queue] of this.queues) {
-        if (queue.items.length >= (options.maxQueued ?? 1000)) queue.items.shift();
+        if (queue.items.length >= (options.maxQueued ?? 1000)) {
+          queue.items.shift();
+          queue.dropped++;
+        }
         queue.items.push(json);
         void this.pump(url);
       }
@@ -33,7 +62,15 @@ export class CallbackSubscribers {
   }
 
   add(url: string, clientIp: string): Record<string, unknown> {
-    if (!this.queues.has(url)) this.queues.set(url, { items: [], busy: false });
+    if (!this.queues.has(url)) {
+      const max = this.options.maxSubscriptions ?? 10;
+      if (this.queues.size >= max) {
+        throw new EngineApiError(422, {
+          message: `This engine takes at most ${max} event subscriptions (engine.maxEventSubscriptions, ENGINE_MAX_EVENT_SUBSCRIPTIONS); remove one first`,
+        });
+      }
+      this.queues.set(url, newQueue());
+    }
     this.options.onChange?.(this.urls());
     return this.bus.publish('subscribe_event', { clientIp, callbackUrl: url });
   }
@@ -57,10 +94,22 @@ export class CallbackSubscribers {
     try {
       while (queue.items.length > 0 && this.queues.get(url) === queue) {
         const body = queue.items.shift()!;
-        for (let attempt = 0; attempt <= (this.options.retries ?? 3); attempt++) {
-          if (await this.post(url, body)) break;
-          await new Promise((r) => setTimeout(r, (this.options.retryDelayMs ?? 500) * (attempt + 1)));
+        const attempts = queue.down ? 1 : (this.options.retries ?? 3) + 1;
+        let delivered = false;
+        for (let attempt = 0; attempt < attempts && !delivered; attempt++) {
+          if (attempt > 0) await new Promise((r) => setTimeout(r, (this.options.retryDelayMs ?? 500) * attempt));
+          delivered = await this.post(url, body);
         }
+        if (delivered) {
+          if (queue.down) this.options.logger?.info('event subscriber answers again', { callbackUrl: shown(url), droppedEvents: queue.dropped });
+          queue.down = false;
+          queue.dropped = 0;
+          continue;
+        }
+        queue.dropped += 1 + queue.items.length;
+        queue.items.length = 0;
+        if (!queue.down) this.options.logger?.warn('event subscriber does not answer: dropping its events until it does', { callbackUrl: shown(url), droppedEvents: queue.dropped });
+        queue.down = true;
       }
     } finally {
       queue.busy = false;
@@ -69,11 +118,15 @@ export class CallbackSubscribers {
 
   private async post(url: string, body: string): Promise<boolean> {
     try {
-      const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000) });
+      const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, redirect: 'manual', signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000) });
       await res.arrayBuffer();
       return res.status < 500;
     } catch {
       return false;
     }
   }
+}
+
+function newQueue(): Queue {
+  return { items: [], busy: false, down: false, dropped: 0 };
 }
