@@ -38,7 +38,7 @@ export async function run(command: string, argv: string[]): Promise<number> {
     .option('--enable-features <list>', 'Marathon features to enable, comma-separated (secrets, external_volumes)')
     .option('--listen <addresses>', 'addresses to listen on, comma-separated (default 127.0.0.1; others need MARATHON_CREDENTIALS)')
     .option('--default-container-image <image>', 'image apps with a cmd and no container run in (default theseus/busybox:local)')
-    .option('--allow-host-commands', 'run apps with a cmd and no container as processes on this host, as root')
+    .option('--allow-host-commands', 'run apps with a cmd and no container as processes on this host, with the engine\'s rights')
     .option('--allow-privileged', 'let apps run privileged containers')
     .option('--allow-host-network', "let apps join this host's network namespace")
     .option('--allow-user', 'let apps choose the user their container runs as')
