@@ -59,7 +59,10 @@ function populate(engine: RunningEngine, appId: string, count: number): void {
   const ports = new PortRange(40000, 60000);
   for (let i = 0; i < count; i++) {
     const ids = newTaskIds(app.id);
-    const plan = planLaunch(app, ids, { hostname: '127.0.0.1', engineId: engine.engine.engineId, hostPorts: ports, containerLabels: {}, volumesDir: '/nonexistent' });
+    const plan = planLaunch(app, ids, {
+      hostname: '127.0.0.1', engineId: engine.engine.engineId, hostPorts: ports, containerLabels: {}, volumesDir: '/nonexistent', sandboxesDir: '/nonexistent',
+      hostCommands: true, privileges: { allowPrivileged: false, allowHostNetwork: false, allowUser: false, allowHostVolumes: false, hostVolumePaths: [] },
+    });
     const now = timestamp();
     const task: TaskRecord = {
       id: ids.taskId, instanceId: ids.instanceId, appId: app.id, version: app.version, configVersion: app.versionInfo.lastConfigChangeAt,

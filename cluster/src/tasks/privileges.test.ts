@@ -51,6 +51,7 @@ describe('launch plans', () => {
     assert.equal(fine.spec.memMb, 64);
     assert.equal(fine.spec.cpus, 0.5);
     assert.equal(fine.spec.hostname, 'h');
+    assert.match(planLaunch(docker([{ key: '__proto__', value: 'x' }, { key: 'constructor', value: 'x' }]), { taskId: 't4' }, context()).refused ?? '', /"__proto__" is not supported.*"constructor" is not supported/);
     const refused = planLaunch(docker([{ key: 'privileged', value: 'true' }]), { taskId: 't2' }, context());
     assert.match(refused.refused ?? '', /engine\.allowPrivileged/);
     const allowed = planLaunch(docker([{ key: 'privileged', value: 'true' }]), { taskId: 't3' }, context({ privileges: { ...NONE, allowPrivileged: true } }));

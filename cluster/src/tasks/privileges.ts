@@ -93,8 +93,8 @@ export function applyParameters(parameters: Array<{ key: string; value: string }
   const problems: ProblemEntry[] = [];
   parameters.forEach(({ key, value }, i) => {
     const bare = String(key).replace(/^-+/, '');
-    const name = ALIASES[bare] ?? bare;
-    const apply = PARAMETERS[name];
+    const name = Object.hasOwn(ALIASES, bare) ? ALIASES[bare]! : bare;
+    const apply = Object.hasOwn(PARAMETERS, name) ? PARAMETERS[name] : undefined;
     const problem = apply ? apply(String(value), options, policy) : `parameter ${JSON.stringify(key)} is not supported by this engine (supported: ${SUPPORTED})`;
     if (problem) problems.push({ path: `/container/docker/parameters(${i})`, errors: [apply ? `parameter ${JSON.stringify(key)}: ${problem}` : problem] });
   });
