@@ -11,8 +11,7 @@ import { request as httpRequest, createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { docker } from '../support/platform.js';
+import { bridgeGateway, docker } from '../support/platform.js';
 import { THESEUS_BIN } from '../support/processes.js';
 
 const run = randomUUID().slice(0, 8);
@@ -125,22 +124,13 @@ async function containerOf(taskId: string) {
 
 const busybox = 'theseus/busybox:local';
 
-/** The address containers reach this host at (the Docker bridge's gateway), as the stack finds it. */
-function bridgeGateway(): string {
-  const script = fileURLToPath(new URL('../../cluster/scripts/stack.sh', import.meta.url));
-  const result = spawnSync('bash', [script, 'bridge-gateway'], { encoding: 'utf8', timeout: 30_000 });
-  const address = result.stdout.trim();
-  assert.ok(result.status === 0 && address, `the Docker bridge's gateway: ${result.stderr}`);
-  return address;
-}
-
 describe('the engine with its defaults', () => {
   let engine: RunningEngine;
   let gateway: string;
   let allowed: string;
   let hanging: Server;
   before(async () => {
-    gateway = bridgeGateway();
+    gateway = await bridgeGateway();
     allowed = mkdtempSync(join(tmpdir(), 'theseus-allowed-'));
     symlinkSync('/etc', join(allowed, 'link'));
     mkdirSync(join(allowed, 'data'));
@@ -341,7 +331,7 @@ describe('the engine on a non-loopback address', () => {
     const credentials = `sec:${randomUUID()}`;
     const engine = await startEngine(['--listen', '0.0.0.0'], { MARATHON_CREDENTIALS: credentials });
     try {
-      const gateway = bridgeGateway();
+      const gateway = await bridgeGateway();
       const at = `http://${gateway}:${engine.port}`;
       assert.equal((await call(at, 'GET', '/v2/apps', { auth: credentials })).status, 200);
       assert.equal((await call(at, 'GET', '/v2/apps')).status, 401);
