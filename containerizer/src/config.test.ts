@@ -1,6 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ValidationError, ConfigError } from '@theseus/services/errors';
@@ -39,12 +39,28 @@ describe('containerizer configuration', () => {
     assert.match(config.instance, /^slave-[0-9a-f]{12}$/, 'the instance follows the slave work directory');
   });
 
+  it('ignores ./containerizer.yaml in the work directory named through a symlink', async () => {
+    const real = join(root, 'real-work');
+    const sandbox = join(real, 'slaves', 'S0');
+    mkdirSync(sandbox, { recursive: true });
+    symlinkSync(real, join(root, 'work-link'));
+    writeFileSync(join(sandbox, 'containerizer.yaml'), 'allow:\n  privileged: true\n');
+    assert.ok(!configCandidates({ cwd: sandbox, home, env: { MESOS_WORK_DIRECTORY: join(root, 'work-link') } }).includes(join(sandbox, 'containerizer.yaml')));
+    const viaLink = join(root, 'work-link', 'slaves', 'S0');
+    assert.ok(!configCandidates({ cwd: viaLink, home, env: { MESOS_WORK_DIRECTORY: real } }).includes(join(viaLink, 'containerizer.yaml')));
+    const config = await loadConfig({ cwd: sandbox, home, env: { MESOS_WORK_DIRECTORY: join(root, 'work-link') } });
+    assert.equal(config.allow.privileged, false);
+  });
+
   it('defaults everything, taking the default image from the slave when the file names none', async () => {
     const config = await loadConfig({ cwd: root, home: root, env: { MESOS_DEFAULT_CONTAINER_IMAGE: 'img:1' }, path: join(root, 'explicit.yaml') });
     assert.equal(config.image.default, 'img:1');
     assert.equal(config.mesosVersion, '0.22');
     assert.equal(config.commandExecutor, 'host');
-    assert.deepEqual(config.allow, { privileged: false, parameters: false, hostPaths: [] });
+    assert.deepEqual(config.allow, { privileged: false, hostNetwork: true, hostNamespaces: false, capabilities: [], devices: [], securityOptions: false, rootUser: false, hostPaths: [] });
+    assert.equal(config.stateDir, '/var/run/theseus-containerizer');
+    assert.equal(config.taskUser, 'apply');
+    assert.deepEqual(config.fetch.localPaths, [], 'no local file may be fetched unless allowed');
   });
 
   it('names every invalid setting with its path, and bad YAML with its file', async () => {

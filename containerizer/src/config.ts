@@ -6,7 +6,7 @@
  * a task's sandbox, and a task must not be able to configure its own containerizer.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import * as yaml from 'js-yaml';
@@ -20,8 +20,11 @@ const Registry = z.strictObject({
 });
 
 export const ContainerizerConfigSchema = z.strictObject({
-  /** Root of the per-container state directories (one subdirectory per instance). */
-  stateDir: z.string().min(1).default('/tmp/theseus-containerizer'),
+  /**
+   * Root of the per-container state directories (one subdirectory per instance). Created 0700; the
+   * program refuses to use it when it belongs to another user or others may write to it.
+   */
+  stateDir: z.string().startsWith('/', 'must be an absolute path').default('/var/run/theseus-containerizer'),
   /**
    * Marks this slave's containers (label `theseus.containerizer`). Default: derived from
    * MESOS_WORK_DIRECTORY, so several slaves on one host keep apart; `default` without it.
@@ -47,22 +50,57 @@ export const ContainerizerConfigSchema = z.strictObject({
       registries: z.record(z.string().min(1), Registry).default({}),
     })
     .prefault({}),
-  /** What tasks may ask for. Everything is refused unless allowed here. */
+  /**
+   * What tasks may ask for, whichever form asks (DockerInfo, 0.19 `options`, DockerInfo `parameters`).
+   * What could give the host away is refused unless allowed here.
+   */
   allow: z
     .strictObject({
+      /** `privileged` in DockerInfo, `--privileged`. */
       privileged: z.boolean().default(false),
-      /** DockerInfo `parameters` (translated like 0.19 options; only the supported flags). */
-      parameters: z.boolean().default(false),
-      /** Host directories (and everything below them) that volumes may mount. */
+      /** Host networking: DockerInfo network HOST (Mesos's default), `--net=host`, `defaultNetwork: host`. */
+      hostNetwork: z.boolean().default(true),
+      /** `--pid=host`, `--ipc=host`, `--uts=host`. */
+      hostNamespaces: z.boolean().default(false),
+      /** Capabilities `--cap-add` may add (`NET_ADMIN`...; `ALL` allows any). */
+      capabilities: z.array(z.string().regex(/^[A-Z_]+$/, 'capability names such as NET_ADMIN')).default([]),
+      /** Host devices `--device` may pass in (`/dev/fuse`...). */
+      devices: z.array(z.string().startsWith('/', 'must be an absolute path')).default([]),
+      /** `--security-opt` (seccomp, AppArmor, no-new-privileges...). */
+      securityOptions: z.boolean().default(false),
+      /** `-u 0` / `--user root` (a launch whose Mesos user is root is not affected). */
+      rootUser: z.boolean().default(false),
+      /** Host directories (and everything below them, symlinks resolved) that volumes may mount. */
       hostPaths: z.array(z.string().startsWith('/', 'must be an absolute path')).default([]),
     })
     .prefault({}),
+  /**
+   * The Launch's `user` (the framework's or task's user). `apply`: the container runs as that user's
+   * uid:gid on this host (as the slave's `--switch_user` does), and a user unknown to the host fails
+   * the launch. `image`: the image's own user runs the task.
+   */
+  taskUser: z.enum(['apply', 'image']).default('apply'),
   /** Network of launches without a DockerInfo (0.19-style and default-image launches). */
   defaultNetwork: z.enum(['bridge', 'host', 'none']).default('bridge'),
   /** Where the sandbox is mounted in the container (MESOS_SANDBOX); also its working directory. */
   sandboxPath: z.string().startsWith('/').default('/mnt/mesos/sandbox'),
-  /** Time limit of each `CommandInfo.uris` download, in seconds. */
-  fetchTimeoutSeconds: z.number().int().min(1).default(300),
+  /** `CommandInfo.uris`: what may be fetched into a sandbox, and how much. */
+  fetch: z
+    .strictObject({
+      /** Directories (symlinks resolved) that local paths and `file://` URIs may be copied from. Empty: none. */
+      localPaths: z.array(z.string().startsWith('/', 'must be an absolute path')).default([]),
+      /** Bytes one URI may bring (download or copy, plus what its archive unpacks to). */
+      maxBytes: z.number().int().min(1).default(2 * 1024 ** 3),
+      /** Bytes all URIs of one launch may bring together. */
+      maxTaskBytes: z.number().int().min(1).default(4 * 1024 ** 3),
+      /** Seconds one URI may take. */
+      timeoutSeconds: z.number().int().min(1).default(300),
+      /** Seconds all URIs of one launch may take together. */
+      taskTimeoutSeconds: z.number().int().min(1).default(600),
+      /** HTTP redirects followed per URI. */
+      maxRedirects: z.number().int().min(0).default(5),
+    })
+    .prefault({}),
   /** Seconds between SIGTERM and SIGKILL on destroy. */
   stopGraceSeconds: z.number().int().min(0).default(5),
   /**
@@ -106,12 +144,22 @@ export function configCandidates(options: LoadConfigOptions = {}): string[] {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const candidates: string[] = [];
-  const workDir = env.MESOS_WORK_DIRECTORY ? resolve(env.MESOS_WORK_DIRECTORY) : undefined;
-  const insideWorkDir = workDir !== undefined && (cwd === workDir || cwd.startsWith(workDir + sep));
+  // compared with symlinks resolved: the slave may name its work directory through a link
+  const workDir = env.MESOS_WORK_DIRECTORY ? realOrResolved(env.MESOS_WORK_DIRECTORY) : undefined;
+  const here = realOrResolved(cwd);
+  const insideWorkDir = workDir !== undefined && (here === workDir || here.startsWith(workDir.endsWith(sep) ? workDir : workDir + sep));
   if (!insideWorkDir) candidates.push(join(cwd, 'containerizer.yaml'));
   candidates.push(join(options.home ?? homedir(), '.theseus', 'containerizer.yaml'));
   candidates.push('/etc/theseus/containerizer.yaml');
   return candidates;
+}
+
+function realOrResolved(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
 }
 
 function readText(path: string): string | undefined {

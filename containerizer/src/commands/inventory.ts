@@ -93,7 +93,8 @@ export async function state(ctx: ProgramContext, remove: boolean): Promise<void>
     const lock = await ctx.store.lock(id, 0).catch(() => undefined);
     if (!lock) continue;
     try {
-      if (saved) await (await ctx.docker()).remove(saved.dockerId);
+      // the container found by its labels, never the id the state file names
+      if (listed) await (await ctx.docker()).remove(listed.id);
       ctx.store.remove(id);
     } finally {
       lock.release();

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
+import { lookupHostUser } from '../launch/host-user.js';
 import { planLaunch, pairPorts } from '../launch/plan.js';
 import { DockerRequestError } from '../docker/errors.js';
 import { decodeLaunch } from '../protocol/messages.js';
@@ -27,10 +28,12 @@ export async function launch(ctx: ProgramContext, record: Uint8Array): Promise<v
   try {
     if (store.read(containerId)) throw new LaunchRefusedError(`container ${containerId} was already launched`);
     ours = true;
+    const owner = plan.runAs === undefined ? undefined : await lookupHostUser(plan.runAs);
+    if (owner) plan.spec.user = `${owner.uid}:${owner.gid}`;
     if (plan.uris.length) {
       if (!message.directory) throw new LaunchRefusedError('the launch has URIs to fetch but no sandbox directory');
       const { fetchUris } = await import('../launch/fetch-uris.js');
-      const fetched = await fetchUris(plan.uris, message.directory, ctx.config.fetchTimeoutSeconds * 1000);
+      const fetched = await fetchUris(plan.uris, message.directory, ctx.config.fetch, owner);
       log.info('fetched URIs', { containerId, files: fetched });
     }
     const ensureImage = () => driver.ensureImage(plan.spec.image, { pull: plan.pull, timeoutMs: ctx.config.image.pullTimeoutSeconds * 1000, ...(plan.auth ? { auth: plan.auth } : {}) });

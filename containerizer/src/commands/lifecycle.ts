@@ -3,11 +3,12 @@
  * `destroy`, and `observe` (what the host executor runs for a command task). No call owns the
  * container's lifetime, so the slave SIGKILLing `wait` or `observe` harms nothing.
  */
+import { readFileSync } from 'node:fs';
 import { ContainerNotFoundError, DockerUnavailableError } from '../docker/errors.js';
 import { readCgroupUsage } from '../docker/cgroup-usage.js';
-import { limitsOf } from '../launch/plan.js';
+import { LABELS, limitsOf } from '../launch/plan.js';
 import { decodeInput, encodeResourceStatistics, encodeTermination } from '../protocol/messages.js';
-import { UnknownContainerError } from '../protocol/errors.js';
+import { StateMismatchError, UnknownContainerError } from '../protocol/errors.js';
 import type { Resource, ResourceStatistics, TerminationFields } from '../protocol/types.js';
 import { processAlive } from '../state/lock.js';
 import { checkContainerId, type ContainerState, type ExitRecord } from '../state/store.js';
@@ -136,6 +137,32 @@ export async function update(ctx: ProgramContext, record: Uint8Array): Promise<v
   }
 }
 
+/**
+ * The Docker container a state record names, when it carries this instance's labels for that Mesos
+ * container; `undefined` when it is gone. A record naming any other container is refused.
+ */
+async function verifiedContainer(ctx: ProgramContext, state: ContainerState) {
+  const details = await (await ctx.docker()).inspect(state.dockerId);
+  if (!details) return undefined;
+  if (details.labels[LABELS.instance] !== ctx.config.instance || details.labels[LABELS.containerId] !== state.containerId) {
+    throw new StateMismatchError(state.containerId, `Docker container ${details.name} does not carry its labels (${LABELS.instance}=${ctx.config.instance}, ${LABELS.containerId}=${state.containerId})`);
+  }
+  return details;
+}
+
+/** Whether `pid` is still the host executor started for this container (`... observe <containerId>`). */
+function isOurExecutor(state: ContainerState): boolean {
+  const pid = state.executorPid;
+  if (!pid || !processAlive(pid, state.executorStartTime)) return false;
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const at = argv.indexOf('observe');
+    return at >= 0 && argv[at + 1] === state.containerId;
+  } catch {
+    return false;
+  }
+}
+
 export async function destroy(ctx: ProgramContext, record: Uint8Array): Promise<void> {
   const id = checkContainerId((decodeInput('destroy', record).container_id as { value: string }).value);
   if (!ctx.store.read(id)) {
@@ -147,9 +174,10 @@ export async function destroy(ctx: ProgramContext, record: Uint8Array): Promise<
     const state = ctx.store.read(id);
     if (!state) return;
     const driver = await ctx.docker();
-    await driver.stop(state.dockerId, ctx.config.stopGraceSeconds);
+    const verified = await verifiedContainer(ctx, state);
+    if (verified) await driver.stop(verified.id, ctx.config.stopGraceSeconds);
     if (!ctx.store.readExit(id)) {
-      const details = await driver.inspect(state.dockerId);
+      const details = verified ? await driver.inspect(verified.id) : undefined;
       ctx.store.writeExit(id, {
         exitCode: details?.exitCode ?? 137,
         oomKilled: details?.oomKilled ?? false,
@@ -158,14 +186,14 @@ export async function destroy(ctx: ProgramContext, record: Uint8Array): Promise<
         destroyed: true,
       });
     }
-    if (state.executorPid && processAlive(state.executorPid, state.executorStartTime)) {
+    if (state.executorPid && isOurExecutor(state)) {
       try {
         process.kill(-state.executorPid, 'SIGTERM');
       } catch {
         // already gone
       }
     }
-    await driver.remove(state.dockerId);
+    if (verified) await driver.remove(verified.id);
     ctx.log.info('destroyed', { containerId: id });
   } finally {
     lock.release();

@@ -335,8 +335,21 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
       Init: spec.init ?? false,
       ...(spec.cpus !== undefined ? { CpuShares: cpuShares(spec.cpus) } : {}),
       ...(memory !== undefined ? { Memory: memory, MemorySwap: memory } : {}),
+      ...(spec.dns?.length ? { Dns: spec.dns } : {}),
+      ...(spec.namespaces?.pid ? { PidMode: spec.namespaces.pid } : {}),
+      ...(spec.namespaces?.ipc ? { IpcMode: spec.namespaces.ipc } : {}),
+      ...(spec.namespaces?.uts ? { UTSMode: spec.namespaces.uts } : {}),
+      ...(spec.capAdd?.length ? { CapAdd: spec.capAdd } : {}),
+      ...(spec.capDrop?.length ? { CapDrop: spec.capDrop } : {}),
+      ...(spec.devices?.length ? { Devices: spec.devices.map(deviceMapping) } : {}),
+      ...(spec.securityOpt?.length ? { SecurityOpt: spec.securityOpt } : {}),
     },
   };
+}
+
+function deviceMapping(device: string): { PathOnHost: string; PathInContainer: string; CgroupPermissions: string } {
+  const [host = '', inContainer, permissions] = device.split(':');
+  return { PathOnHost: host, PathInContainer: inContainer || host, CgroupPermissions: permissions || 'rwm' };
 }
 
 function toDetails(info: Docker.ContainerInspectInfo): ContainerDetails {

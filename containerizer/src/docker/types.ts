@@ -48,6 +48,14 @@ export interface ContainerSpec {
   init?: boolean;
   /** Seconds between SIGTERM and SIGKILL when the container is stopped (Engine default 10). */
   stopGraceSeconds?: number;
+  dns?: string[];
+  /** `host` (or another Engine mode) per namespace; private when unset. */
+  namespaces?: Partial<Record<'pid' | 'ipc' | 'uts', string>>;
+  capAdd?: string[];
+  capDrop?: string[];
+  /** `/dev/x[:/dev/y[:rwm]]`, as `docker run --device`. */
+  devices?: string[];
+  securityOpt?: string[];
 }
 
 export interface StartedContainer {

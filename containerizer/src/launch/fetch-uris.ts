@@ -1,72 +1,153 @@
 /**
- * Fetches `CommandInfo.uris` into the sandbox before the container starts: the slave leaves this to
- * the external containerizer. http(s) URLs are downloaded, local paths (or file://) copied;
- * `executable` makes the file 0755; archives are unpacked in the sandbox unless `extract` is false
- * (as the Mesos fetcher does). Any failure fails the launch with the URI and the reason.
+ * Fetches `CommandInfo.uris` into the sandbox before the container starts, as the Mesos fetcher
+ * does: http(s) URLs downloaded, local paths and `file://` copied (only from `fetch.localPaths`),
+ * `executable` makes the file 0755, archives are unpacked unless `extract` is false. Every file is
+ * created new (O_EXCL | O_NOFOLLOW), so nothing already in the sandbox (an archive's symlink
+ * included) is written through or replaced. Each URI and the launch as a whole have a size and a
+ * time limit. Any failure fails the launch with the URI and the reason.
  */
-import { spawn } from 'node:child_process';
-import { chmod, copyFile } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { fileURLToPath } from 'node:url';
+import type { ContainerizerConfig } from '../config.js';
 import { LaunchRefusedError } from '../protocol/errors.js';
 import type { CommandInfo } from '../protocol/types.js';
+import { under } from './policy.js';
+import { archiveKind, ArchiveRefusedError, unpackInto, type FileOwner } from './unpack.js';
 
-const ARCHIVES: Array<[RegExp, string[]]> = [
-  [/\.(tar\.gz|tgz|tar\.bz2|tbz2|tar\.xz|txz|tar)$/i, ['tar', '-xf']],
-  [/\.zip$/i, ['unzip', '-q', '-o']],
-];
+export type FetchSettings = ContainerizerConfig['fetch'];
 
-function fail(uri: string, reason: string): never {
-  throw new LaunchRefusedError(`cannot fetch ${uri}: ${reason}`);
+class FetchError extends Error {}
+
+function fail(uri: string, reason: string, hint?: string): never {
+  throw new LaunchRefusedError(`cannot fetch ${uri}: ${reason}`, hint);
 }
 
-function run(argv: string[], cwd: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0] as string, argv.slice(1), { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(err.trim() || `${argv[0]} exited with ${code}`))));
-  });
-}
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
-async function download(uri: string, target: string, timeoutMs: number): Promise<void> {
-  let response: Response;
+/** Creates `name` in the sandbox; refuses one that exists (a file, a directory or a symlink left by an archive). */
+async function createNew(sandbox: string, name: string): Promise<FileHandle> {
   try {
-    response = await fetch(uri, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
+    return await open(join(sandbox, name), CREATE_FLAGS, 0o644);
   } catch (err) {
-    fail(uri, (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ELOOP') throw new FetchError(`${name} is already in the sandbox (fetched files never replace or write through earlier ones)`);
+    throw err;
   }
-  if (!response.ok || !response.body) fail(uri, `HTTP ${response.status}`);
-  await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(target));
 }
 
-export async function fetchUris(uris: NonNullable<CommandInfo['uris']>, sandbox: string, timeoutMs: number): Promise<string[]> {
-  const fetched: string[] = [];
+/** Counts bytes through, failing past `limit`. */
+function limited(limit: number, setting: string): Transform & { bytes: number } {
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      counter.bytes += chunk.length;
+      if (counter.bytes > limit) done(new FetchError(`it is over the size limit of ${limit} bytes (${setting})`));
+      else done(null, chunk);
+    },
+  }) as Transform & { bytes: number };
+  counter.bytes = 0;
+  return counter;
+}
+
+async function download(uri: string, settings: FetchSettings, signal: AbortSignal, limit: number, setting: string): Promise<Readable> {
+  let url = new URL(uri);
+  for (let redirects = 0; ; redirects++) {
+    const response = await fetch(url, { signal, redirect: 'manual' });
+    if (response.status >= 300 && response.status < 400 && response.headers.has('location')) {
+      await response.body?.cancel();
+      if (redirects >= settings.maxRedirects) throw new FetchError(`more than ${settings.maxRedirects} redirects (fetch.maxRedirects)`);
+      url = new URL(response.headers.get('location') as string, url);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FetchError(`redirected to ${url.protocol} URL: only http(s) redirects are followed`);
+      continue;
+    }
+    if (!response.ok || !response.body) {
+      await response.body?.cancel();
+      throw new FetchError(`HTTP ${response.status}`);
+    }
+    const declared = Number(response.headers.get('content-length'));
+    if (Number.isFinite(declared) && declared > limit) {
+      await response.body.cancel();
+      throw new FetchError(`it is ${declared} bytes, over the size limit of ${limit} bytes (${setting})`);
+    }
+    return Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+  }
+}
+
+/** Opens a local file only when its real path (symlinks resolved, as opened) lies in `fetch.localPaths`. */
+async function openLocal(uri: string, path: string, settings: FetchSettings): Promise<Readable> {
+  const hint = 'add the directory to fetch.localPaths in the containerizer configuration';
+  if (settings.localPaths.length === 0) fail(uri, 'local files may not be fetched', hint);
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!(await handle.stat()).isFile()) throw new FetchError('it is not a regular file');
+    const real = await readlink(`/proc/self/fd/${handle.fd}`);
+    const roots = await Promise.all(settings.localPaths.map((root) => realpath(root).catch(() => undefined)));
+    if (!roots.some((root) => root !== undefined && under(real, root))) fail(uri, `${real} is outside the directories local files may come from`, hint);
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+  return createReadStream('', { fd: handle.fd });
+}
+
+export interface Fetched {
+  name: string;
+  bytes: number;
+}
+
+/** `owner`: the task's user, who gets the files (the slave made the sandbox theirs). */
+export async function fetchUris(uris: NonNullable<CommandInfo['uris']>, sandbox: string, settings: FetchSettings, owner?: FileOwner): Promise<Fetched[]> {
+  const fetched: Fetched[] = [];
+  const taskSignal = AbortSignal.timeout(settings.taskTimeoutSeconds * 1000);
+  let taskBytes = 0;
   for (const { value: uri, executable, extract } of uris) {
     const isHttp = /^https?:\/\//i.test(uri);
-    const localPath = uri.startsWith('file://') ? fileURLToPath(uri) : uri.startsWith('/') ? uri : undefined;
-    if (!isHttp && !localPath) fail(uri, 'only http(s) URLs and local paths are supported');
-    const name = basename(isHttp ? new URL(uri).pathname : (localPath as string));
-    if (!name || name === '/' || name === '..') fail(uri, 'it names no file');
-    const target = join(sandbox, name);
+    const localPath = /^file:\/\//i.test(uri) ? fileURLToPath(uri) : uri.startsWith('/') ? uri : undefined;
+    if (!isHttp && localPath === undefined) fail(uri, 'only http(s) URLs and local paths are supported');
+    const name = basename(isHttp ? decodeURIComponent(new URL(uri).pathname) : (localPath as string));
+    if (!name || name === '.' || name === '..' || name.includes('/')) fail(uri, 'it names no file');
+    const uriSignal = AbortSignal.any([taskSignal, AbortSignal.timeout(settings.timeoutSeconds * 1000)]);
+    const remaining = settings.maxTaskBytes - taskBytes;
+    if (remaining <= 0) fail(uri, `the URIs before it already reach fetch.maxTaskBytes (${settings.maxTaskBytes} bytes)`);
+    const limit = Math.min(settings.maxBytes, remaining);
+    const setting = limit === settings.maxBytes ? 'fetch.maxBytes' : 'fetch.maxTaskBytes';
+    let bytes = 0;
     try {
-      if (isHttp) await download(uri, target, timeoutMs);
-      else await copyFile(localPath as string, target);
+      const source = isHttp ? await download(uri, settings, uriSignal, limit, setting) : await openLocal(uri, localPath as string, settings);
+      const handle = await createNew(sandbox, name).catch((err: unknown) => {
+        source.destroy();
+        throw err;
+      });
+      const counter = limited(limit, setting);
+      try {
+        await pipeline(source, counter, createWriteStream('', { fd: handle.fd, autoClose: false }), { signal: uriSignal });
+        if (executable) await handle.chmod(0o755);
+        if (owner) await handle.chown(owner.uid, owner.gid);
+      } finally {
+        await handle.close();
+      }
+      bytes = counter.bytes;
+      const kind = executable || extract === false ? undefined : archiveKind(name);
+      if (kind) {
+        if (uriSignal.aborted) throw uriSignal.reason;
+        const unpacked = await unpackInto(join(sandbox, name), kind, sandbox, { budget: limit - bytes, setting, ...(owner ? { owner } : {}) });
+        bytes += unpacked.bytes;
+      }
     } catch (err) {
       if (err instanceof LaunchRefusedError) throw err;
-      fail(uri, (err as Error).message);
+      if (err instanceof ArchiveRefusedError) fail(uri, `the archive is refused: ${err.message}`);
+      if (taskSignal.aborted) fail(uri, `the URIs took longer than fetch.taskTimeoutSeconds (${settings.taskTimeoutSeconds} s)`);
+      if (uriSignal.aborted) fail(uri, `it took longer than fetch.timeoutSeconds (${settings.timeoutSeconds} s)`);
+      if (err instanceof FetchError) fail(uri, err.message);
+      const e = err as Error;
+      fail(uri, e.cause instanceof Error ? e.cause.message : e.message);
     }
-    if (executable) await chmod(target, 0o755);
-    else if (extract !== false) {
-      const unpack = ARCHIVES.find(([pattern]) => pattern.test(name));
-      if (unpack) await run([...unpack[1], target], sandbox).catch((err: Error) => fail(uri, `unpacking failed: ${err.message}`));
-    }
-    fetched.push(name);
+    taskBytes += bytes;
+    fetched.push({ name, bytes });
   }
   return fetched;
 }

@@ -1,10 +1,16 @@
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ContainerizerConfigSchema, type ContainerizerConfig } from '../config.js';
 import { LaunchRefusedError } from '../protocol/errors.js';
 import type { MesosLaunch } from '../protocol/types.js';
 import { imageFromUrl, pairPorts, planLaunch, registryOf } from './plan.js';
 import { parseDockerOptions } from './docker-options.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'theseus-plan-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
 
 function config(overrides: Record<string, unknown> = {}): ContainerizerConfig {
   return { ...ContainerizerConfigSchema.parse(overrides), instance: 'unit', source: null };
@@ -78,16 +84,45 @@ describe('planLaunch', () => {
     const docker = (d: object, volumes: object[] = []) => executorLaunch({ container: { type: 'DOCKER', volumes, docker: { image: 'a', ...d } } as never });
     assert.throws(() => planLaunch(docker({ privileged: true }), config()), LaunchRefusedError);
     assert.equal(planLaunch(docker({ privileged: true }), config({ allow: { privileged: true } })).spec.privileged, true);
-    assert.throws(() => planLaunch(docker({ parameters: [{ key: 'env', value: 'A=1' }] }), config()), /parameters are not allowed/);
-    assert.equal(planLaunch(docker({ parameters: [{ key: 'env', value: 'A=1' }] }), config({ allow: { parameters: true } })).spec.env.A, '1');
-    assert.throws(() => planLaunch(docker({}, [{ container_path: '/d', host_path: '/data/x', mode: 'RW' }]), config()), /may not be mounted/);
-    assert.throws(() => planLaunch(docker({}, [{ container_path: '/d', host_path: '/data-other', mode: 'RW' }]), config({ allow: { hostPaths: ['/data'] } })), /may not be mounted/);
-    assert.equal(planLaunch(docker({}, [{ container_path: '/d', host_path: '/data/x', mode: 'RO' }]), config({ allow: { hostPaths: ['/data'] } })).spec.volumes[1]?.mode, 'RO');
+    assert.equal(planLaunch(docker({ parameters: [{ key: 'env', value: 'A=1' }] }), config()).spec.env.A, '1', 'harmless parameters need no setting');
+    const data = join(scratch, 'data');
+    mkdirSync(join(data, 'x'), { recursive: true });
+    mkdirSync(join(scratch, 'data-other'), { recursive: true });
+    assert.throws(() => planLaunch(docker({}, [{ container_path: '/d', host_path: join(data, 'x'), mode: 'RW' }]), config()), /may not be mounted/);
+    assert.throws(() => planLaunch(docker({}, [{ container_path: '/d', host_path: join(scratch, 'data-other'), mode: 'RW' }]), config({ allow: { hostPaths: [data] } })), /may not be mounted/);
+    assert.equal(planLaunch(docker({}, [{ container_path: '/d', host_path: join(data, 'x'), mode: 'RO' }]), config({ allow: { hostPaths: [data] } })).spec.volumes[1]?.mode, 'RO');
+    assert.throws(() => planLaunch(docker({}, [{ container_path: '/d', host_path: join(data, 'absent'), mode: 'RO' }]), config({ allow: { hostPaths: [data] } })), /does not exist/);
     assert.throws(() => planLaunch(docker({ network: 'BRIDGE', port_mappings: [{ host_port: 9999, container_port: 80 }] }), config()), /not among the task's allocated ports/);
     assert.throws(() => planLaunch(docker({ network: 'HOST', port_mappings: [{ host_port: 9999, container_port: 80 }] }), config()), /need BRIDGE/);
     assert.throws(() => planLaunch(executorLaunch({ container: { type: 'MESOS' } }), config({ image: { default: 'a' } })), /type MESOS is not handled/);
   });
 
+  it('resolves symlinks in host paths before checking them against allow.hostPaths', () => {
+    const allowed = join(scratch, 'allowed');
+    mkdirSync(allowed, { recursive: true });
+    symlinkSync('/etc', join(allowed, 'etc-link'));
+    symlinkSync(allowed, join(scratch, 'allowed-link'));
+    const mount = (hostPath: string) =>
+      executorLaunch({ container: { type: 'DOCKER', volumes: [{ container_path: '/d', host_path: hostPath, mode: 'RO' }], docker: { image: 'a' } } as never });
+    const allow = config({ allow: { hostPaths: [allowed] } });
+    assert.throws(() => planLaunch(mount(join(allowed, 'etc-link')), allow), /host path .*etc-link \(\/etc\) may not be mounted/);
+    assert.throws(() => planLaunch(executorLaunch({ command: { value: 'x', container: { image: 'docker:///a', options: [`-v ${allowed}/etc-link:/e`] } } }), allow), /docker option --volume .* may not be mounted/);
+    assert.equal(planLaunch(mount(join(scratch, 'allowed-link')), allow).spec.volumes[1]?.hostPath, allowed, 'an allowed directory named through a link mounts as its real path');
+  });
+
+  it('takes the slave\'s default image as the slave passes it (docker:///image)', () => {
+    for (const given of ['docker:///theseus/busybox:local', 'theseus/busybox:local']) {
+      assert.equal(planLaunch(executorLaunch(), config({ image: { default: given } })).spec.image, 'theseus/busybox:local');
+    }
+  });
+
+  it('applies the Launch\'s user unless the options name one or taskUser is image', () => {
+    const launch = { ...executorLaunch({ container: { type: 'DOCKER', docker: { image: 'a' } } }), user: 'nobody' };
+    assert.equal(planLaunch(launch, config()).runAs, 'nobody');
+    assert.equal(planLaunch(launch, config({ taskUser: 'image' })).runAs, undefined);
+    const named = { ...launch, executor_info: { ...launch.executor_info!, container: { type: 'DOCKER', docker: { image: 'a', parameters: [{ key: 'user', value: '1000' }] } } } } as MesosLaunch;
+    assert.deepEqual([planLaunch(named, config()).runAs, planLaunch(named, config()).spec.user], [undefined, '1000']);
+  });
   it('gives a command task to the host mesos-executor, or to the container with the launcher directory mounted', () => {
     const launch: MesosLaunch = {
       ...executorLaunch({ command: { value: '/usr/libexec/mesos/mesos-executor' } }),
@@ -132,7 +167,10 @@ describe('docker run options and ports', () => {
     assert.deepEqual(o.volumes, [{ hostPath: '/h', containerPath: '/c', mode: 'RO' }]);
     assert.deepEqual([o.network, o.workingDir, o.user, o.privileged, o.init], ['host', '/w', 'nobody', true, false]);
     assert.deepEqual(o.labels, { team: 'x' });
-    assert.throws(() => parseDockerOptions(['--cap-add=SYS_ADMIN']), /--cap-add is not supported/);
+    assert.throws(() => parseDockerOptions(['--oom-kill-disable']), /--oom-kill-disable is not supported/);
+    const sized = parseDockerOptions(['-c 10240', '-m', '512m', '--dns=10.0.0.2', '--memory=1g']);
+    assert.deepEqual([sized.cpus, sized.memMb, sized.dns], [10, 1024, ['10.0.0.2']]);
+    assert.throws(() => parseDockerOptions(['-m 1x']), /expected a size/);
     assert.throws(() => parseDockerOptions(['-e']), /needs a value/);
     assert.throws(() => parseDockerOptions(['--net=macvlan']), /only bridge, host and none/);
     assert.throws(() => parseDockerOptions(['image-name']), /is not a flag/);
@@ -154,5 +192,48 @@ describe('docker run options and ports', () => {
     assert.equal(registryOf('registry.example.com:5000/a/b:1'), 'registry.example.com:5000');
     assert.equal(registryOf('library/ubuntu'), 'docker.io');
     assert.equal(registryOf('localhost/app'), 'localhost');
+  });
+});
+
+describe('one privilege policy for DockerInfo, 0.19 options and DockerInfo parameters', () => {
+  const viaOptions = (flags: string[]) => executorLaunch({ command: { value: 'x', container: { image: 'docker:///a', options: flags } } });
+  const viaParameters = (flags: Array<[string, string]>) =>
+    executorLaunch({ container: { type: 'DOCKER', docker: { image: 'a', network: 'BRIDGE', parameters: flags.map(([key, value]) => ({ key, value })) } } as never });
+  const cases: Array<{ option: string; parameter: [string, string]; setting: string; allow: Record<string, unknown> }> = [
+    { option: '--privileged', parameter: ['privileged', 'true'], setting: 'allow.privileged: true', allow: { privileged: true } },
+    { option: '--pid=host', parameter: ['pid', 'host'], setting: 'allow.hostNamespaces: true', allow: { hostNamespaces: true } },
+    { option: '--ipc=host', parameter: ['ipc', 'host'], setting: 'allow.hostNamespaces: true', allow: { hostNamespaces: true } },
+    { option: '--uts=host', parameter: ['uts', 'host'], setting: 'allow.hostNamespaces: true', allow: { hostNamespaces: true } },
+    { option: '--cap-add=SYS_ADMIN', parameter: ['cap-add', 'SYS_ADMIN'], setting: 'allow.capabilities: [SYS_ADMIN]', allow: { capabilities: ['SYS_ADMIN'] } },
+    { option: '--device=/dev/fuse', parameter: ['device', '/dev/fuse'], setting: 'allow.devices: [/dev/fuse]', allow: { devices: ['/dev/fuse'] } },
+    { option: '--security-opt=seccomp=unconfined', parameter: ['security-opt', 'seccomp=unconfined'], setting: 'allow.securityOptions: true', allow: { securityOptions: true } },
+    { option: '--user=0', parameter: ['user', '0'], setting: 'allow.rootUser: true', allow: { rootUser: true } },
+    { option: '--net=host', parameter: ['net', 'host'], setting: 'allow.hostNetwork: true', allow: { hostNetwork: true } },
+  ];
+  for (const { option, parameter, setting, allow } of cases) {
+    it(`${option}: refused in both forms naming ${setting}, allowed in both with it`, () => {
+      const refusing = config({ allow: { hostNetwork: false } });
+      const allowing = config({ allow: { hostNetwork: false, ...allow } });
+      for (const [form, launch] of [['docker option', viaOptions([option])], ['DockerInfo.parameters', viaParameters([parameter])]] as const) {
+        assert.throws(
+          () => planLaunch(launch, refusing),
+          (err: unknown) => err instanceof LaunchRefusedError && err.message.includes(`${form} --`) && err.message.includes('is not allowed') && err.describe().includes(setting),
+          `${form} ${option}`,
+        );
+        assert.doesNotThrow(() => planLaunch(launch, allowing), `${form} ${option} with ${setting}`);
+      }
+    });
+  }
+
+  it('gates DockerInfo\'s own fields the same way, and leaves harmless options alone', () => {
+    const docker = (d: object) => executorLaunch({ container: { type: 'DOCKER', docker: { image: 'a', ...d } } as never });
+    assert.throws(() => planLaunch(docker({ privileged: true }), config()), /DockerInfo privileged is not allowed/);
+    assert.throws(() => planLaunch(docker({ network: 'HOST' }), config({ allow: { hostNetwork: false } })), /DockerInfo network HOST is not allowed/);
+    assert.equal(planLaunch(docker({ network: 'HOST' }), config()).spec.network, 'host', 'host networking (Mesos\'s default) is allowed by default');
+    const harmless = planLaunch(viaOptions(['-c 10240', '-m 256m', '--dns 10.0.0.2', '-e A=1', '-l team=x', '-w /srv', '--entrypoint=/bin/sh', '--cap-drop=NET_RAW', '--security-opt=no-new-privileges']), config()).spec;
+    assert.deepEqual([harmless.cpus, harmless.memMb, harmless.dns, harmless.env.A, harmless.labels.team, harmless.workingDir], [10, 256, ['10.0.0.2'], '1', 'x', '/srv']);
+    assert.deepEqual([harmless.entrypoint, harmless.capDrop, harmless.securityOpt], [['/bin/sh'], ['NET_RAW'], ['no-new-privileges']]);
+    assert.equal(planLaunch(viaParameters([['user', 'nobody']]), config()).spec.user, 'nobody', 'a user other than root needs no setting');
+    assert.throws(() => planLaunch(viaOptions(['--pid=container:other']), config({ allow: { hostNamespaces: true } })), /--pid=container:other is not supported/);
   });
 });

@@ -3,13 +3,13 @@
  * command tasks in `host` mode) the executor to start on the host. Pure: every refusal is a
  * LaunchRefusedError that names the field at fault.
  */
-import { resolve, sep } from 'node:path';
 import type { ContainerizerConfig } from '../config.js';
 import type { ContainerSpec, NetworkMode, PortBinding, RegistryAuth, VolumeMount } from '../docker/types.js';
 import { LaunchRefusedError } from '../protocol/errors.js';
 import type { CommandInfo, ContainerInfo, MesosGeneration, MesosLaunch, Resource } from '../protocol/types.js';
 import type { LaunchMode } from '../state/store.js';
 import { parseDockerOptions, parseDockerParameters, type DockerOptions } from './docker-options.js';
+import { checkPrivileges, type RequestForm } from './policy.js';
 
 /** Labels on every container this program starts; `containers` and `recover` find them by these. */
 export const LABELS = {
@@ -49,6 +49,8 @@ export interface LaunchPlan {
   hostExecutor: string | undefined;
   /** To fetch into the sandbox before the container starts. */
   uris: NonNullable<CommandInfo['uris']>;
+  /** The Launch's user, to run the container as (its uid:gid on this host) when `taskUser` is `apply`. */
+  runAs: string | undefined;
 }
 
 /** `docker:///image`, `docker://registry/repo:tag` (0.19 `CommandInfo.ContainerInfo.image`). */
@@ -96,21 +98,10 @@ function dockerName(containerId: string): string {
   return `theseus-${containerId.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
 }
 
-function checkHostPath(hostPath: string, config: ContainerizerConfig, where: string): string {
-  const path = resolve(hostPath);
-  const allowed = config.allow.hostPaths.some((root) => {
-    const r = resolve(root);
-    return path === r || path.startsWith(r.endsWith(sep) ? r : r + sep);
-  });
-  if (!allowed) throw new LaunchRefusedError(`${where}: host path ${hostPath} may not be mounted`, 'add it (or a parent) to allow.hostPaths in the containerizer configuration');
-  return path;
-}
-
-function volumesOf(info: ContainerInfo | undefined, config: ContainerizerConfig): VolumeMount[] {
+function volumesOf(info: ContainerInfo | undefined): VolumeMount[] {
   return (info?.volumes ?? []).map((v, i) => {
-    const where = `ContainerInfo.volumes[${i}]`;
-    if (!v.host_path) throw new LaunchRefusedError(`${where} (${v.container_path}) has no host_path: only host directories can be mounted`);
-    return { hostPath: checkHostPath(v.host_path, config, where), containerPath: v.container_path, mode: v.mode === 'RO' ? 'RO' : 'RW' };
+    if (!v.host_path) throw new LaunchRefusedError(`ContainerInfo.volumes[${i}] (${v.container_path}) has no host_path: only host directories can be mounted`);
+    return { hostPath: v.host_path, containerPath: v.container_path, mode: v.mode === 'RO' ? 'RO' : 'RW' };
   });
 }
 
@@ -147,19 +138,22 @@ export function planLaunch(launch: MesosLaunch, config: ContainerizerConfig, env
   }
   if (containerInfo && !containerInfo.docker) throw new LaunchRefusedError('ContainerInfo of type DOCKER has no DockerInfo (docker.image)');
   let image = containerInfo?.docker?.image ?? (legacy ? imageFromUrl(legacy.image) : '');
-  if (!image) image = config.image.default ?? '';
+  // the slave passes --default_container_image as given (docker:///busybox), as for 0.19 task images
+  if (!image && config.image.default) image = config.image.default.startsWith('docker:') ? imageFromUrl(config.image.default) : config.image.default;
   if (!image) {
     throw new LaunchRefusedError('the launch names no image and no default image is configured', 'set image.default in containerizer.yaml or the slave flag --default_container_image');
   }
 
   const network = networkOf(containerInfo, config);
-  const options: DockerOptions[] = [];
-  if (legacy?.options?.length) options.push(parseDockerOptions(legacy.options));
   const docker = containerInfo?.docker;
-  if (docker?.parameters?.length) {
-    if (!config.allow.parameters) throw new LaunchRefusedError('DockerInfo.parameters are not allowed', 'set allow.parameters: true in the containerizer configuration');
-    options.push(parseDockerParameters(docker.parameters));
-  }
+  const askedVolumes = checkPrivileges(
+    { privileged: docker?.privileged ?? false, ...(docker ? { network } : {}), volumes: volumesOf(containerInfo) },
+    'DockerInfo',
+    config,
+  );
+  const options: Array<[DockerOptions, RequestForm]> = [];
+  if (legacy?.options?.length) options.push([parseDockerOptions(legacy.options), 'docker option']);
+  if (docker?.parameters?.length) options.push([parseDockerParameters(docker.parameters), 'DockerInfo.parameters']);
 
   // Ports
   const allocated = allocatedPorts(resources);
@@ -215,7 +209,7 @@ export function planLaunch(launch: MesosLaunch, config: ContainerizerConfig, env
       throw new LaunchRefusedError('command task: cannot find the slave\'s mesos-executor to register for it', 'the slave sets MESOS_LIBEXEC_DIRECTORY (--launcher_dir)');
     }
   }
-  volumes.push(...volumesOf(containerInfo, config));
+  volumes.push(...askedVolumes);
 
   const labels: Record<string, string> = {
     [LABELS.instance]: config.instance,
@@ -244,10 +238,7 @@ export function planLaunch(launch: MesosLaunch, config: ContainerizerConfig, env
     stopGraceSeconds: config.stopGraceSeconds,
     ...(containerInfo?.hostname ? { hostname: containerInfo.hostname } : {}),
   };
-  for (const o of options) applyOptions(spec, o, config);
-  if (spec.privileged && !config.allow.privileged) {
-    throw new LaunchRefusedError('privileged containers are not allowed', 'set allow.privileged: true in the containerizer configuration');
-  }
+  for (const [o, form] of options) applyOptions(spec, o, checkPrivileges(o, form, config));
   if (spec.hostname && spec.network === 'host') throw new LaunchRefusedError('a hostname cannot be set with HOST networking');
 
   const registry = registryOf(image);
@@ -265,13 +256,23 @@ export function planLaunch(launch: MesosLaunch, config: ContainerizerConfig, env
     allocatedPorts: allocated,
     hostExecutor,
     uris: command?.uris ?? [],
+    runAs: config.taskUser === 'apply' && !spec.user && launch.user ? launch.user : undefined,
   };
 }
 
-function applyOptions(spec: ContainerSpec, o: DockerOptions, config: ContainerizerConfig): void {
+/** Merges what a form's options ask for (already through the policy; `volumes` resolved) into the spec. */
+function applyOptions(spec: ContainerSpec, o: DockerOptions, volumes: VolumeMount[]): void {
   Object.assign(spec.env, o.env);
   spec.labels = { ...o.labels, ...spec.labels };
-  spec.volumes.push(...o.volumes.map((v) => ({ ...v, hostPath: checkHostPath(v.hostPath, config, `docker option --volume ${v.hostPath}`) })));
+  spec.volumes.push(...volumes);
+  if (o.cpus !== undefined) spec.cpus = o.cpus;
+  if (o.memMb !== undefined) spec.memMb = o.memMb;
+  if (o.dns.length) spec.dns = [...(spec.dns ?? []), ...o.dns];
+  for (const [ns, value] of Object.entries(o.namespaces)) spec.namespaces = { ...spec.namespaces, [ns]: value };
+  if (o.capAdd.length) spec.capAdd = [...(spec.capAdd ?? []), ...o.capAdd];
+  if (o.capDrop.length) spec.capDrop = [...(spec.capDrop ?? []), ...o.capDrop];
+  if (o.devices.length) spec.devices = [...(spec.devices ?? []), ...o.devices];
+  if (o.securityOpt.length) spec.securityOpt = [...(spec.securityOpt ?? []), ...o.securityOpt];
   if (o.network) spec.network = o.network;
   if (o.workingDir) spec.workingDir = o.workingDir;
   if (o.user) spec.user = o.user;

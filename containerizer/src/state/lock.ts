@@ -65,7 +65,7 @@ export async function acquireLock(path: string, timeoutMs: number): Promise<Held
   let delay = 5;
   for (;;) {
     try {
-      const fd = openSync(path, 'wx', 0o644);
+      const fd = openSync(path, 'wx', 0o600);
       writeSync(fd, MY_HOLDER);
       closeSync(fd);
       let released = false;
