@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
@@ -17,6 +17,7 @@ import { unframe } from './protocol/framing.js';
 import { callProgram, idRecord, type CallResult } from './testing/slave-calls.js';
 
 const IMAGE = 'theseus/busybox:local';
+const NOBODY = 65534;
 const run = randomBytes(4).toString('hex');
 const instance = `test-${run}`;
 const driver = new DockerDriver();
@@ -25,15 +26,18 @@ const configFile = join(work, 'containerizer.yaml');
 const allowedDir = join(work, 'shared-data');
 const CONFORMANCE = new URL('../../conformance/mesos/', import.meta.url);
 
-function writeConfig(file: string, extra = ''): void {
-  writeFileSync(file, `stateDir: ${join(work, 'state')}\ninstance: ${instance}\nimage:\n  default: ${IMAGE}\n  pull: missing\nallow:\n  hostPaths: [${allowedDir}]\nstopGraceSeconds: 1\n${extra}`);
+function writeConfig(file: string, extra = '', defaultImage = IMAGE): void {
+  const image = defaultImage ? `image:\n  default: ${defaultImage}\n  pull: missing\n` : '';
+  writeFileSync(file, `stateDir: ${join(work, 'state')}\ninstance: ${instance}\n${image}allow:\n  hostPaths: [${allowedDir}]\nstopGraceSeconds: 1\n${extra}`);
 }
 
 const call = (command: string, record?: Uint8Array, config = configFile) => callProgram(['--config', config, command], record);
 
+/** A run directory, owned by the task's user as the slave leaves it (launches here run as `nobody`). */
 function sandbox(): string {
   const dir = join(work, 'slaves', 'S0', 'frameworks', 'F0', 'executors', randomUUID(), 'runs', 'latest:colon');
   mkdirSync(dir, { recursive: true });
+  chownSync(dir, NOBODY, NOBODY);
   return dir;
 }
 
@@ -108,20 +112,29 @@ describe('theseus-containerizer driven as a Mesos slave drives it', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('launches the real Launch record from the Mesos docs and runs it to its Termination', async () => {
+  it('launches the real Launch record from the Mesos docs, in the slave\'s default image as the slave names it, and runs it to its Termination', async () => {
     const record = readFileSync(new URL('fixtures/launch-0.22-docs-example.recordio', CONFORMANCE));
-    const fixture = JSON.parse(readFileSync(new URL('fixtures/launch-0.22-docs-example.json', CONFORMANCE), 'utf8')) as { directory: string; container_id: { value: string } };
+    const fixture = JSON.parse(readFileSync(new URL('fixtures/launch-0.22-docs-example.json', CONFORMANCE), 'utf8')) as { directory: string; container_id: { value: string }; user: string };
     mkdirSync(fixture.directory, { recursive: true });
     const hostConfig = join(work, 'host-network.yaml');
-    writeConfig(hostConfig, 'defaultNetwork: host\n');
+    // the record's user (till) is not an account of this host: the task runs as its image's user
+    writeConfig(hostConfig, 'defaultNetwork: host\ntaskUser: image\n', '');
+    const slaveEnv = { ...process.env, MESOS_DEFAULT_CONTAINER_IMAGE: `docker:///${IMAGE}` };
     const id = fixture.container_id.value;
     try {
-      const launched = await callProgram(['--config', hostConfig, 'launch'], undefined, { rawStdin: record });
+      const applying = join(work, 'host-network-user.yaml');
+      writeConfig(applying, 'defaultNetwork: host\n', '');
+      const unknownUser = await callProgram(['--config', applying, 'launch'], undefined, { rawStdin: record, env: slaveEnv });
+      assert.notEqual(unknownUser.code, 0);
+      assert.match(unknownUser.stderr, new RegExp(`the launch's user "${fixture.user}" does not exist on this host .*taskUser: image`));
+      assert.equal(await dockerOf(id), undefined);
+      const launched = await callProgram(['--config', hostConfig, 'launch'], undefined, { rawStdin: record, env: slaveEnv });
       ok(launched, 'launch');
       assert.equal(launched.stdout.length, 0, 'launch writes nothing on stdout');
       const container = await dockerOf(id);
       assert.ok(container, 'the container carries our labels');
       const details = await driver.inspect(container.id);
+      assert.equal(details?.image, IMAGE, 'docker:/// stripped from the slave\'s default image');
       assert.equal(details?.cpuShares, 2048);
       assert.equal(details?.memoryBytes, 1024 * 1024 * 1024);
       const listed = await call('containers', undefined, hostConfig);
@@ -228,7 +241,7 @@ describe('theseus-containerizer driven as a Mesos slave drives it', () => {
       });
     const refused = await call('launch', legacy(['--cap-add=NET_ADMIN']));
     assert.notEqual(refused.code, 0);
-    assert.match(refused.stderr, /--cap-add is not supported/);
+    assert.match(refused.stderr, /docker option --cap-add=NET_ADMIN is not allowed \(set allow\.capabilities: \[NET_ADMIN\]/);
     assert.equal(refused.stdout.length, 0);
     assert.equal(await dockerOf(id), undefined, 'a refused launch leaves no container');
 
@@ -319,7 +332,7 @@ describe('theseus-containerizer driven as a Mesos slave drives it', () => {
   it('refuses privileged containers and host paths the configuration does not allow', async () => {
     const privileged = await call('launch', dockerLaunch(randomUUID(), { privileged: true }));
     assert.notEqual(privileged.code, 0);
-    assert.match(privileged.stderr, /privileged containers are not allowed/);
+    assert.match(privileged.stderr, /DockerInfo privileged is not allowed \(set allow\.privileged: true/);
     const volume = await call('launch', dockerLaunch(randomUUID(), { volumes: [{ container_path: '/etc-host', host_path: '/etc', mode: 'RO' }] }));
     assert.notEqual(volume.code, 0);
     assert.match(volume.stderr, /host path \/etc may not be mounted/);

@@ -6,7 +6,7 @@
  * included) is written through or replaced. Each URI and the launch as a whole have a size and a
  * time limit. Any failure fails the launch with the URI and the reason.
  */
-import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { constants, createWriteStream } from 'node:fs';
 import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -91,7 +91,7 @@ async function openLocal(uri: string, path: string, settings: FetchSettings): Pr
     await handle.close();
     throw err;
   }
-  return createReadStream('', { fd: handle.fd });
+  return handle.createReadStream();
 }
 
 export interface Fetched {

@@ -4,16 +4,16 @@
  * target resolves outside, an entry under a link, a device or fifo, a repeated path) or if its
  * content is over the size budget; then it is extracted into a fresh private directory, and each
  * top-level entry is moved into the sandbox only where nothing of that name exists yet.
- * Tar (plain, gzip, bzip2, xz) is parsed and written by the `tar` package, zip by `yauzl` with
- * this module's own writes (O_EXCL | O_NOFOLLOW).
+ * Tar (plain, gzip, bzip2, xz) is read with the `tar` package's parser and zip with `yauzl`; the
+ * writes are this module's own (`createEntry`), the same for both.
  */
 import { spawn } from 'node:child_process';
-import { constants, createReadStream, createWriteStream } from 'node:fs';
-import { lchown, lstat, mkdir, mkdtemp, open, readdir, rename, rm, symlink } from 'node:fs/promises';
+import { constants, createReadStream, createWriteStream, linkSync, mkdirSync, openSync, symlinkSync } from 'node:fs';
+import { lchown, lstat, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Parser, Unpack, type ReadEntry } from 'tar';
+import { Parser, type ReadEntry } from 'tar';
 import * as yauzl from 'yauzl';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'link';
@@ -163,25 +163,71 @@ async function listTar(file: string, budget: number, over: string): Promise<Arch
   return entries;
 }
 
+/** Checks that the second read of the archive gives the entries the first one checked. */
+function expectSame(expected: ArchiveEntry[]): (e: ArchiveEntry) => void {
+  let index = 0;
+  return (e) => {
+    const was = expected[index++];
+    if (!was || was.path !== e.path || was.type !== e.type || was.linkpath !== e.linkpath || was.size !== e.size) {
+      throw new ArchiveRefusedError('the archive changed while it was unpacked');
+    }
+  };
+}
+
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/**
+ * Creates one checked entry under `into`: nothing is ever replaced or written through (files are
+ * created O_EXCL | O_NOFOLLOW, links with link(2)/symlink(2), which never follow the new name), and
+ * set-id bits are dropped. Returns the stream a file's content goes to.
+ */
+function createEntry(into: string, e: ArchiveEntry, mode: number): Writable | undefined {
+  const target = join(into, cleanPath(e.path, 'entry'));
+  mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+  switch (e.type) {
+    case 'dir':
+      mkdirSync(target, { recursive: true, mode: 0o755 });
+      return undefined;
+    case 'symlink':
+      symlinkSync(e.linkpath as string, target);
+      return undefined;
+    case 'link':
+      linkSync(join(into, cleanPath(e.linkpath as string, 'hard link')), target);
+      return undefined;
+    case 'file':
+      return createWriteStream('', { fd: openSync(target, CREATE_FLAGS, mode & 0o777) });
+  }
+}
+
 async function extractTar(file: string, into: string, expected: ArchiveEntry[]): Promise<void> {
   const { stream, done } = tarStream(file);
-  let index = 0;
-  const unpack = new Unpack({
-    cwd: into,
+  const same = expectSame(expected);
+  const writes: Array<Promise<void>> = [];
+  let failure: unknown;
+  const fail = (err: unknown) => {
+    failure ??= err;
+    parser.abort(err as Error);
+  };
+  const parser = new Parser({
     strict: true,
-    preserveOwner: false,
-    filter: (_path, entry) => {
-      const e = entryOf(entry as ReadEntry);
-      const was = expected[index++];
-      if (!was || was.path !== e.path || was.type !== e.type || was.linkpath !== e.linkpath || was.size !== e.size) {
-        throw new ArchiveRefusedError('the archive changed while it was unpacked');
+    onReadEntry: (entry) => {
+      try {
+        const e = entryOf(entry);
+        same(e);
+        const out = createEntry(into, e, typeof entry.mode === 'number' ? entry.mode : 0o644);
+        if (out) {
+          writes.push(pipeline(entry, out).catch(fail));
+          return;
+        }
+      } catch (err) {
+        fail(err);
       }
-      const read = entry as ReadEntry;
-      if (typeof read.mode === 'number') read.mode &= 0o777;
-      return true;
+      entry.resume();
     },
   });
-  await Promise.all([pipeline(stream, unpack), done]);
+  await Promise.all([pipeline(stream, parser).catch(fail), done.catch(fail)]);
+  await Promise.all(writes);
+  if (failure !== undefined) throw failure;
 }
 
 type ZipFile = yauzl.ZipFile;
@@ -234,26 +280,15 @@ async function listZip(file: string, budget: number, over: string): Promise<Arch
   return entries;
 }
 
-const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-
 async function extractZip(file: string, into: string, expected: ArchiveEntry[]): Promise<void> {
   let index = 0;
   await zipEntries(file, async (zip, entry) => {
-    const was = expected[index++];
-    if (!was || was.path !== entry.fileName || was.type !== zipType(entry)) throw new ArchiveRefusedError('the archive changed while it was unpacked');
-    const target = join(into, cleanPath(entry.fileName, 'entry'));
-    await mkdir(dirname(target), { recursive: true, mode: 0o755 });
-    if (was.type === 'dir') {
-      await mkdir(target, { recursive: true, mode: 0o755 });
-    } else if (was.type === 'symlink') {
-      await symlink(was.linkpath as string, target);
-    } else {
-      const mode = ((entry.externalFileAttributes >>> 16) & 0o777) || 0o644;
-      const handle = await open(target, CREATE_FLAGS, mode);
-      await pipeline(await zipStream(zip, entry), createWriteStream('', { fd: handle.fd, autoClose: false }));
-      await handle.chmod(mode);
-      await handle.close();
+    const e = expected[index++];
+    if (!e || e.path !== entry.fileName || e.type !== zipType(entry) || (e.type === 'file' && e.size !== entry.uncompressedSize)) {
+      throw new ArchiveRefusedError('the archive changed while it was unpacked');
     }
+    const out = createEntry(into, e, (entry.externalFileAttributes >>> 16) & 0o777 || 0o644);
+    if (out) await pipeline(await zipStream(zip, entry), out);
   });
 }
 

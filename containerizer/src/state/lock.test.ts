@@ -1,7 +1,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquireLock, LockTimeoutError, processAlive } from './lock.js';
@@ -14,6 +14,7 @@ describe('lock files', () => {
   it('excludes a second holder until released', async () => {
     const path = join(dir, 'a');
     const first = await acquireLock(path, 0);
+    assert.equal(statSync(path).mode & 0o777, 0o600, 'only its owner can read or write a lock');
     await assert.rejects(acquireLock(path, 50), LockTimeoutError);
     const waiting = acquireLock(path, 5000);
     first.release();
