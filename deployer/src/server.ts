@@ -100,6 +100,7 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
     openReads: settings.deployer.openReads,
     maxBodyBytes: settings.deployer.maxBodyBytes,
     hostVolumePaths: settings.deployer.hostVolumePaths,
+    fileUris: settings.deployer.fileUris,
     dashboard: dashboard.mount,
   });
   const server = http.createServer(api);

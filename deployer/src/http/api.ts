@@ -33,6 +33,8 @@ export interface ApiOptions {
   maxBodyBytes?: number;
   /** Host directories services may mount. @defaultValue [] */
   hostVolumePaths?: readonly string[];
+  /** Accept file:// URIs. @defaultValue false */
+  fileUris?: boolean;
   /** Routes mounted behind the read check (the dashboard at /ui). */
   dashboard?: (readAuth: express.RequestHandler) => express.Router;
 }
@@ -109,7 +111,7 @@ export function createApi(options: ApiOptions): express.Express {
   app.post('/deploy', authenticate, express.raw({ type: () => true, limit: maxBodyBytes }), async (req, res) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const format = formatOf(req.get('content-type'));
-    const doc = readDeployDocument(body.toString('utf8'), format, { hostVolumePaths: options.hostVolumePaths ?? [] });
+    const doc = readDeployDocument(body.toString('utf8'), format, { hostVolumePaths: options.hostVolumePaths ?? [], fileUris: options.fileUris === true });
     if (flag(req.query.dryRun)) {
       res.json({ dryRun: true, services: await deployer.dryRun(doc) });
       return;

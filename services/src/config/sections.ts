@@ -17,6 +17,8 @@ export const DeployerSection = z.strictObject({
   openReads: z.boolean().default(false),
   /** Host directories services may mount as volumes (a host path must be one of them or below). Empty: none. */
   hostVolumePaths: z.array(z.string().startsWith('/')).default([]),
+  /** Accept `file://` URIs in deploy documents (files of the agent's host copied into the sandbox). */
+  fileUris: z.boolean().default(false),
   /** Redis key prefix of the deploy queue and its records; deployers sharing one queue use the same. */
   queuePrefix: z.string().min(1).default('theseus'),
   /** Services of one deploy job applied at the same time. */

@@ -82,6 +82,7 @@ export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
   THESEUS_OPEN_READS: { path: 'deployer.openReads', parse: 'bool' },
   THESEUS_MAX_BODY_BYTES: { path: 'deployer.maxBodyBytes', parse: 'int' },
   THESEUS_HOST_VOLUME_PATHS: { path: 'deployer.hostVolumePaths', parse: 'list' },
+  THESEUS_FILE_URIS: { path: 'deployer.fileUris', parse: 'bool' },
   THESEUS_QUEUE_PREFIX: { path: 'deployer.queuePrefix', parse: 'string' },
   THESEUS_DEPLOY_CONCURRENCY: { path: 'deployer.concurrency', parse: 'int' },
   THESEUS_DEPLOYMENT_TIMEOUT_MS: { path: 'deployer.deploymentTimeoutMs', parse: 'int' },

@@ -129,6 +129,15 @@ test('host mounts are refused unless their directory is allowed', () => {
   assert.equal(escape.length, 1);
 });
 
+test('file:// URIs are refused unless deployer.fileUris allows them; other schemes pass', () => {
+  const text = 'deploy:\n  web:\n    image: nginx\n    uris: ["https://example.com/app.tgz", "file:///etc/shadow", {uri: "FILE:///root/.ssh/id_rsa"}]\n';
+  const refused = problemsOf(() => readDeployDocument(text, 'yaml'));
+  assert.deepEqual(refused.map((p) => p.path), ['/deploy/web/uris/1', '/deploy/web/uris/2']);
+  assert.match(refused[0]!.message, /file:\/\/ URIs are not accepted .*deployer\.fileUris/);
+  const allowed = readDeployDocument(text, 'yaml', { fileUris: true });
+  assert.deepEqual(allowed.deploy[0]!.uris.map((u) => u.uri), ['https://example.com/app.tgz', 'file:///etc/shadow', 'FILE:///root/.ssh/id_rsa']);
+});
+
 test('readable constraints in every written form resolve to operator triples', () => {
   const doc = readDeployDocument(
     'deploy:\n  web:\n    image: nginx\n    constraints: ["hostname UNIQUE", {rack: GROUP_BY 3}, "zone: LIKE us-.*", {host: MAX_PER 2}, {dc: CLUSTER east}, {os: "UNLIKE win.*"}]\n',

@@ -34,6 +34,12 @@ export interface ValidateOptions {
    * @defaultValue []
    */
   hostVolumePaths?: readonly string[];
+  /**
+   * Accept `file://` URIs (the agent copies a file of its own host into the sandbox, so anyone who
+   * may deploy could read the agent's files).
+   * @defaultValue false
+   */
+  fileUris?: boolean;
 }
 
 const TOP_LEVEL = ['deploy', 'remove'];
@@ -173,7 +179,7 @@ function resolveService(service: string, item: unknown, path: string, options: V
   const volumes = resolveVolumes(input, path, options.hostVolumePaths ?? [], problems);
   const constraints = resolveConstraints(input, path, problems);
   const healthChecks = resolveHealthChecks(input, ports, path, problems);
-  const uris = resolveUris(input, path, problems);
+  const uris = resolveUris(input, path, options.fileUris === true, problems);
   if (problems.length > before || !names) return undefined;
   const spec: ServiceSpec = {
     service,
@@ -345,12 +351,16 @@ function resolveHealthChecks(input: ServiceInputType, ports: PortSpec[], path: s
   return checks;
 }
 
-function resolveUris(input: ServiceInputType, path: string, problems: SpecProblem[]): UriSpec[] {
+function resolveUris(input: ServiceInputType, path: string, fileUris: boolean, problems: SpecProblem[]): UriSpec[] {
   const uris: UriSpec[] = [];
   (input.uris ?? []).forEach((value, i) => {
     const entry = typeof value === 'string' ? { uri: value } : value;
     if (!/^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(entry.uri)) {
       problems.push({ path: `${path}/uris/${i}`, message: 'expected a URI like https://host/file.tgz' });
+      return;
+    }
+    if (!fileUris && /^file:/i.test(entry.uri)) {
+      problems.push({ path: `${path}/uris/${i}`, message: 'file:// URIs are not accepted (they read files of the agent\'s host); set deployer.fileUris (THESEUS_FILE_URIS=true) to allow them' });
       return;
     }
     const uri: UriSpec = { uri: entry.uri, extract: entry.extract ?? true, executable: entry.executable ?? false, cache: entry.cache ?? false };
