@@ -116,7 +116,10 @@ function unsupported(flag: string): never {
 
 /** Parses `docker run` words such as `["-e FOO=1", "--net=host", "-v", "/a:/b:ro"]` (each entry is split on spaces). */
 export function parseDockerOptions(options: string[]): DockerOptions {
-  const words = options.flatMap((o) => o.trim().split(/\s+/)).filter((w) => w.length > 0);
+  return parseWords(options.flatMap((o) => o.trim().split(/\s+/)).filter((w) => w.length > 0));
+}
+
+function parseWords(words: string[]): DockerOptions {
   const out: DockerOptions = { env: {}, labels: {}, volumes: [], dns: [], namespaces: {}, capAdd: [], capDrop: [], devices: [], securityOpt: [] };
   for (let i = 0; i < words.length; i++) {
     const word = words[i] as string;
@@ -141,7 +144,7 @@ export function parseDockerOptions(options: string[]): DockerOptions {
   return out;
 }
 
-/** DockerInfo `parameters` are `docker run --<key>=<value>` pairs. */
+/** DockerInfo `parameters` are `docker run --<key>=<value>` pairs; a value is one word, spaces and all. */
 export function parseDockerParameters(parameters: Array<{ key: string; value: string }>): DockerOptions {
-  return parseDockerOptions(parameters.map((p) => `--${p.key.replace(/^-+/, '')}=${p.value}`));
+  return parseWords(parameters.map((p) => `--${p.key.replace(/^-+/, '')}=${p.value}`));
 }

@@ -106,9 +106,16 @@ export async function fetchUris(uris: NonNullable<CommandInfo['uris']>, sandbox:
   let taskBytes = 0;
   for (const { value: uri, executable, extract } of uris) {
     const isHttp = /^https?:\/\//i.test(uri);
-    const localPath = /^file:\/\//i.test(uri) ? fileURLToPath(uri) : uri.startsWith('/') ? uri : undefined;
-    if (!isHttp && localPath === undefined) fail(uri, 'only http(s) URLs and local paths are supported');
-    const name = basename(isHttp ? decodeURIComponent(new URL(uri).pathname) : (localPath as string));
+    let localPath: string | undefined;
+    let name: string;
+    try {
+      localPath = /^file:\/\//i.test(uri) ? fileURLToPath(uri) : uri.startsWith('/') ? uri : undefined;
+      if (!isHttp && localPath === undefined) fail(uri, 'only http(s) URLs and local paths are supported');
+      name = basename(isHttp ? decodeURIComponent(new URL(uri).pathname) : (localPath as string));
+    } catch (err) {
+      if (err instanceof LaunchRefusedError) throw err;
+      fail(uri, `not a usable URL (${(err as Error).message})`);
+    }
     if (!name || name === '.' || name === '..' || name.includes('/')) fail(uri, 'it names no file');
     const uriSignal = AbortSignal.any([taskSignal, AbortSignal.timeout(settings.timeoutSeconds * 1000)]);
     const remaining = settings.maxTaskBytes - taskBytes;

@@ -235,5 +235,7 @@ describe('one privilege policy for DockerInfo, 0.19 options and DockerInfo param
     assert.deepEqual([harmless.entrypoint, harmless.capDrop, harmless.securityOpt], [['/bin/sh'], ['NET_RAW'], ['no-new-privileges']]);
     assert.equal(planLaunch(viaParameters([['user', 'nobody']]), config()).spec.user, 'nobody', 'a user other than root needs no setting');
     assert.throws(() => planLaunch(viaOptions(['--pid=container:other']), config({ allow: { hostNamespaces: true } })), /--pid=container:other is not supported/);
+    for (const root of ['00', 'root:root', '1000:0']) assert.throws(() => planLaunch(viaParameters([['user', root]]), config()), (err: unknown) => err instanceof LaunchRefusedError && err.describe().includes('allow.rootUser'), root);
+    assert.equal(planLaunch(viaParameters([['env', 'GREETING=hello --privileged world']]), config()).spec.env.GREETING, 'hello --privileged world', 'a parameter value is one word');
   });
 });

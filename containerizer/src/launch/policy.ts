@@ -56,7 +56,8 @@ export function allowedHostPath(hostPath: string, config: ContainerizerConfig, w
   return resolved;
 }
 
-const ROOT_USER = /^(0|root)(:.*)?$/;
+/** uid 0 (however written) or group 0. */
+const ROOT_USER = /^(0+|root)(:.*)?$|:(0+|root)$/;
 const HARMLESS_SECURITY_OPTS = /^no-new-privileges(?:[:=]true)?$/;
 
 /** Checks one form's request; returns its volumes with host paths resolved. */
