@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { constants, createReadStream, createWriteStream, linkSync, mkdirSync, openSync, symlinkSync } from 'node:fs';
-import { lchown, lstat, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { lchown, link, lstat, mkdir, mkdtemp, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -292,6 +292,25 @@ async function extractZip(file: string, into: string, expected: ArchiveEntry[]):
   });
 }
 
+/**
+ * Moves `from` to `to`, failing when `to` exists (as renameat2's RENAME_NOREPLACE, which Node lacks):
+ * link(2) for files and links, and for a directory a fresh mkdir(2) that the rename then replaces.
+ */
+async function moveNew(from: string, to: string, name: string): Promise<void> {
+  try {
+    if ((await lstat(from)).isDirectory()) {
+      await mkdir(to, { mode: 0o700 });
+      await rename(from, to);
+    } else {
+      await link(from, to);
+      await unlink(from);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ArchiveRefusedError(`${name} appeared in the sandbox while the archive was unpacked`);
+    throw err;
+  }
+}
+
 export interface FileOwner {
   uid: number;
   gid: number;
@@ -324,7 +343,7 @@ export async function unpackInto(file: string, kind: 'tar' | 'zip', sandbox: str
       );
       if (exists) throw new ArchiveRefusedError(`it holds ${name}, which is already in the sandbox (archives never unpack over earlier files)`);
     }
-    for (const name of top) await rename(join(fresh, name), join(sandbox, name));
+    for (const name of top) await moveNew(join(fresh, name), join(sandbox, name), name);
     return { bytes, entries: top };
   } finally {
     await rm(fresh, { recursive: true, force: true });
