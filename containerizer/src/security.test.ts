@@ -390,6 +390,23 @@ describe('the containerizer gives nothing on the host away', () => {
       await noContainer(unknown);
     });
 
+    it('never appends a command task\'s executor output through a symlink left in the sandbox', async () => {
+      const dir = sandbox();
+      writeFileSync(join(victim, 'log-target'), 'untouched');
+      symlinkSync(join(victim, 'log-target'), join(dir, 'stdout'));
+      const id = randomUUID();
+      const task = encodeMessage('mesos.containerizer.Launch', {
+        container_id: { value: id },
+        task_info: { name: 't', task_id: { value: `t.${run}` }, slave_id: { value: 'S0' }, command: { value: 'echo out' }, container: { type: 'DOCKER', docker: { image: IMAGE, network: 'NONE' } } },
+        executor_info: { executor_id: { value: `t.${run}` }, command: { value: '/usr/libexec/mesos/mesos-executor' } },
+        directory: dir,
+      });
+      const env = { ...process.env, MESOS_LIBEXEC_DIRECTORY: join(work, 'libexec') };
+      refused(await callProgram(['--config', configFile, 'launch'], task, { env }), /the sandbox's stdout is a symbolic link/);
+      assert.equal(readFileSync(join(victim, 'log-target'), 'utf8'), 'untouched');
+      await noContainer(id);
+    });
+
     it('ignores ./containerizer.yaml in a sandbox reached through a symlinked work directory', async () => {
       const home = join(work, 'home');
       mkdirSync(join(home, '.theseus'), { recursive: true });

@@ -4,7 +4,7 @@
  * pointing at `observe`, so the executor registers as `<taskId>` and reports the task's end.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { lookupHostUser } from '../launch/host-user.js';
 import { planLaunch, pairPorts } from '../launch/plan.js';
@@ -96,10 +96,26 @@ function executorEnv(ctx: ProgramContext, state: ContainerState): NodeJS.Process
   return env;
 }
 
+/** Opens a sandbox output file for appending, never through a symlink the task may have put there. */
+function appendTo(dir: string, name: string): number {
+  try {
+    return openSync(join(dir, name), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new LaunchRefusedError(`the sandbox's ${name} is a symbolic link: the executor's output is never written through one`);
+    throw err;
+  }
+}
+
 function startHostExecutor(ctx: ProgramContext, executor: string, state: ContainerState): number {
   const outDir = state.sandbox ?? ctx.store.dir(state.containerId);
-  const out = openSync(join(outDir, 'stdout'), 'a');
-  const err = openSync(join(outDir, 'stderr'), 'a');
+  const out = appendTo(outDir, 'stdout');
+  let err: number;
+  try {
+    err = appendTo(outDir, 'stderr');
+  } catch (e) {
+    closeSync(out);
+    throw e;
+  }
   try {
     const configArgs = ctx.config.source ? ['--config', ctx.config.source] : [];
     const child = spawn(executor, ['--override', ...ctx.io.self, ...configArgs, 'observe', state.containerId], {
