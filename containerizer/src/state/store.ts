@@ -64,7 +64,11 @@ export class StateDirError extends TheseusError {
 
 /** Creates `dir` (0700) when missing; refuses one owned by another user or writable by group or others. */
 export function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new StateDirError(dir, `cannot be created (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
   const st = statSync(dir);
   if (!st.isDirectory()) throw new StateDirError(dir, 'is not a directory');
   const me = process.geteuid?.() ?? 0;
