@@ -447,7 +447,7 @@ describe('the containerizer gives nothing on the host away', () => {
       ok(await call('destroy', idRecord('Destroy', id), config), 'destroy once the directory is private again');
     });
 
-    it('destroy acts only on a container carrying its labels and on its own host executor', async () => {
+    it('destroy and update act only on a container carrying its labels, and destroy only on its own host executor', async () => {
       const bystander = await driver.start({ name: `theseus-bystander-${run}`, image: IMAGE, shell: 'sleep 300', env: {}, labels: {}, network: 'none', ports: [], volumes: [], init: true });
       const sleeper = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
       try {
@@ -458,6 +458,9 @@ describe('the containerizer gives nothing on the host away', () => {
         writeFileSync(file, JSON.stringify({ ...state, dockerId: bystander.id, executorPid: sleeper.pid }));
         refused(await call('destroy', idRecord('Destroy', id)), new RegExp(`Docker container theseus-bystander-${run} does not carry its labels.*nothing was stopped or removed`));
         assert.equal((await driver.inspect(bystander.id))?.running, true, 'the other container still runs');
+        const update = encodeMessage('mesos.containerizer.Update', { container_id: { value: id }, resources: [{ name: 'mem', type: 'SCALAR', scalar: { value: 8 } }] });
+        refused(await call('update', update), /does not carry its labels/);
+        assert.equal((await driver.inspect(bystander.id))?.memoryBytes, 0, 'the other container\'s limits are untouched');
         assert.equal(sleeper.exitCode, null);
 
         writeFileSync(file, JSON.stringify({ ...state, executorPid: sleeper.pid }));

@@ -124,7 +124,9 @@ export async function update(ctx: ProgramContext, record: Uint8Array): Promise<v
   const limits = limitsOf((message.resources as Resource[] | undefined) ?? []);
   const lock = await ctx.store.lock(id);
   try {
-    await (await ctx.docker()).update(state.dockerId, limits);
+    const verified = await verifiedContainer(ctx, state);
+    if (!verified) throw new ContainerNotFoundError(state.dockerId);
+    await (await ctx.docker()).update(verified.id, limits);
     const current = ctx.store.read(id) ?? state;
     ctx.store.write({ ...current, ...limits });
     ctx.log.info('updated limits', { containerId: id, ...limits });
