@@ -66,6 +66,9 @@ function sandbox(owner?: number): string {
   return dir;
 }
 
+/** `../` n times (archive entry names that climb out of the directory they unpack into). */
+const climb = (n: number) => Array.from({ length: n }, () => '..').join('/');
+
 /** Everything under `victim`, which no attack may change. */
 function victimListing(): string[] {
   return readdirSync(victim, { recursive: true }).map(String).sort();
@@ -230,8 +233,8 @@ describe('the containerizer gives nothing on the host away', () => {
       writeFileSync(join(victim, 'abs'), 'untouched');
       const escapes: Array<[string, TarEntry[], RegExp]> = [
         ['absolute', [{ path: join(victim, 'abs'), body: 'overwritten' }], /is an absolute path/],
-        ['dot-dot', [{ path: '../../../../../../../../victim-dots', body: 'x' }], /climbs out with "\.\."/],
-        ['hard link out', [{ path: 'hl', type: 'Link', linkpath: '../../../../../../etc/passwd' }], /climbs out|not a file before it/],
+        ['dot-dot', [{ path: `${climb(8)}/victim-dots`, body: 'x' }], /climbs out with "\.\."/],
+        ['hard link out', [{ path: 'hl', type: 'Link', linkpath: `${climb(6)}/etc/passwd` }], /climbs out|not a file before it/],
         ['hard link to a symlink', [{ path: 'l', type: 'SymbolicLink', linkpath: 'x' }, { path: 'hl', type: 'Link', linkpath: 'l' }], /not a file before it/],
         ['symlink to an absolute path', [{ path: 'etc', type: 'SymbolicLink', linkpath: '/etc' }], /points to the absolute path \/etc/],
         ['symlink up from a subdirectory', [{ path: 'sub/', type: 'Directory' }, { path: 'sub/up', type: 'SymbolicLink', linkpath: '../..' }], /points outside the archive/],
@@ -253,7 +256,7 @@ describe('the containerizer gives nothing on the host away', () => {
     });
 
     it('refuses a zip symlink pointing out; a zip with an internal symlink unpacks', async () => {
-      const bad = serve('bad.zip', await zipOf([{ path: 'up', body: '../../../../../..', symlink: true }]));
+      const bad = serve('bad.zip', await zipOf([{ path: 'up', body: climb(6), symlink: true }]));
       refused(await call('launch', launchOf(randomUUID(), sandbox(), 'true', [{ value: bad }])), /symlink up points outside the archive/);
       const dir = sandbox();
       const good = serve('good.zip', await zipOf([{ path: 'conf/app.conf', body: `zip ${run}` }, { path: 'app.conf', body: 'conf/app.conf', symlink: true }]));
