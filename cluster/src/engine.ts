@@ -7,6 +7,7 @@ import { cpus as machineCpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Logger, MarathonAppInfo, MarathonDeployment, MarathonDeploymentResult } from '@theseus/services';
 import { appJson, configOf, type AppDefinition } from './app/definition.js';
+import { groupUpdateApps, inGroup } from './app/groups.js';
 import { canonicalId } from './app/normalize.js';
 import { parseApp, type AppDraft } from './app/parse.js';
 import { AppValidationError } from './app/problems.js';
@@ -298,6 +299,55 @@ export class Engine {
       if (failure) info.lastTaskFailure = failure;
     }
     return info;
+  }
+
+  // ---- groups ----
+
+  /** A group exists while an app lives in it; the root always does. */
+  groupExists(groupId: string): boolean {
+    return groupId === '/' || this.apps.all().some((a) => inGroup(a.id, groupId));
+  }
+
+  /**
+   * PUT/POST /v2/groups: `scaleBy` scales every app in the group (instances × factor, rounded up);
+   * otherwise the group's apps become those of the update (created, replaced, removed). Every app is
+   * checked and every lock tested before anything changes.
+   */
+  updateGroup(groupId: string, update: unknown, opts: { force: boolean; clientIp: string; uri: string }): MarathonDeploymentResult {
+    const body = update && typeof update === 'object' && !Array.isArray(update) ? (update as Record<string, unknown>) : {};
+    if (body.version !== undefined) {
+      throw new EngineApiError(422, { message: `Group ${groupId} not available in version ${String(body.version)}` });
+    }
+    const current = this.apps.all();
+    const puts = new Map<string, Record<string, unknown>>();
+    const removals: string[] = [];
+    if (body.scaleBy !== undefined) {
+      if (typeof body.scaleBy !== 'number' || !(body.scaleBy >= 0)) {
+        throw new EngineApiError(422, { message: 'Invalid JSON', details: [{ path: '/scaleBy', errors: ['error.expected.jsnumber'] }] });
+      }
+      for (const app of current) if (inGroup(app.id, groupId)) puts.set(app.id, { instances: Math.ceil(app.instances * body.scaleBy) });
+    } else {
+      const wanted = groupUpdateApps(update, groupId, current);
+      for (const [id, app] of wanted) if (app) puts.set(id, app);
+      for (const app of current) if (inGroup(app.id, groupId) && !wanted.has(app.id)) removals.push(app.id);
+    }
+    const partial = body.scaleBy !== undefined;
+    for (const [id, app] of puts) this.draftFor(id, app, this.apps.get(id), partial);
+    if (!opts.force) for (const id of [...puts.keys(), ...removals]) this.lockCheck(id, false);
+    let result: MarathonDeploymentResult | undefined;
+    for (const [id, app] of puts) result = this.updateApp(id, app, { ...opts, partial, allowCreate: true });
+    for (const id of removals) result = this.deleteApp(id, opts.force);
+    return result ? { deploymentId: result.deploymentId, version: result.version } : { deploymentId: randomUUID(), version: this.clock.next() };
+  }
+
+  /** DELETE /v2/groups/{id}: removes every app in the group. */
+  deleteGroup(groupId: string, force: boolean): MarathonDeploymentResult {
+    if (!this.groupExists(groupId)) throw new EngineApiError(404, { message: `Group '${groupId}' does not exist` });
+    const ids = this.apps.all().filter((a) => inGroup(a.id, groupId)).map((a) => a.id);
+    if (!force) for (const id of ids) this.lockCheck(id, false);
+    let result: MarathonDeploymentResult = { deploymentId: randomUUID(), version: this.clock.next() };
+    for (const id of ids) result = this.deleteApp(id, force);
+    return result;
   }
 
   // ---- tasks ----

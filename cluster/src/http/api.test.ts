@@ -6,6 +6,7 @@ import { appSchemaValidator, exampleApps, INVALID_EXAMPLES, withoutNewerFields }
 import { destroyTestEngine, removeDir, testEngine, waitFor, type TestEngine } from '../test-support.js';
 
 const RESPONSE_ONLY = ['tasks', 'tasksStaged', 'tasksRunning', 'tasksHealthy', 'tasksUnhealthy', 'deployments', 'lastTaskFailure'];
+const JSON_TYPE = { 'Content-Type': 'application/json' };
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 function definitionOf(app: Record<string, unknown>): Record<string, unknown> {
@@ -67,7 +68,7 @@ describe('engine REST API', () => {
   });
 
   it('PUT creates (201) or updates (200) with {version, deploymentId}; PATCH changes only given fields; versions are kept', async () => {
-    const created = await fetch(`${e.url}/v2/apps/api/three`, { method: 'PUT', body: JSON.stringify({ cmd: 'sleep 600', instances: 0, cpus: 0.1, mem: 16, env: { A: '1' } }) });
+    const created = await fetch(`${e.url}/v2/apps/api/three`, { method: 'PUT', body: JSON.stringify({ cmd: 'sleep 600', instances: 0, cpus: 0.1, mem: 16, env: { A: '1' } }), headers: JSON_TYPE });
     assert.equal(created.status, 201);
     const createdBody = (await created.json()) as { version: string; deploymentId: string };
     assert.equal(created.headers.get('marathon-deployment-id'), createdBody.deploymentId);
@@ -130,7 +131,7 @@ describe('engine REST API', () => {
     const d = deployments.find((x) => x.id === deploymentId)!;
     assert.deepEqual(d.affectedApps, ['/api/big']);
     assert.equal(d.currentActions[0]!.action, 'ScaleApplication');
-    const locked = await fetch(`${e.url}/v2/apps/api/big`, { method: 'PUT', body: JSON.stringify({ instances: 1 }) });
+    const locked = await fetch(`${e.url}/v2/apps/api/big`, { method: 'PUT', body: JSON.stringify({ instances: 1 }), headers: JSON_TYPE });
     assert.equal(locked.status, 409);
     const lBody = (await locked.json()) as { message: string; deployments: Array<{ id: string }> };
     assert.match(lBody.message, /^App is locked by one or more deployments\./);

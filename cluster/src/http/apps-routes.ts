@@ -1,21 +1,24 @@
 /** `/v2/apps`: list, create, read, update (PUT/PATCH, bulk), delete, restart, tasks and versions. */
 import { Router, type Request, type Response } from 'express';
-import type { Engine, AppEmbed } from '../engine.js';
+import type { Engine } from '../engine.js';
 import { appNotFound, EngineApiError } from '../deploy/errors.js';
 import { taskJson } from '../tasks/task.js';
 import { canonicalId } from '../app/normalize.js';
 import { appJson } from '../app/definition.js';
 import { parseLabelSelector } from './label-selector.js';
-import { clientIp, flag, jsonBody, list } from './request.js';
+import { appEmbed } from './embed.js';
+import { clientIp, consumesJson, flag, jsonBody, param } from './request.js';
+import { tasksText, wantsText } from './tasks-text.js';
 
-function embedOf(req: Request, prefix: string): AppEmbed {
-  const embed = new Set(list(req, 'embed'));
-  return {
-    counts: true,
-    deployments: true,
-    tasks: embed.has(`${prefix}tasks`),
-    lastTaskFailure: embed.has(`${prefix}lastTaskFailure`),
-  };
+/** `scale` and `wipe` of a task kill; Marathon refuses both at once. */
+function killFlags(req: Request): { scale: boolean; force: boolean } {
+  const scale = flag(req, 'scale');
+  if (scale && flag(req, 'wipe')) throw new EngineApiError(400, { message: 'You cannot use scale and wipe at the same time.' });
+  return { scale, force: flag(req, 'force') };
+}
+
+function containsIgnoringCase(text: string, part: string): boolean {
+  return text.toLowerCase().includes(part.toLowerCase());
 }
 
 function sendDeployment(res: Response, status: number, result: { deploymentId: string; version: string }): void {
@@ -25,15 +28,17 @@ function sendDeployment(res: Response, status: number, result: { deploymentId: s
 
 export function appsRoutes(engine: Engine): Router {
   const router = Router();
+  router.use('/v2/apps', consumesJson);
 
   router.get('/v2/apps', (req, res) => {
-    const embed = embedOf(req, 'apps.');
-    const idFilter = typeof req.query.id === 'string' ? req.query.id : undefined;
-    const cmdFilter = typeof req.query.cmd === 'string' ? req.query.cmd : undefined;
-    const selector = typeof req.query.label === 'string' && req.query.label ? parseLabelSelector(req.query.label) : undefined;
+    const embed = appEmbed(req, { counts: true, deployments: true });
+    const idFilter = param(req, 'id');
+    const cmdFilter = param(req, 'cmd');
+    const label = param(req, 'label');
+    const selector = label ? parseLabelSelector(label) : undefined;
     const apps = engine.apps
       .all()
-      .filter((a) => (!idFilter || a.id.includes(idFilter)) && (!cmdFilter || (a.cmd ?? '').includes(cmdFilter)) && (!selector || selector(a.labels)))
+      .filter((a) => (idFilter === undefined || containsIgnoringCase(a.id, idFilter)) && (cmdFilter === undefined || (typeof a.cmd === 'string' && containsIgnoringCase(a.cmd, cmdFilter))) && (!selector || selector(a.labels)))
       .map((a) => engine.appInfo(a, embed));
     res.json({ apps });
   });
@@ -77,7 +82,7 @@ export function appsRoutes(engine: Engine): Router {
 
     if (sub === undefined) {
       if (method === 'GET') {
-        res.json({ app: engine.appInfo(engine.getApp(appId), { counts: true, tasks: true, deployments: true, lastTaskFailure: true }) });
+        res.json({ app: engine.appInfo(engine.getApp(appId), appEmbed(req, { counts: true, tasks: true, deployments: true, lastTaskFailure: true })) });
         return;
       }
       if (method === 'PUT' || method === 'PATCH') {
@@ -119,11 +124,12 @@ export function appsRoutes(engine: Engine): Router {
     const app = engine.getApp(appId);
     const tasks = engine.scheduler.tasksOf(app.id);
     if (method === 'GET' && rest.length === 0) {
-      res.json({ tasks: tasks.map((t) => taskJson(t, engine.agentId)) });
+      if (wantsText(req)) res.type('text/plain').send(tasksText([app], (id) => engine.scheduler.tasksOf(id)));
+      else res.json({ tasks: tasks.map((t) => taskJson(t, engine.agentId)) });
       return;
     }
     if (method !== 'DELETE') return notAllowed();
-    const scale = flag(req, 'scale');
+    const { scale } = killFlags(req);
     if (rest.length > 0) {
       const task = tasks.find((t) => t.id === rest.join('/'));
       if (!task) throw new EngineApiError(404, { message: `Task '${rest.join('/')}' does not exist` });
@@ -132,8 +138,8 @@ export function appsRoutes(engine: Engine): Router {
       else sendDeployment(res, 200, result);
       return;
     }
-    const host = typeof req.query.host === 'string' ? req.query.host : undefined;
-    const chosen = host ? tasks.filter((t) => t.host === host) : tasks;
+    const host = param(req, 'host');
+    const chosen = host !== undefined ? tasks.filter((t) => t.host === host || host === '*') : tasks;
     const result = engine.killTasks(chosen, scale, force);
     if (Array.isArray(result)) res.json({ tasks: result.map((t) => taskJson(t, engine.agentId)) });
     else sendDeployment(res, 200, result);

@@ -1,14 +1,16 @@
 /** `/v2/tasks`, `/v2/deployments`, `/v2/queue`, `/v2/events`, `/v2/eventSubscriptions`, `/v2/info`, `/v2/leader`, `/ping`. */
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { MesosTaskState } from '@theseus/services';
 import type { Engine } from '../engine.js';
 import { EngineApiError } from '../deploy/errors.js';
-import { groupTree } from '../app/groups.js';
+import { groupTree, resolveId } from '../app/groups.js';
 import { canonicalId } from '../app/normalize.js';
 import type { EventStreamHub } from '../events/sse.js';
 import { taskJson, type TaskRecord } from '../tasks/task.js';
 import { timestamp } from '../time.js';
-import { clientIp, flag, jsonBody, list } from './request.js';
+import { appEmbed } from './embed.js';
+import { clientIp, consumesJson, flag, jsonBody, list, param } from './request.js';
+import { tasksText, wantsText } from './tasks-text.js';
 
 const STATUS_FILTER: Record<string, MesosTaskState[]> = {
   running: ['TASK_RUNNING'],
@@ -48,35 +50,76 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
   router.get('/v2/leader', (_req, res) => {
     res.json({ leader: leader() });
   });
+  // the only candidate: abdicating, it is elected again at once
+  router.delete('/v2/leader', (_req, res) => {
+    res.json({ message: 'Leadership abdicated' });
+  });
+
+  router.use(['/v2/queue', '/v2/deployments'], consumesJson);
+  router.post('/v2/tasks/delete', consumesJson);
 
   router.get('/v2/tasks', (req, res) => {
+    if (wantsText(req)) {
+      res.type('text/plain').send(tasksText(engine.apps.all(), (id) => engine.scheduler.tasksOf(id)));
+      return;
+    }
     const states = new Set(list(req, 'status').concat(list(req, 'status[]')).flatMap((s) => STATUS_FILTER[s] ?? []));
     const tasks = [...engine.scheduler.tasks.values()].filter((t) => states.size === 0 || states.has(t.state));
     res.json({ tasks: tasks.map((t) => taskJson(t, engine.agentId)) });
   });
 
   router.post('/v2/tasks/delete', (req, res) => {
+    const scale = flag(req, 'scale');
+    if (scale && flag(req, 'wipe')) throw new EngineApiError(400, { message: 'You cannot use scale and wipe at the same time.' });
     const body = jsonBody(req) as { ids?: unknown };
     if (!body || typeof body !== 'object' || !Array.isArray(body.ids) || !body.ids.every((i) => typeof i === 'string')) {
       throw new EngineApiError(422, { message: 'Invalid JSON', details: [{ path: '/ids', errors: ['error.expected.jsarray'] }] });
     }
     const tasks = (body.ids as string[]).map((id) => engine.task(id)).filter((t): t is TaskRecord => t !== undefined);
-    const result = engine.killTasks(tasks, flag(req, 'scale'), flag(req, 'force'));
+    const result = engine.killTasks(tasks, scale, flag(req, 'force'));
     if (Array.isArray(result)) res.json({ tasks: result.map((t) => taskJson(t, engine.agentId)) });
     else res.setHeader('Marathon-Deployment-Id', result.deploymentId).json(result);
   });
 
-  const group = (id: string) => {
-    const tree = groupTree(engine.apps.all(), canonicalId(id), engine.startedAt);
-    if (!tree) throw new EngineApiError(404, { message: `Group '${canonicalId(id)}' does not exist` });
+  const groupPath = (req: { params: unknown }) => canonicalId(((req.params as { path?: string[] }).path ?? []).join('/'));
+  const group = (req: Request) => {
+    const id = groupPath(req);
+    const embed = appEmbed(req, {});
+    const tree = groupTree(engine.apps.all(), id, engine.startedAt, (app) => engine.appInfo(app, embed));
+    if (!tree) throw new EngineApiError(404, { message: `Group '${id}' does not exist` });
     return tree;
   };
-  router.get('/v2/groups', (_req, res) => {
-    res.json(group('/'));
+  const sendGroupResult = (res: Response, status: number, result: { deploymentId: string; version: string }) => {
+    res.status(status).setHeader('Marathon-Deployment-Id', result.deploymentId);
+    res.json({ version: result.version, deploymentId: result.deploymentId });
+  };
+  const createGroup = (req: Request, res: Response) => {
+    const base = groupPath(req);
+    const body = jsonBody(req);
+    const given = body && typeof body === 'object' && typeof (body as { id?: unknown }).id === 'string' ? (body as { id: string }).id : undefined;
+    const id = given ? resolveId(given, base) : base;
+    if (engine.groupExists(id)) throw new EngineApiError(409, { message: `Group ${id} is already created. Use PUT to change this group.` });
+    if (engine.apps.get(id)) throw new EngineApiError(409, { message: `An app with the path ${id} already exists.` });
+    const result = engine.updateGroup(id, body, { force: flag(req, 'force'), clientIp: clientIp(req), uri: req.originalUrl });
+    res.setHeader('Location', id);
+    sendGroupResult(res, 201, result);
+  };
+  const updateGroup = (req: Request, res: Response) => {
+    const base = groupPath(req);
+    const body = jsonBody(req);
+    const given = body && typeof body === 'object' && typeof (body as { id?: unknown }).id === 'string' ? (body as { id: string }).id : undefined;
+    const id = given ? resolveId(given, base) : base;
+    sendGroupResult(res, 200, engine.updateGroup(id, body, { force: flag(req, 'force'), clientIp: clientIp(req), uri: req.originalUrl }));
+  };
+  const deleteGroup = (req: Request, res: Response) => {
+    sendGroupResult(res, 200, engine.deleteGroup(groupPath(req), flag(req, 'force')));
+  };
+  router.get(['/v2/groups', '/v2/groups/*path'], (req, res) => {
+    res.json(group(req));
   });
-  router.get('/v2/groups/*path', (req, res) => {
-    res.json(group((req.params as { path: string[] }).path.join('/')));
-  });
+  router.post(['/v2/groups', '/v2/groups/*path'], createGroup);
+  router.put(['/v2/groups', '/v2/groups/*path'], updateGroup);
+  router.delete(['/v2/groups', '/v2/groups/*path'], deleteGroup);
 
   router.get('/v2/deployments', (_req, res) => {
     res.json(engine.deploymentsJson());
@@ -91,8 +134,9 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
     res.setHeader('Marathon-Deployment-Id', result.deploymentId).json(result);
   });
 
-  router.get('/v2/queue', (_req, res) => {
+  router.get('/v2/queue', (req, res) => {
     const now = Date.now();
+    const withLastUnusedOffers = list(req, 'embed').includes('lastUnusedOffers');
     const queue = engine.apps.all().flatMap((app) => {
       const active = engine.scheduler.tasksOf(app.id).filter((t) => !t.killRequested).length;
       const missing = app.instances - active;
@@ -105,7 +149,7 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
         since: timestamp(),
         app: engine.appInfo(app, {}),
         processedOffersSummary: { processedOffersCount: 0, unusedOffersCount: 0, ...(waiting ? { lastUnusedOfferAt: timestamp(), rejectSummaryLastOffers: [{ reason: waiting, declined: 1, processed: 1 }] } : {}) },
-        lastUnusedOffers: [],
+        ...(withLastUnusedOffers ? { lastUnusedOffers: [] } : {}),
       }];
     });
     res.json({ queue });

@@ -18,17 +18,44 @@ export function jsonBody(req: Request, required = true): unknown {
   }
 }
 
+/**
+ * A boolean query parameter as Jersey reads one into a Java `boolean`: the first value; absent or
+ * blank → the route's default; otherwise `Boolean.parseBoolean` (`true` in any case is true, any
+ * other text false).
+ */
 export function flag(req: Request, name: string, fallback = false): boolean {
-  const value = req.query[name];
-  if (value === undefined) return fallback;
-  const text = Array.isArray(value) ? String(value[value.length - 1]) : String(value);
-  return text === '' || text === 'true';
+  const text = param(req, name);
+  if (text === undefined || text.trim() === '') return fallback;
+  return text.toLowerCase() === 'true';
 }
 
+/** A single-valued query parameter: its first value, as Jersey reads a `String` parameter. */
+export function param(req: Request, name: string): string | undefined {
+  const value = req.query[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return typeof first === 'string' ? first : undefined;
+}
+
+/** A multi-valued query parameter: every repeated value, each also split at commas. */
 export function list(req: Request, name: string): string[] {
   const value = req.query[name];
   if (value === undefined) return [];
   return (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean);
+}
+
+/**
+ * Marathon's JSON resources (`@Consumes(application/json)`) refuse a request whose Content-Type is
+ * something else with Jersey's 415 (no Content-Type at all is accepted).
+ */
+export function consumesJson(req: Request, _res: Response, next: NextFunction): void {
+  const type = req.headers['content-type'];
+  if (type === undefined || type.trim() === '' || isJsonType(type)) return next();
+  next(new EngineApiError(415, { message: 'Unsupported Media Type' }));
+}
+
+function isJsonType(contentType: string): boolean {
+  const [type = '', subtype = ''] = (contentType.split(';')[0] ?? '').trim().toLowerCase().split('/');
+  return (type === 'application' || type === '*') && (subtype === 'json' || subtype === '*');
 }
 
 export function clientIp(req: Request): string {

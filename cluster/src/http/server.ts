@@ -34,7 +34,8 @@ export async function startEngineServer(engine: Engine, { hosts, loopbackOnly }:
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('query parser', 'extended');
+  // flat keys, repeated keys as arrays: Jersey's query parameters (`status[]` is a name of its own)
+  app.set('query parser', 'simple');
   let leader = '';
   app.use((_req, res, next) => {
     res.setHeader('X-Marathon-Leader', `http://${leader}`);

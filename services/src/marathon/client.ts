@@ -175,7 +175,8 @@ export class MarathonClient {
           url: base + path,
           params,
           data: body,
-          headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+          // always JSON: a bodiless POST would otherwise go out as a form, which Marathon refuses (415)
+          headers: { 'Content-Type': 'application/json' },
         });
       } catch (err) {
         const code = (err as { code?: string }).code ?? '';
