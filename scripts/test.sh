@@ -15,7 +15,7 @@ bash cluster/scripts/stack.sh up
 STEP="installing Debian's chromium and a C compiler"
 # The dashboard's browser tests drive Debian's Chromium (never a downloaded browser).
 if ! command -v chromium >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium python3-marathon
 fi
 # The containerizer's native client is compiled by the build (a C compiler and a static C library).
 if ! command -v cc >/dev/null 2>&1; then

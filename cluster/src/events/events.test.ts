@@ -61,6 +61,7 @@ describe('event stream', () => {
     const received = frames(all.text());
     assert.equal(received[0]!.event, 'event_stream_attached');
     assert.ok(received[0]!.data.remoteAddress);
+    assert.equal(received.filter((f) => f.event === 'event_stream_attached').length, 2, "the filtered stream's attach reaches this stream too (it is a bus event)");
     for (const f of received) {
       assert.equal(f.data.eventType, f.event);
       assert.match(String(f.data.timestamp), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);

@@ -38,10 +38,10 @@ export class EventStreamHub {
     res.flushHeaders();
     const remoteAddress = req.socket.remoteAddress ?? 'unknown';
     const client = new EventStreamClient(res, new Set(eventTypes), this.maxOutstanding);
-    const attached: MarathonEvent = { remoteAddress, eventType: 'event_stream_attached', timestamp: new Date().toISOString() };
-    client.send(attached, JSON.stringify(attached));
     const unsubscribe = this.bus.subscribe((event, json) => client.send(event, json));
     this.clients.add(client);
+    // on the bus, as Marathon does: the new stream gets it first, every other stream and callback too
+    this.bus.publish('event_stream_attached', { remoteAddress });
     const detach = () => {
       if (!this.clients.delete(client)) return;
       unsubscribe();
