@@ -3,6 +3,7 @@ import { Router, type Request, type Response } from 'express';
 import type { Engine } from '../engine.js';
 import { appNotFound, EngineApiError } from '../deploy/errors.js';
 import { taskJson } from '../tasks/task.js';
+import { inGroup } from '../app/groups.js';
 import { canonicalId } from '../app/normalize.js';
 import { appJson } from '../app/definition.js';
 import { parseLabelSelector } from './label-selector.js';
@@ -69,6 +70,14 @@ export function appsRoutes(engine: Engine): Router {
   router.all('/v2/apps/*path', (req, res) => {
     const segments = (req.params as { path: string[] }).path.filter(Boolean);
     const force = flag(req, 'force');
+    if (req.method === 'GET' && segments[segments.length - 1] === '*') {
+      // the apps of a group (`/v2/apps/*` for all), as `{"*": [...]}`
+      const groupId = canonicalId(segments.slice(0, -1).join('/'));
+      if (!engine.groupExists(groupId)) throw new EngineApiError(404, { message: `Group '${groupId}' does not exist` });
+      const embed = appEmbed(req, { counts: true, tasks: true, deployments: true, lastTaskFailure: true });
+      res.json({ '*': engine.apps.all().filter((a) => inGroup(a.id, groupId)).map((a) => engine.appInfo(a, embed)) });
+      return;
+    }
     const verbs = ['restart', 'tasks', 'versions'];
     const candidates = segments.map((s, i) => (verbs.includes(s) ? i : -1)).filter((i) => i > 0);
     const at = candidates.find((i) => engine.apps.get('/' + segments.slice(0, i).join('/'))) ?? candidates[0] ?? -1;

@@ -12,10 +12,10 @@ import { appEmbed } from './embed.js';
 import { clientIp, consumesJson, flag, jsonBody, list, param } from './request.js';
 import { tasksText, wantsText } from './tasks-text.js';
 
+/** `status` / `status[]` of GET /v2/tasks, as Marathon reads them (case-insensitive; other values ignored). */
 const STATUS_FILTER: Record<string, MesosTaskState[]> = {
   running: ['TASK_RUNNING'],
-  staging: ['TASK_STAGING', 'TASK_STARTING'],
-  killing: ['TASK_KILLING'],
+  staging: ['TASK_STAGING'],
 };
 
 export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () => string): Router {
@@ -63,7 +63,7 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
       res.type('text/plain').send(tasksText(engine.apps.all(), (id) => engine.scheduler.tasksOf(id)));
       return;
     }
-    const states = new Set(list(req, 'status').concat(list(req, 'status[]')).flatMap((s) => STATUS_FILTER[s] ?? []));
+    const states = new Set(list(req, 'status').concat(list(req, 'status[]')).flatMap((s) => (Object.hasOwn(STATUS_FILTER, s.toLowerCase()) ? STATUS_FILTER[s.toLowerCase()]! : [])));
     const tasks = [...engine.scheduler.tasks.values()].filter((t) => states.size === 0 || states.has(t.state));
     res.json({ tasks: tasks.map((t) => taskJson(t, engine.agentId)) });
   });

@@ -76,6 +76,22 @@ describe('Marathon request rules', () => {
     assert.equal(grouped.apps.find((a) => a.id === '/rules/embed')!.tasks!.length, 1, 'group.apps. embeds into group answers');
   });
 
+  it('GET /v2/apps/{group}/* answers the group\'s apps as {"*": [...]}, with tasks', async () => {
+    const inGroup = (await call('GET', '/v2/apps/rules/*')).json['*'] as Array<{ id: string; tasks: unknown[] }>;
+    assert.ok(inGroup.some((a) => a.id === '/rules/embed' && a.tasks.length === 1), JSON.stringify(inGroup));
+    assert.ok(inGroup.every((a) => a.id.startsWith('/rules/')));
+    assert.ok(((await call('GET', '/v2/apps/*')).json['*'] as unknown[]).length >= inGroup.length);
+    const missing = await call('GET', '/v2/apps/nothing/*');
+    assert.equal(missing.status, 404);
+    assert.deepEqual(missing.json, { message: "Group '/nothing' does not exist" });
+  });
+
+  it('GET /v2/tasks?status= filters by running or staging, in any case', async () => {
+    const running = (await call('GET', '/v2/tasks?status=RUNNING')).json.tasks as Array<{ state: string }>;
+    assert.ok(running.length > 0 && running.every((t) => t.state === 'TASK_RUNNING'));
+    assert.deepEqual((await call('GET', '/v2/tasks?status[]=staging')).json.tasks, []);
+  });
+
   it('filters apps by id and cmd ignoring case', async () => {
     const ids = (await call('GET', '/v2/apps?id=RULES/EMBED')).json.apps.map((a: { id: string }) => a.id);
     assert.deepEqual(ids, ['/rules/embed']);
