@@ -4,6 +4,7 @@ import type { MesosTaskState } from '@theseus/services';
 import type { Engine } from '../engine.js';
 import { EngineApiError } from '../deploy/errors.js';
 import { groupTree, resolveId } from '../app/groups.js';
+import type { AppDefinition } from '../app/definition.js';
 import { canonicalId } from '../app/normalize.js';
 import type { EventStreamHub } from '../events/sse.js';
 import { taskJson, type TaskRecord } from '../tasks/task.js';
@@ -134,12 +135,14 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
     res.setHeader('Marathon-Deployment-Id', result.deploymentId).json(result);
   });
 
+  /** Instances of the app still to launch: what puts it in the queue. */
+  const notLaunched = (app: AppDefinition) => app.instances - engine.scheduler.tasksOf(app.id).filter((t) => !t.killRequested).length;
+
   router.get('/v2/queue', (req, res) => {
     const now = Date.now();
     const withLastUnusedOffers = list(req, 'embed').includes('lastUnusedOffers');
     const queue = engine.apps.all().flatMap((app) => {
-      const active = engine.scheduler.tasksOf(app.id).filter((t) => !t.killRequested).length;
-      const missing = app.instances - active;
+      const missing = notLaunched(app);
       if (missing <= 0) return [];
       const delay = engine.scheduler.delays.get(app.id);
       const waiting = engine.orchestrator.deploymentOf(app.id)?.waitingFor ?? engine.scheduler.blocker(app);
@@ -157,7 +160,8 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
 
   router.delete('/v2/queue/*path/delay', (req, res) => {
     const appId = '/' + (req.params as { path: string[] }).path.filter(Boolean).join('/');
-    if (!engine.apps.get(appId)) throw new EngineApiError(404, { message: `Application ${appId} not found in tasks queue.` });
+    const app = engine.apps.get(appId);
+    if (!app || notLaunched(app) <= 0) throw new EngineApiError(404, { message: `Application ${appId} not found in tasks queue.` });
     engine.scheduler.delays.delete(appId);
     engine.orchestrator.schedule(appId);
     res.status(204).end();

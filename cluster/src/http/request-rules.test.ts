@@ -160,6 +160,10 @@ describe('Marathon request rules', () => {
     const plain = await waitFor('queued', () => entry(''));
     assert.equal('lastUnusedOffers' in plain, false);
     assert.deepEqual((await entry('?embed=lastUnusedOffers')).lastUnusedOffers, []);
+    assert.equal((await call('DELETE', '/v2/queue/rules/waiting/delay')).status, 204);
+    const notQueued = await call('DELETE', '/v2/queue/rules/embed/delay');
+    assert.equal(notQueued.status, 404, 'an app with every instance launched is not in the queue');
+    assert.deepEqual(notQueued.json, { message: 'Application /rules/embed not found in tasks queue.' });
     await e.client.deleteApp('/rules/waiting', { force: true });
     await settled('waiting app removed');
   });
