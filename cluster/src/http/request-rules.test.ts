@@ -137,6 +137,9 @@ describe('Marathon request rules', () => {
     const wiped = await call('POST', '/v2/tasks/delete?wipe=True', { ids: [tasks[0]!.id, 'rules_txt.instance-00000000-0000-0000-0000-000000000000._app.1'] });
     assert.equal(wiped.status, 200);
     assert.deepEqual(wiped.json.tasks.map((t: { id: string }) => t.id), [tasks[0]!.id], 'unknown ids are left out');
+    const malformed = await call('POST', '/v2/tasks/delete', { ids: ['nonsense'] });
+    assert.equal(malformed.status, 400);
+    assert.match(malformed.json.message, /^Invalid task id 'nonsense'\. /);
     const scaled = await call('POST', '/v2/tasks/delete?scale=True', { ids: [tasks[1]!.id] });
     assert.equal(scaled.status, 200, scaled.text);
     assert.equal(typeof scaled.json.deploymentId, 'string');
