@@ -90,7 +90,7 @@ describe('python3-marathon against the engine', () => {
   });
 
   const web = `${PREFIX}/web`;
-  it('apps: create_app, get_app and list_apps with embedded tasks, update_app, scale_app, restart_app', async () => {
+  it('apps: create_app, get_app and list_apps with embedded tasks, update_app, scale_app, restart_app, update_apps', async () => {
     const created = await py('create_app', dockerApp(web));
     assert.equal(created.id, web);
     assert.equal(created.container_type, 'DOCKER');
@@ -124,11 +124,15 @@ describe('python3-marathon against the engine', () => {
       return app.tasks.every((t: { id: string }) => !scaled.tasks.some((o: { id: string }) => o.id === t.id)) && app;
     }, 90_000);
     assert.ok(afterRestart.tasks.every((t: { version: string }) => t.version === restarted.version));
+
+    const bulk = await py('update_apps', { apps: [{ id: web, mem: 20 }] });
+    assert.equal(typeof bulk.deploymentId, 'string');
+    assert.equal((await running(web, 2)).mem, 20, 'a bulk PUT /v2/apps is a partial update');
   });
 
   it('versions: list_versions, get_version, rollback_app to the first version', async () => {
     const versions: string[] = await py('list_versions', { id: web });
-    assert.ok(versions.length >= 5, String(versions));
+    assert.ok(versions.length >= 6, String(versions));
     assert.ok(versions[0]! > versions[versions.length - 1]!, 'newest first');
     const first = await py('get_version', { id: web, version: versions[versions.length - 1] });
     assert.equal(first.mem, 16);
