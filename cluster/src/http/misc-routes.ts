@@ -3,13 +3,13 @@ import { Router, type Request, type Response } from 'express';
 import type { MesosTaskState } from '@theseus/services';
 import type { Engine } from '../engine.js';
 import { EngineApiError } from '../deploy/errors.js';
-import { groupTree, resolveId } from '../app/groups.js';
+import { groupTree, resolveId, type GroupJson } from '../app/groups.js';
 import type { AppDefinition } from '../app/definition.js';
 import { canonicalId } from '../app/normalize.js';
 import type { EventStreamHub } from '../events/sse.js';
 import { taskJson, type TaskRecord } from '../tasks/task.js';
 import { timestamp } from '../time.js';
-import { appEmbed } from './embed.js';
+import { groupEmbed } from './embed.js';
 import { clientIp, consumesJson, flag, jsonBody, list, param } from './request.js';
 import { tasksText, wantsText } from './tasks-text.js';
 
@@ -91,10 +91,11 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
   const groupPath = (req: { params: unknown }) => canonicalId(((req.params as { path?: string[] }).path ?? []).join('/'));
   const group = (req: Request) => {
     const id = groupPath(req);
-    const embed = appEmbed(req, {});
-    const tree = groupTree(engine.apps.all(), id, engine.startedAt, (app) => engine.appInfo(app, embed));
+    const embed = groupEmbed(req);
+    const tree = groupTree(engine.apps.all(), id, engine.startedAt, (app) => engine.appInfo(app, embed.app));
     if (!tree) throw new EngineApiError(404, { message: `Group '${id}' does not exist` });
-    return tree;
+    const embedded = (g: GroupJson): GroupJson => ({ ...g, apps: embed.apps ? g.apps : [], groups: embed.groups ? g.groups.map(embedded) : [] });
+    return embedded(tree);
   };
   const sendGroupResult = (res: Response, status: number, result: { deploymentId: string; version: string }) => {
     res.status(status).setHeader('Marathon-Deployment-Id', result.deploymentId);

@@ -72,8 +72,12 @@ describe('Marathon request rules', () => {
     const failures = await appOf('embed=apps.failures');
     assert.ok(Array.isArray(failures.tasks) && Array.isArray(failures.deployments), 'failures = tasks, lastTaskFailure, deployments');
     assert.equal((await call('GET', '/v2/apps?embed=apps.nonsense')).status, 200, 'unknown values are ignored');
-    const grouped = (await call('GET', '/v2/groups/rules?embed=group.apps.tasks')).json as { apps: Array<{ id: string; tasks?: unknown[] }> };
+    const grouped = (await call('GET', '/v2/groups/rules?embed=group.apps&embed=group.apps.tasks')).json as { apps: Array<{ id: string; tasks?: unknown[] }>; groups: unknown[] };
     assert.equal(grouped.apps.find((a) => a.id === '/rules/embed')!.tasks!.length, 1, 'group.apps. embeds into group answers');
+    assert.deepEqual(grouped.groups, [], 'group.groups not asked for');
+    const plain = (await call('GET', '/v2/groups/rules')).json as { apps: Array<{ id: string; tasks?: unknown[] }> };
+    assert.equal('tasks' in plain.apps.find((a) => a.id === '/rules/embed')!, false, 'no embed: apps and groups, no tasks');
+    assert.deepEqual((await call('GET', '/v2/groups/rules?embed=group.groups')).json.apps, [], 'group.apps not asked for');
   });
 
   it('GET /v2/apps/{group}/* answers the group\'s apps as {"*": [...]}, with tasks', async () => {
