@@ -8,7 +8,7 @@ import { canonicalId } from '../app/normalize.js';
 import { appJson } from '../app/definition.js';
 import { parseLabelSelector } from './label-selector.js';
 import { appEmbed } from './embed.js';
-import { clientIp, consumesJson, flag, jsonBody, param } from './request.js';
+import { clientIp, consumesJson, flag, jsonBody, locationOf, param } from './request.js';
 import { tasksText, wantsText } from './tasks-text.js';
 
 /** `scale` and `wipe` of a task kill; Marathon refuses both at once. */
@@ -46,7 +46,7 @@ export function appsRoutes(engine: Engine): Router {
 
   router.post('/v2/apps', (req, res) => {
     const { app, deploymentId } = engine.createApp(jsonBody(req), clientIp(req), req.originalUrl);
-    res.status(201).setHeader('Location', `${req.protocol}://${req.get('host')}/v2/apps${app.id}`);
+    res.status(201).setHeader('Location', locationOf(req, app.id));
     res.setHeader('Marathon-Deployment-Id', deploymentId);
     res.json(app);
   });

@@ -10,7 +10,7 @@ import type { EventStreamHub } from '../events/sse.js';
 import { taskJson, type TaskRecord } from '../tasks/task.js';
 import { timestamp } from '../time.js';
 import { groupEmbed } from './embed.js';
-import { clientIp, consumesJson, flag, jsonBody, list, param } from './request.js';
+import { clientIp, consumesJson, flag, jsonBody, list, locationOf, param } from './request.js';
 import { tasksText, wantsText } from './tasks-text.js';
 
 /** `status` / `status[]` of GET /v2/tasks, as Marathon reads them (case-insensitive; other values ignored). */
@@ -109,7 +109,7 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
     if (engine.groupExists(id)) throw new EngineApiError(409, { message: `Group ${id} is already created. Use PUT to change this group.` });
     if (engine.apps.get(id)) throw new EngineApiError(409, { message: `An app with the path ${id} already exists.` });
     const result = engine.updateGroup(id, body, { force: flag(req, 'force'), clientIp: clientIp(req), uri: req.originalUrl });
-    res.setHeader('Location', id);
+    res.setHeader('Location', locationOf(req, id));
     sendGroupResult(res, 201, result);
   };
   const updateGroup = (req: Request, res: Response) => {

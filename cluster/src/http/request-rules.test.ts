@@ -180,7 +180,7 @@ describe('Marathon request rules', () => {
     const created = await call('POST', '/v2/groups', { id: '/shop', apps: [app('web')], groups: [{ id: 'db', apps: [app('/shop/db/main')] }] });
     assert.equal(created.status, 201, created.text);
     assert.equal(created.headers.get('marathon-deployment-id'), created.json.deploymentId);
-    assert.equal(created.headers.get('location'), '/shop');
+    assert.equal(created.headers.get('location'), `${e.url}/shop`);
     assert.equal(typeof created.json.version, 'string');
     await settled('group created');
     const tree = (await call('GET', '/v2/groups/shop')).json as { apps: Array<{ id: string }>; groups: Array<{ id: string; apps: Array<{ id: string }> }> };

@@ -58,6 +58,14 @@ function isJsonType(contentType: string): boolean {
   return (type === 'application' || type === '*') && (subtype === 'json' || subtype === '*');
 }
 
+/**
+ * A created resource's `Location` as Marathon answers it: its id (`/x`) resolved, as Jersey resolves a
+ * relative location, against the application's base URI (the server root).
+ */
+export function locationOf(req: Request, id: string): string {
+  return `${req.protocol}://${req.get('host')}${id}`;
+}
+
 export function clientIp(req: Request): string {
   return req.socket.remoteAddress ?? 'unknown';
 }
