@@ -143,13 +143,19 @@ describe('python3-marathon against the engine', () => {
     assert.equal(app.mem, 16);
   });
 
-  it('tasks: list_tasks, kill_task with scale, kill_given_tasks (with and without scale), kill_tasks', async () => {
+  it('tasks: list_tasks, list_endpoints, kill_task with scale, kill_given_tasks (with and without scale), kill_tasks', async () => {
     await py('scale_app', { id: web, instances: 4 });
     await running(web, 4);
     const all = await py('list_tasks');
     const mine = await py('list_tasks', { app_id: web });
     assert.equal(mine.length, 4);
     assert.ok(mine.every((t: { id: string }) => all.some((a: { id: string }) => a.id === t.id)));
+    const servicePort = (await api(`/v2/apps${web}`)).app.portDefinitions[0].port;
+    const endpoints = (await py('list_endpoints')).filter((ep: Json) => ep.app_id === web);
+    assert.deepEqual(
+      endpoints.map((ep: Json) => [ep.task_id, ep.service_port, ep.host, ep.task_port]).sort(),
+      mine.map((t: Json) => [t.id, servicePort, t.host, t.ports[0]]).sort(),
+    );
 
     const killedOne = await py('kill_task', { app_id: web, task_id: mine[0].id, scale: true });
     assert.equal(typeof killedOne.deploymentId, 'string', 'with scale: a deployment');

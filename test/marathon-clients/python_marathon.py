@@ -124,6 +124,7 @@ CALLS = {
     'rollback_app': lambda c, a: c.rollback_app(a['id'], a['version'], force=a.get('force', False)),
     'delete_app': lambda c, a: c.delete_app(a['id'], force=a.get('force', False)),
     'list_tasks': lambda c, a: [task_json(t) for t in c.list_tasks(**a)],
+    'list_endpoints': lambda c, a: [{'app_id': e.app_id, 'service_port': e.service_port, 'host': e.host, 'task_id': e.task_id, 'task_port': e.task_port} for e in c.list_endpoints()],
     'kill_task': lambda c, a: (lambda r: task_json(r) if hasattr(r, 'state') else r)(c.kill_task(a['app_id'], a['task_id'], scale=a.get('scale', False), wipe=a.get('wipe', False))),
     'kill_tasks': lambda c, a: (lambda r: [task_json(t) for t in r] if isinstance(r, list) else r)(c.kill_tasks(a['app_id'], scale=a.get('scale', False), wipe=a.get('wipe', False), host=a.get('host'))),
     'kill_given_tasks': lambda c, a: c.kill_given_tasks(a['ids'], scale=a.get('scale', False), force=a.get('force')),
