@@ -34,6 +34,8 @@ export interface AppEmbed {
   counts?: boolean;
   deployments?: boolean;
   lastTaskFailure?: boolean;
+  /** `readinessCheckResults` of the app's tasks in a deployment. */
+  readiness?: boolean;
 }
 
 export class Engine {
@@ -293,6 +295,9 @@ export class Engine {
     if (embed.deployments) {
       const d = this.orchestrator.deploymentOf(app.id);
       info.deployments = d ? [{ id: d.id }] : [];
+    }
+    if (embed.readiness) {
+      Object.assign(info, { readinessCheckResults: this.readiness.resultsOf(this.scheduler.tasksOf(app.id).map((t) => t.id)) });
     }
     if (embed.lastTaskFailure) {
       const failure = this.scheduler.lastFailures.get(app.id);

@@ -11,6 +11,7 @@ const EMBEDS: Record<string, AppEmbed> = {
   deployments: { deployments: true },
   lastTaskFailure: { lastTaskFailure: true },
   counts: { counts: true },
+  readiness: { readiness: true },
 };
 
 /** What `embed` asks for, on top of what the route always embeds; unknown values are ignored, as Marathon does. */

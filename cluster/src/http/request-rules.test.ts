@@ -71,6 +71,8 @@ describe('Marathon request rules', () => {
     assert.equal(((await appOf('embed=apps.counts,apps.tasks')).tasks as unknown[]).length, 1, 'comma-separated');
     const failures = await appOf('embed=apps.failures');
     assert.ok(Array.isArray(failures.tasks) && Array.isArray(failures.deployments), 'failures = tasks, lastTaskFailure, deployments');
+    assert.deepEqual((await appOf('embed=apps.readiness')).readinessCheckResults, [], 'no readiness checks running');
+    assert.equal('readinessCheckResults' in (await appOf('')), false);
     assert.equal((await call('GET', '/v2/apps?embed=apps.nonsense')).status, 200, 'unknown values are ignored');
     const grouped = (await call('GET', '/v2/groups/rules?embed=group.apps&embed=group.apps.tasks')).json as { apps: Array<{ id: string; tasks?: unknown[] }>; groups: unknown[] };
     assert.equal(grouped.apps.find((a) => a.id === '/rules/embed')!.tasks!.length, 1, 'group.apps. embeds into group answers');
@@ -173,6 +175,18 @@ describe('Marathon request rules', () => {
     assert.deepEqual(notQueued.json, { message: 'Application /rules/embed not found in tasks queue.' });
     await e.client.deleteApp('/rules/waiting', { force: true });
     await settled('waiting app removed');
+  });
+
+  it('DELETE /v2/queue/{app}/delay relaunches a backed-off app at once', async () => {
+    await e.client.createApp({ id: '/rules/crash', cmd: 'exit 1', instances: 1, cpus: 0.1, mem: 16, backoffSeconds: 3600 });
+    const failures = () => e.events.filter((ev) => ev.eventType === 'status_update_event' && ev.appId === '/rules/crash' && ev.taskStatus === 'TASK_FAILED').length;
+    await waitFor('first failure', () => failures() === 1);
+    const queued = await waitFor('queued with its delay', async () => (await call('GET', '/v2/queue')).json.queue.find((q: { app: { id: string } }) => q.app.id === '/rules/crash'));
+    assert.ok(queued.delay.timeLeftSeconds > 3000, JSON.stringify(queued.delay));
+    assert.equal((await call('DELETE', '/v2/queue/rules/crash/delay')).status, 204);
+    await waitFor('relaunched (and failed again) without waiting the hour', () => failures() === 2);
+    await e.client.deleteApp('/rules/crash', { force: true });
+    await settled('crash app removed');
   });
 
   it('groups: POST creates (201, 409 when it exists), PUT sets the apps (relative ids), scaleBy scales, DELETE removes', async () => {

@@ -46,9 +46,10 @@ describe('task lifecycle (local processes)', () => {
     const scaled = await e.client.patchApp('/life/crash', { instances: 0 }); // a scale keeps the delay
     await waitFor('scaled to 0', async () => !(await e.client.listDeployments()).some((d) => d.id === scaled.deploymentId));
     assert.equal(e.engine.scheduler.delays.has('/life/crash'), true);
+    // scaled to 0 the app is not in the queue: Marathon resets only the delay of a launch it waits for
     const reset = await fetch(`${e.url}/v2/queue/life/crash/delay`, { method: 'DELETE' });
-    assert.equal(reset.status, 204);
-    assert.equal(e.engine.scheduler.delays.has('/life/crash'), false);
+    assert.equal(reset.status, 404);
+    assert.equal(e.engine.scheduler.delays.has('/life/crash'), true);
     await e.client.deleteApp('/life/crash');
   });
 
@@ -99,6 +100,8 @@ describe('task lifecycle (local processes)', () => {
     assert.equal(waiting[0]!.ready, false);
     assert.equal(waiting[0]!.lastResponse?.status, 503);
     assert.ok((await e.client.listDeployments()).some((d) => d.id === deploymentId), 'not ready: the deployment goes on');
+    const embedded = (await (await fetch(`${e.url}/v2/apps/life/ready?embed=app.readiness`)).json()) as { app: { readinessCheckResults: Array<{ taskId: string; ready: boolean }> } };
+    assert.deepEqual(embedded.app.readinessCheckResults.map((r) => [r.taskId, r.ready]), [[waiting[0]!.taskId, false]], 'embed=app.readiness');
     writeFileSync(join(e.dataDir, 'sandboxes', waiting[0]!.taskId, 'ready'), '');
     await waitFor('deployment done once ready', async () => !(await e.client.listDeployments()).some((d) => d.id === deploymentId));
     await e.client.deleteApp('/life/ready');
