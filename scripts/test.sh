@@ -12,14 +12,17 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 STEP="starting etcd, Redis and the Docker Engine"
 bash cluster/scripts/stack.sh up
-STEP="installing Debian's chromium and a C compiler"
-# The dashboard's browser tests drive Debian's Chromium (never a downloaded browser).
-if ! command -v chromium >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium python3-marathon
-fi
-# The containerizer's native client is compiled by the build (a C compiler and a static C library).
-if ! command -v cc >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev
+# What the tests use from Debian: Chromium for the dashboard's browser tests (never a downloaded
+# browser), python3-marathon (a real Marathon client library) for the engine's fidelity tests, and a
+# C compiler with a static C library for the containerizer's native client.
+STEP="installing Debian's chromium, python3-marathon and a C compiler"
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+/usr/bin/python3 -c 'import marathon' >/dev/null 2>&1 || missing+=(python3-marathon)
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 STEP="building the base images"
 bash docker-images/base/build.sh
