@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MarathonEventStream, type Logger, type Settings } from '@theseus/services';
+import { MarathonEventStream, readEtcdAccess, type Logger, type Settings } from '@theseus/services';
 import { Deployer } from './deployer.js';
 import { DeployQueue } from './deploy-queue.js';
 import { DeploymentFollower } from './follow.js';
@@ -41,6 +41,11 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
   const { settings, logger } = options;
   const urls = settings.marathon.urls ?? [];
   if (!settings.api.token) throw new Error('the deployer needs THESEUS_API_TOKEN');
+  const etcdAccess = readEtcdAccess(settings.etcd);
+  const containerAccess = readEtcdAccess(
+    { username: settings.etcd.containerUsername, passwordFile: settings.etcd.containerPasswordFile, caFile: settings.etcd.caFile },
+    (setting) => (setting === 'username' ? 'THESEUS_CONTAINER_ETCD_USERNAME' : setting === 'passwordFile' ? 'THESEUS_CONTAINER_ETCD_PASSWORD_FILE' : 'ETCD_CA_FILE'),
+  );
   const metrics = new DeployerMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   const marathon = new TimedMarathonClient(
     { urls, credentials: settings.marathon.credentials, token: settings.marathon.token, timeoutMs: settings.marathon.timeoutMs },
@@ -79,6 +84,7 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
       appGroup: settings.appGroup,
       etcdEndpoints: settings.etcd.containerEndpoints ?? settings.etcd.endpoints,
       etcdPrefix: settings.etcd.prefix,
+      etcdAccess: { username: containerAccess.username, password: containerAccess.password, ca: containerAccess.ca?.toString('utf8') },
     },
     networkApi: settings.marathon.networkApi,
     waitTimeoutMs: settings.deployer.waitTimeoutMs,
@@ -89,7 +95,7 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
     marathonAuthorization: marathon.authHeader,
     store,
     logger,
-    etcd: { endpoints: settings.etcd.endpoints, prefix: settings.etcd.prefix },
+    etcd: { endpoints: settings.etcd.endpoints, prefix: settings.etcd.prefix, access: etcdAccess },
     mesosMasterUrl: settings.deployer.mesosMasterUrl,
   });
   const api = createApi({

@@ -15,3 +15,4 @@ export * from './marathon/event-stream.js';
 export { COMMANDS, type CommandEntry } from './cli/commands.js';
 export { commandProgram, setUp, reportError, runUntilSignal, printableSettings, Command, type CommandSetup } from './cli/program.js';
 export * from './spec/index.js';
+export * from './etcd-rbac.js';

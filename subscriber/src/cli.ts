@@ -2,7 +2,7 @@
 import type { Server } from 'node:http';
 import { once } from 'node:events';
 import { isMainThread } from 'node:worker_threads';
-import { commandProgram, reportError, runUntilSignal, setUp } from '@theseus/services';
+import { commandProgram, readEtcdAccess, reportError, runUntilSignal, setUp } from '@theseus/services';
 import { YOUNG_GENERATION_MB, runInHeapBudget } from './heap-budget.js';
 
 export async function run(command: string, argv: string[]): Promise<number> {
@@ -27,6 +27,7 @@ export async function run(command: string, argv: string[]): Promise<number> {
       marathonToken: settings.marathon.token,
       marathonTimeoutMs: settings.marathon.timeoutMs,
       etcdEndpoints: settings.etcd.endpoints,
+      etcdAccess: readEtcdAccess(settings.etcd),
       etcdPrefix: settings.etcd.prefix,
       cluster: settings.cluster,
       requireHealthy: settings.subscriber.requireHealthy,

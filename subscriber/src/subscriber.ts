@@ -19,6 +19,7 @@ import {
   createEtcdClient,
   describeError,
   parseMarathonEvent,
+  type EtcdAccess,
   type Logger,
   type MarathonEvent,
 } from '@theseus/services';
@@ -38,6 +39,8 @@ export interface SubscriberOptions {
   marathonToken?: string | undefined;
   marathonTimeoutMs?: number;
   etcdEndpoints: readonly string[];
+  /** etcd user and TLS (readEtcdAccess of the settings). */
+  etcdAccess?: EtcdAccess | undefined;
   /** @defaultValue /theseus */
   etcdPrefix?: string;
   /** The Marathon cluster name written into, and owning, every record. @defaultValue default */
@@ -132,6 +135,7 @@ export class Subscriber {
     });
     this.etcd = createEtcdClient({
       endpoints: options.etcdEndpoints,
+      access: options.etcdAccess,
       // etcd3's default circuit breaker keeps failing for seconds after etcd is back; the store
       // already retries with its own backoff, so fail fast and recover at the first success.
       faultHandling: {

@@ -22,6 +22,7 @@ import {
   EtcdLayout,
   MarathonEventStream,
   createEtcdClient,
+  type EtcdAccess,
   describeError,
   readEndpointsUnder,
   type Logger,
@@ -44,7 +45,7 @@ export interface DashboardFeedOptions {
   store: DeploymentStore;
   logger: Logger;
   /** Where the subscriber writes endpoint records; without it, instances show Marathon's view only. */
-  etcd?: { endpoints: readonly string[]; prefix: string } | undefined;
+  etcd?: { endpoints: readonly string[]; prefix: string; access?: EtcdAccess | undefined } | undefined;
   /** A Mesos master (or the engine) answering `GET /master/slaves`, for host capacity. */
   mesosMasterUrl?: string | undefined;
   /** Full re-read interval while someone watches. @defaultValue 3000 */
@@ -299,7 +300,7 @@ export class DashboardFeed {
 
   private async readRecords(): Promise<Map<string, StoredEndpoint[]> | undefined> {
     if (!this.options.etcd || !this.layout) return undefined;
-    this.etcd ??= createEtcdClient({ endpoints: this.options.etcd.endpoints, timeoutMs: 3000 });
+    this.etcd ??= createEtcdClient({ endpoints: this.options.etcd.endpoints, access: this.options.etcd.access, timeoutMs: 3000 });
     try {
       const snapshot = await readEndpointsUnder(this.etcd, this.layout, this.layout.allEndpoints(), { decoded: this.decoded });
       this.setStatus({ etcd: snapshot.invalid.length ? `${snapshot.invalid.length} record(s) do not decode` : 'ok' });
