@@ -83,9 +83,9 @@ test('the container and deployer users read endpoint records and can change none
   for (const party of ['container', 'deployer'] as const) {
     const reader = as(party);
     assert.deepEqual(Object.keys(await reader.getAll().prefix(layout.allEndpoints()).strings()), [KEY]);
-    assert.ok((await refused(reader.put(KEY).value('{"forged":true}'))) instanceof EtcdPermissionDeniedError);
-    assert.ok((await refused(reader.delete().key(KEY))) instanceof EtcdPermissionDeniedError);
-    assert.ok((await refused(reader.put(`${layout.election('subscriber')}/x`).value('me'))) instanceof EtcdPermissionDeniedError);
+    assert.ok((await refused(reader.put(KEY).value('{"forged":true}').exec())) instanceof EtcdPermissionDeniedError);
+    assert.ok((await refused(reader.delete().key(KEY).exec())) instanceof EtcdPermissionDeniedError);
+    assert.ok((await refused(reader.put(`${layout.election('subscriber')}/x`).value('me').exec())) instanceof EtcdPermissionDeniedError);
     assert.ok((await refused(reader.get('/elsewhere').string())) instanceof EtcdPermissionDeniedError);
   }
   assert.equal(await as('subscriber').get(KEY).string(), '{"v":1}');
@@ -94,7 +94,7 @@ test('the container and deployer users read endpoint records and can change none
 test('a client certificate alone authenticates as its common name, with that user\'s rights', async () => {
   const byCert = client({ cn: USERS.container.name });
   assert.deepEqual(Object.keys(await byCert.getAll().prefix(layout.allEndpoints()).strings()), [KEY]);
-  assert.ok((await refused(byCert.put(KEY).value('{}'))) instanceof EtcdPermissionDeniedError);
+  assert.ok((await refused(byCert.put(KEY).value('{}').exec())) instanceof EtcdPermissionDeniedError);
 });
 
 test('refused: no user, a wrong password, a certificate from another CA, no client certificate', async () => {
@@ -108,7 +108,7 @@ test('refused: no user, a wrong password, a certificate from another CA, no clie
     access: { ca: readFileSync(tls.ca), cert: readFileSync(other.cert), key: readFileSync(other.key), username: USERS.subscriber.name, password: USERS.subscriber.password },
   });
   opened.push(foreign);
-  await refused(foreign.put(KEY).value('{"forged":true}'));
+  await refused(foreign.put(KEY).value('{"forged":true}').exec());
 
   const noCert = createEtcdClient({ endpoints: [etcd.endpoint], timeoutMs: 2000, access: { ca: readFileSync(tls.ca), ...USERS.subscriber } });
   opened.push(noCert);
