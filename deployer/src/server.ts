@@ -3,6 +3,7 @@
  * process; several such processes may share one Redis queue (`deployer.queuePrefix`).
  */
 import http from 'node:http';
+import type express from 'express';
 import type { AddressInfo } from 'node:net';
 import { MarathonEventStream, readEtcdAccess, type Logger, type Settings } from '@theseus/services';
 import { Deployer } from './deployer.js';
@@ -18,6 +19,7 @@ export interface DeployerServerOptions {
   logger: Logger;
   /** Listen here instead of `settings.deployer.port` (0: any free port). */
   port?: number;
+  /** Listen on this address instead of `settings.deployer.listenHost`. */
   host?: string;
   /** Process jobs in this process. @defaultValue true */
   worker?: boolean;
@@ -32,6 +34,8 @@ export interface DeployerServerOptions {
 
 export interface DeployerServer {
   url: string;
+  /** The HTTP application (deploy API and dashboard). */
+  app: express.Express;
   deployer: Deployer;
   queue: DeployQueue;
   close(): Promise<void>;
@@ -113,14 +117,16 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? settings.deployer.port, options.host ?? '0.0.0.0', () => resolve());
+    server.listen(options.port ?? settings.deployer.port, options.host ?? settings.deployer.listenHost, () => resolve());
   });
   const address = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${address.port}`;
-  logger.info('deployer listening', { port: address.port, marathon: urls, queuePrefix: prefix });
+  const reachAt = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address;
+  const url = `http://${reachAt.includes(':') ? `[${reachAt}]` : reachAt}:${address.port}`;
+  logger.info('deployer listening', { host: address.address, port: address.port, marathon: urls, queuePrefix: prefix });
 
   return {
     url,
+    app: api,
     deployer,
     queue,
     async close() {

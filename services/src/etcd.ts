@@ -1,7 +1,7 @@
 /** The etcd client every part uses, configured in one place. */
-import { readFileSync } from 'node:fs';
 import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
-import { ConfigError, EtcdUnavailableError } from './errors.js';
+import { EtcdUnavailableError } from './errors.js';
+import { readSecretFile, readSettingFile } from './config/secret-file.js';
 import { ENV_SETTINGS } from './config/settings.js';
 
 /** Who a client is to etcd: a user and password (etcd's RBAC) and/or TLS with a CA and a client certificate. */
@@ -36,17 +36,8 @@ function settingName(setting: string): string {
  * naming the setting (by `where`, default: its variable and path).
  */
 export function readEtcdAccess(settings: EtcdAccessSettings, where: (setting: keyof EtcdAccessSettings) => string = settingName): EtcdAccess {
-  const read = (setting: keyof EtcdAccessSettings): Buffer | undefined => {
-    const path = settings[setting];
-    if (!path) return undefined;
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new ConfigError(where(setting), `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  };
-  const password = read('passwordFile')?.toString('utf8').replace(/\r?\n$/, '');
-  if (password === '') throw new ConfigError(where('passwordFile'), `${settings.passwordFile} is empty`);
+  const read = (setting: keyof EtcdAccessSettings) => (settings[setting] ? readSettingFile(settings[setting], where(setting)) : undefined);
+  const password = settings.passwordFile ? readSecretFile(settings.passwordFile, where('passwordFile')) : undefined;
   return { username: settings.username, password, ca: read('caFile'), cert: read('certFile'), key: read('keyFile') };
 }
 

@@ -5,6 +5,7 @@ export * from './endpoints/record.js';
 export * from './endpoints/keys.js';
 export * from './endpoints/registry-reader.js';
 export * from './config/settings.js';
+export * from './config/secret-file.js';
 export * from './logging.js';
 export * from './etcd.js';
 export * from './marathon/types.js';

@@ -2,25 +2,26 @@
 import type { Server } from 'node:http';
 import { once } from 'node:events';
 import { isMainThread } from 'node:worker_threads';
-import { commandProgram, readEtcdAccess, reportError, runUntilSignal, setUp } from '@theseus/services';
+import { commandProgram, readEtcdAccess, readSecretFile, reportError, runUntilSignal, setUp } from '@theseus/services';
 import { YOUNG_GENERATION_MB, runInHeapBudget } from './heap-budget.js';
 
 export async function run(command: string, argv: string[]): Promise<number> {
   try {
     const program = commandProgram('subscriber', 'Follow Marathon events and keep every task endpoint in etcd (GET /healthz, /readyz, /metrics; POST /cleanup)')
       .option('--port <port>', 'HTTP port (default 5001)', (v) => Number(v))
-      .option('--host <address>', 'address to listen on', '0.0.0.0')
+      .option('--host <address>', 'address to listen on (SUBSCRIBER_LISTEN_HOST, default 127.0.0.1)')
       .option('--heap-mb <mb>', "JavaScript heap budget in MB (SUBSCRIBER_HEAP_MB; default 160, enough for about 100,000 endpoints; add 1 MB per 1,000 more; 0: V8's defaults and NODE_OPTIONS)", (v) => Number(v));
-    const { settings, logger, opts } = setUp(program, argv, {
+    const { settings, logger } = setUp(program, argv, {
       component: 'subscriber',
       require: ['marathon.urls'],
-      flags: (o) => ({ 'subscriber.port': o.port, 'subscriber.heapMb': o.heapMb }),
+      flags: (o) => ({ 'subscriber.port': o.port, 'subscriber.listenHost': o.host, 'subscriber.heapMb': o.heapMb }),
     });
     const heapMb = settings.subscriber.heapMb;
     if (isMainThread && heapMb > 0) return await runInHeapBudget(command, argv, { oldMb: heapMb, youngMb: YOUNG_GENERATION_MB }, logger);
     // Loaded only where the subscriber runs: the main thread of a budgeted process stays small.
     const [{ Subscriber }, { subscriberHttpApp }] = await Promise.all([import('./subscriber.js'), import('./http.js')]);
-    if (!settings.api.token) logger.warn('THESEUS_API_TOKEN is not set: POST /cleanup, /reconcile and /callback accept anyone');
+    if (!settings.api.token) logger.warn('THESEUS_API_TOKEN is not set: POST /cleanup and /reconcile accept anyone who can reach the subscriber', { listenHost: settings.subscriber.listenHost });
+    const callbackSecret = settings.subscriber.callbackSecretFile ? readSecretFile(settings.subscriber.callbackSecretFile, 'SUBSCRIBER_CALLBACK_SECRET_FILE') : undefined;
     const subscriber = new Subscriber({
       marathonUrls: settings.marathon.urls!,
       marathonCredentials: settings.marathon.credentials,
@@ -34,14 +35,15 @@ export async function run(command: string, argv: string[]): Promise<number> {
       reconcileIntervalMs: settings.subscriber.reconcileIntervalMs,
       streamIdleTimeoutMs: settings.subscriber.streamIdleTimeoutMs,
       callbackUrl: settings.subscriber.callbackUrl,
+      callbackSecret,
       leaderTtlSeconds: settings.subscriber.leaderTtlSeconds,
       logger,
       processMetrics: true,
     });
     const app = subscriberHttpApp(subscriber, { apiToken: settings.api.token });
-    const server: Server = app.listen(settings.subscriber.port, String(opts.host));
+    const server: Server = app.listen(settings.subscriber.port, settings.subscriber.listenHost);
     await once(server, 'listening');
-    logger.info('subscriber listening', { port: settings.subscriber.port, id: subscriber.id, cluster: settings.cluster, prefix: settings.etcd.prefix });
+    logger.info('subscriber listening', { host: settings.subscriber.listenHost, port: settings.subscriber.port, id: subscriber.id, cluster: settings.cluster, prefix: settings.etcd.prefix });
     subscriber.start();
     return await runUntilSignal(logger, async () => {
       server.close();

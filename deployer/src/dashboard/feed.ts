@@ -85,6 +85,31 @@ export interface DashboardSnapshot {
 /** A Marathon event as the page gets it. */
 export type FeedEvent = Record<string, unknown> & { eventType: string; timestamp: string };
 
+/**
+ * An event as the dashboard shows it: app definitions (which carry environment values) reduced to
+ * their ids, deployment plans to their steps' actions.
+ */
+export function shownEvent(event: FeedEvent): FeedEvent {
+  const shown: FeedEvent = { ...event };
+  const idOnly = (app: unknown) => ({ id: (app as { id?: unknown } | undefined)?.id });
+  const actions = (step: unknown) => ({
+    actions: ((step as { actions?: unknown[] } | undefined)?.actions ?? []).map((a) => {
+      const { action, app, pod } = a as { action?: unknown; app?: unknown; pod?: unknown };
+      return { action, ...(typeof app === 'string' ? { app } : {}), ...(typeof pod === 'string' ? { pod } : {}) };
+    }),
+  });
+  for (const key of Object.keys(shown)) {
+    const value = shown[key];
+    if (key === 'appDefinition' || key === 'app') shown[key] = typeof value === 'string' ? value : idOnly(value);
+    else if (key === 'plan' && value && typeof value === 'object') {
+      const plan = value as { id?: unknown; version?: unknown; steps?: unknown[] };
+      shown.plan = { id: plan.id, version: plan.version, steps: (plan.steps ?? []).map(actions) };
+    } else if (key === 'currentStep') shown.currentStep = actions(value);
+    else if (key === 'env' || key === 'original' || key === 'target' || key === 'groupDefinition' || key === 'pods' || key === 'apps' || key === 'secrets') delete shown[key];
+  }
+  return shown;
+}
+
 export type FeedMessage =
   | { type: 'snapshot'; data: DashboardSnapshot }
   | { type: 'services'; data: { upsert: ServiceRow[]; remove: string[] } }
@@ -229,8 +254,7 @@ export class DashboardFeed {
   }
 
   private onEvent(event: MarathonEvent): void {
-    const shown: FeedEvent = { ...(event as unknown as FeedEvent) };
-    if (event.eventType === 'api_post_event') shown.appDefinition = { id: event.appDefinition.id };
+    const shown = shownEvent(event as unknown as FeedEvent);
     this.events.push(shown);
     const keep = this.options.eventBuffer ?? 300;
     if (this.events.length > keep) this.events.splice(0, this.events.length - keep);
