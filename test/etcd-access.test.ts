@@ -94,6 +94,10 @@ after(async () => {
 });
 
 test('the subscriber writes; guestutils and the watcher read as the container user', async () => {
+  await eventually('the subscriber leading, with etcd reachable as its user', async () => {
+    const status = await subscriber.status();
+    return status.role === 'leader' && status.etcdReachable;
+  });
   const guest = new Guest({ env: containerEnv() });
   try {
     const nodes = await eventually('the endpoint record', async () => {

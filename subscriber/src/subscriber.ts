@@ -390,7 +390,8 @@ export class Subscriber {
   async status(): Promise<SubscriberStatus> {
     let etcdReachable = this.store.reachable;
     try {
-      await this.etcd.get(this.ctx.layout.election('subscriber')).options({ deadline: Date.now() + 1_000 }).exec();
+      // a key its etcd role may read (the endpoint records' prefix itself)
+      await this.etcd.get(this.ctx.layout.allEndpoints()).options({ deadline: Date.now() + 1_000 }).exec();
     } catch {
       etcdReachable = false;
     }
