@@ -2,7 +2,7 @@
 import type { Server } from 'node:http';
 import { once } from 'node:events';
 import { isMainThread } from 'node:worker_threads';
-import { commandProgram, readEtcdAccess, readSecretFile, reportError, runUntilSignal, setUp } from '@theseus/services';
+import { ConfigError, commandProgram, readEtcdAccess, readSecretFile, reportError, runUntilSignal, setUp } from '@theseus/services';
 import { YOUNG_GENERATION_MB, runInHeapBudget } from './heap-budget.js';
 
 export async function run(command: string, argv: string[]): Promise<number> {
@@ -16,19 +16,26 @@ export async function run(command: string, argv: string[]): Promise<number> {
       require: ['marathon.urls'],
       flags: (o) => ({ 'subscriber.port': o.port, 'subscriber.listenHost': o.host, 'subscriber.heapMb': o.heapMb }),
     });
+    if (!settings.api.token) {
+      if (!isLoopback(settings.subscriber.listenHost)) {
+        throw new ConfigError('THESEUS_API_TOKEN', `is required when the subscriber listens on ${settings.subscriber.listenHost}: POST /cleanup and /reconcile would accept anyone`, 'set THESEUS_API_TOKEN, or listen on 127.0.0.1 (SUBSCRIBER_LISTEN_HOST)');
+      }
+      if (!isMainThread || settings.subscriber.heapMb === 0) logger.warn('THESEUS_API_TOKEN is not set: POST /cleanup and /reconcile accept any local caller', { listenHost: settings.subscriber.listenHost });
+    }
+    // Read before anything starts, so that a missing secret or credential stops the program at once.
+    const callbackSecret = settings.subscriber.callbackSecretFile ? readSecretFile(settings.subscriber.callbackSecretFile, 'SUBSCRIBER_CALLBACK_SECRET_FILE') : undefined;
+    const etcdAccess = readEtcdAccess(settings.etcd);
     const heapMb = settings.subscriber.heapMb;
     if (isMainThread && heapMb > 0) return await runInHeapBudget(command, argv, { oldMb: heapMb, youngMb: YOUNG_GENERATION_MB }, logger);
     // Loaded only where the subscriber runs: the main thread of a budgeted process stays small.
     const [{ Subscriber }, { subscriberHttpApp }] = await Promise.all([import('./subscriber.js'), import('./http.js')]);
-    if (!settings.api.token) logger.warn('THESEUS_API_TOKEN is not set: POST /cleanup and /reconcile accept anyone who can reach the subscriber', { listenHost: settings.subscriber.listenHost });
-    const callbackSecret = settings.subscriber.callbackSecretFile ? readSecretFile(settings.subscriber.callbackSecretFile, 'SUBSCRIBER_CALLBACK_SECRET_FILE') : undefined;
     const subscriber = new Subscriber({
       marathonUrls: settings.marathon.urls!,
       marathonCredentials: settings.marathon.credentials,
       marathonToken: settings.marathon.token,
       marathonTimeoutMs: settings.marathon.timeoutMs,
       etcdEndpoints: settings.etcd.endpoints,
-      etcdAccess: readEtcdAccess(settings.etcd),
+      etcdAccess,
       etcdPrefix: settings.etcd.prefix,
       cluster: settings.cluster,
       requireHealthy: settings.subscriber.requireHealthy,
@@ -53,4 +60,8 @@ export async function run(command: string, argv: string[]): Promise<number> {
   } catch (err) {
     return reportError(command, err);
   }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
