@@ -98,7 +98,7 @@ async function records(): Promise<EndpointRecord[]> {
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'theseus-access-'));
-  engine = await startEngine({ dataDir, port: 0, listenHost: '127.0.0.1', portRange: [36200, 36299], logger: quiet() });
+  engine = await startEngine({ dataDir, port: 0, listenHost: '127.0.0.1', portRange: [36200, 36299], allowHostCommands: true, logger: quiet() }); // the web app is a host command
   openReads = await deployerFor(true);
   closedReads = await deployerFor(false);
 

@@ -54,7 +54,7 @@ before(async () => {
     assert.equal(script.status, 0, `run ${run}: ${script.stderr}`);
   }
 
-  engine = await startEngine({ dataDir: join(tls.dir, 'engine'), port: 0, listenHost: '127.0.0.1', portRange: [36100, 36199], logger: quiet() });
+  engine = await startEngine({ dataDir: join(tls.dir, 'engine'), port: 0, listenHost: '127.0.0.1', portRange: [36100, 36199], allowHostCommands: true, logger: quiet() }); // the app is a host command
   const subscriberAccess = readEtcdAccess({
     username: 'theseus-subscriber',
     passwordFile: join(passwords, 'theseus-subscriber.password'),
