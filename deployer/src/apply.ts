@@ -117,12 +117,14 @@ async function attempt(step: StepRecord, options: ApplyOptions): Promise<void> {
   let deploymentId: string | undefined;
   switch (target.kind) {
     case 'deploy': {
-      const action = planAction({ kind: 'deploy', app: target.app }, current);
+      const app = target.app;
+      if (!app) throw new StepFailedError(`the app definition of ${step.appId} is no longer kept (its deployment ended or expired)`);
+      const action = planAction({ kind: 'deploy', app }, current);
       step.action = action;
-      step.changes = action === 'update' || action === 'scale' ? diffApps(current, target.app) : [];
+      step.changes = action === 'update' || action === 'scale' ? diffApps(current, app) : [];
       if (action === 'create') {
         try {
-          const created = await marathon.createApp(target.app);
+          const created = await marathon.createApp(app);
           deploymentId = created.deployments?.[0]?.id;
         } catch (err) {
           // created meanwhile (by a previous attempt whose answer was lost): plan again
@@ -130,9 +132,9 @@ async function attempt(step: StepRecord, options: ApplyOptions): Promise<void> {
           throw err;
         }
       } else if (action === 'update') {
-        deploymentId = (await marathon.replaceApp(target.app)).deploymentId;
+        deploymentId = (await marathon.replaceApp(app)).deploymentId;
       } else if (action === 'scale') {
-        deploymentId = (await marathon.patchApp(step.appId, { instances: target.app.instances ?? 1 })).deploymentId;
+        deploymentId = (await marathon.patchApp(step.appId, { instances: app.instances ?? 1 })).deploymentId;
       } else {
         deploymentId = current?.deployments?.[0]?.id; // already applied: follow a rollout still running
       }
@@ -206,7 +208,7 @@ async function follow(step: StepRecord, options: ApplyOptions): Promise<void> {
   const target = step.target;
   if (target.kind === 'deploy') {
     const app = await readApp(options.marathon, step.appId);
-    const wanted = target.app.labels?.[MARATHON_LABELS.specHash];
+    const wanted = target.app?.labels?.[MARATHON_LABELS.specHash];
     if (!app || app.labels?.[MARATHON_LABELS.specHash] !== wanted) {
       throw new StepFailedError(`Marathon deployment ${id} ended but ${step.appId} is not at the deployed definition (rolled back or replaced meanwhile)`);
     }

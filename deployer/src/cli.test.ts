@@ -10,9 +10,11 @@ import { startHarness, TEST_TOKEN, type Harness } from './testing/harness.js';
 
 let h: Harness;
 let dir: string;
+let tokenFile: string;
 before(async () => {
   h = await startHarness();
   dir = mkdtempSync(join(tmpdir(), 'theseus-cli-'));
+  tokenFile = file('token', `${TEST_TOKEN}\n`);
 });
 after(async () => {
   await h.close();
@@ -22,7 +24,7 @@ const RUN_CLI = fileURLToPath(new URL('./testing/run-cli.ts', import.meta.url));
 
 /** Runs a client command as its own process and captures what it prints. */
 async function theseus(command: string, ...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', RUN_CLI, command, '--url', h.url, '--token', TEST_TOKEN, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', RUN_CLI, command, '--url', h.url, '--token-file', tokenFile, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -70,7 +72,7 @@ test('an invalid document exits 1 and prints each problem with its line', async 
 
 test('services, status, scale, rollback and rm', async () => {
   await theseus('deploy', '-f', file('shop.yaml', 'deploy:\n  shop: {image: shop:1, ports: {http: 8080}}\n'), '--wait');
-  await theseus('deploy', '-f', file('shop.yaml', 'deploy:\n  shop: {image: shop:2, ports: {http: 8080}}\n'), '--wait');
+  await theseus('deploy', '-f', file('shop.yaml', 'deploy:\n  shop: {image: shop:2, ports: {http: 8080}, environment: {SHOP_KEY: s3cret}}\n'), '--wait');
   const list = await theseus('services');
   assert.equal(list.code, 0);
   assert.match(list.stdout, /^NAMESPACE\s+SERVICE/m);
@@ -79,6 +81,7 @@ test('services, status, scale, rollback and rm', async () => {
   const status = await theseus('status', 'shop');
   assert.match(status.stdout, /image shop:2/);
   assert.match(status.stdout, /http=127\.0\.0\.1:\d+/);
+  assert.match(status.stdout, /^  env SHOP_KEY=s3cret$/m, 'the token holder sees the values');
 
   assert.equal((await theseus('scale', 'shop', '3', '--wait')).code, 0);
   assert.equal(h.double!.apps.get('/theseus/default/shop')?.app.instances, 3);
@@ -95,10 +98,13 @@ test('services, status, scale, rollback and rm', async () => {
 });
 
 test('a wrong token or an unreachable deployer is one clear line and exit 1', async () => {
-  const wrong = await theseus('services', '--token', 'wrong-token-0000000000');
+  const wrong = await theseus('services', '--token-file', file('wrong-token', 'wrong-token-0000000000\n'));
   assert.equal(wrong.code, 1);
   assert.equal(wrong.stderr.trim().split('\n').length, 1);
   assert.match(wrong.stderr, /the token is not valid/);
+  const unreadable = await theseus('services', '--token-file', join(dir, 'no-such-file'));
+  assert.equal(unreadable.code, 1);
+  assert.match(unreadable.stderr, /^theseus services: --token-file: cannot read .*no-such-file: ENOENT\n$/);
   const down = await theseus('services', '--url', 'http://127.0.0.1:1');
   assert.equal(down.code, 1);
   assert.match(down.stderr, /cannot reach the deployer/);

@@ -1,11 +1,11 @@
 /**
  * `theseus deployer` (the server) and the client commands: deploy, services, status, scale,
  * rollback, rm. Client commands find the deployer through --url or THESEUS_URL and send the token
- * from --token or THESEUS_API_TOKEN. `deploy --wait` shows each service's progress as it happens
+ * read from --token-file or THESEUS_API_TOKEN (a file, so the token is never in the process list). `deploy --wait` shows each service's progress as it happens
  * and exits non-zero when anything failed.
  */
 import { readFileSync } from 'node:fs';
-import { commandProgram, reportError, runUntilSignal, setUp, type Command } from '@theseus/services';
+import { commandProgram, readSecretFile, reportError, runUntilSignal, setUp, type Command } from '@theseus/services';
 import { DeployerClient, type Selector } from './client.js';
 import { startDeployerServer } from './server.js';
 import type { DeploymentRecord, StepRecord } from './store.js';
@@ -41,11 +41,12 @@ export async function run(command: string, argv: string[]): Promise<number> {
 async function serve(argv: string[]): Promise<number> {
   const program = commandProgram('deployer', 'run the YAML deploy API (default port 5000)')
     .option('--port <port>', 'listen on this port (THESEUS deployer.port, default 5000)', (v) => Number(v))
+    .option('--host <address>', 'listen on this address (DEPLOYER_LISTEN_HOST, default 127.0.0.1)')
     .option('--no-worker', 'accept requests but leave the queue to other deployers');
   const { settings, logger, opts } = setUp(program, argv, {
     component: 'deployer',
     require: ['marathon.urls', 'api.token'],
-    flags: (o) => ({ 'deployer.port': o.port }),
+    flags: (o) => ({ 'deployer.port': o.port, 'deployer.listenHost': o.host }),
   });
   const server = await startDeployerServer({ settings, logger, worker: opts.worker !== false });
   return runUntilSignal(logger, () => server.close());
@@ -55,7 +56,7 @@ async function serve(argv: string[]): Promise<number> {
 function clientProgram(name: string, description: string): Command {
   return commandProgram(name, description)
     .option('--url <url>', `deployer URL (THESEUS_URL, default ${DEFAULT_URL})`)
-    .option('--token <token>', 'API token (THESEUS_API_TOKEN)');
+    .option('--token-file <file>', 'file holding the API token (default: THESEUS_API_TOKEN)');
 }
 
 function selectorProgram(program: Command): Command {
@@ -65,7 +66,7 @@ function selectorProgram(program: Command): Command {
 function clientOf(opts: Record<string, unknown>): DeployerClient {
   return new DeployerClient({
     url: (opts.url as string | undefined) ?? process.env.THESEUS_URL ?? DEFAULT_URL,
-    token: (opts.token as string | undefined) ?? process.env.THESEUS_API_TOKEN,
+    token: typeof opts.tokenFile === 'string' ? readSecretFile(opts.tokenFile, '--token-file').trim() : process.env.THESEUS_API_TOKEN,
   });
 }
 
@@ -153,6 +154,8 @@ async function status(argv: string[]): Promise<number> {
     out(`${g.appId}  (namespace ${g.namespace}, labels ${g.labels.join(',') || '-'})`);
     out(`  image ${g.spec.image ?? '-'}  instances ${g.running}/${g.instances} running, ${g.healthy} healthy  version ${g.version}${g.deployments.length ? '  deploying' : ''}`);
     out(`  cpus ${g.spec.cpus ?? '-'}  mem ${g.spec.mem ?? '-'} MB  ports ${Object.entries(g.spec.ports).map(([n, p]) => `${n}:${p.containerPort}/${p.protocol ?? 'tcp'}`).join(' ') || '-'}`);
+    const env = Object.entries(g.spec.environment);
+    if (env.length) out(`  env ${env.map(([name, value]) => `${name}=${value ?? '(hidden)'}`).join(' ')}`);
     for (const t of g.tasks) out(`  task ${t.id}  ${t.state ?? ''}${t.healthy === undefined ? '' : t.healthy ? ' healthy' : ' unhealthy'}  ${Object.entries(t.endpoints).map(([n, e]) => `${n}=${e}`).join(' ')}`);
   }
   return 0;

@@ -1,7 +1,7 @@
 /**
  * The deploy queue: one BullMQ job per deployment (job id = deployment id), processed by any
- * deployer sharing the Redis and key prefix. The job carries only the id; the record in the
- * DeploymentStore holds the targets and each step's progress, so a job taken over after a crash
+ * deployer sharing the Redis and key prefix. The job carries only the id; the DeploymentStore holds
+ * the targets and each step's progress, so a job taken over after a crash
  * (BullMQ's stalled-job check) resumes where it stopped, and finished steps are never repeated.
  */
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
@@ -105,7 +105,7 @@ export class DeployQueue {
   /** Runs one deployment's remaining steps. Exported for the worker; safe to call again after a crash. */
   async process(deploymentId: string): Promise<DeploymentRecord | undefined> {
     const { store, logger } = this.options;
-    const record = await store.get(deploymentId);
+    const record = await store.getForWork(deploymentId);
     if (!record || record.state === 'succeeded' || record.state === 'failed') return record;
     const log = logger.child({ deploymentId, ...(record.requestId ? { requestId: record.requestId } : {}) });
     const resumed = record.state === 'running';

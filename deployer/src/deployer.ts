@@ -17,7 +17,7 @@ import {
 } from '@theseus/services';
 import { managedApps, planDocument, type PlannedService } from './plan.js';
 import { networkApiOf, toMarathonApp, type TranslationContext } from './translate.js';
-import { detail, matchesFilter, summarize, type ServiceFilter, type ServiceGroupDetail, type ServiceGroupSummary } from './service-view.js';
+import { detail, matchesFilter, summarize, type DetailOptions, type ServiceFilter, type ServiceGroupDetail, type ServiceGroupSummary } from './service-view.js';
 import type { DeployQueue } from './deploy-queue.js';
 import type { DeploymentKind, DeploymentRecord, DeploymentStore, StepRecord, StepTarget } from './store.js';
 
@@ -168,9 +168,9 @@ export class Deployer {
     return apps.filter((a) => matchesFilter(a, filter)).map(summarize).sort(byIdentity);
   }
 
-  async service(filter: ServiceFilter & { service: string }): Promise<ServiceGroupDetail[]> {
+  async service(filter: ServiceFilter & { service: string }, view: DetailOptions = {}): Promise<ServiceGroupDetail[]> {
     const apps = await this.options.marathon.listApps({ label: `${MARATHON_LABELS.managed}==true`, embed: ['apps.tasks', 'apps.lastTaskFailure'] });
-    const groups = apps.filter((a) => matchesFilter(a, filter)).map(detail).sort(byIdentity);
+    const groups = apps.filter((a) => matchesFilter(a, filter)).map((a) => detail(a, view)).sort(byIdentity);
     if (groups.length === 0) throw new NotFoundError(`service "${filter.service}"${filter.namespace ? ` in namespace ${filter.namespace}` : ''}${filter.labels?.length ? ` with labels ${filter.labels.join(',')}` : ''}`);
     return groups;
   }

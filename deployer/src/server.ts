@@ -3,8 +3,9 @@
  * process; several such processes may share one Redis queue (`deployer.queuePrefix`).
  */
 import http from 'node:http';
+import type express from 'express';
 import type { AddressInfo } from 'node:net';
-import { MarathonEventStream, type Logger, type Settings } from '@theseus/services';
+import { MarathonEventStream, readEtcdAccess, type Logger, type Settings } from '@theseus/services';
 import { Deployer } from './deployer.js';
 import { DeployQueue } from './deploy-queue.js';
 import { DeploymentFollower } from './follow.js';
@@ -18,6 +19,7 @@ export interface DeployerServerOptions {
   logger: Logger;
   /** Listen here instead of `settings.deployer.port` (0: any free port). */
   port?: number;
+  /** Listen on this address instead of `settings.deployer.listenHost`. */
   host?: string;
   /** Process jobs in this process. @defaultValue true */
   worker?: boolean;
@@ -32,6 +34,8 @@ export interface DeployerServerOptions {
 
 export interface DeployerServer {
   url: string;
+  /** The HTTP application (deploy API and dashboard). */
+  app: express.Express;
   deployer: Deployer;
   queue: DeployQueue;
   close(): Promise<void>;
@@ -41,6 +45,11 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
   const { settings, logger } = options;
   const urls = settings.marathon.urls ?? [];
   if (!settings.api.token) throw new Error('the deployer needs THESEUS_API_TOKEN');
+  const etcdAccess = readEtcdAccess(settings.etcd);
+  const containerAccess = readEtcdAccess(
+    { username: settings.etcd.containerUsername, passwordFile: settings.etcd.containerPasswordFile, caFile: settings.etcd.caFile },
+    (setting) => (setting === 'username' ? 'THESEUS_CONTAINER_ETCD_USERNAME' : setting === 'passwordFile' ? 'THESEUS_CONTAINER_ETCD_PASSWORD_FILE' : 'ETCD_CA_FILE'),
+  );
   const metrics = new DeployerMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   const marathon = new TimedMarathonClient(
     { urls, credentials: settings.marathon.credentials, token: settings.marathon.token, timeoutMs: settings.marathon.timeoutMs },
@@ -79,6 +88,7 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
       appGroup: settings.appGroup,
       etcdEndpoints: settings.etcd.containerEndpoints ?? settings.etcd.endpoints,
       etcdPrefix: settings.etcd.prefix,
+      etcdAccess: { username: containerAccess.username, password: containerAccess.password, ca: containerAccess.ca?.toString('utf8') },
     },
     networkApi: settings.marathon.networkApi,
     waitTimeoutMs: settings.deployer.waitTimeoutMs,
@@ -89,7 +99,7 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
     marathonAuthorization: marathon.authHeader,
     store,
     logger,
-    etcd: { endpoints: settings.etcd.endpoints, prefix: settings.etcd.prefix },
+    etcd: { endpoints: settings.etcd.endpoints, prefix: settings.etcd.prefix, access: etcdAccess },
     mesosMasterUrl: settings.deployer.mesosMasterUrl,
   });
   const api = createApi({
@@ -107,14 +117,16 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? settings.deployer.port, options.host ?? '0.0.0.0', () => resolve());
+    server.listen(options.port ?? settings.deployer.port, options.host ?? settings.deployer.listenHost, () => resolve());
   });
   const address = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${address.port}`;
-  logger.info('deployer listening', { port: address.port, marathon: urls, queuePrefix: prefix });
+  const reachAt = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address;
+  const url = `http://${reachAt.includes(':') ? `[${reachAt}]` : reachAt}:${address.port}`;
+  logger.info('deployer listening', { host: address.address, port: address.port, marathon: urls, queuePrefix: prefix });
 
   return {
     url,
+    app: api,
     deployer,
     queue,
     async close() {

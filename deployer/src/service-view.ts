@@ -57,8 +57,8 @@ export interface ServiceGroupDetail extends ServiceGroupSummary {
     cmd?: string;
     args?: string[];
     ports: Record<string, { containerPort: number | undefined; protocol: string | undefined; hostPort: number | undefined }>;
-    /** The service's own environment (the discovery variables left out). */
-    environment: Record<string, string>;
+    /** The service's own environment (the discovery variables left out); values are null when hidden. */
+    environment: Record<string, string | null>;
     constraints: string[];
     healthChecks: number;
   };
@@ -92,13 +92,22 @@ export function summarize(app: MarathonAppInfo): ServiceGroupSummary {
   };
 }
 
-export function detail(app: MarathonAppInfo): ServiceGroupDetail {
+/**
+ * Environment values are write-only to readers: a caller without the API token sees the names only.
+ * The same goes for the values in a deployment record's changes (see DeploymentStore).
+ */
+export interface DetailOptions {
+  /** The caller holds the API token. @defaultValue false */
+  showEnvValues?: boolean;
+}
+
+export function detail(app: MarathonAppInfo, options: DetailOptions = {}): ServiceGroupDetail {
   const mappings = portMappings(app);
   const names = mappings.map((p, i) => p.name ?? `port${i}`);
   const discovery = new Set<string>(Object.values(DISCOVERY_ENV));
-  const environment: Record<string, string> = {};
+  const environment: Record<string, string | null> = {};
   for (const [k, v] of Object.entries(app.env ?? {})) {
-    if (typeof v === 'string' && !discovery.has(k) && !k.startsWith(DISCOVERY_ENV.containerPortPrefix)) environment[k] = v;
+    if (typeof v === 'string' && !discovery.has(k) && !k.startsWith(DISCOVERY_ENV.containerPortPrefix)) environment[k] = options.showEnvValues ? v : null;
   }
   const spec: ServiceGroupDetail['spec'] = {
     image: app.container?.docker?.image,

@@ -13,9 +13,13 @@ export type DeploymentState = 'queued' | 'running' | 'succeeded' | 'failed';
 export type StepState = 'pending' | 'running' | 'succeeded' | 'failed';
 export type DeploymentKind = 'deploy' | 'scale' | 'restart' | 'rollback' | 'remove';
 
-/** What a step must bring about. */
+/**
+ * What a step must bring about. A deploy step's app definition (environment values included) is
+ * kept apart from the record while the deployment runs and dropped when it ends: the record shows
+ * only the image and instance count; a rollback takes the earlier definition from Marathon's versions.
+ */
 export type StepTarget =
-  | { kind: 'deploy'; app: MarathonApp }
+  | { kind: 'deploy'; app?: MarathonApp; image?: string | undefined; instances?: number | undefined }
   | { kind: 'remove' }
   | { kind: 'scale'; instances: number }
   | { kind: 'restart' }
@@ -65,6 +69,25 @@ export interface DeploymentStoreOptions {
 const IDEMPOTENCY_TTL_S = 24 * 3600;
 const RECORD_TTL_S = 30 * 24 * 3600;
 
+/** Shown instead of an environment value in a record's changes. */
+export const HIDDEN_VALUE = '(hidden)';
+
+/** The record as stored and shown: no app definitions, no environment values. */
+export function publicRecord(record: DeploymentRecord): DeploymentRecord {
+  return {
+    ...record,
+    steps: record.steps.map((step) => {
+      const shown: StepRecord = { ...step };
+      if (step.target.kind === 'deploy') {
+        const { app, ...rest } = step.target;
+        shown.target = { ...rest, kind: 'deploy', image: app?.container?.docker?.image ?? rest.image, instances: app?.instances ?? rest.instances };
+      }
+      if (step.changes) shown.changes = step.changes.map((c) => (c.path === '/env' || c.path.startsWith('/env/') ? { path: c.path, from: HIDDEN_VALUE, to: HIDDEN_VALUE } : c));
+      return shown;
+    }),
+  };
+}
+
 export class DeploymentStore {
   readonly redis: Redis;
   private readonly base: string;
@@ -81,18 +104,36 @@ export class DeploymentStore {
     return [this.base, ...parts].join(':');
   }
 
+  /** Saves the record; the first save of a deployment also keeps its app definitions until it ends. */
   async save(record: DeploymentRecord): Promise<void> {
-    await this.redis
+    const multi = this.redis
       .multi()
-      .set(this.key('deployment', record.id), JSON.stringify(record), 'EX', RECORD_TTL_S)
+      .set(this.key('deployment', record.id), JSON.stringify(publicRecord(record)), 'EX', RECORD_TTL_S)
       .zadd(this.key('deployments'), Date.parse(record.createdAt), record.id)
-      .zremrangebyrank(this.key('deployments'), 0, -this.keepRecent - 1)
-      .exec();
+      .zremrangebyrank(this.key('deployments'), 0, -this.keepRecent - 1);
+    const appsKey = this.key('deployment', record.id, 'apps');
+    if (record.state === 'succeeded' || record.state === 'failed') multi.del(appsKey);
+    else if (record.state === 'queued') {
+      const apps = record.steps.flatMap((s) => (s.target.kind === 'deploy' && s.target.app ? [[s.appId, JSON.stringify(s.target.app)] as const] : []));
+      if (apps.length) multi.hset(appsKey, Object.fromEntries(apps)).expire(appsKey, RECORD_TTL_S);
+    }
+    await multi.exec();
   }
 
+  /** The record as shown to callers. */
   async get(id: string): Promise<DeploymentRecord | undefined> {
     const text = await this.redis.get(this.key('deployment', id));
     return text ? (JSON.parse(text) as DeploymentRecord) : undefined;
+  }
+
+  /** The record with each deploy step's app definition, for the worker (absent once the deployment ended). */
+  async getForWork(id: string): Promise<DeploymentRecord | undefined> {
+    const [record, apps] = await Promise.all([this.get(id), this.redis.hgetall(this.key('deployment', id, 'apps'))]);
+    for (const step of record?.steps ?? []) {
+      const app = apps[step.appId];
+      if (step.target.kind === 'deploy' && app) step.target.app = JSON.parse(app) as MarathonApp;
+    }
+    return record;
   }
 
   /** The newest deployments first. */

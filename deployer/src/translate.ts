@@ -24,6 +24,8 @@ export interface TranslationContext {
   etcdEndpoints: readonly string[];
   /** etcd key prefix handed to containers as THESEUS_ETCD_PREFIX. */
   etcdPrefix: string;
+  /** The read-only etcd user (ETCD_USERNAME, ETCD_PASSWORD) and etcd's CA bundle (ETCD_CA) handed to containers. */
+  etcdAccess?: { username?: string | undefined; password?: string | undefined; ca?: string | undefined } | undefined;
   /**
    * `legacy` writes the networking form of Marathon up to 1.4 (`container.docker.network`,
    * `container.docker.portMappings`), which the Mesos 0.19-1.0 external-containerizer pairing needs.
@@ -47,6 +49,7 @@ export function toMarathonApp(spec: ServiceSpec, context: TranslationContext): M
       ...ref,
       etcdEndpoints: context.etcdEndpoints,
       etcdPrefix: context.etcdPrefix,
+      etcdAccess: context.etcdAccess,
       ports: spec.ports.map((p) => ({ name: p.name, containerPort: p.containerPort })),
     }),
   };

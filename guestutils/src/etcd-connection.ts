@@ -7,8 +7,11 @@
  * circuit for 5 s after 3 failures (every call fails fast meanwhile, watch streams included) and
  * back watch reconnects off up to 30 s; a container waiting for its peers should not wait that long.
  */
+import { readFileSync } from 'node:fs';
 import type { Etcd3, IOptions } from 'etcd3';
 import type * as Services from '@theseus/services';
+import { InvalidEnvironmentError } from './errors.js';
+import type { Env } from './environment.js';
 
 export type ServicesModule = typeof Services;
 
@@ -23,6 +26,33 @@ export interface EtcdConnectionOptions {
   endpoints: readonly string[];
   /** Deadline of each etcd call. @defaultValue 5000 */
   timeoutMs?: number;
+  /** Where the etcd credentials are read (see `etcdAccessFromEnv`). */
+  env?: Env;
+}
+
+/**
+ * etcd credentials from the environment: ETCD_USERNAME with ETCD_PASSWORD or ETCD_PASSWORD_FILE;
+ * ETCD_CA (PEM) or ETCD_CA_FILE; ETCD_CERT_FILE with ETCD_KEY_FILE for a client certificate.
+ */
+export function etcdAccessFromEnv(env: Env): Services.EtcdAccess {
+  const value = (variable: string) => env[variable]?.trim() || undefined;
+  const file = (variable: string): Buffer | undefined => {
+    const path = value(variable);
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new InvalidEnvironmentError(variable, path, `a readable file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  };
+  const username = value('ETCD_USERNAME');
+  const password = env.ETCD_PASSWORD ?? file('ETCD_PASSWORD_FILE')?.toString('utf8').replace(/\r?\n$/, '');
+  if (username && !password) throw new InvalidEnvironmentError('ETCD_USERNAME', username, 'usable without ETCD_PASSWORD or ETCD_PASSWORD_FILE');
+  const caText = value('ETCD_CA');
+  const cert = file('ETCD_CERT_FILE');
+  const key = file('ETCD_KEY_FILE');
+  if (Boolean(cert) !== Boolean(key)) throw new InvalidEnvironmentError(cert ? 'ETCD_KEY_FILE' : 'ETCD_CERT_FILE', '', 'set: a client certificate needs ETCD_CERT_FILE and ETCD_KEY_FILE');
+  return { username, password: username ? password : undefined, ca: caText ? Buffer.from(caText) : file('ETCD_CA_FILE'), cert, key };
 }
 
 /** Half-open a failed host's circuit after this long. */
@@ -43,6 +73,7 @@ export async function connectEtcd(options: EtcdConnectionOptions): Promise<Etcd3
   const [{ createEtcdClient }, faultHandling] = await Promise.all([loadServices(), promptFaultHandling()]);
   return createEtcdClient({
     endpoints: options.endpoints,
+    access: etcdAccessFromEnv(options.env ?? process.env),
     timeoutMs: options.timeoutMs ?? 5_000,
     faultHandling,
     grpcOptions: {

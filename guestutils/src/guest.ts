@@ -179,7 +179,7 @@ export class Guest {
       const layout = new services.EtcdLayout(this.options.prefix ?? etcdPrefix(this.env));
       const client =
         this.options.client ??
-        (await connectEtcd({ endpoints: this.options.endpoints ?? etcdEndpoints(this.env), ...(this.options.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {}) }));
+        (await connectEtcd({ endpoints: this.options.endpoints ?? etcdEndpoints(this.env), env: this.env, ...(this.options.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {}) }));
       return { client, services, layout, decoded: new services.DecodedEndpoints() };
     })();
     return this.registry;

@@ -119,7 +119,7 @@ export function watchServices(
     const model = await loadServices();
     logger ??= model.createLogger({ component: 'watch', stream: process.stderr });
     const layout = new model.EtcdLayout(options.prefix ?? etcdPrefix(env));
-    client ??= await connectEtcd({ endpoints: options.endpoints ?? etcdEndpoints(env) });
+    client ??= await connectEtcd({ endpoints: options.endpoints ?? etcdEndpoints(env), env });
     if (stopped) return closeClient();
     await Promise.all(
       names.map(async (service) => {

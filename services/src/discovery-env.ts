@@ -15,6 +15,11 @@ export const DISCOVERY_ENV = {
   etcdEndpoints: 'ETCD_ENDPOINTS',
   /** The etcd key prefix the subscriber writes under. */
   etcdPrefix: 'THESEUS_ETCD_PREFIX',
+  /** The read-only etcd user of containers, when etcd has authentication on. */
+  etcdUsername: 'ETCD_USERNAME',
+  etcdPassword: 'ETCD_PASSWORD',
+  /** PEM CA bundle of etcd's server certificate, when etcd speaks TLS. */
+  etcdCa: 'ETCD_CA',
   /** Comma-separated port names, in port-mapping order. */
   portNames: 'PORT_NAMES',
   /** Prefix of CONTAINER_PORT_<NAME>: the container port of each named port. */
@@ -33,6 +38,8 @@ export interface DiscoveryEnvInput {
   labels: readonly string[];
   etcdEndpoints: readonly string[];
   etcdPrefix: string;
+  /** The read-only etcd user and the CA bundle handed to containers. */
+  etcdAccess?: { username?: string | undefined; password?: string | undefined; ca?: string | undefined } | undefined;
   /** Port name -> container port, in mapping order. */
   ports: ReadonlyArray<{ name: string; containerPort: number }>;
 }
@@ -46,6 +53,11 @@ export function discoveryEnv(input: DiscoveryEnvInput): Record<string, string> {
     [DISCOVERY_ENV.etcdPrefix]: input.etcdPrefix,
     [DISCOVERY_ENV.portNames]: input.ports.map((p) => p.name).join(','),
   };
+  if (input.etcdAccess?.username && input.etcdAccess.password !== undefined) {
+    env[DISCOVERY_ENV.etcdUsername] = input.etcdAccess.username;
+    env[DISCOVERY_ENV.etcdPassword] = input.etcdAccess.password;
+  }
+  if (input.etcdAccess?.ca) env[DISCOVERY_ENV.etcdCa] = input.etcdAccess.ca;
   for (const p of input.ports) env[DISCOVERY_ENV.containerPortPrefix + envName(p.name)] = String(p.containerPort);
   return env;
 }

@@ -49,3 +49,28 @@ test('errors are logged with their stack for operators', () => {
   assert.equal(error.message, 'boom');
   assert.match(error.stack, /logging\.test\.ts/);
 });
+
+test('every credential form is hidden: userinfo with or without a user name, credential query parameters, Bearer/Basic, in stacks too', () => {
+  const out = capture();
+  const logger = createLogger({ component: 'config', format: 'json', stream: out.stream });
+  const error = new Error('cannot reach redis://:s3cret-a@redis:6379');
+  logger.warn('retrying', {
+    redis: 'redis://:s3cret-b@127.0.0.1:6379/0',
+    tokenUrl: 'https://s3cret-c@git.example.com/repo.git',
+    callback: 'http://127.0.0.1:5001/callback?secret=s3cret-d&x=1',
+    query: 'https://marathon/v2/apps?access_token=s3cret-e&embed=apps.tasks',
+    header: 'Authorization: Bearer s3cret-f',
+    basic: 'Basic czNjcmV0LWc=',
+    dcos: 'Authorization: token=s3cret-h',
+    error,
+    passwordFile: '/run/secrets/etcd-password',
+  });
+  const text = JSON.stringify(out.lines());
+  assert.doesNotMatch(text, /s3cret|czNjcmV0/);
+  const [line] = out.lines();
+  assert.equal(line!.redis, 'redis://***@127.0.0.1:6379/0');
+  assert.equal(line!.callback, 'http://127.0.0.1:5001/callback?secret=***&x=1');
+  assert.equal(line!.query, 'https://marathon/v2/apps?access_token=***&embed=apps.tasks');
+  assert.equal(line!.passwordFile, '/run/secrets/etcd-password', 'a path to a secret is not the secret');
+  assert.match(String((line!.error as { stack: string }).stack), /redis:\/\/\*\*\*@redis:6379/);
+});

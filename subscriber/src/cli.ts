@@ -2,45 +2,55 @@
 import type { Server } from 'node:http';
 import { once } from 'node:events';
 import { isMainThread } from 'node:worker_threads';
-import { commandProgram, reportError, runUntilSignal, setUp } from '@theseus/services';
+import { ConfigError, commandProgram, readEtcdAccess, readSecretFile, reportError, runUntilSignal, setUp } from '@theseus/services';
 import { YOUNG_GENERATION_MB, runInHeapBudget } from './heap-budget.js';
 
 export async function run(command: string, argv: string[]): Promise<number> {
   try {
     const program = commandProgram('subscriber', 'Follow Marathon events and keep every task endpoint in etcd (GET /healthz, /readyz, /metrics; POST /cleanup)')
       .option('--port <port>', 'HTTP port (default 5001)', (v) => Number(v))
-      .option('--host <address>', 'address to listen on', '0.0.0.0')
+      .option('--host <address>', 'address to listen on (SUBSCRIBER_LISTEN_HOST, default 127.0.0.1)')
       .option('--heap-mb <mb>', "JavaScript heap budget in MB (SUBSCRIBER_HEAP_MB; default 160, enough for about 100,000 endpoints; add 1 MB per 1,000 more; 0: V8's defaults and NODE_OPTIONS)", (v) => Number(v));
-    const { settings, logger, opts } = setUp(program, argv, {
+    const { settings, logger } = setUp(program, argv, {
       component: 'subscriber',
       require: ['marathon.urls'],
-      flags: (o) => ({ 'subscriber.port': o.port, 'subscriber.heapMb': o.heapMb }),
+      flags: (o) => ({ 'subscriber.port': o.port, 'subscriber.listenHost': o.host, 'subscriber.heapMb': o.heapMb }),
     });
+    if (!settings.api.token) {
+      if (!isLoopback(settings.subscriber.listenHost)) {
+        throw new ConfigError('THESEUS_API_TOKEN', `is required when the subscriber listens on ${settings.subscriber.listenHost}: POST /cleanup and /reconcile would accept anyone`, 'set THESEUS_API_TOKEN, or listen on 127.0.0.1 (SUBSCRIBER_LISTEN_HOST)');
+      }
+      if (!isMainThread || settings.subscriber.heapMb === 0) logger.warn('THESEUS_API_TOKEN is not set: POST /cleanup and /reconcile accept any local caller', { listenHost: settings.subscriber.listenHost });
+    }
+    // Read before anything starts, so that a missing secret or credential stops the program at once.
+    const callbackSecret = settings.subscriber.callbackSecretFile ? readSecretFile(settings.subscriber.callbackSecretFile, 'SUBSCRIBER_CALLBACK_SECRET_FILE') : undefined;
+    const etcdAccess = readEtcdAccess(settings.etcd);
     const heapMb = settings.subscriber.heapMb;
     if (isMainThread && heapMb > 0) return await runInHeapBudget(command, argv, { oldMb: heapMb, youngMb: YOUNG_GENERATION_MB }, logger);
     // Loaded only where the subscriber runs: the main thread of a budgeted process stays small.
     const [{ Subscriber }, { subscriberHttpApp }] = await Promise.all([import('./subscriber.js'), import('./http.js')]);
-    if (!settings.api.token) logger.warn('THESEUS_API_TOKEN is not set: POST /cleanup, /reconcile and /callback accept anyone');
     const subscriber = new Subscriber({
       marathonUrls: settings.marathon.urls!,
       marathonCredentials: settings.marathon.credentials,
       marathonToken: settings.marathon.token,
       marathonTimeoutMs: settings.marathon.timeoutMs,
       etcdEndpoints: settings.etcd.endpoints,
+      etcdAccess,
       etcdPrefix: settings.etcd.prefix,
       cluster: settings.cluster,
       requireHealthy: settings.subscriber.requireHealthy,
       reconcileIntervalMs: settings.subscriber.reconcileIntervalMs,
       streamIdleTimeoutMs: settings.subscriber.streamIdleTimeoutMs,
       callbackUrl: settings.subscriber.callbackUrl,
+      callbackSecret,
       leaderTtlSeconds: settings.subscriber.leaderTtlSeconds,
       logger,
       processMetrics: true,
     });
     const app = subscriberHttpApp(subscriber, { apiToken: settings.api.token });
-    const server: Server = app.listen(settings.subscriber.port, String(opts.host));
+    const server: Server = app.listen(settings.subscriber.port, settings.subscriber.listenHost);
     await once(server, 'listening');
-    logger.info('subscriber listening', { port: settings.subscriber.port, id: subscriber.id, cluster: settings.cluster, prefix: settings.etcd.prefix });
+    logger.info('subscriber listening', { host: settings.subscriber.listenHost, port: settings.subscriber.port, id: subscriber.id, cluster: settings.cluster, prefix: settings.etcd.prefix });
     subscriber.start();
     return await runUntilSignal(logger, async () => {
       server.close();
@@ -50,4 +60,8 @@ export async function run(command: string, argv: string[]): Promise<number> {
   } catch (err) {
     return reportError(command, err);
   }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }

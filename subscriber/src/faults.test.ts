@@ -154,11 +154,12 @@ test('HTTP callbacks (Marathon < 1.5): registers its callback URL and applies po
   cleanups.push(() => double.close());
   const prefix = randomPrefix();
   cleanups.push(() => clearPrefix(prefix));
-  const sub = makeSubscriber(double, prefix, { callbackUrl });
+  const sub = makeSubscriber(double, prefix, { callbackUrl, callbackSecret: 'callback-secret-0123' });
   cleanups.push(() => sub.stop());
   server.on('request', subscriberHttpApp(sub));
   sub.start();
-  await until(() => double.events.callbacks.has(callbackUrl), 'callback registered');
+  const registered = `${callbackUrl}?secret=callback-secret-0123`;
+  await until(() => double.events.callbacks.has(registered), 'callback registered');
   assert.equal(double.events.streamCount, 0, 'no event stream in callback mode');
   const app = double.putApp(theseusApp(web));
   const task = double.startTask(app.id);
@@ -166,5 +167,5 @@ test('HTTP callbacks (Marathon < 1.5): registers its callback URL and applies po
   double.setTaskState(task.id, 'TASK_FINISHED');
   await until(async () => (await etcdView(prefix)).size === 0, 'removal through a callback');
   await sub.stop();
-  assert.equal(double.events.callbacks.has(callbackUrl), false, 'unsubscribed on stop');
+  assert.equal(double.events.callbacks.has(registered), false, 'unsubscribed on stop');
 });

@@ -5,12 +5,13 @@
  *   GET  /readyz               200 when the event intake is attached, etcd answers, and this is leader or standby
  *   GET  /metrics              Prometheus text
  *   POST /cleanup, /reconcile  full reconcile now; answers with the counts (409 on a standby)
- *   POST /callback             Marathon HTTP callback events (Marathon < 1.5)
+ *   POST /callback             Marathon HTTP callback events (Marathon < 1.5), in callback mode only
  *
- * With an API token configured, POST routes need `Authorization: Bearer <token>` (`/callback` also
- * accepts `?token=<token>`, since Marathon cannot send headers with callbacks).
+ * With an API token configured, /cleanup and /reconcile need `Authorization: Bearer <token>`.
+ * `/callback` needs the callback secret as `?secret=` (Marathon cannot send headers with callbacks),
+ * never the API token, which would then be readable in Marathon's `/v2/eventSubscriptions`.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { describeError, isRecoverable } from '@theseus/services';
 import { NotLeaderError, type Subscriber } from './subscriber.js';
@@ -22,19 +23,17 @@ export interface SubscriberHttpOptions {
   maxBodyBytes?: number;
 }
 
+/** Constant-time comparison (of digests, so the length of the secret does not show either). */
+function sameSecret(given: string, secret: string): boolean {
+  return timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(secret).digest());
+}
+
 export function subscriberHttpApp(subscriber: Subscriber, options: SubscriberHttpOptions = {}): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  const authorized = (req: Request, allowQuery: boolean): boolean => {
-    if (!options.apiToken) return true;
+  const requireToken = (req: Request, res: Response, next: NextFunction) => {
     const header = req.get('authorization') ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : allowQuery && typeof req.query.token === 'string' ? req.query.token : '';
-    const a = Buffer.from(given);
-    const b = Buffer.from(options.apiToken);
-    return a.length === b.length && timingSafeEqual(a, b);
-  };
-  const requireToken = (allowQuery: boolean) => (req: Request, res: Response, next: NextFunction) => {
-    if (authorized(req, allowQuery)) return next();
+    if (!options.apiToken || sameSecret(header.startsWith('Bearer ') ? header.slice(7) : '', options.apiToken)) return next();
     res.status(401).json({ error: 'missing or wrong API token', hint: 'send Authorization: Bearer <THESEUS_API_TOKEN>' });
   };
 
@@ -61,14 +60,21 @@ export function subscriberHttpApp(subscriber: Subscriber, options: SubscriberHtt
       else res.status(isRecoverable(err) ? 503 : 500).json({ error: describeError(err) });
     }
   };
-  app.post('/cleanup', requireToken(false), reconcileRoute);
-  app.post('/reconcile', requireToken(false), reconcileRoute);
+  app.post('/cleanup', requireToken, reconcileRoute);
+  app.post('/reconcile', requireToken, reconcileRoute);
 
-  app.post('/callback', requireToken(true), express.json({ limit: options.maxBodyBytes ?? 1024 * 1024, type: () => true }), (req, res) => {
-    const outcome = subscriber.onCallback(req.body);
-    if (outcome.accepted) res.json({ result: { status: 200 } });
-    else res.status(400).json({ error: `malformed Marathon event: ${outcome.problem}` });
-  });
+  const callbackSecret = subscriber.callbackSecret;
+  if (subscriber.callbackMode && callbackSecret) {
+    const requireSecret = (req: Request, res: Response, next: NextFunction) => {
+      if (sameSecret(typeof req.query.secret === 'string' ? req.query.secret : '', callbackSecret)) return next();
+      res.status(401).json({ error: 'missing or wrong callback secret' });
+    };
+    app.post('/callback', requireSecret, express.json({ limit: options.maxBodyBytes ?? 1024 * 1024, type: () => true }), (req, res) => {
+      const outcome = subscriber.onCallback(req.body);
+      if (outcome.accepted) res.json({ result: { status: 200 } });
+      else res.status(400).json({ error: `malformed Marathon event: ${outcome.problem}` });
+    });
+  }
 
   app.use((_req: Request, res: Response) => {
     res.status(404).json({ error: 'no such route' });

@@ -109,13 +109,8 @@ test('SIGKILL mid-stream, then restart: etcd equals Marathon after the reconcile
   assert.match(metrics, /theseus_subscriber_events_total\{type="status_update_event"\} \d+/);
   assert.match(metrics, /theseus_subscriber_event_to_etcd_seconds_bucket/);
   assert.match(metrics, /theseus_subscriber_reconciles_total\{outcome="ok"\} [1-9]/);
-  const bad = await fetch(`${base}/callback?token=${TOKEN}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"eventType":"status_update_event"' });
-  assert.equal(bad.status, 400);
-  assert.match(JSON.stringify(await bad.json()), /not valid JSON/);
-  const malformed = await fetch(`${base}/callback?token=${TOKEN}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"eventType":"status_update_event","timestamp":"2020-01-01T00:00:00.000Z"}' });
-  assert.equal(malformed.status, 400);
-  assert.match(((await malformed.json()) as { error: string }).error, /taskStatus/);
-  assert.match(await (await fetch(`${base}/metrics`)).text(), /theseus_subscriber_events_malformed_total 1/);
+  // Events come from the stream: there is no callback route to post forged ones to.
+  assert.equal((await fetch(`${base}/callback?token=${TOKEN}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })).status, 404);
 
   // Marathon unreachable: not ready (stream detached), and still alive.
   await double.down();

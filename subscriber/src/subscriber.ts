@@ -18,7 +18,9 @@ import {
   TheseusError,
   createEtcdClient,
   describeError,
+  LEAVING_TASK_STATES,
   parseMarathonEvent,
+  type EtcdAccess,
   type Logger,
   type MarathonEvent,
 } from '@theseus/services';
@@ -38,6 +40,8 @@ export interface SubscriberOptions {
   marathonToken?: string | undefined;
   marathonTimeoutMs?: number;
   etcdEndpoints: readonly string[];
+  /** etcd user and TLS (readEtcdAccess of the settings). */
+  etcdAccess?: EtcdAccess | undefined;
   /** @defaultValue /theseus */
   etcdPrefix?: string;
   /** The Marathon cluster name written into, and owning, every record. @defaultValue default */
@@ -50,6 +54,12 @@ export interface SubscriberOptions {
   streamIdleTimeoutMs?: number;
   /** Use Marathon's HTTP callbacks, posting to this URL, instead of the event stream. */
   callbackUrl?: string | undefined;
+  /**
+   * Required with `callbackUrl`: registered as the URL's `secret` parameter (Marathon cannot send
+   * headers) and checked on every callback. Its own secret, since Marathon shows callback URLs to
+   * anyone who can read `/v2/eventSubscriptions`.
+   */
+  callbackSecret?: string | undefined;
   /** Leader lease TTL. @defaultValue 10 */
   leaderTtlSeconds?: number;
   /** This instance's id in the election. @defaultValue hostname-pid-random */
@@ -132,6 +142,7 @@ export class Subscriber {
     });
     this.etcd = createEtcdClient({
       endpoints: options.etcdEndpoints,
+      access: options.etcdAccess,
       // etcd3's default circuit breaker keeps failing for seconds after etcd is back; the store
       // already retries with its own backoff, so fail fast and recover at the first success.
       faultHandling: {
@@ -157,6 +168,7 @@ export class Subscriber {
     };
     this.applier = new EventApplier(this.ctx);
     this.leadership = new Leadership({ client: this.etcd, electionKey: layout.election('subscriber'), id: this.id, ttlSeconds: options.leaderTtlSeconds ?? 10, logger: this.logger });
+    if (options.callbackUrl && !options.callbackSecret) throw new Error('HTTP callbacks need a callback secret');
     if (!options.callbackUrl) {
       this.stream = new MarathonEventStream({
         urls: options.marathonUrls,
@@ -226,7 +238,7 @@ export class Subscriber {
     }
     await this.leadership.stop();
     if (this.callbacksRegistered && this.options.callbackUrl) {
-      const params = new URLSearchParams({ callbackUrl: this.options.callbackUrl });
+      const params = new URLSearchParams({ callbackUrl: this.registeredCallbackUrl() });
       await this.marathon.request('DELETE', '/v2/eventSubscriptions', params, undefined, 'unsubscribe callback').catch(() => undefined);
     }
     this.etcd.close();
@@ -268,15 +280,38 @@ export class Subscriber {
     this.stream?.resume();
   }
 
-  /** A callback body: parsed and applied like a stream event. */
+  /** Whether Marathon's events arrive as HTTP callbacks (POST /callback) rather than the stream. */
+  get callbackMode(): boolean {
+    return this.options.callbackUrl !== undefined;
+  }
+
+  /** The secret every callback must carry (undefined outside callback mode). */
+  get callbackSecret(): string | undefined {
+    return this.options.callbackSecret;
+  }
+
+  /**
+   * A callback body: parsed, then applied like a stream event, except that anything that would
+   * write a record, or drop all of an app's, is first checked against Marathon (the app and its
+   * tasks are read again and the records follow what Marathon reports): a callback can be forged.
+   */
   onCallback(body: unknown): { accepted: boolean; problem?: string } {
     const parsed = parseMarathonEvent(body);
     if (parsed.kind === 'malformed') {
       this.onMalformed(parsed.eventType, parsed.problem, JSON.stringify(body ?? null).slice(0, 200));
       return { accepted: false, problem: parsed.problem };
     }
-    if (parsed.kind === 'unknown') this.metrics.countEvent(parsed.eventType);
-    else this.onEvent(parsed.event);
+    if (parsed.kind === 'unknown') {
+      this.metrics.countEvent(parsed.eventType);
+      return { accepted: true };
+    }
+    const event = parsed.event;
+    const confirm = (event.eventType === 'status_update_event' && !LEAVING_TASK_STATES.has(event.taskStatus)) || event.eventType === 'app_terminated_event';
+    if (!confirm) this.onEvent(event);
+    else {
+      this.metrics.countEvent(event.eventType);
+      if (this.leadership.isLeader && !this.stopped) this.applier.refresh(event.appId);
+    }
     return { accepted: true };
   }
 
@@ -337,8 +372,15 @@ export class Subscriber {
     });
   }
 
+  /** The callback URL with the callback secret as its `secret` parameter. */
+  private registeredCallbackUrl(): string {
+    const url = new URL(this.options.callbackUrl!);
+    url.searchParams.set('secret', this.options.callbackSecret!);
+    return url.toString();
+  }
+
   private async registerCallback(): Promise<void> {
-    const params = new URLSearchParams({ callbackUrl: this.options.callbackUrl! });
+    const params = new URLSearchParams({ callbackUrl: this.registeredCallbackUrl() });
     await this.marathon.request('POST', '/v2/eventSubscriptions', params, undefined, 'subscribe callback');
     if (!this.callbacksRegistered) this.logger.info('registered for Marathon HTTP callbacks', { callbackUrl: this.options.callbackUrl });
     this.callbacksRegistered = true;
@@ -348,7 +390,8 @@ export class Subscriber {
   async status(): Promise<SubscriberStatus> {
     let etcdReachable = this.store.reachable;
     try {
-      await this.etcd.get(this.ctx.layout.election('subscriber')).options({ deadline: Date.now() + 1_000 }).exec();
+      // a key its etcd role may read (the endpoint records' prefix itself)
+      await this.etcd.get(this.ctx.layout.allEndpoints()).options({ deadline: Date.now() + 1_000 }).exec();
     } catch {
       etcdReachable = false;
     }

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
+import { EtcdPermissionDeniedError } from 'etcd3';
 import { createEtcdClient, decodeEndpointRecord, EtcdLayout, type EndpointRecord, type MarathonAppInfo } from '@theseus/services';
 import { eventually } from '../support/processes.js';
 import { docker, startPlatform, type Platform } from '../support/platform.js';
@@ -29,7 +30,7 @@ async function deploy(body: string, query = 'wait=true'): Promise<{ status: numb
 }
 
 async function endpoints(service: string): Promise<EndpointRecord[]> {
-  const client = createEtcdClient({ endpoints: [platform.etcd.endpoint] });
+  const client = createEtcdClient({ endpoints: [platform.etcd.endpoint], access: platform.etcdAccess });
   try {
     const stored = await client.getAll().prefix(layout.serviceEndpoints('default', service)).strings();
     return Object.entries(stored).map(([key, json]) => decodeEndpointRecord(json, key));
@@ -67,7 +68,7 @@ async function pingerStatus(): Promise<{ rounds: number; lastRound: { nodes: str
 before(async () => {
   const images = spawnSync('bash', [join(root, 'docker-images/build.sh'), 'example-echo', 'example-pinger'], { encoding: 'utf8' });
   assert.equal(images.status, 0, images.stderr);
-  platform = await startPlatform({ enginePortRange: '34000-34499' });
+  platform = await startPlatform({ enginePortRange: '34000-34499', etcdAuth: true });
   layout = new EtcdLayout(platform.etcdPrefix);
 });
 
@@ -103,6 +104,20 @@ test('1. POST /deploy runs the examples in Docker with their limits; endpoints r
     return JSON.stringify(reached) === JSON.stringify(addresses) ? s : undefined;
   }, 60_000);
   assert.deepEqual([...status1.lastRound!.nodes].sort(), addresses);
+
+  // It did so as the read-only container user, which etcd does not let change a record.
+  const pinger = (await containersOfEngine()).find((c) => c.Image.includes('pinger'))!;
+  const env = Object.fromEntries(((await docker.getContainer(pinger.Id).inspect()).Config.Env ?? []).map((e) => e.split(/=(.*)/s, 2) as [string, string]));
+  assert.equal(env.ETCD_USERNAME, 'theseus-container');
+  const asContainer = createEtcdClient({ endpoints: [platform.etcd.endpoint], access: { username: env.ETCD_USERNAME, password: env.ETCD_PASSWORD } });
+  try {
+    const key = layout.endpoint('default', 'echo', echo[0]!.taskId);
+    await assert.rejects(asContainer.put(key).value('{"forged":true}').exec(), EtcdPermissionDeniedError);
+    await assert.rejects(asContainer.delete().key(key).exec(), EtcdPermissionDeniedError);
+    assert.equal((await asContainer.getAll().prefix(layout.serviceEndpoints('default', 'echo')).keys()).length, 2);
+  } finally {
+    asContainer.close();
+  }
 });
 
 test('6. a bad deploy document changes nothing anywhere', async () => {

@@ -5,11 +5,13 @@
  * prefix. `stop()` stops them and removes the engine's containers and data.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
-import { MarathonClient } from '@theseus/services';
+import { MarathonClient, type EtcdAccess } from '@theseus/services';
 import { EtcdProcess } from '@theseus/services/testing';
 import { bridgeGateway as findBridgeGateway } from '../../cluster/scripts/bridge-gateway.mjs';
 import { answers, freePort, startPart, type PartProcess } from './processes.js';
@@ -21,6 +23,11 @@ export interface PlatformOptions {
   deployerEnv?: Record<string, string> | ((urls: { engineUrl: string }) => Record<string, string>);
   /** @defaultValue 5000 */
   reconcileIntervalMs?: number;
+  /**
+   * Turn etcd's authentication on (cluster/scripts/etcd-auth.mjs): the subscriber, the deployer and
+   * the containers each get their own user. @defaultValue false
+   */
+  etcdAuth?: boolean;
 }
 
 export interface Platform {
@@ -37,6 +44,8 @@ export interface Platform {
   /** THESEUS_API_TOKEN of the deployer. */
   token: string;
   etcdPrefix: string;
+  /** With `etcdAuth`: etcd's root user, for the test's own reads. */
+  etcdAccess: EtcdAccess | undefined;
   /** The Docker bridge gateway: where tasks are reported and etcd listens. */
   gateway: string;
   /** Starts the subscriber again after a test killed it. */
@@ -72,6 +81,19 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   try {
     const gateway = await bridgeGateway();
     etcd = await EtcdProcess.start(gateway);
+    const passwords = join(dataDir, 'etcd-passwords');
+    const etcdUser = (user: string, prefix = ''): Record<string, string> =>
+      options.etcdAuth ? { [`${prefix}ETCD_USERNAME`]: user, [`${prefix}ETCD_PASSWORD_FILE`]: join(passwords, `${user}.password`) } : {};
+    let etcdAccess: EtcdAccess | undefined;
+    if (options.etcdAuth) {
+      const script = fileURLToPath(new URL('../../cluster/scripts/etcd-auth.mjs', import.meta.url));
+      const run = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=source', script, passwords], {
+        env: { ...process.env, ETCD_ENDPOINTS: etcd.endpoint, THESEUS_ETCD_PREFIX: etcdPrefix },
+        encoding: 'utf8',
+      });
+      if (run.status !== 0) throw new Error(`etcd-auth.mjs failed: ${run.stderr}`);
+      etcdAccess = { username: 'root', password: readFileSync(join(passwords, 'root.password'), 'utf8').trim() };
+    }
 
     const enginePort = await freePort();
     const engineUrl = `http://127.0.0.1:${enginePort}`;
@@ -89,7 +111,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     const startSubscriber = () =>
       startPart('subscriber', {
         args: ['--port', String(subscriberPort)],
-        env: { MARATHON_URL: engineUrl, ETCD_ENDPOINTS: etcd!.endpoint, THESEUS_ETCD_PREFIX: etcdPrefix, RECONCILE_INTERVAL_MS: String(options.reconcileIntervalMs ?? 5000) },
+        env: { MARATHON_URL: engineUrl, ETCD_ENDPOINTS: etcd!.endpoint, THESEUS_ETCD_PREFIX: etcdPrefix, RECONCILE_INTERVAL_MS: String(options.reconcileIntervalMs ?? 5000), ...etcdUser('theseus-subscriber') },
         ready: () => answers(`${subscriberUrl}/readyz`),
       });
     let subscriber = await startSubscriber();
@@ -106,6 +128,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         THESEUS_QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
         ETCD_ENDPOINTS: etcd.endpoint,
         THESEUS_ETCD_PREFIX: etcdPrefix,
+        ...etcdUser('theseus-deployer'),
+        ...etcdUser('theseus-container', 'THESEUS_CONTAINER_'),
         ...(typeof options.deployerEnv === 'function' ? options.deployerEnv({ engineUrl }) : options.deployerEnv),
       },
       ready: () => answers(`${deployerUrl}/healthz`),
@@ -113,7 +137,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     parts.push(deployer);
 
     return {
-      etcd, engine, deployer, engineUrl, deployerUrl, subscriberUrl, engineId, marathon, token, etcdPrefix, gateway,
+      etcd, engine, deployer, engineUrl, deployerUrl, subscriberUrl, engineId, marathon, token, etcdPrefix, etcdAccess, gateway,
       get subscriber() {
         return subscriber;
       },

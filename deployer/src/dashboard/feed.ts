@@ -22,6 +22,7 @@ import {
   EtcdLayout,
   MarathonEventStream,
   createEtcdClient,
+  type EtcdAccess,
   describeError,
   readEndpointsUnder,
   type Logger,
@@ -44,7 +45,7 @@ export interface DashboardFeedOptions {
   store: DeploymentStore;
   logger: Logger;
   /** Where the subscriber writes endpoint records; without it, instances show Marathon's view only. */
-  etcd?: { endpoints: readonly string[]; prefix: string } | undefined;
+  etcd?: { endpoints: readonly string[]; prefix: string; access?: EtcdAccess | undefined } | undefined;
   /** A Mesos master (or the engine) answering `GET /master/slaves`, for host capacity. */
   mesosMasterUrl?: string | undefined;
   /** Full re-read interval while someone watches. @defaultValue 3000 */
@@ -83,6 +84,31 @@ export interface DashboardSnapshot {
 
 /** A Marathon event as the page gets it. */
 export type FeedEvent = Record<string, unknown> & { eventType: string; timestamp: string };
+
+/**
+ * An event as the dashboard shows it: app definitions (which carry environment values) reduced to
+ * their ids, deployment plans to their steps' actions.
+ */
+export function shownEvent(event: FeedEvent): FeedEvent {
+  const shown: FeedEvent = { ...event };
+  const idOnly = (app: unknown) => ({ id: (app as { id?: unknown } | undefined)?.id });
+  const actions = (step: unknown) => ({
+    actions: ((step as { actions?: unknown[] } | undefined)?.actions ?? []).map((a) => {
+      const { action, app, pod } = a as { action?: unknown; app?: unknown; pod?: unknown };
+      return { action, ...(typeof app === 'string' ? { app } : {}), ...(typeof pod === 'string' ? { pod } : {}) };
+    }),
+  });
+  for (const key of Object.keys(shown)) {
+    const value = shown[key];
+    if (key === 'appDefinition' || key === 'app') shown[key] = typeof value === 'string' ? value : idOnly(value);
+    else if (key === 'plan' && value && typeof value === 'object') {
+      const plan = value as { id?: unknown; version?: unknown; steps?: unknown[] };
+      shown.plan = { id: plan.id, version: plan.version, steps: (plan.steps ?? []).map(actions) };
+    } else if (key === 'currentStep') shown.currentStep = actions(value);
+    else if (key === 'env' || key === 'original' || key === 'target' || key === 'groupDefinition' || key === 'pods' || key === 'apps' || key === 'secrets') delete shown[key];
+  }
+  return shown;
+}
 
 export type FeedMessage =
   | { type: 'snapshot'; data: DashboardSnapshot }
@@ -228,8 +254,7 @@ export class DashboardFeed {
   }
 
   private onEvent(event: MarathonEvent): void {
-    const shown: FeedEvent = { ...(event as unknown as FeedEvent) };
-    if (event.eventType === 'api_post_event') shown.appDefinition = { id: event.appDefinition.id };
+    const shown = shownEvent(event as unknown as FeedEvent);
     this.events.push(shown);
     const keep = this.options.eventBuffer ?? 300;
     if (this.events.length > keep) this.events.splice(0, this.events.length - keep);
@@ -299,7 +324,7 @@ export class DashboardFeed {
 
   private async readRecords(): Promise<Map<string, StoredEndpoint[]> | undefined> {
     if (!this.options.etcd || !this.layout) return undefined;
-    this.etcd ??= createEtcdClient({ endpoints: this.options.etcd.endpoints, timeoutMs: 3000 });
+    this.etcd ??= createEtcdClient({ endpoints: this.options.etcd.endpoints, access: this.options.etcd.access, timeoutMs: 3000 });
     try {
       const snapshot = await readEndpointsUnder(this.etcd, this.layout, this.layout.allEndpoints(), { decoded: this.decoded });
       this.setStatus({ etcd: snapshot.invalid.length ? `${snapshot.invalid.length} record(s) do not decode` : 'ok' });

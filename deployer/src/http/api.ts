@@ -85,14 +85,29 @@ export function createApi(options: ApiOptions): express.Express {
     next();
   });
 
-  const authenticate = (req: Request, _res: Response, next: NextFunction) => {
-    const header = req.get('authorization') ?? '';
+  /** undefined: no Authorization header; else the problem with it, or '' when it holds the token. */
+  const credentialProblem = (req: Request): string | undefined => {
+    const header = req.get('authorization');
+    if (!header) return undefined;
     const m = /^Bearer\s+(.+)$/i.exec(header);
-    if (!m) return next(new UnauthorizedError(header ? 'the Authorization header is not a bearer token' : 'this endpoint needs a token'));
-    if (!timingSafeEqual(digest(m[1]!.trim()), tokenDigest)) return next(new UnauthorizedError('the token is not valid'));
+    if (!m) return 'the Authorization header is not a bearer token';
+    return timingSafeEqual(digest(m[1]!.trim()), tokenDigest) ? '' : 'the token is not valid';
+  };
+  const authenticate = (req: Request, res: Response, next: NextFunction) => {
+    const problem = credentialProblem(req);
+    if (problem !== '') return next(new UnauthorizedError(problem ?? 'this endpoint needs a token'));
+    res.locals.authenticated = true;
     next();
   };
-  const readAuth = options.openReads ? (_req: Request, _res: Response, next: NextFunction) => next() : authenticate;
+  // Open reads answer callers without a token (secret values hidden); a wrong token is still refused.
+  const readAuth = options.openReads
+    ? (req: Request, res: Response, next: NextFunction) => {
+        const problem = credentialProblem(req);
+        if (problem) return next(new UnauthorizedError(problem));
+        res.locals.authenticated = problem === '';
+        next();
+      }
+    : authenticate;
   const small = express.json({ limit: '64kb', type: () => true });
 
   if (options.dashboard) app.use(options.dashboard(readAuth));
@@ -139,7 +154,7 @@ export function createApi(options: ApiOptions): express.Express {
   });
   app.get('/services/:name', readAuth, async (req, res) => {
     const name = String(req.params.name);
-    res.json({ service: name, groups: await deployer.service({ ...filterOf(req), service: name }) });
+    res.json({ service: name, groups: await deployer.service({ ...filterOf(req), service: name }, { showEnvValues: res.locals.authenticated === true }) });
   });
   app.post('/services/:name/scale', authenticate, small, async (req, res) => {
     const instances = (req.body as { instances?: unknown } | undefined)?.instances ?? (req.query.instances !== undefined ? Number(req.query.instances) : undefined);

@@ -7,10 +7,15 @@ import * as z from 'zod';
 
 export const durationMs = z.number().int().min(0);
 
+/** An address to listen on: loopback unless something outside this machine must reach the server. */
+const listenHost = z.string().regex(/^[A-Za-z0-9.:_-]+$/, 'must be an IP address or host name, e.g. 127.0.0.1 or 0.0.0.0');
+
 /** `theseus deployer` */
 export const DeployerSection = z.strictObject({
-  /** Port of the deploy API. */
+  /** Port of the deploy API (and the dashboard at /ui). */
   port: z.number().int().min(1).max(65535).default(5000),
+  /** Address the deploy API and the dashboard listen on. */
+  listenHost: listenHost.default('127.0.0.1'),
   /** Largest accepted request body, in bytes. */
   maxBodyBytes: z.number().int().min(1024).default(1024 * 1024),
   /** Let GET endpoints answer without the API token. */
@@ -34,12 +39,16 @@ export const DeployerSection = z.strictObject({
 /** `theseus subscriber` */
 export const SubscriberSection = z.strictObject({
   port: z.number().int().min(1).max(65535).default(5001),
+  /** Address the subscriber's HTTP surface listens on (in callback mode, Marathon must reach it). */
+  listenHost: listenHost.default('127.0.0.1'),
   /** Full reconcile interval. */
   reconcileIntervalMs: durationMs.default(60_000),
   /** Register tasks of apps with health checks only once healthy. */
   requireHealthy: z.boolean().default(true),
   /** Register with Marathon's HTTP callback bus (Marathon < 1.5) at this URL of ours. */
   callbackUrl: z.url().optional(),
+  /** File holding the secret every callback must carry (required with `callbackUrl`; not the API token). */
+  callbackSecretFile: z.string().min(1).optional(),
   /** A stream silent for longer than this is dead (Marathon sends a heartbeat every 10 s). */
   streamIdleTimeoutMs: durationMs.default(30_000),
   /** Leader lease TTL in seconds: a dead leader is replaced within this time. */
@@ -53,6 +62,10 @@ export const SubscriberSection = z.strictObject({
     .int()
     .refine((mb) => mb === 0 || mb >= 64, 'must be 0 or a whole number of MB from 64 up')
     .default(160),
+}).superRefine((subscriber, ctx) => {
+  if (subscriber.callbackUrl && !subscriber.callbackSecretFile) {
+    ctx.addIssue({ code: 'custom', path: ['callbackSecretFile'], message: 'is required with a callback URL: Marathon\'s callbacks must carry a secret of their own' });
+  }
 });
 
 /** `theseus engine` */

@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings } from './settings.js';
+import { redact } from '../logging.js';
 import { ConfigError } from '../errors.js';
 
 function file(text: string): string {
@@ -26,6 +27,8 @@ test('defaults fill every section', () => {
   assert.deepEqual(s.etcd.endpoints, ['http://127.0.0.1:2379']);
   assert.equal(s.redis.url, 'redis://127.0.0.1:6379');
   assert.equal(s.deployer.port, 5000);
+  assert.equal(s.deployer.listenHost, '127.0.0.1');
+  assert.equal(s.subscriber.listenHost, '127.0.0.1');
   assert.equal(s.subscriber.reconcileIntervalMs, 60_000);
   assert.deepEqual(s.engine.portRange, [31000, 32000]);
   assert.equal(s.marathon.urls, undefined);
@@ -75,4 +78,21 @@ test('a bad value in the file names the file and key; unknown keys are errors', 
 test('required settings that are missing are named with the variable to set', () => {
   rejects(() => loadSettings({ env: {}, require: ['marathon.urls'] }), 'MARATHON_URL', /is required/);
   rejects(() => loadSettings({ env: { MARATHON_URL: 'http://m:8080' }, require: ['marathon.urls', 'api.token'] }), 'THESEUS_API_TOKEN', /is required/);
+});
+
+test('access settings: etcd credentials are files and go together; callbacks need their own secret', () => {
+  const s = loadSettings({ env: { ETCD_ENDPOINTS: 'https://etcd:2379', ETCD_USERNAME: 'theseus-subscriber', ETCD_PASSWORD_FILE: '/run/p', ETCD_CA_FILE: '/run/ca.crt', DEPLOYER_LISTEN_HOST: '0.0.0.0' } });
+  assert.deepEqual([s.etcd.username, s.etcd.passwordFile, s.etcd.caFile, s.deployer.listenHost], ['theseus-subscriber', '/run/p', '/run/ca.crt', '0.0.0.0']);
+  rejects(() => loadSettings({ env: { ETCD_USERNAME: 'u' } }), 'ETCD_PASSWORD_FILE', /is required for etcd user u/);
+  rejects(() => loadSettings({ env: { ETCD_CERT_FILE: '/c.crt' } }), 'ETCD_KEY_FILE', /needs both certFile and keyFile/);
+  rejects(() => loadSettings({ env: { ETCD_CA_FILE: '/ca.crt' } }), 'ETCD_ENDPOINTS', /http:\/\/127\.0\.0\.1:2379 must be https:\/\/ when etcd TLS is set/);
+  rejects(() => loadSettings({ env: { CALLBACK_URL: 'http://10.0.0.5:5001/callback' } }), 'SUBSCRIBER_CALLBACK_SECRET_FILE', /is required with a callback URL/);
+  rejects(() => loadSettings({ env: { SUBSCRIBER_LISTEN_HOST: 'any host' } }), 'SUBSCRIBER_LISTEN_HOST', /must be an IP address or host name/);
+});
+
+test('theseus config hides every secret, a password-only Redis URL included, and shows secret file paths', () => {
+  const s = loadSettings({ env: { REDIS_URL: 'redis://:hunter2@redis:6379', THESEUS_API_TOKEN: 'token-0123456789abcdef', MARATHON_CREDENTIALS: 'ops:hunter3', ETCD_USERNAME: 'u', ETCD_PASSWORD_FILE: '/run/p' } });
+  const text = JSON.stringify(redact(s)) // what `theseus config` prints;
+  assert.doesNotMatch(text, /hunter2|hunter3|token-0123456789abcdef/);
+  assert.match(text, /"passwordFile":"\/run\/p"/);
 });

@@ -13,6 +13,7 @@ import { DEFAULT_ETCD_PREFIX } from '../endpoints/keys.js';
 import { DeployerSection, EngineSection, GuestSection, SubscriberSection, durationMs } from './sections.js';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+const filePath = z.string().min(1, 'must be a file path');
 const name = z.string().superRefine((v, ctx) => {
   const problem = nameProblem(v);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
@@ -38,6 +39,30 @@ export const SettingsSchema = z.strictObject({
       /** etcd as containers reach it (injected as ETCD_ENDPOINTS); default: `endpoints`. */
       containerEndpoints: z.array(httpUrl).min(1).optional(),
       prefix: z.string().regex(/^\/[A-Za-z0-9._\-/]*[A-Za-z0-9._-]$/, 'must be an absolute path like /theseus').default(DEFAULT_ETCD_PREFIX),
+      /** etcd user (etcd's RBAC); its password is read from `passwordFile`. With client certificates alone, the certificate's CN is the user. */
+      username: z.string().min(1).optional(),
+      /** File holding the password of `username` (one line). */
+      passwordFile: filePath.optional(),
+      /** PEM bundle of the CAs that sign etcd's server certificate; endpoints are then https://. */
+      caFile: filePath.optional(),
+      /** PEM client certificate and its key, for etcd's --client-cert-auth. */
+      certFile: filePath.optional(),
+      keyFile: filePath.optional(),
+      /** The read-only etcd user the deployer hands to containers (ETCD_USERNAME, ETCD_PASSWORD). */
+      containerUsername: z.string().min(1).optional(),
+      containerPasswordFile: filePath.optional(),
+    })
+    .superRefine((etcd, ctx) => {
+      if (etcd.passwordFile && !etcd.username) ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required with a password file' });
+      if (etcd.username && !etcd.passwordFile && !etcd.certFile) ctx.addIssue({ code: 'custom', path: ['passwordFile'], message: `is required for etcd user ${etcd.username}` });
+      if (Boolean(etcd.certFile) !== Boolean(etcd.keyFile)) ctx.addIssue({ code: 'custom', path: [etcd.certFile ? 'keyFile' : 'certFile'], message: 'a client certificate needs both certFile and keyFile' });
+      if (Boolean(etcd.containerUsername) !== Boolean(etcd.containerPasswordFile)) {
+        ctx.addIssue({ code: 'custom', path: [etcd.containerUsername ? 'containerPasswordFile' : 'containerUsername'], message: 'the container user needs both a name and a password file' });
+      }
+      if (etcd.caFile || etcd.certFile) {
+        const plain = [...etcd.endpoints, ...(etcd.containerEndpoints ?? [])].find((url) => !url.startsWith('https://'));
+        if (plain) ctx.addIssue({ code: 'custom', path: [etcd.endpoints.includes(plain) ? 'endpoints' : 'containerEndpoints'], message: `${plain} must be https:// when etcd TLS is set` });
+      }
     })
     .prefault({}),
   redis: z.strictObject({ url: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// URL' }).default('redis://127.0.0.1:6379') }).prefault({}),
@@ -73,6 +98,13 @@ export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
   ETCD_ENDPOINTS: { path: 'etcd.endpoints', parse: 'list' },
   THESEUS_CONTAINER_ETCD_ENDPOINTS: { path: 'etcd.containerEndpoints', parse: 'list' },
   THESEUS_ETCD_PREFIX: { path: 'etcd.prefix', parse: 'string' },
+  ETCD_USERNAME: { path: 'etcd.username', parse: 'string' },
+  ETCD_PASSWORD_FILE: { path: 'etcd.passwordFile', parse: 'string' },
+  ETCD_CA_FILE: { path: 'etcd.caFile', parse: 'string' },
+  ETCD_CERT_FILE: { path: 'etcd.certFile', parse: 'string' },
+  ETCD_KEY_FILE: { path: 'etcd.keyFile', parse: 'string' },
+  THESEUS_CONTAINER_ETCD_USERNAME: { path: 'etcd.containerUsername', parse: 'string' },
+  THESEUS_CONTAINER_ETCD_PASSWORD_FILE: { path: 'etcd.containerPasswordFile', parse: 'string' },
   REDIS_URL: { path: 'redis.url', parse: 'string' },
   THESEUS_API_TOKEN: { path: 'api.token', parse: 'string' },
   THESEUS_CLUSTER: { path: 'cluster', parse: 'string' },
@@ -91,6 +123,9 @@ export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
   RECONCILE_INTERVAL_MS: { path: 'subscriber.reconcileIntervalMs', parse: 'int' },
   REQUIRE_HEALTHY: { path: 'subscriber.requireHealthy', parse: 'bool' },
   CALLBACK_URL: { path: 'subscriber.callbackUrl', parse: 'string' },
+  SUBSCRIBER_CALLBACK_SECRET_FILE: { path: 'subscriber.callbackSecretFile', parse: 'string' },
+  SUBSCRIBER_LISTEN_HOST: { path: 'subscriber.listenHost', parse: 'string' },
+  DEPLOYER_LISTEN_HOST: { path: 'deployer.listenHost', parse: 'string' },
   STREAM_IDLE_TIMEOUT_MS: { path: 'subscriber.streamIdleTimeoutMs', parse: 'int' },
   SUBSCRIBER_LEADER_TTL_S: { path: 'subscriber.leaderTtlSeconds', parse: 'int' },
   SUBSCRIBER_HEAP_MB: { path: 'subscriber.heapMb', parse: 'int' },

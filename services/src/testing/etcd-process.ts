@@ -20,20 +20,32 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** Client TLS of a test etcd: its certificate and key, and the CA whose client certificates it accepts. */
+export interface EtcdProcessTls {
+  cert: string;
+  key: string;
+  /** With it, etcd requires a client certificate signed by this CA (--client-cert-auth). */
+  clientCa?: string;
+}
+
 export class EtcdProcess {
   private child: ChildProcess | undefined;
   private log = '';
+  /** Plain-HTTP /health while clients speak TLS. */
+  private metricsPort = 0;
 
   private constructor(
     readonly host: string,
     readonly clientPort: number,
     readonly peerPort: number,
     readonly dataDir: string,
+    readonly tls: EtcdProcessTls | undefined,
   ) {}
 
   /** `host`: the address to listen on (e.g. the docker bridge for containers without host networking). */
-  static async start(host = '127.0.0.1'): Promise<EtcdProcess> {
-    const etcd = new EtcdProcess(host, await freePort(host), await freePort(host), mkdtempSync(join(tmpdir(), 'theseus-etcd-')));
+  static async start(host = '127.0.0.1', options: { tls?: EtcdProcessTls } = {}): Promise<EtcdProcess> {
+    const etcd = new EtcdProcess(host, await freePort(host), await freePort(host), mkdtempSync(join(tmpdir(), 'theseus-etcd-')), options.tls);
+    if (options.tls) etcd.metricsPort = await freePort(host);
     await etcd.run();
     return etcd;
   }
@@ -44,7 +56,7 @@ export class EtcdProcess {
   }
 
   get endpoint(): string {
-    return `http://${this.host}:${this.clientPort}`;
+    return `${this.tls ? 'https' : 'http'}://${this.host}:${this.clientPort}`;
   }
 
   private async run(): Promise<void> {
@@ -62,6 +74,14 @@ export class EtcdProcess {
         '--initial-cluster', `theseus-test=${peer}`,
         '--log-level', 'error',
         '--logger', 'zap',
+        ...(this.tls
+          ? [
+              '--cert-file', this.tls.cert,
+              '--key-file', this.tls.key,
+              ...(this.tls.clientCa ? ['--client-cert-auth', '--trusted-ca-file', this.tls.clientCa] : []),
+              '--listen-metrics-urls', `http://${this.host}:${this.metricsPort}`,
+            ]
+          : []),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -71,7 +91,7 @@ export class EtcdProcess {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`etcd exited with ${child.exitCode}: ${this.log}`);
       try {
-        const response = await fetch(`${this.endpoint}/health`);
+        const response = await fetch(this.tls ? `http://${this.host}:${this.metricsPort}/health` : `${this.endpoint}/health`);
         if (response.ok && ((await response.json()) as { health?: string }).health === 'true') return;
       } catch {
         // not listening yet
