@@ -45,6 +45,10 @@ if [ -n "$engine_id" ] && command -v docker >/dev/null; then
     say "removed the engine's remaining containers"
   fi
 fi
+if [ -f "$RUN_DIR/etcd/root.password" ]; then
+  STEP="turning etcd's authentication off"
+  ETCD_ENDPOINTS="http://127.0.0.1:${ETCD_PORT:-2379}" node cluster/scripts/etcd-auth.mjs --off "$RUN_DIR/etcd"
+fi
 rm -rf "$RUN_DIR"
 STEP="stopping the stack services that up started"
 bash cluster/scripts/stack.sh down

@@ -12,6 +12,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 STEP="starting etcd, Redis and the Docker Engine"
 bash cluster/scripts/stack.sh up
+STEP="checking that etcd answers without credentials"
+if curl -sS -m 5 -X POST "http://127.0.0.1:${ETCD_PORT:-2379}/v3/kv/range" -d '{"key":"AA=="}' | grep -q 'user name is empty'; then
+  fail "etcd on 127.0.0.1:${ETCD_PORT:-2379} has authentication on (npm run up turns it on): run npm run down, then npm test"
+fi
 # What the tests use from Debian: Chromium for the dashboard's browser tests (never a downloaded
 # browser), python3-marathon (a real Marathon client library) for the engine's fidelity tests, and a
 # C compiler with a static C library for the containerizer's native client.

@@ -56,6 +56,22 @@ ETCD_HOST_URL="http://127.0.0.1:$ETCD_PORT"
 ETCD_CONTAINER_URL="http://$gateway:$ETCD_PORT"
 MARATHON="http://127.0.0.1:$ENGINE_PORT"
 
+# etcd with users and roles (cluster/scripts/etcd-auth.mjs): the subscriber writes endpoint records,
+# the deployer and every container only read them. Only on an etcd the stack started: someone
+# else's etcd is theirs to configure.
+STACK_DIR=${THESEUS_STACK_DIR:-/var/tmp/theseus-stack}
+SUBSCRIBER_ETCD=() DEPLOYER_ETCD=() GUEST_ETCD=()
+if [ -f "$STACK_DIR/etcd.pid" ] && kill -0 "$(cat "$STACK_DIR/etcd.pid")" 2>/dev/null; then
+  STEP="turning etcd's authentication on (cluster/scripts/etcd-auth.mjs)"
+  ETCD_ENDPOINTS="$ETCD_HOST_URL" node cluster/scripts/etcd-auth.mjs "$RUN_DIR/etcd"
+  SUBSCRIBER_ETCD=(ETCD_USERNAME=theseus-subscriber ETCD_PASSWORD_FILE="$RUN_DIR/etcd/theseus-subscriber.password")
+  DEPLOYER_ETCD=(ETCD_USERNAME=theseus-deployer ETCD_PASSWORD_FILE="$RUN_DIR/etcd/theseus-deployer.password"
+    THESEUS_CONTAINER_ETCD_USERNAME=theseus-container THESEUS_CONTAINER_ETCD_PASSWORD_FILE="$RUN_DIR/etcd/theseus-container.password")
+  GUEST_ETCD=(ETCD_USERNAME=theseus-container ETCD_PASSWORD_FILE="$RUN_DIR/etcd/theseus-container.password")
+else
+  say "etcd on port $ETCD_PORT was not started by this stack: its authentication is left as it is"
+fi
+
 # start_part NAME PORT HEALTH_PATH ENV... -- ARGS...
 start_part() {
   local name=$1 port=$2 health=$3; shift 3
@@ -80,8 +96,10 @@ start_part() {
 
 STEP="starting the engine, the subscriber and the deployer"
 start_part engine "$ENGINE_PORT" /ping -- --data-dir "$RUN_DIR/engine" --hostname "$gateway"
-start_part subscriber "$SUBSCRIBER_PORT" /healthz MARATHON_URL="$MARATHON" ETCD_ENDPOINTS="$ETCD_HOST_URL" THESEUS_API_TOKEN="$TOKEN" --
+start_part subscriber "$SUBSCRIBER_PORT" /healthz MARATHON_URL="$MARATHON" ETCD_ENDPOINTS="$ETCD_HOST_URL" THESEUS_API_TOKEN="$TOKEN" \
+  "${SUBSCRIBER_ETCD[@]}" --
 start_part deployer "$DEPLOYER_PORT" /healthz MARATHON_URL="$MARATHON" ETCD_ENDPOINTS="$ETCD_HOST_URL" REDIS_URL="redis://127.0.0.1:$REDIS_PORT" \
+  "${DEPLOYER_ETCD[@]}" \
   THESEUS_CONTAINER_ETCD_ENDPOINTS="$ETCD_CONTAINER_URL" THESEUS_API_TOKEN="$TOKEN" THESEUS_OPEN_READS=true \
   MESOS_MASTER_URL="$MARATHON" --
 
@@ -91,7 +109,7 @@ STEP="deploying examples/deploy.yaml (see $RUN_DIR/deployer.log)"
 THESEUS_API_TOKEN="$TOKEN" node bin/theseus.js deploy -f examples/deploy.yaml --wait --url "$DEPLOYER"
 
 endpoints() {
-  ETCD_ENDPOINTS="$ETCD_HOST_URL" ENVIRONMENT_NAME=default node bin/theseus.js guest node-list "$1" --ports http --minimum 0 2>/dev/null |
+  env "${GUEST_ETCD[@]}" ETCD_ENDPOINTS="$ETCD_HOST_URL" ENVIRONMENT_NAME=default node bin/theseus.js guest node-list "$1" --ports http --minimum 0 2>/dev/null |
     sed 's/^/      http:\/\//' || true
 }
 
@@ -103,7 +121,7 @@ Theseus is running.
   dashboard     $DEPLOYER/ui
   engine        $MARATHON            (Marathon REST API v2 and /v2/events)
   subscriber    http://127.0.0.1:$SUBSCRIBER_PORT       (/readyz, /metrics, POST /cleanup)
-  etcd          $ETCD_HOST_URL       (containers: $ETCD_CONTAINER_URL)
+  etcd          $ETCD_HOST_URL       (containers: $ETCD_CONTAINER_URL)$([ "${#GUEST_ETCD[@]}" -gt 0 ] && printf '\n                users and roles on; passwords in %s' "$RUN_DIR/etcd")
   logs          $RUN_DIR/*.log
 
 The example (examples/deploy.yaml):

@@ -4,7 +4,8 @@
 // theseus-container: read the endpoint records). Passwords are files in DIR (mode 600), made once
 // and kept; running it again only brings etcd back in line with them. Needs `npm run build`.
 //
-//   node cluster/scripts/etcd-auth.mjs DIR
+//   node cluster/scripts/etcd-auth.mjs DIR         turn it on (users, roles, passwords in DIR)
+//   node cluster/scripts/etcd-auth.mjs --off DIR   turn it off again, as root from DIR (`npm run down`)
 //
 // etcd is found as every part finds it: ETCD_ENDPOINTS, THESEUS_ETCD_PREFIX, and for TLS
 // ETCD_CA_FILE, ETCD_CERT_FILE, ETCD_KEY_FILE. The parts then run with
@@ -17,9 +18,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyEtcdRbac, createEtcdClient, loadSettings, readEtcdAccess } from '@theseus/services';
 
-const dir = process.argv[2];
-if (!dir || process.argv.length > 3) {
-  process.stderr.write('usage: node cluster/scripts/etcd-auth.mjs DIR (where the password files are kept)\n');
+const off = process.argv[2] === '--off';
+const dir = process.argv[off ? 3 : 2];
+if (!dir || process.argv.length > (off ? 4 : 3)) {
+  process.stderr.write('usage: node cluster/scripts/etcd-auth.mjs [--off] DIR (where the password files are kept)\n');
   process.exit(2);
 }
 
@@ -30,8 +32,24 @@ function password(name) {
 }
 
 try {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const settings = loadSettings();
+  if (off) {
+    const tlsOff = readEtcdAccess({ caFile: settings.etcd.caFile, certFile: settings.etcd.certFile, keyFile: settings.etcd.keyFile });
+    const rootFile = join(dir, 'root.password');
+    if (!existsSync(rootFile)) {
+      process.stderr.write(`etcd-auth: no ${rootFile}: authentication was not turned on from here; left as it is\n`);
+      process.exit(0);
+    }
+    const root = createEtcdClient({ endpoints: settings.etcd.endpoints, access: { ...tlsOff, username: 'root', password: readFileSync(rootFile, 'utf8').trim() } });
+    try {
+      await root.auth.authDisable();
+    } finally {
+      root.close();
+    }
+    process.stderr.write('etcd-auth: authentication off\n');
+    process.exit(0);
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tls = readEtcdAccess({ caFile: settings.etcd.caFile, certFile: settings.etcd.certFile, keyFile: settings.etcd.keyFile });
   const users = Object.fromEntries(['subscriber', 'deployer', 'container'].map((party) => [party, { name: `theseus-${party}`, password: password(`theseus-${party}`) }]));
   const rootPassword = password('root');
