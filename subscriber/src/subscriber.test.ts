@@ -59,8 +59,9 @@ test('TASK_RUNNING registers; every leaving state removes; staging and starting 
 });
 
 test('a burst of events larger than the flow-control window all reach etcd over the one attached stream', async () => {
-  // the engine launching 3,000 tasks shares this process: the stream is not idle, only starved of CPU
-  const { marathon, prefix, sub } = await setup({ streamIdleTimeoutMs: 30_000 });
+  // the engine launching 3,000 tasks shares this process: neither the stream nor the lease is
+  // abandoned, they are only starved of CPU for a while
+  const { marathon, prefix, sub } = await setup({ streamIdleTimeoutMs: 30_000, leaderTtlSeconds: 30 });
   await marathon.putApp(theseusApp(web));
   const before = (await sub.status()).lastReconcile?.at;
   await marathon.startTasks('/theseus/default/web', 3_000);
