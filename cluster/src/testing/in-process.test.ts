@@ -44,7 +44,7 @@ async function readStream(url: string, ms: number): Promise<{ status: number; te
 }
 
 test('scripted tasks: one that never starts holds its deployment; driven on, the engine reports each state', async () => {
-  const { e, events, client } = await start({ script: () => ({ until: 'TASK_STAGING' }) });
+  const { e, events, client } = await start({ script: () => ({ until: 'TASK_STAGING', healthy: undefined }) });
   const created = await client.createApp({ id: '/held', cmd: 'serve', instances: 1, healthChecks: [{ protocol: 'MESOS_HTTP', path: '/h', portIndex: 0 }], portDefinitions: [{ port: 0 }] });
   await eventually('a task launched', () => e.runner.taskIds().length === 1);
   const [taskId] = e.runner.taskIds() as [string];
