@@ -320,11 +320,9 @@ async function populate(marathon: InProcessEngine, apps: number, perApp: number,
     networks: [{ mode: 'container' as const, name: 'bench' }],
     container: { type: 'DOCKER' as const, docker: { image: 'theseus/busybox:local' }, portMappings: [{ containerPort: 8080, name: 'http' }, { containerPort: 9000, name: 'admin' }] },
   };
-  for (let a = 0; a < apps; a++) {
-    const app = await marathon.putApp(theseusApp({ namespace: `ns-${a % 10}`, service: `svc-${a}`, labels: [] }, containerPorts ? network : {}), { silent: true });
-    await marathon.startTasks(app.id, perApp, { silent: true });
-    out.push(app);
-  }
+  for (let a = 0; a < apps; a++) out.push(await marathon.putApp(theseusApp({ namespace: `ns-${a % 10}`, service: `svc-${a}`, labels: [] }, containerPorts ? network : {})));
+  // no client is attached yet (the events go to nobody); launched together, the engine writes its state once
+  await Promise.all(out.map((app) => marathon.startTasks(app.id, perApp)));
   return out;
 }
 
@@ -339,9 +337,10 @@ async function reconcileDrift() {
     // 10% drift: a third missing from etcd, a third wrong in etcd, a third stale in etcd.
     const tasks = marathon.tasks().filter((t) => t.state === 'TASK_RUNNING');
     const drift = Math.round(tasks.length / 10 / 3);
-    for (let i = 0; i < drift; i++) await marathon.startTask(apps[i % apps.length]!.id, { silent: true });
+    // changes made together: the engine writes its state once for them
+    await Promise.all(Array.from({ length: drift }, (_, i) => marathon.startTask(apps[i % apps.length]!.id, { silent: true })));
     const victims = tasks.slice(0, 2 * drift);
-    for (const task of victims.slice(0, drift)) await marathon.setTaskState(task.id, 'TASK_KILLED', { silent: true });
+    await Promise.all(victims.slice(0, drift).map((task) => marathon.setTaskState(task.id, 'TASK_KILLED', { silent: true })));
     for (const task of victims.slice(drift)) {
       const labels = marathon.app(task.appId)!.labels!;
       const key = layout.endpoint(labels.THESEUS_NAMESPACE!, labels.THESEUS_SERVICE!, task.id);

@@ -41,6 +41,7 @@ const STAGES = new Set<MesosTaskState>(['TASK_STAGING', 'TASK_STARTING', 'TASK_R
 export class InProcessEngine {
   private server: EngineServer | undefined;
   private held: (appId: string) => boolean = () => false;
+  private silentChanges = 0;
 
   private constructor(readonly engine: Engine, readonly runner: ScriptedRunner, readonly faults: FaultLayer, readonly url: string) {}
 
@@ -99,7 +100,8 @@ export class InProcessEngine {
   }
 
   app(appId: string): MarathonAppInfo | undefined {
-    return this.apps().find((a) => a.id === appId);
+    const app = this.engine.apps.get(appId);
+    return app && this.engine.appInfo(app, { tasks: true, counts: true, deployments: true });
   }
 
   tasks(): MarathonTask[] {
@@ -111,16 +113,16 @@ export class InProcessEngine {
     return task && taskJson(task, this.engine.agentId);
   }
 
-  /** Runs `change` with its events dropped (when `silent`), waiting for `settled` before delivering again. */
+  /** Runs `change` with its events dropped (when `silent`): until the last of the changes running at once is done. */
   private async quietly<T>(silent: boolean | undefined, change: () => Promise<T>): Promise<T> {
     if (!silent) return change();
-    this.faults.dropEvents();
+    if (this.silentChanges++ === 0) this.faults.dropEvents();
     try {
       const result = await change();
       await new Promise((r) => setImmediate(r));
       return result;
     } finally {
-      this.faults.deliverEvents();
+      if (--this.silentChanges === 0) this.faults.deliverEvents();
     }
   }
 
