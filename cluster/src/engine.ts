@@ -87,7 +87,7 @@ export class Engine {
         ...(options.defaultContainerImage ? { defaultContainerImage: options.defaultContainerImage } : {}),
         privileges: this.privileges,
         capacity: { cpus: options.cpus ?? machineCpus().length, memMb: options.memMb ?? Math.floor(totalmem() / 1024 / 1024) },
-        runners: { process: this.processRunner, ...(options.dockerRunner ? { docker: options.dockerRunner } : {}) },
+        runners: { process: this.processRunner, ...(options.dockerRunner ? { docker: options.dockerRunner } : {}), ...(options.scriptedRunner ? { scripted: options.scriptedRunner } : {}) },
         logger: this.logger,
       },
       this.bus,
@@ -99,7 +99,7 @@ export class Engine {
       bus: this.bus,
       agentId: this.agentId,
       app: (appId, version) => (version ? this.apps.version(appId, version) : undefined) ?? this.apps.get(appId),
-      runner: (task) => (task.runner === 'docker' ? options.dockerRunner : undefined) ?? (task.runner === 'process' ? this.processRunner : undefined),
+      runner: (task) => ({ docker: options.dockerRunner, process: this.processRunner, scripted: options.scriptedRunner })[task.runner],
       kill: (task) => this.scheduler.kill(task),
       changed: (task) => {
         this.state.changed();
@@ -118,6 +118,14 @@ export class Engine {
       const app = this.apps.get(task.appId);
       if (app) this.scheduler.recordFailure(app);
     };
+    options.scriptedRunner?.attach?.({
+      status: (taskId, state, message) => this.scheduler.report(taskId, state, message),
+      health: (taskId, alive, cause) => {
+        const task = this.scheduler.tasks.get(taskId);
+        if (task) this.health.report(task, alive, cause);
+      },
+    });
+    options.faults?.attach(this.bus);
     this.callbacks = new CallbackSubscribers(this.bus, saved?.callbackUrls ?? [], {
       onChange: () => this.state.changed(),
       logger: this.logger,

@@ -1,5 +1,6 @@
 /** Options of the engine; defaults in brackets. */
 import type { Logger } from '@theseus/services';
+import type { FaultLayer } from './faults/fault-layer.js';
 import type { TaskRunner } from './tasks/runner.js';
 
 export interface EngineOptions {
@@ -48,5 +49,9 @@ export interface EngineOptions {
   maxBodyBytes?: number;
   /** The Docker runner; without one, apps with an image fail with TASK_FAILED. */
   dockerRunner?: TaskRunner;
+  /** Runs every task instead of Docker and local processes (a `ScriptedRunner`, for clients' tests) [none]. */
+  scriptedRunner?: TaskRunner;
+  /** Faults switched on in-process: the HTTP middleware slot and the event delivery hook [none]. */
+  faults?: FaultLayer;
   logger: Logger;
 }

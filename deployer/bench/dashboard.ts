@@ -1,6 +1,6 @@
 /**
- * Dashboard page load with a large cluster: 200 service groups and 2,000 tasks in a Marathon test
- * double, 2,000 endpoint records in etcd (under a random prefix), the real deployer serving /ui,
+ * Dashboard page load with a large cluster: 200 service groups and 2,000 tasks in the engine
+ * (in-process, scripted tasks), 2,000 endpoint records in etcd (under a random prefix), the real deployer serving /ui,
  * and Debian's Chromium loading the page again and again in fresh contexts. Reports medians of
  * first paint, first contentful paint, and the time until the services table is drawn from the
  * live channel's snapshot (the `theseus:data-rendered` mark), next to the same page with nothing
@@ -30,8 +30,8 @@ const median = (xs: number[]) => {
 
 async function main() {
   const harness = await startHarness({ env: { THESEUS_OPEN_READS: 'true', THESEUS_ETCD_PREFIX: etcdPrefix } });
-  const double = harness.double!;
-  const marathon = new MarathonClient({ urls: [double.url] });
+  const engine = harness.marathon!;
+  const marathon = new MarathonClient({ urls: [engine.url] });
   const etcd = createEtcdClient({ endpoints: ['http://127.0.0.1:2379'] });
   // launch() gives Chromium a new, empty temporary profile (user data dir) and removes it on close
   const browser = await chromium.launch({
@@ -51,7 +51,7 @@ async function main() {
     const doc = readDeployDocument(yaml.join('\n'), 'yaml');
     const started = Date.now();
     for (const spec of doc.deploy) await marathon.createApp(toMarathonApp(spec, { appGroup: 'theseus', etcdEndpoints: ['http://127.0.0.1:2379'], etcdPrefix }));
-    while (double.deployments.size > 0) await new Promise((r) => setTimeout(r, 20));
+    while (engine.engine.orchestrator.deployments.size > 0) await new Promise((r) => setTimeout(r, 20));
     const apps = await marathon.listApps({ embed: ['apps.tasks'] });
     const tasks = apps.flatMap((a) => (a.tasks ?? []).map((t) => ({ app: a, task: t })));
     // endpoint records as the subscriber writes them
@@ -89,7 +89,7 @@ async function main() {
     // a first visitor: a deployer that has not read anything yet, so the load waits for a full read
     const cold: Timing[] = [];
     for (let i = 0; i < LOADS; i++) {
-      const fresh = await startHarness({ marathonUrl: double.url, env: { THESEUS_OPEN_READS: 'true', THESEUS_ETCD_PREFIX: etcdPrefix } });
+      const fresh = await startHarness({ marathonUrl: engine.url, env: { THESEUS_OPEN_READS: 'true', THESEUS_ETCD_PREFIX: etcdPrefix } });
       try {
         cold.push(...(await measure(browser, fresh.url, 1, undefined, false)));
       } finally {

@@ -1,6 +1,6 @@
 /**
  * Dry-run requests per second: `POST /deploy?dryRun=true` with a 5-service YAML document against a
- * deployer whose Marathon (a test double) already runs 50 managed apps, 16 requests in flight over
+ * deployer whose Marathon (an in-process engine) already runs 50 managed apps, 16 requests in flight over
  * keep-alive connections. Beside it, `GET /healthz` on the same server: the floor Express and
  * the loopback set. Target: over 1,000 dry runs per second on this 2-core machine.
  *
@@ -75,9 +75,9 @@ function startProcess(script: string, env: Record<string, string>): Promise<{ ur
   });
 }
 
-// Marathon (the double), the deployer and this load generator each run in their own process.
-const double = await startProcess('run-double.ts', {});
-const marathonUrl = double.url;
+// Marathon (an in-process engine), the deployer and this load generator each run in their own process.
+const marathon = await startProcess('run-marathon.ts', {});
+const marathonUrl = marathon.url;
 const deployer = await startProcess('run-deployer.ts', { MARATHON_URL: marathonUrl, THESEUS_API_TOKEN: TEST_TOKEN, THESEUS_QUEUE_PREFIX: randomPrefix(), LOG_LEVEL: 'error' });
 const h = { url: deployer.url, auth: { Authorization: `Bearer ${TEST_TOKEN}` } };
 try {
@@ -92,11 +92,11 @@ try {
   const dry = await load(new URL('/deploy?dryRun=true', h.url), 'POST', headers, DOC);
   const health = await load(new URL('/healthz', h.url), 'GET', {}, undefined);
   const f = (x: number) => x.toFixed(0);
-  console.log(`${CONCURRENCY} in flight, ${SECONDS} s each; Marathon double (own process) with ${planned.services.length} managed apps`);
+  console.log(`${CONCURRENCY} in flight, ${SECONDS} s each; Marathon (in-process engine, own process) with ${planned.services.length} managed apps`);
   console.log(`dry run (5 services): ${f(dry.perSecond)} requests/s, latency median ${median(dry.latencies).toFixed(1)} ms, p99 ${percentile(dry.latencies, 99).toFixed(1)} ms, errors ${dry.errors} (target > 1000/s: ${dry.perSecond > 1000 ? 'met' : 'NOT met'})`);
   console.log(`GET /healthz floor:   ${f(health.perSecond)} requests/s, latency median ${median(health.latencies).toFixed(1)} ms`);
   console.log(`ratio dry run / floor: ${(dry.perSecond / health.perSecond).toFixed(2)}`);
 } finally {
   deployer.child.kill('SIGTERM');
-  double.child.kill('SIGTERM');
+  marathon.child.kill('SIGTERM');
 }

@@ -44,7 +44,7 @@ test('deploy --dry-run shows each app and its changes', async () => {
   const r = await theseus('deploy', '-f', spec, '--dry-run');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^create\s+\/theseus\/default\/web$/m);
-  assert.equal(h.double!.mutations().length, 0);
+  assert.equal(h.marathon!.faults.mutations().length, 0);
 });
 
 test('deploy --wait follows each service to the end and exits 0; a failure exits 1', async () => {
@@ -57,7 +57,7 @@ test('deploy --wait follows each service to the end and exits 0; a failure exits
   assert.match(plan.stdout, /^scale\s+\/theseus\/default\/web\n\s+\/instances: 2 -> 3$/m);
   assert.match(plan.stdout, /^noop\s+\/theseus\/default\/api$/m);
 
-  h.double!.inject({ method: 'PUT', path: /\/v2\/apps\/theseus\/default\/api/, status: 422, body: { message: 'Object is not valid', details: [{ path: '/cpus', errors: ['too many'] }] } });
+  h.marathon!.faults.answer({ method: 'PUT', path: /\/v2\/apps\/theseus\/default\/api/, status: 422, body: { message: 'Object is not valid', details: [{ path: '/cpus', errors: ['too many'] }] } });
   const failing = await theseus('deploy', '-f', file('api.yaml', 'deploy:\n  api: {image: api:2}\n'), '--wait');
   assert.equal(failing.code, 1);
   assert.match(failing.stdout, /failed\s+\/theseus\/default\/api \(update\): Marathon refused the app/);
@@ -84,14 +84,14 @@ test('services, status, scale, rollback and rm', async () => {
   assert.match(status.stdout, /^  env SHOP_KEY=s3cret$/m, 'the token holder sees the values');
 
   assert.equal((await theseus('scale', 'shop', '3', '--wait')).code, 0);
-  assert.equal(h.double!.apps.get('/theseus/default/shop')?.app.instances, 3);
+  assert.equal(h.marathon!.app('/theseus/default/shop')?.instances, 3);
   assert.equal((await theseus('scale', 'shop', 'many')).code, 2);
 
   assert.equal((await theseus('rollback', 'shop', '--wait')).code, 0);
-  assert.equal(h.double!.apps.get('/theseus/default/shop')?.app.container?.docker?.image, 'shop:1');
+  assert.equal(h.marathon!.app('/theseus/default/shop')?.container?.docker?.image, 'shop:1');
 
   assert.equal((await theseus('rm', 'shop', '--wait')).code, 0);
-  assert.equal(h.double!.apps.has('/theseus/default/shop'), false);
+  assert.equal(h.marathon!.app('/theseus/default/shop'), undefined);
   const missing = await theseus('status', 'shop');
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /service "shop" not found/);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import request from 'supertest';
-import { MarathonDouble } from '@theseus/services/testing';
+import { InProcessEngine } from '@theseus/cluster/testing';
 import { OwnRedis } from './testing/redis-server.js';
 import { randomPrefix, startHarness, TEST_TOKEN, type Harness } from './testing/harness.js';
 
@@ -25,8 +25,8 @@ async function until<T>(what: string, probe: () => T | undefined | Promise<T | u
   }
 }
 
-function creates(double: MarathonDouble, appId: string): number {
-  return double.calls.filter((c) => c.method === 'POST' && c.path === '/v2/apps' && (c.body as { id?: string })?.id === appId && c.status === 201).length;
+function creates(marathon: InProcessEngine, appId: string): number {
+  return marathon.calls.filter((c) => c.method === 'POST' && c.path === '/v2/apps' && (c.body as { id?: string })?.id === appId && c.status === 201).length;
 }
 
 describe('deploy queue resilience', () => {
@@ -40,8 +40,9 @@ describe('deploy queue resilience', () => {
   });
 
   test('a deployer killed mid-deployment: another one resumes the job and applies nothing twice', async () => {
-    const double = await MarathonDouble.start({ stuck: () => true });
-    const marathonUrl = double.url;
+    const marathon = await InProcessEngine.start();
+    marathon.hold();
+    const marathonUrl = marathon.url;
     const prefix = randomPrefix();
     const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', RUN_DEPLOYER], {
       env: { ...process.env, MARATHON_URL: marathonUrl, REDIS_URL: redis.url, THESEUS_API_TOKEN: TEST_TOKEN, THESEUS_QUEUE_PREFIX: prefix, DEPLOY_LOCK_DURATION_MS: '1000' },
@@ -55,12 +56,11 @@ describe('deploy queue resilience', () => {
       const doc = 'deploy:\n  alpha: {image: a}\n  beta: {image: b}\n  gamma: {image: c, instances: 2}\n';
       const accepted = await request(url).post('/deploy').set(auth).type('application/yaml').send(doc);
       assert.equal(accepted.status, 202);
-      await until('all three creates', () => ['alpha', 'beta', 'gamma'].every((s) => creates(double, `/theseus/default/${s}`) === 1));
+      await until('all three creates', () => ['alpha', 'beta', 'gamma'].every((s) => creates(marathon, `/theseus/default/${s}`) === 1));
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
 
-      double.stuck = () => false;
-      double.finishAll();
+      marathon.release();
       takeover = await startHarness({ marathonUrl, redisUrl: redis.url, queuePrefix: prefix, lockDurationMs: 1000 });
       const done = await request(takeover.url).get(`/deployments/${accepted.body.id}?wait=true&timeout=30`).set(auth);
       assert.equal(done.body.state, 'succeeded', JSON.stringify(done.body.steps.map((s: { error?: unknown }) => s.error)));
@@ -69,36 +69,36 @@ describe('deploy queue resilience', () => {
         assert.ok(step.action === 'create' || step.action === 'noop', step.action);
         assert.equal(step.state, 'succeeded');
       }
-      for (const s of ['alpha', 'beta', 'gamma']) assert.equal(creates(double, `/theseus/default/${s}`), 1, s);
-      assert.equal(double.calls.filter((c) => c.method === 'PUT' || c.method === 'PATCH').length, 0);
+      for (const s of ['alpha', 'beta', 'gamma']) assert.equal(creates(marathon, `/theseus/default/${s}`), 1, s);
+      assert.equal(marathon.calls.filter((c) => c.method === 'PUT' || c.method === 'PATCH').length, 0);
     } finally {
       child.kill('SIGKILL');
       await takeover?.close();
-      await double.close();
+      await marathon.close();
     }
   });
 
   test('Redis crashes and restarts under a running deployment: it completes, each app created once', async () => {
-    const h = await startHarness({ redisUrl: redis.url, double: { deploymentMs: 1500 }, lockDurationMs: 5000 });
+    const h = await startHarness({ redisUrl: redis.url, marathon: { script: () => ({ afterMs: 1500 }) }, lockDurationMs: 5000 });
     try {
       const accepted = await request(h.url).post('/deploy').set(h.auth).type('application/yaml').send('deploy:\n  one: {image: a}\n  two: {image: b}\n');
       assert.equal(accepted.status, 202);
-      await until('both creates', () => creates(h.double!, '/theseus/default/one') && creates(h.double!, '/theseus/default/two'));
+      await until('both creates', () => creates(h.marathon!, '/theseus/default/one') && creates(h.marathon!, '/theseus/default/two'));
       await redis.stop('SIGKILL');
       await new Promise((r) => setTimeout(r, 500));
       await redis.start();
       const done = await request(h.url).get(`/deployments/${accepted.body.id}?wait=true&timeout=30`).set(h.auth);
       assert.equal(done.body.state, 'succeeded');
-      assert.equal(creates(h.double!, '/theseus/default/one'), 1);
-      assert.equal(creates(h.double!, '/theseus/default/two'), 1);
+      assert.equal(creates(h.marathon!, '/theseus/default/one'), 1);
+      assert.equal(creates(h.marathon!, '/theseus/default/two'), 1);
     } finally {
       await h.close();
     }
   });
 
   test('deployments accepted before a Redis restart are not lost: a worker started after applies them', async () => {
-    const double = await MarathonDouble.start();
-    const marathonUrl = double.url;
+    const marathon = await InProcessEngine.start();
+    const marathonUrl = marathon.url;
     const prefix = randomPrefix();
     const front = await startHarness({ marathonUrl, redisUrl: redis.url, queuePrefix: prefix, worker: false });
     let worker: Harness | undefined;
@@ -109,7 +109,7 @@ describe('deploy queue resilience', () => {
         assert.equal(res.status, 202);
         ids.push(res.body.id);
       }
-      assert.equal(double.mutations().length, 0);
+      assert.equal(marathon.faults.mutations().length, 0);
       await redis.stop('SIGTERM');
       await redis.start();
       const started = await startHarness({ marathonUrl, redisUrl: redis.url, queuePrefix: prefix });
@@ -118,17 +118,17 @@ describe('deploy queue resilience', () => {
         const done = await request(started.url).get(`/deployments/${id}?wait=true&timeout=30`).set(started.auth);
         assert.equal(done.body.state, 'succeeded');
       }
-      for (const name of ['q1', 'q2', 'q3']) assert.equal(creates(double, `/theseus/default/${name}`), 1);
+      for (const name of ['q1', 'q2', 'q3']) assert.equal(creates(marathon, `/theseus/default/${name}`), 1);
     } finally {
       await worker?.close();
       await front.close();
-      await double.close();
+      await marathon.close();
     }
   });
 
   test('several deployers share one queue and never work on the same app at once', async () => {
-    const double = await MarathonDouble.start({ deploymentMs: 150 });
-    const marathonUrl = double.url;
+    const marathon = await InProcessEngine.start({ script: () => ({ afterMs: 150 }) });
+    const marathonUrl = marathon.url;
     const prefix = randomPrefix();
     const a = await startHarness({ marathonUrl, redisUrl: redis.url, queuePrefix: prefix });
     const b = await startHarness({ marathonUrl, redisUrl: redis.url, queuePrefix: prefix });
@@ -145,14 +145,14 @@ describe('deploy queue resilience', () => {
         const done = await request(b.url).get(`/deployments/${id}?wait=true&timeout=30`).set(b.auth);
         assert.equal(done.body.state, 'succeeded');
       }
-      const locked = double.calls.filter((c) => c.status === 409);
+      const locked = marathon.calls.filter((c) => c.status === 409);
       assert.deepEqual(locked, [], 'no change was sent while another deployment held the app');
-      const changes = double.mutations('/theseus/default/shared').length;
+      const changes = marathon.faults.mutations('/theseus/default/shared').length;
       assert.ok(changes >= 2, `changes: ${changes}`);
     } finally {
       await a.close();
       await b.close();
-      await double.close();
+      await marathon.close();
     }
   });
 });

@@ -18,7 +18,7 @@ test('networkApiOf: Marathon up to 1.4 reads the pre-1.5 form', () => {
 
 for (const [version, expected] of [['1.4.12', 'legacy'], ['1.10.26', 'canonical']] as const) {
   test(`auto: against Marathon ${version} the deployer writes the ${expected} form, asking /v2/info once`, async () => {
-    const h = await startHarness({ double: { version } });
+    const h = await startHarness({ marathon: { version } });
     try {
       for (let i = 0; i < 2; i++) {
         const res = await request(h.url).post('/deploy?dryRun=true').set(h.auth).type('application/yaml').send(WEB);
@@ -33,7 +33,7 @@ for (const [version, expected] of [['1.4.12', 'legacy'], ['1.10.26', 'canonical'
           assert.deepEqual(app.container.portMappings.map((p: { name: string }) => p.name), ['http']);
         }
       }
-      assert.equal(h.double!.calls.filter((c) => c.path === '/v2/info').length, 1);
+      assert.equal(h.marathon!.calls.filter((c) => c.path === '/v2/info').length, 1);
     } finally {
       await h.close();
     }
@@ -41,11 +41,11 @@ for (const [version, expected] of [['1.4.12', 'legacy'], ['1.10.26', 'canonical'
 }
 
 test('a fixed setting skips the question', async () => {
-  const h = await startHarness({ double: { version: '1.4.12' }, env: { MARATHON_NETWORK_API: 'canonical' } });
+  const h = await startHarness({ marathon: { version: '1.4.12' }, env: { MARATHON_NETWORK_API: 'canonical' } });
   try {
     const res = await request(h.url).post('/deploy?dryRun=true').set(h.auth).type('application/yaml').send(WEB);
     assert.deepEqual(res.body.services[0].app.networks, [{ mode: 'container/bridge' }]);
-    assert.equal(h.double!.calls.filter((c) => c.path === '/v2/info').length, 0);
+    assert.equal(h.marathon!.calls.filter((c) => c.path === '/v2/info').length, 0);
   } finally {
     await h.close();
   }

@@ -77,7 +77,17 @@ function walk(from: unknown, to: unknown, path: string, changes: AppChange[]): v
     return;
   }
   if (isEmpty(from) && isEmpty(to)) return;
-  if (stableJson(from) !== stableJson(to)) changes.push({ path, from: from ?? null, to: to ?? null });
+  if (stableJson(withoutAssignedPorts(from, to)) !== stableJson(to)) changes.push({ path, from: from ?? null, to: to ?? null });
+}
+
+/** Marathon assigns a service port to each port (definition or mapping) not given one: not a change. */
+function withoutAssignedPorts(from: unknown, to: unknown): unknown {
+  if (!Array.isArray(from) || !Array.isArray(to)) return from;
+  return from.map((port: unknown, i) => {
+    if (!isObject(port) || !isObject(to[i]) || 'servicePort' in to[i]) return port;
+    const { servicePort: _assigned, ...rest } = port;
+    return rest;
+  });
 }
 
 /** Fields of an app definition Theseus writes; the rest of an AppInfo is Marathon's bookkeeping. */

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MARATHON_LABELS, parseAppId, readDeployDocument, serviceRefOfApp } from '@theseus/services';
 import { specHash, toMarathonApp } from './translate.js';
-import { APP_DEFINITION_1_4_SCHEMA_PATH, appDefinitionProblems } from '@theseus/services/testing';
+import { APP_DEFINITION_1_4_SCHEMA_PATH, appDefinitionProblems } from '@theseus/cluster/testing';
 
 const context = { appGroup: 'theseus', etcdEndpoints: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'], etcdPrefix: '/theseus' };
 

@@ -2,7 +2,7 @@
  * Subscriber benchmark, one run. Each part, and each measurement of part 1, runs against a private
  * etcd started for it (fresh data directory, random ports; removed after), so that none meets what
  * another left behind (history, a grown file: etcd slows by a third after a few hundred thousand
- * writes without compaction); or against ETCD_ENDPOINTS when given. Marathon is the double. Measured:
+ * writes without compaction); or against ETCD_ENDPOINTS when given. Marathon is the engine, in-process. Measured:
  *
  *  1. events/s from an SSE stream into etcd, next to the raw etcd write ceiling measured the same
  *     way (same records, same client, transactions of 120 puts, 1, 4 and 16 in flight as the
@@ -26,13 +26,13 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createEtcdClient, EtcdLayout, type EndpointRecord, type MarathonAppInfo } from '@theseus/services';
 import { EtcdProcess, freePort } from '@theseus/services/testing';
-import { MarathonDouble } from '@theseus/services/testing';
+import type { InProcessEngine } from '@theseus/cluster/testing';
 
 // The harness reads ETCD_ENDPOINTS when loaded: start a private etcd first (each part gets a fresh one).
 const sharedEtcd = process.env.ETCD_ENDPOINTS;
 let privateEtcd = sharedEtcd ? undefined : await EtcdProcess.start();
 if (privateEtcd) process.env.ETCD_ENDPOINTS = privateEtcd.endpoint;
-const { clearPrefix, ETCD_ENDPOINTS, makeSubscriber, randomPrefix, theseusApp, until } = await import('../src/testing/harness.js');
+const { clearPrefix, ETCD_ENDPOINTS, makeSubscriber, randomPrefix, startMarathon, theseusApp, until } = await import('../src/testing/harness.js');
 
 const QUICK = process.argv.includes('--quick');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -61,7 +61,7 @@ const ownCpuSeconds = () => {
   return (user + system) / 1e6;
 };
 
-/** CPU microseconds per item spent by etcd, the writer (subscriber or raw client) and this process (the Marathon double). */
+/** CPU microseconds per item spent by etcd, the writer (subscriber or raw client) and this process (the engine). */
 interface CpuLedger { etcd: number; writer: number; bench: number }
 const cpuLedgers: Record<string, CpuLedger[]> = {};
 function ledger(name: string, writerPid?: number): (items: number) => void {
@@ -86,11 +86,11 @@ function statusEvent(app: MarathonAppInfo, n: number, timestamp: string) {
 }
 
 /** A leader subscriber with one app, reconciled, on a fresh prefix. */
-async function ready(double: MarathonDouble) {
+async function ready(marathon: InProcessEngine) {
   const prefix = randomPrefix();
-  const sub = makeSubscriber(double, prefix, { leaderTtlSeconds: 10, streamIdleTimeoutMs: 30_000 });
+  const sub = makeSubscriber(marathon, prefix, { leaderTtlSeconds: 10, streamIdleTimeoutMs: 30_000 });
   sub.start();
-  await until(() => sub.isLeader && double.events.streamCount === 1, 'leader');
+  await until(() => sub.isLeader && marathon.faults.streamCount === 1, 'leader');
   await sub.reconcileNow('bench');
   return { prefix, sub };
 }
@@ -99,36 +99,36 @@ async function ready(double: MarathonDouble) {
 type EventWriter = 'subscriber' | 'minimal pipeline';
 
 async function sseThroughput(writer: EventWriter, n: number): Promise<number> {
-  const double = await MarathonDouble.start({ heartbeatMs: 10_000 });
-  const app = double.putApp(theseusApp({ namespace: 'default', service: 'web', labels: [] }));
+  const marathon = await startMarathon(10_000);
+  const app = await marathon.putApp(theseusApp({ namespace: 'default', service: 'web', labels: [] }));
   const prefix = randomPrefix();
-  const { child, port } = writer === 'subscriber' ? await spawnSubscriber(double, prefix) : await spawnMinimalPipeline(double, prefix);
-  await until(() => double.events.streamCount === 1, 'stream attached');
+  const { child, port } = writer === 'subscriber' ? await spawnSubscriber(marathon, prefix) : await spawnMinimalPipeline(marathon, prefix);
+  await until(() => marathon.faults.streamCount === 1, 'stream attached');
   const now = Date.now();
   const endpoints = async () => ((await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { endpoints: number }).endpoints;
   // Warm-up: a first burst of other tasks, untimed, so that the burst measured meets a writer whose
   // code the JIT has compiled, as a subscriber that has been running is (the raw client is warmed too).
-  for (let i = 0; i < n; i++) double.events.publishRaw('status_update_event', statusEvent(app, n + i, new Date(now + i).toISOString()));
+  for (let i = 0; i < n; i++) marathon.faults.publishRaw('status_update_event', statusEvent(app, n + i, new Date(now + i).toISOString()));
   await until(async () => (await endpoints()) >= n, 'the warm-up burst in etcd', 120_000);
   const lines = Array.from({ length: n }, (_, i) => statusEvent(app, i, new Date(now + i).toISOString()));
   const cpu = ledger(writer, child.pid);
   const start = performance.now();
-  for (const line of lines) double.events.publishRaw('status_update_event', line);
+  for (const line of lines) marathon.faults.publishRaw('status_update_event', line);
   await until(async () => (await endpoints()) >= 2 * n, 'all events in etcd', 120_000);
   const seconds = (performance.now() - start) / 1000;
   cpu(n);
   child.kill('SIGTERM');
   await once(child, 'exit');
-  await double.close().catch(() => undefined);
+  await marathon.close().catch(() => undefined);
   await clearPrefix(prefix);
   return n / seconds;
 }
 
-async function spawnMinimalPipeline(double: MarathonDouble, prefix: string): Promise<{ child: ChildProcess; port: number }> {
+async function spawnMinimalPipeline(marathon: InProcessEngine, prefix: string): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', fileURLToPath(new URL('./minimal-pipeline.ts', import.meta.url)), String(port)], {
     cwd: ROOT,
-    env: { ...process.env, MARATHON_URL: double.url, ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','), THESEUS_ETCD_PREFIX: prefix },
+    env: { ...process.env, MARATHON_URL: marathon.url, ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','), THESEUS_ETCD_PREFIX: prefix },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   await until(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true, 'the minimal pipeline to listen', 60_000);
@@ -223,7 +223,7 @@ async function throughput() {
   for (const [writer, xs] of Object.entries(sse)) console.log(`   ${`${writer}, SSE to etcd`.padEnd(54)} ${fmt(median(xs))} events/s  (runs: ${xs.map((x) => fmt(x)).join(', ')})`);
   for (const [name, xs] of Object.entries(raw)) console.log(`   raw etcd, ${name.padEnd(44)} ${fmt(median(xs))} puts/s  (runs: ${xs.map((x) => fmt(x)).join(', ')})`);
   console.log(`   subscriber / best raw ceiling: ${fmt((100 * median(sse.subscriber)) / ceiling, 1)}%  (target >= 80% and > 5,000 events/s); minimal pipeline / ceiling: ${fmt((100 * median(sse['minimal pipeline'])) / ceiling, 1)}%`);
-  console.log('   CPU per event or put (medians, µs): etcd / the subscriber process / this process (Marathon double or raw client); 2 cores = 2,000,000 µs/s');
+  console.log('   CPU per event or put (medians, µs): etcd / the subscriber process / this process (the engine or raw client); 2 cores = 2,000,000 µs/s');
   for (const [name, runs] of Object.entries(cpuLedgers)) {
     const m = (k: keyof CpuLedger) => fmt(median(runs.map((r) => r[k])), 1);
     console.log(`   ${name.padEnd(54)} ${m('etcd')} / ${m('writer')} / ${m('bench')}`);
@@ -238,12 +238,12 @@ async function throughput() {
 async function latency() {
   const rate = 1_000;
   const seconds = QUICK ? 3 : 10;
-  const double = await MarathonDouble.start({ heartbeatMs: 10_000 });
-  const app = double.putApp(theseusApp({ namespace: 'default', service: 'web', labels: [] }));
+  const marathon = await startMarathon(10_000);
+  const app = await marathon.putApp(theseusApp({ namespace: 'default', service: 'web', labels: [] }));
   const prefix = randomPrefix();
   const rawPrefix = randomPrefix();
-  const { child, port } = await spawnSubscriber(double, prefix);
-  await until(() => double.events.streamCount === 1, 'stream attached');
+  const { child, port } = await spawnSubscriber(marathon, prefix);
+  await until(() => marathon.faults.streamCount === 1, 'stream attached');
   const watcher = createEtcdClient({ endpoints: ETCD_ENDPOINTS });
   const samples: number[] = [];
   const raw: number[] = [];
@@ -273,7 +273,7 @@ async function latency() {
       const tick = setInterval(() => {
         const due = base + Math.min(rate, Math.floor(((Date.now() - start) * rate) / 1000));
         const value = () => JSON.stringify({ updatedAt: new Date().toISOString(), padding });
-        if (turn === 0) for (; sent < due; sent++) double.events.publishRaw('status_update_event', statusEvent(app, sent, new Date().toISOString()));
+        if (turn === 0) for (; sent < due; sent++) marathon.faults.publishRaw('status_update_event', statusEvent(app, sent, new Date().toISOString()));
         else if (turn === 1) for (; rawSent < due; rawSent++) void etcd.put(`${rawPrefix}/k${rawSent}`).value(value()).exec();
         else for (; checkedSent < due; checkedSent++) {
           const key = `${rawPrefix}/t${checkedSent}`;
@@ -304,38 +304,46 @@ async function latency() {
   watcher.close();
   child.kill('SIGTERM');
   await once(child, 'exit');
-  await double.close();
+  await marathon.close();
   await clearPrefix(prefix);
   await clearPrefix(rawPrefix);
 }
 
-/** Apps of `perApp` tasks, started without events (Marathon's state as a reconcile finds it). */
-function populate(double: MarathonDouble, apps: number, perApp: number): MarathonAppInfo[] {
+/**
+ * Apps of `perApp` tasks, started without events (Marathon's state as a reconcile finds it). With
+ * `containerPorts`, tasks have container ports only (no host ports: more tasks than one host has ports).
+ */
+async function populate(marathon: InProcessEngine, apps: number, perApp: number, containerPorts = false): Promise<MarathonAppInfo[]> {
   const out: MarathonAppInfo[] = [];
-  for (let a = 0; a < apps; a++) {
-    const app = double.putApp(theseusApp({ namespace: `ns-${a % 10}`, service: `svc-${a}`, labels: [] }), { silent: true });
-    for (let t = 0; t < perApp; t++) double.startTask(app.id, { silent: true });
-    out.push(app);
-  }
+  const network = {
+    portDefinitions: undefined,
+    networks: [{ mode: 'container' as const, name: 'bench' }],
+    container: { type: 'DOCKER' as const, docker: { image: 'theseus/busybox:local' }, portMappings: [{ containerPort: 8080, name: 'http' }, { containerPort: 9000, name: 'admin' }] },
+  };
+  for (let a = 0; a < apps; a++) out.push(await marathon.putApp(theseusApp({ namespace: `ns-${a % 10}`, service: `svc-${a}`, labels: [] }, containerPorts ? network : {})));
+  // no client is attached yet (the events go to nobody); launched together, the engine writes its state once
+  await Promise.all(out.map((app) => marathon.startTasks(app.id, perApp)));
   return out;
 }
 
 async function reconcileDrift() {
-  const double = await MarathonDouble.start({ heartbeatMs: 10_000 });
-  const apps = populate(double, 500, 20);
-  const { prefix, sub } = await ready(double);
+  const marathon = await startMarathon(10_000);
+  const apps = await populate(marathon, 500, 20);
+  const { prefix, sub } = await ready(marathon);
   const layout = new EtcdLayout(prefix);
   const durations: number[] = [];
   let last = '';
   for (let run = 0; run < 3; run++) {
     // 10% drift: a third missing from etcd, a third wrong in etcd, a third stale in etcd.
-    const tasks = [...double.tasks.values()];
+    const tasks = marathon.tasks().filter((t) => t.state === 'TASK_RUNNING');
     const drift = Math.round(tasks.length / 10 / 3);
-    for (let i = 0; i < drift; i++) double.startTask(apps[i % apps.length]!.id, { silent: true });
+    // changes made together: the engine writes its state once for them
+    await Promise.all(Array.from({ length: drift }, (_, i) => marathon.startTask(apps[i % apps.length]!.id, { silent: true })));
     const victims = tasks.slice(0, 2 * drift);
-    for (const task of victims.slice(0, drift)) double.setTaskState(task.id, 'TASK_KILLED', { silent: true });
+    await Promise.all(victims.slice(0, drift).map((task) => marathon.setTaskState(task.id, 'TASK_KILLED', { silent: true })));
     for (const task of victims.slice(drift)) {
-      const key = layout.endpoint(double.apps.get(task.appId)!.app.labels!.THESEUS_NAMESPACE!, double.apps.get(task.appId)!.app.labels!.THESEUS_SERVICE!, task.id);
+      const labels = marathon.app(task.appId)!.labels!;
+      const key = layout.endpoint(labels.THESEUS_NAMESPACE!, labels.THESEUS_SERVICE!, task.id);
       const json = await etcd.get(key).string();
       if (json) await etcd.put(key).value(JSON.stringify({ ...JSON.parse(json), host: 'wrong' }));
     }
@@ -343,17 +351,17 @@ async function reconcileDrift() {
     durations.push(result.durationMs);
     last = `added ${result.added}, fixed ${result.fixed}, removed ${result.removed}, unchanged ${result.unchanged}, tasks ${result.tasks}`;
   }
-  console.log(`3. reconcile of ${fmt(double.tasks.size)} tasks with 10% drift: median ${fmt(median(durations))} ms (runs: ${durations.join(', ')} ms; last: ${last})  (target < 1,000 ms)`);
+  console.log(`3. reconcile of ${fmt(marathon.tasks().length)} tasks with 10% drift: median ${fmt(median(durations))} ms (runs: ${durations.join(', ')} ms; last: ${last})  (target < 1,000 ms)`);
   await sub.stop();
-  await double.close();
+  await marathon.close();
   await clearPrefix(prefix);
 }
 
 /** `theseus subscriber` as its own process (built sources), as it runs in production; resolves once it reconciled. */
-async function spawnSubscriber(double: MarathonDouble, prefix: string, extraArgs: string[] = []): Promise<{ child: ChildProcess; port: number; endpoints: number }> {
+async function spawnSubscriber(marathon: InProcessEngine, prefix: string, extraArgs: string[] = []): Promise<{ child: ChildProcess; port: number; endpoints: number }> {
   const port = await freePort();
   const child = spawn(process.execPath, [...(process.env.SUBSCRIBER_NODE_ARGS?.split(' ') ?? []), `${ROOT}bin/theseus.js`, 'subscriber', '--port', String(port), '--host', '127.0.0.1', ...extraArgs], {
-    env: { ...process.env, MARATHON_URL: double.url, ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','), THESEUS_ETCD_PREFIX: prefix, THESEUS_CLUSTER: 'test', RECONCILE_INTERVAL_MS: '0', LOG_LEVEL: 'warn', MARATHON_TIMEOUT_MS: '60000' },
+    env: { ...process.env, MARATHON_URL: marathon.url, ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','), THESEUS_ETCD_PREFIX: prefix, THESEUS_CLUSTER: 'test', RECONCILE_INTERVAL_MS: '0', LOG_LEVEL: 'warn', MARATHON_TIMEOUT_MS: '60000' },
     stdio: ['ignore', process.env.SUBSCRIBER_STDOUT ? 'inherit' : 'ignore', 'inherit'],
   });
   let endpoints = 0;
@@ -373,8 +381,8 @@ function rssOf(pid: number): { rss: number; peak: number } {
 
 async function memory() {
   const count = QUICK ? 20_000 : 100_000;
-  const double = await MarathonDouble.start({ heartbeatMs: 10_000 });
-  populate(double, 1_000, count / 1_000);
+  const marathon = await startMarathon(10_000);
+  await populate(marathon, 1_000, count / 1_000, true);
   console.log(`4. theseus subscriber process holding ${fmt(count)} endpoints (1,000 apps), 10 s after its first reconcile  (target RSS < 200 MB)`);
   const variants: Array<[string, string[]]> = [
     ['as users run it (its default heap budget)', []],
@@ -382,7 +390,7 @@ async function memory() {
   ];
   for (const [name, args] of variants) {
     const prefix = randomPrefix();
-    const { child, endpoints, port } = await spawnSubscriber(double, prefix, args);
+    const { child, endpoints, port } = await spawnSubscriber(marathon, prefix, args);
     try {
       await new Promise((r) => setTimeout(r, 10_000)); // let the heap settle after the snapshot
       const { rss, peak } = rssOf(child.pid!);
@@ -395,7 +403,7 @@ async function memory() {
       await clearPrefix(prefix);
     }
   }
-  await double.close();
+  await marathon.close();
 }
 
 // The subscriber processes run the built sources.

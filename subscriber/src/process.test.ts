@@ -7,14 +7,14 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { MarathonDouble } from '@theseus/services/testing';
+import type { InProcessEngine } from '@theseus/cluster/testing';
 import { freePort } from '@theseus/services/testing';
-import { clearPrefix, ETCD_ENDPOINTS, etcdView, marathonView, randomPrefix, theseusApp, until, untilInSync } from './testing/harness.js';
+import { clearPrefix, startMarathon, ETCD_ENDPOINTS, etcdView, marathonView, randomPrefix, theseusApp, until, untilInSync } from './testing/harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN = 'test-token-0123456789abcdef';
 const children: ChildProcess[] = [];
-let double: MarathonDouble;
+let marathon: InProcessEngine;
 const prefix = randomPrefix();
 
 before(() => {
@@ -23,7 +23,7 @@ before(() => {
 });
 after(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  await double?.close();
+  await marathon?.close();
   await clearPrefix(prefix);
 });
 
@@ -31,7 +31,7 @@ async function startProcess(port: number): Promise<{ child: ChildProcess; output
   const child = spawn(process.execPath, [`${ROOT}bin/theseus.js`, 'subscriber', '--port', String(port), '--host', '127.0.0.1'], {
     env: {
       ...process.env,
-      MARATHON_URL: double.url,
+      MARATHON_URL: marathon.url,
       ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','),
       THESEUS_ETCD_PREFIX: prefix,
       THESEUS_CLUSTER: 'test',
@@ -60,8 +60,8 @@ async function readyz(port: number): Promise<{ status: number; body: Record<stri
 }
 
 test('SIGKILL mid-stream, then restart: etcd equals Marathon after the reconcile at start', async () => {
-  double = await MarathonDouble.start({ heartbeatMs: 500 });
-  const app = double.putApp(theseusApp({ namespace: 'default', service: 'web', labels: [] }));
+  marathon = await startMarathon(500);
+  const app = await marathon.putApp(theseusApp({ namespace: 'default', service: 'web', labels: [] }));
   const port = await freePort();
   const first = await startProcess(port);
   await until(async () => (await readyz(port)).body.role === 'leader', 'process elected');
@@ -71,9 +71,9 @@ test('SIGKILL mid-stream, then restart: etcd equals Marathon after the reconcile
   const started: string[] = [];
   const flow = (async () => {
     for (let i = 0; flowing && i < 400; i++) {
-      const task = double.startTask(app.id);
+      const task = await marathon.startTask(app.id);
       started.push(task.id);
-      if (i % 3 === 2) double.setTaskState(started[i - 1]!, 'TASK_KILLED');
+      if (i % 3 === 2) await marathon.setTaskState(started[i - 1]!, 'TASK_KILLED');
       await new Promise((r) => setTimeout(r, 10));
     }
   })();
@@ -83,19 +83,19 @@ test('SIGKILL mid-stream, then restart: etcd equals Marathon after the reconcile
   await new Promise((r) => setTimeout(r, 300)); // events keep coming with nobody listening
   flowing = false;
   await flow;
-  double.startTask(app.id, { silent: true });
+  await marathon.startTask(app.id, { silent: true });
 
   const second = await startProcess(port);
   await until(async () => {
     const r = await readyz(port);
     return r.status === 200 && r.body.role === 'leader' && r.body.lastReconcile !== undefined;
   }, 'restarted process leading and reconciled', 30_000);
-  assert.deepEqual([...(await etcdView(prefix))].sort(), [...marathonView(double, prefix)].sort());
-  assert.ok(marathonView(double, prefix).size > 5);
+  assert.deepEqual([...(await etcdView(prefix))].sort(), [...marathonView(marathon, prefix)].sort());
+  assert.ok(marathonView(marathon, prefix).size > 5);
 
   // Events flow into the restarted process.
-  double.startTask(app.id);
-  await untilInSync(double, prefix);
+  await marathon.startTask(app.id);
+  await untilInSync(marathon, prefix);
 
   // The HTTP surface of the running process.
   const base = `http://127.0.0.1:${port}`;
@@ -104,7 +104,7 @@ test('SIGKILL mid-stream, then restart: etcd equals Marathon after the reconcile
   assert.equal(cleanup.status, 200);
   const counts = (await cleanup.json()) as Record<string, number>;
   assert.deepEqual([counts.added, counts.fixed, counts.removed], [0, 0, 0]);
-  assert.equal(counts.tasks, double.tasks.size);
+  assert.equal(counts.tasks, marathon.tasks().length);
   const metrics = await (await fetch(`${base}/metrics`)).text();
   assert.match(metrics, /theseus_subscriber_events_total\{type="status_update_event"\} \d+/);
   assert.match(metrics, /theseus_subscriber_event_to_etcd_seconds_bucket/);
@@ -113,23 +113,23 @@ test('SIGKILL mid-stream, then restart: etcd equals Marathon after the reconcile
   assert.equal((await fetch(`${base}/callback?token=${TOKEN}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })).status, 404);
 
   // Marathon unreachable: not ready (stream detached), and still alive.
-  await double.down();
+  await marathon.down();
   await until(async () => (await readyz(port)).status === 503, 'not ready without Marathon');
   assert.equal((await fetch(`${base}/healthz`)).status, 200);
-  await double.up();
+  await marathon.up();
   await until(async () => (await readyz(port)).status === 200, 'ready again');
 
   second.child.kill('SIGTERM');
   const [code] = await once(second.child, 'exit');
   assert.equal(code, 0, second.output().slice(-2000));
   assert.doesNotMatch(second.output(), /at .*\.(js|ts):\d+/, 'no stack traces in the logs');
-  await untilInSync(double, prefix);
+  await untilInSync(marathon, prefix);
 });
 
 test('a heap budget it cannot run in is refused with what to set', async () => {
-  double ??= await MarathonDouble.start({ heartbeatMs: 500 });
+  marathon ??= await startMarathon(500);
   const child = spawn(process.execPath, [`${ROOT}bin/theseus.js`, 'subscriber', '--heap-mb', '20'], {
-    env: { ...process.env, MARATHON_URL: double.url, ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','), THESEUS_ETCD_PREFIX: prefix },
+    env: { ...process.env, MARATHON_URL: marathon.url, ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','), THESEUS_ETCD_PREFIX: prefix },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);

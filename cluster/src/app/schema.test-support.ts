@@ -1,15 +1,12 @@
-/** The AppDefinition JSON Schema (Marathon 1.7, draft-04) as an ajv validator, for tests. */
+/** The AppDefinition JSON Schema (Marathon 1.7, draft-04) as an ajv validator, and Marathon's example apps, for tests. */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import AjvDraft04 from 'ajv-draft-04';
 import type { ValidateFunction } from 'ajv';
+import { appDefinitionValidator } from '../testing/app-definition-schema.js';
 
 export function appSchemaValidator(): ValidateFunction {
-  const schema = JSON.parse(readFileSync(new URL('../../../conformance/marathon/schema/AppDefinition.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-  delete schema.$schema;
-  const ajv = new AjvDraft04.default({ allErrors: true, strict: false });
-  return ajv.compile(schema);
+  return appDefinitionValidator();
 }
 
 /** Fields of Marathon 1.8-1.10 that the 1.7 schema predates (see the conformance README). */

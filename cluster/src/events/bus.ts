@@ -16,6 +16,20 @@ export class EventBus {
   publish(eventType: string, fields: Record<string, unknown>): MarathonEvent {
     const event: MarathonEvent = { ...fields, eventType, timestamp: timestamp() };
     const json = JSON.stringify(event);
+    if (this.intercept) this.intercept(event, json, () => this.deliver(event, json));
+    else this.deliver(event, json);
+    return event;
+  }
+
+  /** Delivers `json` as it is, an event of `eventType` whatever its shape (another Marathon version's, say). */
+  publishRaw(eventType: string, json: string): void {
+    this.deliver({ eventType, timestamp: timestamp() }, json);
+  }
+
+  /** Sees every published event first and delivers it, later or never (a fault layer). */
+  intercept: ((event: MarathonEvent, json: string, deliver: () => void) => void) | undefined;
+
+  private deliver(event: MarathonEvent, json: string): void {
     for (const listener of this.listeners) {
       try {
         listener(event, json);
@@ -23,7 +37,6 @@ export class EventBus {
         // one failing listener must not keep the event from the others
       }
     }
-    return event;
   }
 
   subscribe(listener: EventListener): () => void {

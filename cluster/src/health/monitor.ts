@@ -31,7 +31,7 @@ export class HealthMonitor {
   /** Starts checking a task that just became RUNNING (or was adopted running). */
   watch(task: TaskRecord): void {
     const app = this.deps.app(task.appId, task.version);
-    if (!app || app.healthChecks.length === 0 || this.timers.has(task.id)) return;
+    if (!app || app.healthChecks.length === 0 || this.timers.has(task.id) || this.deps.runner(task)?.attach) return;
     const timers = app.healthChecks.map((check, index) => {
       const tick = () => void this.probe(task, check, index).catch(() => {});
       const timer = setInterval(tick, Math.max(check.intervalSeconds, 0.05) * 1000);
@@ -51,10 +51,21 @@ export class HealthMonitor {
     for (const id of [...this.timers.keys()]) this.unwatch(id);
   }
 
+  /** Health results its agent reported for a running task (a runner with `attach`): one for every check. */
+  report(task: TaskRecord, alive: boolean, cause: string | null): void {
+    if (task.state !== 'TASK_RUNNING' || task.killRequested) return;
+    const checks = this.deps.app(task.appId, task.version)?.healthChecks ?? [];
+    checks.forEach((check, index) => this.record(task, check, index, alive ? null : cause ?? 'unhealthy'));
+  }
+
   private async probe(task: TaskRecord, check: HealthCheck, index: number): Promise<void> {
     if (task.state !== 'TASK_RUNNING' || task.killRequested) return;
     const cause = await this.run(task, check).catch((err: unknown) => String(err));
     if (task.state !== 'TASK_RUNNING' || task.killRequested || !this.timers.has(task.id)) return;
+    this.record(task, check, index, cause);
+  }
+
+  private record(task: TaskRecord, check: HealthCheck, index: number, cause: string | null): void {
     const app = this.deps.app(task.appId, task.version);
     const checkCount = app?.healthChecks.length ?? 0;
     const wasHealthy = isHealthy(task, checkCount);

@@ -47,6 +47,7 @@ export async function startEngineServer(engine: Engine, { hosts, loopbackOnly }:
   app.use(sameOriginChanges());
   if (options.credentials) app.use(basicAuth(options.credentials));
   app.use(express.raw({ type: () => true, limit: options.maxBodyBytes ?? 5 * 1024 * 1024 }));
+  if (options.faults) app.use(options.faults.middleware);
   app.use(appsRoutes(engine));
   app.use(miscRoutes(engine, events, () => leader));
   app.use(mesosRoutes(engine));

@@ -1,7 +1,9 @@
 /**
  * The seam between the scheduler and whatever runs a task: local processes for apps with a `cmd`
- * and no image, Docker containers (through the containerizer's driver) for apps with an image.
+ * and no image, Docker containers (through the containerizer's driver) for apps with an image, or
+ * one scripted runner for every task, whose state changes and health results a caller drives.
  */
+import type { MesosTaskState } from '@theseus/services';
 
 export interface TaskLaunchSpec {
   taskId: string;
@@ -39,10 +41,20 @@ export interface TaskExit {
   /** null when unknown (e.g. an adopted process that ended while the engine was down). */
   exitCode: number | null;
   message: string;
+  /** The terminal state as the agent reported it, when it is not what the exit code says. */
+  state?: MesosTaskState;
 }
 
+/** What an agent reports about its tasks on its own: status updates and health check results. */
+export interface AgentReports {
+  status(taskId: string, state: MesosTaskState, message: string): void;
+  health(taskId: string, alive: boolean, cause: string | null): void;
+}
+
+export type RunnerKind = 'process' | 'docker' | 'scripted';
+
 export interface TaskRunner {
-  readonly kind: 'process' | 'docker';
+  readonly kind: RunnerKind;
   /** Makes the task runnable (pulls the image); throws with the reason when it cannot be. */
   prepare(spec: TaskLaunchSpec): Promise<void>;
   start(spec: TaskLaunchSpec): Promise<LaunchedTask>;
@@ -61,6 +73,13 @@ export interface TaskRunner {
   exec(ref: string, spec: TaskLaunchSpec, command: string, timeoutMs: number): Promise<number | null>;
   /** Releases what remains of an ended task (a stopped container). */
   cleanup(ref: string): Promise<void>;
+  /** A kill before the task started: a pending `prepare` or `start` gives up. */
+  cancel?(taskId: string): void;
+  /**
+   * Runners that report status updates and health results themselves (as a Mesos agent running
+   * MESOS_* checks does) get the engine's intake here; their tasks are not probed by the engine.
+   */
+  attach?(reports: AgentReports): void;
 }
 
 export class TaskLaunchError extends Error {}

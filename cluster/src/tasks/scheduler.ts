@@ -12,14 +12,15 @@ import type { EventBus } from '../events/bus.js';
 import { timestamp } from '../time.js';
 import { planLaunch, PortsExhaustedError, type LaunchContext } from './launch-spec.js';
 import { resolveMounts } from './privileges.js';
-import type { TaskRunner } from './runner.js';
+import type { RunnerKind, TaskRunner } from './runner.js';
 import { constraintProblem } from './constraints.js';
 import { CONDITION, TERMINAL_STATES, newTaskIds, type TaskRecord } from './task.js';
 
 export interface SchedulerOptions extends LaunchContext {
   agentId: string;
   capacity: { cpus: number; memMb: number };
-  runners: { process: TaskRunner; docker?: TaskRunner };
+  /** With a scripted runner, it runs every task; otherwise images run in Docker, commands as processes. */
+  runners: Partial<Record<RunnerKind, TaskRunner>>;
   logger: Logger;
 }
 
@@ -109,7 +110,8 @@ export class Scheduler {
       if (err instanceof PortsExhaustedError) return err.message;
       throw err;
     }
-    const runner = plan.spec.image ? this.options.runners.docker : this.options.hostCommands ? this.options.runners.process : undefined;
+    const kind: RunnerKind = this.options.runners.scripted ? 'scripted' : plan.spec.image ? 'docker' : 'process';
+    const runner = kind === 'process' && !this.options.hostCommands ? undefined : this.options.runners[kind];
     const task: TaskRecord = {
       id: ids.taskId,
       instanceId: ids.instanceId,
@@ -123,7 +125,7 @@ export class Scheduler {
       ports: plan.ports,
       servicePorts: plan.servicePorts,
       ipAddresses: [],
-      runner: plan.spec.image ? 'docker' : 'process',
+      runner: kind,
       spec: plan.spec,
       cpus: app.cpus,
       mem: app.mem,
@@ -178,7 +180,7 @@ export class Scheduler {
   /** Waits for a started task to end and reports how. */
   private async follow(task: TaskRecord, runner: TaskRunner): Promise<void> {
     const exit = await runner.wait(task.ref!, task.id);
-    const state: MesosTaskState = task.killRequested ? 'TASK_KILLED' : exit.exitCode === 0 ? 'TASK_FINISHED' : 'TASK_FAILED';
+    const state: MesosTaskState = task.killRequested ? 'TASK_KILLED' : exit.state ?? (exit.exitCode === 0 ? 'TASK_FINISHED' : 'TASK_FAILED');
     this.finish(task, state, exit.message);
     void runner.cleanup(task.ref!).catch(() => {});
   }
@@ -187,10 +189,22 @@ export class Scheduler {
   kill(task: TaskRecord): void {
     if (task.killRequested || TERMINAL_STATES.has(task.state)) return;
     task.killRequested = true;
-    if (!task.ref) return; // not started yet: run() ends it as KILLED
+    const runner = this.options.runners[task.runner];
+    if (!task.ref) {
+      // not started yet: run() ends it as KILLED
+      runner?.cancel?.(task.id);
+      return;
+    }
     this.transition(task, 'TASK_KILLING', '');
-    const runner = task.runner === 'docker' ? this.options.runners.docker : this.options.runners.process;
     void runner?.stop(task.ref, task.spec.killGraceSeconds).catch((err: unknown) => this.options.logger.warn('stopping a task failed', { taskId: task.id, error: String(err) }));
+  }
+
+  /** A status update its agent reported on its own (a runner with `attach`). */
+  report(taskId: string, state: MesosTaskState, message: string): void {
+    const task = this.tasks.get(taskId);
+    if (!task || TERMINAL_STATES.has(task.state)) return;
+    if (TERMINAL_STATES.has(state)) this.finish(task, state, message);
+    else this.transition(task, state, message);
   }
 
   /** The engine is stopping: what happens to tasks from now on is the next engine's to find out. */
@@ -257,7 +271,7 @@ export class Scheduler {
     }
     await Promise.all(
       tasks.map(async (task) => {
-        const runner = task.runner === 'docker' ? this.options.runners.docker : this.options.runners.process;
+        const runner = this.options.runners[task.runner];
         if (runner && !task.ref) task.ref = await runner.locate(task.id).catch(() => undefined);
         const running = Boolean(runner && task.ref) && (await runner!.isRunning(task.ref!, task.id).catch(() => false));
         if (!running) {

@@ -1,7 +1,7 @@
 /** A task as the engine tracks it, and its Marathon JSON (task.raml `Task`). */
 import { randomUUID } from 'node:crypto';
 import type { MarathonTask, MesosTaskState } from '@theseus/services';
-import type { TaskLaunchSpec } from './runner.js';
+import type { RunnerKind, TaskLaunchSpec } from './runner.js';
 
 export interface HealthResult {
   alive: boolean;
@@ -28,7 +28,7 @@ export interface TaskRecord {
   ports: number[];
   servicePorts: number[];
   ipAddresses: Array<{ ipAddress: string; protocol: 'IPv4' | 'IPv6' }>;
-  runner: 'process' | 'docker';
+  runner: RunnerKind;
   ref?: string;
   spec: TaskLaunchSpec;
   cpus: number;

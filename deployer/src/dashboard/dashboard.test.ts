@@ -6,7 +6,6 @@ import { MARATHON_LABELS, MarathonClient, readDeployDocument, type EndpointRecor
 import { serviceRow } from './read-model.js';
 import { clusterView } from './cluster-view.js';
 import { startHarness, TEST_TOKEN, type Harness } from '../testing/harness.js';
-import { DOUBLE_AGENT_ID } from '@theseus/services/testing';
 import { toMarathonApp } from '../translate.js';
 
 const APP_ID = '/theseus/default/web--blue';
@@ -119,18 +118,20 @@ describe('the dashboard routes in the deployer', () => {
   async function deployOne(harness: Harness, name: string): Promise<string> {
     const doc = readDeployDocument(`deploy:\n  ${name}:\n    image: web:1\n    ports: {http: 80}\n    instances: 2\n`, 'yaml');
     const marathonApp = toMarathonApp(doc.deploy[0]!, { appGroup: 'theseus', etcdEndpoints: ['http://127.0.0.1:2379'], etcdPrefix: '/x' });
-    await new MarathonClient({ urls: [harness.double!.url] }).createApp(marathonApp);
+    await new MarathonClient({ urls: [harness.marathon!.url] }).createApp(marathonApp);
     return marathonApp.id;
   }
 
   test('page, redirect, reads behind the token, capacity from a Mesos master', async () => {
+    let agentId = '';
     mesos = http.createServer((req, res) => {
       res.writeHead(req.url === '/master/slaves' ? 200 : 404, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ slaves: [{ id: DOUBLE_AGENT_ID, hostname: 'node-a', resources: { cpus: 8, mem: 16384, disk: 1000, ports: '[31000-32000]' }, used_resources: { cpus: 0, mem: 0 } }] }));
+      res.end(JSON.stringify({ slaves: [{ id: agentId, hostname: 'node-a', resources: { cpus: 8, mem: 16384, disk: 1000, ports: '[31000-32000]' }, used_resources: { cpus: 0, mem: 0 } }] }));
     });
     await new Promise<void>((r) => mesos!.listen(0, '127.0.0.1', r));
     const harness = await startHarness({ env: { MESOS_MASTER_URL: `http://127.0.0.1:${(mesos.address() as AddressInfo).port}`, THESEUS_ETCD_PREFIX: `/test-dashboard-${Date.now()}` } });
     harnesses.push(harness);
+    agentId = harness.marathon!.engine.agentId;
     const appId = await deployOne(harness, 'web');
 
     const redirect = await fetch(`${harness.url}/ui?x=1`, { redirect: 'manual' });

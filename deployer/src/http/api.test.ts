@@ -17,7 +17,7 @@ after(async () => {
 });
 
 const post = (path: string, body: string, type = 'application/yaml') => request(h.url).post(path).set(h.auth).type(type).send(body);
-const mutations = () => h.double!.mutations();
+const mutations = () => h.marathon!.faults.mutations();
 
 describe('auth', () => {
   test('mutating endpoints need the bearer token (401 with WWW-Authenticate otherwise)', async () => {
@@ -123,7 +123,7 @@ describe('deploying', () => {
     assert.equal(done.body.steps[0].action, 'create');
     assert.equal(done.body.steps[0].state, 'succeeded');
     assert.ok(done.body.steps[0].marathonDeploymentId);
-    assert.equal(h.double!.apps.get('/theseus/default/web')?.app.instances, 2);
+    assert.equal(h.marathon!.app('/theseus/default/web')?.instances, 2);
   });
 
   test('an unchanged document is a no-op; instances only is a scale; anything else a rolling update', async () => {
@@ -162,18 +162,18 @@ describe('deploying', () => {
     assert.equal(other.status, 422);
     assert.equal(other.body.error.code, 'IDEMPOTENCY_KEY_REUSED');
     await request(h.url).get(`/deployments/${first.body.id}?wait=true`).set(h.auth);
-    assert.equal(h.double!.calls.filter((c) => c.method === 'POST' && (c.body as { id?: string })?.id === '/theseus/default/idem').length, 1);
+    assert.equal(h.marathon!.calls.filter((c) => c.method === 'POST' && (c.body as { id?: string })?.id === '/theseus/default/idem').length, 1);
   });
 
   test('Marathon 422 fails the service at once with Marathon\'s message; 5xx is retried', async () => {
-    h.double!.inject({ method: 'POST', path: /^\/v2\/apps$/, status: 422, body: { message: 'Object is not valid', details: [{ path: '/container/docker/image', errors: ['not allowed here'] }] } });
+    h.marathon!.faults.answer({ method: 'POST', path: /^\/v2\/apps$/, status: 422, body: { message: 'Object is not valid', details: [{ path: '/container/docker/image', errors: ['not allowed here'] }] } });
     const refused = await post('/deploy?wait=true', 'deploy:\n  refused: {image: nginx}\n');
     assert.equal(refused.body.state, 'failed');
     assert.equal(refused.body.steps[0].attempts, 1);
     assert.match(refused.body.steps[0].error.message, /Object is not valid/);
     assert.deepEqual(refused.body.steps[0].error.problems, [{ path: '/container/docker/image', message: 'not allowed here' }]);
 
-    h.double!.inject({ method: 'POST', path: /^\/v2\/apps$/, status: 503, body: { message: 'Could not determine the current leader' }, times: 2 });
+    h.marathon!.faults.answer({ method: 'POST', path: /^\/v2\/apps$/, status: 503, body: { message: 'Could not determine the current leader' }, times: 2 });
     const retried = await post('/deploy?wait=true', 'deploy:\n  retried: {image: nginx}\n');
     assert.equal(retried.body.state, 'succeeded');
     assert.equal(retried.body.steps[0].attempts, 3);
@@ -182,10 +182,10 @@ describe('deploying', () => {
   test('409 locked by a running Marathon deployment: waits for it, then applies', async () => {
     const created = await post('/deploy?wait=true', 'deploy:\n  locked: {image: nginx}\n');
     assert.equal(created.body.state, 'succeeded');
-    h.double!.stuck = (id) => id === '/theseus/default/locked';
-    const outside = await fetch(`${h.double!.url}/v2/apps/theseus/default/locked/restart`, { method: 'POST' });
+    h.marathon!.hold((id) => id === '/theseus/default/locked');
+    const outside = await fetch(`${h.marathon!.url}/v2/apps/theseus/default/locked/restart`, { method: 'POST' });
     assert.equal(outside.status, 200);
-    h.double!.stuck = () => false;
+    h.marathon!.hold(() => false);
     const pending = await post('/deploy', 'deploy:\n  locked: {image: nginx, instances: 3}\n');
     let record;
     for (let i = 0; i < 100; i++) {
@@ -194,34 +194,46 @@ describe('deploying', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.match(record.steps[0].message, /lock/);
-    assert.ok(h.double!.calls.some((c) => c.status === 409 && c.path === '/v2/apps/theseus/default/locked'));
-    h.double!.finishAll();
+    assert.ok(h.marathon!.calls.some((c) => c.status === 409 && c.path === '/v2/apps/theseus/default/locked'));
+    h.marathon!.release();
     const done = await request(h.url).get(`/deployments/${pending.body.id}?wait=true`).set(h.auth);
     assert.equal(done.body.state, 'succeeded');
-    assert.equal(h.double!.apps.get('/theseus/default/locked')?.app.instances, 3);
+    assert.equal(h.marathon!.app('/theseus/default/locked')?.instances, 3);
+  });
+
+  test('a storm of 409 "locked" answers: retried until Marathon takes the change, which is sent once', async () => {
+    await post('/deploy?wait=true', 'deploy:\n  storm: {image: nginx}\n');
+    const locked = { message: "App is locked by one or more deployments. Override with the option '?force=true'.", deployments: [{ id: 'f0d2b8a4-0000-4000-8000-000000000000' }] };
+    h.marathon!.faults.answer({ method: 'PATCH', path: /^\/v2\/apps\/theseus\/default\/storm$/, status: 409, body: locked, times: 6 });
+    const done = await post('/deploy?wait=true', 'deploy:\n  storm: {image: nginx, instances: 2}\n');
+    assert.equal(done.body.state, 'succeeded');
+    const calls = h.marathon!.calls.filter((c) => c.path === '/v2/apps/theseus/default/storm' && c.method !== 'GET');
+    assert.equal(calls.filter((c) => c.status === 409).length, 6);
+    assert.equal(calls.filter((c) => c.status < 300).length, 1);
+    assert.equal(h.marathon!.app('/theseus/default/storm')?.instances, 2);
   });
 
   test('a deployment Marathon reports failed (deployment_failed) fails the service with the reason', async () => {
-    h.double!.stuck = (id) => id === '/theseus/default/superseded';
+    h.marathon!.hold((id) => id === '/theseus/default/superseded');
     const pending = await post('/deploy', 'deploy:\n  superseded: {image: nginx}\n');
     await (async () => {
-      for (let i = 0; i < 200 && !h.double!.apps.has('/theseus/default/superseded'); i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 200 && !h.marathon!.app('/theseus/default/superseded'); i++) await new Promise((r) => setTimeout(r, 10));
     })();
-    h.double!.stuck = () => false;
+    h.marathon!.hold(() => false);
     // someone else forces a change: Marathon cancels our deployment and says so on the event bus
-    const forced = await fetch(`${h.double!.url}/v2/apps/theseus/default/superseded?force=true`, { method: 'PATCH', body: JSON.stringify({ instances: 2 }), headers: { 'Content-Type': 'application/json' } });
+    const forced = await fetch(`${h.marathon!.url}/v2/apps/theseus/default/superseded?force=true`, { method: 'PATCH', body: JSON.stringify({ instances: 2 }), headers: { 'Content-Type': 'application/json' } });
     assert.equal(forced.status, 200);
     const done = await request(h.url).get(`/deployments/${pending.body.id}?wait=true`).set(h.auth);
     assert.equal(done.body.state, 'failed');
-    assert.match(done.body.steps[0].error.message, /failed: superseded by a forced deployment/);
+    assert.match(done.body.steps[0].error.message, /failed: Deployment was cancelled by a forced change/);
   });
 
   test('without the event stream, polling /v2/deployments sees deployments through', async () => {
-    const polling = await startHarness({ events: false, double: { deploymentMs: 50 } });
+    const polling = await startHarness({ events: false, marathon: { script: () => ({ afterMs: 50 }) } });
     try {
       const res = await request(polling.url).post('/deploy?wait=true').set(polling.auth).type('application/yaml').send('deploy:\n  polled: {image: nginx}\n');
       assert.equal(res.body.state, 'succeeded');
-      assert.ok(polling.double!.calls.some((c) => c.method === 'GET' && c.path === '/v2/deployments'));
+      assert.ok(polling.marathon!.calls.some((c) => c.method === 'GET' && c.path === '/v2/deployments'));
     } finally {
       await polling.close();
     }
@@ -232,11 +244,11 @@ describe('deploying', () => {
     const res = await post('/deploy?wait=true', 'remove:\n  gone: {labels: [old]}\n  never: {}\n');
     assert.equal(res.body.state, 'succeeded');
     assert.deepEqual(res.body.steps.map((s: { action: string }) => s.action), ['delete', 'absent']);
-    assert.equal(h.double!.apps.has('/theseus/default/gone--old'), false);
+    assert.equal(h.marathon!.app('/theseus/default/gone--old'), undefined);
   });
 
   test('a deployment that never finishes fails after the timeout, with a hint', async () => {
-    const slow = await startHarness({ env: { THESEUS_DEPLOYMENT_TIMEOUT_MS: '300' }, double: { stuck: () => true } });
+    const slow = await startHarness({ env: { THESEUS_DEPLOYMENT_TIMEOUT_MS: '300' }, marathon: { script: () => ({ until: 'TASK_STAGING' }) } });
     try {
       const res = await request(slow.url).post('/deploy?wait=true').set(slow.auth).type('application/yaml').send('deploy:\n  crashy: {image: nginx}\n');
       assert.equal(res.body.state, 'failed');
@@ -273,16 +285,16 @@ describe('services', () => {
     assert.equal(scale.status, 200);
     assert.equal(scale.body.kind, 'scale');
     assert.equal(scale.body.state, 'succeeded');
-    assert.equal(h.double!.apps.get('/theseus/default/ops')?.app.instances, 3);
+    assert.equal(h.marathon!.app('/theseus/default/ops')?.instances, 3);
 
-    const versionBefore = h.double!.apps.get('/theseus/default/ops')!.version;
+    const versionBefore = h.marathon!.app('/theseus/default/ops')!.version;
     const restart = await request(h.url).post('/services/ops/restart?wait=true').set(h.auth);
     assert.equal(restart.body.state, 'succeeded');
-    assert.notEqual(h.double!.apps.get('/theseus/default/ops')!.version, versionBefore);
+    assert.notEqual(h.marathon!.app('/theseus/default/ops')!.version, versionBefore);
 
     const rollback = await request(h.url).post('/services/ops/rollback?wait=true').set(h.auth).send({});
     assert.equal(rollback.body.state, 'succeeded');
-    assert.equal(h.double!.apps.get('/theseus/default/ops')!.app.container?.docker?.image, 'ops:1');
+    assert.equal(h.marathon!.app('/theseus/default/ops')!.container?.docker?.image, 'ops:1');
 
     const bad = await request(h.url).post('/services/ops/scale').set(h.auth).send({ instances: -2 });
     assert.equal(bad.status, 422);
@@ -291,7 +303,7 @@ describe('services', () => {
 
     const del = await request(h.url).delete('/services/ops?wait=true').set(h.auth);
     assert.equal(del.body.state, 'succeeded');
-    assert.equal(h.double!.apps.has('/theseus/default/ops'), false);
+    assert.equal(h.marathon!.app('/theseus/default/ops'), undefined);
     assert.equal((await request(h.url).delete('/services/ops').set(h.auth)).status, 404);
   });
 
@@ -302,17 +314,17 @@ describe('services', () => {
     assert.equal(res.body.error.code, 'AMBIGUOUS_SERVICE');
     const ok = await request(h.url).post('/services/twin/scale?labels=y&wait=true').set(h.auth).send({ instances: 2 });
     assert.equal(ok.body.state, 'succeeded');
-    assert.equal(h.double!.apps.get('/theseus/default/twin--y')?.app.instances, 2);
-    assert.equal(h.double!.apps.get('/theseus/default/twin--x')?.app.instances ?? 1, 1);
+    assert.equal(h.marathon!.app('/theseus/default/twin--y')?.instances, 2);
+    assert.equal(h.marathon!.app('/theseus/default/twin--x')?.instances ?? 1, 1);
   });
 
   test('apps Theseus does not manage are never touched', async () => {
-    await fetch(`${h.double!.url}/v2/apps`, { method: 'POST', body: JSON.stringify({ id: '/theseus/default/foreign', cmd: 'sleep 1', instances: 1 }), headers: { 'Content-Type': 'application/json' } });
+    await fetch(`${h.marathon!.url}/v2/apps`, { method: 'POST', body: JSON.stringify({ id: '/theseus/default/foreign', cmd: 'sleep 1', instances: 1 }), headers: { 'Content-Type': 'application/json' } });
     const res = await post('/deploy?wait=true', 'deploy:\n  foreign: {image: nginx}\n');
     assert.equal(res.body.state, 'failed');
     assert.match(res.body.steps[0].error.message, /not managed by Theseus/);
-    assert.equal(h.double!.apps.get('/theseus/default/foreign')?.app.cmd, 'sleep 1');
-    assert.equal(h.double!.apps.get('/theseus/default/foreign')?.app.labels?.[MARATHON_LABELS.managed], undefined);
+    assert.equal(h.marathon!.app('/theseus/default/foreign')?.cmd, 'sleep 1');
+    assert.equal(h.marathon!.app('/theseus/default/foreign')?.labels?.[MARATHON_LABELS.managed], undefined);
   });
 });
 

@@ -1,17 +1,17 @@
 /**
- * A deployer wired to a Marathon test double (or a given Marathon URL) and a Redis, with its own
+ * A deployer wired to an in-process engine (or a given Marathon URL) and a Redis, with its own
  * queue prefix, for tests and benchmarks.
  */
 import { randomBytes } from 'node:crypto';
 import { createLogger, loadSettings } from '@theseus/services';
 import { startDeployerServer, type DeployerServer } from '../server.js';
-import { MarathonDouble, type MarathonDoubleOptions } from '@theseus/services/testing';
+import { InProcessEngine, type InProcessOptions } from '@theseus/cluster/testing';
 
 export const TEST_TOKEN = 'test-token-0123456789abcdef';
 
 export interface HarnessOptions {
-  double?: MarathonDoubleOptions;
-  /** Use this Marathon instead of a double. */
+  marathon?: InProcessOptions;
+  /** Use this Marathon instead of an in-process engine. */
   marathonUrl?: string;
   redisUrl?: string;
   /** Extra environment settings (e.g. THESEUS_OPEN_READS). */
@@ -26,7 +26,7 @@ export interface HarnessOptions {
 }
 
 export interface Harness {
-  double: MarathonDouble | undefined;
+  marathon: InProcessEngine | undefined;
   server: DeployerServer;
   url: string;
   queuePrefix: string;
@@ -39,8 +39,8 @@ export function randomPrefix(): string {
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const double = options.marathonUrl ? undefined : await MarathonDouble.start(options.double);
-  const marathonUrl = options.marathonUrl ?? double!.url;
+  const marathon = options.marathonUrl ? undefined : await InProcessEngine.start(options.marathon);
+  const marathonUrl = options.marathonUrl ?? marathon!.url;
   const queuePrefix = options.queuePrefix ?? randomPrefix();
   const settings = loadSettings({
     env: {
@@ -70,14 +70,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     defaultMetrics: false,
   });
   return {
-    double,
+    marathon,
     server,
     url: server.url,
     queuePrefix,
     auth: { Authorization: `Bearer ${TEST_TOKEN}` },
     async close() {
       await server.close();
-      await double?.close();
+      await marathon?.close();
     },
   };
 }

@@ -1,12 +1,12 @@
 /**
- * Helpers for subscriber tests: a subscriber on a random etcd prefix against a MarathonDouble, what
+ * Helpers for subscriber tests: a subscriber on a random etcd prefix against an in-process engine, what
  * etcd holds, and what it should hold according to Marathon, worked out independently of the code
- * under test (from the double's apps and tasks, by the rules of the endpoint contract).
+ * under test (from the engine's apps and tasks, by the rules of the endpoint contract).
  */
 import { randomUUID } from 'node:crypto';
 import { createEtcdClient, createLogger, decodeEndpointRecord, EtcdLayout, identityLabels, type MarathonApp, type ServiceRef } from '@theseus/services';
 import { Subscriber, type SubscriberOptions } from '../subscriber.js';
-import type { MarathonDouble } from '@theseus/services/testing';
+import { InProcessEngine } from '@theseus/cluster/testing';
 
 export const ETCD_ENDPOINTS = (process.env.ETCD_ENDPOINTS ?? 'http://127.0.0.1:2379').split(',');
 
@@ -18,9 +18,17 @@ export function quietLogger() {
   return createLogger({ component: 'subscriber', silent: !process.env.TEST_LOGS, format: 'json' });
 }
 
-export function makeSubscriber(double: MarathonDouble | string[], prefix: string, options: Partial<SubscriberOptions> = {}): Subscriber {
+/**
+ * An in-process engine (Marathon) for subscriber tests: tasks come from `startTask`, and the ones the
+ * engine launches on its own to replace ended ones never start, so the tasks that run are the test's.
+ */
+export function startMarathon(heartbeatMs: number): Promise<InProcessEngine> {
+  return InProcessEngine.start({ eventHeartbeatMs: heartbeatMs, eventMaxOutstanding: 100_000, script: () => ({ until: 'TASK_STAGING' }) });
+}
+
+export function makeSubscriber(marathon: InProcessEngine | string[], prefix: string, options: Partial<SubscriberOptions> = {}): Subscriber {
   return new Subscriber({
-    marathonUrls: Array.isArray(double) ? double : [double.url],
+    marathonUrls: Array.isArray(marathon) ? marathon : [marathon.url],
     etcdEndpoints: ETCD_ENDPOINTS,
     etcdPrefix: prefix,
     cluster: 'test',
@@ -37,6 +45,7 @@ export function makeSubscriber(double: MarathonDouble | string[], prefix: string
 export function theseusApp(ref: ServiceRef, extra: Partial<MarathonApp> = {}): MarathonApp {
   return {
     id: `/theseus/${ref.namespace}/${[ref.service, ...ref.labels].join('--')}`,
+    cmd: 'serve',
     labels: identityLabels(ref),
     portDefinitions: [
       { port: 0, name: 'http', protocol: 'tcp' },
@@ -73,14 +82,15 @@ export async function etcdView(prefix: string, endpoints = ETCD_ENDPOINTS): Prom
 }
 
 /**
- * What etcd must hold for the double's state: every TASK_RUNNING task of a Theseus app (healthy, when
+ * What etcd must hold for the engine's state: every TASK_RUNNING task of a Theseus app (healthy, when
  * it has health checks and `requireHealthy`), keyed by namespace/service/task, host ports by name.
  */
-export function marathonView(double: MarathonDouble, prefix: string, options: { requireHealthy?: boolean; cluster?: string } = {}): Map<string, EndpointView> {
+export function marathonView(marathon: InProcessEngine, prefix: string, options: { requireHealthy?: boolean; cluster?: string } = {}): Map<string, EndpointView> {
   const layout = new EtcdLayout(prefix);
   const out = new Map<string, EndpointView>();
-  for (const task of double.tasks.values()) {
-    const app = double.apps.get(task.appId)?.app;
+  const apps = new Map(marathon.apps().map((a) => [a.id, a]));
+  for (const task of marathon.tasks()) {
+    const app = apps.get(task.appId);
     const labels = app?.labels ?? {};
     if (!app || labels.THESEUS_MANAGED !== 'true' || task.state !== 'TASK_RUNNING') continue;
     const checks = app.healthChecks?.length ?? 0;
@@ -109,10 +119,10 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
 }
 
 /** Waits until etcd holds exactly what Marathon says, and returns the last view of both. */
-export async function untilInSync(double: MarathonDouble, prefix: string, options: { requireHealthy?: boolean; endpoints?: string[] } = {}): Promise<void> {
+export async function untilInSync(marathon: InProcessEngine, prefix: string, options: { requireHealthy?: boolean; endpoints?: string[] } = {}): Promise<void> {
   let last = '';
   await until(async () => {
-    const want = JSON.stringify([...marathonView(double, prefix, options)].sort());
+    const want = JSON.stringify([...marathonView(marathon, prefix, options)].sort());
     const have = JSON.stringify([...(await etcdView(prefix, options.endpoints))].sort());
     last = `want ${want}\nhave ${have}`;
     return want === have;

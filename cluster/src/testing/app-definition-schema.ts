@@ -1,7 +1,7 @@
 /**
  * Marathon's own JSON Schema of an app definition (1.7, the last release that shipped one), for
- * checking generated apps and for the Marathon test double's 422 answers. The file lives in the
- * shared conformance data beside the repository.
+ * checking generated apps and for the in-process engine's 422 answers. The file lives in the
+ * repository's conformance data.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ export const APP_DEFINITION_1_4_SCHEMA_PATH = fileURLToPath(new URL('../../../co
 
 const compiled = new Map<string, ValidateFunction>();
 
-function validator(path: string): ValidateFunction {
+export function appDefinitionValidator(path: string = APP_DEFINITION_SCHEMA_PATH): ValidateFunction {
   let validate = compiled.get(path);
   if (!validate) {
     const schema = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
@@ -30,7 +30,7 @@ function validator(path: string): ValidateFunction {
 
 /** Problems of an app definition as Marathon reports them: `{path, errors[]}` with `(n)` array indices. */
 export function appDefinitionProblems(app: unknown, schemaPath: string = APP_DEFINITION_SCHEMA_PATH): Array<{ path: string; errors: string[] }> {
-  const validate = validator(schemaPath);
+  const validate = appDefinitionValidator(schemaPath);
   if (validate(app)) return [];
   const byPath = new Map<string, string[]>();
   for (const error of validate.errors as ErrorObject[]) {
