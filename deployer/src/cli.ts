@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { commandProgram, readSecretFile, reportError, runUntilSignal, setUp, type Command } from '@theseus/services';
 import { DeployerClient, type Selector } from './client.js';
 import { startDeployerServer } from './server.js';
-import type { DeploymentRecord, StepRecord } from './store.js';
+import { isFinished, type DeploymentRecord, type StepRecord } from './store.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:5000';
 
@@ -119,7 +119,7 @@ async function follow(client: DeployerClient, id: string, pollMs = 300): Promise
         out(line);
       }
     }
-    if (record.state === 'succeeded' || record.state === 'failed') {
+    if (isFinished(record.state)) {
       out(summaryLine(record));
       return record.state === 'succeeded' ? 0 : 1;
     }

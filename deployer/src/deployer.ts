@@ -114,7 +114,7 @@ export class Deployer {
     const steps: StepRecord[] = [
       ...doc.deploy.map((spec) => {
         const app = toMarathonApp(spec, translation);
-        return newStep(spec, app.id, { kind: 'deploy', app });
+        return newStep(spec, app.id, { kind: 'deploy', app, onFailure: spec.onFailure, deadlineSeconds: spec.deadlineSeconds });
       }),
       ...doc.remove.map((spec) => newStep(spec, toAppId(spec, translation.appGroup), { kind: 'remove' })),
     ];

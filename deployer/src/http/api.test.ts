@@ -235,12 +235,14 @@ describe('deploying', () => {
     assert.equal(h.double!.apps.has('/theseus/default/gone--old'), false);
   });
 
-  test('a deployment that never finishes fails after the timeout, with a hint', async () => {
-    const slow = await startHarness({ env: { THESEUS_DEPLOYMENT_TIMEOUT_MS: '300' }, double: { stuck: () => true } });
+  test('a deployment that never finishes fails after its deadline, with a hint', async () => {
+    const slow = await startHarness({ double: { stuck: () => true } });
     try {
-      const res = await request(slow.url).post('/deploy?wait=true').set(slow.auth).type('application/yaml').send('deploy:\n  crashy: {image: nginx}\n');
+      const res = await request(slow.url).post('/deploy?wait=true').set(slow.auth).type('application/yaml').send('deploy:\n  crashy: {image: nginx, deadline: 1, onFailure: keep}\n');
       assert.equal(res.body.state, 'failed');
-      assert.match(res.body.steps[0].error.message, /did not finish/);
+      assert.match(res.body.steps[0].error.message, /did not finish within its deadline of 1 s/);
+      assert.match(res.body.steps[0].error.hint ?? res.body.steps[0].error.message, /left as it is \(onFailure: keep\)/);
+      assert.equal(res.body.steps[0].failure.outcome, 'kept');
     } finally {
       await slow.close();
     }

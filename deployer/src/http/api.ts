@@ -19,6 +19,7 @@ import {
 } from '@theseus/services';
 import { AmbiguousServiceError, IdempotencyKeyReusedError, type Deployer, type Submitted } from '../deployer.js';
 import type { DeployerMetrics } from './metrics.js';
+import { isFinished } from '../store.js';
 import { openApiDocument } from './openapi.js';
 
 export interface ApiOptions {
@@ -189,7 +190,7 @@ export function createApi(options: ApiOptions): express.Express {
     if (replayed) res.setHeader('Idempotent-Replayed', 'true');
     if (flag(req.query.wait)) {
       const ended = await deployer.wait(record.id, waitMs(req));
-      res.status(ended.state === 'succeeded' || ended.state === 'failed' ? 200 : 202).location(statusUrl).json(ended);
+      res.status(isFinished(ended.state) ? 200 : 202).location(statusUrl).json(ended);
       return;
     }
     res.status(202).location(statusUrl).json({ id: record.id, state: record.state, statusUrl, replayed });

@@ -51,15 +51,24 @@ export function openApiDocument(): Record<string, unknown> {
           type: 'object',
           properties: {
             service: { type: 'string' }, namespace: { type: 'string' }, labels: { type: 'array', items: { type: 'string' } }, appId: { type: 'string' },
-            state: { enum: ['pending', 'running', 'succeeded', 'failed'] }, action: { type: 'string' }, marathonDeploymentId: { type: 'string' },
+            state: { enum: ['pending', 'running', 'succeeded', 'failed', 'rolled-back'] }, action: { type: 'string' }, marathonDeploymentId: { type: 'string' },
             attempts: { type: 'integer' }, message: { type: 'string' }, error: { type: 'object' }, changes: { type: 'array' },
+            previousVersion: { type: 'string' }, deadlineAt: { type: 'string' },
+            failure: {
+              type: 'object',
+              description: 'why the rollout failed (deadline passed, or Marathon reported it failed) and what became of it (onFailure)',
+              properties: {
+                reason: { enum: ['deadline', 'failed'] }, summary: { type: 'string' }, outcome: { enum: ['rolled-back', 'stopped', 'kept'] }, rollbackDeploymentId: { type: 'string' },
+                causes: { type: 'array', items: { type: 'object', properties: { kind: { enum: ['health-checks', 'task-failures', 'capacity', 'unknown'] }, message: { type: 'string' } } } },
+              },
+            },
           },
         },
         Deployment: {
           type: 'object',
           required: ['id', 'kind', 'state', 'createdAt', 'steps'],
           properties: {
-            id: { type: 'string' }, kind: { enum: ['deploy', 'scale', 'restart', 'rollback', 'remove'] }, state: { enum: ['queued', 'running', 'succeeded', 'failed'] },
+            id: { type: 'string' }, kind: { enum: ['deploy', 'scale', 'restart', 'rollback', 'remove'] }, state: { enum: ['queued', 'running', 'succeeded', 'failed', 'rolled-back'] },
             createdAt: { type: 'string' }, startedAt: { type: 'string' }, finishedAt: { type: 'string' }, error: { type: 'string' },
             steps: { type: 'array', items: { $ref: '#/components/schemas/Step' } },
           },
