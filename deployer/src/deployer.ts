@@ -12,10 +12,11 @@ import {
   ValidationError,
   toAppId,
   type DeployDocument,
+  type MarathonApp,
   type MarathonAppInfo,
   type MarathonClient,
 } from '@theseus/services';
-import { managedApps, planDocument, type PlannedService } from './plan.js';
+import { diffApps, managedApps, planDocument, type AppChange, type PlannedService } from './plan.js';
 import { networkApiOf, toMarathonApp, type TranslationContext } from './translate.js';
 import { detail, matchesFilter, summarize, type DetailOptions, type ServiceFilter, type ServiceGroupDetail, type ServiceGroupSummary } from './service-view.js';
 import type { DeployQueue } from './deploy-queue.js';
@@ -53,6 +54,16 @@ export class IdempotencyKeyReusedError extends TheseusError {
       hint: 'use a new key for a new request',
     });
   }
+}
+
+/** One of Marathon's versions of a service's app, with what changed from the version before it. */
+export interface ServiceVersion {
+  version: string;
+  /** The version the app runs now. */
+  current: boolean;
+  /** `created`: the oldest version known; `scale`: only the instance count; `restart`: nothing in the definition; `change`: the definition. */
+  kind: 'created' | 'scale' | 'restart' | 'change';
+  changes: AppChange[];
 }
 
 export interface SubmitOptions {
@@ -142,6 +153,21 @@ export class Deployer {
     return this.enqueue('rollback', [newStep(identity(app), app.id, target)], options);
   }
 
+  /** Marathon's versions of one service group's app, newest first, each with its changes from the one before. */
+  async versions(filter: ServiceFilter & { service: string }, limit = 20): Promise<{ appId: string; versions: ServiceVersion[] }> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_VERSIONS) throw new ValidationError(`limit must be a whole number from 1 to ${MAX_VERSIONS}`, [{ path: '/limit', message: `expected 1-${MAX_VERSIONS}` }]);
+    const app = await this.oneGroup(filter);
+    const ids = (await this.options.marathon.appVersions(app.id)).sort().reverse().slice(0, limit + 1);
+    const definitions = await Promise.all(ids.map((v) => this.options.marathon.appVersion(app.id, v).then(definitionOf)));
+    const versions = ids.slice(0, limit).map((version, i): ServiceVersion => {
+      const older = definitions[i + 1];
+      const changes = older ? diffApps(older, definitions[i]).filter((c) => c.path !== SPEC_HASH_PATH) : [];
+      const kind = !older ? 'created' : changes.length === 0 ? 'restart' : changes.every((c) => c.path === '/instances') ? 'scale' : 'change';
+      return { version, current: version === app.version, kind, changes };
+    });
+    return { appId: app.id, versions };
+  }
+
   async remove(filter: ServiceFilter & { service: string }, options: SubmitOptions = {}): Promise<Submitted> {
     const app = await this.oneGroup(filter);
     return this.enqueue('remove', [newStep(identity(app), app.id, { kind: 'remove' })], options);
@@ -221,6 +247,15 @@ export class Deployer {
     }
     return { record, replayed: false };
   }
+}
+
+const MAX_VERSIONS = 100;
+const SPEC_HASH_PATH = `/labels/${MARATHON_LABELS.specHash}`;
+
+/** An app version without Marathon's bookkeeping of it. */
+function definitionOf(app: MarathonApp): MarathonApp {
+  const { version: _version, versionInfo: _info, ...definition } = app as MarathonApp & { version?: string; versionInfo?: unknown };
+  return definition;
 }
 
 function newStep(ref: { service: string; namespace: string; labels: readonly string[] }, appId: string, target: StepTarget): StepRecord {

@@ -393,7 +393,7 @@ describe('deployments, health and description', () => {
     const described = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
     const served = [
       'POST /deploy', 'GET /deployments', 'GET /deployments/{id}', 'GET /services', 'GET /services/{name}', 'DELETE /services/{name}',
-      'POST /services/{name}/scale', 'POST /services/{name}/restart', 'POST /services/{name}/rollback', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json',
+      'POST /services/{name}/scale', 'GET /services/{name}/versions', 'POST /services/{name}/restart', 'POST /services/{name}/rollback', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json',
       'GET /ui', 'GET /ui/api/snapshot', 'GET /ui/api/live',
     ];
     assert.deepEqual(described.sort(), served.sort());

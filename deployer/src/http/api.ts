@@ -162,6 +162,11 @@ export function createApi(options: ApiOptions): express.Express {
     if (typeof instances !== 'number') throw new ValidationError('give the instance count', [{ path: '/instances', message: 'expected a whole number >= 0' }]);
     await answerSubmitted(req, res, await deployer.scale({ ...filterOf(req), service: String(req.params.name) }, instances, submitOptions(req, res)));
   });
+  app.get('/services/:name/versions', readAuth, async (req, res) => {
+    const name = String(req.params.name);
+    const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);
+    res.json({ service: name, ...(await deployer.versions({ ...filterOf(req), service: name }, limit)) });
+  });
   app.post('/services/:name/restart', authenticate, small, async (req, res) => {
     await answerSubmitted(req, res, await deployer.restart({ ...filterOf(req), service: String(req.params.name) }, submitOptions(req, res)));
   });
