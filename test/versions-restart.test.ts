@@ -75,7 +75,7 @@ describe('versions, restart and rollback --to', () => {
     const listed = await versions();
     assert.deepEqual(listed.map((v) => [v.current, v.kind]), [[true, 'scale'], [false, 'change'], [false, 'created']]);
     assert.deepEqual(listed[0]!.changes, ['/instances: 1 -> 2']);
-    assert.deepEqual(listed[1]!.changes, ['/env/RELEASE: "1" -> "2"']);
+    assert.deepEqual(listed[1]!.changes, ['/env/RELEASE: "(hidden)" -> "(hidden)"'], 'which variable changed, not its values');
     const first = listed[2]!.version;
 
     const before = (await engineApp()).tasks.map((t) => t.id);
@@ -95,7 +95,7 @@ describe('versions, restart and rollback --to', () => {
     assert.equal(back.instances, 1);
     const now = await versions();
     assert.equal(now[0]!.current, true);
-    assert.deepEqual(now[0]!.changes.sort(), ['/env/RELEASE: "2" -> "1"', '/instances: 2 -> 1']);
+    assert.deepEqual(now[0]!.changes.sort(), ['/env/RELEASE: "(hidden)" -> "(hidden)"', '/instances: 2 -> 1']);
   });
 
   test('a version that does not exist and a bad limit are refused with what is wrong', async () => {

@@ -20,7 +20,7 @@ import { diffApps, managedApps, planDocument, type AppChange, type PlannedServic
 import { networkApiOf, toMarathonApp, type TranslationContext } from './translate.js';
 import { detail, matchesFilter, summarize, type DetailOptions, type ServiceFilter, type ServiceGroupDetail, type ServiceGroupSummary } from './service-view.js';
 import type { DeployQueue } from './deploy-queue.js';
-import type { DeploymentKind, DeploymentRecord, DeploymentStore, StepRecord, StepTarget } from './store.js';
+import { hideEnvValues, type DeploymentKind, type DeploymentRecord, type DeploymentStore, type StepRecord, type StepTarget } from './store.js';
 
 export interface DeployerOptions {
   marathon: MarathonClient;
@@ -161,7 +161,7 @@ export class Deployer {
     const definitions = await Promise.all(ids.map((v) => this.options.marathon.appVersion(app.id, v).then(definitionOf)));
     const versions = ids.slice(0, limit).map((version, i): ServiceVersion => {
       const older = definitions[i + 1];
-      const changes = older ? diffApps(older, definitions[i]).filter((c) => c.path !== SPEC_HASH_PATH) : [];
+      const changes = older ? hideEnvValues(diffApps(older, definitions[i]).filter((c) => c.path !== SPEC_HASH_PATH)) : [];
       const kind = !older ? 'created' : changes.length === 0 ? 'restart' : changes.every((c) => c.path === '/instances') ? 'scale' : 'change';
       return { version, current: version === app.version, kind, changes };
     });

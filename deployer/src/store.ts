@@ -105,6 +105,11 @@ const RECORD_TTL_S = 30 * 24 * 3600;
 export const HIDDEN_VALUE = '(hidden)';
 
 /** The record as stored and shown: no app definitions, no environment values. */
+/** Changes as readers see them: which environment variables changed, not their values. */
+export function hideEnvValues(changes: AppChange[]): AppChange[] {
+  return changes.map((c) => (c.path === '/env' || c.path.startsWith('/env/') ? { path: c.path, from: HIDDEN_VALUE, to: HIDDEN_VALUE } : c));
+}
+
 export function publicRecord(record: DeploymentRecord): DeploymentRecord {
   return {
     ...record,
@@ -114,7 +119,7 @@ export function publicRecord(record: DeploymentRecord): DeploymentRecord {
         const { app, ...rest } = step.target;
         shown.target = { ...rest, kind: 'deploy', image: app?.container?.docker?.image ?? rest.image, instances: app?.instances ?? rest.instances };
       }
-      if (step.changes) shown.changes = step.changes.map((c) => (c.path === '/env' || c.path.startsWith('/env/') ? { path: c.path, from: HIDDEN_VALUE, to: HIDDEN_VALUE } : c));
+      if (step.changes) shown.changes = hideEnvValues(step.changes);
       return shown;
     }),
   };

@@ -125,7 +125,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/services/{name}/scale': { post: { ...mutating, summary: 'Change the instance count', parameters: serviceParams, requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['instances'], properties: { instances: { type: 'integer', minimum: 0 } } } } } }, responses: { '202': accepted, '401': common['401'], '404': common['404'], '409': common['409'], '422': errorResponse('bad instance count') } } },
       '/services/{name}/versions': {
         get: {
-          summary: "Marathon's versions of the service's app, newest first, each with its kind (created, scale, restart, change) and the changes from the version before",
+          summary: "Marathon's versions of the service's app, newest first, each with its kind (created, scale, restart, change) and the changes from the version before (environment values hidden)",
           parameters: [...serviceParams, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } }],
           responses: { '200': { description: '{service, appId, versions: [{version, current, kind, changes: [{path, from, to}]}]}' }, '401': common['401'], '404': common['404'], '422': errorResponse('bad limit') },
         },
