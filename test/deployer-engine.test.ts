@@ -9,10 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { answers, eventually, freePort, startPart, type PartProcess } from './support/processes.js';
+import { eventually } from './support/processes.js';
+import { startEngineAndDeployer, type EngineAndDeployer } from './support/engine-and-deployer.js';
 
-const TOKEN = `engine-test-${randomBytes(8).toString('hex')}`;
-const auth = { Authorization: `Bearer ${TOKEN}` };
 const service = `web-${randomBytes(3).toString('hex')}`;
 
 function doc(extra: string): string {
@@ -32,35 +31,21 @@ function doc(extra: string): string {
 }
 
 describe('deployer with the engine', () => {
-  let engine: PartProcess;
-  let deployer: PartProcess;
+  let parts: EngineAndDeployer | undefined;
   let deployerUrl: string;
   let engineUrl: string;
+  let auth: { Authorization: string };
   const dataDir = mkdtempSync(join(tmpdir(), 'theseus-deployer-engine-'));
 
   before(async () => {
-    const enginePort = await freePort();
-    engineUrl = `http://127.0.0.1:${enginePort}`;
-    const low = 33000 + Math.floor(Math.random() * 2000);
-    engine = await startPart('engine', {
-      args: ['--port', String(enginePort), '--data-dir', dataDir],
-      env: { ENGINE_PORT_RANGE: `${low}-${low + 50}` },
-      ready: () => answers(`${engineUrl}/ping`),
-    });
-    const port = await freePort();
-    deployerUrl = `http://127.0.0.1:${port}`;
-    deployer = await startPart('deployer', {
-      args: ['--port', String(port)],
-      env: { MARATHON_URL: engineUrl, THESEUS_API_TOKEN: TOKEN, THESEUS_QUEUE_PREFIX: `test-${randomBytes(6).toString('hex')}`, THESEUS_DEPLOYMENT_TIMEOUT_MS: '90000' },
-      ready: () => answers(`${deployerUrl}/healthz`),
-    });
+    parts = await startEngineAndDeployer(dataDir);
+    ({ deployerUrl, engineUrl, auth } = parts);
   });
 
   after(async () => {
     await fetch(`${engineUrl}/v2/apps/theseus/default/${service}--it`, { method: 'DELETE' }).catch(() => {});
     await eventually('the app gone', async () => (await fetch(`${engineUrl}/v2/apps/theseus/default/${service}--it`)).status === 404, 30_000).catch(() => {});
-    await deployer?.stop();
-    await engine?.stop();
+    await parts?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -22,8 +22,9 @@ import {
   type MarathonClient,
 } from '@theseus/services';
 import type { DeploymentFollower } from './follow.js';
+import { followRollback, handleRolloutFailure, RolloutFailedError } from './on-failure.js';
 import { diffApps, planAction } from './plan.js';
-import type { StepRecord } from './store.js';
+import { isFinished, type StepRecord } from './store.js';
 
 export interface ApplyOptions {
   marathon: MarathonClient;
@@ -60,7 +61,7 @@ export class StepFailedError extends TheseusError {
 }
 
 export async function applyStep(step: StepRecord, options: ApplyOptions): Promise<StepRecord> {
-  if (step.state === 'succeeded' || step.state === 'failed') return step;
+  if (isFinished(step.state)) return step;
   const maxAttempts = options.maxAttempts ?? 8;
   const backoffMs = options.backoffMs ?? 200;
   const maxBackoffMs = options.maxBackoffMs ?? 10_000;
@@ -88,7 +89,7 @@ export async function applyStep(step: StepRecord, options: ApplyOptions): Promis
         await new Promise((r) => setTimeout(r, delay));
         continue;
       }
-      step.state = 'failed';
+      step.state = err instanceof RolloutFailedError && err.rolledBack ? 'rolled-back' : 'failed';
       step.error = {
         code: err instanceof TheseusError ? err.code : 'INTERNAL',
         message: err instanceof MarathonValidationError ? `Marathon refused the app: ${err.message}` : describeError(err),
@@ -105,6 +106,7 @@ export async function applyStep(step: StepRecord, options: ApplyOptions): Promis
 
 async function attempt(step: StepRecord, options: ApplyOptions): Promise<void> {
   const { marathon } = options;
+  if (step.failure?.outcome === 'rolled-back') return followRollback(step, failureContext(options));
   if (step.marathonDeploymentId) {
     await follow(step, options);
     return;
@@ -122,6 +124,7 @@ async function attempt(step: StepRecord, options: ApplyOptions): Promise<void> {
       const action = planAction({ kind: 'deploy', app }, current);
       step.action = action;
       step.changes = action === 'update' || action === 'scale' ? diffApps(current, app) : [];
+      if (current && (action === 'update' || action === 'scale')) step.previousVersion = current.version;
       if (action === 'create') {
         try {
           const created = await marathon.createApp(app);
@@ -188,6 +191,7 @@ async function attempt(step: StepRecord, options: ApplyOptions): Promise<void> {
   }
   if (deploymentId) {
     step.marathonDeploymentId = deploymentId;
+    if (target.kind === 'deploy') step.deadlineAt = new Date(Date.now() + deadlineMs(step, options)).toISOString();
     void options.save(step);
     await follow(step, options);
   }
@@ -198,6 +202,19 @@ async function follow(step: StepRecord, options: ApplyOptions): Promise<void> {
   const id = step.marathonDeploymentId!;
   step.message = `following Marathon deployment ${id}`;
   void options.save(step);
+  const target = step.target;
+  if (target.kind === 'deploy') {
+    const left = step.deadlineAt ? Date.parse(step.deadlineAt) - Date.now() : deadlineMs(step, options);
+    const outcome = await options.follower.waitFor(id, Math.max(0, left));
+    if (outcome.state === 'timeout') await handleRolloutFailure(step, { reason: 'deadline' }, failureContext(options));
+    if (outcome.state === 'failed') await handleRolloutFailure(step, { reason: 'failed', detail: outcome.reason }, failureContext(options));
+    const app = await readApp(options.marathon, step.appId);
+    const wanted = target.app?.labels?.[MARATHON_LABELS.specHash];
+    if (!app || app.labels?.[MARATHON_LABELS.specHash] !== wanted) {
+      throw new StepFailedError(`Marathon deployment ${id} ended but ${step.appId} is not at the deployed definition (rolled back or replaced meanwhile)`);
+    }
+    return;
+  }
   const outcome = await options.follower.waitFor(id, options.deploymentTimeoutMs ?? 600_000);
   if (outcome.state === 'timeout') {
     throw new StepFailedError(`Marathon deployment ${id} did not finish within ${Math.round((options.deploymentTimeoutMs ?? 600_000) / 1000)} s`, {
@@ -205,16 +222,19 @@ async function follow(step: StepRecord, options: ApplyOptions): Promise<void> {
     });
   }
   if (outcome.state === 'failed') throw new StepFailedError(`Marathon deployment ${id} failed: ${outcome.reason}`);
-  const target = step.target;
-  if (target.kind === 'deploy') {
-    const app = await readApp(options.marathon, step.appId);
-    const wanted = target.app?.labels?.[MARATHON_LABELS.specHash];
-    if (!app || app.labels?.[MARATHON_LABELS.specHash] !== wanted) {
-      throw new StepFailedError(`Marathon deployment ${id} ended but ${step.appId} is not at the deployed definition (rolled back or replaced meanwhile)`);
-    }
-  } else if (target.kind === 'remove') {
+  if (target.kind === 'remove') {
     if (await readApp(options.marathon, step.appId)) throw new StepFailedError(`Marathon deployment ${id} ended but ${step.appId} still exists`);
   }
+}
+
+/** The rollout deadline of a deploy step: the spec's, for records without one the deployment timeout. */
+function deadlineMs(step: StepRecord, options: ApplyOptions): number {
+  const seconds = step.target.kind === 'deploy' ? step.target.deadlineSeconds : undefined;
+  return seconds !== undefined ? seconds * 1000 : (options.deploymentTimeoutMs ?? 600_000);
+}
+
+function failureContext(options: ApplyOptions) {
+  return { marathon: options.marathon, follower: options.follower, save: options.save, deploymentTimeoutMs: options.deploymentTimeoutMs ?? 600_000 };
 }
 
 /**

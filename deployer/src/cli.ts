@@ -1,6 +1,6 @@
 /**
  * `theseus deployer` (the server) and the client commands: deploy, services, status, scale,
- * rollback, rm. Client commands find the deployer through --url or THESEUS_URL and send the token
+ * restart, versions, rollback, rm. Client commands find the deployer through --url or THESEUS_URL and send the token
  * read from --token-file or THESEUS_API_TOKEN (a file, so the token is never in the process list). `deploy --wait` shows each service's progress as it happens
  * and exits non-zero when anything failed.
  */
@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { commandProgram, readSecretFile, reportError, runUntilSignal, setUp, type Command } from '@theseus/services';
 import { DeployerClient, type Selector } from './client.js';
 import { startDeployerServer } from './server.js';
-import type { DeploymentRecord, StepRecord } from './store.js';
+import { isFinished, type DeploymentRecord, type StepRecord } from './store.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:5000';
 
@@ -25,6 +25,10 @@ export async function run(command: string, argv: string[]): Promise<number> {
         return await status(argv);
       case 'scale':
         return await scale(argv);
+      case 'restart':
+        return await restart(argv);
+      case 'versions':
+        return await versions(argv);
       case 'rollback':
         return await rollback(argv);
       case 'rm':
@@ -119,7 +123,7 @@ async function follow(client: DeployerClient, id: string, pollMs = 300): Promise
         out(line);
       }
     }
-    if (record.state === 'succeeded' || record.state === 'failed') {
+    if (isFinished(record.state)) {
       out(summaryLine(record));
       return record.state === 'succeeded' ? 0 : 1;
     }
@@ -172,10 +176,32 @@ async function scale(argv: string[]): Promise<number> {
   return submitted(clientOf(opts), await clientOf(opts).scale(args[0]!, instances, selectorOf(opts)), Boolean(opts.wait));
 }
 
-async function rollback(argv: string[]): Promise<number> {
-  const program = selectorProgram(clientProgram('rollback', 'roll a service back to its previous version')).argument('<service>').option('--version <version>', 'a Marathon version to return to (default: the previous one)').option('--wait', 'follow until done');
+async function restart(argv: string[]): Promise<number> {
+  const program = selectorProgram(clientProgram('restart', 'replace every instance of a service, rolling per its upgrade settings')).argument('<service>').option('--wait', 'follow until done');
   const { opts, args } = parse(program, argv);
-  return submitted(clientOf(opts), await clientOf(opts).rollback(args[0]!, opts.version as string | undefined, selectorOf(opts)), Boolean(opts.wait));
+  return submitted(clientOf(opts), await clientOf(opts).restart(args[0]!, selectorOf(opts)), Boolean(opts.wait));
+}
+
+async function versions(argv: string[]): Promise<number> {
+  const { opts, args } = parse(selectorProgram(clientProgram('versions', 'list a service\'s versions and what changed between them')).argument('<service>'), argv);
+  const { appId, versions } = await clientOf(opts).versions(args[0]!, selectorOf(opts));
+  out(appId);
+  for (const v of versions) {
+    out(`${v.current ? '*' : ' '} ${v.version}  ${v.kind}`);
+    for (const c of v.changes) out(`      ${c.path}: ${short(c.from)} -> ${short(c.to)}`);
+  }
+  return 0;
+}
+
+async function rollback(argv: string[]): Promise<number> {
+  const program = selectorProgram(clientProgram('rollback', 'roll a service back to its previous version'))
+    .argument('<service>')
+    .option('--to <version>', 'a version to return to, as `theseus versions` lists them (default: the previous one)')
+    .option('--version <version>', 'the same as --to')
+    .option('--wait', 'follow until done');
+  const { opts, args } = parse(program, argv);
+  const version = (opts.to ?? opts.version) as string | undefined;
+  return submitted(clientOf(opts), await clientOf(opts).rollback(args[0]!, version, selectorOf(opts)), Boolean(opts.wait));
 }
 
 async function rm(argv: string[]): Promise<number> {

@@ -5,6 +5,7 @@
 import { TheseusError, type ProblemDetail } from '@theseus/services';
 import type { PlannedService } from './plan.js';
 import type { DeploymentRecord } from './store.js';
+import type { ServiceVersion } from './deployer.js';
 import type { ServiceGroupDetail, ServiceGroupSummary } from './service-view.js';
 
 export interface DeployerClientOptions {
@@ -86,6 +87,14 @@ export class DeployerClient {
 
   scale(name: string, instances: number, selector: Selector = {}): Promise<Accepted> {
     return this.call('POST', `/services/${encodeURIComponent(name)}/scale${query(selector)}`, { body: JSON.stringify({ instances }), contentType: 'application/json' });
+  }
+
+  restart(name: string, selector: Selector = {}): Promise<Accepted> {
+    return this.call('POST', `/services/${encodeURIComponent(name)}/restart${query(selector)}`);
+  }
+
+  versions(name: string, selector: Selector = {}): Promise<{ appId: string; versions: ServiceVersion[] }> {
+    return this.call('GET', `/services/${encodeURIComponent(name)}/versions${query(selector)}`);
   }
 
   rollback(name: string, version: string | undefined, selector: Selector = {}): Promise<Accepted> {

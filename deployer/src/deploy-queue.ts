@@ -10,7 +10,7 @@ import { describeError, type Logger, type MarathonClient } from '@theseus/servic
 import { applyStep } from './apply.js';
 import { AppLocks } from './app-locks.js';
 import type { DeploymentFollower } from './follow.js';
-import type { DeploymentRecord, DeploymentStore, StepRecord } from './store.js';
+import { isFinished, type DeploymentRecord, type DeploymentStore, type StepRecord } from './store.js';
 
 export interface DeployQueueOptions {
   redisUrl: string;
@@ -106,7 +106,7 @@ export class DeployQueue {
   async process(deploymentId: string): Promise<DeploymentRecord | undefined> {
     const { store, logger } = this.options;
     const record = await store.getForWork(deploymentId);
-    if (!record || record.state === 'succeeded' || record.state === 'failed') return record;
+    if (!record || isFinished(record.state)) return record;
     const log = logger.child({ deploymentId, ...(record.requestId ? { requestId: record.requestId } : {}) });
     const resumed = record.state === 'running';
     record.state = 'running';
@@ -141,9 +141,11 @@ export class DeployQueue {
       }),
     );
 
-    const failed = record.steps.filter((s) => s.state === 'failed');
-    record.state = failed.length ? 'failed' : 'succeeded';
-    if (failed.length) record.error = `${failed.length} of ${record.steps.length} service(s) failed`;
+    const failed = record.steps.filter((s) => s.state === 'failed').length;
+    const rolledBack = record.steps.filter((s) => s.state === 'rolled-back').length;
+    record.state = failed ? 'failed' : rolledBack ? 'rolled-back' : 'succeeded';
+    const problems = [failed ? `${failed} failed` : '', rolledBack ? `${rolledBack} rolled back` : ''].filter(Boolean);
+    if (problems.length) record.error = `of ${record.steps.length} service(s), ${problems.join(' and ')}`;
     record.finishedAt = new Date().toISOString();
     await saving;
     await store.save(record); // unguarded: if the outcome cannot be recorded, the job fails and is retried
@@ -169,7 +171,7 @@ export class DeployQueue {
       let timer: NodeJS.Timeout | undefined;
       try {
         const record = await store.get(id);
-        if (!record || record.state === 'succeeded' || record.state === 'failed') return record;
+        if (!record || isFinished(record.state)) return record;
         const left = deadline - Date.now();
         if (left <= 0) return record;
         timer = setTimeout(finish, Math.min(left, 1000));

@@ -12,14 +12,15 @@ import {
   ValidationError,
   toAppId,
   type DeployDocument,
+  type MarathonApp,
   type MarathonAppInfo,
   type MarathonClient,
 } from '@theseus/services';
-import { managedApps, planDocument, type PlannedService } from './plan.js';
+import { diffApps, managedApps, planDocument, type AppChange, type PlannedService } from './plan.js';
 import { networkApiOf, toMarathonApp, type TranslationContext } from './translate.js';
 import { detail, matchesFilter, summarize, type DetailOptions, type ServiceFilter, type ServiceGroupDetail, type ServiceGroupSummary } from './service-view.js';
 import type { DeployQueue } from './deploy-queue.js';
-import type { DeploymentKind, DeploymentRecord, DeploymentStore, StepRecord, StepTarget } from './store.js';
+import { hideEnvValues, type DeploymentKind, type DeploymentRecord, type DeploymentStore, type StepRecord, type StepTarget } from './store.js';
 
 export interface DeployerOptions {
   marathon: MarathonClient;
@@ -53,6 +54,16 @@ export class IdempotencyKeyReusedError extends TheseusError {
       hint: 'use a new key for a new request',
     });
   }
+}
+
+/** One of Marathon's versions of a service's app, with what changed from the version before it. */
+export interface ServiceVersion {
+  version: string;
+  /** The version the app runs now. */
+  current: boolean;
+  /** `created`: the oldest version known; `scale`: only the instance count; `restart`: nothing in the definition; `change`: the definition. */
+  kind: 'created' | 'scale' | 'restart' | 'change';
+  changes: AppChange[];
 }
 
 export interface SubmitOptions {
@@ -114,7 +125,7 @@ export class Deployer {
     const steps: StepRecord[] = [
       ...doc.deploy.map((spec) => {
         const app = toMarathonApp(spec, translation);
-        return newStep(spec, app.id, { kind: 'deploy', app });
+        return newStep(spec, app.id, { kind: 'deploy', app, onFailure: spec.onFailure, deadlineSeconds: spec.deadlineSeconds });
       }),
       ...doc.remove.map((spec) => newStep(spec, toAppId(spec, translation.appGroup), { kind: 'remove' })),
     ];
@@ -140,6 +151,21 @@ export class Deployer {
     }
     const target: StepTarget = version === undefined ? { kind: 'rollback' } : { kind: 'rollback', version };
     return this.enqueue('rollback', [newStep(identity(app), app.id, target)], options);
+  }
+
+  /** Marathon's versions of one service group's app, newest first, each with its changes from the one before. */
+  async versions(filter: ServiceFilter & { service: string }, limit = 20): Promise<{ appId: string; versions: ServiceVersion[] }> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_VERSIONS) throw new ValidationError(`limit must be a whole number from 1 to ${MAX_VERSIONS}`, [{ path: '/limit', message: `expected 1-${MAX_VERSIONS}` }]);
+    const app = await this.oneGroup(filter);
+    const ids = (await this.options.marathon.appVersions(app.id)).sort().reverse().slice(0, limit + 1);
+    const definitions = await Promise.all(ids.map((v) => this.options.marathon.appVersion(app.id, v).then(definitionOf)));
+    const versions = ids.slice(0, limit).map((version, i): ServiceVersion => {
+      const older = definitions[i + 1];
+      const changes = older ? hideEnvValues(diffApps(older, definitions[i]).filter((c) => c.path !== SPEC_HASH_PATH)) : [];
+      const kind = !older ? 'created' : changes.length === 0 ? 'restart' : changes.every((c) => c.path === '/instances') ? 'scale' : 'change';
+      return { version, current: version === app.version, kind, changes };
+    });
+    return { appId: app.id, versions };
   }
 
   async remove(filter: ServiceFilter & { service: string }, options: SubmitOptions = {}): Promise<Submitted> {
@@ -221,6 +247,15 @@ export class Deployer {
     }
     return { record, replayed: false };
   }
+}
+
+const MAX_VERSIONS = 100;
+const SPEC_HASH_PATH = `/labels/${MARATHON_LABELS.specHash}`;
+
+/** An app version without Marathon's bookkeeping of it. */
+function definitionOf(app: MarathonApp): MarathonApp {
+  const { version: _version, versionInfo: _info, ...definition } = app as MarathonApp & { version?: string; versionInfo?: unknown };
+  return definition;
 }
 
 function newStep(ref: { service: string; namespace: string; labels: readonly string[] }, appId: string, target: StepTarget): StepRecord {

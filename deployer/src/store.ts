@@ -6,11 +6,19 @@
  * failing (maxRetriesPerRequest: null), so no outcome is lost while Redis is away.
  */
 import { Redis } from 'ioredis';
-import type { MarathonApp, ProblemDetail } from '@theseus/services';
+import type { MarathonApp, OnFailure, ProblemDetail } from '@theseus/services';
 import type { AppChange, PlannedAction, ServiceIdentity } from './plan.js';
 
-export type DeploymentState = 'queued' | 'running' | 'succeeded' | 'failed';
-export type StepState = 'pending' | 'running' | 'succeeded' | 'failed';
+/** `rolled-back`: a service's rollout failed and its previous version was restored. */
+export type DeploymentState = 'queued' | 'running' | 'succeeded' | 'failed' | 'rolled-back';
+export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'rolled-back';
+
+const FINISHED: ReadonlySet<string> = new Set(['succeeded', 'failed', 'rolled-back']);
+
+/** A deployment or step in one of these states is over. */
+export function isFinished(state: DeploymentState | StepState): boolean {
+  return FINISHED.has(state);
+}
 export type DeploymentKind = 'deploy' | 'scale' | 'restart' | 'rollback' | 'remove';
 
 /**
@@ -19,7 +27,8 @@ export type DeploymentKind = 'deploy' | 'scale' | 'restart' | 'rollback' | 'remo
  * only the image and instance count; a rollback takes the earlier definition from Marathon's versions.
  */
 export type StepTarget =
-  | { kind: 'deploy'; app?: MarathonApp; image?: string | undefined; instances?: number | undefined }
+  /** `onFailure` and `deadlineSeconds` from the spec (absent in records written before they existed). */
+  | { kind: 'deploy'; app?: MarathonApp; image?: string | undefined; instances?: number | undefined; onFailure?: OnFailure; deadlineSeconds?: number }
   | { kind: 'remove' }
   | { kind: 'scale'; instances: number }
   | { kind: 'restart' }
@@ -35,11 +44,34 @@ export interface StepRecord extends ServiceIdentity {
   marathonDeploymentId?: string;
   /** When a non-declarative call (restart, rollback) was about to be made: a resumed step checks the app changed since. */
   requestedAt?: string;
+  /** The app's version before the step changed it (what a failed rollout returns to). */
+  previousVersion?: string;
+  /** When the rollout of a deploy step counts as failed. */
+  deadlineAt?: string;
+  /** Why the rollout failed and what was done about it. */
+  failure?: RolloutFailure;
   attempts: number;
   message?: string;
   error?: { code: string; message: string; problems?: ProblemDetail[] };
   startedAt?: string;
   finishedAt?: string;
+}
+
+export interface FailureCause {
+  kind: 'health-checks' | 'task-failures' | 'capacity' | 'unknown';
+  message: string;
+}
+
+export interface RolloutFailure {
+  /** `deadline`: still running when the deadline passed; `failed`: Marathon reported the deployment failed. */
+  reason: 'deadline' | 'failed';
+  /** The headline and every cause, in one line. */
+  summary: string;
+  causes: FailureCause[];
+  /** What became of the rollout. */
+  outcome: 'rolled-back' | 'stopped' | 'kept';
+  /** The Marathon deployment that returns to the previous version. */
+  rollbackDeploymentId?: string;
 }
 
 export interface DeploymentRecord {
@@ -73,6 +105,11 @@ const RECORD_TTL_S = 30 * 24 * 3600;
 export const HIDDEN_VALUE = '(hidden)';
 
 /** The record as stored and shown: no app definitions, no environment values. */
+/** Changes as readers see them: which environment variables changed, not their values. */
+export function hideEnvValues(changes: AppChange[]): AppChange[] {
+  return changes.map((c) => (c.path === '/env' || c.path.startsWith('/env/') ? { path: c.path, from: HIDDEN_VALUE, to: HIDDEN_VALUE } : c));
+}
+
 export function publicRecord(record: DeploymentRecord): DeploymentRecord {
   return {
     ...record,
@@ -82,7 +119,7 @@ export function publicRecord(record: DeploymentRecord): DeploymentRecord {
         const { app, ...rest } = step.target;
         shown.target = { ...rest, kind: 'deploy', image: app?.container?.docker?.image ?? rest.image, instances: app?.instances ?? rest.instances };
       }
-      if (step.changes) shown.changes = step.changes.map((c) => (c.path === '/env' || c.path.startsWith('/env/') ? { path: c.path, from: HIDDEN_VALUE, to: HIDDEN_VALUE } : c));
+      if (step.changes) shown.changes = hideEnvValues(step.changes);
       return shown;
     }),
   };
@@ -112,7 +149,7 @@ export class DeploymentStore {
       .zadd(this.key('deployments'), Date.parse(record.createdAt), record.id)
       .zremrangebyrank(this.key('deployments'), 0, -this.keepRecent - 1);
     const appsKey = this.key('deployment', record.id, 'apps');
-    if (record.state === 'succeeded' || record.state === 'failed') multi.del(appsKey);
+    if (isFinished(record.state)) multi.del(appsKey);
     else if (record.state === 'queued') {
       const apps = record.steps.flatMap((s) => (s.target.kind === 'deploy' && s.target.app ? [[s.appId, JSON.stringify(s.target.app)] as const] : []));
       if (apps.length) multi.hset(appsKey, Object.fromEntries(apps)).expire(appsKey, RECORD_TTL_S);

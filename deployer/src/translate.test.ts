@@ -219,3 +219,15 @@ test('apps from 300 generated services with random combinations of fields all va
   assert.equal(apps.length, 300);
   for (const app of apps) assert.deepEqual(appDefinitionProblems(app), [], app.id);
 });
+
+test('killGracePeriod becomes taskKillGracePeriodSeconds; onFailure and deadline stay out of the app', () => {
+  const [graceful] = appsOf('deploy:\n  web: {image: nginx, killGracePeriod: 30s, onFailure: stop, deadline: 5m}\n');
+  assert.equal(graceful!.taskKillGracePeriodSeconds, 30);
+  assert.deepEqual(appDefinitionProblems(graceful!), []);
+  assert.doesNotMatch(JSON.stringify(graceful), /onFailure|deadline/);
+  const [plain] = appsOf('deploy:\n  web: {image: nginx}\n');
+  const [sameWithPolicy] = appsOf('deploy:\n  web: {image: nginx, onFailure: keep, deadline: 1m}\n');
+  assert.equal('taskKillGracePeriodSeconds' in plain!, false);
+  assert.equal(plain!.labels![MARATHON_LABELS.specHash], sameWithPolicy!.labels![MARATHON_LABELS.specHash]);
+  assert.notEqual(plain!.labels![MARATHON_LABELS.specHash], graceful!.labels![MARATHON_LABELS.specHash]);
+});

@@ -87,6 +87,7 @@ export function toMarathonApp(spec: ServiceSpec, context: TranslationContext): M
   };
   if (spec.cmd !== undefined) app.cmd = spec.cmd;
   if (spec.args !== undefined) app.args = spec.args;
+  if (spec.killGracePeriodSeconds !== undefined) app.taskKillGracePeriodSeconds = spec.killGracePeriodSeconds;
   if (context.networkApi === 'legacy') toLegacyNetworking(app);
   app.labels = { ...app.labels, [MARATHON_LABELS.specHash]: specHash(app) };
   return app;

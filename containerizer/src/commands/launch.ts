@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { lookupHostUser } from '../launch/host-user.js';
-import { planLaunch, pairPorts } from '../launch/plan.js';
+import { detectGeneration, planLaunch, pairPorts } from '../launch/plan.js';
 import { DockerRequestError } from '../docker/errors.js';
 import { decodeLaunch } from '../protocol/messages.js';
 import { LaunchRefusedError } from '../protocol/errors.js';
@@ -16,7 +16,7 @@ import { processStartTime } from '../state/lock.js';
 import type { ProgramContext } from './context.js';
 
 export async function launch(ctx: ProgramContext, record: Uint8Array): Promise<void> {
-  const message = decodeLaunch(record);
+  const message = decodeLaunch(record, detectGeneration(ctx.config, ctx.io.env) === '1.0' ? '1.0.4' : '0.22.0');
   const containerId = checkContainerId(message.container_id.value);
   const plan = planLaunch(message, ctx.config, ctx.io.env);
   const { store, log } = ctx;
@@ -69,6 +69,7 @@ export async function launch(ctx: ProgramContext, record: Uint8Array): Promise<v
       ...(processStartTime(started.pid) ? { pidStartTime: processStartTime(started.pid) } : {}),
       ...(plan.spec.cpus !== undefined ? { cpus: plan.spec.cpus } : {}),
       ...(plan.spec.memMb !== undefined ? { memMb: plan.spec.memMb } : {}),
+      ...(plan.spec.stopGraceSeconds !== undefined ? { stopGraceSeconds: plan.spec.stopGraceSeconds } : {}),
     };
     store.write(state);
     if (plan.hostExecutor) {

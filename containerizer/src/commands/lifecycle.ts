@@ -177,7 +177,7 @@ export async function destroy(ctx: ProgramContext, record: Uint8Array): Promise<
     if (!state) return;
     const driver = await ctx.docker();
     const verified = await verifiedContainer(ctx, state);
-    if (verified) await driver.stop(verified.id, ctx.config.stopGraceSeconds);
+    if (verified) await driver.stop(verified.id, state.stopGraceSeconds ?? ctx.config.stopGraceSeconds);
     if (!ctx.store.readExit(id)) {
       const details = verified ? await driver.inspect(verified.id) : undefined;
       ctx.store.writeExit(id, {
@@ -212,7 +212,7 @@ export async function observe(ctx: ProgramContext, containerId: string): Promise
   const driver = await ctx.docker();
   const onSignal = () => {
     ctx.log.info('task killed: stopping its container', { containerId });
-    driver.stop(state.dockerId, ctx.config.stopGraceSeconds).catch(() => undefined);
+    driver.stop(state.dockerId, state.stopGraceSeconds ?? ctx.config.stopGraceSeconds).catch(() => undefined);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

@@ -8,6 +8,7 @@ import { LaunchRefusedError } from '../protocol/errors.js';
 import type { MesosLaunch } from '../protocol/types.js';
 import { imageFromUrl, pairPorts, planLaunch, registryOf } from './plan.js';
 import { parseDockerOptions } from './docker-options.js';
+import { decodeLaunch, encodeMessage } from '../protocol/messages.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'theseus-plan-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -139,6 +140,28 @@ describe('planLaunch', () => {
     assert.equal(inside.spec.env.MESOS_EXECUTOR_ID, 'e1');
     assert.equal(inside.spec.env.MESOS_TASK_ID, 'task-1');
     assert.throws(() => planLaunch(launch, config({ image: { default: 'a' }, commandExecutor: 'container' }), {}), /MESOS_LIBEXEC_DIRECTORY/);
+  });
+});
+
+describe('kill policy', () => {
+  const launch = (grace?: number) =>
+    encodeMessage('mesos.containerizer.Launch', {
+      container_id: { value: 'c1' },
+      task_info: {
+        name: 't', task_id: { value: 'task-1' }, slave_id: { value: 'S' }, command: { value: 'echo hi' },
+        ...(grace === undefined ? {} : { kill_policy: { grace_period: { nanoseconds: grace * 1e9 } } }),
+      },
+      executor_info: { executor_id: { value: 'task-1' }, command: { value: '/opt/mesos/libexec/mesos-executor' } },
+    }, '1.0.4');
+  const env = { MESOS_LIBEXEC_DIRECTORY: '/opt/mesos/libexec', MESOS_AGENT_ENDPOINT: '127.0.0.1:5051' };
+
+  it('a 1.0 slave\'s task kill policy sets the container\'s stop grace; without one the configured grace holds', () => {
+    const cfg = config({ image: { default: 'a' }, stopGraceSeconds: 2 });
+    assert.equal(planLaunch(decodeLaunch(launch(30), '1.0.4'), cfg, env).spec.stopGraceSeconds, 30);
+    assert.equal(planLaunch(decodeLaunch(launch(0.5), '1.0.4'), cfg, env).spec.stopGraceSeconds, 1, 'rounded up to whole seconds');
+    assert.equal(planLaunch(decodeLaunch(launch(), '1.0.4'), cfg, env).spec.stopGraceSeconds, 2);
+    // 0.22 definitions know no kill policy
+    assert.equal(planLaunch(decodeLaunch(launch(30)), cfg, env).spec.stopGraceSeconds, 2);
   });
 });
 

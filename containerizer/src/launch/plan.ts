@@ -111,7 +111,7 @@ function networkOf(info: ContainerInfo | undefined, config: ContainerizerConfig)
   return network === 'BRIDGE' ? 'bridge' : network === 'NONE' ? 'none' : 'host';
 }
 
-function detectGeneration(config: ContainerizerConfig, env: NodeJS.ProcessEnv): MesosGeneration {
+export function detectGeneration(config: ContainerizerConfig, env: NodeJS.ProcessEnv): MesosGeneration {
   if (config.mesosVersion !== 'auto') return config.mesosVersion;
   // only 0.26+ slaves (1.0 line) set these on launch
   return env.MESOS_AGENT_ENDPOINT || env.MESOS_HTTP_COMMAND_EXECUTOR ? '1.0' : '0.22';
@@ -239,6 +239,8 @@ export function planLaunch(launch: MesosLaunch, config: ContainerizerConfig, env
     ...(containerInfo?.hostname ? { hostname: containerInfo.hostname } : {}),
   };
   for (const [o, form] of options) applyOptions(spec, o, checkPrivileges(o, form, config));
+  const killGrace = task?.kill_policy?.grace_period?.nanoseconds;
+  if (killGrace !== undefined) spec.stopGraceSeconds = Math.ceil(killGrace / 1e9);
   if (spec.hostname && spec.network === 'host') throw new LaunchRefusedError('a hostname cannot be set with HOST networking');
 
   const registry = registryOf(image);

@@ -37,13 +37,14 @@ const RESOURCE_STATISTICS = 'mesos.ResourceStatistics';
 /** Every message the program reads or writes, by definitions version (the bundled program keeps only these and what they use). */
 export const PROGRAM_MESSAGES: Record<ProtoVersion, readonly string[]> = {
   '0.22.0': [...Object.values(INPUT_TYPES), TERMINATION, CONTAINERS, RESOURCE_STATISTICS],
-  '1.0.4': [TERMINATION],
+  // a 1.0 slave's Launch carries the task's kill policy
+  '1.0.4': [TERMINATION, INPUT_TYPES.launch],
 };
 
 /** Decodes one record's payload as the message `command` takes; a clear error when it is not one. */
-export function decodeInput(command: InputCommand, payload: Uint8Array): Record<string, unknown> {
+export function decodeInput(command: InputCommand, payload: Uint8Array, version: ProtoVersion = '0.22.0'): Record<string, unknown> {
   const typeName = INPUT_TYPES[command];
-  const type = root('0.22.0').lookupType(typeName);
+  const type = root(version).lookupType(typeName);
   let message: protobuf.Message;
   try {
     message = type.decode(payload);
@@ -58,8 +59,8 @@ export function decodeInput(command: InputCommand, payload: Uint8Array): Record<
   return object;
 }
 
-export function decodeLaunch(payload: Uint8Array): MesosLaunch {
-  return decodeInput('launch', payload) as unknown as MesosLaunch;
+export function decodeLaunch(payload: Uint8Array, version: ProtoVersion = '0.22.0'): MesosLaunch {
+  return decodeInput('launch', payload, version) as unknown as MesosLaunch;
 }
 
 /** `Termination` as the given slave generation parses it. 0.19-0.25 require `killed` and `message`. */

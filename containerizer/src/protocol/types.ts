@@ -66,6 +66,8 @@ export interface TaskInfo {
   executor?: ExecutorInfo;
   command?: CommandInfo;
   container?: ContainerInfo;
+  /** Mesos 0.28+: how long the task gets between SIGTERM and SIGKILL. */
+  kill_policy?: { grace_period?: { nanoseconds: number } };
 }
 
 export interface MesosLaunch {

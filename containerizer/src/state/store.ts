@@ -34,6 +34,8 @@ export interface ContainerState {
   /** Limits as last set by launch or update. */
   cpus?: number;
   memMb?: number;
+  /** SIGTERM-to-SIGKILL time chosen at launch (the task's kill policy, else --stop-timeout, else the configured one). */
+  stopGraceSeconds?: number;
   /** pid of the host executor observing a command task. */
   executorPid?: number;
   executorStartTime?: string;

@@ -247,12 +247,14 @@ describe('deploying', () => {
     assert.equal(h.marathon!.app('/theseus/default/gone--old'), undefined);
   });
 
-  test('a deployment that never finishes fails after the timeout, with a hint', async () => {
-    const slow = await startHarness({ env: { THESEUS_DEPLOYMENT_TIMEOUT_MS: '300' }, marathon: { script: () => ({ until: 'TASK_STAGING' }) } });
+  test('a deployment that never finishes fails after its deadline, with a hint', async () => {
+    const slow = await startHarness({ marathon: { script: () => ({ until: 'TASK_STAGING' }) } });
     try {
-      const res = await request(slow.url).post('/deploy?wait=true').set(slow.auth).type('application/yaml').send('deploy:\n  crashy: {image: nginx}\n');
+      const res = await request(slow.url).post('/deploy?wait=true').set(slow.auth).type('application/yaml').send('deploy:\n  crashy: {image: nginx, deadline: 1, onFailure: keep}\n');
       assert.equal(res.body.state, 'failed');
-      assert.match(res.body.steps[0].error.message, /did not finish/);
+      assert.match(res.body.steps[0].error.message, /did not finish within its deadline of 1 s/);
+      assert.match(res.body.steps[0].error.hint ?? res.body.steps[0].error.message, /left as it is \(onFailure: keep\)/);
+      assert.equal(res.body.steps[0].failure.outcome, 'kept');
     } finally {
       await slow.close();
     }
@@ -403,7 +405,7 @@ describe('deployments, health and description', () => {
     const described = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
     const served = [
       'POST /deploy', 'GET /deployments', 'GET /deployments/{id}', 'GET /services', 'GET /services/{name}', 'DELETE /services/{name}',
-      'POST /services/{name}/scale', 'POST /services/{name}/restart', 'POST /services/{name}/rollback', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json',
+      'POST /services/{name}/scale', 'GET /services/{name}/versions', 'POST /services/{name}/restart', 'POST /services/{name}/rollback', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json',
       'GET /ui', 'GET /ui/api/snapshot', 'GET /ui/api/live',
     ];
     assert.deepEqual(described.sort(), served.sort());

@@ -19,6 +19,7 @@ import {
 } from '@theseus/services';
 import { AmbiguousServiceError, IdempotencyKeyReusedError, type Deployer, type Submitted } from '../deployer.js';
 import type { DeployerMetrics } from './metrics.js';
+import { isFinished } from '../store.js';
 import { openApiDocument } from './openapi.js';
 
 export interface ApiOptions {
@@ -161,6 +162,11 @@ export function createApi(options: ApiOptions): express.Express {
     if (typeof instances !== 'number') throw new ValidationError('give the instance count', [{ path: '/instances', message: 'expected a whole number >= 0' }]);
     await answerSubmitted(req, res, await deployer.scale({ ...filterOf(req), service: String(req.params.name) }, instances, submitOptions(req, res)));
   });
+  app.get('/services/:name/versions', readAuth, async (req, res) => {
+    const name = String(req.params.name);
+    const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);
+    res.json({ service: name, ...(await deployer.versions({ ...filterOf(req), service: name }, limit)) });
+  });
   app.post('/services/:name/restart', authenticate, small, async (req, res) => {
     await answerSubmitted(req, res, await deployer.restart({ ...filterOf(req), service: String(req.params.name) }, submitOptions(req, res)));
   });
@@ -189,7 +195,7 @@ export function createApi(options: ApiOptions): express.Express {
     if (replayed) res.setHeader('Idempotent-Replayed', 'true');
     if (flag(req.query.wait)) {
       const ended = await deployer.wait(record.id, waitMs(req));
-      res.status(ended.state === 'succeeded' || ended.state === 'failed' ? 200 : 202).location(statusUrl).json(ended);
+      res.status(isFinished(ended.state) ? 200 : 202).location(statusUrl).json(ended);
       return;
     }
     res.status(202).location(statusUrl).json({ id: record.id, state: record.state, statusUrl, replayed });

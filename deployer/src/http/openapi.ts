@@ -51,15 +51,24 @@ export function openApiDocument(): Record<string, unknown> {
           type: 'object',
           properties: {
             service: { type: 'string' }, namespace: { type: 'string' }, labels: { type: 'array', items: { type: 'string' } }, appId: { type: 'string' },
-            state: { enum: ['pending', 'running', 'succeeded', 'failed'] }, action: { type: 'string' }, marathonDeploymentId: { type: 'string' },
+            state: { enum: ['pending', 'running', 'succeeded', 'failed', 'rolled-back'] }, action: { type: 'string' }, marathonDeploymentId: { type: 'string' },
             attempts: { type: 'integer' }, message: { type: 'string' }, error: { type: 'object' }, changes: { type: 'array' },
+            previousVersion: { type: 'string' }, deadlineAt: { type: 'string' },
+            failure: {
+              type: 'object',
+              description: 'why the rollout failed (deadline passed, or Marathon reported it failed) and what became of it (onFailure)',
+              properties: {
+                reason: { enum: ['deadline', 'failed'] }, summary: { type: 'string' }, outcome: { enum: ['rolled-back', 'stopped', 'kept'] }, rollbackDeploymentId: { type: 'string' },
+                causes: { type: 'array', items: { type: 'object', properties: { kind: { enum: ['health-checks', 'task-failures', 'capacity', 'unknown'] }, message: { type: 'string' } } } },
+              },
+            },
           },
         },
         Deployment: {
           type: 'object',
           required: ['id', 'kind', 'state', 'createdAt', 'steps'],
           properties: {
-            id: { type: 'string' }, kind: { enum: ['deploy', 'scale', 'restart', 'rollback', 'remove'] }, state: { enum: ['queued', 'running', 'succeeded', 'failed'] },
+            id: { type: 'string' }, kind: { enum: ['deploy', 'scale', 'restart', 'rollback', 'remove'] }, state: { enum: ['queued', 'running', 'succeeded', 'failed', 'rolled-back'] },
             createdAt: { type: 'string' }, startedAt: { type: 'string' }, finishedAt: { type: 'string' }, error: { type: 'string' },
             steps: { type: 'array', items: { $ref: '#/components/schemas/Step' } },
           },
@@ -114,6 +123,13 @@ export function openApiDocument(): Record<string, unknown> {
         delete: { ...mutating, summary: 'Remove a service (one label group)', parameters: serviceParams, responses: { '202': accepted, '401': common['401'], '404': common['404'], '409': common['409'] } },
       },
       '/services/{name}/scale': { post: { ...mutating, summary: 'Change the instance count', parameters: serviceParams, requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['instances'], properties: { instances: { type: 'integer', minimum: 0 } } } } } }, responses: { '202': accepted, '401': common['401'], '404': common['404'], '409': common['409'], '422': errorResponse('bad instance count') } } },
+      '/services/{name}/versions': {
+        get: {
+          summary: "Marathon's versions of the service's app, newest first, each with its kind (created, scale, restart, change) and the changes from the version before (environment values hidden)",
+          parameters: [...serviceParams, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } }],
+          responses: { '200': { description: '{service, appId, versions: [{version, current, kind, changes: [{path, from, to}]}]}' }, '401': common['401'], '404': common['404'], '422': errorResponse('bad limit') },
+        },
+      },
       '/services/{name}/restart': { post: { ...mutating, summary: 'Rolling restart', parameters: serviceParams, responses: { '202': accepted, '401': common['401'], '404': common['404'], '409': common['409'] } } },
       '/services/{name}/rollback': { post: { ...mutating, summary: 'Roll back to the previous version (or a given one)', parameters: serviceParams, requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { version: { type: 'string' } } } } } }, responses: { '202': accepted, '401': common['401'], '404': common['404'], '409': common['409'] } } },
       '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'the process is up' } } } },

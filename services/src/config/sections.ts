@@ -28,7 +28,7 @@ export const DeployerSection = z.strictObject({
   queuePrefix: z.string().min(1).default('theseus'),
   /** Services of one deploy job applied at the same time. */
   concurrency: z.number().int().min(1).max(64).default(8),
-  /** A Marathon deployment still running after this long counts as failed. */
+  /** A Marathon deployment of a scale, restart, rollback or removal still running after this long counts as failed (a deploy's rollout has its spec's `deadline`). */
   deploymentTimeoutMs: durationMs.default(600_000),
   /** Longest `?wait=true` answer; after it the answer is the deployment's current state. */
   waitTimeoutMs: durationMs.default(300_000),

@@ -36,12 +36,20 @@ export const SERVICE_DEFAULTS = {
   disk: 0,
   upgrade: { minimumHealthCapacity: 1, maximumOverCapacity: 1 },
   healthCheck: { gracePeriodSeconds: 300, intervalSeconds: 60, timeoutSeconds: 20, maxConsecutiveFailures: 3 },
+  onFailure: 'rollback',
+  /** Seconds a service's rollout may take before it counts as failed. */
+  deadlineSeconds: 600,
 } as const;
+
+export const ON_FAILURE = ['rollback', 'stop', 'keep'] as const;
+export type OnFailure = (typeof ON_FAILURE)[number];
 
 const portNumber = z.number().int().min(1).max(65535);
 const hostPortNumber = z.number().int().min(0).max(65535);
 const seconds = z.number().int().min(0);
 const fraction = z.number().min(0).max(1);
+/** Whole seconds, or a number with a unit: `90s`, `10m`, `1h`, `1h30m`. */
+export const DurationInput = z.union([seconds, z.string().regex(/^\s*(\d+\s*[hms]\s*)+$/i, 'expected seconds or a duration like 30s, 10m, 1h30m')]);
 
 export const PortInput = z.union([
   portNumber,
@@ -115,6 +123,18 @@ export const ServiceInput = z.strictObject({
   healthChecks: z.array(HealthCheckInput).optional(),
   upgrade: z.strictObject({ minimumHealthCapacity: fraction.optional(), maximumOverCapacity: fraction.optional() }).optional(),
   uris: z.array(UriInput).optional(),
+  killGracePeriod: DurationInput.optional().meta({
+    description:
+      "Time between SIGTERM and SIGKILL when an instance is stopped (Marathon's taskKillGracePeriodSeconds); the instance's endpoint is withdrawn before the SIGTERM. Absent: the cluster's default.",
+  }),
+  onFailure: z.enum(ON_FAILURE).optional().meta({
+    description: 'When the rollout fails or passes its deadline: rollback returns to the previous version, stop halts the rollout where it is, keep leaves it running.',
+    default: SERVICE_DEFAULTS.onFailure,
+  }),
+  deadline: DurationInput.optional().meta({
+    description: 'How long the rollout may take before it counts as failed (seconds, or e.g. 90s, 10m, 1h).',
+    default: SERVICE_DEFAULTS.deadlineSeconds,
+  }),
 });
 
 export const RemoveInput = z.strictObject({
@@ -200,6 +220,10 @@ export interface ServiceSpec {
   healthChecks: HealthCheckSpec[];
   upgrade: { minimumHealthCapacity: number; maximumOverCapacity: number };
   uris: UriSpec[];
+  /** Absent: the cluster's default. */
+  killGracePeriodSeconds?: number;
+  onFailure: OnFailure;
+  deadlineSeconds: number;
 }
 
 export interface RemoveSpec {

@@ -183,3 +183,34 @@ test('aliases within the bound work as shared values', () => {
   const doc = readDeployDocument('deploy:\n  web: &w {image: nginx, labels: [a]}\n  api: *w\n', 'yaml');
   assert.deepEqual(doc.deploy.map((s) => s.service), ['web', 'api']);
 });
+
+test('killGracePeriod, onFailure and deadline: seconds or durations, with their defaults', () => {
+  const [plain] = readDeployDocument('deploy:\n  web: {image: nginx}\n', 'yaml').deploy;
+  assert.equal(plain!.killGracePeriodSeconds, undefined);
+  assert.equal(plain!.onFailure, 'rollback');
+  assert.equal(plain!.deadlineSeconds, 600);
+  const [set] = readDeployDocument('deploy:\n  web: {image: nginx, killGracePeriod: 1m30s, onFailure: keep, deadline: 2m}\n', 'yaml').deploy;
+  assert.equal(set!.killGracePeriodSeconds, 90);
+  assert.equal(set!.onFailure, 'keep');
+  assert.equal(set!.deadlineSeconds, 120);
+  const [numbers] = readDeployDocument('deploy:\n  web: {image: nginx, killGracePeriod: 0, deadline: 45}\n', 'yaml').deploy;
+  assert.equal(numbers!.killGracePeriodSeconds, 0);
+  assert.equal(numbers!.deadlineSeconds, 45);
+});
+
+test('a bad killGracePeriod, onFailure or deadline is reported at its path', () => {
+  const problems = problemsOf(() => readDeployDocument('deploy:\n  web: {image: nginx, killGracePeriod: soon, onFailure: retry}\n  api: {image: nginx, deadline: 0s}\n  db: {image: nginx, killGracePeriod: -1}\n', 'yaml'));
+  const at = (path: string) => problems.find((p) => p.path === path);
+  assert.match(at('/deploy/web/killGracePeriod')?.message ?? '', /duration like 30s/);
+  assert.ok(at('/deploy/web/onFailure'), JSON.stringify(problems));
+  assert.match(at('/deploy/api/deadline')?.message ?? '', /at least 1 second/);
+  assert.ok(at('/deploy/db/killGracePeriod'), JSON.stringify(problems));
+});
+
+test('the JSON Schema documents the new fields with their defaults', async () => {
+  const { deployDocumentJsonSchema } = await import('./index.js');
+  const text = JSON.stringify(deployDocumentJsonSchema());
+  for (const field of ['killGracePeriod', 'onFailure', 'deadline']) assert.match(text, new RegExp(`"${field}":\\{"description"`));
+  assert.match(text, /"onFailure":\{[^}]*"default":"rollback"/);
+  assert.match(text, /"deadline":\{[^}]*"default":600/);
+});

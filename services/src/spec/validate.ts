@@ -200,7 +200,16 @@ function resolveService(service: string, item: unknown, path: string, options: V
       maximumOverCapacity: input.upgrade?.maximumOverCapacity ?? SERVICE_DEFAULTS.upgrade.maximumOverCapacity,
     },
     uris,
+    onFailure: input.onFailure ?? SERVICE_DEFAULTS.onFailure,
+    deadlineSeconds: SERVICE_DEFAULTS.deadlineSeconds,
   };
+  if (input.deadline !== undefined) {
+    const deadline = durationSeconds(input.deadline);
+    if (deadline < 1) problems.push({ path: `${path}/deadline`, message: 'a deadline is at least 1 second' });
+    else spec.deadlineSeconds = deadline;
+  }
+  if (input.killGracePeriod !== undefined) spec.killGracePeriodSeconds = durationSeconds(input.killGracePeriod);
+  if (problems.length > before) return undefined;
   if (input.cmd !== undefined) spec.cmd = input.cmd;
   if (input.args !== undefined) spec.args = input.args;
   return spec;
@@ -368,6 +377,16 @@ function resolveUris(input: ServiceInputType, path: string, fileUris: boolean, p
     uris.push(uri);
   });
   return uris;
+}
+
+const UNIT_SECONDS: Record<string, number> = { h: 3600, m: 60, s: 1 };
+
+/** Seconds of a duration already checked by the schema (`90`, `90s`, `10m`, `1h30m`). */
+export function durationSeconds(value: number | string): number {
+  if (typeof value === 'number') return value;
+  let total = 0;
+  for (const [, n, unit] of value.matchAll(/(\d+)\s*([hms])/gi)) total += Number(n) * UNIT_SECONDS[unit!.toLowerCase()]!;
+  return total;
 }
 
 /** zod issues as problems under `base`; unions report the branch that matched the value's type. */
