@@ -32,6 +32,7 @@ apt_updated=0
 ensure_packages() {
   local missing=()
   command -v curl >/dev/null || missing+=(curl)
+  command -v ip >/dev/null || missing+=(iproute2)
   for svc in "$@"; do
     command -v "${BINARY[$svc]}" >/dev/null || missing+=("${PACKAGE[$svc]}")
   done

@@ -3,7 +3,7 @@
 // build in the clone): run last by scripts/run-tests.mjs.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -61,6 +61,15 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
+/** Listening TCP addresses of a process, from `ss` (iproute2). */
+function listeningAddresses(pid: number): string[] {
+  const out = execFileSync('ss', ['-ltnpH'], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((line) => line.includes(`pid=${pid},`))
+    .map((line) => line.trim().split(/\s+/)[3]!);
+}
+
 /** Processes whose command line or working directory is inside the clone. */
 function processesInClone(): string[] {
   const found: string[] = [];
@@ -112,6 +121,14 @@ test('a fresh clone: npm run up works, twice, and after a reboot-like stop; npm 
   const first = echoAddresses(up.output);
   assert.equal(first.length, 2, `two echo instances printed:\n${up.output.slice(-2000)}`);
   for (const address of first) assert.match(await answers(address), /hello from echo/);
+
+  // The engine, the subscriber and the deployer listen on loopback only (containers reach etcd and
+  // each other's published ports, never these).
+  for (const part of ['engine', 'subscriber', 'deployer']) {
+    const addresses = listeningAddresses(Number(readFileSync(join(runDir, `${part}.pid`), 'utf8')));
+    assert.ok(addresses.length > 0, `${part} listens`);
+    for (const address of addresses) assert.match(address, /^(127\.0\.0\.1|\[::1\]):\d+$/, `${part} listens on ${address}`);
+  }
 
   const engine = `http://127.0.0.1:${ports.ENGINE_PORT}`;
   const info = (await (await fetch(`${engine}/v2/info`)).json()) as { frameworkId: string };
