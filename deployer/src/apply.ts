@@ -5,19 +5,22 @@
  * retry, a change that already reached Marathon plans as `noop` (and the running deployment is
  * followed) instead of being sent twice. Non-declarative calls (restart, rollback) record when they
  * were requested, and a resumed step that finds the app changed since takes it as done.
- * Network errors, 5xx and 409 "locked" are retried with exponential backoff (after a lock, once
+ * Network errors, 5xx and 409 "locked" are retried (RETRY_POLICIES.marathonStep; after a lock, once
  * the locking deployments are gone); 422 and other refusals fail at once with Marathon's message.
  */
 import {
+  Backoff,
   MARATHON_LABELS,
   MarathonConflictError,
   MarathonLockedError,
   MarathonNotFoundError,
   MarathonValidationError,
+  RETRY_POLICIES,
   TheseusError,
   describeError,
   isRecoverable,
   serviceRefOfApp,
+  type BackoffPolicy,
   type MarathonAppInfo,
   type MarathonClient,
 } from '@theseus/services';
@@ -39,18 +42,8 @@ export interface ApplyOptions {
    * @defaultValue 600000
    */
   deploymentTimeoutMs?: number;
-  /**
-   * Attempts for recoverable errors before the step fails.
-   * @defaultValue 8
-   */
-  maxAttempts?: number;
-  /**
-   * First retry delay; doubled each attempt (with jitter) up to `maxBackoffMs`.
-   * @defaultValue 200
-   */
-  backoffMs?: number;
-  /** @defaultValue 10000 */
-  maxBackoffMs?: number;
+  /** Retries of recoverable errors. @defaultValue RETRY_POLICIES.marathonStep */
+  backoff?: BackoffPolicy;
 }
 
 /** A failure that retrying cannot fix. */
@@ -62,9 +55,8 @@ export class StepFailedError extends TheseusError {
 
 export async function applyStep(step: StepRecord, options: ApplyOptions): Promise<StepRecord> {
   if (isFinished(step.state)) return step;
-  const maxAttempts = options.maxAttempts ?? 8;
-  const backoffMs = options.backoffMs ?? 200;
-  const maxBackoffMs = options.maxBackoffMs ?? 10_000;
+  const backoff = new Backoff(options.backoff ?? RETRY_POLICIES.marathonStep);
+  for (let i = 1; i < step.attempts; i++) backoff.next(); // a resumed step goes on where it stopped
   step.state = 'running';
   step.startedAt ??= new Date().toISOString();
   void options.save(step);
@@ -82,8 +74,8 @@ export async function applyStep(step: StepRecord, options: ApplyOptions): Promis
         void options.save(step);
         for (const id of err.deploymentIds) await options.follower.waitFor(id, options.deploymentTimeoutMs ?? 600_000);
       }
-      if (isRecoverable(err) && step.attempts < maxAttempts) {
-        const delay = Math.min(maxBackoffMs, backoffMs * 2 ** (step.attempts - 1)) * (0.75 + Math.random() * 0.5);
+      const delay = backoff.next();
+      if (isRecoverable(err) && backoff.canRetry) {
         step.message = `retrying after: ${describeError(err)}`;
         void options.save(step);
         await new Promise((r) => setTimeout(r, delay));

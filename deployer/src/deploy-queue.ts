@@ -6,7 +6,7 @@
  */
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { describeError, type Logger, type MarathonClient } from '@theseus/services';
+import { RETRY_POLICIES, describeError, redisRetryStrategy, type Logger, type MarathonClient } from '@theseus/services';
 import { applyStep } from './apply.js';
 import { AppLocks } from './app-locks.js';
 import type { DeploymentFollower } from './follow.js';
@@ -40,7 +40,7 @@ export interface DeployQueueOptions {
   stalledIntervalMs?: number;
   /** @defaultValue 600000 */
   deploymentTimeoutMs?: number;
-  /** Retry tuning handed to each step (tests shorten it). */
+  /** First retry delay of each step (tests shorten it). @defaultValue RETRY_POLICIES.marathonStep */
   backoffMs?: number;
   /** Called when a deployment ends (metrics). */
   onFinished?: (record: DeploymentRecord) => void;
@@ -60,7 +60,7 @@ export class DeployQueue {
 
   constructor(options: DeployQueueOptions) {
     this.options = options;
-    this.connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+    this.connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null, retryStrategy: redisRetryStrategy });
     this.connection.on('error', () => {});
     this.queue = new Queue(QUEUE_NAME, { connection: this.connection, prefix: options.prefix });
     this.queue.on('error', () => {});
@@ -73,8 +73,8 @@ export class DeployQueue {
     try {
       await this.queue.add(QUEUE_NAME, { deploymentId: record.id }, {
         jobId: record.id,
-        attempts: 5,
-        backoff: { type: 'exponential', delay: 1000 },
+        attempts: RETRY_POLICIES.deployJob.attempts,
+        backoff: { type: 'exponential', delay: RETRY_POLICIES.deployJob.initialMs },
         removeOnComplete: 1000,
         removeOnFail: 1000,
       });
@@ -130,7 +130,7 @@ export class DeployQueue {
             follower: this.options.follower,
             save,
             ...(this.options.deploymentTimeoutMs !== undefined ? { deploymentTimeoutMs: this.options.deploymentTimeoutMs } : {}),
-            ...(this.options.backoffMs !== undefined ? { backoffMs: this.options.backoffMs } : {}),
+            ...(this.options.backoffMs !== undefined ? { backoff: { ...RETRY_POLICIES.marathonStep, initialMs: this.options.backoffMs } } : {}),
           }),
         (holder) => {
           step.message = `waiting for deployment ${holder}, which is changing ${step.appId}`;
@@ -220,7 +220,7 @@ export class DeployQueue {
 
   private queueEvents(): QueueEvents {
     if (!this.events) {
-      const connection = this.own(new Redis(this.options.redisUrl, { maxRetriesPerRequest: null }));
+      const connection = this.own(new Redis(this.options.redisUrl, { maxRetriesPerRequest: null, retryStrategy: redisRetryStrategy }));
       this.events = new QueueEvents(QUEUE_NAME, { connection, prefix: this.options.prefix });
       this.events.on('error', () => {});
       this.events.setMaxListeners(0);

@@ -3,6 +3,7 @@ import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
 import { EtcdUnavailableError } from './errors.js';
 import { readSecretFile, readSettingFile } from './config/secret-file.js';
 import { ENV_SETTINGS } from './config/settings.js';
+import { ETCD_GRPC_RECONNECT, etcdFaultHandling } from './retry.js';
 
 /** Who a client is to etcd: a user and password (etcd's RBAC) and/or TLS with a CA and a client certificate. */
 export interface EtcdAccess {
@@ -45,12 +46,9 @@ export interface EtcdClientOptions {
   endpoints: readonly string[];
   /** Per-call deadline. */
   timeoutMs?: number;
-  /**
-   * Retry, circuit-breaker and watch-reconnect policies (cockatiel). etcd3's defaults open a host's
-   * circuit for 5 s after 3 failures and back watch reconnects off up to 30 s.
-   */
+  /** Retry, circuit-breaker and watch-reconnect policies. @defaultValue etcdFaultHandling() (the etcd retry policy) */
   faultHandling?: IOptions['faultHandling'];
-  /** gRPC channel options, e.g. keepalive and reconnect backoff. */
+  /** gRPC channel options, e.g. keepalive; reconnect backoff follows the etcd retry policy. */
   grpcOptions?: IOptions['grpcOptions'];
   access?: EtcdAccess | undefined;
 }
@@ -60,8 +58,8 @@ export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
     hosts: [...options.endpoints],
     dialTimeout: options.timeoutMs ?? 5_000,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + (options.timeoutMs ?? 5_000) }),
-    ...(options.faultHandling ? { faultHandling: options.faultHandling } : {}),
-    ...(options.grpcOptions ? { grpcOptions: options.grpcOptions } : {}),
+    faultHandling: options.faultHandling ?? etcdFaultHandling(),
+    grpcOptions: { ...ETCD_GRPC_RECONNECT, ...options.grpcOptions },
   };
   const access = options.access;
   if (access?.username && access.password !== undefined) config.auth = { username: access.username, password: access.password };

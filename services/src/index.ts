@@ -8,6 +8,7 @@ export * from './config/settings.js';
 export * from './config/secret-file.js';
 export * from './logging.js';
 export * from './etcd.js';
+export * from './retry.js';
 export * from './marathon/types.js';
 export * from './marathon/errors.js';
 export * from './marathon/client.js';

@@ -12,7 +12,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
-import { castEtcdError, decodeEndpointRecord, describeError, type EtcdLayout, type Logger } from '@theseus/services';
+import { Backoff, RETRY_POLICIES, castEtcdError, decodeEndpointRecord, describeError, type EtcdLayout, type Logger } from '@theseus/services';
 import { encodeRecord, type EncodedEndpoint } from './endpoint-encoder.js';
 import type { SubscriberMetrics } from './metrics.js';
 import { encodeTxnRequest, sendTxn, type TxnCompare, type TxnOp } from './txn-wire.js';
@@ -98,7 +98,7 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
   private readonly maxInFlight: number;
   private readonly timeoutMs: number;
   private idleWaiters: Array<() => void> = [];
-  private retryDelay = 0;
+  private readonly backoff = new Backoff(RETRY_POLICIES.etcd);
   private retryTimer: NodeJS.Timeout | undefined;
   /** The leader's election key; undefined while not the leader (nothing is written). */
   private guardKey: string | undefined;
@@ -353,7 +353,7 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
   private async send(batch: Pending[], guardKey: string): Promise<void> {
     try {
       await this.commit(batch, guardKey);
-      this.retryDelay = 0;
+      this.backoff.reset();
       if (this.etcdDown) {
         this.etcdDown = false;
         this.options.logger.info('etcd is reachable again');
@@ -367,11 +367,10 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
       this.etcdDown = true;
       if (first) this.emit('unreachable');
       if (!this.retryTimer) {
-        this.retryDelay = Math.min(5_000, Math.max(100, this.retryDelay * 2));
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined;
           this.pump();
-        }, this.retryDelay);
+        }, this.backoff.next());
       }
     }
   }

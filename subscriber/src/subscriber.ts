@@ -9,10 +9,10 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
-import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry } from 'cockatiel';
-import { isRecoverableError } from 'etcd3';
 import {
+  Backoff,
   EtcdLayout,
+  RETRY_POLICIES,
   MarathonClient,
   MarathonEventStream,
   TheseusError,
@@ -67,7 +67,7 @@ export interface SubscriberOptions {
   logger: Logger;
   /** Add process metrics (CPU, memory) to /metrics. @defaultValue false */
   processMetrics?: boolean;
-  /** First reconnect delay of the event stream. @defaultValue 500 */
+  /** First reconnect delay of the event stream. @defaultValue RETRY_POLICIES.marathonStream */
   streamBackoffMs?: number;
 }
 
@@ -121,7 +121,8 @@ export class Subscriber {
   private readonly ctx: SyncContext;
   private intervalTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private retryDelay = 0;
+  private readonly reconcileBackoff = new Backoff(RETRY_POLICIES.reconcile);
+  private readonly callbackBackoff = new Backoff(RETRY_POLICIES.marathonCallback);
   private queued: Promise<ReconcileResult> | undefined;
   private active: Promise<unknown> = Promise.resolve();
   private lastReconcile: SubscriberStatus['lastReconcile'];
@@ -140,18 +141,7 @@ export class Subscriber {
       token: options.marathonToken,
       timeoutMs: options.marathonTimeoutMs ?? 10_000,
     });
-    this.etcd = createEtcdClient({
-      endpoints: options.etcdEndpoints,
-      access: options.etcdAccess,
-      // etcd3's default circuit breaker keeps failing for seconds after etcd is back; the store
-      // already retries with its own backoff, so fail fast and recover at the first success.
-      faultHandling: {
-        host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 200, breaker: new ConsecutiveBreaker(10) }),
-        global: retry(handleWhen(isRecoverableError), { maxAttempts: 1, backoff: new ExponentialBackoff({ initialDelay: 20, maxDelay: 200 }) }),
-        watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2_000 }).next(),
-      },
-      grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 2_000 },
-    });
+    this.etcd = createEtcdClient({ endpoints: options.etcdEndpoints, access: options.etcdAccess });
     const layout = new EtcdLayout(options.etcdPrefix);
     this.store = new EndpointStore({ client: this.etcd, layout, logger: this.logger, metrics: this.metrics, cluster: options.cluster ?? 'default' });
     this.ctx = {
@@ -175,7 +165,7 @@ export class Subscriber {
         authorization: this.marathon.authHeader,
         eventTypes: SUBSCRIBED_EVENT_TYPES,
         idleTimeoutMs: options.streamIdleTimeoutMs ?? 30_000,
-        initialBackoffMs: options.streamBackoffMs ?? 500,
+        ...(options.streamBackoffMs !== undefined ? { backoff: { ...RETRY_POLICIES.marathonStream, initialMs: options.streamBackoffMs } } : {}),
       });
     }
   }
@@ -347,7 +337,7 @@ export class Subscriber {
       if (this.options.callbackUrl) await this.registerCallback();
       const result = await reconcile(this.ctx);
       await this.applier.settled();
-      this.retryDelay = 0;
+      this.reconcileBackoff.reset();
       this.metrics.reconciles.inc({ outcome: 'ok' });
       this.lastReconcile = { ...result, at: new Date().toISOString() };
       this.logger.info('reconciled', { reason, ...result });
@@ -356,9 +346,9 @@ export class Subscriber {
       return result;
     } catch (err) {
       this.metrics.reconciles.inc({ outcome: 'failed' });
-      this.retryDelay = Math.min(10_000, Math.max(500, this.retryDelay * 2));
-      this.logger.warn('reconcile failed; retrying', { reason, error: describeError(err), retryInMs: this.retryDelay });
-      if (!this.stopped) this.retryTimer = setTimeout(() => this.requestReconcile(`retry after: ${describeError(err)}`), this.retryDelay);
+      const delay = this.reconcileBackoff.next();
+      this.logger.warn('reconcile failed; retrying', { reason, error: describeError(err), retryInMs: delay });
+      if (!this.stopped) this.retryTimer = setTimeout(() => this.requestReconcile(`retry after: ${describeError(err)}`), delay);
       throw err;
     }
   }
@@ -366,10 +356,14 @@ export class Subscriber {
   /** Every subscriber (standbys too) registers its callback, retrying until Marathon accepts it. */
   private ensureCallback(): void {
     if (this.stopped) return;
-    this.registerCallback().catch((err: unknown) => {
-      this.logger.warn('cannot register for Marathon HTTP callbacks; retrying', { error: describeError(err) });
-      this.callbackTimer = setTimeout(() => this.ensureCallback(), 5_000);
-    });
+    this.registerCallback().then(
+      () => this.callbackBackoff.reset(),
+      (err: unknown) => {
+        const delay = this.callbackBackoff.next();
+        this.logger.warn('cannot register for Marathon HTTP callbacks; retrying', { error: describeError(err), retryInMs: delay });
+        this.callbackTimer = setTimeout(() => this.ensureCallback(), delay);
+      },
+    );
   }
 
   /** The callback URL with the callback secret as its `secret` parameter. */

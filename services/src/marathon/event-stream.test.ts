@@ -4,6 +4,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { MarathonEventStream, SseParser } from './event-stream.js';
+import { RETRY_POLICIES } from '../retry.js';
 import type { MarathonEvent } from './events.js';
 
 interface Seen {
@@ -116,7 +117,7 @@ test('a silent stream is dead after the idle timeout: detached, then attached ag
     connections++;
     openSse(res); // and never a byte more
   });
-  const stream = new MarathonEventStream({ urls: [s.url], idleTimeoutMs: 150, initialBackoffMs: 20 });
+  const stream = new MarathonEventStream({ urls: [s.url], idleTimeoutMs: 150, backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 20 } });
   const log: string[] = [];
   stream.on('attached', () => log.push('attached'));
   stream.on('detached', (d) => log.push(`detached: ${d.reason}`));
@@ -158,7 +159,7 @@ test('fails over across URLs: refused and error answers move on to the next URL'
     openSse(res);
     res.write(`event: status_update_event\r\ndata: ${status('a.9', 'TASK_RUNNING')}\r\n\r\n`);
   });
-  const stream = new MarathonEventStream({ urls: [dead.url, wrong.url, good.url], initialBackoffMs: 10 });
+  const stream = new MarathonEventStream({ urls: [dead.url, wrong.url, good.url], backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 10 } });
   const retries: string[] = [];
   stream.on('retry', (r) => retries.push(`${r.url} ${r.error}`));
   const { events } = collect(stream);
@@ -178,7 +179,7 @@ test('a cut stream reconnects and the caller sees detached then attached', async
     res.write(`event: status_update_event\r\ndata: ${status(`a.${n}`, 'TASK_RUNNING')}\r\n\r\n`);
     if (n === 1) setTimeout(() => res.destroy(), 20);
   });
-  const stream = new MarathonEventStream({ urls: [s.url], initialBackoffMs: 10 });
+  const stream = new MarathonEventStream({ urls: [s.url], backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 10 } });
   const log: string[] = [];
   stream.on('attached', () => log.push('attached'));
   stream.on('detached', () => log.push('detached'));
@@ -227,7 +228,7 @@ test('pause stops reading (events wait in the connection, the idle timeout is su
     write = (data) => res.write(`data: ${data}\r\n\r\n`);
     write(status('t.1', 'TASK_RUNNING'));
   });
-  const stream = new MarathonEventStream({ urls: [url], idleTimeoutMs: 300, initialBackoffMs: 20 });
+  const stream = new MarathonEventStream({ urls: [url], idleTimeoutMs: 300, backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 20 } });
   const { events } = collect(stream);
   const detached: string[] = [];
   stream.on('detached', ({ reason }) => detached.push(reason));

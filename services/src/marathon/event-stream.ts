@@ -7,13 +7,14 @@
  *   start the next); the heartbeat is a bare empty line every 10 s. Any byte counts as life: a stream
  *   silent for longer than `idleTimeoutMs` is dead and is dropped.
  * - Follows redirects (a standby answers 302 to the leader) and re-sends the Authorization header.
- * - Reconnects forever with jittered exponential backoff, moving to the next URL after a failure.
+ * - Reconnects forever (RETRY_POLICIES.marathonStream), moving to the next URL after a failure.
  * - Emits `attached` on every successful connection and `detached` when it ends. Marathon has no
  *   replay: callers must re-read Marathon's state after every `attached`.
  */
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
+import { Backoff, RETRY_POLICIES, type BackoffPolicy } from '../retry.js';
 import { parseMarathonEvent, type MarathonEvent, type ParsedEvent } from './events.js';
 
 export interface MarathonEventStreamOptions {
@@ -27,10 +28,8 @@ export interface MarathonEventStreamOptions {
   idleTimeoutMs?: number;
   /** Time to get response headers. @defaultValue 10000 */
   connectTimeoutMs?: number;
-  /** First reconnect delay. @defaultValue 500 */
-  initialBackoffMs?: number;
-  /** Longest reconnect delay. @defaultValue 30000 */
-  maxBackoffMs?: number;
+  /** Reconnect delays. @defaultValue RETRY_POLICIES.marathonStream */
+  backoff?: BackoffPolicy;
   /** Redirects followed per connection attempt. @defaultValue 5 */
   maxRedirects?: number;
   /** Longest accepted SSE event (bytes); a longer one is skipped as malformed. @defaultValue 8 MiB */
@@ -71,14 +70,12 @@ export class MarathonEventStream extends EventEmitter<MarathonEventStreamEvents>
   private readonly urls: string[];
   private readonly idleTimeoutMs: number;
   private readonly connectTimeoutMs: number;
-  private readonly initialBackoffMs: number;
-  private readonly maxBackoffMs: number;
+  private readonly backoff: Backoff;
   private readonly maxRedirects: number;
   private readonly maxEventBytes: number;
   private readonly headers: Record<string, string>;
   private readonly query: string;
   private urlIndex = 0;
-  private failures = 0;
   private running = false;
   private request: http.ClientRequest | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -97,8 +94,7 @@ export class MarathonEventStream extends EventEmitter<MarathonEventStreamEvents>
     this.urls = options.urls.map((u) => u.replace(/\/+$/, ''));
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
-    this.initialBackoffMs = options.initialBackoffMs ?? 500;
-    this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
+    this.backoff = new Backoff(options.backoff ?? RETRY_POLICIES.marathonStream);
     this.maxRedirects = options.maxRedirects ?? 5;
     this.maxEventBytes = options.maxEventBytes ?? 8 * 1024 * 1024;
     this.headers = { Accept: 'text/event-stream', 'Cache-Control': 'no-cache' };
@@ -164,13 +160,12 @@ export class MarathonEventStream extends EventEmitter<MarathonEventStreamEvents>
       let delay = 0;
       try {
         reason = await this.connect(base + '/v2/events' + this.query);
-        this.failures = 0;
-        delay = this.jitter(this.initialBackoffMs);
+        this.backoff.reset();
+        delay = this.backoff.next();
       } catch (err) {
         reason = (err as Error).message;
-        this.failures++;
         this.urlIndex++;
-        delay = this.jitter(Math.min(this.maxBackoffMs, this.initialBackoffMs * 2 ** Math.min(this.failures - 1, 20)));
+        delay = this.backoff.next();
         if (this.running) this.emit('retry', { url: base, error: reason, delayMs: delay });
       }
       if (!this.running) break;
@@ -180,11 +175,6 @@ export class MarathonEventStream extends EventEmitter<MarathonEventStreamEvents>
       });
       this.wake = undefined;
     }
-  }
-
-  /** Between half and all of `ms`: spreads reconnects of many clients. */
-  private jitter(ms: number): number {
-    return Math.round(ms / 2 + (Math.random() * ms) / 2);
   }
 
   /**
