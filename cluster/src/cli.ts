@@ -8,7 +8,7 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { commandProgram, reportError, runUntilSignal, setUp } from '@theseus/services';
+import { DEFAULT_SETTINGS, commandProgram, reportError, runUntilSignal, setUp } from '@theseus/services';
 import { startEngine } from './run.js';
 import { dockerRunnerIfAvailable } from './tasks/docker-runner.js';
 
@@ -30,9 +30,9 @@ function positive(name: string) {
 
 export async function run(command: string, argv: string[]): Promise<number> {
   const program = commandProgram(command, 'serve the Marathon REST API v2 and event bus, running tasks on this machine')
-    .option('--port <port>', 'HTTP port (default 8080; 0 picks a free one)', intFlag('port'))
+    .option('--port <port>', `HTTP port (default ${DEFAULT_SETTINGS.engine.port}; 0 picks a free one)`, intFlag('port'))
     .option('--data-dir <dir>', 'where apps, versions and tasks are kept (default ~/.theseus/engine)')
-    .option('--hostname <host>', 'address tasks are reported at (default 127.0.0.1)')
+    .option('--hostname <host>', `address tasks are reported at (default ${DEFAULT_SETTINGS.engine.hostname})`)
     .option('--cpus <n>', 'CPUs offered to tasks (default: all of the machine)', positive('cpus'))
     .option('--mem-mb <n>', 'memory offered to tasks, MB (default: all of the machine)', positive('mem-mb'))
     .option('--enable-features <list>', 'Marathon features to enable, comma-separated (secrets, external_volumes)')

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { cpus as machineCpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { Logger, MarathonAppInfo, MarathonDeployment, MarathonDeploymentResult } from '@theseus/services';
+import { DEFAULT_SETTINGS, type Logger, type MarathonAppInfo, type MarathonDeployment, type MarathonDeploymentResult } from '@theseus/services';
 import { appJson, configOf, type AppDefinition } from './app/definition.js';
 import { groupUpdateApps, inGroup } from './app/groups.js';
 import { canonicalId } from './app/normalize.js';
@@ -49,6 +49,10 @@ export class Engine {
   readonly engineId: string;
   readonly agentId: string;
   readonly features: ReadonlySet<string>;
+  /** The address tasks are reported at. */
+  readonly hostname: string;
+  /** Host ports handed to tasks, inclusive. */
+  readonly portRange: readonly [number, number];
   /** When this engine started: the version of groups that hold no app. */
   readonly startedAt = timestamp();
   private readonly clock = new VersionClock();
@@ -65,7 +69,9 @@ export class Engine {
     const saved = this.state.load();
     this.engineId = saved?.engineId ?? randomUUID().slice(0, 8);
     this.agentId = `${this.engineId}-S0`;
-    const [min, max] = options.portRange ?? [31000, 32000];
+    this.hostname = options.hostname ?? DEFAULT_SETTINGS.engine.hostname;
+    this.portRange = options.portRange ?? DEFAULT_SETTINGS.engine.portRange;
+    const [min, max] = this.portRange;
     this.processRunner = new ProcessRunner(join(options.dataDir, 'sandboxes'));
     this.privileges = {
       allowPrivileged: options.allowPrivileged ?? false,
@@ -76,7 +82,7 @@ export class Engine {
     };
     this.scheduler = new Scheduler(
       {
-        hostname: options.hostname ?? '127.0.0.1',
+        hostname: this.hostname,
         engineId: this.engineId,
         agentId: this.agentId,
         hostPorts: new PortRange(min, max),

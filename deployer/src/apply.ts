@@ -10,6 +10,7 @@
  */
 import {
   Backoff,
+  DEFAULT_SETTINGS,
   MARATHON_LABELS,
   MarathonConflictError,
   MarathonLockedError,
@@ -37,10 +38,7 @@ export interface ApplyOptions {
    * apply them in call order); the save of a non-declarative request and the final one are.
    */
   save: (step: StepRecord) => Promise<void>;
-  /**
-   * Longest wait for one Marathon deployment.
-   * @defaultValue 600000
-   */
+  /** Longest wait for one Marathon deployment. @defaultValue settings' deployer.deploymentTimeoutMs */
   deploymentTimeoutMs?: number;
   /** Retries of recoverable errors. @defaultValue RETRY_POLICIES.marathonStep */
   backoff?: BackoffPolicy;
@@ -55,6 +53,7 @@ export class StepFailedError extends TheseusError {
 
 export async function applyStep(step: StepRecord, options: ApplyOptions): Promise<StepRecord> {
   if (isFinished(step.state)) return step;
+  const timeoutMs = options.deploymentTimeoutMs ?? DEFAULT_SETTINGS.deployer.deploymentTimeoutMs;
   const backoff = new Backoff(options.backoff ?? RETRY_POLICIES.marathonStep);
   for (let i = 1; i < step.attempts; i++) backoff.next(); // a resumed step goes on where it stopped
   step.state = 'running';
@@ -72,7 +71,7 @@ export async function applyStep(step: StepRecord, options: ApplyOptions): Promis
       if (err instanceof MarathonLockedError) {
         step.message = `waiting for Marathon deployment(s) ${err.deploymentIds.join(', ')} that lock the app`;
         void options.save(step);
-        for (const id of err.deploymentIds) await options.follower.waitFor(id, options.deploymentTimeoutMs ?? 600_000);
+        for (const id of err.deploymentIds) await options.follower.waitFor(id, timeoutMs);
       }
       const delay = backoff.next();
       if (isRecoverable(err) && backoff.canRetry) {
@@ -207,9 +206,10 @@ async function follow(step: StepRecord, options: ApplyOptions): Promise<void> {
     }
     return;
   }
-  const outcome = await options.follower.waitFor(id, options.deploymentTimeoutMs ?? 600_000);
+  const timeoutMs = options.deploymentTimeoutMs ?? DEFAULT_SETTINGS.deployer.deploymentTimeoutMs;
+  const outcome = await options.follower.waitFor(id, timeoutMs);
   if (outcome.state === 'timeout') {
-    throw new StepFailedError(`Marathon deployment ${id} did not finish within ${Math.round((options.deploymentTimeoutMs ?? 600_000) / 1000)} s`, {
+    throw new StepFailedError(`Marathon deployment ${id} did not finish within ${Math.round(timeoutMs / 1000)} s`, {
       hint: 'the app may be failing to start (see its tasks and lastTaskFailure); the deployment is still running in Marathon',
     });
   }

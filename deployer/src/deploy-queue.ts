@@ -6,7 +6,7 @@
  */
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { RETRY_POLICIES, describeError, redisRetryStrategy, type Logger, type MarathonClient } from '@theseus/services';
+import { DEFAULT_SETTINGS, RETRY_POLICIES, describeError, redisRetryStrategy, type Logger, type MarathonClient } from '@theseus/services';
 import { applyStep } from './apply.js';
 import { AppLocks } from './app-locks.js';
 import type { DeploymentFollower } from './follow.js';
@@ -20,10 +20,7 @@ export interface DeployQueueOptions {
   marathon: MarathonClient;
   follower: DeploymentFollower;
   logger: Logger;
-  /**
-   * Services of one deployment applied at the same time.
-   * @defaultValue 8
-   */
+  /** Services of one deployment applied at the same time. @defaultValue settings' deployer.concurrency */
   stepConcurrency?: number;
   /**
    * Deployments one worker runs at the same time.
@@ -38,7 +35,7 @@ export interface DeployQueueOptions {
   lockDurationMs?: number;
   /** @defaultValue lockDurationMs */
   stalledIntervalMs?: number;
-  /** @defaultValue 600000 */
+  /** @defaultValue settings' deployer.deploymentTimeoutMs */
   deploymentTimeoutMs?: number;
   /** First retry delay of each step (tests shorten it). @defaultValue RETRY_POLICIES.marathonStep */
   backoffMs?: number;
@@ -120,7 +117,7 @@ export class DeployQueue {
     void save();
     log.info(resumed ? 'deployment resumed' : 'deployment started', { kind: record.kind, steps: record.steps.length });
 
-    await forEachLimited(record.steps, this.options.stepConcurrency ?? 8, (step) =>
+    await forEachLimited(record.steps, this.options.stepConcurrency ?? DEFAULT_SETTINGS.deployer.concurrency, (step) =>
       this.locks.withLock(
         step.appId,
         record.id,

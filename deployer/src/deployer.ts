@@ -6,6 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
+  DEFAULT_SETTINGS,
   MARATHON_LABELS,
   NotFoundError,
   TheseusError,
@@ -185,7 +186,7 @@ export class Deployer {
 
   /** Waits (up to the configured bound) for a deployment to end. */
   async wait(id: string, timeoutMs?: number): Promise<DeploymentRecord> {
-    const bound = Math.min(timeoutMs ?? Infinity, this.options.waitTimeoutMs ?? 300_000);
+    const bound = Math.min(timeoutMs ?? Infinity, this.options.waitTimeoutMs ?? DEFAULT_SETTINGS.deployer.waitTimeoutMs);
     return (await this.options.queue.waitFor(id, bound)) ?? this.deployment(id);
   }
 

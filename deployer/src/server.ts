@@ -57,7 +57,7 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
   );
   const events = options.events === false
     ? undefined
-    : new MarathonEventStream({ urls, authorization: marathon.authHeader, eventTypes: ['deployment_success', 'deployment_failed'], idleTimeoutMs: settings.subscriber.streamIdleTimeoutMs });
+    : new MarathonEventStream({ urls, authorization: marathon.authHeader, eventTypes: ['deployment_success', 'deployment_failed'], idleTimeoutMs: settings.marathon.streamIdleTimeoutMs });
   if (events) {
     events.on('attached', ({ url }) => logger.info('following Marathon events', { url }));
     events.on('retry', ({ error, delayMs }) => logger.debug('event stream retry', { error, delayMs }));

@@ -62,7 +62,4 @@ export async function connectEtcd(options: EtcdConnectionOptions): Promise<Etcd3
     faultHandling,
     grpcOptions: { ...ETCD_GRPC_OPTIONS },
   });
-    faultHandling,
-    grpcOptions: { ...ETCD_GRPC_OPTIONS },
-  });
 }

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Campaign, Etcd3 } from 'etcd3';
-import { describeError, type Logger } from '@theseus/services';
+import { DEFAULT_SETTINGS, describeError, type Logger } from '@theseus/services';
 
 export interface LeadershipOptions {
   client: Etcd3;
@@ -41,7 +41,7 @@ export class Leadership extends EventEmitter<{ elected: [string]; deposed: [stri
   private run(): void {
     if (!this.running) return;
     const { client, electionKey, id, logger } = this.options;
-    const campaign = client.election(electionKey, this.options.ttlSeconds ?? 10).campaign(id);
+    const campaign = client.election(electionKey, this.options.ttlSeconds ?? DEFAULT_SETTINGS.subscriber.leaderTtlSeconds).campaign(id);
     this.campaign = campaign;
     campaign.on('elected', () => {
       campaign.getCampaignKey().then(

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
 import {
   Backoff,
+  DEFAULT_SETTINGS,
   EtcdLayout,
   RETRY_POLICIES,
   MarathonClient,
@@ -42,15 +43,13 @@ export interface SubscriberOptions {
   etcdEndpoints: readonly string[];
   /** etcd user and TLS (readEtcdAccess of the settings). */
   etcdAccess?: EtcdAccess | undefined;
-  /** @defaultValue /theseus */
+  /** Unset values take the settings' defaults (DEFAULT_SETTINGS). */
   etcdPrefix?: string;
-  /** The Marathon cluster name written into, and owning, every record. @defaultValue default */
+  /** The Marathon cluster name written into, and owning, every record. */
   cluster?: string;
-  /** Tasks of apps with health checks are registered only once healthy. @defaultValue true */
+  /** Tasks of apps with health checks are registered only once healthy. */
   requireHealthy?: boolean;
-  /** @defaultValue 60000 */
   reconcileIntervalMs?: number;
-  /** @defaultValue 30000 */
   streamIdleTimeoutMs?: number;
   /** Use Marathon's HTTP callbacks, posting to this URL, instead of the event stream. */
   callbackUrl?: string | undefined;
@@ -60,7 +59,7 @@ export interface SubscriberOptions {
    * anyone who can read `/v2/eventSubscriptions`.
    */
   callbackSecret?: string | undefined;
-  /** Leader lease TTL. @defaultValue 10 */
+  /** Leader lease TTL. */
   leaderTtlSeconds?: number;
   /** This instance's id in the election. @defaultValue hostname-pid-random */
   id?: string;
@@ -113,6 +112,7 @@ export class Subscriber {
   readonly metrics: SubscriberMetrics;
   readonly etcd: Etcd3;
   readonly marathon: MarathonClient;
+  private readonly cluster: string;
   private readonly logger: Logger;
   private readonly store: EndpointStore;
   private readonly applier: EventApplier;
@@ -134,25 +134,26 @@ export class Subscriber {
   constructor(private readonly options: SubscriberOptions) {
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.logger = options.logger;
+    this.cluster = options.cluster ?? DEFAULT_SETTINGS.cluster;
     this.metrics = new SubscriberMetrics({ processMetrics: options.processMetrics ?? false });
     this.marathon = new MarathonClient({
       urls: options.marathonUrls,
       credentials: options.marathonCredentials,
       token: options.marathonToken,
-      timeoutMs: options.marathonTimeoutMs ?? 10_000,
+      timeoutMs: options.marathonTimeoutMs ?? DEFAULT_SETTINGS.marathon.timeoutMs,
     });
     this.etcd = createEtcdClient({ endpoints: options.etcdEndpoints, access: options.etcdAccess });
     const layout = new EtcdLayout(options.etcdPrefix);
-    this.store = new EndpointStore({ client: this.etcd, layout, logger: this.logger, metrics: this.metrics, cluster: options.cluster ?? 'default' });
+    this.store = new EndpointStore({ client: this.etcd, layout, logger: this.logger, metrics: this.metrics, cluster: this.cluster });
     this.ctx = {
       marathon: this.marathon,
       marathonUrls: options.marathonUrls,
       store: this.store,
       catalog: new AppCatalog(this.marathon),
       layout,
-      encoder: new EndpointEncoder(layout, options.cluster ?? 'default'),
-      cluster: options.cluster ?? 'default',
-      requireHealthy: options.requireHealthy ?? true,
+      encoder: new EndpointEncoder(layout, this.cluster),
+      cluster: this.cluster,
+      requireHealthy: options.requireHealthy ?? DEFAULT_SETTINGS.subscriber.requireHealthy,
       logger: this.logger,
       metrics: this.metrics,
     };
@@ -164,7 +165,7 @@ export class Subscriber {
         urls: options.marathonUrls,
         authorization: this.marathon.authHeader,
         eventTypes: SUBSCRIBED_EVENT_TYPES,
-        idleTimeoutMs: options.streamIdleTimeoutMs ?? 30_000,
+        idleTimeoutMs: options.streamIdleTimeoutMs ?? DEFAULT_SETTINGS.marathon.streamIdleTimeoutMs,
         ...(options.streamBackoffMs !== undefined ? { backoff: { ...RETRY_POLICIES.marathonStream, initialMs: options.streamBackoffMs } } : {}),
       });
     }
@@ -213,7 +214,7 @@ export class Subscriber {
     }
     if (this.options.callbackUrl) this.ensureCallback();
     this.leadership.start();
-    const interval = this.options.reconcileIntervalMs ?? 60_000;
+    const interval = this.options.reconcileIntervalMs ?? DEFAULT_SETTINGS.subscriber.reconcileIntervalMs;
     if (interval > 0) this.intervalTimer = setInterval(() => this.requestReconcile('interval'), interval);
   }
 

@@ -35,7 +35,7 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
       leader: leader(),
       frameworkId: `${engine.engineId}-0000`,
       marathon_config: {
-        hostname: engine.options.hostname ?? '127.0.0.1',
+        hostname: engine.hostname,
         features: [...engine.features],
         local_port_min: 10000,
         local_port_max: 20000,

@@ -49,8 +49,6 @@ export const SubscriberSection = z.strictObject({
   callbackUrl: z.url().optional(),
   /** File holding the secret every callback must carry (required with `callbackUrl`; not the API token). */
   callbackSecretFile: z.string().min(1).optional(),
-  /** A stream silent for longer than this is dead (Marathon sends a heartbeat every 10 s). */
-  streamIdleTimeoutMs: durationMs.default(30_000),
   /** Leader lease TTL in seconds: a dead leader is replaced within this time. */
   leaderTtlSeconds: z.number().int().min(2).max(300).default(10),
   /**

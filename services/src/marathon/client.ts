@@ -4,6 +4,7 @@
  * that answered is tried first next time. Errors keep Marathon's status, message and details.
  */
 import axios, { type AxiosInstance, type Method } from 'axios';
+import { DEFAULT_SETTINGS } from '../config/settings.js';
 import { MarathonUnavailableError, marathonErrorFor } from './errors.js';
 import type {
   MarathonApp,
@@ -50,7 +51,7 @@ export class MarathonClient {
     if (options.token) headers.Authorization = `token=${options.token}`;
     else if (options.credentials) headers.Authorization = `Basic ${Buffer.from(options.credentials).toString('base64')}`;
     this.http = axios.create({
-      timeout: options.timeoutMs ?? 10_000,
+      timeout: options.timeoutMs ?? DEFAULT_SETTINGS.marathon.timeoutMs,
       headers,
       validateStatus: () => true,
       maxRedirects: 0,

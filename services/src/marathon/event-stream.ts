@@ -14,6 +14,7 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
+import { DEFAULT_SETTINGS } from '../config/settings.js';
 import { Backoff, RETRY_POLICIES, type BackoffPolicy } from '../retry.js';
 import { parseMarathonEvent, type MarathonEvent, type ParsedEvent } from './events.js';
 
@@ -24,9 +25,9 @@ export interface MarathonEventStreamOptions {
   authorization?: string | undefined;
   /** Only these event types (`event_type` filter, Marathon 1.3.7+). Default: all. */
   eventTypes?: readonly string[];
-  /** A stream silent for longer than this is dead. @defaultValue 30000 (Marathon heartbeats every 10 s) */
+  /** A stream silent for longer than this is dead. @defaultValue settings' marathon.streamIdleTimeoutMs */
   idleTimeoutMs?: number;
-  /** Time to get response headers. @defaultValue 10000 */
+  /** Time to get response headers. @defaultValue settings' marathon.timeoutMs */
   connectTimeoutMs?: number;
   /** Reconnect delays. @defaultValue RETRY_POLICIES.marathonStream */
   backoff?: BackoffPolicy;
@@ -92,8 +93,8 @@ export class MarathonEventStream extends EventEmitter<MarathonEventStreamEvents>
     super();
     if (options.urls.length === 0) throw new Error('MarathonEventStream needs at least one URL');
     this.urls = options.urls.map((u) => u.replace(/\/+$/, ''));
-    this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_SETTINGS.marathon.streamIdleTimeoutMs;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_SETTINGS.marathon.timeoutMs;
     this.backoff = new Backoff(options.backoff ?? RETRY_POLICIES.marathonStream);
     this.maxRedirects = options.maxRedirects ?? 5;
     this.maxEventBytes = options.maxEventBytes ?? 8 * 1024 * 1024;
