@@ -126,7 +126,7 @@ async function sseThroughput(writer: EventWriter, n: number): Promise<number> {
 
 async function spawnMinimalPipeline(marathon: InProcessEngine, prefix: string): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', fileURLToPath(new URL('./minimal-pipeline.ts', import.meta.url)), String(port)], {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', fileURLToPath(new URL('./support/minimal-pipeline.ts', import.meta.url)), String(port)], {
     cwd: ROOT,
     env: { ...process.env, MARATHON_URL: marathon.url, ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','), THESEUS_ETCD_PREFIX: prefix },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -2,39 +2,51 @@
  * The least any Node program must do to carry Marathon's task events into etcd, as a reference for
  * the throughput benchmark: read the SSE stream, parse each event, make a record string, and write
  * the records in transactions of 120 keys with the subscriber's compares (the leader key exists,
- * each key's mod revision), 16 in flight, through the same wire encoding and connection pool. It
+ * each key's mod revision), 16 in flight, through etcd3's public API as the subscriber does. It
  * keeps no state and checks nothing: no ordering, staleness or health, no validation, no metrics, no
  * heap budget. The subscriber's figure next to this one is the cost of what it does for users.
  *
- *   node --import tsx --conditions=source subscriber/bench/minimal-pipeline.ts <port>
+ * Started by subscriber.ts (not a benchmark on its own):
+ *   node --import tsx --conditions=source subscriber/bench/support/minimal-pipeline.ts <port>
  *   (MARATHON_URL, ETCD_ENDPOINTS, THESEUS_ETCD_PREFIX; GET / answers {"endpoints": written})
  */
 import http from 'node:http';
 import { createEtcdClient, EtcdLayout } from '@theseus/services';
-import { encodeTxnRequest, sendTxn, type TxnCompare, type TxnOp } from '../src/txn-wire.js';
+import type { IRequestOp } from 'etcd3';
 
 const BATCH = 120;
 const IN_FLIGHT = 16;
 const layout = new EtcdLayout(process.env.THESEUS_ETCD_PREFIX);
 const keyPrefix = layout.serviceEndpoints('default', 'web');
 const guardKey = layout.election('minimal-pipeline');
+for (const variable of ['MARATHON_URL', 'ETCD_ENDPOINTS']) {
+  if (!process.env[variable]) {
+    console.error(`minimal-pipeline: ${variable} is not set (subscriber.ts starts this with it)`);
+    process.exit(2);
+  }
+}
 const etcd = createEtcdClient({ endpoints: process.env.ETCD_ENDPOINTS!.split(',') });
 await etcd.put(guardKey).value('leader');
 
 let written = 0;
 let inFlight = 0;
-let batch: TxnOp[] = [];
-const ready: TxnOp[][] = [];
+interface Op {
+  key: string;
+  value: string;
+}
+let batch: Op[] = [];
+const ready: Op[][] = [];
 let stream: http.IncomingMessage | undefined;
 let paused = false;
 
 function send(): void {
   while (inFlight < IN_FLIGHT && ready.length > 0) {
     const ops = ready.shift()!;
-    const compares: TxnCompare[] = [{ key: guardKey, check: 'exists' }];
-    for (const op of ops) compares.push({ key: op.key, check: 'modRevision', modRevision: 0 });
+    const txn = etcd.if(guardKey, 'Create', '>', 0);
+    for (const op of ops) txn.and(op.key, 'Mod', '==', 0);
+    const puts: IRequestOp[] = ops.map((op) => ({ request_put: { key: Buffer.from(op.key), value: Buffer.from(op.value) } }));
     inFlight++;
-    void sendTxn(etcd, encodeTxnRequest(compares, ops), 5_000).then(() => {
+    void txn.then(...puts).commit().then(() => {
       written += ops.length;
       inFlight--;
       if (inFlight < 2 && ready.length === 0) seal();
