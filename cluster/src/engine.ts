@@ -25,7 +25,7 @@ import { PortRange } from './tasks/ports.js';
 import { appPrivilegeProblems, type PrivilegePolicy } from './tasks/privileges.js';
 import { ProcessRunner } from './tasks/process-runner.js';
 import type { TaskRunner } from './tasks/runner.js';
-import { Scheduler } from './tasks/scheduler.js';
+import { Scheduler, type LaunchDelay } from './tasks/scheduler.js';
 import { isHealthy, taskJson, TERMINAL_STATES, type TaskRecord } from './tasks/task.js';
 import { timestamp, VersionClock } from './time.js';
 
@@ -286,6 +286,52 @@ export class Engine {
     const app = this.apps.get(appId);
     if (!app) throw appNotFound(appId);
     return app;
+  }
+
+  findApp(appId: string): AppDefinition | undefined {
+    return this.apps.get(appId);
+  }
+
+  listApps(): AppDefinition[] {
+    return this.apps.all();
+  }
+
+  /** Every stored version of an app, oldest first; empty when the app does not exist. */
+  appVersions(appId: string): AppDefinition[] {
+    return this.apps.versions(appId);
+  }
+
+  appVersion(appId: string, version: string): AppDefinition | undefined {
+    return this.apps.version(appId, version);
+  }
+
+  tasksOf(appId: string): TaskRecord[] {
+    return this.scheduler.tasksOf(appId);
+  }
+
+  allTasks(): TaskRecord[] {
+    return [...this.scheduler.tasks.values()];
+  }
+
+  /** CPUs and memory the tasks use now. */
+  usedResources(): { cpus: number; memMb: number } {
+    return this.scheduler.used();
+  }
+
+  /** The app's launch delay after failed tasks, if one runs. */
+  launchDelay(appId: string): LaunchDelay | undefined {
+    return this.scheduler.delays.get(appId);
+  }
+
+  /** What keeps the app's missing instances from launching (its deployment's wait, a delay, capacity), if anything. */
+  launchBlocker(app: AppDefinition): string | undefined {
+    return this.orchestrator.deploymentOf(app.id)?.waitingFor ?? this.scheduler.blocker(app);
+  }
+
+  /** Ends the app's launch delay and launches what is missing. */
+  resetLaunchDelay(appId: string): void {
+    this.scheduler.delays.delete(appId);
+    this.orchestrator.schedule(appId);
   }
 
   appInfo(app: AppDefinition, embed: AppEmbed): MarathonAppInfo {

@@ -147,7 +147,6 @@ export class Subscriber {
     this.store = new EndpointStore({ client: this.etcd, layout, logger: this.logger, metrics: this.metrics, cluster: this.cluster });
     this.ctx = {
       marathon: this.marathon,
-      marathonUrls: options.marathonUrls,
       store: this.store,
       catalog: new AppCatalog(this.marathon),
       layout,
@@ -162,8 +161,7 @@ export class Subscriber {
     if (options.callbackUrl && !options.callbackSecret) throw new Error('HTTP callbacks need a callback secret');
     if (!options.callbackUrl) {
       this.stream = new MarathonEventStream({
-        urls: options.marathonUrls,
-        authorization: this.marathon.authHeader,
+        connection: this.marathon.http,
         eventTypes: SUBSCRIBED_EVENT_TYPES,
         idleTimeoutMs: options.streamIdleTimeoutMs ?? DEFAULT_SETTINGS.marathon.streamIdleTimeoutMs,
         ...(options.streamBackoffMs !== undefined ? { backoff: { ...RETRY_POLICIES.marathonStream, initialMs: options.streamBackoffMs } } : {}),

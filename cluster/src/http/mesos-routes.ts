@@ -17,8 +17,8 @@ export function mesosRoutes(engine: Engine): Router {
     const cpus = options.cpus ?? machineCpus().length;
     const mem = options.memMb ?? Math.floor(totalmem() / 1024 / 1024);
     const [min, max] = engine.portRange;
-    const tasks = [...engine.scheduler.tasks.values()];
-    const used = engine.scheduler.used();
+    const tasks = engine.allTasks();
+    const used = engine.usedResources();
     const usedPorts = ranges(tasks.flatMap((t) => t.ports).filter((p) => p >= min && p <= max));
     const slave = {
       id: engine.agentId,
