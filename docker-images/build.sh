@@ -38,10 +38,10 @@ fail() { say "error: $*"; exit 1; }
 
 # name | Dockerfile | workspaces | extra context paths | build args
 IMAGES=(
-  "deployer|deployer/Dockerfile|services deployer||"
-  "subscriber|subscriber/Dockerfile|services subscriber||"
-  "engine|engine/Dockerfile|services containerizer cluster||"
-  "mesos-slave|mesos-slave/Dockerfile|services containerizer||MESOS_BASE NODE_IMAGE NODE_FROM"
+  "deployer|deployer/Dockerfile|services deployer cli||"
+  "subscriber|subscriber/Dockerfile|services subscriber cli||"
+  "engine|engine/Dockerfile|services containerizer cluster cli||"
+  "mesos-slave|mesos-slave/Dockerfile|services containerizer cli||MESOS_BASE NODE_IMAGE NODE_FROM"
   "example-echo|examples/Dockerfile|services guestutils|examples|EXAMPLE=echo"
   "example-pinger|examples/Dockerfile|services guestutils|examples|EXAMPLE=pinger"
 )

@@ -58,8 +58,12 @@ test('services imports no other workspace', () => {
 test('every workspace declares the packages its shipped code imports', () => {
   const missing: string[] = [];
   for (const workspace of WORKSPACES) {
-    const manifest = JSON.parse(readFileSync(join(root, workspace, 'package.json'), 'utf8')) as { name: string; dependencies?: Record<string, string> };
-    const declared = new Set([manifest.name, ...Object.keys(manifest.dependencies ?? {})]);
+    const manifest = JSON.parse(readFileSync(join(root, workspace, 'package.json'), 'utf8')) as {
+      name: string;
+      dependencies?: Record<string, string>;
+      peerDependencies?: Record<string, string>;
+    };
+    const declared = new Set([manifest.name, ...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);
     for (const file of sources(join(root, workspace, 'src')).filter(shipped)) {
       for (const name of importedPackages(file)) if (!name.startsWith('@types/') && !declared.has(name)) missing.push(`${relative(root, file)}: ${name}`);
     }
