@@ -92,6 +92,7 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
     },
     networkApi: settings.marathon.networkApi,
     waitTimeoutMs: settings.deployer.waitTimeoutMs,
+    events,
   });
   const dashboard = createDashboard({
     marathon,
