@@ -57,7 +57,7 @@ test('no part repeats a default of the settings schema', () => {
         for (const spelled of spellings(value)) {
           const name = path.slice(path.lastIndexOf('.') + 1);
           const fallback = `\\w*${escape(name[0]!.toUpperCase() + name.slice(1))}|${escape(name)}`;
-          const pattern = new RegExp(`(\\b(?:${fallback})\\s*\\?\\?\\s*${escape(spelled)}(?![\\w.])|\\bdefault:?\\s+${escape(spelled.replace(/^['"]|['"]$/g, ''))}\\b)`, 'g');
+          const pattern = new RegExp(`(\\b(?:${fallback})\\s*\\?\\?\\s*${escape(spelled)}(?![\\w.])|\\bdefault:?\\s+${escape(spelled.replace(/^['"]|['"]$/g, ''))}(?![\\w./:-]))`, 'g');
           for (const match of text.matchAll(pattern)) {
             const line = text.slice(0, match.index).split('\n').length;
             found.push(`${relative(root, file)}:${line}: ${match[0]} (the default of ${path})`);
