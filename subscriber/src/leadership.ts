@@ -69,7 +69,8 @@ export class Leadership extends EventEmitter<{ elected: [string]; deposed: [stri
   /**
    * Stops campaigning and heartbeating without resigning, as a crash would: the others take over
    * when the lease runs out. (etcd3 keeps an open keepalive stream going even after the client is
-   * closed, so the lease is released explicitly.)
+   * closed, so the lease is released explicitly, through the campaign's private lease: etcd3 is
+   * pinned exactly for it, and the leader failover test fails if it changes.)
    */
   abandon(): void {
     this.running = false;
