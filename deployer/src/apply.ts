@@ -222,11 +222,11 @@ async function follow(step: StepRecord, options: ApplyOptions): Promise<void> {
 /** The rollout deadline of a deploy step: the spec's, for records without one the deployment timeout. */
 function deadlineMs(step: StepRecord, options: ApplyOptions): number {
   const seconds = step.target.kind === 'deploy' ? step.target.deadlineSeconds : undefined;
-  return seconds !== undefined ? seconds * 1000 : (options.deploymentTimeoutMs ?? 600_000);
+  return seconds !== undefined ? seconds * 1000 : (options.deploymentTimeoutMs ?? DEFAULT_SETTINGS.deployer.deploymentTimeoutMs);
 }
 
 function failureContext(options: ApplyOptions) {
-  return { marathon: options.marathon, follower: options.follower, save: options.save, deploymentTimeoutMs: options.deploymentTimeoutMs ?? 600_000 };
+  return { marathon: options.marathon, follower: options.follower, save: options.save, deploymentTimeoutMs: options.deploymentTimeoutMs ?? DEFAULT_SETTINGS.deployer.deploymentTimeoutMs };
 }
 
 /**
