@@ -102,59 +102,77 @@ export interface Fetched {
 /** `owner`: the task's user, who gets the files (the slave made the sandbox theirs). */
 export async function fetchUris(uris: NonNullable<CommandInfo['uris']>, sandbox: string, settings: FetchSettings, owner?: FileOwner): Promise<Fetched[]> {
   const fetched: Fetched[] = [];
-  const taskSignal = AbortSignal.timeout(settings.taskTimeoutSeconds * 1000);
+  const taskTimer = deadline(settings.taskTimeoutSeconds);
+  const taskSignal = taskTimer.signal;
   let taskBytes = 0;
-  for (const { value: uri, executable, extract } of uris) {
-    const isHttp = /^https?:\/\//i.test(uri);
-    let localPath: string | undefined;
-    let name: string;
-    try {
-      localPath = /^file:\/\//i.test(uri) ? fileURLToPath(uri) : uri.startsWith('/') ? uri : undefined;
-      if (!isHttp && localPath === undefined) fail(uri, 'only http(s) URLs and local paths are supported');
-      name = basename(isHttp ? decodeURIComponent(new URL(uri).pathname) : (localPath as string));
-    } catch (err) {
-      if (err instanceof LaunchRefusedError) throw err;
-      fail(uri, `not a usable URL (${(err as Error).message})`);
-    }
-    if (!name || name === '.' || name === '..' || name.includes('/')) fail(uri, 'it names no file');
-    const uriSignal = AbortSignal.any([taskSignal, AbortSignal.timeout(settings.timeoutSeconds * 1000)]);
-    const remaining = settings.maxTaskBytes - taskBytes;
-    if (remaining <= 0) fail(uri, `the URIs before it already reach fetch.maxTaskBytes (${settings.maxTaskBytes} bytes)`);
-    const limit = Math.min(settings.maxBytes, remaining);
-    const setting = limit === settings.maxBytes ? 'fetch.maxBytes' : 'fetch.maxTaskBytes';
-    let bytes = 0;
-    try {
-      const source = isHttp ? await download(uri, settings, uriSignal, limit, setting) : await openLocal(uri, localPath as string, settings);
-      const handle = await createNew(sandbox, name).catch((err: unknown) => {
-        source.destroy();
-        throw err;
-      });
-      const counter = limited(limit, setting);
+  try {
+    for (const { value: uri, executable, extract } of uris) {
+      const isHttp = /^https?:\/\//i.test(uri);
+      let localPath: string | undefined;
+      let name: string;
       try {
-        await pipeline(source, counter, createWriteStream('', { fd: handle.fd, autoClose: false }), { signal: uriSignal });
-        if (executable) await handle.chmod(0o755);
-        if (owner) await handle.chown(owner.uid, owner.gid);
+        localPath = /^file:\/\//i.test(uri) ? fileURLToPath(uri) : uri.startsWith('/') ? uri : undefined;
+        if (!isHttp && localPath === undefined) fail(uri, 'only http(s) URLs and local paths are supported');
+        name = basename(isHttp ? decodeURIComponent(new URL(uri).pathname) : (localPath as string));
+      } catch (err) {
+        if (err instanceof LaunchRefusedError) throw err;
+        fail(uri, `not a usable URL (${(err as Error).message})`);
+      }
+      if (!name || name === '.' || name === '..' || name.includes('/')) fail(uri, 'it names no file');
+      const uriTimer = deadline(settings.timeoutSeconds);
+      const uriSignal = AbortSignal.any([taskSignal, uriTimer.signal]);
+      const remaining = settings.maxTaskBytes - taskBytes;
+      if (remaining <= 0) fail(uri, `the URIs before it already reach fetch.maxTaskBytes (${settings.maxTaskBytes} bytes)`);
+      const limit = Math.min(settings.maxBytes, remaining);
+      const setting = limit === settings.maxBytes ? 'fetch.maxBytes' : 'fetch.maxTaskBytes';
+      let bytes = 0;
+      try {
+        const source = isHttp ? await download(uri, settings, uriSignal, limit, setting) : await openLocal(uri, localPath as string, settings);
+        const handle = await createNew(sandbox, name).catch((err: unknown) => {
+          source.destroy();
+          throw err;
+        });
+        const counter = limited(limit, setting);
+        try {
+          await pipeline(source, counter, createWriteStream('', { fd: handle.fd, autoClose: false }), { signal: uriSignal });
+          if (executable) await handle.chmod(0o755);
+          if (owner) await handle.chown(owner.uid, owner.gid);
+        } finally {
+          await handle.close();
+        }
+        bytes = counter.bytes;
+        const kind = executable || extract === false ? undefined : archiveKind(name);
+        if (kind) {
+          if (uriSignal.aborted) throw uriSignal.reason;
+          const unpacked = await unpackInto(join(sandbox, name), kind, sandbox, { budget: limit - bytes, setting, ...(owner ? { owner } : {}) });
+          bytes += unpacked.bytes;
+        }
+      } catch (err) {
+        if (err instanceof LaunchRefusedError) throw err;
+        if (err instanceof ArchiveRefusedError) fail(uri, `the archive is refused: ${err.message}`);
+        if (taskSignal.aborted) fail(uri, `the URIs took longer than fetch.taskTimeoutSeconds (${settings.taskTimeoutSeconds} s)`);
+        if (uriSignal.aborted) fail(uri, `it took longer than fetch.timeoutSeconds (${settings.timeoutSeconds} s)`);
+        if (err instanceof FetchError) fail(uri, err.message);
+        const e = err as Error;
+        fail(uri, e.cause instanceof Error ? e.cause.message : e.message);
       } finally {
-        await handle.close();
+        uriTimer.clear();
       }
-      bytes = counter.bytes;
-      const kind = executable || extract === false ? undefined : archiveKind(name);
-      if (kind) {
-        if (uriSignal.aborted) throw uriSignal.reason;
-        const unpacked = await unpackInto(join(sandbox, name), kind, sandbox, { budget: limit - bytes, setting, ...(owner ? { owner } : {}) });
-        bytes += unpacked.bytes;
-      }
-    } catch (err) {
-      if (err instanceof LaunchRefusedError) throw err;
-      if (err instanceof ArchiveRefusedError) fail(uri, `the archive is refused: ${err.message}`);
-      if (taskSignal.aborted) fail(uri, `the URIs took longer than fetch.taskTimeoutSeconds (${settings.taskTimeoutSeconds} s)`);
-      if (uriSignal.aborted) fail(uri, `it took longer than fetch.timeoutSeconds (${settings.timeoutSeconds} s)`);
-      if (err instanceof FetchError) fail(uri, err.message);
-      const e = err as Error;
-      fail(uri, e.cause instanceof Error ? e.cause.message : e.message);
+      taskBytes += bytes;
+      fetched.push({ name, bytes });
     }
-    taskBytes += bytes;
-    fetched.push({ name, bytes });
+  } finally {
+    taskTimer.clear();
   }
   return fetched;
+}
+
+/**
+ * An abort signal that fires after `seconds`, held by a timer of its own: a signal from
+ * `AbortSignal.timeout` that only `AbortSignal.any` refers to may be collected before it fires.
+ */
+function deadline(seconds: number): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`timed out after ${seconds} s`)), seconds * 1000);
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
