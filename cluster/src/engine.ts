@@ -122,7 +122,10 @@ export class Engine {
     };
     this.scheduler.onTaskFailed = (task) => {
       const app = this.apps.get(task.appId);
-      if (app) this.scheduler.recordFailure(app);
+      if (!app) return;
+      this.scheduler.recordFailure(app);
+      const delay = this.scheduler.delays.get(app.id);
+      if (delay) this.orchestrator.scheduleAfter(app.id, delay.delayMs);
     };
     options.scriptedRunner?.attach?.({
       status: (taskId, state, message) => this.scheduler.report(taskId, state, message),

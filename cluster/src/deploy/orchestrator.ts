@@ -35,9 +35,24 @@ export class Orchestrator {
 
   private closed = false;
 
+  private readonly wakeUps = new Set<NodeJS.Timeout>();
+
   close(): void {
     this.closed = true;
     clearInterval(this.timer);
+    for (const t of this.wakeUps) clearTimeout(t);
+    this.wakeUps.clear();
+  }
+
+  /** Looks at the app again when its launch delay ends, as Marathon's launch queue does, not at the next tick. */
+  scheduleAfter(appId: string, ms: number): void {
+    if (this.closed) return;
+    const timer = setTimeout(() => {
+      this.wakeUps.delete(timer);
+      if (!this.closed) this.schedule(appId);
+    }, ms);
+    timer.unref();
+    this.wakeUps.add(timer);
   }
 
   deploymentOf(appId: string): DeploymentRecord | undefined {

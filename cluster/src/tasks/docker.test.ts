@@ -206,7 +206,7 @@ describe('Docker upgrades, health and backoff', () => {
   });
 
   it('relaunches a crashing container with backoff', async () => {
-    await e.client.createApp({ id: '/docker/crash', instances: 1, cpus: 0.1, mem: 16, cmd: 'exit 1', container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' } }, backoffSeconds: 0.3, backoffFactor: 2, maxLaunchDelaySeconds: 1 });
+    await e.client.createApp({ id: '/docker/crash', instances: 1, cpus: 0.1, mem: 16, cmd: 'exit 1', container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' } }, portDefinitions: [], backoffSeconds: 0.3, backoffFactor: 2, maxLaunchDelaySeconds: 1 });
     const delays: number[] = [];
     const stop = e.engine.bus.subscribe((ev) => {
       if (ev.eventType === 'status_update_event' && ev.appId === '/docker/crash' && ev.taskStatus === 'TASK_FAILED') queueMicrotask(() => delays.push(e.engine.scheduler.delays.get('/docker/crash')!.delayMs));
