@@ -38,12 +38,12 @@ fail() { say "error: $*"; exit 1; }
 
 # name | Dockerfile | workspaces | extra context paths | build args
 IMAGES=(
-  "deployer|deployer/Dockerfile|services deployer||"
-  "subscriber|subscriber/Dockerfile|services subscriber||"
-  "engine|engine/Dockerfile|services containerizer cluster||"
-  "mesos-slave|mesos-slave/Dockerfile|services containerizer||MESOS_BASE NODE_IMAGE NODE_FROM"
-  "example-echo|examples/Dockerfile|services guestutils|examples|EXAMPLE=echo"
-  "example-pinger|examples/Dockerfile|services guestutils|examples|EXAMPLE=pinger"
+  "deployer|deployer/Dockerfile|contract services deployer||"
+  "subscriber|subscriber/Dockerfile|contract services subscriber||"
+  "engine|engine/Dockerfile|contract services containerizer cluster||"
+  "mesos-slave|mesos-slave/Dockerfile|contract services containerizer||MESOS_BASE NODE_IMAGE NODE_FROM"
+  "example-echo|examples/Dockerfile|contract services guestutils|examples|EXAMPLE=echo"
+  "example-pinger|examples/Dockerfile|contract services guestutils|examples|EXAMPLE=pinger"
 )
 
 from_source=0

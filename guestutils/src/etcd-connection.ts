@@ -1,7 +1,7 @@
 /**
  * The etcd side of guestutils, loaded on first use: importing guestutils costs a few milliseconds
- * and opens no connection; the service model, etcd3 and gRPC load when the first question needs
- * etcd.
+ * and opens no connection; the endpoint contract, etcd3 and gRPC load when the first question
+ * needs etcd.
  *
  * The client is tuned to come back promptly after an etcd restart. etcd3's defaults open a host's
  * circuit for 5 s after 3 failures (every call fails fast meanwhile, watch streams included) and
@@ -9,17 +9,17 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Etcd3, IOptions } from 'etcd3';
-import type * as Services from '@theseus/services';
+import type * as Contract from '@theseus/contract';
 import { InvalidEnvironmentError } from './errors.js';
 import type { Env } from './environment.js';
 
-export type ServicesModule = typeof Services;
+export type ContractModule = typeof Contract;
 
-let servicesModule: Promise<ServicesModule> | undefined;
+let contractModule: Promise<ContractModule> | undefined;
 
-/** The shared service model (endpoint records, layout, etcd client), loaded once. */
-export function loadServices(): Promise<ServicesModule> {
-  return (servicesModule ??= import('@theseus/services'));
+/** The endpoint contract (records, layout, reader, etcd client), loaded once. */
+export function loadContract(): Promise<ContractModule> {
+  return (contractModule ??= import('@theseus/contract'));
 }
 
 export interface EtcdConnectionOptions {
@@ -34,7 +34,7 @@ export interface EtcdConnectionOptions {
  * etcd credentials from the environment: ETCD_USERNAME with ETCD_PASSWORD or ETCD_PASSWORD_FILE;
  * ETCD_CA (PEM) or ETCD_CA_FILE; ETCD_CERT_FILE with ETCD_KEY_FILE for a client certificate.
  */
-export function etcdAccessFromEnv(env: Env): Services.EtcdAccess {
+export function etcdAccessFromEnv(env: Env): Contract.EtcdAccess {
   const value = (variable: string) => env[variable]?.trim() || undefined;
   const file = (variable: string): Buffer | undefined => {
     const path = value(variable);
@@ -70,7 +70,7 @@ async function promptFaultHandling(): Promise<NonNullable<IOptions['faultHandlin
 }
 
 export async function connectEtcd(options: EtcdConnectionOptions): Promise<Etcd3> {
-  const [{ createEtcdClient }, faultHandling] = await Promise.all([loadServices(), promptFaultHandling()]);
+  const [{ createEtcdClient }, faultHandling] = await Promise.all([loadContract(), promptFaultHandling()]);
   return createEtcdClient({
     endpoints: options.endpoints,
     access: etcdAccessFromEnv(options.env ?? process.env),
