@@ -51,6 +51,8 @@ export const SubscriberSection = z.strictObject({
   callbackSecretFile: z.string().min(1).optional(),
   /** A stream silent for longer than this is dead (Marathon sends a heartbeat every 10 s). */
   streamIdleTimeoutMs: durationMs.default(30_000),
+  /** Longest a discovery request with `?wait=<revision>` is held before the unchanged answer. */
+  discoveryMaxWaitMs: durationMs.default(60_000),
   /** Leader lease TTL in seconds: a dead leader is replaced within this time. */
   leaderTtlSeconds: z.number().int().min(2).max(300).default(10),
   /**
