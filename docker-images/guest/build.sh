@@ -35,8 +35,11 @@ if [ "$(docker image inspect -f '{{ index .Config.Labels "io.theseus.source-dige
   say "$IMAGE is up to date"; exit 0
 fi
 
-say "installing $(basename "$tarball") globally into the build context"
-npm install --global --ignore-scripts --prefix "$WORK/context" --no-audit --no-fund --loglevel=error "$tarball" >&2 \
+# Installed as into a project at lib/ (dependencies beside the package, as npm lays out a global
+# directory): npm's --global install leaves the dependencies of a package with bundled ones empty.
+say "installing $(basename "$tarball") into the build context's lib/node_modules"
+mkdir -p "$WORK/context/lib" && printf '{"private": true}\n' >"$WORK/context/lib/package.json"
+npm install --prefix "$WORK/context/lib" --ignore-scripts --no-package-lock --no-audit --no-fund --loglevel=error "$tarball" >&2 \
   || fail "npm install of the guestutils tarball failed (the npm registry must be reachable, or its dependencies in npm's cache)"
 say "building $IMAGE"
 docker build -f "$HERE/Dockerfile" --build-arg "BASE_IMAGE=$BASE_IMAGE" \
