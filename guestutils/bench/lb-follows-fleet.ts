@@ -24,7 +24,7 @@ deploy:
   echo:
     image: theseus/example-echo:local
     ports: {http: 8000}
-    environment: {GREETING: "${greeting}"}
+    environment: {GREETING: "${greeting}", DRAIN_MS: "2000"}
     instances: ${instances}
     cpus: 0.1
     mem: 96
