@@ -60,7 +60,7 @@ async function echoApp() {
 
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
-  const images = spawnSync('bash', [join(root, 'docker-images/build.sh'), 'example-echo', 'example-pinger', 'example-lb'], { encoding: 'utf8' });
+  const images = spawnSync('bash', [join(root, 'docker-images/build.sh'), 'example-echo', 'example-pinger'], { encoding: 'utf8' });
   assert.equal(images.status, 0, images.stderr);
   platform = await startPlatform({
     enginePortRange: '34500-34999',
@@ -145,11 +145,11 @@ test('a scale-up through the page shows live, without reloading', async () => {
   const host = page.locator('#hosts tbody tr').first();
   await host.waitFor();
   const capacity = await platform.marathon.request<{ slaves: Array<{ resources: { cpus: number } }> }>('GET', '/master/slaves', undefined, undefined, 'agents');
-  assert.match((await host.textContent()) ?? '', new RegExp(`0\\.5 of ${capacity.slaves[0]!.resources.cpus}(?![\\d.])`), 'three echo, one pinger and one lb task at 0.1 cpus, of the engine\'s capacity');
+  assert.match((await host.textContent()) ?? '', new RegExp(`0\\.4 of ${capacity.slaves[0]!.resources.cpus}(?![\\d.])`), 'three echo and one pinger task at 0.1 cpus, of the engine\'s capacity');
   await shot(page, 'cluster');
   // a host's tasks, from the same live state
   await host.locator('a').click();
-  await eventually('the host lists its five running tasks', async () => (await page.locator('#instances tbody tr').count()) === 5);
+  await eventually('the host lists its four running tasks', async () => (await page.locator('#instances tbody tr').count()) === 4);
   await page.context().close();
 });
 

@@ -66,7 +66,7 @@ async function pingerStatus(): Promise<{ rounds: number; lastRound: { nodes: str
 }
 
 before(async () => {
-  const images = spawnSync('bash', [join(root, 'docker-images/build.sh'), 'example-echo', 'example-pinger', 'example-lb'], { encoding: 'utf8' });
+  const images = spawnSync('bash', [join(root, 'docker-images/build.sh'), 'example-echo', 'example-pinger'], { encoding: 'utf8' });
   assert.equal(images.status, 0, images.stderr);
   platform = await startPlatform({ enginePortRange: '34000-34499', etcdAuth: true });
   layout = new EtcdLayout(platform.etcdPrefix);
@@ -82,7 +82,7 @@ test('1. POST /deploy runs the examples in Docker with their limits; endpoints r
   assert.equal(body.state, 'succeeded', JSON.stringify(body));
 
   const containers = await containersOfEngine();
-  assert.equal(containers.length, 4, 'two echo, one pinger and one lb containers');
+  assert.equal(containers.length, 3, 'two echo and one pinger containers');
   for (const c of containers) {
     const inspect = await docker.getContainer(c.Id).inspect();
     assert.equal(inspect.HostConfig.Memory, 96 * 1024 * 1024, 'mem: 96');
