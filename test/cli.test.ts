@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { COMMANDS } from '@theseus/services';
+import { COMMANDS } from '@theseus/cli';
 
 const bin = fileURLToPath(new URL('../bin/theseus.js', import.meta.url));
 

@@ -8,7 +8,7 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { commandProgram, reportError, runUntilSignal, setUp } from '@theseus/services';
+import { DEFAULT_SETTINGS, commandProgram, reportError, runUntilSignal, setUp } from '@theseus/services';
 import { startEngine } from './run.js';
 import { dockerRunnerIfAvailable } from './tasks/docker-runner.js';
 
@@ -30,14 +30,14 @@ function positive(name: string) {
 
 export async function run(command: string, argv: string[]): Promise<number> {
   const program = commandProgram(command, 'serve the Marathon REST API v2 and event bus, running tasks on this machine')
-    .option('--port <port>', 'HTTP port (default 8080; 0 picks a free one)', intFlag('port'))
+    .option('--port <port>', `HTTP port (default ${DEFAULT_SETTINGS.engine.port}; 0 picks a free one)`, intFlag('port'))
     .option('--data-dir <dir>', 'where apps, versions and tasks are kept (default ~/.theseus/engine)')
-    .option('--hostname <host>', 'address tasks are reported at (default 127.0.0.1)')
+    .option('--hostname <host>', `address tasks are reported at (default ${DEFAULT_SETTINGS.engine.hostname})`)
     .option('--cpus <n>', 'CPUs offered to tasks (default: all of the machine)', positive('cpus'))
     .option('--mem-mb <n>', 'memory offered to tasks, MB (default: all of the machine)', positive('mem-mb'))
     .option('--enable-features <list>', 'Marathon features to enable, comma-separated (secrets, external_volumes)')
-    .option('--listen <addresses>', 'addresses to listen on, comma-separated (default 127.0.0.1; others need MARATHON_CREDENTIALS)')
-    .option('--default-container-image <image>', 'image apps with a cmd and no container run in (default theseus/busybox:local)')
+    .option('--listen <addresses>', `addresses to listen on, comma-separated (default ${DEFAULT_SETTINGS.engine.listen.join(',')}; others need MARATHON_CREDENTIALS)`)
+    .option('--default-container-image <image>', `image apps with a cmd and no container run in (default ${DEFAULT_SETTINGS.engine.defaultContainerImage})`)
     .option('--allow-host-commands', 'run apps with a cmd and no container as processes on this host, with the engine\'s rights')
     .option('--allow-privileged', 'let apps run privileged containers')
     .option('--allow-host-network', "let apps join this host's network namespace")

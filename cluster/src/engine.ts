@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { cpus as machineCpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { Logger, MarathonAppInfo, MarathonDeployment, MarathonDeploymentResult } from '@theseus/services';
+import { DEFAULT_SETTINGS, type Logger, type MarathonAppInfo, type MarathonDeployment, type MarathonDeploymentResult } from '@theseus/services';
 import { appJson, configOf, type AppDefinition } from './app/definition.js';
 import { groupUpdateApps, inGroup } from './app/groups.js';
 import { canonicalId } from './app/normalize.js';
@@ -25,7 +25,7 @@ import { PortRange } from './tasks/ports.js';
 import { appPrivilegeProblems, type PrivilegePolicy } from './tasks/privileges.js';
 import { ProcessRunner } from './tasks/process-runner.js';
 import type { TaskRunner } from './tasks/runner.js';
-import { Scheduler } from './tasks/scheduler.js';
+import { Scheduler, type LaunchDelay } from './tasks/scheduler.js';
 import { isHealthy, taskJson, TERMINAL_STATES, type TaskRecord } from './tasks/task.js';
 import { timestamp, VersionClock } from './time.js';
 
@@ -49,6 +49,10 @@ export class Engine {
   readonly engineId: string;
   readonly agentId: string;
   readonly features: ReadonlySet<string>;
+  /** The address tasks are reported at. */
+  readonly hostname: string;
+  /** Host ports handed to tasks, inclusive. */
+  readonly portRange: readonly [number, number];
   /** When this engine started: the version of groups that hold no app. */
   readonly startedAt = timestamp();
   private readonly clock = new VersionClock();
@@ -65,7 +69,9 @@ export class Engine {
     const saved = this.state.load();
     this.engineId = saved?.engineId ?? randomUUID().slice(0, 8);
     this.agentId = `${this.engineId}-S0`;
-    const [min, max] = options.portRange ?? [31000, 32000];
+    this.hostname = options.hostname ?? DEFAULT_SETTINGS.engine.hostname;
+    this.portRange = options.portRange ?? DEFAULT_SETTINGS.engine.portRange;
+    const [min, max] = this.portRange;
     this.processRunner = new ProcessRunner(join(options.dataDir, 'sandboxes'));
     this.privileges = {
       allowPrivileged: options.allowPrivileged ?? false,
@@ -76,7 +82,7 @@ export class Engine {
     };
     this.scheduler = new Scheduler(
       {
-        hostname: options.hostname ?? '127.0.0.1',
+        hostname: this.hostname,
         engineId: this.engineId,
         agentId: this.agentId,
         hostPorts: new PortRange(min, max),
@@ -280,6 +286,52 @@ export class Engine {
     const app = this.apps.get(appId);
     if (!app) throw appNotFound(appId);
     return app;
+  }
+
+  findApp(appId: string): AppDefinition | undefined {
+    return this.apps.get(appId);
+  }
+
+  listApps(): AppDefinition[] {
+    return this.apps.all();
+  }
+
+  /** Every stored version of an app, oldest first; empty when the app does not exist. */
+  appVersions(appId: string): AppDefinition[] {
+    return this.apps.versions(appId);
+  }
+
+  appVersion(appId: string, version: string): AppDefinition | undefined {
+    return this.apps.version(appId, version);
+  }
+
+  tasksOf(appId: string): TaskRecord[] {
+    return this.scheduler.tasksOf(appId);
+  }
+
+  allTasks(): TaskRecord[] {
+    return [...this.scheduler.tasks.values()];
+  }
+
+  /** CPUs and memory the tasks use now. */
+  usedResources(): { cpus: number; memMb: number } {
+    return this.scheduler.used();
+  }
+
+  /** The app's launch delay after failed tasks, if one runs. */
+  launchDelay(appId: string): LaunchDelay | undefined {
+    return this.scheduler.delays.get(appId);
+  }
+
+  /** What keeps the app's missing instances from launching (its deployment's wait, a delay, capacity), if anything. */
+  launchBlocker(app: AppDefinition): string | undefined {
+    return this.orchestrator.deploymentOf(app.id)?.waitingFor ?? this.scheduler.blocker(app);
+  }
+
+  /** Ends the app's launch delay and launches what is missing. */
+  resetLaunchDelay(appId: string): void {
+    this.scheduler.delays.delete(appId);
+    this.orchestrator.schedule(appId);
   }
 
   appInfo(app: AppDefinition, embed: AppEmbed): MarathonAppInfo {

@@ -17,8 +17,10 @@ export interface EtcdClientOptions {
   /** Per-call deadline. */
   timeoutMs?: number;
   /**
-   * Retry, circuit-breaker and watch-reconnect policies (cockatiel). etcd3's defaults open a host's
-   * circuit for 5 s after 3 failures and back watch reconnects off up to 30 s.
+   * Retry, circuit-breaker and watch-reconnect policies (cockatiel). Each caller passes its own:
+   * services' createEtcdClient the etcd retry policy (services/src/retry.ts), guestutils its
+   * guestutils/src/retry.ts. etcd3's defaults open a host's circuit for 5 s after 3 failures and
+   * back watch reconnects off up to 30 s.
    */
   faultHandling?: IOptions['faultHandling'];
   /** gRPC channel options, e.g. keepalive and reconnect backoff. */

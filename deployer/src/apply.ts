@@ -5,19 +5,23 @@
  * retry, a change that already reached Marathon plans as `noop` (and the running deployment is
  * followed) instead of being sent twice. Non-declarative calls (restart, rollback) record when they
  * were requested, and a resumed step that finds the app changed since takes it as done.
- * Network errors, 5xx and 409 "locked" are retried with exponential backoff (after a lock, once
+ * Network errors, 5xx and 409 "locked" are retried (RETRY_POLICIES.marathonStep; after a lock, once
  * the locking deployments are gone); 422 and other refusals fail at once with Marathon's message.
  */
 import {
+  Backoff,
+  DEFAULT_SETTINGS,
   MARATHON_LABELS,
   MarathonConflictError,
   MarathonLockedError,
   MarathonNotFoundError,
   MarathonValidationError,
+  RETRY_POLICIES,
   TheseusError,
   describeError,
   isRecoverable,
   serviceRefOfApp,
+  type BackoffPolicy,
   type MarathonAppInfo,
   type MarathonClient,
 } from '@theseus/services';
@@ -34,23 +38,10 @@ export interface ApplyOptions {
    * apply them in call order); the save of a non-declarative request and the final one are.
    */
   save: (step: StepRecord) => Promise<void>;
-  /**
-   * Longest wait for one Marathon deployment.
-   * @defaultValue 600000
-   */
+  /** Longest wait for one Marathon deployment. @defaultValue settings' deployer.deploymentTimeoutMs */
   deploymentTimeoutMs?: number;
-  /**
-   * Attempts for recoverable errors before the step fails.
-   * @defaultValue 8
-   */
-  maxAttempts?: number;
-  /**
-   * First retry delay; doubled each attempt (with jitter) up to `maxBackoffMs`.
-   * @defaultValue 200
-   */
-  backoffMs?: number;
-  /** @defaultValue 10000 */
-  maxBackoffMs?: number;
+  /** Retries of recoverable errors. @defaultValue RETRY_POLICIES.marathonStep */
+  backoff?: BackoffPolicy;
 }
 
 /** A failure that retrying cannot fix. */
@@ -62,9 +53,9 @@ export class StepFailedError extends TheseusError {
 
 export async function applyStep(step: StepRecord, options: ApplyOptions): Promise<StepRecord> {
   if (isFinished(step.state)) return step;
-  const maxAttempts = options.maxAttempts ?? 8;
-  const backoffMs = options.backoffMs ?? 200;
-  const maxBackoffMs = options.maxBackoffMs ?? 10_000;
+  const timeoutMs = options.deploymentTimeoutMs ?? DEFAULT_SETTINGS.deployer.deploymentTimeoutMs;
+  const backoff = new Backoff(options.backoff ?? RETRY_POLICIES.marathonStep);
+  for (let i = 1; i < step.attempts; i++) backoff.next(); // a resumed step goes on where it stopped
   step.state = 'running';
   step.startedAt ??= new Date().toISOString();
   void options.save(step);
@@ -80,10 +71,10 @@ export async function applyStep(step: StepRecord, options: ApplyOptions): Promis
       if (err instanceof MarathonLockedError) {
         step.message = `waiting for Marathon deployment(s) ${err.deploymentIds.join(', ')} that lock the app`;
         void options.save(step);
-        for (const id of err.deploymentIds) await options.follower.waitFor(id, options.deploymentTimeoutMs ?? 600_000);
+        for (const id of err.deploymentIds) await options.follower.waitFor(id, timeoutMs);
       }
-      if (isRecoverable(err) && step.attempts < maxAttempts) {
-        const delay = Math.min(maxBackoffMs, backoffMs * 2 ** (step.attempts - 1)) * (0.75 + Math.random() * 0.5);
+      const delay = backoff.next();
+      if (isRecoverable(err) && backoff.canRetry) {
         step.message = `retrying after: ${describeError(err)}`;
         void options.save(step);
         await new Promise((r) => setTimeout(r, delay));
@@ -215,9 +206,10 @@ async function follow(step: StepRecord, options: ApplyOptions): Promise<void> {
     }
     return;
   }
-  const outcome = await options.follower.waitFor(id, options.deploymentTimeoutMs ?? 600_000);
+  const timeoutMs = options.deploymentTimeoutMs ?? DEFAULT_SETTINGS.deployer.deploymentTimeoutMs;
+  const outcome = await options.follower.waitFor(id, timeoutMs);
   if (outcome.state === 'timeout') {
-    throw new StepFailedError(`Marathon deployment ${id} did not finish within ${Math.round((options.deploymentTimeoutMs ?? 600_000) / 1000)} s`, {
+    throw new StepFailedError(`Marathon deployment ${id} did not finish within ${Math.round(timeoutMs / 1000)} s`, {
       hint: 'the app may be failing to start (see its tasks and lastTaskFailure); the deployment is still running in Marathon',
     });
   }
@@ -230,11 +222,11 @@ async function follow(step: StepRecord, options: ApplyOptions): Promise<void> {
 /** The rollout deadline of a deploy step: the spec's, for records without one the deployment timeout. */
 function deadlineMs(step: StepRecord, options: ApplyOptions): number {
   const seconds = step.target.kind === 'deploy' ? step.target.deadlineSeconds : undefined;
-  return seconds !== undefined ? seconds * 1000 : (options.deploymentTimeoutMs ?? 600_000);
+  return seconds !== undefined ? seconds * 1000 : (options.deploymentTimeoutMs ?? DEFAULT_SETTINGS.deployer.deploymentTimeoutMs);
 }
 
 function failureContext(options: ApplyOptions) {
-  return { marathon: options.marathon, follower: options.follower, save: options.save, deploymentTimeoutMs: options.deploymentTimeoutMs ?? 600_000 };
+  return { marathon: options.marathon, follower: options.follower, save: options.save, deploymentTimeoutMs: options.deploymentTimeoutMs ?? DEFAULT_SETTINGS.deployer.deploymentTimeoutMs };
 }
 
 /**

@@ -5,7 +5,7 @@
  * and exits non-zero when anything failed.
  */
 import { readFileSync } from 'node:fs';
-import { commandProgram, readSecretFile, reportError, runUntilSignal, setUp, type Command } from '@theseus/services';
+import { DEFAULT_SETTINGS, commandProgram, readSecretFile, reportError, runUntilSignal, setUp, type Command } from '@theseus/services';
 import { DeployerClient, type Selector } from './client.js';
 import { startDeployerServer } from './server.js';
 import { isFinished, type DeploymentRecord, type StepRecord } from './store.js';
@@ -44,8 +44,8 @@ export async function run(command: string, argv: string[]): Promise<number> {
 
 async function serve(argv: string[]): Promise<number> {
   const program = commandProgram('deployer', 'run the YAML deploy API (default port 5000)')
-    .option('--port <port>', 'listen on this port (THESEUS deployer.port, default 5000)', (v) => Number(v))
-    .option('--host <address>', 'listen on this address (DEPLOYER_LISTEN_HOST, default 127.0.0.1)')
+    .option('--port <port>', `listen on this port (deployer.port, default ${DEFAULT_SETTINGS.deployer.port})`, (v) => Number(v))
+    .option('--host <address>', `listen on this address (DEPLOYER_LISTEN_HOST, default ${DEFAULT_SETTINGS.deployer.listenHost})`)
     .option('--no-worker', 'accept requests but leave the queue to other deployers');
   const { settings, logger, opts } = setUp(program, argv, {
     component: 'deployer',

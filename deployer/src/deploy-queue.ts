@@ -6,7 +6,7 @@
  */
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { describeError, type Logger, type MarathonClient } from '@theseus/services';
+import { DEFAULT_SETTINGS, RETRY_POLICIES, describeError, redisRetryStrategy, type Logger, type MarathonClient } from '@theseus/services';
 import { applyStep } from './apply.js';
 import { AppLocks } from './app-locks.js';
 import type { DeploymentFollower } from './follow.js';
@@ -20,10 +20,7 @@ export interface DeployQueueOptions {
   marathon: MarathonClient;
   follower: DeploymentFollower;
   logger: Logger;
-  /**
-   * Services of one deployment applied at the same time.
-   * @defaultValue 8
-   */
+  /** Services of one deployment applied at the same time. @defaultValue settings' deployer.concurrency */
   stepConcurrency?: number;
   /**
    * Deployments one worker runs at the same time.
@@ -38,9 +35,9 @@ export interface DeployQueueOptions {
   lockDurationMs?: number;
   /** @defaultValue lockDurationMs */
   stalledIntervalMs?: number;
-  /** @defaultValue 600000 */
+  /** @defaultValue settings' deployer.deploymentTimeoutMs */
   deploymentTimeoutMs?: number;
-  /** Retry tuning handed to each step (tests shorten it). */
+  /** First retry delay of each step (tests shorten it). @defaultValue RETRY_POLICIES.marathonStep */
   backoffMs?: number;
   /** Called when a deployment ends (metrics). */
   onFinished?: (record: DeploymentRecord) => void;
@@ -60,7 +57,7 @@ export class DeployQueue {
 
   constructor(options: DeployQueueOptions) {
     this.options = options;
-    this.connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+    this.connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null, retryStrategy: redisRetryStrategy });
     this.connection.on('error', () => {});
     this.queue = new Queue(QUEUE_NAME, { connection: this.connection, prefix: options.prefix });
     this.queue.on('error', () => {});
@@ -73,8 +70,8 @@ export class DeployQueue {
     try {
       await this.queue.add(QUEUE_NAME, { deploymentId: record.id }, {
         jobId: record.id,
-        attempts: 5,
-        backoff: { type: 'exponential', delay: 1000 },
+        attempts: RETRY_POLICIES.deployJob.attempts,
+        backoff: { type: 'exponential', delay: RETRY_POLICIES.deployJob.initialMs },
         removeOnComplete: 1000,
         removeOnFail: 1000,
       });
@@ -120,7 +117,7 @@ export class DeployQueue {
     void save();
     log.info(resumed ? 'deployment resumed' : 'deployment started', { kind: record.kind, steps: record.steps.length });
 
-    await forEachLimited(record.steps, this.options.stepConcurrency ?? 8, (step) =>
+    await forEachLimited(record.steps, this.options.stepConcurrency ?? DEFAULT_SETTINGS.deployer.concurrency, (step) =>
       this.locks.withLock(
         step.appId,
         record.id,
@@ -130,7 +127,7 @@ export class DeployQueue {
             follower: this.options.follower,
             save,
             ...(this.options.deploymentTimeoutMs !== undefined ? { deploymentTimeoutMs: this.options.deploymentTimeoutMs } : {}),
-            ...(this.options.backoffMs !== undefined ? { backoffMs: this.options.backoffMs } : {}),
+            ...(this.options.backoffMs !== undefined ? { backoff: { ...RETRY_POLICIES.marathonStep, initialMs: this.options.backoffMs } } : {}),
           }),
         (holder) => {
           step.message = `waiting for deployment ${holder}, which is changing ${step.appId}`;
@@ -220,7 +217,7 @@ export class DeployQueue {
 
   private queueEvents(): QueueEvents {
     if (!this.events) {
-      const connection = this.own(new Redis(this.options.redisUrl, { maxRetriesPerRequest: null }));
+      const connection = this.own(new Redis(this.options.redisUrl, { maxRetriesPerRequest: null, retryStrategy: redisRetryStrategy }));
       this.events = new QueueEvents(QUEUE_NAME, { connection, prefix: this.options.prefix });
       this.events.on('error', () => {});
       this.events.setMaxListeners(0);

@@ -6,6 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
+  DEFAULT_SETTINGS,
   MARATHON_LABELS,
   NotFoundError,
   TheseusError,
@@ -15,6 +16,7 @@ import {
   type MarathonApp,
   type MarathonAppInfo,
   type MarathonClient,
+  type MarathonEvent,
 } from '@theseus/services';
 import { diffApps, managedApps, planDocument, type AppChange, type PlannedService } from './plan.js';
 import { networkApiOf, toMarathonApp, type TranslationContext } from './translate.js';
@@ -32,9 +34,35 @@ export interface DeployerOptions {
    * the pre-1.5 form). @defaultValue the translation context's, else 'canonical'
    */
   networkApi?: 'canonical' | 'legacy' | 'auto';
-  /** @defaultValue 300000 */
+  /** @defaultValue settings' deployer.waitTimeoutMs */
   waitTimeoutMs?: number;
+  /**
+   * Marathon's event stream: while it is attached, dry runs plan against a view of the managed apps
+   * that is read once and read again only after an event that changes apps. Without it (or while it
+   * is detached) every dry run reads Marathon, concurrent ones sharing one read.
+   */
+  events?: AppEventFeed | undefined;
 }
+
+/** What the app view needs of an event stream (MarathonEventStream fits). */
+export interface AppEventFeed {
+  readonly attached: boolean;
+  on(event: 'attached' | 'detached', listener: () => void): unknown;
+  on(event: 'event', listener: (event: MarathonEvent) => void): unknown;
+}
+
+/** Events after which an app definition or instance count may differ. */
+const APP_CHANGING_EVENTS = new Set([
+  'api_post_event',
+  'app_terminated_event',
+  'deployment_info',
+  'deployment_success',
+  'deployment_failed',
+  'deployment_step_success',
+  'deployment_step_failure',
+  'group_change_success',
+  'group_change_failed',
+]);
 
 /** Several label groups match where one was meant. */
 export class AmbiguousServiceError extends TheseusError {
@@ -81,11 +109,21 @@ export interface Submitted {
 
 export class Deployer {
   private readonly options: DeployerOptions;
-  private managedRead: Promise<MarathonAppInfo[]> | undefined;
+  /** The managed apps as last read: shared by concurrent dry runs, kept while the event stream says nothing changed. */
+  private managedView: Promise<Map<string, MarathonAppInfo>> | undefined;
   private detected: Promise<TranslationContext> | undefined;
 
   constructor(options: DeployerOptions) {
     this.options = options;
+    const events = options.events;
+    if (events) {
+      const forget = () => (this.managedView = undefined);
+      events.on('attached', forget);
+      events.on('detached', forget);
+      events.on('event', (event) => {
+        if (APP_CHANGING_EVENTS.has(event.eventType)) forget();
+      });
+    }
   }
 
   /** The translation context, with the networking form Marathon reads (asked once when `auto`). */
@@ -110,14 +148,26 @@ export class Deployer {
 
   /**
    * What applying `doc` would do, with each app's Marathon JSON and its diff against what runs.
-   * Dry runs arriving together share one read of Marathon's apps.
+   * Dry runs arriving together share one read of Marathon's apps, kept while the event stream is
+   * attached and reports no app change.
    */
   async dryRun(doc: DeployDocument): Promise<PlannedService[]> {
     const translation = await this.translation();
-    this.managedRead ??= this.options.marathon.listApps({ label: `${MARATHON_LABELS.managed}==true` }).finally(() => {
-      this.managedRead = undefined;
+    return planDocument(doc, translation, await this.managedApps());
+  }
+
+  private managedApps(): Promise<Map<string, MarathonAppInfo>> {
+    if (this.managedView) return this.managedView;
+    const read = this.options.marathon.listApps({ label: `${MARATHON_LABELS.managed}==true` }).then(managedApps);
+    this.managedView = read;
+    const keep = this.options.events?.attached === true;
+    const done = () => {
+      if (this.managedView === read && !keep) this.managedView = undefined;
+    };
+    read.then(done, () => {
+      if (this.managedView === read) this.managedView = undefined;
     });
-    return planDocument(doc, translation, managedApps(await this.managedRead));
+    return read;
   }
 
   async submit(doc: DeployDocument, options: SubmitOptions = {}): Promise<Submitted> {
@@ -185,7 +235,7 @@ export class Deployer {
 
   /** Waits (up to the configured bound) for a deployment to end. */
   async wait(id: string, timeoutMs?: number): Promise<DeploymentRecord> {
-    const bound = Math.min(timeoutMs ?? Infinity, this.options.waitTimeoutMs ?? 300_000);
+    const bound = Math.min(timeoutMs ?? Infinity, this.options.waitTimeoutMs ?? DEFAULT_SETTINGS.deployer.waitTimeoutMs);
     return (await this.options.queue.waitFor(id, bound)) ?? this.deployment(id);
   }
 

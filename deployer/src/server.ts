@@ -57,7 +57,7 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
   );
   const events = options.events === false
     ? undefined
-    : new MarathonEventStream({ urls, authorization: marathon.authHeader, eventTypes: ['deployment_success', 'deployment_failed'], idleTimeoutMs: settings.subscriber.streamIdleTimeoutMs });
+    : new MarathonEventStream({ connection: marathon.http, idleTimeoutMs: settings.marathon.streamIdleTimeoutMs });
   if (events) {
     events.on('attached', ({ url }) => logger.info('following Marathon events', { url }));
     events.on('retry', ({ error, delayMs }) => logger.debug('event stream retry', { error, delayMs }));
@@ -92,11 +92,11 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
     },
     networkApi: settings.marathon.networkApi,
     waitTimeoutMs: settings.deployer.waitTimeoutMs,
+    events,
   });
   const dashboard = createDashboard({
     marathon,
-    marathonUrls: urls,
-    marathonAuthorization: marathon.authHeader,
+    events,
     store,
     logger,
     etcd: { endpoints: settings.etcd.endpoints, prefix: settings.etcd.prefix, access: etcdAccess },

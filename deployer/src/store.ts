@@ -6,7 +6,7 @@
  * failing (maxRetriesPerRequest: null), so no outcome is lost while Redis is away.
  */
 import { Redis } from 'ioredis';
-import type { MarathonApp, OnFailure, ProblemDetail } from '@theseus/services';
+import { redisRetryStrategy, type MarathonApp, type OnFailure, type ProblemDetail } from '@theseus/services';
 import type { AppChange, PlannedAction, ServiceIdentity } from './plan.js';
 
 /** `rolled-back`: a service's rollout failed and its previous version was restored. */
@@ -131,7 +131,7 @@ export class DeploymentStore {
   private readonly keepRecent: number;
 
   constructor(options: DeploymentStoreOptions) {
-    this.redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+    this.redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false, retryStrategy: redisRetryStrategy });
     this.redis.on('error', () => {}); // reconnects by itself; readiness reports it
     this.base = `${options.prefix}:deployer`;
     this.keepRecent = options.keepRecent ?? 1000;

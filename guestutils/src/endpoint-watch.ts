@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events';
 import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
 import type { DecodedEndpoints, EndpointRecord, EtcdLayout, InvalidEndpoint } from '@theseus/contract';
 import type { ContractModule } from './etcd-connection.js';
+import { WATCH_RETRY, retryDelay, type RetryPolicy } from './retry.js';
 
 export interface EndpointWatchOptions {
   client: Etcd3;
@@ -20,10 +21,8 @@ export interface EndpointWatchOptions {
   layout: EtcdLayout;
   namespace: string;
   service: string;
-  /** Delay before the first reconnect or re-read after a failure; doubles with each failure in a row. @defaultValue 100 */
-  retryDelayMs?: number;
-  /** Longest delay between two attempts. @defaultValue 1000 */
-  maxRetryDelayMs?: number;
+  /** Delays before reconnecting or reading again after failures in a row. @defaultValue WATCH_RETRY.etcd */
+  retry?: RetryPolicy;
 }
 
 export interface EndpointWatchEvents {
@@ -48,8 +47,7 @@ export class EndpointWatch extends EventEmitter<EndpointWatchEvents> {
   /** Records handed out are frozen: the handler and the cache's callers share them. */
   private readonly decoded: DecodedEndpoints;
   private readonly prefix: string;
-  private readonly retryDelayMs: number;
-  private readonly maxRetryDelayMs: number;
+  private readonly retryPolicy: RetryPolicy;
   private revision = 0n;
   private watcher: Watcher | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -62,8 +60,7 @@ export class EndpointWatch extends EventEmitter<EndpointWatchEvents> {
     this.namespace = options.namespace;
     this.service = options.service;
     this.prefix = options.layout.serviceEndpoints(options.namespace, options.service);
-    this.retryDelayMs = options.retryDelayMs ?? 100;
-    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 1_000;
+    this.retryPolicy = options.retry ?? WATCH_RETRY.etcd;
     this.decoded = new options.services.DecodedEndpoints();
   }
 
@@ -192,8 +189,6 @@ export class EndpointWatch extends EventEmitter<EndpointWatchEvents> {
 
   private retry(action: () => void): void {
     if (this.stopped) return;
-    const delay = Math.min(this.maxRetryDelayMs, this.retryDelayMs * 2 ** this.failures);
-    this.failures++;
-    this.timer = setTimeout(action, delay * (0.5 + Math.random() / 2));
+    this.timer = setTimeout(action, retryDelay(this.retryPolicy, ++this.failures));
   }
 }

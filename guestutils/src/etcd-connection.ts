@@ -2,16 +2,14 @@
  * The etcd side of guestutils, loaded on first use: importing guestutils costs a few milliseconds
  * and opens no connection; the endpoint contract, etcd3 and gRPC load when the first question
  * needs etcd.
- *
- * The client is tuned to come back promptly after an etcd restart. etcd3's defaults open a host's
- * circuit for 5 s after 3 failures (every call fails fast meanwhile, watch streams included) and
- * back watch reconnects off up to 30 s; a container waiting for its peers should not wait that long.
+ * The client's fault handling is guestutils' own (retry.ts): it comes back promptly after an etcd restart.
  */
 import { readFileSync } from 'node:fs';
-import type { Etcd3, IOptions } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import type * as Contract from '@theseus/contract';
 import { InvalidEnvironmentError } from './errors.js';
 import type { Env } from './environment.js';
+import { ETCD_GRPC_OPTIONS, etcdFaultHandling } from './retry.js';
 
 export type ContractModule = typeof Contract;
 
@@ -55,33 +53,13 @@ export function etcdAccessFromEnv(env: Env): Contract.EtcdAccess {
   return { username, password: username ? password : undefined, ca: caText ? Buffer.from(caText) : file('ETCD_CA_FILE'), cert, key };
 }
 
-/** Half-open a failed host's circuit after this long. */
-const HALF_OPEN_AFTER_MS = 500;
-
-async function promptFaultHandling(): Promise<NonNullable<IOptions['faultHandling']>> {
-  const [cockatiel, { isRecoverableError }] = await Promise.all([import('cockatiel'), import('etcd3')]);
-  const { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } = cockatiel;
-  return {
-    host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: HALF_OPEN_AFTER_MS, breaker: new ConsecutiveBreaker(3) }),
-    global: retry(handleWhen(isRecoverableError), { maxAttempts: 2, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 250 }) }),
-    // etcd3 calls next() on it for each first delay, so its type says IBackoff where a factory is meant.
-    watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }).next(),
-  };
-}
-
 export async function connectEtcd(options: EtcdConnectionOptions): Promise<Etcd3> {
-  const [{ createEtcdClient }, faultHandling] = await Promise.all([loadContract(), promptFaultHandling()]);
+  const [{ createEtcdClient }, faultHandling] = await Promise.all([loadContract(), etcdFaultHandling()]);
   return createEtcdClient({
     endpoints: options.endpoints,
     access: etcdAccessFromEnv(options.env ?? process.env),
     timeoutMs: options.timeoutMs ?? 5_000,
     faultHandling,
-    grpcOptions: {
-      // Notice a dead connection within seconds (etcd allows a ping every 5 s by default).
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_timeout_ms': 5_000,
-      'grpc.initial_reconnect_backoff_ms': 100,
-      'grpc.max_reconnect_backoff_ms': 1_000,
-    },
+    grpcOptions: { ...ETCD_GRPC_OPTIONS },
   });
 }

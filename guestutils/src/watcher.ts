@@ -6,7 +6,7 @@
  *   the handler as one delta. A delta is never empty: a change undone within the window is none.
  * - Calls for one service never overlap; changes during a call are delivered after it.
  * - A handler that throws is logged with its stack; the same changes, merged with newer ones, are
- *   delivered again after `retryFailedMs` (doubling up to 30 s). Other services go on meanwhile.
+ *   delivered again after `retryFailedMs` (doubling, see WATCH_RETRY.handler). Other services go on meanwhile.
  * - etcd being down at start, restarting, or compacting is handled by EndpointWatch; the watcher
  *   keeps trying and never dies quietly.
  */
@@ -18,6 +18,7 @@ import { diffEndpoints, isEmptyDelta, sortedRecords, type EndpointDelta, type En
 import { EndpointWatch } from './endpoint-watch.js';
 import { environmentName, etcdEndpoints, etcdPrefix, type Env } from './environment.js';
 import { connectEtcd, loadContract } from './etcd-connection.js';
+import { WATCH_RETRY, retryDelay, type RetryPolicy } from './retry.js';
 
 /** The default log: one JSON object a line on stderr. */
 const stderrLog: WatchLog = {
@@ -89,8 +90,6 @@ export interface ServiceWatcher {
   stop(): Promise<void>;
 }
 
-const MAX_HANDLER_RETRY_MS = 30_000;
-
 /** Parses a WATCHES-style list; an empty list or a bad name is a ConfigError naming `setting`. */
 export function parseWatchList(value: string | readonly string[] | undefined, setting = 'WATCHES'): string[] {
   const list = (typeof value === 'string' ? value.split(',') : [...(value ?? [])]).map((s) => s.trim()).filter((s) => s.length > 0);
@@ -140,8 +139,7 @@ export function watchServices(
           layout,
           namespace,
           service,
-          ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
-          ...(options.maxRetryDelayMs !== undefined ? { maxRetryDelayMs: options.maxRetryDelayMs } : {}),
+          retry: reconnectPolicy(options),
         });
         const runner = new ServiceRunner(watch, call, model.sameEndpoint, logger!, options);
         runners.push(runner);
@@ -163,6 +161,10 @@ export function watchServices(
   };
 }
 
+function reconnectPolicy(options: WatchServicesOptions): RetryPolicy {
+  return { ...WATCH_RETRY.etcd, initialMs: options.retryDelayMs ?? WATCH_RETRY.etcd.initialMs, maxMs: options.maxRetryDelayMs ?? WATCH_RETRY.etcd.maxMs };
+}
+
 /** One service: its watch, the state last handed to the handler, and the one call in flight. */
 class ServiceRunner {
   private reported: EndpointState = new Map();
@@ -173,6 +175,7 @@ class ServiceRunner {
   private lastSyncedAt: string | undefined;
   private readonly coalesceMs: number;
   private readonly retryFailedMs: number;
+  private readonly reconnectPolicy: RetryPolicy;
 
   constructor(
     private readonly watch: EndpointWatch,
@@ -182,7 +185,8 @@ class ServiceRunner {
     private readonly options: WatchServicesOptions,
   ) {
     this.coalesceMs = options.coalesceMs ?? 100;
-    this.retryFailedMs = options.retryFailedMs ?? 1_000;
+    this.retryFailedMs = options.retryFailedMs ?? WATCH_RETRY.handler.initialMs;
+    this.reconnectPolicy = reconnectPolicy(options);
     const service = watch.service;
     watch.on('change', () => {
       this.lastSyncedAt = new Date().toISOString();
@@ -208,7 +212,7 @@ class ServiceRunner {
         this.logger.info('watching', { service: this.watch.service, namespace: this.watch.namespace, instances: this.watch.current.size, revision: this.watch.lastRevision });
         return;
       } catch (err) {
-        const delay = Math.min(this.options.maxRetryDelayMs ?? 1_000, (this.options.retryDelayMs ?? 100) * 2 ** attempt);
+        const delay = retryDelay(this.reconnectPolicy, attempt + 1);
         this.logger.warn('cannot read the service from etcd yet, retrying', { service: this.watch.service, error: (err as Error).message, retryInMs: delay });
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
@@ -268,7 +272,7 @@ class ServiceRunner {
     await this.running;
     this.running = undefined;
     if (failed && this.retryFailedMs > 0) {
-      const delay = Math.min(MAX_HANDLER_RETRY_MS, this.retryFailedMs * 2 ** this.failures++);
+      const delay = retryDelay({ ...WATCH_RETRY.handler, initialMs: this.retryFailedMs }, ++this.failures);
       if (!this.stopped) this.timer = setTimeout(() => void this.flush(), delay);
       return;
     }

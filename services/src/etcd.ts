@@ -1,9 +1,11 @@
-/** The etcd client every part uses (in the contract), and the credential files settings name. */
-import type { EtcdAccess } from '@theseus/contract/etcd-client';
+/** The etcd client every part uses (the contract's, with the etcd retry policy), and the credential files settings name. */
+import type { Etcd3 } from 'etcd3';
+import { createEtcdClient as createContractEtcdClient, type EtcdAccess, type EtcdClientOptions } from '@theseus/contract/etcd-client';
 import { readSecretFile, readSettingFile } from './config/secret-file.js';
 import { ENV_SETTINGS } from './config/settings.js';
+import { ETCD_GRPC_RECONNECT, etcdFaultHandling } from './retry.js';
 
-export { createEtcdClient, type EtcdAccess, type EtcdClientOptions } from '@theseus/contract/etcd-client';
+export type { EtcdAccess, EtcdClientOptions } from '@theseus/contract/etcd-client';
 export { castEtcdError } from '@theseus/contract/etcd-errors';
 
 /** The etcd settings that name credential files (see the settings schema). */
@@ -30,4 +32,16 @@ export function readEtcdAccess(settings: EtcdAccessSettings, where: (setting: ke
   const read = (setting: keyof EtcdAccessSettings) => (settings[setting] ? readSettingFile(settings[setting], where(setting)) : undefined);
   const password = settings.passwordFile ? readSecretFile(settings.passwordFile, where('passwordFile')) : undefined;
   return { username: settings.username, password, ca: read('caFile'), cert: read('certFile'), key: read('keyFile') };
+}
+
+/**
+ * The etcd client of the services, deployer and subscriber: the contract's client (auth and TLS)
+ * with the etcd retry policy (retry.ts) as its fault handling and gRPC reconnect backoff.
+ */
+export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
+  return createContractEtcdClient({
+    ...options,
+    faultHandling: options.faultHandling ?? etcdFaultHandling(),
+    grpcOptions: { ...ETCD_GRPC_RECONNECT, ...options.grpcOptions },
+  });
 }

@@ -5,6 +5,7 @@
  * token or password reaches a log.
  */
 import winston from 'winston';
+import { DEFAULT_SETTINGS } from './config/settings.js';
 
 export type Logger = winston.Logger;
 
@@ -72,10 +73,10 @@ const redactFormat = winston.format((info) => {
 
 export function createLogger(options: LoggerOptions): Logger {
   const stream = options.stream ?? process.stdout;
-  const format = options.format ?? 'auto';
+  const format = options.format ?? DEFAULT_SETTINGS.log.format;
   const pretty = format === 'pretty' || (format === 'auto' && Boolean((stream as { isTTY?: boolean }).isTTY));
   return winston.createLogger({
-    level: options.level ?? 'info',
+    level: options.level ?? DEFAULT_SETTINGS.log.level,
     silent: options.silent ?? false,
     defaultMeta: { component: options.component },
     format: winston.format.combine(

@@ -2,15 +2,15 @@
 import type { Server } from 'node:http';
 import { once } from 'node:events';
 import { isMainThread } from 'node:worker_threads';
-import { ConfigError, commandProgram, readEtcdAccess, readSecretFile, reportError, runUntilSignal, setUp } from '@theseus/services';
+import { ConfigError, DEFAULT_SETTINGS, commandProgram, readEtcdAccess, readSecretFile, reportError, runUntilSignal, setUp } from '@theseus/services';
 import { YOUNG_GENERATION_MB, runInHeapBudget } from './heap-budget.js';
 
 export async function run(command: string, argv: string[]): Promise<number> {
   try {
     const program = commandProgram('subscriber', 'Follow Marathon events and keep every task endpoint in etcd (GET /healthz, /readyz, /metrics; POST /cleanup)')
-      .option('--port <port>', 'HTTP port (default 5001)', (v) => Number(v))
-      .option('--host <address>', 'address to listen on (SUBSCRIBER_LISTEN_HOST, default 127.0.0.1)')
-      .option('--heap-mb <mb>', "JavaScript heap budget in MB (SUBSCRIBER_HEAP_MB; default 160, enough for about 100,000 endpoints; add 1 MB per 1,000 more; 0: V8's defaults and NODE_OPTIONS)", (v) => Number(v));
+      .option('--port <port>', `HTTP port (default ${DEFAULT_SETTINGS.subscriber.port})`, (v) => Number(v))
+      .option('--host <address>', `address to listen on (SUBSCRIBER_LISTEN_HOST, default ${DEFAULT_SETTINGS.subscriber.listenHost})`)
+      .option('--heap-mb <mb>', `JavaScript heap budget in MB (SUBSCRIBER_HEAP_MB; default ${DEFAULT_SETTINGS.subscriber.heapMb}: about 60 MB plus 1 MB per 1,000 endpoints; 0: V8's defaults and NODE_OPTIONS)`, (v) => Number(v));
     const { settings, logger } = setUp(program, argv, {
       component: 'subscriber',
       require: ['marathon.urls'],
@@ -45,7 +45,7 @@ export async function run(command: string, argv: string[]): Promise<number> {
       cluster: settings.cluster,
       requireHealthy: settings.subscriber.requireHealthy,
       reconcileIntervalMs: settings.subscriber.reconcileIntervalMs,
-      streamIdleTimeoutMs: settings.subscriber.streamIdleTimeoutMs,
+      streamIdleTimeoutMs: settings.marathon.streamIdleTimeoutMs,
       callbackUrl: settings.subscriber.callbackUrl,
       callbackSecret,
       leaderTtlSeconds: settings.subscriber.leaderTtlSeconds,

@@ -11,11 +11,10 @@
  * unreachable the changes stay queued and are retried; `recovered` is emitted when etcd answers again.
  */
 import { EventEmitter } from 'node:events';
-import type { Etcd3 } from 'etcd3';
-import { castEtcdError, decodeEndpointRecord, describeError, type EtcdLayout, type Logger } from '@theseus/services';
+import type { Etcd3, IRequestOp } from 'etcd3';
+import { Backoff, RETRY_POLICIES, castEtcdError, decodeEndpointRecord, describeError, type EtcdLayout, type Logger } from '@theseus/services';
 import { encodeRecord, type EncodedEndpoint } from './endpoint-encoder.js';
 import type { SubscriberMetrics } from './metrics.js';
-import { encodeTxnRequest, sendTxn, type TxnCompare, type TxnOp } from './txn-wire.js';
 
 export interface EndpointStoreOptions {
   client: Etcd3;
@@ -98,7 +97,7 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
   private readonly maxInFlight: number;
   private readonly timeoutMs: number;
   private idleWaiters: Array<() => void> = [];
-  private retryDelay = 0;
+  private readonly backoff = new Backoff(RETRY_POLICIES.etcd);
   private retryTimer: NodeJS.Timeout | undefined;
   /** The leader's election key; undefined while not the leader (nothing is written). */
   private guardKey: string | undefined;
@@ -353,7 +352,7 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
   private async send(batch: Pending[], guardKey: string): Promise<void> {
     try {
       await this.commit(batch, guardKey);
-      this.retryDelay = 0;
+      this.backoff.reset();
       if (this.etcdDown) {
         this.etcdDown = false;
         this.options.logger.info('etcd is reachable again');
@@ -367,11 +366,10 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
       this.etcdDown = true;
       if (first) this.emit('unreachable');
       if (!this.retryTimer) {
-        this.retryDelay = Math.min(5_000, Math.max(100, this.retryDelay * 2));
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined;
           this.pump();
-        }, this.retryDelay);
+        }, this.backoff.next());
       }
     }
   }
@@ -386,18 +384,19 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
 
   /**
    * One transaction: the leader's election key must exist and every key must be at the revision
-   * known for it; then every put and delete (encoded straight to the wire: txn-wire.ts).
+   * known for it; then every put and delete (as plain request messages: no builder per key).
    */
   private async commit(batch: Pending[], guardKey: string): Promise<void> {
-    const compares: TxnCompare[] = [{ key: guardKey, check: 'exists' }];
-    const ops: TxnOp[] = [];
+    const txn = this.options.client.if(guardKey, 'Create', '>', 0).options({ deadline: Date.now() + this.timeoutMs });
+    const ops: IRequestOp[] = [];
     for (const entry of batch) {
-      compares.push({ key: entry.key, check: 'modRevision', modRevision: this.known.get(entry.key)?.rev ?? 0 });
-      ops.push({ key: entry.key, value: entry.value?.json });
+      txn.and(entry.key, 'Mod', '==', this.known.get(entry.key)?.rev ?? 0);
+      const key = Buffer.from(entry.key);
+      ops.push(entry.value ? { request_put: { key, value: Buffer.from(entry.value.json) } } : { request_delete_range: { key } });
     }
-    const result = await sendTxn(this.options.client, encodeTxnRequest(compares, ops), this.timeoutMs);
+    const result = await txn.then(...ops).commit();
     if (result.succeeded) {
-      const rev = result.revision;
+      const rev = Number(result.header.revision);
       const now = Date.now();
       let puts = 0;
       for (const entry of batch) {

@@ -187,7 +187,8 @@ test('pointed at a standby: the event stream follows its redirect to the leader,
   await leader.startTask(app.id);
   const prefix = randomPrefix();
   cleanups.push(() => clearPrefix(prefix));
-  const sub = makeSubscriber([standby.url], prefix);
+  // Both are configured (redirects are followed only to configured Marathon URLs); the standby is tried first.
+  const sub = makeSubscriber([standby.url, leader.url], prefix);
   cleanups.push(() => sub.stop());
   sub.start();
   await until(() => sub.isLeader && leader.faults.streamCount === 1, 'stream attached to the leader');

@@ -32,6 +32,8 @@ function sameSecret(given: string, secret: string): boolean {
   return timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(secret).digest());
 }
 
+const MAX_CALLBACK_BYTES = 2 ** 20;
+
 export function subscriberHttpApp(subscriber: Subscriber, options: SubscriberHttpOptions = {}): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -73,7 +75,7 @@ export function subscriberHttpApp(subscriber: Subscriber, options: SubscriberHtt
       if (sameSecret(typeof req.query.secret === 'string' ? req.query.secret : '', callbackSecret)) return next();
       res.status(401).json({ error: 'missing or wrong callback secret' });
     };
-    app.post('/callback', requireSecret, express.json({ limit: options.maxBodyBytes ?? 1024 * 1024, type: () => true }), (req, res) => {
+    app.post('/callback', requireSecret, express.json({ limit: options.maxBodyBytes ?? MAX_CALLBACK_BYTES, type: () => true }), (req, res) => {
       const outcome = subscriber.onCallback(req.body);
       if (outcome.accepted) res.json({ result: { status: 200 } });
       else res.status(400).json({ error: `malformed Marathon event: ${outcome.problem}` });

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Campaign, Etcd3 } from 'etcd3';
-import { describeError, type Logger } from '@theseus/services';
+import { DEFAULT_SETTINGS, describeError, type Logger } from '@theseus/services';
 
 export interface LeadershipOptions {
   client: Etcd3;
@@ -41,7 +41,7 @@ export class Leadership extends EventEmitter<{ elected: [string]; deposed: [stri
   private run(): void {
     if (!this.running) return;
     const { client, electionKey, id, logger } = this.options;
-    const campaign = client.election(electionKey, this.options.ttlSeconds ?? 10).campaign(id);
+    const campaign = client.election(electionKey, this.options.ttlSeconds ?? DEFAULT_SETTINGS.subscriber.leaderTtlSeconds).campaign(id);
     this.campaign = campaign;
     campaign.on('elected', () => {
       campaign.getCampaignKey().then(
@@ -69,7 +69,8 @@ export class Leadership extends EventEmitter<{ elected: [string]; deposed: [stri
   /**
    * Stops campaigning and heartbeating without resigning, as a crash would: the others take over
    * when the lease runs out. (etcd3 keeps an open keepalive stream going even after the client is
-   * closed, so the lease is released explicitly.)
+   * closed, so the lease is released explicitly, through the campaign's private lease: etcd3 is
+   * pinned exactly for it, and the leader failover test fails if it changes.)
    */
   abandon(): void {
     this.running = false;

@@ -9,8 +9,7 @@
  * anything outside the prefix, are never touched. Every change goes through the EndpointStore, so a
  * record updated by an event after the snapshot was taken is newer and stays.
  */
-import { describeError, type EtcdLayout, type Logger, type MarathonAppInfo, type MarathonClient, type MarathonTask } from '@theseus/services';
-import { readMarathonList } from './json-list-reader.js';
+import { describeError, readMarathonList, type EtcdLayout, type Logger, type MarathonAppInfo, type MarathonClient, type MarathonTask } from '@theseus/services';
 import { MARATHON_LABELS } from '@theseus/services';
 import type { AppCatalog } from './app-catalog.js';
 import { appModelOf, factsOfTask, isServing, type AppModel } from './endpoint-of-task.js';
@@ -20,7 +19,6 @@ import type { SubscriberMetrics } from './metrics.js';
 
 export interface SyncContext {
   marathon: MarathonClient;
-  marathonUrls: readonly string[];
   store: EndpointStore;
   catalog: AppCatalog;
   layout: EtcdLayout;
@@ -86,7 +84,7 @@ export async function reconcile(ctx: SyncContext): Promise<ReconcileResult> {
   /** Tasks Marathon lists that are not serving (their records go without a second look). */
   const listed = new Set<string>();
   const path = `/v2/apps?embed=apps.tasks&label=${encodeURIComponent(`${MARATHON_LABELS.managed}==true`)}`;
-  await readMarathonList<MarathonAppInfo>(ctx.marathon, ctx.marathonUrls, path, 'apps', (app) => {
+  await readMarathonList<MarathonAppInfo>(ctx.marathon.http, path, 'apps', (app) => {
     const model = appModelOf(app);
     if (!model.ref) return;
     models.push(model);
@@ -119,7 +117,7 @@ export async function reconcile(ctx: SyncContext): Promise<ReconcileResult> {
   }
   if (doubtful.length > 0) {
     const live = new Set<string>();
-    await readMarathonList<MarathonTask>(ctx.marathon, ctx.marathonUrls, '/v2/tasks', 'tasks', (task) => live.add(task.id));
+    await readMarathonList<MarathonTask>(ctx.marathon.http, '/v2/tasks', 'tasks', (task) => live.add(task.id));
     for (const { key, appId } of doubtful) {
       const taskId = taskIdOfKey(key);
       if (live.has(taskId)) {

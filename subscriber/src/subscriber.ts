@@ -9,10 +9,11 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
-import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry } from 'cockatiel';
-import { isRecoverableError } from 'etcd3';
 import {
+  Backoff,
+  DEFAULT_SETTINGS,
   EtcdLayout,
+  RETRY_POLICIES,
   MarathonClient,
   MarathonEventStream,
   TheseusError,
@@ -42,15 +43,13 @@ export interface SubscriberOptions {
   etcdEndpoints: readonly string[];
   /** etcd user and TLS (readEtcdAccess of the settings). */
   etcdAccess?: EtcdAccess | undefined;
-  /** @defaultValue /theseus */
+  /** Unset values take the settings' defaults (DEFAULT_SETTINGS). */
   etcdPrefix?: string;
-  /** The Marathon cluster name written into, and owning, every record. @defaultValue default */
+  /** The Marathon cluster name written into, and owning, every record. */
   cluster?: string;
-  /** Tasks of apps with health checks are registered only once healthy. @defaultValue true */
+  /** Tasks of apps with health checks are registered only once healthy. */
   requireHealthy?: boolean;
-  /** @defaultValue 60000 */
   reconcileIntervalMs?: number;
-  /** @defaultValue 30000 */
   streamIdleTimeoutMs?: number;
   /** Use Marathon's HTTP callbacks, posting to this URL, instead of the event stream. */
   callbackUrl?: string | undefined;
@@ -60,14 +59,14 @@ export interface SubscriberOptions {
    * anyone who can read `/v2/eventSubscriptions`.
    */
   callbackSecret?: string | undefined;
-  /** Leader lease TTL. @defaultValue 10 */
+  /** Leader lease TTL. */
   leaderTtlSeconds?: number;
   /** This instance's id in the election. @defaultValue hostname-pid-random */
   id?: string;
   logger: Logger;
   /** Add process metrics (CPU, memory) to /metrics. @defaultValue false */
   processMetrics?: boolean;
-  /** First reconnect delay of the event stream. @defaultValue 500 */
+  /** First reconnect delay of the event stream. @defaultValue RETRY_POLICIES.marathonStream */
   streamBackoffMs?: number;
 }
 
@@ -113,6 +112,7 @@ export class Subscriber {
   readonly metrics: SubscriberMetrics;
   readonly etcd: Etcd3;
   readonly marathon: MarathonClient;
+  private readonly cluster: string;
   private readonly logger: Logger;
   private readonly store: EndpointStore;
   private readonly applier: EventApplier;
@@ -121,7 +121,8 @@ export class Subscriber {
   private readonly ctx: SyncContext;
   private intervalTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private retryDelay = 0;
+  private readonly reconcileBackoff = new Backoff(RETRY_POLICIES.reconcile);
+  private readonly callbackBackoff = new Backoff(RETRY_POLICIES.marathonCallback);
   private queued: Promise<ReconcileResult> | undefined;
   private active: Promise<unknown> = Promise.resolve();
   private lastReconcile: SubscriberStatus['lastReconcile'];
@@ -133,36 +134,25 @@ export class Subscriber {
   constructor(private readonly options: SubscriberOptions) {
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.logger = options.logger;
+    this.cluster = options.cluster ?? DEFAULT_SETTINGS.cluster;
     this.metrics = new SubscriberMetrics({ processMetrics: options.processMetrics ?? false });
     this.marathon = new MarathonClient({
       urls: options.marathonUrls,
       credentials: options.marathonCredentials,
       token: options.marathonToken,
-      timeoutMs: options.marathonTimeoutMs ?? 10_000,
+      timeoutMs: options.marathonTimeoutMs ?? DEFAULT_SETTINGS.marathon.timeoutMs,
     });
-    this.etcd = createEtcdClient({
-      endpoints: options.etcdEndpoints,
-      access: options.etcdAccess,
-      // etcd3's default circuit breaker keeps failing for seconds after etcd is back; the store
-      // already retries with its own backoff, so fail fast and recover at the first success.
-      faultHandling: {
-        host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 200, breaker: new ConsecutiveBreaker(10) }),
-        global: retry(handleWhen(isRecoverableError), { maxAttempts: 1, backoff: new ExponentialBackoff({ initialDelay: 20, maxDelay: 200 }) }),
-        watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2_000 }).next(),
-      },
-      grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 2_000 },
-    });
+    this.etcd = createEtcdClient({ endpoints: options.etcdEndpoints, access: options.etcdAccess });
     const layout = new EtcdLayout(options.etcdPrefix);
-    this.store = new EndpointStore({ client: this.etcd, layout, logger: this.logger, metrics: this.metrics, cluster: options.cluster ?? 'default' });
+    this.store = new EndpointStore({ client: this.etcd, layout, logger: this.logger, metrics: this.metrics, cluster: this.cluster });
     this.ctx = {
       marathon: this.marathon,
-      marathonUrls: options.marathonUrls,
       store: this.store,
       catalog: new AppCatalog(this.marathon),
       layout,
-      encoder: new EndpointEncoder(layout, options.cluster ?? 'default'),
-      cluster: options.cluster ?? 'default',
-      requireHealthy: options.requireHealthy ?? true,
+      encoder: new EndpointEncoder(layout, this.cluster),
+      cluster: this.cluster,
+      requireHealthy: options.requireHealthy ?? DEFAULT_SETTINGS.subscriber.requireHealthy,
       logger: this.logger,
       metrics: this.metrics,
     };
@@ -171,11 +161,10 @@ export class Subscriber {
     if (options.callbackUrl && !options.callbackSecret) throw new Error('HTTP callbacks need a callback secret');
     if (!options.callbackUrl) {
       this.stream = new MarathonEventStream({
-        urls: options.marathonUrls,
-        authorization: this.marathon.authHeader,
+        connection: this.marathon.http,
         eventTypes: SUBSCRIBED_EVENT_TYPES,
-        idleTimeoutMs: options.streamIdleTimeoutMs ?? 30_000,
-        initialBackoffMs: options.streamBackoffMs ?? 500,
+        idleTimeoutMs: options.streamIdleTimeoutMs ?? DEFAULT_SETTINGS.marathon.streamIdleTimeoutMs,
+        ...(options.streamBackoffMs !== undefined ? { backoff: { ...RETRY_POLICIES.marathonStream, initialMs: options.streamBackoffMs } } : {}),
       });
     }
   }
@@ -223,7 +212,7 @@ export class Subscriber {
     }
     if (this.options.callbackUrl) this.ensureCallback();
     this.leadership.start();
-    const interval = this.options.reconcileIntervalMs ?? 60_000;
+    const interval = this.options.reconcileIntervalMs ?? DEFAULT_SETTINGS.subscriber.reconcileIntervalMs;
     if (interval > 0) this.intervalTimer = setInterval(() => this.requestReconcile('interval'), interval);
   }
 
@@ -347,7 +336,7 @@ export class Subscriber {
       if (this.options.callbackUrl) await this.registerCallback();
       const result = await reconcile(this.ctx);
       await this.applier.settled();
-      this.retryDelay = 0;
+      this.reconcileBackoff.reset();
       this.metrics.reconciles.inc({ outcome: 'ok' });
       this.lastReconcile = { ...result, at: new Date().toISOString() };
       this.logger.info('reconciled', { reason, ...result });
@@ -356,9 +345,9 @@ export class Subscriber {
       return result;
     } catch (err) {
       this.metrics.reconciles.inc({ outcome: 'failed' });
-      this.retryDelay = Math.min(10_000, Math.max(500, this.retryDelay * 2));
-      this.logger.warn('reconcile failed; retrying', { reason, error: describeError(err), retryInMs: this.retryDelay });
-      if (!this.stopped) this.retryTimer = setTimeout(() => this.requestReconcile(`retry after: ${describeError(err)}`), this.retryDelay);
+      const delay = this.reconcileBackoff.next();
+      this.logger.warn('reconcile failed; retrying', { reason, error: describeError(err), retryInMs: delay });
+      if (!this.stopped) this.retryTimer = setTimeout(() => this.requestReconcile(`retry after: ${describeError(err)}`), delay);
       throw err;
     }
   }
@@ -366,10 +355,14 @@ export class Subscriber {
   /** Every subscriber (standbys too) registers its callback, retrying until Marathon accepts it. */
   private ensureCallback(): void {
     if (this.stopped) return;
-    this.registerCallback().catch((err: unknown) => {
-      this.logger.warn('cannot register for Marathon HTTP callbacks; retrying', { error: describeError(err) });
-      this.callbackTimer = setTimeout(() => this.ensureCallback(), 5_000);
-    });
+    this.registerCallback().then(
+      () => this.callbackBackoff.reset(),
+      (err: unknown) => {
+        const delay = this.callbackBackoff.next();
+        this.logger.warn('cannot register for Marathon HTTP callbacks; retrying', { error: describeError(err), retryInMs: delay });
+        this.callbackTimer = setTimeout(() => this.ensureCallback(), delay);
+      },
+    );
   }
 
   /** The callback URL with the callback secret as its `secret` parameter. */

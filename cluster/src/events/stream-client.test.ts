@@ -1,7 +1,7 @@
 /** The engine's events as the rest of Theseus reads them: services' MarathonEventStream, strict about shapes. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { MarathonEventStream, type MarathonEvent } from '@theseus/services';
+import { MarathonEventStream, MarathonHttp, type MarathonEvent } from '@theseus/services';
 import { removeDir, testEngine, waitFor, type TestEngine } from '../test-support.js';
 
 describe('engine events through MarathonEventStream', () => {
@@ -13,7 +13,7 @@ describe('engine events through MarathonEventStream', () => {
 
   before(async () => {
     e = await testEngine({ eventHeartbeatMs: 200 });
-    stream = new MarathonEventStream({ urls: [e.url], idleTimeoutMs: 2000 });
+    stream = new MarathonEventStream({ connection: new MarathonHttp({ urls: [e.url] }), idleTimeoutMs: 2000 });
     stream.on('event', (ev) => events.push(ev));
     stream.on('malformed', (m) => malformed.push(m));
     stream.on('unknown', (u) => unknown.push(u.eventType));

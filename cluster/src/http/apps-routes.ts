@@ -37,8 +37,8 @@ export function appsRoutes(engine: Engine): Router {
     const cmdFilter = param(req, 'cmd');
     const label = param(req, 'label');
     const selector = label ? parseLabelSelector(label) : undefined;
-    const apps = engine.apps
-      .all()
+    const apps = engine
+      .listApps()
       .filter((a) => (idFilter === undefined || containsIgnoringCase(a.id, idFilter)) && (cmdFilter === undefined || (typeof a.cmd === 'string' && containsIgnoringCase(a.cmd, cmdFilter))) && (!selector || selector(a.labels)))
       .map((a) => engine.appInfo(a, embed));
     res.json({ apps });
@@ -75,12 +75,12 @@ export function appsRoutes(engine: Engine): Router {
       const groupId = canonicalId(segments.slice(0, -1).join('/'));
       if (!engine.groupExists(groupId)) throw new EngineApiError(404, { message: `Group '${groupId}' does not exist` });
       const embed = appEmbed(req, { counts: true, tasks: true, deployments: true, lastTaskFailure: true });
-      res.json({ '*': engine.apps.all().filter((a) => inGroup(a.id, groupId)).map((a) => engine.appInfo(a, embed)) });
+      res.json({ '*': engine.listApps().filter((a) => inGroup(a.id, groupId)).map((a) => engine.appInfo(a, embed)) });
       return;
     }
     const verbs = ['restart', 'tasks', 'versions'];
     const candidates = segments.map((s, i) => (verbs.includes(s) ? i : -1)).filter((i) => i > 0);
-    const at = candidates.find((i) => engine.apps.get('/' + segments.slice(0, i).join('/'))) ?? candidates[0] ?? -1;
+    const at = candidates.find((i) => engine.findApp('/' + segments.slice(0, i).join('/'))) ?? candidates[0] ?? -1;
     const appId = canonicalId((at === -1 ? segments : segments.slice(0, at)).join('/'));
     const sub = at === -1 ? undefined : segments[at];
     const rest = at === -1 ? [] : segments.slice(at + 1);
@@ -118,22 +118,22 @@ export function appsRoutes(engine: Engine): Router {
     }
     if (sub === 'versions') {
       if (method !== 'GET') return notAllowed();
-      const versions = engine.apps.versions(appId);
+      const versions = engine.appVersions(appId);
       if (versions.length === 0) throw appNotFound(appId);
       if (rest.length === 0) {
         res.json({ versions: versions.map((v) => v.version).reverse() });
         return;
       }
-      const version = engine.apps.version(appId, rest.join('/'));
+      const version = engine.appVersion(appId, rest.join('/'));
       if (!version) throw new EngineApiError(404, { message: `App '${appId}' does not exist in version ${rest.join('/')}` });
       res.json(appJson(version));
       return;
     }
     // tasks
     const app = engine.getApp(appId);
-    const tasks = engine.scheduler.tasksOf(app.id);
+    const tasks = engine.tasksOf(app.id);
     if (method === 'GET' && rest.length === 0) {
-      if (wantsText(req)) res.type('text/plain').send(tasksText([app], (id) => engine.scheduler.tasksOf(id)));
+      if (wantsText(req)) res.type('text/plain').send(tasksText([app], (id) => engine.tasksOf(id)));
       else res.json({ tasks: tasks.map((t) => taskJson(t, engine.agentId)) });
       return;
     }

@@ -16,14 +16,14 @@ export function mesosRoutes(engine: Engine): Router {
     const options = engine.options;
     const cpus = options.cpus ?? machineCpus().length;
     const mem = options.memMb ?? Math.floor(totalmem() / 1024 / 1024);
-    const [min, max] = options.portRange ?? [31000, 32000];
-    const tasks = [...engine.scheduler.tasks.values()];
-    const used = engine.scheduler.used();
+    const [min, max] = engine.portRange;
+    const tasks = engine.allTasks();
+    const used = engine.usedResources();
     const usedPorts = ranges(tasks.flatMap((t) => t.ports).filter((p) => p >= min && p <= max));
     const slave = {
       id: engine.agentId,
-      pid: `slave(1)@${options.hostname ?? '127.0.0.1'}:5051`,
-      hostname: options.hostname ?? '127.0.0.1',
+      pid: `slave(1)@${engine.hostname}:5051`,
+      hostname: engine.hostname,
       port: 5051,
       registered_time: registeredTime,
       resources: { cpus, mem, disk: 0, gpus: 0, ports: `[${min}-${max}]` },

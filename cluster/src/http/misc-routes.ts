@@ -35,7 +35,7 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
       leader: leader(),
       frameworkId: `${engine.engineId}-0000`,
       marathon_config: {
-        hostname: engine.options.hostname ?? '127.0.0.1',
+        hostname: engine.hostname,
         features: [...engine.features],
         local_port_min: 10000,
         local_port_max: 20000,
@@ -61,11 +61,11 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
 
   router.get('/v2/tasks', (req, res) => {
     if (wantsText(req)) {
-      res.type('text/plain').send(tasksText(engine.apps.all(), (id) => engine.scheduler.tasksOf(id)));
+      res.type('text/plain').send(tasksText(engine.listApps(), (id) => engine.tasksOf(id)));
       return;
     }
     const states = new Set(list(req, 'status').concat(list(req, 'status[]')).flatMap((s) => (Object.hasOwn(STATUS_FILTER, s.toLowerCase()) ? STATUS_FILTER[s.toLowerCase()]! : [])));
-    const tasks = [...engine.scheduler.tasks.values()].filter((t) => states.size === 0 || states.has(t.state));
+    const tasks = engine.allTasks().filter((t) => states.size === 0 || states.has(t.state));
     res.json({ tasks: tasks.map((t) => taskJson(t, engine.agentId)) });
   });
 
@@ -92,7 +92,7 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
   const group = (req: Request) => {
     const id = groupPath(req);
     const embed = groupEmbed(req);
-    const tree = groupTree(engine.apps.all(), id, engine.startedAt, (app) => engine.appInfo(app, embed.app));
+    const tree = groupTree(engine.listApps(), id, engine.startedAt, (app) => engine.appInfo(app, embed.app));
     if (!tree) throw new EngineApiError(404, { message: `Group '${id}' does not exist` });
     const embedded = (g: GroupJson): GroupJson => ({ ...g, apps: embed.apps ? g.apps : [], groups: embed.groups ? g.groups.map(embedded) : [] });
     return embedded(tree);
@@ -107,7 +107,7 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
     const given = body && typeof body === 'object' && typeof (body as { id?: unknown }).id === 'string' ? (body as { id: string }).id : undefined;
     const id = given ? resolveId(given, base) : base;
     if (engine.groupExists(id)) throw new EngineApiError(409, { message: `Group ${id} is already created. Use PUT to change this group.` });
-    if (engine.apps.get(id)) throw new EngineApiError(409, { message: `An app with the path ${id} already exists.` });
+    if (engine.findApp(id)) throw new EngineApiError(409, { message: `An app with the path ${id} already exists.` });
     const result = engine.updateGroup(id, body, { force: flag(req, 'force'), clientIp: clientIp(req), uri: req.originalUrl });
     res.setHeader('Location', locationOf(req, id));
     sendGroupResult(res, 201, result);
@@ -143,16 +143,16 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
   });
 
   /** Instances of the app still to launch: what puts it in the queue. */
-  const notLaunched = (app: AppDefinition) => app.instances - engine.scheduler.tasksOf(app.id).filter((t) => !t.killRequested).length;
+  const notLaunched = (app: AppDefinition) => app.instances - engine.tasksOf(app.id).filter((t) => !t.killRequested).length;
 
   router.get('/v2/queue', (req, res) => {
     const now = Date.now();
     const withLastUnusedOffers = list(req, 'embed').includes('lastUnusedOffers');
-    const queue = engine.apps.all().flatMap((app) => {
+    const queue = engine.listApps().flatMap((app) => {
       const missing = notLaunched(app);
       if (missing <= 0) return [];
-      const delay = engine.scheduler.delays.get(app.id);
-      const waiting = engine.orchestrator.deploymentOf(app.id)?.waitingFor ?? engine.scheduler.blocker(app);
+      const delay = engine.launchDelay(app.id);
+      const waiting = engine.launchBlocker(app);
       return [{
         count: missing,
         delay: { timeLeftSeconds: delay ? Math.max(0, Math.ceil((delay.until - now) / 1000)) : 0, overdue: !delay || delay.until <= now },
@@ -167,10 +167,9 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
 
   router.delete('/v2/queue/*path/delay', (req, res) => {
     const appId = '/' + (req.params as { path: string[] }).path.filter(Boolean).join('/');
-    const app = engine.apps.get(appId);
+    const app = engine.findApp(appId);
     if (!app || notLaunched(app) <= 0) throw new EngineApiError(404, { message: `Application ${appId} not found in tasks queue.` });
-    engine.scheduler.delays.delete(appId);
-    engine.orchestrator.schedule(appId);
+    engine.resetLaunchDelay(appId);
     res.status(204).end();
   });
 

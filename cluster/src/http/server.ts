@@ -2,6 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { DEFAULT_SETTINGS } from '@theseus/services';
 import type { Engine } from '../engine.js';
 import type { EngineOptions } from '../options.js';
 import { EventStreamHub } from '../events/sse.js';
@@ -69,7 +70,7 @@ export async function startEngineServer(engine: Engine, { hosts, loopbackOnly }:
     );
   try {
     // every address on the same port: the first one's when the port is 0
-    let port = options.port ?? 8080;
+    let port = options.port ?? DEFAULT_SETTINGS.engine.port;
     for (const host of hosts) {
       const server = createServer(app);
       server.keepAliveTimeout = 5000;
@@ -80,7 +81,7 @@ export async function startEngineServer(engine: Engine, { hosts, loopbackOnly }:
       servers.push(server);
       port = (server.address() as AddressInfo).port;
     }
-    leader = `${options.hostname ?? '127.0.0.1'}:${port}`;
+    leader = `${engine.hostname}:${port}`;
     const first = hosts[0]!;
     const urlHost = first === '0.0.0.0' || first === '::' ? '127.0.0.1' : first.includes(':') ? `[${first}]` : first;
     return {

@@ -38,10 +38,8 @@ import { recordsByApp, serviceRows, type ServiceRow } from './read-model.js';
 
 export interface DashboardFeedOptions {
   marathon: MarathonClient;
-  /** Marathon (or engine) URLs for the event stream. */
-  marathonUrls: readonly string[];
-  /** Authorization header for Marathon's event stream. */
-  marathonAuthorization?: string | undefined;
+  /** Marathon's event stream (every event type), shared with the rest of the process; started and stopped by its owner. */
+  events?: MarathonEventStream | undefined;
   store: DeploymentStore;
   logger: Logger;
   /** Where the subscriber writes endpoint records; without it, instances show Marathon's view only. */
@@ -147,7 +145,7 @@ export class DashboardFeed {
   private cluster: ClusterView | undefined;
   private clusterJson = '';
   private status: FeedStatus = { marathonStream: 'detached', marathon: 'unknown', etcd: 'unknown' };
-  private stream: MarathonEventStream | undefined;
+  private following = false;
   private etcd: Etcd3 | undefined;
   private readonly layout: EtcdLayout | undefined;
   private readonly decoded = new DecodedEndpoints();
@@ -218,7 +216,7 @@ export class DashboardFeed {
     for (const end of ends) end?.();
     this.stopTimers();
     await this.refreshing?.catch(() => undefined);
-    await this.stream?.stop();
+    this.options.events?.off('attached', this.onAttached).off('detached', this.onDetached).off('event', this.onStreamEvent);
     this.etcd?.close();
   }
 
@@ -241,17 +239,23 @@ export class DashboardFeed {
 
   /** Starts following Marathon's events (also done by the first snapshot or watcher). */
   startStream(): void {
-    if (this.stream || this.closed || this.options.marathonUrls.length === 0) return;
-    const stream = new MarathonEventStream({ urls: this.options.marathonUrls, authorization: this.options.marathonAuthorization });
-    stream.on('attached', () => {
-      this.setStatus({ marathonStream: 'attached' });
-      this.scheduleRefresh(); // Marathon has no replay: what happened while detached is read back
-    });
-    stream.on('detached', () => this.setStatus({ marathonStream: 'detached' }));
-    stream.on('event', (event) => this.onEvent(event));
-    stream.start();
-    this.stream = stream;
+    const stream = this.options.events;
+    if (!stream || this.following || this.closed) return;
+    this.following = true;
+    if (stream.attached) this.setStatus({ marathonStream: 'attached' });
+    stream.on('attached', this.onAttached);
+    stream.on('detached', this.onDetached);
+    stream.on('event', this.onStreamEvent);
   }
+
+  private readonly onAttached = () => {
+    this.setStatus({ marathonStream: 'attached' });
+    this.scheduleRefresh(); // Marathon has no replay: what happened while detached is read back
+  };
+
+  private readonly onDetached = () => this.setStatus({ marathonStream: 'detached' });
+
+  private readonly onStreamEvent = (event: MarathonEvent) => this.onEvent(event);
 
   private onEvent(event: MarathonEvent): void {
     const shown = shownEvent(event as unknown as FeedEvent);

@@ -6,6 +6,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import {
+  DEFAULT_SETTINGS,
   MarathonError,
   MarathonUnavailableError,
   NotFoundError,
@@ -63,7 +64,7 @@ class PayloadTooLargeError extends TheseusError {
 
 export function createApi(options: ApiOptions): express.Express {
   const { deployer, logger, metrics } = options;
-  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_SETTINGS.deployer.maxBodyBytes;
   const tokenDigest = digest(options.token);
   const app = express();
   app.disable('x-powered-by');

@@ -2,7 +2,7 @@
  * The OpenAPI 3.1 description of the deploy API. The deploy document's schema is generated from
  * the same zod schema that validates it, so the two cannot drift.
  */
-import { deployDocumentJsonSchema } from '@theseus/services';
+import { THESEUS_VERSION, deployDocumentJsonSchema } from '@theseus/services';
 
 const json = (schemaRef: string) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${schemaRef}` } } });
 const errorResponse = (description: string) => ({ description, content: json('Error') });
@@ -24,7 +24,7 @@ export function openApiDocument(): Record<string, unknown> {
   const deploySchema = deployDocumentJsonSchema();
   return {
     openapi: '3.1.0',
-    info: { title: 'Theseus deployer', version: '0.1.0', description: 'Deploy Docker services onto Marathon from a YAML document.' },
+    info: { title: 'Theseus deployer', version: THESEUS_VERSION, description: 'Deploy Docker services onto Marathon from a YAML document.' },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'THESEUS_API_TOKEN' } },
       schemas: {

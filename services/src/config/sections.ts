@@ -49,8 +49,6 @@ export const SubscriberSection = z.strictObject({
   callbackUrl: z.url().optional(),
   /** File holding the secret every callback must carry (required with `callbackUrl`; not the API token). */
   callbackSecretFile: z.string().min(1).optional(),
-  /** A stream silent for longer than this is dead (Marathon sends a heartbeat every 10 s). */
-  streamIdleTimeoutMs: durationMs.default(30_000),
   /** Longest a discovery request with `?wait=<revision>` is held before the unchanged answer. */
   discoveryMaxWaitMs: durationMs.default(60_000),
   /** Leader lease TTL in seconds: a dead leader is replaced within this time. */

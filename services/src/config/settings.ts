@@ -29,6 +29,8 @@ export const SettingsSchema = z.strictObject({
       /** DC/OS ACS token, sent as `Authorization: token=<token>`. */
       token: z.string().min(1).optional(),
       timeoutMs: durationMs.default(10_000),
+      /** An event stream silent for longer than this is dead (Marathon sends a heartbeat every 10 s). */
+      streamIdleTimeoutMs: durationMs.default(30_000),
       /** Networking form written to Marathon: `legacy` up to 1.4, `canonical` 1.5+, `auto` asks `/v2/info`. */
       networkApi: z.enum(['auto', 'canonical', 'legacy']).default('auto'),
     })
@@ -86,6 +88,9 @@ export const SettingsSchema = z.strictObject({
 export type Settings = z.infer<typeof SettingsSchema>;
 export type SettingsInput = z.input<typeof SettingsSchema>;
 
+/** Every setting at its default: what code that is handed no value falls back to. */
+export const DEFAULT_SETTINGS: Readonly<Settings> = deepFreeze(SettingsSchema.parse({}));
+
 type Parse = 'string' | 'list' | 'int' | 'number' | 'bool' | 'range';
 
 /** Environment variables and the setting each one sets. */
@@ -95,6 +100,7 @@ export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
   MARATHON_TOKEN: { path: 'marathon.token', parse: 'string' },
   MARATHON_TIMEOUT_MS: { path: 'marathon.timeoutMs', parse: 'int' },
   MARATHON_NETWORK_API: { path: 'marathon.networkApi', parse: 'string' },
+  STREAM_IDLE_TIMEOUT_MS: { path: 'marathon.streamIdleTimeoutMs', parse: 'int' },
   ETCD_ENDPOINTS: { path: 'etcd.endpoints', parse: 'list' },
   THESEUS_CONTAINER_ETCD_ENDPOINTS: { path: 'etcd.containerEndpoints', parse: 'list' },
   THESEUS_ETCD_PREFIX: { path: 'etcd.prefix', parse: 'string' },
@@ -126,7 +132,6 @@ export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
   SUBSCRIBER_CALLBACK_SECRET_FILE: { path: 'subscriber.callbackSecretFile', parse: 'string' },
   SUBSCRIBER_LISTEN_HOST: { path: 'subscriber.listenHost', parse: 'string' },
   DEPLOYER_LISTEN_HOST: { path: 'deployer.listenHost', parse: 'string' },
-  STREAM_IDLE_TIMEOUT_MS: { path: 'subscriber.streamIdleTimeoutMs', parse: 'int' },
   SUBSCRIBER_LEADER_TTL_S: { path: 'subscriber.leaderTtlSeconds', parse: 'int' },
   SUBSCRIBER_HEAP_MB: { path: 'subscriber.heapMb', parse: 'int' },
   ENGINE_DATA_DIR: { path: 'engine.dataDir', parse: 'string' },

@@ -1,10 +1,9 @@
 /**
- * A thin, typed client for Marathon's REST API v2 (and the Theseus engine, which speaks the same).
- * Several URLs fail over in order: a connection error or 5xx moves on to the next URL, and the one
- * that answered is tried first next time. Errors keep Marathon's status, message and details.
+ * A thin, typed client for Marathon's REST API v2 (and the Theseus engine, which speaks the same),
+ * over the connection every Marathon client shares (http.ts: failover across URLs, auth, timeout).
+ * Errors keep Marathon's status, message and details.
  */
-import axios, { type AxiosInstance, type Method } from 'axios';
-import { MarathonUnavailableError, marathonErrorFor } from './errors.js';
+import { MarathonHttp, type HttpMethod, type MarathonConnectionOptions } from './http.js';
 import type {
   MarathonApp,
   MarathonAppInfo,
@@ -14,14 +13,7 @@ import type {
   MarathonTask,
 } from './types.js';
 
-export interface MarathonClientOptions {
-  urls: readonly string[];
-  /** `user:password` for basic auth. */
-  credentials?: string | undefined;
-  /** DC/OS token: `Authorization: token=<token>`. */
-  token?: string | undefined;
-  timeoutMs?: number;
-}
+export type MarathonClientOptions = MarathonConnectionOptions;
 
 export interface AppListOptions {
   embed?: Array<'apps.tasks' | 'apps.counts' | 'apps.deployments' | 'apps.lastTaskFailure'>;
@@ -36,36 +28,22 @@ export interface DeployOptions {
   force?: boolean;
 }
 
-const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EPIPE']);
-
 export class MarathonClient {
-  private readonly urls: string[];
-  private readonly http: AxiosInstance;
-  private preferred = 0;
+  /** The connection: hand it to the event stream and list readers so that they share its settings. */
+  readonly http: MarathonHttp;
 
   constructor(options: MarathonClientOptions) {
-    if (options.urls.length === 0) throw new Error('MarathonClient needs at least one URL');
-    this.urls = options.urls.map((u) => u.replace(/\/+$/, ''));
-    const headers: Record<string, string> = { Accept: 'application/json' };
-    if (options.token) headers.Authorization = `token=${options.token}`;
-    else if (options.credentials) headers.Authorization = `Basic ${Buffer.from(options.credentials).toString('base64')}`;
-    this.http = axios.create({
-      timeout: options.timeoutMs ?? 10_000,
-      headers,
-      validateStatus: () => true,
-      maxRedirects: 0,
-      transitional: { clarifyTimeoutError: true },
-    });
+    this.http = new MarathonHttp(options);
   }
 
   /** The URL that answered last (the one tried first). */
   get currentUrl(): string {
-    return this.urls[this.preferred]!;
+    return this.http.currentUrl;
   }
 
-  /** The auth header to reuse on other connections to Marathon (e.g. the event stream). */
+  /** The Authorization header Marathon gets, if any. */
   get authHeader(): string | undefined {
-    return this.http.defaults.headers.Authorization as string | undefined;
+    return this.http.authorization;
   }
 
   async ping(): Promise<void> {
@@ -163,36 +141,13 @@ export class MarathonClient {
   }
 
   /** One request with failover across the URLs. */
-  async request<T>(method: Method, path: string, params: URLSearchParams | undefined, body: unknown, what: string): Promise<T> {
-    let lastError: unknown;
-    for (let attempt = 0; attempt < this.urls.length; attempt++) {
-      const index = (this.preferred + attempt) % this.urls.length;
-      const base = this.urls[index]!;
-      let response;
-      try {
-        response = await this.http.request({
-          method,
-          url: base + path,
-          params,
-          data: body,
-          // always JSON: a bodiless POST would otherwise go out as a form, which Marathon refuses (415)
-          headers: { 'Content-Type': 'application/json' },
-        });
-      } catch (err) {
-        const code = (err as { code?: string }).code ?? '';
-        lastError = new MarathonUnavailableError(`${what}: ${base} did not answer (${code || (err as Error).message})`, undefined, undefined, err);
-        if (CONNECTION_ERRORS.has(code)) continue;
-        throw lastError; // a timeout may have been applied: do not repeat it elsewhere
-      }
-      if (response.status === 502 || response.status === 503) {
-        lastError = marathonErrorFor(response.status, response.data, `${what} (${base})`);
-        continue;
-      }
-      this.preferred = index;
-      if (response.status >= 200 && response.status < 300) return response.data as T;
-      throw marathonErrorFor(response.status, response.data, what);
-    }
-    throw lastError;
+  request<T>(method: HttpMethod, path: string, params: URLSearchParams | undefined, body: unknown, what: string): Promise<T> {
+    return this.http.request<T>(method, path, params, body, what);
+  }
+
+  /** Closes idle connections. */
+  close(): void {
+    this.http.close();
   }
 }
 

@@ -4,6 +4,8 @@ import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { MarathonEventStream, SseParser } from './event-stream.js';
+import { RETRY_POLICIES } from '../retry.js';
+import { MarathonHttp } from './http.js';
 import type { MarathonEvent } from './events.js';
 
 interface Seen {
@@ -76,7 +78,7 @@ test('sends the exact Accept header and event_type filters; parses CRLF, LF and 
     };
     tick();
   });
-  const stream = new MarathonEventStream({ urls: [url], eventTypes: ['status_update_event', 'event_stream_attached'], authorization: 'Basic eDp5' });
+  const stream = new MarathonEventStream({ connection: new MarathonHttp({ urls: [url], credentials: 'x:y' }), eventTypes: ['status_update_event', 'event_stream_attached'] });
   const { events, malformed } = collect(stream);
   stream.start();
   await until(() => events.length === 4, 'four events');
@@ -89,7 +91,7 @@ test('sends the exact Accept header and event_type filters; parses CRLF, LF and 
   assert.equal(seen[0]!.url, '/v2/events?event_type=status_update_event&event_type=event_stream_attached');
 });
 
-test('follows a 302 from a standby to the leader and keeps the Authorization header', async () => {
+test('follows a 302 from a standby to the leader (a configured URL) and keeps the Authorization header', async () => {
   const leader = await server((req, res) => {
     openSse(res);
     res.write(`event: status_update_event\r\ndata: ${status('a.1', 'TASK_RUNNING')}\r\n\r\n`);
@@ -98,7 +100,7 @@ test('follows a 302 from a standby to the leader and keeps the Authorization hea
     res.writeHead(302, { Location: `${leader.url}${req.url}` });
     res.end();
   });
-  const stream = new MarathonEventStream({ urls: [standby.url], authorization: 'token=abc', eventTypes: ['status_update_event'] });
+  const stream = new MarathonEventStream({ connection: new MarathonHttp({ urls: [standby.url, leader.url], token: 'abc' }), eventTypes: ['status_update_event'] });
   const { events } = collect(stream);
   const attached: string[] = [];
   stream.on('attached', (a) => attached.push(a.url));
@@ -110,13 +112,30 @@ test('follows a 302 from a standby to the leader and keeps the Authorization hea
   assert.deepEqual(attached, [`${leader.url}/v2/events?event_type=status_update_event`]);
 });
 
+test('a redirect to a host that is not a configured Marathon URL is not followed: the credentials stay home', async () => {
+  const elsewhere = await server((_req, res) => openSse(res));
+  const standby = await server((req, res) => {
+    res.writeHead(302, { Location: `${elsewhere.url.replace('127.0.0.1', 'localhost')}${req.url}` });
+    res.end();
+  });
+  const stream = new MarathonEventStream({ connection: new MarathonHttp({ urls: [standby.url], token: 'abc' }), backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 10 } });
+  const retries: string[] = [];
+  stream.on('retry', ({ error }) => retries.push(error));
+  stream.start();
+  await until(() => retries.length >= 2, 'two refused attempts');
+  await stream.stop();
+  assert.equal(elsewhere.seen.length, 0, 'nothing reached the other host');
+  assert.match(retries[0]!, /not a configured Marathon URL; not followed/);
+  assert.ok(standby.seen.every((s) => s.headers.authorization === 'token=abc'));
+});
+
 test('a silent stream is dead after the idle timeout: detached, then attached again', async () => {
   let connections = 0;
   const s = await server((_req, res) => {
     connections++;
     openSse(res); // and never a byte more
   });
-  const stream = new MarathonEventStream({ urls: [s.url], idleTimeoutMs: 150, initialBackoffMs: 20 });
+  const stream = new MarathonEventStream({ connection: new MarathonHttp({ urls: [s.url] }), idleTimeoutMs: 150, backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 20 } });
   const log: string[] = [];
   stream.on('attached', () => log.push('attached'));
   stream.on('detached', (d) => log.push(`detached: ${d.reason}`));
@@ -135,7 +154,7 @@ test('heartbeats keep a quiet stream alive past the idle timeout', async () => {
     const beat = setInterval(() => res.write('\r\n'), 30);
     res.on('close', () => clearInterval(beat));
   });
-  const stream = new MarathonEventStream({ urls: [s.url], idleTimeoutMs: 120 });
+  const stream = new MarathonEventStream({ connection: new MarathonHttp({ urls: [s.url] }), idleTimeoutMs: 120 });
   const detached: string[] = [];
   stream.on('detached', (d) => detached.push(d.reason));
   stream.start();
@@ -158,7 +177,7 @@ test('fails over across URLs: refused and error answers move on to the next URL'
     openSse(res);
     res.write(`event: status_update_event\r\ndata: ${status('a.9', 'TASK_RUNNING')}\r\n\r\n`);
   });
-  const stream = new MarathonEventStream({ urls: [dead.url, wrong.url, good.url], initialBackoffMs: 10 });
+  const stream = new MarathonEventStream({ connection: new MarathonHttp({ urls: [dead.url, wrong.url, good.url] }), backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 10 } });
   const retries: string[] = [];
   stream.on('retry', (r) => retries.push(`${r.url} ${r.error}`));
   const { events } = collect(stream);
@@ -178,7 +197,7 @@ test('a cut stream reconnects and the caller sees detached then attached', async
     res.write(`event: status_update_event\r\ndata: ${status(`a.${n}`, 'TASK_RUNNING')}\r\n\r\n`);
     if (n === 1) setTimeout(() => res.destroy(), 20);
   });
-  const stream = new MarathonEventStream({ urls: [s.url], initialBackoffMs: 10 });
+  const stream = new MarathonEventStream({ connection: new MarathonHttp({ urls: [s.url] }), backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 10 } });
   const log: string[] = [];
   stream.on('attached', () => log.push('attached'));
   stream.on('detached', () => log.push('detached'));
@@ -195,7 +214,7 @@ test('malformed data is reported and the stream goes on', async () => {
     res.write(`event: status_update_event\r\ndata: {oops\r\n\r\n`);
     res.write(`event: status_update_event\r\ndata: ${status('a.1', 'TASK_RUNNING')}\r\n\r\n`);
   });
-  const stream = new MarathonEventStream({ urls: [s.url] });
+  const stream = new MarathonEventStream({ connection: new MarathonHttp({ urls: [s.url] }) });
   const { events, malformed } = collect(stream);
   stream.start();
   await until(() => events.length === 1, 'the good event');
@@ -227,7 +246,7 @@ test('pause stops reading (events wait in the connection, the idle timeout is su
     write = (data) => res.write(`data: ${data}\r\n\r\n`);
     write(status('t.1', 'TASK_RUNNING'));
   });
-  const stream = new MarathonEventStream({ urls: [url], idleTimeoutMs: 300, initialBackoffMs: 20 });
+  const stream = new MarathonEventStream({ connection: new MarathonHttp({ urls: [url] }), idleTimeoutMs: 300, backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 20 } });
   const { events } = collect(stream);
   const detached: string[] = [];
   stream.on('detached', ({ reason }) => detached.push(reason));

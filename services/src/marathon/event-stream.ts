@@ -6,33 +6,28 @@
  * - Frames lines on `\r\n`, `\n` or `\r` (Marathon writes `\r\n`; a CR may end one chunk and its LF
  *   start the next); the heartbeat is a bare empty line every 10 s. Any byte counts as life: a stream
  *   silent for longer than `idleTimeoutMs` is dead and is dropped.
- * - Follows redirects (a standby answers 302 to the leader) and re-sends the Authorization header.
- * - Reconnects forever with jittered exponential backoff, moving to the next URL after a failure.
+ * - Goes through the shared Marathon connection (http.ts): its auth and timeout, and redirects (a
+ *   standby answers 302 to the leader) followed only to the configured Marathon hosts.
+ * - Reconnects forever (RETRY_POLICIES.marathonStream), moving to the next URL after a failure.
  * - Emits `attached` on every successful connection and `detached` when it ends. Marathon has no
  *   replay: callers must re-read Marathon's state after every `attached`.
  */
 import { EventEmitter } from 'node:events';
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import { DEFAULT_SETTINGS } from '../config/settings.js';
+import { Backoff, RETRY_POLICIES, type BackoffPolicy } from '../retry.js';
 import { parseMarathonEvent, type MarathonEvent, type ParsedEvent } from './events.js';
+import type { MarathonHttp } from './http.js';
 
 export interface MarathonEventStreamOptions {
-  /** Marathon (or engine) base URLs, tried in turn. */
-  urls: readonly string[];
-  /** The Authorization header value (e.g. `MarathonClient.authHeader`); kept across redirects. */
-  authorization?: string | undefined;
+  /** The Marathon connection (`MarathonClient.http`): URLs, tried in turn, auth and timeout. */
+  connection: MarathonHttp;
   /** Only these event types (`event_type` filter, Marathon 1.3.7+). Default: all. */
   eventTypes?: readonly string[];
-  /** A stream silent for longer than this is dead. @defaultValue 30000 (Marathon heartbeats every 10 s) */
+  /** A stream silent for longer than this is dead. @defaultValue settings' marathon.streamIdleTimeoutMs */
   idleTimeoutMs?: number;
-  /** Time to get response headers. @defaultValue 10000 */
-  connectTimeoutMs?: number;
-  /** First reconnect delay. @defaultValue 500 */
-  initialBackoffMs?: number;
-  /** Longest reconnect delay. @defaultValue 30000 */
-  maxBackoffMs?: number;
-  /** Redirects followed per connection attempt. @defaultValue 5 */
-  maxRedirects?: number;
+  /** Reconnect delays. @defaultValue RETRY_POLICIES.marathonStream */
+  backoff?: BackoffPolicy;
   /** Longest accepted SSE event (bytes); a longer one is skipped as malformed. @defaultValue 8 MiB */
   maxEventBytes?: number;
 }
@@ -68,17 +63,12 @@ export interface MarathonEventStreamEvents {
 class StreamFailure extends Error {}
 
 export class MarathonEventStream extends EventEmitter<MarathonEventStreamEvents> {
-  private readonly urls: string[];
+  private readonly connection: MarathonHttp;
   private readonly idleTimeoutMs: number;
-  private readonly connectTimeoutMs: number;
-  private readonly initialBackoffMs: number;
-  private readonly maxBackoffMs: number;
-  private readonly maxRedirects: number;
+  private readonly backoff: Backoff;
   private readonly maxEventBytes: number;
-  private readonly headers: Record<string, string>;
   private readonly query: string;
   private urlIndex = 0;
-  private failures = 0;
   private running = false;
   private request: http.ClientRequest | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -93,16 +83,10 @@ export class MarathonEventStream extends EventEmitter<MarathonEventStreamEvents>
 
   constructor(options: MarathonEventStreamOptions) {
     super();
-    if (options.urls.length === 0) throw new Error('MarathonEventStream needs at least one URL');
-    this.urls = options.urls.map((u) => u.replace(/\/+$/, ''));
-    this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
-    this.initialBackoffMs = options.initialBackoffMs ?? 500;
-    this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
-    this.maxRedirects = options.maxRedirects ?? 5;
+    this.connection = options.connection;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_SETTINGS.marathon.streamIdleTimeoutMs;
+    this.backoff = new Backoff(options.backoff ?? RETRY_POLICIES.marathonStream);
     this.maxEventBytes = options.maxEventBytes ?? 8 * 1024 * 1024;
-    this.headers = { Accept: 'text/event-stream', 'Cache-Control': 'no-cache' };
-    if (options.authorization) this.headers.Authorization = options.authorization;
     const params = new URLSearchParams();
     for (const type of options.eventTypes ?? []) params.append('event_type', type);
     this.query = params.size ? `?${params.toString()}` : '';
@@ -129,6 +113,7 @@ export class MarathonEventStream extends EventEmitter<MarathonEventStreamEvents>
     this.running = false;
     clearTimeout(this.retryTimer);
     clearTimeout(this.idleTimer);
+    this.response?.destroy();
     this.request?.destroy();
     this.wake?.();
     await this.loop;
@@ -154,23 +139,23 @@ export class MarathonEventStream extends EventEmitter<MarathonEventStreamEvents>
 
   /** Drops the current connection; a new one follows after the short reconnect delay. */
   reconnect(): void {
-    this.request?.destroy(new StreamFailure('reconnect requested'));
+    (this.response ?? this.request)?.destroy(new StreamFailure('reconnect requested'));
   }
 
   private async run(): Promise<void> {
     while (this.running) {
-      const base = this.urls[this.urlIndex % this.urls.length]!;
+      const urls = this.connection.urls;
+      const base = urls[this.urlIndex % urls.length]!;
       let reason: string;
       let delay = 0;
       try {
         reason = await this.connect(base + '/v2/events' + this.query);
-        this.failures = 0;
-        delay = this.jitter(this.initialBackoffMs);
+        this.backoff.reset();
+        delay = this.backoff.next();
       } catch (err) {
         reason = (err as Error).message;
-        this.failures++;
         this.urlIndex++;
-        delay = this.jitter(Math.min(this.maxBackoffMs, this.initialBackoffMs * 2 ** Math.min(this.failures - 1, 20)));
+        delay = this.backoff.next();
         if (this.running) this.emit('retry', { url: base, error: reason, delayMs: delay });
       }
       if (!this.running) break;
@@ -182,85 +167,63 @@ export class MarathonEventStream extends EventEmitter<MarathonEventStreamEvents>
     }
   }
 
-  /** Between half and all of `ms`: spreads reconnects of many clients. */
-  private jitter(ms: number): number {
-    return Math.round(ms / 2 + (Math.random() * ms) / 2);
-  }
-
   /**
    * One connection: resolves with why it ended after having been attached, rejects when it never
-   * attached (refused, error status, too many redirects, no answer in time).
+   * attached (refused, error status, a redirect elsewhere, no answer in time).
    */
-  private connect(url: string, redirects = 0): Promise<string> {
-    return new Promise<string>((resolve, reject) => {
-      const target = new URL(url);
-      const transport = target.protocol === 'https:' ? https : http;
-      let settled = false;
-      const fail = (err: Error) => {
-        if (!settled) {
-          settled = true;
-          reject(err);
-        }
+  private async connect(url: string): Promise<string> {
+    const opened = await this.connection.open(url, 'text/event-stream', (req) => (this.request = req));
+    const res = opened.response;
+    const status = res.statusCode ?? 0;
+    const type = String(res.headers['content-type'] ?? '');
+    if (status !== 200 || !type.startsWith('text/event-stream')) {
+      res.resume();
+      res.destroy();
+      throw new StreamFailure(`${opened.url} answered ${status} ${type || 'without a content type'}`);
+    }
+    return this.follow(opened.url, res);
+  }
+
+  /** Reads an attached stream until it ends; resolves with why. */
+  private follow(url: string, res: http.IncomingMessage): Promise<string> {
+    return new Promise<string>((resolve) => {
+      this.attachedUrl = url;
+      this.emit('attached', { url });
+      const parser = new SseParser(this.maxEventBytes, (name, data) => this.dispatch(name, data), (problem, sample) =>
+        this.emit('malformed', { eventType: undefined, problem, sample }),
+      );
+      const touch = () => {
+        clearTimeout(this.idleTimer);
+        if (this.paused) return;
+        this.idleTimer = setTimeout(() => res.destroy(new StreamFailure(`silent for ${this.idleTimeoutMs} ms`)), this.idleTimeoutMs);
       };
-      const connectTimer = setTimeout(() => req.destroy(new StreamFailure(`no answer within ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
-      const req = transport.get(target, { headers: this.headers }, (res) => {
-        clearTimeout(connectTimer);
-        const status = res.statusCode ?? 0;
-        if (status >= 300 && status < 400 && res.headers.location) {
-          res.resume();
-          req.destroy();
-          if (redirects >= this.maxRedirects) return fail(new StreamFailure(`more than ${this.maxRedirects} redirects from ${url}`));
-          const next = new URL(res.headers.location, target).toString();
-          settled = true;
-          this.connect(next, redirects + 1).then(resolve, reject);
-          return;
-        }
-        const type = String(res.headers['content-type'] ?? '');
-        if (status !== 200 || !type.startsWith('text/event-stream')) {
-          res.resume();
-          req.destroy();
-          return fail(new StreamFailure(`${url} answered ${status} ${type || 'without a content type'}`));
-        }
-        settled = true;
-        this.attachedUrl = url;
-        this.emit('attached', { url });
-        const parser = new SseParser(this.maxEventBytes, (name, data) => this.dispatch(name, data), (problem, sample) =>
-          this.emit('malformed', { eventType: undefined, problem, sample }),
-        );
-        const touch = () => {
-          clearTimeout(this.idleTimer);
-          if (this.paused) return;
-          this.idleTimer = setTimeout(() => req.destroy(new StreamFailure(`silent for ${this.idleTimeoutMs} ms`)), this.idleTimeoutMs);
-        };
-        this.response = res;
-        this.touchIdle = touch;
-        if (this.paused) res.pause();
+      this.response = res;
+      this.touchIdle = touch;
+      if (this.paused) res.pause();
+      touch();
+      let ended = false;
+      let why: string | undefined;
+      const finish = (reason: string) => {
+        if (ended) return;
+        ended = true;
+        clearTimeout(this.idleTimer);
+        this.attachedUrl = undefined;
+        this.response = undefined;
+        this.touchIdle = undefined;
+        this.emit('detached', { url, reason });
+        resolve(reason);
+      };
+      res.on('data', (chunk: Buffer) => {
         touch();
-        let ended = false;
-        const finish = (why: string) => {
-          if (ended) return;
-          ended = true;
-          clearTimeout(this.idleTimer);
-          this.attachedUrl = undefined;
-          this.response = undefined;
-          this.touchIdle = undefined;
-          this.emit('detached', { url, reason: why });
-          resolve(why);
-        };
-        res.on('data', (chunk: Buffer) => {
-          touch();
-          parser.push(chunk);
-        });
-        res.on('end', () => finish('stream ended'));
-        res.on('error', (err) => finish(err.message));
-        res.on('close', () => finish('connection closed'));
-        req.on('error', (err) => finish(err.message));
+        parser.push(chunk);
       });
-      this.request = req;
-      req.on('error', (err) => {
-        clearTimeout(connectTimer);
-        fail(err.message ? err : new StreamFailure(`cannot connect to ${url}`));
+      res.on('end', () => finish('stream ended'));
+      res.on('error', (err) => {
+        why = err.message;
+        finish(err.message);
       });
+      res.on('close', () => finish(why ?? 'connection closed'));
+      this.request?.on('error', (err) => finish(err.message));
     });
   }
 

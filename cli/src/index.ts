@@ -1,8 +1,8 @@
 /** `theseus <command> [args]`: looks the command up and hands it the rest of the arguments. */
+import { THESEUS_VERSION, reportError } from '@theseus/services';
 import { COMMANDS } from './commands.js';
-import { commandProgram, printableSettings, reportError, setUp } from './program.js';
 
-const VERSION = '0.1.0';
+export { COMMANDS, type CommandEntry, type CommandModule } from './commands.js';
 
 export function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length)) + 2;
@@ -26,7 +26,7 @@ export async function dispatch(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   if (command === '--version' || command === '-V') {
-    process.stdout.write(`${VERSION}\n`);
+    process.stdout.write(`${THESEUS_VERSION}\n`);
     return 0;
   }
   const entry = COMMANDS[command];
@@ -35,20 +35,7 @@ export async function dispatch(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    const module = (await import(entry.module)) as { run(command: string, argv: string[]): Promise<number> };
-    return await module.run(command, rest);
-  } catch (err) {
-    return reportError(command, err);
-  }
-}
-
-/** `theseus config`: the effective settings, secrets hidden. */
-export async function run(command: string, argv: string[]): Promise<number> {
-  try {
-    const program = commandProgram(command, 'print the effective settings (secrets hidden) and exit');
-    const { settings } = setUp(program, argv, { component: 'config' });
-    process.stdout.write(JSON.stringify(printableSettings(settings), null, 2) + '\n');
-    return 0;
+    return await (await entry.load()).run(command, rest);
   } catch (err) {
     return reportError(command, err);
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JsonListSplitter } from './json-list-reader.js';
+import { JsonListSplitter } from './json-list.js';
 
 test('JsonListSplitter hands over each element of the named list, whatever the chunking', () => {
   const doc = {

@@ -1,1 +1,0 @@
-export { dispatch, run, usage } from './cli/dispatch.js';
