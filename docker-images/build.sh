@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds Theseus's images:
 #   theseus/deployer  theseus/subscriber  theseus/engine  theseus/mesos-slave
-#   theseus/example-echo  theseus/example-pinger
+#   theseus/guest (FROM this to get discovery; guest/build.sh)
+#   theseus/example-echo  theseus/example-pinger (FROM theseus/guest)
+#   theseus/example-lb (HAProxy from Debian's packages, docker import; examples/lb/build.sh)
 #
 #   build.sh [image...]                 build these (default: all) from theseus/node:local, tag :local
 #   build.sh --list                     print the image names and exit
@@ -38,13 +40,17 @@ fail() { say "error: $*"; exit 1; }
 
 # name | Dockerfile | workspaces | extra context paths | build args
 IMAGES=(
-  "deployer|deployer/Dockerfile|services deployer cli||"
-  "subscriber|subscriber/Dockerfile|services subscriber cli||"
-  "engine|engine/Dockerfile|services containerizer cluster cli||"
-  "mesos-slave|mesos-slave/Dockerfile|services containerizer cli||MESOS_BASE NODE_IMAGE NODE_FROM"
-  "example-echo|examples/Dockerfile|services guestutils|examples|EXAMPLE=echo"
-  "example-pinger|examples/Dockerfile|services guestutils|examples|EXAMPLE=pinger"
+  "deployer|deployer/Dockerfile|contract services deployer cli||"
+  "subscriber|subscriber/Dockerfile|contract services subscriber cli||"
+  "engine|engine/Dockerfile|contract services containerizer cluster cli||"
+  "mesos-slave|mesos-slave/Dockerfile|contract services containerizer cli||MESOS_BASE NODE_IMAGE NODE_FROM"
+  "guest|guest/Dockerfile|||"
+  "example-echo|examples/Dockerfile||examples|EXAMPLE=echo GUEST_IMAGE"
+  "example-pinger|examples/Dockerfile||examples|EXAMPLE=pinger GUEST_IMAGE"
+  "example-lb|||"
 )
+# Images made by their own script (not a Dockerfile over an assembled application).
+declare -A OWN_BUILD=([guest]=docker-images/guest/build.sh [example-lb]=examples/lb/build.sh)
 
 from_source=0
 wanted=()
@@ -71,6 +77,7 @@ fi
 BASE_IMAGE=${BASE_IMAGE:-theseus/node:local}
 TAG=${THESEUS_IMAGE_TAG:-local}
 MESOS_BASE=${MESOS_BASE:-$BASE_IMAGE}
+GUEST_IMAGE=theseus/guest:$TAG
 NODE_IMAGE=${NODE_IMAGE:-$BASE_IMAGE}
 if [ "$MESOS_BASE" = "$BASE_IMAGE" ]; then NODE_FROM=${NODE_FROM:-base}; else NODE_FROM=${NODE_FROM:-image}; fi
 
@@ -90,7 +97,8 @@ image_digest() { # workspaces extras dockerfile buildargs
     printf '%s\0' package.json package-lock.json bin/* "$HERE/$dockerfile" "$HERE/assemble-app.sh"
     for w in $ws; do published_files "$w"; done
     for e in $extras; do find "$e" -type f -print0; done
-  } | digest_of_files | { read -r files; printf '%s %s %s %s\n' "$files" "$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE" 2>/dev/null)" "$args" "$from_source" | sha256sum | cut -c1-16; }
+  } | digest_of_files | { read -r files; printf '%s %s %s %s %s\n' "$files" "$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE" 2>/dev/null)" \
+      "$(case "$args" in *GUEST_IMAGE=*) docker image inspect -f '{{.Id}}' "$GUEST_IMAGE" 2>/dev/null ;; esac)" "$args" "$from_source" | sha256sum | cut -c1-16; }
 }
 
 # A workspace's manifest and the files it publishes (package.json "files"), NUL-separated.
@@ -146,6 +154,8 @@ compile() {
   if command -v flock >/dev/null; then flock /tmp/theseus-tsc.lock npx --no-install tsc -b $1; else npx --no-install tsc -b $1; fi
 }
 selected=()
+# The example images are FROM theseus/guest: it is built first whenever one of them is.
+if [ "${#wanted[@]}" -gt 0 ] && printf '%s\n' "${wanted[@]}" | grep -q '^example-'; then wanted+=(guest); fi
 for spec in "${IMAGES[@]}"; do
   name=${spec%%|*}
   if [ "${#wanted[@]}" -eq 0 ] || printf '%s\n' "${wanted[@]}" | grep -qx "$name"; then selected+=("$spec"); fi
@@ -162,6 +172,10 @@ failed=()
 for spec in "${selected[@]}"; do
   IFS='|' read -r name dockerfile ws extras args <<<"$spec"
   image="theseus/$name:$TAG"
+  if [ -n "${OWN_BUILD[$name]:-}" ]; then
+    if BASE_IMAGE=$BASE_IMAGE THESEUS_IMAGE_TAG=$TAG bash "${OWN_BUILD[$name]}"; then built+=("$image"); else failed+=("$image"); fi
+    continue
+  fi
   if [ "$from_source" -eq 0 ] && [ "$compiled_all" -eq 0 ] && ! compile "$ws" >&2; then
     say "$image: its workspaces ($ws) do not compile"; failed+=("$image"); continue
   fi
@@ -179,13 +193,15 @@ for spec in "${selected[@]}"; do
   if [ "$from_source" -eq 1 ]; then
     ctx=$src_ctx
   else
-    if ! app=$(assembled_app "$ws"); then
-      say "cannot assemble the application of $image (see above)"; failed+=("$image"); continue
-    fi
     ctx=$WORK/context-$name
     rm -rf "$ctx"; mkdir -p "$ctx/$HERE"
-    cp "$HERE/assemble-app.sh" "$ctx/$HERE/"
-    cp -al "$app" "$ctx/app" 2>/dev/null || cp -a "$app" "$ctx/app"
+    if [ -n "$ws" ]; then
+      if ! app=$(assembled_app "$ws"); then
+        say "cannot assemble the application of $image (see above)"; failed+=("$image"); continue
+      fi
+      cp "$HERE/assemble-app.sh" "$ctx/$HERE/"
+      cp -al "$app" "$ctx/app" 2>/dev/null || cp -a "$app" "$ctx/app"
+    fi
     for e in $extras; do cp -R "$e" "$ctx/$e"; done
   fi
   say "building $image"

@@ -30,7 +30,9 @@ const server = createServer((req, res) => {
 });
 
 server.listen(port, () => log('listening', { port: server.address().port, instance }));
-stopOnSignal(server);
+// DRAIN_MS: how long to keep serving after SIGTERM, while balancers drop this instance.
+const drainMs = Number(process.env.DRAIN_MS ?? 0);
+stopOnSignal(server, undefined, { drainMs: Number.isFinite(drainMs) && drainMs > 0 ? drainMs : 0 });
 
 /** The task id Marathon or the engine gave this container; outside them, the container's hostname. */
 function containerName() {

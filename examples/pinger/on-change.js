@@ -27,7 +27,7 @@ export function serviceChange(service, delta) {
 
 /**
  * An endpoint record as `<taskId> <host> <port>=<hostPort>,...`.
- * @param {import('@theseus/services').EndpointRecord} record
+ * @param {import('@theseus/guestutils').EndpointRecord} record
  */
 function describe(record) {
   const ports = Object.entries(record.ports).map(([name, p]) => `${name}=${p.host ?? p.container ?? '?'}`);

@@ -5,11 +5,18 @@
  * Function names may be written as maestro wrote them (get_node_list, getNodeList, node-list).
  * A question without an answer exits 1 with one line naming what is missing; misuse exits 2.
  *
- * `theseus watch [--handler ./watch_methods.js]`: calls serviceChange(service, delta) when a
- * service of WATCHES changes; without a handler, prints each delta as a JSON line.
+ * `theseus watch [--handler ./watch_methods.js | --exec 'command']`: calls serviceChange(service,
+ * delta), or runs the command, when a service of WATCHES changes; without either, prints each delta
+ * as a JSON line. `--template t --out f [--check c] [--reload r]` is theseus-guest's renderer
+ * (Go templates, as confd's), run with the same settings.
  */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '@theseus/contract/errors';
 import { commandProgram, reportError, runUntilSignal, setUp } from '@theseus/services';
 import { Guest, type NodeListOptions } from './guest.js';
+import { execHandler } from './exec-handler.js';
 import { loadHandlerModule } from './handler-module.js';
 import { parseWatchList, watchServices, type ServiceChangeHandler } from './watcher.js';
 import type { EndpointDelta } from './delta.js';
@@ -146,14 +153,34 @@ async function runWatch(command: string, argv: string[]): Promise<number> {
     .option('--coalesce-ms <ms>', 'deliver changes within this window as one delta (default: WATCH_COALESCE_MS or 100)', wholeNumber('--coalesce-ms'))
     .option('--namespace <namespace>', 'watch services of this namespace (default: ENVIRONMENT_NAME)')
     .option('--labels <labels>', 'only instances with all these labels, comma-separated', list)
-    .option('--no-initial', 'do not report the instances already running at start');
+    .option('--no-initial', 'do not report the instances already running at start')
+    .option('--exec <command>', 'run this command (sh -c) on each change: the delta as JSON on stdin and in THESEUS_DELTA')
+    .option('--template <file>', 'render the watched services through this Go template (theseus-guest) into --out')
+    .option('--out <file>', 'the file --template renders to (written atomically, only when it changed)')
+    .option('--check <command>', 'validate the rendered file first ({{out}} is the temporary file); on failure the old file stays')
+    .option('--reload <command>', 'run after --out changed; a failure is reported and retried');
   const { settings, logger, opts } = setUp(program, argv, {
     component: 'watch',
     logStream: process.stderr,
     flags: (o) => ({ 'guest.handler': o.handler, 'guest.coalesceMs': o.coalesceMs }),
   });
   const services = parseWatchList(settings.guest.watches, 'WATCHES');
-  const handler = settings.guest.handler ? await loadHandlerModule(settings.guest.handler, opts.handler ? '--handler' : 'WATCH_HANDLER') : printDelta;
+  const ways = [opts.exec && '--exec', opts.template && '--template', settings.guest.handler && (opts.handler ? '--handler' : 'WATCH_HANDLER')].filter(Boolean);
+  if (ways.length > 1) throw new ConfigError(ways.join(', '), 'these are different ways to act on a change: use one');
+  if (!opts.template && (opts.out || opts.check || opts.reload)) throw new ConfigError('--out, --check, --reload', 'go with --template');
+  if (opts.template) {
+    const args = ['watch', ...services, '--template', opts.template as string, '--out', requiredOut(opts.out), '--coalesce-ms', String(settings.guest.coalesceMs)];
+    args.push('--etcd', settings.etcd.endpoints.join(','), '--prefix', settings.etcd.prefix);
+    for (const flag of ['check', 'reload', 'namespace'] as const) if (opts[flag]) args.push(`--${flag}`, String(opts[flag]));
+    if (opts.labels) args.push('--labels', (opts.labels as string[]).join(','));
+    if (opts.initial === false) args.push('--no-initial');
+    return runGuestProgram(args);
+  }
+  const handler = opts.exec
+    ? execHandler(opts.exec as string)
+    : settings.guest.handler
+      ? await loadHandlerModule(settings.guest.handler, opts.handler ? '--handler' : 'WATCH_HANDLER')
+      : printDelta;
   const watcher = watchServices(services, handler, {
     endpoints: settings.etcd.endpoints,
     prefix: settings.etcd.prefix,
@@ -164,6 +191,34 @@ async function runWatch(command: string, argv: string[]): Promise<number> {
     ...(opts.namespace ? { namespace: opts.namespace as string } : {}),
   });
   return runUntilSignal(logger, () => watcher.stop());
+}
+
+function requiredOut(out: unknown): string {
+  if (typeof out !== 'string' || out === '') throw new ConfigError('--template', 'needs --out <file>');
+  return out;
+}
+
+/** theseus-guest as built by `npm run build` (guestutils/bundle/), else from PATH. */
+function guestProgram(): string {
+  const built = fileURLToPath(new URL('../bundle/theseus-guest', import.meta.url));
+  return existsSync(built) ? built : 'theseus-guest';
+}
+
+/** Runs theseus-guest in the foreground, passing on SIGTERM and SIGINT; resolves to its exit code. */
+function runGuestProgram(args: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(guestProgram(), args, { stdio: 'inherit' });
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.on('SIGTERM', forward).on('SIGINT', forward);
+    child.on('error', (err) => {
+      process.stderr.write(`theseus watch: --template needs theseus-guest (${err.message}); build it with npm run build where Go is installed\n`);
+      resolve(1);
+    });
+    child.on('close', (code) => {
+      process.off('SIGTERM', forward).off('SIGINT', forward);
+      resolve(code ?? 1);
+    });
+  });
 }
 
 export async function run(command: string, argv: string[]): Promise<number> {

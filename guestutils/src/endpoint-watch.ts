@@ -11,13 +11,13 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
-import type { DecodedEndpoints, EndpointRecord, EtcdLayout, InvalidEndpoint } from '@theseus/services';
-import type { ServicesModule } from './etcd-connection.js';
+import type { DecodedEndpoints, EndpointRecord, EtcdLayout, InvalidEndpoint } from '@theseus/contract';
+import type { ContractModule } from './etcd-connection.js';
 import { WATCH_RETRY, retryDelay, type RetryPolicy } from './retry.js';
 
 export interface EndpointWatchOptions {
   client: Etcd3;
-  services: ServicesModule;
+  services: ContractModule;
   layout: EtcdLayout;
   namespace: string;
   service: string;

@@ -1,23 +1,23 @@
 /**
  * The etcd side of guestutils, loaded on first use: importing guestutils costs a few milliseconds
- * and opens no connection; the service model, etcd3 and gRPC load when the first question needs
- * etcd.
- * The client's fault handling is guestutils' own (retry.ts).
+ * and opens no connection; the endpoint contract, etcd3 and gRPC load when the first question
+ * needs etcd.
+ * The client's fault handling is guestutils' own (retry.ts): it comes back promptly after an etcd restart.
  */
 import { readFileSync } from 'node:fs';
 import type { Etcd3 } from 'etcd3';
-import type * as Services from '@theseus/services';
+import type * as Contract from '@theseus/contract';
 import { InvalidEnvironmentError } from './errors.js';
 import type { Env } from './environment.js';
 import { ETCD_GRPC_OPTIONS, etcdFaultHandling } from './retry.js';
 
-export type ServicesModule = typeof Services;
+export type ContractModule = typeof Contract;
 
-let servicesModule: Promise<ServicesModule> | undefined;
+let contractModule: Promise<ContractModule> | undefined;
 
-/** The shared service model (endpoint records, layout, etcd client), loaded once. */
-export function loadServices(): Promise<ServicesModule> {
-  return (servicesModule ??= import('@theseus/services'));
+/** The endpoint contract (records, layout, reader, etcd client), loaded once. */
+export function loadContract(): Promise<ContractModule> {
+  return (contractModule ??= import('@theseus/contract'));
 }
 
 export interface EtcdConnectionOptions {
@@ -32,7 +32,7 @@ export interface EtcdConnectionOptions {
  * etcd credentials from the environment: ETCD_USERNAME with ETCD_PASSWORD or ETCD_PASSWORD_FILE;
  * ETCD_CA (PEM) or ETCD_CA_FILE; ETCD_CERT_FILE with ETCD_KEY_FILE for a client certificate.
  */
-export function etcdAccessFromEnv(env: Env): Services.EtcdAccess {
+export function etcdAccessFromEnv(env: Env): Contract.EtcdAccess {
   const value = (variable: string) => env[variable]?.trim() || undefined;
   const file = (variable: string): Buffer | undefined => {
     const path = value(variable);
@@ -54,7 +54,7 @@ export function etcdAccessFromEnv(env: Env): Services.EtcdAccess {
 }
 
 export async function connectEtcd(options: EtcdConnectionOptions): Promise<Etcd3> {
-  const [{ createEtcdClient }, faultHandling] = await Promise.all([loadServices(), etcdFaultHandling()]);
+  const [{ createEtcdClient }, faultHandling] = await Promise.all([loadContract(), etcdFaultHandling()]);
   return createEtcdClient({
     endpoints: options.endpoints,
     access: etcdAccessFromEnv(options.env ?? process.env),

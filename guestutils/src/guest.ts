@@ -9,7 +9,7 @@
  * gave a default.
  */
 import type { Etcd3 } from 'etcd3';
-import type { DecodedEndpoints, EndpointRecord, EtcdLayout } from '@theseus/services';
+import type { DecodedEndpoints, EndpointRecord, EtcdLayout } from '@theseus/contract';
 import { EndpointWatch } from './endpoint-watch.js';
 import {
   containerHostAddress,
@@ -24,7 +24,7 @@ import {
   type Env,
 } from './environment.js';
 import { ContainerNotFoundError, NotEnoughNodesError, PortNotFoundError } from './errors.js';
-import { connectEtcd, loadServices, type ServicesModule } from './etcd-connection.js';
+import { connectEtcd, loadContract, type ContractModule } from './etcd-connection.js';
 import { sortedRecords } from './delta.js';
 
 export interface GuestOptions {
@@ -62,7 +62,7 @@ export interface NodeListOptions extends EndpointQuery {
 
 interface Registry {
   client: Etcd3;
-  services: ServicesModule;
+  services: ContractModule;
   layout: EtcdLayout;
   /** Records decoded by earlier reads: an unchanged record is not parsed again. */
   decoded: DecodedEndpoints;
@@ -175,7 +175,7 @@ export class Guest {
   private connect(): Promise<Registry> {
     if (this.closed) return Promise.reject(new Error('this Guest is closed'));
     this.registry ??= (async () => {
-      const services = await loadServices();
+      const services = await loadContract();
       const layout = new services.EtcdLayout(this.options.prefix ?? etcdPrefix(this.env));
       const client =
         this.options.client ??

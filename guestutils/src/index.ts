@@ -33,3 +33,4 @@ export { watchServices, parseWatchList, type ServiceWatcher, type ServiceChangeH
 export { EndpointWatch, type EndpointWatchOptions } from './endpoint-watch.js';
 export { diffEndpoints, type EndpointDelta, type EndpointChange } from './delta.js';
 export { ContainerNotFoundError, InvalidEnvironmentError, MissingEnvironmentError, NotEnoughNodesError, PortNotFoundError } from './errors.js';
+export type { EndpointRecord, EndpointPort } from '@theseus/contract';

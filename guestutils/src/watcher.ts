@@ -11,14 +11,25 @@
  *   keeps trying and never dies quietly.
  */
 import type { Etcd3 } from 'etcd3';
-import type { EndpointRecord } from '@theseus/services';
-import { ConfigError } from '@theseus/services/errors';
-import { assertName, labelsMatch } from '@theseus/services/naming';
+import type { EndpointRecord } from '@theseus/contract';
+import { ConfigError } from '@theseus/contract/errors';
+import { assertName, labelsMatch } from '@theseus/contract/naming';
 import { diffEndpoints, isEmptyDelta, sortedRecords, type EndpointDelta, type EndpointState } from './delta.js';
 import { EndpointWatch } from './endpoint-watch.js';
 import { environmentName, etcdEndpoints, etcdPrefix, type Env } from './environment.js';
-import { connectEtcd, loadServices } from './etcd-connection.js';
+import { connectEtcd, loadContract } from './etcd-connection.js';
 import { WATCH_RETRY, retryDelay, type RetryPolicy } from './retry.js';
+
+/** The default log: one JSON object a line on stderr. */
+const stderrLog: WatchLog = {
+  info: (message, meta) => writeLog('info', message, meta),
+  warn: (message, meta) => writeLog('warn', message, meta),
+  error: (message, meta) => writeLog('error', message, meta),
+};
+
+function writeLog(level: string, message: string, meta: Record<string, unknown> = {}): void {
+  process.stderr.write(JSON.stringify({ level, message, component: 'watch', ...meta, timestamp: new Date().toISOString() }) + '\n');
+}
 
 export type ServiceChangeHandler = (service: string, delta: EndpointDelta) => unknown;
 
@@ -115,8 +126,8 @@ export function watchServices(
   }
 
   const ready = (async () => {
-    const model = await loadServices();
-    logger ??= model.createLogger({ component: 'watch', stream: process.stderr });
+    const model = await loadContract();
+    logger ??= stderrLog;
     const layout = new model.EtcdLayout(options.prefix ?? etcdPrefix(env));
     client ??= await connectEtcd({ endpoints: options.endpoints ?? etcdEndpoints(env), env });
     if (stopped) return closeClient();

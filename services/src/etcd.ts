@@ -1,20 +1,12 @@
-/** The etcd client every part uses, configured in one place. */
-import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
-import { EtcdUnavailableError } from './errors.js';
+/** The etcd client every part uses (the contract's, with the etcd retry policy), and the credential files settings name. */
+import type { Etcd3 } from 'etcd3';
+import { createEtcdClient as createContractEtcdClient, type EtcdAccess, type EtcdClientOptions } from '@theseus/contract/etcd-client';
 import { readSecretFile, readSettingFile } from './config/secret-file.js';
 import { ENV_SETTINGS } from './config/settings.js';
 import { ETCD_GRPC_RECONNECT, etcdFaultHandling } from './retry.js';
 
-/** Who a client is to etcd: a user and password (etcd's RBAC) and/or TLS with a CA and a client certificate. */
-export interface EtcdAccess {
-  username?: string | undefined;
-  password?: string | undefined;
-  /** PEM CA bundle that signs etcd's server certificate. */
-  ca?: Buffer | undefined;
-  /** PEM client certificate and key. */
-  cert?: Buffer | undefined;
-  key?: Buffer | undefined;
-}
+export type { EtcdAccess, EtcdClientOptions } from '@theseus/contract/etcd-client';
+export { castEtcdError } from '@theseus/contract/etcd-errors';
 
 /** The etcd settings that name credential files (see the settings schema). */
 export interface EtcdAccessSettings {
@@ -42,38 +34,14 @@ export function readEtcdAccess(settings: EtcdAccessSettings, where: (setting: ke
   return { username: settings.username, password, ca: read('caFile'), cert: read('certFile'), key: read('keyFile') };
 }
 
-export interface EtcdClientOptions {
-  endpoints: readonly string[];
-  /** Per-call deadline. */
-  timeoutMs?: number;
-  /** Retry, circuit-breaker and watch-reconnect policies. @defaultValue etcdFaultHandling() (the etcd retry policy) */
-  faultHandling?: IOptions['faultHandling'];
-  /** gRPC channel options, e.g. keepalive; reconnect backoff follows the etcd retry policy. */
-  grpcOptions?: IOptions['grpcOptions'];
-  access?: EtcdAccess | undefined;
-}
-
+/**
+ * The etcd client of the services, deployer and subscriber: the contract's client (auth and TLS)
+ * with the etcd retry policy (retry.ts) as its fault handling and gRPC reconnect backoff.
+ */
 export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
-  const config: IOptions = {
-    hosts: [...options.endpoints],
-    dialTimeout: options.timeoutMs ?? 5_000,
-    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + (options.timeoutMs ?? 5_000) }),
+  return createContractEtcdClient({
+    ...options,
     faultHandling: options.faultHandling ?? etcdFaultHandling(),
     grpcOptions: { ...ETCD_GRPC_RECONNECT, ...options.grpcOptions },
-  };
-  const access = options.access;
-  if (access?.username && access.password !== undefined) config.auth = { username: access.username, password: access.password };
-  if (access?.ca || access?.cert) {
-    // Without a CA of its own, gRPC checks the server against the system's roots.
-    config.credentials = { rootCertificate: access.ca as Buffer, ...(access.cert && access.key ? { certChain: access.cert, privateKey: access.key } : {}) };
-  }
-  return new Etcd3(config);
-}
-
-/** Maps an etcd3 error to a Theseus error: unreachable etcd becomes a recoverable EtcdUnavailableError. */
-export function castEtcdError(err: unknown): unknown {
-  if (err instanceof Error && (isRecoverableError(err) || /UNAVAILABLE|DEADLINE|ECONNREFUSED|connect/i.test(err.message))) {
-    return new EtcdUnavailableError(`etcd is unreachable: ${err.message}`, err);
-  }
-  return err;
+  });
 }

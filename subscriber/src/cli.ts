@@ -28,7 +28,12 @@ export async function run(command: string, argv: string[]): Promise<number> {
     const heapMb = settings.subscriber.heapMb;
     if (isMainThread && heapMb > 0) return await runInHeapBudget(command, argv, { oldMb: heapMb, youngMb: YOUNG_GENERATION_MB }, logger);
     // Loaded only where the subscriber runs: the main thread of a budgeted process stays small.
-    const [{ Subscriber }, { subscriberHttpApp }] = await Promise.all([import('./subscriber.js'), import('./http.js')]);
+    const [{ Subscriber }, { subscriberHttpApp }, { discoveryHttp }, { EtcdLayout }] = await Promise.all([
+      import('./subscriber.js'),
+      import('./http.js'),
+      import('./discovery-http/routes.js'),
+      import('@theseus/services'),
+    ]);
     const subscriber = new Subscriber({
       marathonUrls: settings.marathon.urls!,
       marathonCredentials: settings.marathon.credentials,
@@ -47,12 +52,14 @@ export async function run(command: string, argv: string[]): Promise<number> {
       logger,
       processMetrics: true,
     });
-    const app = subscriberHttpApp(subscriber, { apiToken: settings.api.token });
+    const discovery = discoveryHttp({ client: subscriber.etcd, layout: new EtcdLayout(settings.etcd.prefix), maxWaitMs: settings.subscriber.discoveryMaxWaitMs });
+    const app = subscriberHttpApp(subscriber, { apiToken: settings.api.token, discovery });
     const server: Server = app.listen(settings.subscriber.port, settings.subscriber.listenHost);
     await once(server, 'listening');
     logger.info('subscriber listening', { host: settings.subscriber.listenHost, port: settings.subscriber.port, id: subscriber.id, cluster: settings.cluster, prefix: settings.etcd.prefix });
     subscriber.start();
     return await runUntilSignal(logger, async () => {
+      discovery.release();
       server.close();
       server.closeAllConnections();
       await subscriber.stop();

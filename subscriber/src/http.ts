@@ -6,6 +6,7 @@
  *   GET  /metrics              Prometheus text
  *   POST /cleanup, /reconcile  full reconcile now; answers with the counts (409 on a standby)
  *   POST /callback             Marathon HTTP callback events (Marathon < 1.5), in callback mode only
+ *   GET  /v1/endpoints/..., /v2/tasks   discovery over plain HTTP, read-only (discovery-http/)
  *
  * With an API token configured, /cleanup and /reconcile need `Authorization: Bearer <token>`.
  * `/callback` needs the callback secret as `?secret=` (Marathon cannot send headers with callbacks),
@@ -15,12 +16,15 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { describeError, isRecoverable } from '@theseus/services';
 import { NotLeaderError, type Subscriber } from './subscriber.js';
+import type { DiscoveryHttp } from './discovery-http/routes.js';
 
 export interface SubscriberHttpOptions {
   /** Required on POST routes when set. */
   apiToken?: string | undefined;
   /** Largest accepted callback body. @defaultValue 1 MiB */
   maxBodyBytes?: number;
+  /** Discovery routes to serve beside the subscriber's own. */
+  discovery?: DiscoveryHttp;
 }
 
 /** Constant-time comparison (of digests, so the length of the secret does not show either). */
@@ -77,6 +81,8 @@ export function subscriberHttpApp(subscriber: Subscriber, options: SubscriberHtt
       else res.status(400).json({ error: `malformed Marathon event: ${outcome.problem}` });
     });
   }
+
+  if (options.discovery) app.use(options.discovery.router);
 
   app.use((_req: Request, res: Response) => {
     res.status(404).json({ error: 'no such route' });

@@ -49,6 +49,8 @@ export const SubscriberSection = z.strictObject({
   callbackUrl: z.url().optional(),
   /** File holding the secret every callback must carry (required with `callbackUrl`; not the API token). */
   callbackSecretFile: z.string().min(1).optional(),
+  /** Longest a discovery request with `?wait=<revision>` is held before the unchanged answer. */
+  discoveryMaxWaitMs: durationMs.default(60_000),
   /** Leader lease TTL in seconds: a dead leader is replaced within this time. */
   leaderTtlSeconds: z.number().int().min(2).max(300).default(10),
   /**

@@ -1,0 +1,3 @@
+module theseus/guest
+
+go 1.19
