@@ -68,7 +68,7 @@ async function ask(base: string, method: string, path: string, headers: Record<s
   return { status: res.status, text };
 }
 
-const SHOP = (secret: string) => `deploy:\n  shop: {image: theseus/busybox:local, ports: {http: 8080}, environment: {SHOP_SECRET: ${secret}}}\n`;
+const SHOP = (secret: string) => `deploy:\n  shop: {image: theseus/busybox:local, ports: {http: 8080}, environment: {SHOP_SECRET: ${secret}}, deadline: 2, onFailure: keep}\n`;
 
 async function deployerFor(open: boolean): Promise<DeployerServer> {
   const settings = loadSettings({
@@ -175,6 +175,7 @@ const DEPLOYER_ROUTES: Record<string, { kind: string; path: string; body?: strin
   'GET /deployments/:id': { kind: READ, path: '/deployments/' },
   'GET /services': { kind: READ, path: '/services' },
   'GET /services/:name': { kind: READ, path: '/services/shop' },
+  'GET /services/:name/versions': { kind: READ, path: '/services/shop/versions' },
   'POST /deploy': { kind: WRITE, path: '/deploy?dryRun=true', body: SHOP('x') },
   'POST /services/:name/scale': { kind: WRITE, path: '/services/nothing/scale?instances=1' },
   'POST /services/:name/restart': { kind: WRITE, path: '/services/nothing/restart' },

@@ -155,7 +155,7 @@ test('a scale-up through the page shows live, without reloading', async () => {
 
 test('a failing deployment shows its error and the task failure', async () => {
   const page = await openPage('#/deployments');
-  const broken = ['deploy:', '  broken:', '    image: 127.0.0.1:9/theseus/does-not-exist:local', '    labels: [demo]', '    ports: {http: 8000}', '    instances: 1', '    cpus: 0.1', '    mem: 32'].join('\n');
+  const broken = ['deploy:', '  broken:', '    image: 127.0.0.1:9/theseus/does-not-exist:local', '    labels: [demo]', '    ports: {http: 8000}', '    instances: 1', '    cpus: 0.1', '    mem: 32', '    deadline: 20', '    onFailure: keep'].join('\n');
   const submitted = await api('POST', '/deploy', broken);
   assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
   const id = submitted.body.id as string;
