@@ -30,7 +30,9 @@ function bundledProgram() {
   // compiled exactly as containerizer/scripts/bundle.mjs compiled it for the cache
   const script = new vm.Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData });
   const module = { exports: {} };
-  script.runInThisContext().call(module.exports, module.exports, createRequire(bundle), module, bundle, dirname(bundle));
+  script
+    .runInThisContext()
+    .call(module.exports, module.exports, createRequire(bundle), module, bundle, dirname(bundle));
   return module.exports;
 }
 

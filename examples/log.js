@@ -1,7 +1,10 @@
 // One JSON object per line on stdout: what `docker logs` and the engine's task logs show.
 /** @param {string} msg @param {Record<string, unknown>} [fields] */
 export function log(msg, fields = {}) {
-  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), service: process.env.SERVICE_NAME ?? null, msg, ...fields }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ time: new Date().toISOString(), service: process.env.SERVICE_NAME ?? null, msg, ...fields }) +
+      '\n',
+  );
 }
 
 /**

@@ -13,7 +13,10 @@ const scripts = packages
   .filter((p) => wanted.length === 0 || wanted.includes(p))
   .flatMap((p) => {
     try {
-      return readdirSync(join(root, p, 'bench')).filter((f) => f.endsWith('.ts')).sort().map((f) => join(p, 'bench', f));
+      return readdirSync(join(root, p, 'bench'))
+        .filter((f) => f.endsWith('.ts'))
+        .sort()
+        .map((f) => join(p, 'bench', f));
     } catch {
       return [];
     }
@@ -25,7 +28,10 @@ if (scripts.length === 0) {
 let failed = 0;
 for (const script of scripts) {
   console.log(`\n== ${script}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=source', join(root, script)], { stdio: 'inherit', cwd: root });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=source', join(root, script)], {
+    stdio: 'inherit',
+    cwd: root,
+  });
   if (r.status !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);

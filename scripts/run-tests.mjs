@@ -31,7 +31,10 @@ const unitOnly = args.includes('--unit');
 const explicit = args.filter((a) => !a.startsWith('--'));
 let files = explicit.length
   ? explicit
-  : [...packages.flatMap((p) => find(join(root, p, 'src')).sort()), ...(unitOnly ? [] : find(join(root, 'test')).sort())];
+  : [
+      ...packages.flatMap((p) => find(join(root, p, 'src')).sort()),
+      ...(unitOnly ? [] : find(join(root, 'test')).sort()),
+    ];
 // A fresh clone's `npm run up` and `npm run down` (test/fresh-clone/) is the slowest: always last.
 const last = (f) => f.includes(`${join('test', 'fresh-clone')}/`);
 files = [...files.filter((f) => !last(f)), ...files.filter(last)].map((f) => relative(process.cwd(), f));
@@ -43,7 +46,8 @@ if (files.length === 0) {
 const result = spawnSync(
   process.execPath,
   [
-    '--import', 'tsx',
+    '--import',
+    'tsx',
     '--conditions=source',
     '--test',
     '--test-concurrency=1',

@@ -8,8 +8,14 @@ import { COMMANDS } from '@theseus/cli';
 const bin = fileURLToPath(new URL('../bin/theseus.js', import.meta.url));
 
 function theseus(args: string[], env: Record<string, string> = {}) {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(MARATHON_|ETCD_|REDIS_|THESEUS_|LOG_)/.test(k)));
-  const result = spawnSync(process.execPath, [bin, ...args], { env: { ...clean, ...env }, encoding: 'utf8', timeout: 30_000 });
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^(MARATHON_|ETCD_|REDIS_|THESEUS_|LOG_)/.test(k)),
+  );
+  const result = spawnSync(process.execPath, [bin, ...args], {
+    env: { ...clean, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -35,7 +41,10 @@ test('a bad setting stops the program with one line naming the setting, no stack
 });
 
 test('theseus config prints the effective settings with secrets hidden', () => {
-  const { code, stdout } = theseus(['config'], { THESEUS_API_TOKEN: 'a-very-secret-token-value', MARATHON_URL: 'http://ops:pw@m1:8080,http://m2:8080' });
+  const { code, stdout } = theseus(['config'], {
+    THESEUS_API_TOKEN: 'a-very-secret-token-value',
+    MARATHON_URL: 'http://ops:pw@m1:8080,http://m2:8080',
+  });
   assert.equal(code, 0);
   const settings = JSON.parse(stdout) as { api: { token: string }; marathon: { urls: string[] } };
   assert.equal(settings.api.token, '***');

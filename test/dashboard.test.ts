@@ -24,9 +24,23 @@ let browser: Browser;
 /** Console errors and uncaught exceptions of every page: a broken page (or a blocked resource) fails the tests. */
 const pageErrors: string[] = [];
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
-async function api(method: string, path: string, body?: string, type = 'application/yaml'): Promise<{ status: number; body: any }> {
+async function api(
+  method: string,
+  path: string,
+  body?: string,
+  type = 'application/yaml',
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`${deployerUrl}${path}`, {
     method,
     headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': type } : {}) },
@@ -41,7 +55,8 @@ async function openPage(hash: string): Promise<Page> {
   const page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(err.message));
   page.on('console', (message) => {
-    if (message.type() === 'error' && !/status of 401/.test(message.text())) pageErrors.push(`${message.text()} (${message.location().url})`);
+    if (message.type() === 'error' && !/status of 401/.test(message.text()))
+      pageErrors.push(`${message.text()} (${message.location().url})`);
   });
   await page.goto(`${deployerUrl}/ui/${hash}`);
   await page.waitForSelector('body[data-ready="true"]');
@@ -60,12 +75,18 @@ async function echoApp() {
 
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
-  const images = spawnSync('bash', [join(root, 'docker-images/build.sh'), 'example-echo', 'example-pinger'], { encoding: 'utf8' });
+  const images = spawnSync('bash', [join(root, 'docker-images/build.sh'), 'example-echo', 'example-pinger'], {
+    encoding: 'utf8',
+  });
   assert.equal(images.status, 0, images.stderr);
   platform = await startPlatform({
     enginePortRange: '34500-34999',
     // the engine answers /master/slaves as a Mesos master would: the page shows host capacity
-    deployerEnv: ({ engineUrl }) => ({ THESEUS_OPEN_READS: 'true', THESEUS_DEPLOYMENT_TIMEOUT_MS: '20000', MESOS_MASTER_URL: engineUrl }),
+    deployerEnv: ({ engineUrl }) => ({
+      THESEUS_OPEN_READS: 'true',
+      THESEUS_DEPLOYMENT_TIMEOUT_MS: '20000',
+      MESOS_MASTER_URL: engineUrl,
+    }),
   });
   ({ token, deployerUrl, marathon } = platform);
 
@@ -92,7 +113,11 @@ test('the page lists the example services with their instances and endpoint reco
 
   // both instances registered by the subscriber and agreeing with the engine's view, live
   await page.locator('#services tr[data-service="echo"] a').click();
-  await eventually('both echo instances agree with their endpoint records', async () => (await page.locator('#instances tr[data-agreement="agree"]').count()) === 2, 60_000);
+  await eventually(
+    'both echo instances agree with their endpoint records',
+    async () => (await page.locator('#instances tr[data-agreement="agree"]').count()) === 2,
+    60_000,
+  );
   const app = await echoApp();
   for (const task of app.tasks ?? []) {
     const row = page.locator(`#instances tr[data-task="${task.id}"]`);
@@ -102,7 +127,10 @@ test('the page lists the example services with their instances and endpoint reco
 
   await page.goto(`${deployerUrl}/ui/#/services`);
   await page.locator('#service-search').fill('ping');
-  await eventually('the search leaves only pinger', async () => (await page.locator('#services tbody tr').count()) === 1);
+  await eventually(
+    'the search leaves only pinger',
+    async () => (await page.locator('#services tbody tr').count()) === 1,
+  );
   assert.equal(await page.locator('#services tbody tr').getAttribute('data-service'), 'pinger');
   await shot(page, 'services');
   await page.context().close();
@@ -131,10 +159,24 @@ test('a scale-up through the page shows live, without reloading', async () => {
   assert.match((await page.locator('#service-instances').textContent()) ?? '', /2 running of 2 wanted/);
   await page.locator('#scale-instances').fill('3');
   await page.locator('#action-scale').click();
-  await eventually('the scale is accepted', async () => /accepted/.test((await page.locator('#notice').textContent()) ?? ''));
-  await eventually('three instances show running', async () => /3 running of 3 wanted/.test((await page.locator('#service-instances').textContent()) ?? ''), 60_000);
-  await eventually('the new instance is registered', async () => (await page.locator('#instances tr[data-agreement="agree"]').count()) === 3, 60_000);
-  assert.equal(await page.evaluate(() => (globalThis as unknown as { sameDocument?: boolean }).sameDocument), true, 'the page was not reloaded');
+  await eventually('the scale is accepted', async () =>
+    /accepted/.test((await page.locator('#notice').textContent()) ?? ''),
+  );
+  await eventually(
+    'three instances show running',
+    async () => /3 running of 3 wanted/.test((await page.locator('#service-instances').textContent()) ?? ''),
+    60_000,
+  );
+  await eventually(
+    'the new instance is registered',
+    async () => (await page.locator('#instances tr[data-agreement="agree"]').count()) === 3,
+    60_000,
+  );
+  assert.equal(
+    await page.evaluate(() => (globalThis as unknown as { sameDocument?: boolean }).sameDocument),
+    true,
+    'the page was not reloaded',
+  );
   assert.equal((await echoApp()).instances, 3);
   await shot(page, 'scaled');
 
@@ -144,34 +186,70 @@ test('a scale-up through the page shows live, without reloading', async () => {
   await page.locator('#nav a[data-view="cluster"]').click();
   const host = page.locator('#hosts tbody tr').first();
   await host.waitFor();
-  const capacity = await platform.marathon.request<{ slaves: Array<{ resources: { cpus: number } }> }>('GET', '/master/slaves', undefined, undefined, 'agents');
-  assert.match((await host.textContent()) ?? '', new RegExp(`0\\.4 of ${capacity.slaves[0]!.resources.cpus}(?![\\d.])`), 'three echo and one pinger task at 0.1 cpus, of the engine\'s capacity');
+  const capacity = await platform.marathon.request<{ slaves: Array<{ resources: { cpus: number } }> }>(
+    'GET',
+    '/master/slaves',
+    undefined,
+    undefined,
+    'agents',
+  );
+  assert.match(
+    (await host.textContent()) ?? '',
+    new RegExp(`0\\.4 of ${capacity.slaves[0]!.resources.cpus}(?![\\d.])`),
+    "three echo and one pinger task at 0.1 cpus, of the engine's capacity",
+  );
   await shot(page, 'cluster');
   // a host's tasks, from the same live state
   await host.locator('a').click();
-  await eventually('the host lists its four running tasks', async () => (await page.locator('#instances tbody tr').count()) === 4);
+  await eventually(
+    'the host lists its four running tasks',
+    async () => (await page.locator('#instances tbody tr').count()) === 4,
+  );
   await page.context().close();
 });
 
 test('a failing deployment shows its error and the task failure', async () => {
   const page = await openPage('#/deployments');
-  const broken = ['deploy:', '  broken:', '    image: 127.0.0.1:9/theseus/does-not-exist:local', '    labels: [demo]', '    ports: {http: 8000}', '    instances: 1', '    cpus: 0.1', '    mem: 32', '    deadline: 20', '    onFailure: keep'].join('\n');
+  const broken = [
+    'deploy:',
+    '  broken:',
+    '    image: 127.0.0.1:9/theseus/does-not-exist:local',
+    '    labels: [demo]',
+    '    ports: {http: 8000}',
+    '    instances: 1',
+    '    cpus: 0.1',
+    '    mem: 32',
+    '    deadline: 20',
+    '    onFailure: keep',
+  ].join('\n');
   const submitted = await api('POST', '/deploy', broken);
   assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
   const id = submitted.body.id as string;
   const panel = page.locator(`.deployment[data-deployment="${id}"]`);
   await panel.waitFor(); // appears live, queued or running
-  await eventually('the deployment is shown failed', async () => (await panel.getAttribute('data-state')) === 'failed', 90_000, 500);
+  await eventually(
+    'the deployment is shown failed',
+    async () => (await panel.getAttribute('data-state')) === 'failed',
+    90_000,
+    500,
+  );
   const record = (await api('GET', `/deployments/${id}`)).body;
   assert.equal(record.state, 'failed');
   const stepError = record.steps[0].error.message as string;
   assert.ok(stepError.length > 0);
-  assert.ok(((await panel.locator('.step-error').textContent()) ?? '').includes(stepError), 'the step error is on the page');
+  assert.ok(
+    ((await panel.locator('.step-error').textContent()) ?? '').includes(stepError),
+    'the step error is on the page',
+  );
   await shot(page, 'deployment-failed');
 
   await page.locator('#nav a[data-view="events"]').click();
   await page.locator('#events li[data-type="status_update_event"]').first().waitFor();
-  await eventually('the task failure is in the events', async () => /broken.*TASK_FAILED|TASK_FAILED.*broken/s.test((await page.locator('#events').textContent()) ?? ''), 30_000);
+  await eventually(
+    'the task failure is in the events',
+    async () => /broken.*TASK_FAILED|TASK_FAILED.*broken/s.test((await page.locator('#events').textContent()) ?? ''),
+    30_000,
+  );
   await shot(page, 'events');
   await page.context().close();
 });
@@ -181,8 +259,16 @@ test('with the engine gone the page says so and keeps showing the last known sta
   await page.locator('#services tr[data-service="echo"]').waitFor();
   assert.equal(await page.locator('#degraded').isHidden(), true);
   await platform.engine.stop();
-  await eventually('the page says Marathon does not answer', async () => /Marathon does not answer/.test((await page.locator('#degraded').textContent()) ?? ''), 30_000);
-  assert.equal(await page.locator('#services tr[data-service="echo"] .desired').textContent(), '3', 'the last known state stays on the page');
+  await eventually(
+    'the page says Marathon does not answer',
+    async () => /Marathon does not answer/.test((await page.locator('#degraded').textContent()) ?? ''),
+    30_000,
+  );
+  assert.equal(
+    await page.locator('#services tr[data-service="echo"] .desired').textContent(),
+    '3',
+    'the last known state stays on the page',
+  );
   await shot(page, 'engine-gone');
   await page.context().close();
 });

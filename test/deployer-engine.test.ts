@@ -15,19 +15,21 @@ import { startEngineAndDeployer, type EngineAndDeployer } from './support/engine
 const service = `web-${randomBytes(3).toString('hex')}`;
 
 function doc(extra: string): string {
-  return [
-    'deploy:',
-    `  ${service}:`,
-    '    image: theseus/busybox:local',
-    '    labels: [it]',
-    '    ports: {http: 8080}',
-    '    cmd: "mkdir -p /www && env > /www/env.txt && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www"',
-    '    cpus: 0.1',
-    '    mem: 32',
-    '    healthChecks: [{protocol: HTTP, path: /, gracePeriodSeconds: 10, intervalSeconds: 1, timeoutSeconds: 1}]',
-    '    upgrade: {minimumHealthCapacity: 0.5, maximumOverCapacity: 0.5}',
-    extra,
-  ].join('\n') + '\n';
+  return (
+    [
+      'deploy:',
+      `  ${service}:`,
+      '    image: theseus/busybox:local',
+      '    labels: [it]',
+      '    ports: {http: 8080}',
+      '    cmd: "mkdir -p /www && env > /www/env.txt && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www"',
+      '    cpus: 0.1',
+      '    mem: 32',
+      '    healthChecks: [{protocol: HTTP, path: /, gracePeriodSeconds: 10, intervalSeconds: 1, timeoutSeconds: 1}]',
+      '    upgrade: {minimumHealthCapacity: 0.5, maximumOverCapacity: 0.5}',
+      extra,
+    ].join('\n') + '\n'
+  );
 }
 
 describe('deployer with the engine', () => {
@@ -44,13 +46,23 @@ describe('deployer with the engine', () => {
 
   after(async () => {
     await fetch(`${engineUrl}/v2/apps/theseus/default/${service}--it`, { method: 'DELETE' }).catch(() => {});
-    await eventually('the app gone', async () => (await fetch(`${engineUrl}/v2/apps/theseus/default/${service}--it`)).status === 404, 30_000).catch(() => {});
+    await eventually(
+      'the app gone',
+      async () => (await fetch(`${engineUrl}/v2/apps/theseus/default/${service}--it`)).status === 404,
+      30_000,
+    ).catch(() => {});
     await parts?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  async function deploy(body: string): Promise<{ state: string; steps: Array<{ action: string; state: string; error?: { message: string } }> }> {
-    const res = await fetch(`${deployerUrl}/deploy?wait=true&timeout=120`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/yaml' }, body });
+  async function deploy(
+    body: string,
+  ): Promise<{ state: string; steps: Array<{ action: string; state: string; error?: { message: string } }> }> {
+    const res = await fetch(`${deployerUrl}/deploy?wait=true&timeout=120`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/yaml' },
+      body,
+    });
     assert.equal(res.status, 200, await res.clone().text());
     return (await res.json()) as never;
   }
@@ -89,7 +101,9 @@ describe('deployer with the engine', () => {
     const rolled = await deploy(doc('    instances: 1\n    environment: {RELEASE: "2"}'));
     assert.equal(rolled.state, 'succeeded', JSON.stringify(rolled.steps));
     assert.equal(rolled.steps[0]!.action, 'update');
-    const app = (await (await fetch(`${engineUrl}/v2/apps/theseus/default/${service}--it`)).json()) as { app: { env: Record<string, string>; tasks: Array<{ version: string }>; version: string } };
+    const app = (await (await fetch(`${engineUrl}/v2/apps/theseus/default/${service}--it`)).json()) as {
+      app: { env: Record<string, string>; tasks: Array<{ version: string }>; version: string };
+    };
     assert.equal(app.app.env.RELEASE, '2');
 
     const removed = await deploy(`remove:\n  ${service}: {labels: [it]}\n`);

@@ -34,7 +34,12 @@ const DOCUMENT = `deploy:
 
 test('every app the deployer writes is accepted by the engine and read back as written', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'theseus-engine-deployer-'));
-  const engine = await startEngine({ dataDir, port: 0, listenHost: '127.0.0.1', logger: createLogger({ component: 'test', level: 'error', format: 'json' }) });
+  const engine = await startEngine({
+    dataDir,
+    port: 0,
+    listenHost: '127.0.0.1',
+    logger: createLogger({ component: 'test', level: 'error', format: 'json' }),
+  });
   try {
     const client = new MarathonClient({ urls: [engine.url] });
     const context = { appGroup: 'theseus', etcdEndpoints: ['http://127.0.0.1:2379'], etcdPrefix: '/theseus' };
@@ -46,12 +51,18 @@ test('every app the deployer writes is accepted by the engine and read back as w
       for (const [key, value] of Object.entries(app)) {
         if (key === 'container' || key === 'portDefinitions' || key === 'healthChecks') continue; // defaults and service ports are added
         // Marathon 1.5+ leaves empty lists and maps out of its answers (omitEmpty), as the engine does
-        const empty = (v: unknown) => v === undefined || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+        const empty = (v: unknown) =>
+          v === undefined ||
+          (Array.isArray(v) && v.length === 0) ||
+          (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
         if (empty(value)) assert.ok(empty(stored[key]), `${app.id}: ${key}`);
         else assert.deepEqual(stored[key], value, `${app.id}: ${key}`);
       }
       assert.equal(stored.container?.docker?.image, (app.container as { docker: { image: string } }).docker.image);
-      assert.deepEqual(stored.container?.portMappings?.map((m) => [m.containerPort, m.name, m.protocol]), (app.container?.portMappings ?? []).map((m) => [m.containerPort, m.name, m.protocol ?? 'tcp']));
+      assert.deepEqual(
+        stored.container?.portMappings?.map((m) => [m.containerPort, m.name, m.protocol]),
+        (app.container?.portMappings ?? []).map((m) => [m.containerPort, m.name, m.protocol ?? 'tcp']),
+      );
     }
   } finally {
     await engine.stop();

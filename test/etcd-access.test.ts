@@ -48,13 +48,31 @@ before(async () => {
   for (const cn of ['root', 'theseus-subscriber', 'theseus-container']) certs[cn] = tls.client(cn);
   etcd = await EtcdProcess.start('127.0.0.1', { tls: { ...tls.server, clientCa: tls.ca } });
   passwords = join(tls.dir, 'passwords');
-  const env = { ...process.env, ETCD_ENDPOINTS: etcd.endpoint, THESEUS_ETCD_PREFIX: PREFIX, ETCD_CA_FILE: tls.ca, ETCD_CERT_FILE: certs.root!.cert, ETCD_KEY_FILE: certs.root!.key };
+  const env = {
+    ...process.env,
+    ETCD_ENDPOINTS: etcd.endpoint,
+    THESEUS_ETCD_PREFIX: PREFIX,
+    ETCD_CA_FILE: tls.ca,
+    ETCD_CERT_FILE: certs.root!.cert,
+    ETCD_KEY_FILE: certs.root!.key,
+  };
   for (const run of [1, 2]) {
-    const script = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=source', join(root, 'cluster/scripts/etcd-auth.mjs'), passwords], { env, encoding: 'utf8' });
+    const script = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--conditions=source', join(root, 'cluster/scripts/etcd-auth.mjs'), passwords],
+      { env, encoding: 'utf8' },
+    );
     assert.equal(script.status, 0, `run ${run}: ${script.stderr}`);
   }
 
-  engine = await startEngine({ dataDir: join(tls.dir, 'engine'), port: 0, listenHost: '127.0.0.1', portRange: [36100, 36199], allowHostCommands: true, logger: quiet() }); // the app is a host command
+  engine = await startEngine({
+    dataDir: join(tls.dir, 'engine'),
+    port: 0,
+    listenHost: '127.0.0.1',
+    portRange: [36100, 36199],
+    allowHostCommands: true,
+    logger: quiet(),
+  }); // the app is a host command
   const subscriberAccess = readEtcdAccess({
     username: 'theseus-subscriber',
     passwordFile: join(passwords, 'theseus-subscriber.password'),
@@ -77,7 +95,15 @@ before(async () => {
   const created = await fetch(`${engine.url}/v2/apps`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ id: '/theseus/default/web', cmd: 'sleep 600', cpus: 0.01, mem: 16, instances: 1, labels: identityLabels(ref), portDefinitions: [{ port: 0, name: 'http', protocol: 'tcp' }] }),
+    body: JSON.stringify({
+      id: '/theseus/default/web',
+      cmd: 'sleep 600',
+      cpus: 0.01,
+      mem: 16,
+      instances: 1,
+      labels: identityLabels(ref),
+      portDefinitions: [{ port: 0, name: 'http', protocol: 'tcp' }],
+    }),
   });
   assert.equal(created.status, 201, await created.text());
 });
@@ -110,7 +136,10 @@ test('the subscriber writes; guestutils and the watcher read as the container us
   }
 
   const deltas: EndpointDelta[] = [];
-  const watcher = watchServices(['web'], (_service, delta) => void deltas.push(delta), { env: containerEnv(), logger: { info() {}, warn() {}, error() {} } });
+  const watcher = watchServices(['web'], (_service, delta) => void deltas.push(delta), {
+    env: containerEnv(),
+    logger: { info() {}, warn() {}, error() {} },
+  });
   try {
     await watcher.ready;
     await eventually('the watcher told about the instance', async () => deltas.some((d) => d.added.length === 1));
@@ -121,7 +150,14 @@ test('the subscriber writes; guestutils and the watcher read as the container us
 
 test('the container user cannot write or delete a record; a certificate from another CA is refused', async () => {
   const keys = await eventually('a record', async () => {
-    const reader = createEtcdClient({ endpoints: [etcd.endpoint], access: readEtcdAccess({ caFile: tls.ca, certFile: certs['theseus-container']!.cert, keyFile: certs['theseus-container']!.key }) });
+    const reader = createEtcdClient({
+      endpoints: [etcd.endpoint],
+      access: readEtcdAccess({
+        caFile: tls.ca,
+        certFile: certs['theseus-container']!.cert,
+        keyFile: certs['theseus-container']!.key,
+      }),
+    });
     try {
       const found = Object.keys(await reader.getAll().prefix(layout.serviceEndpoints('default', 'web')).strings());
       return found.length ? found : undefined;
@@ -132,13 +168,25 @@ test('the container user cannot write or delete a record; a certificate from ano
   const env = containerEnv();
   const asContainer = createEtcdClient({
     endpoints: [etcd.endpoint],
-    access: { username: env.ETCD_USERNAME, password: env.ETCD_PASSWORD, ca: Buffer.from(env.ETCD_CA!), cert: readFileSync(env.ETCD_CERT_FILE!), key: readFileSync(env.ETCD_KEY_FILE!) },
+    access: {
+      username: env.ETCD_USERNAME,
+      password: env.ETCD_PASSWORD,
+      ca: Buffer.from(env.ETCD_CA!),
+      cert: readFileSync(env.ETCD_CERT_FILE!),
+      key: readFileSync(env.ETCD_KEY_FILE!),
+    },
   });
   try {
     const forged = JSON.stringify({ forged: true });
     await assert.rejects(asContainer.put(keys[0]!).value(forged).exec(), EtcdPermissionDeniedError);
     await assert.rejects(asContainer.delete().key(keys[0]!).exec(), EtcdPermissionDeniedError);
-    await assert.rejects(asContainer.put(layout.endpoint('default', 'web', 'forged.task')).value(forged).exec(), EtcdPermissionDeniedError);
+    await assert.rejects(
+      asContainer
+        .put(layout.endpoint('default', 'web', 'forged.task'))
+        .value(forged)
+        .exec(),
+      EtcdPermissionDeniedError,
+    );
     assert.notEqual(await asContainer.get(keys[0]!).string(), forged);
   } finally {
     asContainer.close();

@@ -21,7 +21,9 @@ let caller = '';
 
 function docker(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) =>
-    execFile('docker', args, { encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) => done({ code: err ? 1 : 0, stdout, stderr })),
+    execFile('docker', args, { encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) =>
+      done({ code: err ? 1 : 0, stdout, stderr }),
+    ),
   );
 }
 
@@ -35,37 +37,87 @@ async function eventually(check: () => Promise<boolean>, what: string, timeoutMs
 
 /** A busybox httpd answering its name at / and ok at /healthz; returns its endpoint record. */
 async function backend(name: string, healthy: boolean | null = true): Promise<EndpointRecord> {
-  const run = await docker('run', '-d', '--label', label, 'theseus/busybox:local', 'sh', '-c',
-    `mkdir -p /www && echo ${name} > /www/index.html && echo ok > /www/healthz && exec httpd -f -p 8000 -h /www`);
+  const run = await docker(
+    'run',
+    '-d',
+    '--label',
+    label,
+    'theseus/busybox:local',
+    'sh',
+    '-c',
+    `mkdir -p /www && echo ${name} > /www/index.html && echo ok > /www/healthz && exec httpd -f -p 8000 -h /www`,
+  );
   assert.equal(run.code, 0, run.stderr);
   const ip = (await docker('inspect', '-f', '{{.NetworkSettings.IPAddress}}', run.stdout.trim())).stdout.trim();
   const appId = toAppId({ namespace: 'default', service: 'echo', labels: [] });
   return {
-    v: 1, cluster: 'default', namespace: 'default', service: 'echo', labels: [], appId,
-    taskId: `theseus_default_echo.instance-${name}-${randomUUID().slice(0, 8)}._app.1`, appVersion: '2026-12-01T00:00:00.000Z',
-    host: ip, ipAddresses: [ip], ports: { http: { host: 8000, container: 8000, protocol: 'tcp' } },
-    healthy, startedAt: new Date().toISOString(), updatedAt: new Date().toISOString(),
+    v: 1,
+    cluster: 'default',
+    namespace: 'default',
+    service: 'echo',
+    labels: [],
+    appId,
+    taskId: `theseus_default_echo.instance-${name}-${randomUUID().slice(0, 8)}._app.1`,
+    appVersion: '2026-12-01T00:00:00.000Z',
+    host: ip,
+    ipAddresses: [ip],
+    ports: { http: { host: 8000, container: 8000, protocol: 'tcp' } },
+    healthy,
+    startedAt: new Date().toISOString(),
+    updatedAt: new Date().toISOString(),
   };
 }
 
 async function put(r: EndpointRecord): Promise<void> {
-  await client.put(layout.endpoint(r.namespace, r.service, r.taskId)).value(encodeEndpointRecord(r)).exec();
+  await client
+    .put(layout.endpoint(r.namespace, r.service, r.taskId))
+    .value(encodeEndpointRecord(r))
+    .exec();
 }
 
 /** Which backends answer through the balancer over a few calls. */
 async function served(calls = 8): Promise<Set<string>> {
-  const r = await docker('exec', caller, 'sh', '-c', `for i in $(seq ${calls}); do wget -q -O - http://${lbAddress}/ || echo FAILED; done`);
-  return new Set(r.stdout.split('\n').map((l) => l.trim()).filter(Boolean));
+  const r = await docker(
+    'exec',
+    caller,
+    'sh',
+    '-c',
+    `for i in $(seq ${calls}); do wget -q -O - http://${lbAddress}/ || echo FAILED; done`,
+  );
+  return new Set(
+    r.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean),
+  );
 }
 
 before(async () => {
   execFileSync('bash', [join(ROOT, 'examples/lb/build.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const network = execFileSync('docker', ['network', 'inspect', 'bridge', '--format', '{{json .}}'], { encoding: 'utf8' });
-  const gateway = execFileSync(process.execPath, [join(ROOT, 'cluster/scripts/bridge-gateway.mjs')], { input: network, encoding: 'utf8' }).trim();
-  const run = await docker('run', '-d', '--label', label,
-    '-e', `ETCD_ENDPOINTS=http://${gateway}:${new URL(etcdUrl).port || '2379'}`, '-e', `THESEUS_ETCD_PREFIX=${layout.prefix}`,
-    '-e', 'ENVIRONMENT_NAME=default', '-e', 'CONTAINER_PORT_HTTP=8080', '-e', 'WATCH_COALESCE_MS=50',
-    'theseus/example-lb:local');
+  const network = execFileSync('docker', ['network', 'inspect', 'bridge', '--format', '{{json .}}'], {
+    encoding: 'utf8',
+  });
+  const gateway = execFileSync(process.execPath, [join(ROOT, 'cluster/scripts/bridge-gateway.mjs')], {
+    input: network,
+    encoding: 'utf8',
+  }).trim();
+  const run = await docker(
+    'run',
+    '-d',
+    '--label',
+    label,
+    '-e',
+    `ETCD_ENDPOINTS=http://${gateway}:${new URL(etcdUrl).port || '2379'}`,
+    '-e',
+    `THESEUS_ETCD_PREFIX=${layout.prefix}`,
+    '-e',
+    'ENVIRONMENT_NAME=default',
+    '-e',
+    'CONTAINER_PORT_HTTP=8080',
+    '-e',
+    'WATCH_COALESCE_MS=50',
+    'theseus/example-lb:local',
+  );
   assert.equal(run.code, 0, run.stderr);
   lb = run.stdout.trim();
   lbAddress = `${(await docker('inspect', '-f', '{{.NetworkSettings.IPAddress}}', lb)).stdout.trim()}:8080`;
@@ -82,7 +134,10 @@ after(async () => {
 
 test('the balancer follows the healthy endpoints and reloads without restarting', async () => {
   // No instance yet: HAProxy answers, with no server to send to.
-  await eventually(async () => (await docker('exec', caller, 'wget', '-q', '-O', '-', `http://${lbAddress}/lb-healthz`)).code === 0, 'the balancer to listen');
+  await eventually(
+    async () => (await docker('exec', caller, 'wget', '-q', '-O', '-', `http://${lbAddress}/lb-healthz`)).code === 0,
+    'the balancer to listen',
+  );
   const master = (await docker('exec', lb, 'cat', '/run/lb/haproxy.pid')).stdout.trim();
 
   const one = await backend('one');
@@ -99,7 +154,10 @@ test('the balancer follows the healthy endpoints and reloads without restarting'
   await put(three);
   await eventually(async () => (await served(12)).has('three'), 'a new instance in rotation');
 
-  await client.delete().key(layout.endpoint('default', 'echo', one.taskId)).exec();
+  await client
+    .delete()
+    .key(layout.endpoint('default', 'echo', one.taskId))
+    .exec();
   await eventually(async () => !(await served(12)).has('one'), 'a removed instance out of rotation');
   const after = await served(12);
   assert.ok(after.has('two') && after.has('three') && !after.has('FAILED'), [...after].join(','));
@@ -107,7 +165,11 @@ test('the balancer follows the healthy endpoints and reloads without restarting'
   const config = (await docker('exec', lb, 'cat', '/run/lb/haproxy.cfg')).stdout;
   assert.match(config, new RegExp(`server ${two.taskId.replace(/\./g, '\\.')} ${two.host}:8000 check`));
   assert.doesNotMatch(config, new RegExp(sick.taskId.replace(/\./g, '\\.')));
-  assert.equal((await docker('exec', lb, 'cat', '/run/lb/haproxy.pid')).stdout.trim(), master, 'the same master: reloads, not restarts');
+  assert.equal(
+    (await docker('exec', lb, 'cat', '/run/lb/haproxy.pid')).stdout.trim(),
+    master,
+    'the same master: reloads, not restarts',
+  );
   const logs = await docker('logs', lb);
   assert.match(logs.stderr + logs.stdout, /"message":"reloaded"/);
 });

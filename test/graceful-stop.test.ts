@@ -9,7 +9,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEtcdClient, createLogger, EtcdLayout, MarathonClient, readDeployDocument, type MarathonApp } from '@theseus/services';
+import {
+  createEtcdClient,
+  createLogger,
+  EtcdLayout,
+  MarathonClient,
+  readDeployDocument,
+  type MarathonApp,
+} from '@theseus/services';
 import { toMarathonApp } from '@theseus/deployer';
 import { Subscriber } from '@theseus/subscriber';
 import { answers, eventually, freePort, startPart, type PartProcess } from './support/processes.js';
@@ -41,7 +48,11 @@ describe('graceful stop with discovery', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const low = 33000 + Math.floor(Math.random() * 2000);
-    engine = await startPart('engine', { args: ['--port', String(port), '--data-dir', dataDir], env: { ENGINE_PORT_RANGE: `${low}-${low + 20}` }, ready: () => answers(`${url}/ping`) });
+    engine = await startPart('engine', {
+      args: ['--port', String(port), '--data-dir', dataDir],
+      env: { ENGINE_PORT_RANGE: `${low}-${low + 20}` },
+      ready: () => answers(`${url}/ping`),
+    });
     marathon = new MarathonClient({ urls: [url] });
     subscriber = new Subscriber({
       marathonUrls: [url],
@@ -63,10 +74,17 @@ describe('graceful stop with discovery', () => {
     await subscriber?.stop();
     if (app) {
       await marathon?.deleteApp(app.id, { force: true }).catch(() => {});
-      await eventually('the app gone', async () => (await marathon.listApps()).length === 0 && (await marathon.listTasks()).length === 0, 30_000).catch(() => {});
+      await eventually(
+        'the app gone',
+        async () => (await marathon.listApps()).length === 0 && (await marathon.listTasks()).length === 0,
+        30_000,
+      ).catch(() => {});
     }
     await engine?.stop();
-    await etcd.delete().prefix(prefix + '/').catch(() => {});
+    await etcd
+      .delete()
+      .prefix(prefix + '/')
+      .catch(() => {});
     etcd.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -79,16 +97,32 @@ describe('graceful stop with discovery', () => {
   test('the record is removed at TASK_KILLING, before the instance has stopped', async () => {
     assert.equal(app.taskKillGracePeriodSeconds, 120);
     await marathon.createApp(app);
-    const task = await eventually('a running task', async () => (await marathon.appTasks(app.id)).find((t) => t.state === 'TASK_RUNNING'), 60_000);
-    await eventually('the record in etcd', async () => (await recordedTaskIds()).some((id) => id.includes(task.id)), 20_000);
+    const task = await eventually(
+      'a running task',
+      async () => (await marathon.appTasks(app.id)).find((t) => t.state === 'TASK_RUNNING'),
+      60_000,
+    );
+    await eventually(
+      'the record in etcd',
+      async () => (await recordedTaskIds()).some((id) => id.includes(task.id)),
+      20_000,
+    );
 
     await marathon.killTasks([task.id], { scale: true });
-    await eventually('the record gone', async () => !(await recordedTaskIds()).some((id) => id.includes(task.id)), 20_000);
+    await eventually(
+      'the record gone',
+      async () => !(await recordedTaskIds()).some((id) => id.includes(task.id)),
+      20_000,
+    );
     const during = (await marathon.appTasks(app.id)).find((t) => t.id === task.id);
     assert.equal(during?.state, 'TASK_KILLING', 'the instance is still draining when its record is gone');
 
     writeFileSync(join(dataDir, 'volumes', task.id, 'data', 'gate'), '');
-    await eventually('the task ended', async () => !(await marathon.appTasks(app.id)).some((t) => t.id === task.id), 30_000);
+    await eventually(
+      'the task ended',
+      async () => !(await marathon.appTasks(app.id)).some((t) => t.id === task.id),
+      30_000,
+    );
     assert.deepEqual(await recordedTaskIds(), []);
   });
 });

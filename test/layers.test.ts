@@ -10,7 +10,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const WORKSPACES = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces;
+const WORKSPACES = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { workspaces: string[] })
+  .workspaces;
 
 function sources(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
@@ -25,7 +26,9 @@ function sources(dir: string, out: string[] = []): string[] {
 /** Package names a file imports (static and dynamic), without node's own modules. */
 function importedPackages(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  const specifiers = [...text.matchAll(/^\s*(?:import|export)\b[^'"]*?\bfrom\s+['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm)].map((m) => m[1] ?? m[2]!);
+  const specifiers = [
+    ...text.matchAll(/^\s*(?:import|export)\b[^'"]*?\bfrom\s+['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm),
+  ].map((m) => m[1] ?? m[2]!);
   return specifiers
     .filter((s) => !s.startsWith('.') && !s.startsWith('node:') && !builtinModules.includes(s))
     .map((s) => (s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0]!));
@@ -35,11 +38,23 @@ const shipped = (file: string) => !/\.test\.ts$|\/testing\/|test-support/.test(f
 
 test('no package has an import cycle (madge)', () => {
   try {
-    execFileSync(process.execPath, [join(root, 'node_modules/madge/bin/cli.js'), '--circular', '--no-spinner', '--no-color', '--extensions', 'ts', ...WORKSPACES], {
-      cwd: root,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    execFileSync(
+      process.execPath,
+      [
+        join(root, 'node_modules/madge/bin/cli.js'),
+        '--circular',
+        '--no-spinner',
+        '--no-color',
+        '--extensions',
+        'ts',
+        ...WORKSPACES,
+      ],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
   } catch (err) {
     const { stdout, stderr } = err as { stdout?: string; stderr?: string };
     assert.fail(`madge found a cycle (or could not run):\n${stdout ?? ''}${stderr ?? ''}`);
@@ -70,9 +85,14 @@ test('every workspace declares the packages its shipped code imports', () => {
       dependencies?: Record<string, string>;
       peerDependencies?: Record<string, string>;
     };
-    const declared = new Set([manifest.name, ...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);
+    const declared = new Set([
+      manifest.name,
+      ...Object.keys(manifest.dependencies ?? {}),
+      ...Object.keys(manifest.peerDependencies ?? {}),
+    ]);
     for (const file of sources(join(root, workspace, 'src')).filter(shipped)) {
-      for (const name of importedPackages(file)) if (!name.startsWith('@types/') && !declared.has(name)) missing.push(`${relative(root, file)}: ${name}`);
+      for (const name of importedPackages(file))
+        if (!name.startsWith('@types/') && !declared.has(name)) missing.push(`${relative(root, file)}: ${name}`);
     }
   }
   assert.deepEqual([...new Set(missing)], []);

@@ -72,7 +72,11 @@ function values(unit: Unit, section: string, key: string): string[] {
 
 /** systemd's ${VAR} expansion in Exec lines; an unknown variable is an error. */
 function expand(unit: string, text: string, env: Record<string, string>): string {
-  assert.doesNotMatch(text.replace(/\$\{[A-Z0-9_]+\}/g, ''), /\$[A-Za-z_]/, `${unit}: use \${VAR}, not $VAR (whitespace splitting)`);
+  assert.doesNotMatch(
+    text.replace(/\$\{[A-Z0-9_]+\}/g, ''),
+    /\$[A-Za-z_]/,
+    `${unit}: use \${VAR}, not $VAR (whitespace splitting)`,
+  );
   return text.replace(/\$\{([A-Z0-9_]+)\}/g, (_, name: string) => {
     assert.ok(name in env, `${unit}: \${${name}} is set by neither cluster.env nor host.env`);
     return env[name]!;
@@ -90,7 +94,8 @@ function renderHostEnv(config: string, address: string): Record<string, string> 
   return readEnv(r.stdout);
 }
 
-const portOf = (url: string) => Number(new URL(url.replace(/^zk:\/\/([^,/]+).*$/, 'http://$1/').replace(/^redis:\/\/(?:[^@]*@)?/, 'http://')).port);
+const portOf = (url: string) =>
+  Number(new URL(url.replace(/^zk:\/\/([^,/]+).*$/, 'http://$1/').replace(/^redis:\/\/(?:[^@]*@)?/, 'http://')).port);
 
 const files = filesUnder(DIR);
 const clusterEnv = readEnv(readFileSync(join(DIR, 'cluster.env'), 'utf8'));
@@ -100,7 +105,11 @@ const units = unitFiles.map((f) => parseUnit(f, readFileSync(join(DIR, f), 'utf8
 test('every file is of a kind these tests check', () => {
   const unchecked = files.filter((f) => !/\.(ya?ml|service|sh|md)$|(^|\/)cluster\.env$|\.env\.example$/.test(f));
   assert.deepEqual(unchecked, []);
-  for (const kind of ['.yaml', '.service', '.sh']) assert.ok(files.some((f) => f.endsWith(kind)), `has ${kind} files`);
+  for (const kind of ['.yaml', '.service', '.sh'])
+    assert.ok(
+      files.some((f) => f.endsWith(kind)),
+      `has ${kind} files`,
+    );
 });
 
 test('shell scripts pass bash -n and are executable where they are run directly', () => {
@@ -113,7 +122,11 @@ test('shell scripts pass bash -n and are executable where they are run directly'
 
 describe('cluster.env', () => {
   test('is accepted by the install scripts and names every port the units use', () => {
-    const r = bash('set -euo pipefail; source "$1"; load_config "$2"; echo "$MARATHON_PORT"', LIB, join(DIR, 'cluster.env'));
+    const r = bash(
+      'set -euo pipefail; source "$1"; load_config "$2"; echo "$MARATHON_PORT"',
+      LIB,
+      join(DIR, 'cluster.env'),
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), clusterEnv.MARATHON_PORT);
     const lib = readFileSync(LIB, 'utf8');
@@ -159,7 +172,11 @@ describe('systemd units', () => {
       assert.deepEqual([...unit.sections.keys()], ['Unit', 'Service', 'Install'], unit.file);
       assert.equal(values(unit, 'Unit', 'Description').length, 1, `${unit.file}: Description`);
       assert.match(values(unit, 'Unit', 'Requires').join(' '), /docker\.service/);
-      assert.deepEqual(values(unit, 'Service', 'EnvironmentFile'), ['/etc/theseus/cluster.env', '/etc/theseus/host.env'], unit.file);
+      assert.deepEqual(
+        values(unit, 'Service', 'EnvironmentFile'),
+        ['/etc/theseus/cluster.env', '/etc/theseus/host.env'],
+        unit.file,
+      );
       assert.deepEqual(values(unit, 'Service', 'Restart'), ['always'], unit.file);
       assert.deepEqual(values(unit, 'Install', 'WantedBy'), ['multi-user.target'], unit.file);
       const [start, ...more] = values(unit, 'Service', 'ExecStart');
@@ -173,10 +190,13 @@ describe('systemd units', () => {
   });
 
   test('carry no port numbers of their own: every port comes from cluster.env', () => {
-    const ports = Object.entries(clusterEnv).filter(([k]) => k.endsWith('_PORT')).map(([, v]) => v);
+    const ports = Object.entries(clusterEnv)
+      .filter(([k]) => k.endsWith('_PORT'))
+      .map(([, v]) => v);
     for (const unit of units) {
       const start = values(unit, 'Service', 'ExecStart')[0]!;
-      for (const port of ports) assert.doesNotMatch(start, new RegExp(`[^0-9$]${port}(?![0-9])`), `${unit.file} spells port ${port} out`);
+      for (const port of ports)
+        assert.doesNotMatch(start, new RegExp(`[^0-9$]${port}(?![0-9])`), `${unit.file} spells port ${port} out`);
     }
   });
 
@@ -190,7 +210,9 @@ describe('systemd units', () => {
         const target = join(dir, f.replace(/^units\//, ''));
         writeFileSync(target, readFileSync(join(DIR, f), 'utf8').replaceAll('/usr/bin/docker', docker));
         const r = spawnSync('systemd-analyze', ['verify', '--man=no', target], { encoding: 'utf8' });
-        const complaints = (r.stdout + r.stderr).split('\n').filter((l) => l.includes(target) || l.startsWith(f.replace(/^units\//, '')));
+        const complaints = (r.stdout + r.stderr)
+          .split('\n')
+          .filter((l) => l.includes(target) || l.startsWith(f.replace(/^units\//, '')));
         assert.deepEqual(complaints, [], `${f}:\n${r.stderr}`);
       }
     } finally {
@@ -200,8 +222,19 @@ describe('systemd units', () => {
 });
 
 describe('install scripts', () => {
-  const ports = { ZK_PORT: '12181', ZK_PEER_PORT: '12888', ZK_ELECTION_PORT: '13888', MESOS_MASTER_PORT: '15050', MESOS_SLAVE_PORT: '15051',
-    MARATHON_PORT: '18080', ETCD_CLIENT_PORT: '12379', ETCD_PEER_PORT: '12380', REDIS_PORT: '16379', DEPLOYER_PORT: '15000', SUBSCRIBER_PORT: '15001' };
+  const ports = {
+    ZK_PORT: '12181',
+    ZK_PEER_PORT: '12888',
+    ZK_ELECTION_PORT: '13888',
+    MESOS_MASTER_PORT: '15050',
+    MESOS_SLAVE_PORT: '15051',
+    MARATHON_PORT: '18080',
+    ETCD_CLIENT_PORT: '12379',
+    ETCD_PEER_PORT: '12380',
+    REDIS_PORT: '16379',
+    DEPLOYER_PORT: '15000',
+    SUBSCRIBER_PORT: '15001',
+  };
   const masters = ['10.1.0.1', '10.1.0.2', '10.1.0.3'];
   let work = '';
   let config = '';
@@ -210,19 +243,39 @@ describe('install scripts', () => {
   before(() => {
     work = mkdtempSync(join(tmpdir(), 'theseus-install-'));
     let text = readFileSync(join(DIR, 'cluster.env'), 'utf8');
-    for (const [key, value] of Object.entries(ports)) text = text.replace(new RegExp(`^${key}=.*$`, 'm'), `${key}=${value}`);
-    text = text.replace(/^MASTER_HOSTS=.*$/m, `MASTER_HOSTS=${masters.join(' ')}`).replace(/^DATA_HOSTS=.*$/m, 'DATA_HOSTS=10.1.0.1 10.1.0.2 10.1.0.3')
+    for (const [key, value] of Object.entries(ports))
+      text = text.replace(new RegExp(`^${key}=.*$`, 'm'), `${key}=${value}`);
+    text = text
+      .replace(/^MASTER_HOSTS=.*$/m, `MASTER_HOSTS=${masters.join(' ')}`)
+      .replace(/^DATA_HOSTS=.*$/m, 'DATA_HOSTS=10.1.0.1 10.1.0.2 10.1.0.3')
       .replace(/^THESEUS_HOSTS=.*$/m, 'THESEUS_HOSTS=10.1.0.4');
     config = join(work, 'cluster.env');
     writeFileSync(config, text);
     secrets = join(work, 'secrets.env');
-    writeFileSync(secrets, 'THESEUS_API_TOKEN=0123456789abcdef0123456789abcdef0123\nREDIS_PASSWORD=fedcba9876543210fedcba98\n');
+    writeFileSync(
+      secrets,
+      'THESEUS_API_TOKEN=0123456789abcdef0123456789abcdef0123\nREDIS_PASSWORD=fedcba9876543210fedcba98\n',
+    );
   });
 
   const install = (role: string, address: string, root: string, extra: string[] = []) =>
-    spawnSync('bash', [join(DIR, `install/install-${role}.sh`), '--config', config, '--address', address, '--root', root, '--no-start', ...extra], { encoding: 'utf8' });
+    spawnSync(
+      'bash',
+      [
+        join(DIR, `install/install-${role}.sh`),
+        '--config',
+        config,
+        '--address',
+        address,
+        '--root',
+        root,
+        '--no-start',
+        ...extra,
+      ],
+      { encoding: 'utf8' },
+    );
 
-  test('write host settings whose URLs carry cluster.env\'s ports, and units that resolve against them', () => {
+  test("write host settings whose URLs carry cluster.env's ports, and units that resolve against them", () => {
     const root = join(work, 'master-2');
     const r = install('master', masters[1]!, root);
     assert.equal(r.status, 0, r.stderr);
@@ -233,16 +286,28 @@ describe('install scripts', () => {
     assert.equal(host.ZOO_SERVERS, masters.map((m, i) => `server.${i + 1}=${m}:12888:13888`).join(' '));
     assert.equal(host.MARATHON_URL, masters.map((m) => `http://${m}:18080`).join(','));
     assert.equal(host.ETCD_ENDPOINTS, ['10.1.0.1', '10.1.0.2', '10.1.0.3'].map((m) => `http://${m}:12379`).join(','));
-    assert.deepEqual(readEnv(readFileSync(join(root, 'etc/theseus/cluster.env'), 'utf8')), readEnv(readFileSync(config, 'utf8')));
+    assert.deepEqual(
+      readEnv(readFileSync(join(root, 'etc/theseus/cluster.env'), 'utf8')),
+      readEnv(readFileSync(config, 'utf8')),
+    );
 
     const env = { ...readEnv(readFileSync(config, 'utf8')), ...host };
     const resolved = (name: string) => {
       const unit = parseUnit(name, readFileSync(join(root, 'etc/systemd/system', `${name}.service`), 'utf8'));
       return expand(name, values(unit, 'Service', 'ExecStart')[0]!, env);
     };
-    assert.match(resolved('theseus-zookeeper'), /-e ZOO_MY_ID=2 -e ZOO_PORT=12181 -e ZOO_SERVERS=server\.1=10\.1\.0\.1:12888:13888 /);
-    assert.match(resolved('theseus-mesos-master'), /-e MESOS_ZK=zk:\/\/10\.1\.0\.1:12181,.* -e MESOS_QUORUM=2 -e MESOS_PORT=15050 .*-e LIBPROCESS_IP=10\.1\.0\.2 /);
-    assert.match(resolved('theseus-marathon'), /--master zk:\/\/[^ ]*:12181\/mesos --zk zk:\/\/[^ ]*:12181\/marathon --http_port 18080 --hostname 10\.1\.0\.2/);
+    assert.match(
+      resolved('theseus-zookeeper'),
+      /-e ZOO_MY_ID=2 -e ZOO_PORT=12181 -e ZOO_SERVERS=server\.1=10\.1\.0\.1:12888:13888 /,
+    );
+    assert.match(
+      resolved('theseus-mesos-master'),
+      /-e MESOS_ZK=zk:\/\/10\.1\.0\.1:12181,.* -e MESOS_QUORUM=2 -e MESOS_PORT=15050 .*-e LIBPROCESS_IP=10\.1\.0\.2 /,
+    );
+    assert.match(
+      resolved('theseus-marathon'),
+      /--master zk:\/\/[^ ]*:12181\/mesos --zk zk:\/\/[^ ]*:12181\/marathon --http_port 18080 --hostname 10\.1\.0\.2/,
+    );
   });
 
   test('refuse a host that is not listed for the role', () => {
@@ -260,10 +325,26 @@ describe('install scripts', () => {
     assert.match(redisConf, /^appendonly yes$/m);
     assert.match(redisConf, /^requirepass fedcba9876543210fedcba98$/m);
     assert.equal(statSync(join(dataRoot, 'etc/theseus/private')).mode & 0o777, 0o700);
-    const etcd = expand('theseus-etcd', values(parseUnit('etcd', readFileSync(join(dataRoot, 'etc/systemd/system/theseus-etcd.service'), 'utf8')), 'Service', 'ExecStart')[0]!,
-      { ...readEnv(readFileSync(config, 'utf8')), ...readEnv(readFileSync(join(dataRoot, 'etc/theseus/host.env'), 'utf8')) });
-    assert.match(etcd, /--listen-client-urls http:\/\/0\.0\.0\.0:12379 --advertise-client-urls http:\/\/10\.1\.0\.1:12379/);
-    assert.match(etcd, /--initial-cluster etcd-1=http:\/\/10\.1\.0\.1:12380,etcd-2=http:\/\/10\.1\.0\.2:12380,etcd-3=http:\/\/10\.1\.0\.3:12380 /);
+    const etcd = expand(
+      'theseus-etcd',
+      values(
+        parseUnit('etcd', readFileSync(join(dataRoot, 'etc/systemd/system/theseus-etcd.service'), 'utf8')),
+        'Service',
+        'ExecStart',
+      )[0]!,
+      {
+        ...readEnv(readFileSync(config, 'utf8')),
+        ...readEnv(readFileSync(join(dataRoot, 'etc/theseus/host.env'), 'utf8')),
+      },
+    );
+    assert.match(
+      etcd,
+      /--listen-client-urls http:\/\/0\.0\.0\.0:12379 --advertise-client-urls http:\/\/10\.1\.0\.1:12379/,
+    );
+    assert.match(
+      etcd,
+      /--initial-cluster etcd-1=http:\/\/10\.1\.0\.1:12380,etcd-2=http:\/\/10\.1\.0\.2:12380,etcd-3=http:\/\/10\.1\.0\.3:12380 /,
+    );
 
     // Only the first data host runs Redis.
     r = install('data', '10.1.0.2', join(work, 'data-2'), ['--secrets', secrets]);
@@ -279,7 +360,11 @@ describe('install scripts', () => {
     assert.equal(theseusEnv.REDIS_URL, 'redis://:fedcba9876543210fedcba98@10.1.0.1:16379');
     assert.equal(portOf(theseusEnv.REDIS_URL!), 16379);
     assert.equal(theseusEnv.THESEUS_API_TOKEN?.length, 36);
-    assert.doesNotMatch(readFileSync(join(theseusRoot, 'etc/theseus/host.env'), 'utf8'), /fedcba|0123456789abcdef/, 'no secret outside private/');
+    assert.doesNotMatch(
+      readFileSync(join(theseusRoot, 'etc/theseus/host.env'), 'utf8'),
+      /fedcba|0123456789abcdef/,
+      'no secret outside private/',
+    );
   });
 
   test('refuse the example secrets', () => {
@@ -292,8 +377,22 @@ describe('install scripts', () => {
 });
 
 describe('compose files', () => {
-  type Service = { image: string; network_mode?: string; environment?: Record<string, string>; command?: string[]; restart?: string; depends_on?: string[]; volumes?: string[]; pid?: string; privileged?: boolean };
-  const load = (f: string) => yaml.load(readFileSync(join(DIR, f), 'utf8')) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
+  type Service = {
+    image: string;
+    network_mode?: string;
+    environment?: Record<string, string>;
+    command?: string[];
+    restart?: string;
+    depends_on?: string[];
+    volumes?: string[];
+    pid?: string;
+    privileged?: boolean;
+  };
+  const load = (f: string) =>
+    yaml.load(readFileSync(join(DIR, f), 'utf8')) as {
+      services: Record<string, Service>;
+      volumes?: Record<string, unknown>;
+    };
   const trial = load('compose.yaml');
   const modern = load('compose.modern.yaml');
   const s = trial.services;
@@ -310,7 +409,16 @@ describe('compose files', () => {
   };
 
   test('compose.yaml runs every component on the host network, restarted, with named volumes declared', () => {
-    assert.deepEqual(Object.keys(s).sort(), ['deployer', 'etcd', 'marathon', 'mesos-master', 'mesos-slave', 'redis', 'subscriber', 'zookeeper']);
+    assert.deepEqual(Object.keys(s).sort(), [
+      'deployer',
+      'etcd',
+      'marathon',
+      'mesos-master',
+      'mesos-slave',
+      'redis',
+      'subscriber',
+      'zookeeper',
+    ]);
     for (const [name, service] of Object.entries(s)) {
       assert.match(service.image, /^[a-z0-9./-]+(:[A-Za-z0-9.${}:_-]+)?$/, `${name}: image`);
       assert.equal(service.network_mode, 'host', name);
@@ -318,7 +426,8 @@ describe('compose files', () => {
       for (const dep of service.depends_on ?? []) assert.ok(dep in s, `${name} depends on ${dep}, which exists`);
       for (const volume of service.volumes ?? []) {
         const source = volume.split(':')[0]!;
-        if (!source.startsWith('/')) assert.ok(trial.volumes && source in trial.volumes, `${name}: volume ${source} is declared`);
+        if (!source.startsWith('/'))
+          assert.ok(trial.volumes && source in trial.volumes, `${name}: volume ${source} is declared`);
       }
     }
     // Only these variables come from the caller's environment.
@@ -340,8 +449,10 @@ describe('compose files', () => {
     assert.equal(env('mesos-slave', 'MESOS_RESOURCES'), `ports(*):[${c.TASK_PORTS}]`);
     assert.equal(env('mesos-slave', 'MESOS_CONTAINERIZERS'), c.SLAVE_CONTAINERIZER);
     assert.equal(env('mesos-slave', 'MESOS_EXECUTOR_REGISTRATION_TIMEOUT'), c.EXECUTOR_REGISTRATION_TIMEOUT);
-    for (const flag of ['--listen-client-urls', '--advertise-client-urls']) assert.equal(portOf(arg('etcd', flag)), Number(c.ETCD_CLIENT_PORT), flag);
-    for (const flag of ['--listen-peer-urls', '--initial-advertise-peer-urls']) assert.equal(portOf(arg('etcd', flag)), Number(c.ETCD_PEER_PORT), flag);
+    for (const flag of ['--listen-client-urls', '--advertise-client-urls'])
+      assert.equal(portOf(arg('etcd', flag)), Number(c.ETCD_CLIENT_PORT), flag);
+    for (const flag of ['--listen-peer-urls', '--initial-advertise-peer-urls'])
+      assert.equal(portOf(arg('etcd', flag)), Number(c.ETCD_PEER_PORT), flag);
     assert.equal(portOf(arg('etcd', '--initial-cluster').split('=').slice(1).join('=')), Number(c.ETCD_PEER_PORT));
     assert.equal(arg('redis', '--port'), c.REDIS_PORT);
     assert.equal(arg('subscriber', '--port'), c.SUBSCRIBER_PORT);
@@ -349,13 +460,23 @@ describe('compose files', () => {
     for (const part of ['subscriber', 'deployer']) {
       assert.equal(portOf(env(part, 'MARATHON_URL')), Number(c.MARATHON_PORT), `${part} MARATHON_URL`);
       assert.equal(portOf(env(part, 'ETCD_ENDPOINTS')), Number(c.ETCD_CLIENT_PORT), `${part} ETCD_ENDPOINTS`);
-      assert.equal(portOf(env(part, 'THESEUS_HEALTH_URL')), Number(part === 'deployer' ? c.DEPLOYER_PORT : c.SUBSCRIBER_PORT), `${part} health URL`);
+      assert.equal(
+        portOf(env(part, 'THESEUS_HEALTH_URL')),
+        Number(part === 'deployer' ? c.DEPLOYER_PORT : c.SUBSCRIBER_PORT),
+        `${part} health URL`,
+      );
     }
     assert.equal(portOf(env('deployer', 'REDIS_URL')), Number(c.REDIS_PORT));
   });
 
   test('compose.yaml pins the images cluster.env pins', () => {
-    const pairs: Array<[string, string]> = [['zookeeper', 'ZOOKEEPER_IMAGE'], ['mesos-master', 'MESOS_MASTER_IMAGE'], ['marathon', 'MARATHON_IMAGE'], ['etcd', 'ETCD_IMAGE'], ['redis', 'REDIS_IMAGE']];
+    const pairs: Array<[string, string]> = [
+      ['zookeeper', 'ZOOKEEPER_IMAGE'],
+      ['mesos-master', 'MESOS_MASTER_IMAGE'],
+      ['marathon', 'MARATHON_IMAGE'],
+      ['etcd', 'ETCD_IMAGE'],
+      ['redis', 'REDIS_IMAGE'],
+    ];
     for (const [service, key] of pairs) assert.equal(s[service]!.image, clusterEnv[key], service);
     // The external containerizer's Mesos line (0.19-1.0.x) and the Marathon line made for it (1.3).
     assert.match(s['mesos-master']!.image, /:1\.0\.\d/);
@@ -364,7 +485,12 @@ describe('compose files', () => {
 
   test('compose.modern.yaml overrides only existing services, for Mesos 1.1+ and Marathon 1.5+ with Docker containerizer', () => {
     for (const name of Object.keys(modern.services)) assert.ok(name in s, `${name} exists in compose.yaml`);
-    const version = (image: string) => image.replace(/^.*:v?/, '').split(/[.-]/).slice(0, 2).map(Number);
+    const version = (image: string) =>
+      image
+        .replace(/^.*:v?/, '')
+        .split(/[.-]/)
+        .slice(0, 2)
+        .map(Number);
     const [mesosMajor, mesosMinor] = version(modern.services['mesos-master']!.image);
     assert.ok(mesosMajor! > 1 || (mesosMajor === 1 && mesosMinor! >= 1), 'Mesos 1.1 or later');
     const [marathonMajor, marathonMinor] = version(modern.services.marathon!.image);

@@ -19,19 +19,21 @@ const service = `web-${randomBytes(3).toString('hex')}`;
 const appPath = `theseus/default/${service}--it`;
 
 function doc(healthPath: string, extra: string[] = []): string {
-  return [
-    'deploy:',
-    `  ${service}:`,
-    '    image: theseus/busybox:local',
-    '    labels: [it]',
-    '    ports: {http: 8080}',
-    '    cmd: "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www"',
-    '    instances: 2',
-    '    cpus: 0.1',
-    '    mem: 32',
-    `    healthChecks: [{protocol: HTTP, path: ${healthPath}, gracePeriodSeconds: 0, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 0}]`,
-    ...extra,
-  ].join('\n') + '\n';
+  return (
+    [
+      'deploy:',
+      `  ${service}:`,
+      '    image: theseus/busybox:local',
+      '    labels: [it]',
+      '    ports: {http: 8080}',
+      '    cmd: "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www"',
+      '    instances: 2',
+      '    cpus: 0.1',
+      '    mem: 32',
+      `    healthChecks: [{protocol: HTTP, path: ${healthPath}, gracePeriodSeconds: 0, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 0}]`,
+      ...extra,
+    ].join('\n') + '\n'
+  );
 }
 
 interface EngineTask {
@@ -55,16 +57,29 @@ describe('a failed rollout is rolled back', () => {
 
   after(async () => {
     await fetch(`${engineUrl}/v2/apps/${appPath}?force=true`, { method: 'DELETE' }).catch(() => {});
-    await eventually('the app gone', async () => (await fetch(`${engineUrl}/v2/apps/${appPath}`)).status === 404 && ((await (await fetch(`${engineUrl}/v2/tasks`)).json()) as { tasks: unknown[] }).tasks.length === 0, 30_000).catch(() => {});
+    await eventually(
+      'the app gone',
+      async () =>
+        (await fetch(`${engineUrl}/v2/apps/${appPath}`)).status === 404 &&
+        ((await (await fetch(`${engineUrl}/v2/tasks`)).json()) as { tasks: unknown[] }).tasks.length === 0,
+      30_000,
+    ).catch(() => {});
     await parts?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const engineApp = async () => ((await (await fetch(`${engineUrl}/v2/apps/${appPath}`)).json()) as { app: { labels: Record<string, string>; version: string; tasks: EngineTask[] } }).app;
+  const engineApp = async () =>
+    (
+      (await (await fetch(`${engineUrl}/v2/apps/${appPath}`)).json()) as {
+        app: { labels: Record<string, string>; version: string; tasks: EngineTask[] };
+      }
+    ).app;
 
   function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [THESEUS_BIN, ...args], { env: { ...process.env, THESEUS_URL: deployerUrl, THESEUS_API_TOKEN: parts!.token } });
+      const child = spawn(process.execPath, [THESEUS_BIN, ...args], {
+        env: { ...process.env, THESEUS_URL: deployerUrl, THESEUS_API_TOKEN: parts!.token },
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -74,7 +89,13 @@ describe('a failed rollout is rolled back', () => {
   }
 
   test('health checks that never pass: rolled back after the deadline, the previous version serving throughout', async () => {
-    const first = (await (await fetch(`${deployerUrl}/deploy?wait=true&timeout=120`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/yaml' }, body: doc('/') })).json()) as { state: string };
+    const first = (await (
+      await fetch(`${deployerUrl}/deploy?wait=true&timeout=120`, {
+        method: 'POST',
+        headers: { ...auth, 'Content-Type': 'application/yaml' },
+        body: doc('/'),
+      })
+    ).json()) as { state: string };
     assert.equal(first.state, 'succeeded', JSON.stringify(first));
     const before = await engineApp();
     const oldTasks = before.tasks;
@@ -87,8 +108,11 @@ describe('a failed rollout is rolled back', () => {
     const probe = (async () => {
       while (probing) {
         for (const t of oldTasks) {
-          const res = await fetch(`http://127.0.0.1:${t.ports[0]}/`, { signal: AbortSignal.timeout(5000) }).catch((err: Error) => err);
-          if (res instanceof Error || !res.ok) failures.push(`${t.id}: ${res instanceof Error ? res.message : res.status}`);
+          const res = await fetch(`http://127.0.0.1:${t.ports[0]}/`, { signal: AbortSignal.timeout(5000) }).catch(
+            (err: Error) => err,
+          );
+          if (res instanceof Error || !res.ok)
+            failures.push(`${t.id}: ${res instanceof Error ? res.message : res.status}`);
           else answered++;
         }
         await new Promise((r) => setTimeout(r, 200));
@@ -109,7 +133,12 @@ describe('a failed rollout is rolled back', () => {
     assert.ok(id, run.stdout);
     const record = (await (await fetch(`${deployerUrl}/deployments/${id}`, { headers: auth })).json()) as {
       state: string;
-      steps: Array<{ state: string; previousVersion?: string; error?: { code: string }; failure?: { reason: string; outcome: string; causes: Array<{ kind: string }> } }>;
+      steps: Array<{
+        state: string;
+        previousVersion?: string;
+        error?: { code: string };
+        failure?: { reason: string; outcome: string; causes: Array<{ kind: string }> };
+      }>;
     };
     assert.equal(record.state, 'rolled-back');
     const step = record.steps[0]!;
@@ -118,13 +147,20 @@ describe('a failed rollout is rolled back', () => {
     assert.equal(step.previousVersion, before.version);
     assert.equal(step.failure?.reason, 'deadline');
     assert.equal(step.failure?.outcome, 'rolled-back');
-    assert.ok(step.failure?.causes.some((c) => c.kind === 'health-checks'), JSON.stringify(step.failure));
+    assert.ok(
+      step.failure?.causes.some((c) => c.kind === 'health-checks'),
+      JSON.stringify(step.failure),
+    );
 
     // the previous definition, with the same instances, healthy; nothing lost on the way
-    const after = await eventually('the new instances gone', async () => {
-      const app = await engineApp();
-      return app.tasks.length === 2 ? app : undefined;
-    }, 30_000);
+    const after = await eventually(
+      'the new instances gone',
+      async () => {
+        const app = await engineApp();
+        return app.tasks.length === 2 ? app : undefined;
+      },
+      30_000,
+    );
     assert.equal(after.labels[MARATHON_LABELS.specHash], before.labels[MARATHON_LABELS.specHash]);
     assert.deepEqual(after.tasks.map((t) => t.id).sort(), oldTasks.map((t) => t.id).sort());
     assert.ok(after.tasks.every((t) => t.state === 'TASK_RUNNING' && t.healthCheckResults?.every((r) => r.alive)));
@@ -133,22 +169,49 @@ describe('a failed rollout is rolled back', () => {
   });
 
   async function deploy(body: string) {
-    const res = await fetch(`${deployerUrl}/deploy?wait=true&timeout=120`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/yaml' }, body });
-    return (await res.json()) as { state: string; steps: Array<{ appId: string; state: string; marathonDeploymentId: string; error?: { message: string }; failure?: { outcome: string; causes: Array<{ kind: string; message: string }> } }> };
+    const res = await fetch(`${deployerUrl}/deploy?wait=true&timeout=120`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/yaml' },
+      body,
+    });
+    return (await res.json()) as {
+      state: string;
+      steps: Array<{
+        appId: string;
+        state: string;
+        marathonDeploymentId: string;
+        error?: { message: string };
+        failure?: { outcome: string; causes: Array<{ kind: string; message: string }> };
+      }>;
+    };
   }
-  const deploymentIds = async () => ((await (await fetch(`${engineUrl}/v2/deployments`)).json()) as Array<{ id: string }>).map((d) => d.id);
+  const deploymentIds = async () =>
+    ((await (await fetch(`${engineUrl}/v2/deployments`)).json()) as Array<{ id: string }>).map((d) => d.id);
 
   test('onFailure: stop halts a rollout that cannot be placed, naming the capacity it lacks', async () => {
     const name = `${service}-big`;
-    const result = await deploy(`deploy:\n  ${name}: {image: theseus/busybox:local, cmd: "sleep 600", cpus: 4096, mem: 16, deadline: 3s, onFailure: stop}\n`);
+    const result = await deploy(
+      `deploy:\n  ${name}: {image: theseus/busybox:local, cmd: "sleep 600", cpus: 4096, mem: 16, deadline: 3s, onFailure: stop}\n`,
+    );
     const step = result.steps[0]!;
     try {
       assert.equal(result.state, 'failed', JSON.stringify(result));
       assert.equal(step.failure?.outcome, 'stopped');
       const capacity = step.failure?.causes.find((c) => c.kind === 'capacity');
-      assert.match(capacity?.message ?? '', /1 instance\(s\) cannot be placed: insufficient resources: needs cpus=4096/);
-      assert.equal((await deploymentIds()).includes(step.marathonDeploymentId), false, 'the Marathon deployment is stopped');
-      assert.equal((await fetch(`${engineUrl}/v2/apps${step.appId}`)).status, 200, 'stopped where it was, not rolled back');
+      assert.match(
+        capacity?.message ?? '',
+        /1 instance\(s\) cannot be placed: insufficient resources: needs cpus=4096/,
+      );
+      assert.equal(
+        (await deploymentIds()).includes(step.marathonDeploymentId),
+        false,
+        'the Marathon deployment is stopped',
+      );
+      assert.equal(
+        (await fetch(`${engineUrl}/v2/apps${step.appId}`)).status,
+        200,
+        'stopped where it was, not rolled back',
+      );
     } finally {
       await fetch(`${engineUrl}/v2/apps${step.appId}?force=true`, { method: 'DELETE' });
     }
@@ -156,7 +219,9 @@ describe('a failed rollout is rolled back', () => {
 
   test('onFailure: keep reports failing tasks with their last message and leaves the rollout running', async () => {
     const name = `${service}-crash`;
-    const result = await deploy(`deploy:\n  ${name}: {image: theseus/busybox:local, cmd: "sleep 1; exit 3", cpus: 0.1, mem: 16, healthChecks: [{command: "false"}], deadline: 6s, onFailure: keep}\n`);
+    const result = await deploy(
+      `deploy:\n  ${name}: {image: theseus/busybox:local, cmd: "sleep 1; exit 3", cpus: 0.1, mem: 16, healthChecks: [{command: "false"}], deadline: 6s, onFailure: keep}\n`,
+    );
     const step = result.steps[0]!;
     try {
       assert.equal(result.state, 'failed', JSON.stringify(result));

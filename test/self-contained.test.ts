@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = relative(root, fileURLToPath(import.meta.url)); // its own examples of what is refused
-const TEXT = /\.(ts|mts|mjs|cjs|js|sh|md|json|yaml|yml|service|env|c|h|py|html|css|txt)$|Dockerfile$|^\.ci\/run$|^bin\//;
+const TEXT =
+  /\.(ts|mts|mjs|cjs|js|sh|md|json|yaml|yml|service|env|c|h|py|html|css|txt)$|Dockerfile$|^\.ci\/run$|^bin\//;
 
 function trackedTextFiles(): string[] {
   const out = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8' });
@@ -57,7 +58,13 @@ const OTHER_CHECKOUT = ['', 'work', 'shared'].join('/');
 test('the check finds references that leave the repository', () => {
   assert.equal(outsideReferences('services/src/x.ts', `new URL('../../${SHARED}/a.json', import.meta.url)`).length, 2);
   assert.equal(outsideReferences('DESIGN.md', `see [the API](${SHARED}/reference/marathon-api.md)`).length, 2);
-  assert.equal(outsideReferences('cluster/src/app/x.ts', `readFileSync('${OTHER_CHECKOUT}/conformance/x.json')`).length, 1);
-  assert.deepEqual(outsideReferences('cluster/src/app/x.ts', "new URL('../../../conformance/x.json', import.meta.url)"), []);
+  assert.equal(
+    outsideReferences('cluster/src/app/x.ts', `readFileSync('${OTHER_CHECKOUT}/conformance/x.json')`).length,
+    1,
+  );
+  assert.deepEqual(
+    outsideReferences('cluster/src/app/x.ts', "new URL('../../../conformance/x.json', import.meta.url)"),
+    [],
+  );
   assert.deepEqual(outsideReferences('README.md', 'see [design](DESIGN.md) and [engine](cluster/ENGINE.md)'), []);
 });

@@ -24,7 +24,10 @@ test('etcd 3.4 answers and keeps what is written', async () => {
 });
 
 test('Redis 7 answers with append-only persistence on', async () => {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+  });
   await redis.connect();
   try {
     const key = `test-stack-${runId}`;
@@ -65,7 +68,7 @@ test('the Docker Engine runs a container from the locally built busybox image', 
   await container.remove();
 });
 
-test('the node image carries the machine\'s Node runtime', async () => {
+test("the node image carries the machine's Node runtime", async () => {
   const container = await docker.createContainer({
     Image: 'theseus/node:local',
     Cmd: ['node', '-e', 'console.log(process.version)'],

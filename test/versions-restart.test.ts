@@ -28,14 +28,21 @@ describe('versions, restart and rollback --to', () => {
 
   after(async () => {
     await fetch(`${parts.engineUrl}/v2/apps/${appPath}?force=true`, { method: 'DELETE' }).catch(() => {});
-    await eventually('the tasks gone', async () => ((await (await fetch(`${parts.engineUrl}/v2/tasks`)).json()) as { tasks: unknown[] }).tasks.length === 0, 30_000).catch(() => {});
+    await eventually(
+      'the tasks gone',
+      async () =>
+        ((await (await fetch(`${parts.engineUrl}/v2/tasks`)).json()) as { tasks: unknown[] }).tasks.length === 0,
+      30_000,
+    ).catch(() => {});
     await parts?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
   function theseus(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [THESEUS_BIN, ...args], { env: { ...process.env, THESEUS_URL: parts.deployerUrl, THESEUS_API_TOKEN: parts.token } });
+      const child = spawn(process.execPath, [THESEUS_BIN, ...args], {
+        env: { ...process.env, THESEUS_URL: parts.deployerUrl, THESEUS_API_TOKEN: parts.token },
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -45,12 +52,21 @@ describe('versions, restart and rollback --to', () => {
   }
 
   async function deploy(body: string): Promise<void> {
-    const res = await fetch(`${parts.deployerUrl}/deploy?wait=true&timeout=120`, { method: 'POST', headers: { ...parts.auth, 'Content-Type': 'application/yaml' }, body });
+    const res = await fetch(`${parts.deployerUrl}/deploy?wait=true&timeout=120`, {
+      method: 'POST',
+      headers: { ...parts.auth, 'Content-Type': 'application/yaml' },
+      body,
+    });
     const record = (await res.json()) as { state: string };
     assert.equal(record.state, 'succeeded', JSON.stringify(record));
   }
 
-  const engineApp = async () => ((await (await fetch(`${parts.engineUrl}/v2/apps/${appPath}`)).json()) as { app: { env: Record<string, string>; instances: number; tasks: Array<{ id: string; state: string }> } }).app;
+  const engineApp = async () =>
+    (
+      (await (await fetch(`${parts.engineUrl}/v2/apps/${appPath}`)).json()) as {
+        app: { env: Record<string, string>; instances: number; tasks: Array<{ id: string; state: string }> };
+      }
+    ).app;
 
   /** `theseus versions` output as [current, version, kind, change lines]. */
   async function versions() {
@@ -73,9 +89,20 @@ describe('versions, restart and rollback --to', () => {
     await deploy(doc('2', 2));
 
     const listed = await versions();
-    assert.deepEqual(listed.map((v) => [v.current, v.kind]), [[true, 'scale'], [false, 'change'], [false, 'created']]);
+    assert.deepEqual(
+      listed.map((v) => [v.current, v.kind]),
+      [
+        [true, 'scale'],
+        [false, 'change'],
+        [false, 'created'],
+      ],
+    );
     assert.deepEqual(listed[0]!.changes, ['/instances: 1 -> 2']);
-    assert.deepEqual(listed[1]!.changes, ['/env/RELEASE: "(hidden)" -> "(hidden)"'], 'which variable changed, not its values');
+    assert.deepEqual(
+      listed[1]!.changes,
+      ['/env/RELEASE: "(hidden)" -> "(hidden)"'],
+      'which variable changed, not its values',
+    );
     const first = listed[2]!.version;
 
     const before = (await engineApp()).tasks.map((t) => t.id);
@@ -85,7 +112,10 @@ describe('versions, restart and rollback --to', () => {
     assert.match(restarted.stdout, /succeeded .*\(restart\)/);
     const after = await engineApp();
     assert.equal(after.tasks.length, 2);
-    assert.ok(after.tasks.every((t) => !before.includes(t.id) && t.state === 'TASK_RUNNING'), 'every instance was replaced');
+    assert.ok(
+      after.tasks.every((t) => !before.includes(t.id) && t.state === 'TASK_RUNNING'),
+      'every instance was replaced',
+    );
     assert.equal((await versions())[0]!.kind, 'restart');
 
     const rolled = await theseus(['rollback', service, '--labels', 'it', '--to', first, '--wait']);
@@ -103,7 +133,9 @@ describe('versions, restart and rollback --to', () => {
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /version 2001-01-01T00:00:00.000Z of \/theseus\/default\/.* not found/);
     assert.doesNotMatch(missing.stderr, /\n\s+at /);
-    const res = await fetch(`${parts.deployerUrl}/services/${service}/versions?labels=it&limit=lots`, { headers: parts.auth });
+    const res = await fetch(`${parts.deployerUrl}/services/${service}/versions?labels=it&limit=lots`, {
+      headers: parts.auth,
+    });
     assert.equal(res.status, 422);
     assert.match(await res.text(), /limit must be a whole number from 1 to 100/);
   });

@@ -6,15 +6,21 @@ export { COMMANDS, type CommandEntry, type CommandModule } from './commands.js';
 
 export function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length)) + 2;
-  const lines = ['Usage: theseus <command> [options]', '', 'Deploy Docker services onto Mesos + Marathon from YAML, with discovery through etcd.', ''];
+  const lines = [
+    'Usage: theseus <command> [options]',
+    '',
+    'Deploy Docker services onto Mesos + Marathon from YAML, with discovery through etcd.',
+    '',
+  ];
   const groups = [...new Set(Object.values(COMMANDS).map((c) => c.group))];
   for (const group of groups) {
     lines.push(`${group}:`);
-    for (const [name, entry] of Object.entries(COMMANDS)) if (entry.group === group) lines.push(`  ${name.padEnd(width)}${entry.summary}`);
+    for (const [name, entry] of Object.entries(COMMANDS))
+      if (entry.group === group) lines.push(`  ${name.padEnd(width)}${entry.summary}`);
     lines.push('');
   }
   lines.push('Settings come from the environment (MARATHON_URL, ETCD_ENDPOINTS, REDIS_URL, THESEUS_API_TOKEN, ...)');
-  lines.push('or a YAML file (--config). Run `theseus <command> --help` for a command\'s options.');
+  lines.push("or a YAML file (--config). Run `theseus <command> --help` for a command's options.");
   return lines.join('\n') + '\n';
 }
 

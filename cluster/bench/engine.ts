@@ -35,7 +35,11 @@ function percentile(values: number[], p: number): number {
 const ms = (n: number) => `${n.toFixed(1)} ms`;
 
 async function post(url: string, body: unknown): Promise<void> {
-  const res = await fetch(url, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+  const res = await fetch(url, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'Content-Type': 'application/json' },
+  });
   if (res.status !== 201) throw new Error(`POST answered ${res.status}: ${await res.text()}`);
   await res.arrayBuffer();
 }
@@ -74,15 +78,48 @@ function populate(engine: RunningEngine, appId: string, count: number): void {
   for (let i = 0; i < count; i++) {
     const ids = newTaskIds(app.id);
     const plan = planLaunch(app, ids, {
-      hostname: '127.0.0.1', engineId: engine.engine.engineId, hostPorts: ports, containerLabels: {}, volumesDir: '/nonexistent', sandboxesDir: '/nonexistent',
-      hostCommands: true, privileges: { allowPrivileged: false, allowHostNetwork: false, allowUser: false, allowHostVolumes: false, hostVolumePaths: [] },
+      hostname: '127.0.0.1',
+      engineId: engine.engine.engineId,
+      hostPorts: ports,
+      containerLabels: {},
+      volumesDir: '/nonexistent',
+      sandboxesDir: '/nonexistent',
+      hostCommands: true,
+      privileges: {
+        allowPrivileged: false,
+        allowHostNetwork: false,
+        allowUser: false,
+        allowHostVolumes: false,
+        hostVolumePaths: [],
+      },
     });
     const now = timestamp();
     const task: TaskRecord = {
-      id: ids.taskId, instanceId: ids.instanceId, appId: app.id, version: app.version, configVersion: app.versionInfo.lastConfigChangeAt,
-      state: 'TASK_RUNNING', stagedAt: now, startedAt: now, host: '127.0.0.1', ports: plan.ports, servicePorts: plan.servicePorts,
-      ipAddresses: [{ ipAddress: '127.0.0.1', protocol: 'IPv4' }], runner: 'process', spec: plan.spec, cpus: app.cpus, mem: app.mem,
-      healthCheckResults: app.healthChecks.map(() => ({ alive: true, consecutiveFailures: 0, firstSuccess: now, lastSuccess: now, lastFailure: null, lastFailureCause: null, instanceId: ids.instanceId })),
+      id: ids.taskId,
+      instanceId: ids.instanceId,
+      appId: app.id,
+      version: app.version,
+      configVersion: app.versionInfo.lastConfigChangeAt,
+      state: 'TASK_RUNNING',
+      stagedAt: now,
+      startedAt: now,
+      host: '127.0.0.1',
+      ports: plan.ports,
+      servicePorts: plan.servicePorts,
+      ipAddresses: [{ ipAddress: '127.0.0.1', protocol: 'IPv4' }],
+      runner: 'process',
+      spec: plan.spec,
+      cpus: app.cpus,
+      mem: app.mem,
+      healthCheckResults: app.healthChecks.map(() => ({
+        alive: true,
+        consecutiveFailures: 0,
+        firstSuccess: now,
+        lastSuccess: now,
+        lastFailure: null,
+        lastFailureCause: null,
+        instanceId: ids.instanceId,
+      })),
     };
     engine.engine.scheduler.track(task);
   }
@@ -90,29 +127,54 @@ function populate(engine: RunningEngine, appId: string, count: number): void {
 
 async function createApps(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'engine-bench-'));
-  const engine = await startEngine({ dataDir: dir, port: 0, listenHost: '127.0.0.1', allowHostCommands: true, logger, cpus: 1000, memMb: 1_000_000 });
+  const engine = await startEngine({
+    dataDir: dir,
+    port: 0,
+    listenHost: '127.0.0.1',
+    allowHostCommands: true,
+    logger,
+    cpus: 1000,
+    memMb: 1_000_000,
+  });
   try {
     const per: number[] = [];
     const t0 = performance.now();
     for (let i = 0; i < 1000; i++) {
       const t = performance.now();
-      await post(`${engine.url}/v2/apps`, { id: `/bench/group-${i % 20}/app-${i}`, cmd: 'sleep 3600', instances: 0, cpus: 0.01, mem: 8, labels: { n: String(i) } });
+      await post(`${engine.url}/v2/apps`, {
+        id: `/bench/group-${i % 20}/app-${i}`,
+        cmd: 'sleep 3600',
+        instances: 0,
+        cpus: 0.01,
+        mem: 8,
+        labels: { n: String(i) },
+      });
       per.push(performance.now() - t);
     }
     const total = performance.now() - t0;
-    console.log(`1. create 1,000 apps of 0 instances: total ${ms(total)} (${(1000 / (total / 1000)).toFixed(0)} apps/s), per POST median ${ms(median(per))}, p99 ${ms(percentile(per, 0.99))}`);
+    console.log(
+      `1. create 1,000 apps of 0 instances: total ${ms(total)} (${(1000 / (total / 1000)).toFixed(0)} apps/s), per POST median ${ms(median(per))}, p99 ${ms(percentile(per, 0.99))}`,
+    );
 
     // 2. 5,000 tasks over 100 apps (50 each, half with an HTTP health check), next to the 1,000 empty apps
     for (let i = 0; i < 100; i++) {
       await post(`${engine.url}/v2/apps`, {
-        id: `/bench/busy/app-${i}`, cmd: 'sleep 3600', instances: 0, cpus: 0.01, mem: 8, env: { SERVICE_NAME: `svc-${i}` }, labels: { THESEUS_MANAGED: 'true' },
+        id: `/bench/busy/app-${i}`,
+        cmd: 'sleep 3600',
+        instances: 0,
+        cpus: 0.01,
+        mem: 8,
+        env: { SERVICE_NAME: `svc-${i}` },
+        labels: { THESEUS_MANAGED: 'true' },
         ...(i % 2 ? { healthChecks: [{ protocol: 'HTTP', path: '/health', portIndex: 0 }] } : {}),
       });
     }
     engine.engine.orchestrator.close(); // the population is not to be reconciled (instances stay 0)
     for (let i = 0; i < 100; i++) populate(engine, `/bench/busy/app-${i}`, 50);
     const listing = await timeListing(engine.url, 30);
-    console.log(`2. GET /v2/apps?embed=apps.tasks, 1,100 apps, ${engine.engine.allTasks().length} tasks (in-memory population): median ${ms(listing.median)}, p90 ${ms(listing.p90)}, ${(listing.bytes / 1e6).toFixed(1)} MB (target < 100 ms)`);
+    console.log(
+      `2. GET /v2/apps?embed=apps.tasks, 1,100 apps, ${engine.engine.allTasks().length} tasks (in-memory population): median ${ms(listing.median)}, p90 ${ms(listing.p90)}, ${(listing.bytes / 1e6).toFixed(1)} MB (target < 100 ms)`,
+    );
   } finally {
     await engine.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -139,9 +201,24 @@ async function realVersusMemory(): Promise<void> {
   const results: Record<string, { median: number; p90: number; bytes: number }> = {};
   for (const kind of ['real', 'memory'] as const) {
     const dir = mkdtempSync(join(tmpdir(), 'engine-bench-'));
-    const engine = await startEngine({ dataDir: dir, port: 0, listenHost: '127.0.0.1', allowHostCommands: true, logger, cpus: 1000, memMb: 1_000_000, portRange: [41000, 42000] });
+    const engine = await startEngine({
+      dataDir: dir,
+      port: 0,
+      listenHost: '127.0.0.1',
+      allowHostCommands: true,
+      logger,
+      cpus: 1000,
+      memMb: 1_000_000,
+      portRange: [41000, 42000],
+    });
     try {
-      await post(`${engine.url}/v2/apps`, { id: '/bench/side', cmd: 'exec sleep 3600', instances: kind === 'real' ? count : 0, cpus: 0.01, mem: 1 });
+      await post(`${engine.url}/v2/apps`, {
+        id: '/bench/side',
+        cmd: 'exec sleep 3600',
+        instances: kind === 'real' ? count : 0,
+        cpus: 0.01,
+        mem: 1,
+      });
       if (kind === 'real') {
         const deadline = Date.now() + 120_000;
         while (engine.engine.tasksOf('/bench/side').filter((t) => t.state === 'TASK_RUNNING').length < count) {
@@ -162,7 +239,9 @@ async function realVersusMemory(): Promise<void> {
   }
   const real = results.real!;
   const memory = results.memory!;
-  console.log(`   side by side, ${count} tasks: real processes median ${ms(real.median)} vs in-memory ${ms(memory.median)} (ratio ${(real.median / memory.median).toFixed(2)}), ${real.bytes} vs ${memory.bytes} bytes`);
+  console.log(
+    `   side by side, ${count} tasks: real processes median ${ms(real.median)} vs in-memory ${ms(memory.median)} (ratio ${(real.median / memory.median).toFixed(2)}), ${real.bytes} vs ${memory.bytes} bytes`,
+  );
 }
 
 const CLIENTS = `
@@ -199,11 +278,27 @@ parentPort.on('message', (m) => { if (m === 'report') parentPort.postMessage({ t
 async function sse(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'engine-bench-'));
   const engine = await startEngine({ dataDir: dir, port: 0, listenHost: '127.0.0.1', allowHostCommands: true, logger });
-  const task = { slaveId: 'agent-S0', taskId: 'bench_app.instance-00000000-0000-0000-0000-000000000000._app.1', taskStatus: 'TASK_RUNNING', message: '', appId: '/bench/app', host: '127.0.0.1', ipAddresses: [{ ipAddress: '172.17.0.2', protocol: 'IPv4' }], ports: [31000], version: timestamp() };
+  const task = {
+    slaveId: 'agent-S0',
+    taskId: 'bench_app.instance-00000000-0000-0000-0000-000000000000._app.1',
+    taskStatus: 'TASK_RUNNING',
+    message: '',
+    appId: '/bench/app',
+    host: '127.0.0.1',
+    ipAddresses: [{ ipAddress: '172.17.0.2', protocol: 'IPv4' }],
+    ports: [31000],
+    version: timestamp(),
+  };
   try {
-    for (const phase of [{ name: '1,000 events/s for 5 s', rate: 1000, seconds: 5 }, { name: '5,000 events/s for 3 s', rate: 5000, seconds: 3 }, { name: 'as fast as the bus goes (bursts of 200 per event-loop turn) for 3 s', rate: 0, seconds: 3 }]) {
+    for (const phase of [
+      { name: '1,000 events/s for 5 s', rate: 1000, seconds: 5 },
+      { name: '5,000 events/s for 3 s', rate: 5000, seconds: 3 },
+      { name: 'as fast as the bus goes (bursts of 200 per event-loop turn) for 3 s', rate: 0, seconds: 3 },
+    ]) {
       const worker = new Worker(CLIENTS, { eval: true, workerData: { url: engine.url, clients: 10 } });
-      await new Promise<void>((resolve) => worker.on('message', (m: { type: string }) => m.type === 'ready' && resolve()));
+      await new Promise<void>((resolve) =>
+        worker.on('message', (m: { type: string }) => m.type === 'ready' && resolve()),
+      );
       let sent = 0;
       const t0 = performance.now();
       const end = t0 + phase.seconds * 1000;
@@ -213,7 +308,8 @@ async function sse(): Promise<void> {
           while (sent < due) engine.engine.bus.publish('bench_event', { ...task, sentAt: Date.now(), n: sent++ });
           await new Promise((r) => setTimeout(r, 1));
         } else {
-          for (let i = 0; i < 200; i++) engine.engine.bus.publish('bench_event', { ...task, sentAt: Date.now(), n: sent++ });
+          for (let i = 0; i < 200; i++)
+            engine.engine.bus.publish('bench_event', { ...task, sentAt: Date.now(), n: sent++ });
           await new Promise((r) => setImmediate(r));
         }
       }

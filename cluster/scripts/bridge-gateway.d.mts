@@ -5,4 +5,7 @@ export interface BridgeGateway {
 }
 export function firstAddress(subnet: string): string | undefined;
 export function interfaceAddress(name: string): string | undefined;
-export function bridgeGateway(network: unknown, addressOf?: (name: string) => string | undefined): BridgeGateway | undefined;
+export function bridgeGateway(
+  network: unknown,
+  addressOf?: (name: string) => string | undefined,
+): BridgeGateway | undefined;

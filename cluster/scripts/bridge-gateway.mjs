@@ -27,7 +27,10 @@ export function firstAddress(subnet) {
 /** The IPv4 address of a network interface, as `ip` reports it (a bridge without carrier included). */
 export function interfaceAddress(name) {
   try {
-    const out = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', name], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return /\binet (\d+\.\d+\.\d+\.\d+)\//.exec(out)?.[1];
   } catch {
     return undefined; // no such interface, or no `ip` on this host: the subnet decides
@@ -57,12 +60,16 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
     network = JSON.parse(readFileSync(0, 'utf8'));
   } catch (err) {
-    console.error(`bridge-gateway: Docker's answer for the bridge network is not JSON (${err.message}): is the Docker Engine running?`);
+    console.error(
+      `bridge-gateway: Docker's answer for the bridge network is not JSON (${err.message}): is the Docker Engine running?`,
+    );
     process.exit(1);
   }
   const found = bridgeGateway(network);
   if (!found) {
-    console.error('bridge-gateway: the Docker bridge network has no IPv4 gateway, interface address or subnet: check `docker network inspect bridge`');
+    console.error(
+      'bridge-gateway: the Docker bridge network has no IPv4 gateway, interface address or subnet: check `docker network inspect bridge`',
+    );
     process.exit(1);
   }
   process.stdout.write(`${found.address}\n`);

@@ -34,13 +34,20 @@ function password(name) {
 try {
   const settings = loadSettings();
   if (off) {
-    const tlsOff = readEtcdAccess({ caFile: settings.etcd.caFile, certFile: settings.etcd.certFile, keyFile: settings.etcd.keyFile });
+    const tlsOff = readEtcdAccess({
+      caFile: settings.etcd.caFile,
+      certFile: settings.etcd.certFile,
+      keyFile: settings.etcd.keyFile,
+    });
     const rootFile = join(dir, 'root.password');
     if (!existsSync(rootFile)) {
       process.stderr.write(`etcd-auth: no ${rootFile}: authentication was not turned on from here; left as it is\n`);
       process.exit(0);
     }
-    const root = createEtcdClient({ endpoints: settings.etcd.endpoints, access: { ...tlsOff, username: 'root', password: readFileSync(rootFile, 'utf8').trim() } });
+    const root = createEtcdClient({
+      endpoints: settings.etcd.endpoints,
+      access: { ...tlsOff, username: 'root', password: readFileSync(rootFile, 'utf8').trim() },
+    });
     try {
       await root.auth.authDisable();
     } finally {
@@ -50,13 +57,27 @@ try {
     process.exit(0);
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tls = readEtcdAccess({ caFile: settings.etcd.caFile, certFile: settings.etcd.certFile, keyFile: settings.etcd.keyFile });
-  const users = Object.fromEntries(['subscriber', 'deployer', 'container'].map((party) => [party, { name: `theseus-${party}`, password: password(`theseus-${party}`) }]));
+  const tls = readEtcdAccess({
+    caFile: settings.etcd.caFile,
+    certFile: settings.etcd.certFile,
+    keyFile: settings.etcd.keyFile,
+  });
+  const users = Object.fromEntries(
+    ['subscriber', 'deployer', 'container'].map((party) => [
+      party,
+      { name: `theseus-${party}`, password: password(`theseus-${party}`) },
+    ]),
+  );
   const rootPassword = password('root');
   const connect = (asRoot) =>
-    createEtcdClient({ endpoints: settings.etcd.endpoints, access: { ...tls, ...(asRoot ? { username: 'root', password: rootPassword } : {}) } });
+    createEtcdClient({
+      endpoints: settings.etcd.endpoints,
+      access: { ...tls, ...(asRoot ? { username: 'root', password: rootPassword } : {}) },
+    });
   const { authWasEnabled } = await applyEtcdRbac(connect, { prefix: settings.etcd.prefix, rootPassword, users });
-  process.stderr.write(`etcd-auth: ${authWasEnabled ? 'authentication was on; users and roles checked' : 'users and roles created, authentication on'} (prefix ${settings.etcd.prefix}, passwords in ${dir})\n`);
+  process.stderr.write(
+    `etcd-auth: ${authWasEnabled ? 'authentication was on; users and roles checked' : 'users and roles created, authentication on'} (prefix ${settings.etcd.prefix}, passwords in ${dir})\n`,
+  );
 } catch (err) {
   process.stderr.write(`etcd-auth: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);

@@ -15,7 +15,8 @@ import { dockerRunnerIfAvailable } from './tasks/docker-runner.js';
 function intFlag(name: string) {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name} must be a port number (0-65535), got ${JSON.stringify(value)}`);
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+      throw new Error(`--${name} must be a port number (0-65535), got ${JSON.stringify(value)}`);
     return n;
   };
 }
@@ -23,7 +24,8 @@ function intFlag(name: string) {
 function positive(name: string) {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(value)}`);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new Error(`--${name} must be a positive number, got ${JSON.stringify(value)}`);
     return n;
   };
 }
@@ -36,9 +38,18 @@ export async function run(command: string, argv: string[]): Promise<number> {
     .option('--cpus <n>', 'CPUs offered to tasks (default: all of the machine)', positive('cpus'))
     .option('--mem-mb <n>', 'memory offered to tasks, MB (default: all of the machine)', positive('mem-mb'))
     .option('--enable-features <list>', 'Marathon features to enable, comma-separated (secrets, external_volumes)')
-    .option('--listen <addresses>', `addresses to listen on, comma-separated (default ${DEFAULT_SETTINGS.engine.listen.join(',')}; others need MARATHON_CREDENTIALS)`)
-    .option('--default-container-image <image>', `image apps with a cmd and no container run in (default ${DEFAULT_SETTINGS.engine.defaultContainerImage})`)
-    .option('--allow-host-commands', 'run apps with a cmd and no container as processes on this host, with the engine\'s rights')
+    .option(
+      '--listen <addresses>',
+      `addresses to listen on, comma-separated (default ${DEFAULT_SETTINGS.engine.listen.join(',')}; others need MARATHON_CREDENTIALS)`,
+    )
+    .option(
+      '--default-container-image <image>',
+      `image apps with a cmd and no container run in (default ${DEFAULT_SETTINGS.engine.defaultContainerImage})`,
+    )
+    .option(
+      '--allow-host-commands',
+      "run apps with a cmd and no container as processes on this host, with the engine's rights",
+    )
     .option('--allow-privileged', 'let apps run privileged containers')
     .option('--allow-host-network', "let apps join this host's network namespace")
     .option('--allow-user', 'let apps choose the user their container runs as')
@@ -53,7 +64,13 @@ export async function run(command: string, argv: string[]): Promise<number> {
         'engine.hostname': o.hostname,
         'engine.cpus': o.cpus,
         'engine.memMb': o.memMb,
-        'engine.listen': typeof o.listen === 'string' ? o.listen.split(',').map((a) => a.trim()).filter(Boolean) : undefined,
+        'engine.listen':
+          typeof o.listen === 'string'
+            ? o.listen
+                .split(',')
+                .map((a) => a.trim())
+                .filter(Boolean)
+            : undefined,
         'engine.defaultContainerImage': o.defaultContainerImage,
         'engine.allowHostCommands': o.allowHostCommands ? true : undefined,
         'engine.allowPrivileged': o.allowPrivileged ? true : undefined,
@@ -66,10 +83,15 @@ export async function run(command: string, argv: string[]): Promise<number> {
     const dataDir = engineSettings.dataDir ?? join(homedir(), '.theseus', 'engine');
     const dockerRunner = await dockerRunnerIfAvailable(logger);
     if (!dockerRunner) {
-      logger.warn(`Docker Engine not reachable: apps with a container image${engineSettings.allowHostCommands ? '' : ' and apps with only a cmd'} will fail (TASK_FAILED)`);
+      logger.warn(
+        `Docker Engine not reachable: apps with a container image${engineSettings.allowHostCommands ? '' : ' and apps with only a cmd'} will fail (TASK_FAILED)`,
+      );
     }
     if (engineSettings.allowHostCommands) {
-      logger.warn('apps with a cmd and no container run as processes on this host with the engine\'s user and rights (engine.allowHostCommands): whoever can create an app can run any command here', { user: process.getuid?.() === 0 ? 'root' : process.env.USER });
+      logger.warn(
+        "apps with a cmd and no container run as processes on this host with the engine's user and rights (engine.allowHostCommands): whoever can create an app can run any command here",
+        { user: process.getuid?.() === 0 ? 'root' : process.env.USER },
+      );
     }
     const running = await startEngine({
       dataDir,
@@ -81,7 +103,13 @@ export async function run(command: string, argv: string[]): Promise<number> {
       ...(engineSettings.cpus !== undefined ? { cpus: engineSettings.cpus } : {}),
       ...(engineSettings.memMb !== undefined ? { memMb: engineSettings.memMb } : {}),
       ...(settings.marathon.credentials ? { credentials: settings.marathon.credentials } : {}),
-      features: typeof opts.enableFeatures === 'string' ? opts.enableFeatures.split(',').map((s) => s.trim()).filter(Boolean) : [],
+      features:
+        typeof opts.enableFeatures === 'string'
+          ? opts.enableFeatures
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : [],
       defaultContainerImage: engineSettings.defaultContainerImage,
       allowHostCommands: engineSettings.allowHostCommands,
       allowPrivileged: engineSettings.allowPrivileged,
@@ -94,7 +122,12 @@ export async function run(command: string, argv: string[]): Promise<number> {
       ...(dockerRunner ? { dockerRunner } : {}),
       logger,
     });
-    logger.info('engine listening', { url: running.url, dataDir, docker: Boolean(dockerRunner), tasks: running.engine.scheduler.tasks.size });
+    logger.info('engine listening', {
+      url: running.url,
+      dataDir,
+      docker: Boolean(dockerRunner),
+      tasks: running.engine.scheduler.tasks.size,
+    });
     return await runUntilSignal(logger, () => running.stop());
   } catch (err) {
     if (err instanceof Error && (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {

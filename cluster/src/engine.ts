@@ -5,7 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import { cpus as machineCpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_SETTINGS, type Logger, type MarathonAppInfo, type MarathonDeployment, type MarathonDeploymentResult } from '@theseus/services';
+import {
+  DEFAULT_SETTINGS,
+  type Logger,
+  type MarathonAppInfo,
+  type MarathonDeployment,
+  type MarathonDeploymentResult,
+} from '@theseus/services';
 import { appJson, configOf, type AppDefinition } from './app/definition.js';
 import { groupUpdateApps, inGroup } from './app/groups.js';
 import { canonicalId } from './app/normalize.js';
@@ -65,7 +71,8 @@ export class Engine {
     this.logger = options.logger;
     this.features = new Set(options.features ?? []);
     this.state = new StateFile(options.dataDir, () => this.snapshot());
-    this.state.onError = (err) => this.logger.error('could not write the engine state', { path: this.state.path, error: String(err) });
+    this.state.onError = (err) =>
+      this.logger.error('could not write the engine state', { path: this.state.path, error: String(err) });
     const saved = this.state.load();
     this.engineId = saved?.engineId ?? randomUUID().slice(0, 8);
     this.agentId = `${this.engineId}-S0`;
@@ -92,20 +99,35 @@ export class Engine {
         hostCommands: options.allowHostCommands ?? false,
         ...(options.defaultContainerImage ? { defaultContainerImage: options.defaultContainerImage } : {}),
         privileges: this.privileges,
-        capacity: { cpus: options.cpus ?? machineCpus().length, memMb: options.memMb ?? Math.floor(totalmem() / 1024 / 1024) },
-        runners: { process: this.processRunner, ...(options.dockerRunner ? { docker: options.dockerRunner } : {}), ...(options.scriptedRunner ? { scripted: options.scriptedRunner } : {}) },
+        capacity: {
+          cpus: options.cpus ?? machineCpus().length,
+          memMb: options.memMb ?? Math.floor(totalmem() / 1024 / 1024),
+        },
+        runners: {
+          process: this.processRunner,
+          ...(options.dockerRunner ? { docker: options.dockerRunner } : {}),
+          ...(options.scriptedRunner ? { scripted: options.scriptedRunner } : {}),
+        },
         logger: this.logger,
       },
       this.bus,
       this.state,
     );
     this.readiness = new ReadinessMonitor((task) => this.orchestrator.schedule(task.appId));
-    this.orchestrator = new Orchestrator(this.apps, this.scheduler, this.bus, () => this.state.changed(), this.logger, this.readiness);
+    this.orchestrator = new Orchestrator(
+      this.apps,
+      this.scheduler,
+      this.bus,
+      () => this.state.changed(),
+      this.logger,
+      this.readiness,
+    );
     this.health = new HealthMonitor({
       bus: this.bus,
       agentId: this.agentId,
       app: (appId, version) => (version ? this.apps.version(appId, version) : undefined) ?? this.apps.get(appId),
-      runner: (task) => ({ docker: options.dockerRunner, process: this.processRunner, scripted: options.scriptedRunner })[task.runner],
+      runner: (task) =>
+        ({ docker: options.dockerRunner, process: this.processRunner, scripted: options.scriptedRunner })[task.runner],
       kill: (task) => this.scheduler.kill(task),
       changed: (task) => {
         this.state.changed();
@@ -158,8 +180,11 @@ export class Engine {
     const tasks = this.pendingAdoption;
     this.pendingAdoption = [];
     await this.scheduler.adopt(tasks);
-    const docker = this.options.dockerRunner as (TaskRunner & { removeUnknown?: (engineId: string, known: ReadonlySet<string>) => Promise<void> }) | undefined;
-    await docker?.removeUnknown?.(this.engineId, new Set(this.scheduler.tasks.keys())).catch((err: unknown) => this.logger.warn('could not list containers', { error: String(err) }));
+    const docker = this.options.dockerRunner as
+      (TaskRunner & { removeUnknown?: (engineId: string, known: ReadonlySet<string>) => Promise<void> }) | undefined;
+    await docker
+      ?.removeUnknown?.(this.engineId, new Set(this.scheduler.tasks.keys()))
+      .catch((err: unknown) => this.logger.warn('could not list containers', { error: String(err) }));
     for (const t of this.scheduler.tasks.values()) if (t.state === 'TASK_RUNNING') this.health.watch(t);
     for (const app of this.apps.all()) this.orchestrator.schedule(app.id);
   }
@@ -203,7 +228,10 @@ export class Engine {
     const draft = this.permitted(parseApp(body, { features: this.features }));
     if (this.apps.get(draft.id)) throw appExists(draft.id);
     const { app, deployment } = this.create(draft, clientIp, uri);
-    return { app: { ...this.appInfo(app, { counts: true }), deployments: [{ id: deployment.id }] }, deploymentId: deployment.id };
+    return {
+      app: { ...this.appInfo(app, { counts: true }), deployments: [{ id: deployment.id }] },
+      deploymentId: deployment.id,
+    };
   }
 
   /** The draft, unless it asks for what this engine does not allow (422 naming the setting). */
@@ -216,7 +244,10 @@ export class Engine {
   private create(draft: AppDraft, clientIp: string, uri: string): { app: AppDefinition; deployment: DeploymentRecord } {
     const app = this.apps.put(draft, this.clock.next(), false);
     this.bus.publish('api_post_event', { clientIp, uri, appDefinition: appJson(app) });
-    const deployment = this.deploy(app, app.instances > 0 ? [['StartApplication'], ['ScaleApplication']] : [['StartApplication']]);
+    const deployment = this.deploy(
+      app,
+      app.instances > 0 ? [['StartApplication'], ['ScaleApplication']] : [['StartApplication']],
+    );
     return { app, deployment };
   }
 
@@ -224,7 +255,11 @@ export class Engine {
    * Stores `draft` as the app's next version. A change of anything but `instances` is a config change:
    * tasks get replaced and the launch delay starts over; otherwise the tasks' config version is kept.
    */
-  private storeVersion(draft: AppDraft, current: AppDefinition, configSince?: string): { app: AppDefinition; configChanged: boolean } {
+  private storeVersion(
+    draft: AppDraft,
+    current: AppDefinition,
+    configSince?: string,
+  ): { app: AppDefinition; configChanged: boolean } {
     const app = this.apps.put(draft, this.clock.next(), false);
     const configChanged = JSON.stringify(configOf(app)) !== JSON.stringify(configOf(current));
     if (!configChanged) app.versionInfo.lastConfigChangeAt = current.versionInfo.lastConfigChangeAt;
@@ -237,20 +272,34 @@ export class Engine {
 
   /** The definition a PUT/PATCH body asks for: a rollback (`{"version": ...}`) or a (partial) definition. */
   private draftFor(appId: string, body: unknown, current: AppDefinition | undefined, partial: boolean): AppDraft {
-    const fields = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+    const fields =
+      body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
     if (current && fields && Object.keys(fields).length === 1 && typeof fields.version === 'string') {
       const old = this.apps.version(appId, fields.version);
       if (!old) throw new EngineApiError(404, { message: `Version '${fields.version}' for app '${appId}' not found` });
       return strip(old);
     }
     if (typeof fields?.id === 'string' && canonicalId(fields.id) !== appId) {
-      throw new EngineApiError(422, { message: 'Object is not valid', details: [{ path: '/id', errors: [`The id ${fields.id} in the body does not match the id ${appId} in the URL`] }] });
+      throw new EngineApiError(422, {
+        message: 'Object is not valid',
+        details: [
+          { path: '/id', errors: [`The id ${fields.id} in the body does not match the id ${appId} in the URL`] },
+        ],
+      });
     }
-    return parseApp(body, { pathId: appId, features: this.features, ...(current && partial ? { base: strip(current) } : {}) });
+    return parseApp(body, {
+      pathId: appId,
+      features: this.features,
+      ...(current && partial ? { base: strip(current) } : {}),
+    });
   }
 
   /** PUT (partial unless `partialUpdate=false`) or PATCH. Returns `created` when the app did not exist. */
-  updateApp(appId: string, body: unknown, opts: { force: boolean; partial: boolean; allowCreate: boolean; clientIp: string; uri: string }): MarathonDeploymentResult & { created: boolean } {
+  updateApp(
+    appId: string,
+    body: unknown,
+    opts: { force: boolean; partial: boolean; allowCreate: boolean; clientIp: string; uri: string },
+  ): MarathonDeploymentResult & { created: boolean } {
     const current = this.apps.get(appId);
     if (!current && !opts.allowCreate) throw appNotFound(appId);
     const draft = this.permitted(this.draftFor(appId, body, current, opts.partial));
@@ -261,7 +310,11 @@ export class Engine {
     }
     const { app, configChanged } = this.storeVersion(draft, current);
     this.bus.publish('api_post_event', { clientIp: opts.clientIp, uri: opts.uri, appDefinition: appJson(app) });
-    const steps: DeploymentAction[][] = configChanged ? [['RestartApplication']] : app.instances !== current.instances ? [['ScaleApplication']] : [];
+    const steps: DeploymentAction[][] = configChanged
+      ? [['RestartApplication']]
+      : app.instances !== current.instances
+        ? [['ScaleApplication']]
+        : [];
     const d = this.deploy(app, steps, current);
     return { deploymentId: d.id, version: app.version, created: false };
   }
@@ -349,9 +402,15 @@ export class Engine {
         for (const t of tasks) {
           if (t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING') staged++;
           if (t.state === 'TASK_RUNNING') running++;
-          if (t.healthCheckResults.length > 0) isHealthy(t, (this.apps.version(app.id, t.version) ?? app).healthChecks.length) ? healthy++ : unhealthy++;
+          if (t.healthCheckResults.length > 0)
+            isHealthy(t, (this.apps.version(app.id, t.version) ?? app).healthChecks.length) ? healthy++ : unhealthy++;
         }
-        Object.assign(info, { tasksStaged: staged, tasksRunning: running, tasksHealthy: healthy, tasksUnhealthy: unhealthy });
+        Object.assign(info, {
+          tasksStaged: staged,
+          tasksRunning: running,
+          tasksHealthy: healthy,
+          tasksUnhealthy: unhealthy,
+        });
       }
       if (embed.tasks) info.tasks = tasks.map((t) => taskJson(t, this.agentId));
     }
@@ -360,7 +419,9 @@ export class Engine {
       info.deployments = d ? [{ id: d.id }] : [];
     }
     if (embed.readiness) {
-      Object.assign(info, { readinessCheckResults: this.readiness.resultsOf(this.scheduler.tasksOf(app.id).map((t) => t.id)) });
+      Object.assign(info, {
+        readinessCheckResults: this.readiness.resultsOf(this.scheduler.tasksOf(app.id).map((t) => t.id)),
+      });
     }
     if (embed.lastTaskFailure) {
       const failure = this.scheduler.lastFailures.get(app.id);
@@ -381,8 +442,13 @@ export class Engine {
    * otherwise the group's apps become those of the update (created, replaced, removed). Every app is
    * checked and every lock tested before anything changes.
    */
-  updateGroup(groupId: string, update: unknown, opts: { force: boolean; clientIp: string; uri: string }): MarathonDeploymentResult {
-    const body = update && typeof update === 'object' && !Array.isArray(update) ? (update as Record<string, unknown>) : {};
+  updateGroup(
+    groupId: string,
+    update: unknown,
+    opts: { force: boolean; clientIp: string; uri: string },
+  ): MarathonDeploymentResult {
+    const body =
+      update && typeof update === 'object' && !Array.isArray(update) ? (update as Record<string, unknown>) : {};
     if (body.version !== undefined) {
       throw new EngineApiError(422, { message: `Group ${groupId} not available in version ${String(body.version)}` });
     }
@@ -391,9 +457,13 @@ export class Engine {
     const removals: string[] = [];
     if (body.scaleBy !== undefined) {
       if (typeof body.scaleBy !== 'number' || !(body.scaleBy >= 0)) {
-        throw new EngineApiError(422, { message: 'Invalid JSON', details: [{ path: '/scaleBy', errors: ['error.expected.jsnumber'] }] });
+        throw new EngineApiError(422, {
+          message: 'Invalid JSON',
+          details: [{ path: '/scaleBy', errors: ['error.expected.jsnumber'] }],
+        });
       }
-      for (const app of current) if (inGroup(app.id, groupId)) puts.set(app.id, { instances: Math.ceil(app.instances * body.scaleBy) });
+      for (const app of current)
+        if (inGroup(app.id, groupId)) puts.set(app.id, { instances: Math.ceil(app.instances * body.scaleBy) });
     } else {
       const wanted = groupUpdateApps(update, groupId, current);
       for (const [id, app] of wanted) if (app) puts.set(id, app);
@@ -405,13 +475,18 @@ export class Engine {
     let result: MarathonDeploymentResult | undefined;
     for (const [id, app] of puts) result = this.updateApp(id, app, { ...opts, partial, allowCreate: true });
     for (const id of removals) result = this.deleteApp(id, opts.force);
-    return result ? { deploymentId: result.deploymentId, version: result.version } : { deploymentId: randomUUID(), version: this.clock.next() };
+    return result
+      ? { deploymentId: result.deploymentId, version: result.version }
+      : { deploymentId: randomUUID(), version: this.clock.next() };
   }
 
   /** DELETE /v2/groups/{id}: removes every app in the group. */
   deleteGroup(groupId: string, force: boolean): MarathonDeploymentResult {
     if (!this.groupExists(groupId)) throw new EngineApiError(404, { message: `Group '${groupId}' does not exist` });
-    const ids = this.apps.all().filter((a) => inGroup(a.id, groupId)).map((a) => a.id);
+    const ids = this.apps
+      .all()
+      .filter((a) => inGroup(a.id, groupId))
+      .map((a) => a.id);
     if (!force) for (const id of ids) this.lockCheck(id, false);
     let result: MarathonDeploymentResult = { deploymentId: randomUUID(), version: this.clock.next() };
     for (const id of ids) result = this.deleteApp(id, force);
@@ -438,7 +513,11 @@ export class Engine {
       const current = this.apps.get(appId);
       if (!current) continue;
       for (const t of list) this.scheduler.kill(t);
-      const app = this.apps.put({ ...strip(current), instances: Math.max(0, current.instances - list.length) }, this.clock.next(), true);
+      const app = this.apps.put(
+        { ...strip(current), instances: Math.max(0, current.instances - list.length) },
+        this.clock.next(),
+        true,
+      );
       const d = this.deploy(app, [['ScaleApplication']], current);
       result = { deploymentId: d.id, version: app.version };
     }
@@ -449,7 +528,9 @@ export class Engine {
 
   /** `/v2/deployments`, with the readiness check results of the tasks each deployment waits for. */
   deploymentsJson(): MarathonDeployment[] {
-    return [...this.orchestrator.deployments.values()].map((d) => deploymentJson(d, this.readiness.resultsOf(this.scheduler.tasksOf(d.appId).map((t) => t.id))));
+    return [...this.orchestrator.deployments.values()].map((d) =>
+      deploymentJson(d, this.readiness.resultsOf(this.scheduler.tasksOf(d.appId).map((t) => t.id))),
+    );
   }
 
   /** DELETE /v2/deployments/{id}: with force just stop it; else roll back with a new deployment. */

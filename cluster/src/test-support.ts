@@ -16,11 +16,30 @@ export interface TestEngine extends RunningEngine {
 export const quietLogger = () => createLogger({ component: 'engine-test', level: 'error', format: 'json' });
 
 /** An engine whose apps with only a `cmd` run as host processes (what the lifecycle tests drive), unless `options` say otherwise. */
-export async function testEngine(options: Partial<EngineOptions> = {}, dataDir = mkdtempSync(join(tmpdir(), 'theseus-engine-'))): Promise<TestEngine> {
-  const running = await startEngine({ dataDir, port: 0, listenHost: '127.0.0.1', portRange: randomRange(), logger: quietLogger(), allowHostCommands: true, ...options });
+export async function testEngine(
+  options: Partial<EngineOptions> = {},
+  dataDir = mkdtempSync(join(tmpdir(), 'theseus-engine-')),
+): Promise<TestEngine> {
+  const running = await startEngine({
+    dataDir,
+    port: 0,
+    listenHost: '127.0.0.1',
+    portRange: randomRange(),
+    logger: quietLogger(),
+    allowHostCommands: true,
+    ...options,
+  });
   const events: MarathonEvent[] = [];
   running.engine.bus.subscribe((e) => events.push(e));
-  return { ...running, client: new MarathonClient({ urls: [running.url], ...(options.credentials ? { credentials: options.credentials } : {}) }), events, dataDir };
+  return {
+    ...running,
+    client: new MarathonClient({
+      urls: [running.url],
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+    }),
+    events,
+    dataDir,
+  };
 }
 
 /** A port range unlikely to collide with other test runs. */
@@ -29,7 +48,11 @@ export function randomRange(): [number, number] {
   return [start, start + 99];
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -40,7 +63,9 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
 }
 
 export function statusEvents(events: MarathonEvent[], taskId?: string): string[] {
-  return events.filter((e) => e.eventType === 'status_update_event' && (!taskId || e.taskId === taskId)).map((e) => String(e.taskStatus));
+  return events
+    .filter((e) => e.eventType === 'status_update_event' && (!taskId || e.taskId === taskId))
+    .map((e) => String(e.taskStatus));
 }
 
 /** Removes every app, waits until their tasks are gone, stops the engine and removes its data dir. */
@@ -59,7 +84,11 @@ export function removeDir(dir: string): void {
  * Replays the events of a rolling upgrade: the most tasks present at once (not yet terminal) and
  * the fewest healthy ones (a task stops counting as healthy when it is being killed).
  */
-export function replayRollout(events: MarathonEvent[], appId: string, oldTaskIds: Set<string>): { maxPresent: number; minHealthy: number } {
+export function replayRollout(
+  events: MarathonEvent[],
+  appId: string,
+  oldTaskIds: Set<string>,
+): { maxPresent: number; minHealthy: number } {
   const instanceOf = (taskId: string) => taskId.replace(/\._app\.\d+$/, '');
   const present = new Set(oldTaskIds);
   const healthy = new Set([...oldTaskIds].map(instanceOf));

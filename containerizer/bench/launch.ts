@@ -51,7 +51,8 @@ const median = (xs: number[]) => {
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 };
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] as number;
+const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] as number;
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 
 function launchRecord(containerId: string): Uint8Array {
@@ -71,7 +72,25 @@ async function programLaunch(how: CallOptions): Promise<number> {
 
 function dockerRunLaunch(): number {
   const started = performance.now();
-  const args = ['run', '-d', '--label', `theseus.containerizer=${instance}`, '--cpu-shares', String(Math.round(1024 * CPUS)), '-m', `${MEM_MB}m`, '--memory-swap', `${MEM_MB}m`, '--network', 'none', '--init', IMAGE, 'sh', '-c', 'sleep 300'];
+  const args = [
+    'run',
+    '-d',
+    '--label',
+    `theseus.containerizer=${instance}`,
+    '--cpu-shares',
+    String(Math.round(1024 * CPUS)),
+    '-m',
+    `${MEM_MB}m`,
+    '--memory-swap',
+    `${MEM_MB}m`,
+    '--network',
+    'none',
+    '--init',
+    IMAGE,
+    'sh',
+    '-c',
+    'sleep 300',
+  ];
   const result = spawnSync('docker', args, { encoding: 'utf8' });
   const elapsed = performance.now() - started;
   if (result.status !== 0) throw new Error(`docker run failed: ${result.stderr}`);
@@ -95,7 +114,9 @@ async function usageCalls(record: Uint8Array, how: CallOptions, calls: number): 
 }
 
 async function main(): Promise<void> {
-  execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/bundle.mjs', import.meta.url))], { stdio: 'inherit' });
+  execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/bundle.mjs', import.meta.url))], {
+    stdio: 'inherit',
+  });
   await driver.ping();
   execFileSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' });
   const { processIO } = await import('../src/program-io.js');
@@ -153,7 +174,10 @@ async function main(): Promise<void> {
   const usageNode: number[] = [];
   const usageRounds = Math.max(30, rounds);
   for (let i = 0; i < usageRounds; i++) {
-    const calls = [async () => usageClient.push(...(await usageCalls(record, CLIENT, 1))), async () => usageNode.push(...(await usageCalls(record, NODE, 1)))];
+    const calls = [
+      async () => usageClient.push(...(await usageCalls(record, CLIENT, 1))),
+      async () => usageNode.push(...(await usageCalls(record, NODE, 1))),
+    ];
     for (let k = 0; k < calls.length; k++) await (calls[(i + k) % calls.length] as () => Promise<number>)();
   }
   const bareStart = (env: NodeJS.ProcessEnv) => {
@@ -168,16 +192,34 @@ async function main(): Promise<void> {
   const bare = bareStart(NODE_ENV);
 
   const ratio = (xs: number[]) => (median(xs) / median(baseline)).toFixed(2);
-  console.log(`launch-to-running, ${rounds} rounds, alternating (image ${IMAGE}, ${CPUS} cpus, ${MEM_MB} MiB, no network):`);
-  console.log(`  theseus-containerizer launch, as a slave runs it (native client + service): median ${fmt(median(client))}  p90 ${fmt(percentile(client, 90))}`);
-  console.log(`  theseus-containerizer launch, Node program in its own process:               median ${fmt(median(node))}  p90 ${fmt(percentile(node, 90))}`);
-  console.log(`  docker run -d (CLI, ${baseline.length} runs):                                           median ${fmt(median(baseline))}  p90 ${fmt(percentile(baseline, 90))}`);
-  console.log(`  ratio of medians to docker run -d (target <= 1.0): native client ${ratio(client)}, Node program ${ratio(node)}`);
-  console.log(`  launch in process (decode, plan, Engine create+start+inspect, state): median ${fmt(median(library))}, ratio ${ratio(library)}`);
+  console.log(
+    `launch-to-running, ${rounds} rounds, alternating (image ${IMAGE}, ${CPUS} cpus, ${MEM_MB} MiB, no network):`,
+  );
+  console.log(
+    `  theseus-containerizer launch, as a slave runs it (native client + service): median ${fmt(median(client))}  p90 ${fmt(percentile(client, 90))}`,
+  );
+  console.log(
+    `  theseus-containerizer launch, Node program in its own process:               median ${fmt(median(node))}  p90 ${fmt(percentile(node, 90))}`,
+  );
+  console.log(
+    `  docker run -d (CLI, ${baseline.length} runs):                                           median ${fmt(median(baseline))}  p90 ${fmt(percentile(baseline, 90))}`,
+  );
+  console.log(
+    `  ratio of medians to docker run -d (target <= 1.0): native client ${ratio(client)}, Node program ${ratio(node)}`,
+  );
+  console.log(
+    `  launch in process (decode, plan, Engine create+start+inspect, state): median ${fmt(median(library))}, ratio ${ratio(library)}`,
+  );
   console.log('usage latency:');
-  console.log(`  as a slave runs it (native client + service), ${usageClient.length} calls: p50 ${fmt(median(usageClient))}  p90 ${fmt(percentile(usageClient, 90))}  (target p50 < 30 ms)`);
-  console.log(`  Node program in its own process, ${usageNode.length} calls: p50 ${fmt(median(usageNode))}  p90 ${fmt(percentile(usageNode, 90))}`);
-  console.log(`  in process (decode + state + cgroup counters + encode), 100 calls: p50 ${fmt(median(inProcess))}  p90 ${fmt(percentile(inProcess, 90))}`);
+  console.log(
+    `  as a slave runs it (native client + service), ${usageClient.length} calls: p50 ${fmt(median(usageClient))}  p90 ${fmt(percentile(usageClient, 90))}  (target p50 < 30 ms)`,
+  );
+  console.log(
+    `  Node program in its own process, ${usageNode.length} calls: p50 ${fmt(median(usageNode))}  p90 ${fmt(percentile(usageNode, 90))}`,
+  );
+  console.log(
+    `  in process (decode + state + cgroup counters + encode), 100 calls: p50 ${fmt(median(inProcess))}  p90 ${fmt(percentile(inProcess, 90))}`,
+  );
   console.log(`  (the Engine's own one-shot stats endpoint, for comparison: p50 ${fmt(median(engineStats))})`);
   console.log(`  (bare \`node -e 0\` start on this machine, without NODE_EXTRA_CA_CERTS: p50 ${fmt(bare)})`);
 }

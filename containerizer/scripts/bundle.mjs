@@ -96,7 +96,8 @@ function reachable(protobuf, root, roots) {
     const name = object.fullName.slice(1);
     if (kept.has(name)) return;
     kept.add(name);
-    if (object instanceof protobuf.Type) for (const field of object.fieldsArray) if (field.resolve().resolvedType) visit(field.resolvedType);
+    if (object instanceof protobuf.Type)
+      for (const field of object.fieldsArray) if (field.resolve().resolvedType) visit(field.resolvedType);
     if (object.parent instanceof protobuf.Type) visit(object.parent);
   };
   for (const name of roots) visit(root.lookup(name));
@@ -120,10 +121,12 @@ function checkPruned(protobuf, full, small, kept) {
   for (const name of kept) {
     const before = full.lookup(name);
     const after = small.lookup(name);
-    if (!after || JSON.stringify(after.toJSON().fields) !== JSON.stringify(before.toJSON().fields)) throw new Error(`pruned definitions differ at ${name}`);
+    if (!after || JSON.stringify(after.toJSON().fields) !== JSON.stringify(before.toJSON().fields))
+      throw new Error(`pruned definitions differ at ${name}`);
     if (before instanceof protobuf.Type) {
       for (const field of before.fieldsArray) {
-        if (after.fields[field.name].resolve().resolvedType?.fullName !== field.resolvedType?.fullName) throw new Error(`pruned definitions resolve ${name}.${field.name} differently`);
+        if (after.fields[field.name].resolve().resolvedType?.fullName !== field.resolvedType?.fullName)
+          throw new Error(`pruned definitions resolve ${name}.${field.name} differently`);
       }
     }
   }
@@ -182,13 +185,22 @@ module.exports = function () {
 const programPlugin = (descriptors) => ({
   name: 'theseus-containerizer',
   setup(build) {
-    build.onLoad({ filter: /[\\/]containerizer[\\/]dist[\\/]protocol[\\/]definitions\.js$/ }, () => ({ contents: definitionsModule(descriptors), loader: 'js', resolveDir: PACKAGE }));
-    build.onLoad({ filter: /[\\/]node_modules[\\/](dockerode[\\/]lib[\\/]session|docker-modem[\\/]lib[\\/]ssh)\.js$/ }, (args) => {
-      const file = packagePath(args.path);
-      if (!LOADED_WHEN_USED.includes(file)) return undefined;
-      return { contents: whenUsedModule(file), loader: 'js', pluginData: { whenUsed: true } };
-    });
-    build.onResolve({ filter: /^(dockerode|docker-modem)\/lib\/[a-z]+\.js$/ }, (args) => (LOADED_WHEN_USED.includes(args.path) ? { path: args.path, external: true } : undefined));
+    build.onLoad({ filter: /[\\/]containerizer[\\/]dist[\\/]protocol[\\/]definitions\.js$/ }, () => ({
+      contents: definitionsModule(descriptors),
+      loader: 'js',
+      resolveDir: PACKAGE,
+    }));
+    build.onLoad(
+      { filter: /[\\/]node_modules[\\/](dockerode[\\/]lib[\\/]session|docker-modem[\\/]lib[\\/]ssh)\.js$/ },
+      (args) => {
+        const file = packagePath(args.path);
+        if (!LOADED_WHEN_USED.includes(file)) return undefined;
+        return { contents: whenUsedModule(file), loader: 'js', pluginData: { whenUsed: true } };
+      },
+    );
+    build.onResolve({ filter: /^(dockerode|docker-modem)\/lib\/[a-z]+\.js$/ }, (args) =>
+      LOADED_WHEN_USED.includes(args.path) ? { path: args.path, external: true } : undefined,
+    );
     build.onResolve({ filter: /^\.\/buildkit$/ }, (args) => {
       const target = LEFT_OUT[packagePath(args.importer)]?.[args.path];
       return target ? { path: target, external: true } : undefined;
@@ -223,7 +235,9 @@ async function bundle() {
   const imports = Object.values(result.metafile.outputs).flatMap((output) => output.imports);
   const dynamic = imports.find((i) => i.kind === 'dynamic-import');
   if (dynamic) throw new Error(`the bundle still imports ${dynamic.path} with import(), which a script cannot do`);
-  const fromNodeModules = imports.filter((i) => i.external && !i.path.startsWith('node:') && !isBuiltin(i.path)).map((i) => i.path);
+  const fromNodeModules = imports
+    .filter((i) => i.external && !i.path.startsWith('node:') && !isBuiltin(i.path))
+    .map((i) => i.path);
   // what esbuild left out on its own are optional requires in try blocks of packages not installed (debug's supports-color)
   const installed = (path) => {
     try {
@@ -232,7 +246,12 @@ async function bundle() {
       return false;
     }
   };
-  const unexpected = fromNodeModules.filter((path) => !LOADED_WHEN_USED.includes(path) && !Object.values(LEFT_OUT).some((m) => Object.values(m).includes(path)) && installed(path));
+  const unexpected = fromNodeModules.filter(
+    (path) =>
+      !LOADED_WHEN_USED.includes(path) &&
+      !Object.values(LEFT_OUT).some((m) => Object.values(m).includes(path)) &&
+      installed(path),
+  );
   if (unexpected.length) throw new Error(`the bundle would require ${unexpected.join(', ')} from node_modules`);
   return result.outputFiles[0].text;
 }
@@ -278,7 +297,9 @@ async function main() {
     rmSync(CODE_CACHE, { force: true });
     writeAtomically(BUNDLE, code);
     writeAtomically(CODE_CACHE, await codeCache(BUNDLE));
-    console.error(`bundled ${BUNDLE} (${size(BUNDLE)}, code cache ${size(CODE_CACHE)}) in ${(performance.now() - started).toFixed(0)} ms`);
+    console.error(
+      `bundled ${BUNDLE} (${size(BUNDLE)}, code cache ${size(CODE_CACHE)}) in ${(performance.now() - started).toFixed(0)} ms`,
+    );
   }
   buildClient(code);
 }
@@ -286,10 +307,32 @@ async function main() {
 /** Compiles the native client; an unchanged binary is left alone. */
 function buildClient(code) {
   const source = readFileSync(CLIENT_SOURCE);
-  const buildId = createHash('sha256').update(code).update(source).update(process.execPath).update(process.version).update(PACKAGE).digest('hex').slice(0, 16);
+  const buildId = createHash('sha256')
+    .update(code)
+    .update(source)
+    .update(process.execPath)
+    .update(process.version)
+    .update(PACKAGE)
+    .digest('hex')
+    .slice(0, 16);
   const temp = `${CLIENT}.${process.pid}.tmp`;
   const cc = process.env.CC || 'cc';
-  const compile = (flags) => execFileSync(cc, [...flags, '-O2', '-Wall', '-Wextra', `-DTHESEUS_BUILD_ID="${buildId}"`, `-DTHESEUS_NODE="${process.execPath}"`, '-o', temp, CLIENT_SOURCE], { stdio: ['ignore', 'inherit', 'pipe'] });
+  const compile = (flags) =>
+    execFileSync(
+      cc,
+      [
+        ...flags,
+        '-O2',
+        '-Wall',
+        '-Wextra',
+        `-DTHESEUS_BUILD_ID="${buildId}"`,
+        `-DTHESEUS_NODE="${process.execPath}"`,
+        '-o',
+        temp,
+        CLIENT_SOURCE,
+      ],
+      { stdio: ['ignore', 'inherit', 'pipe'] },
+    );
   try {
     // static where the C library allows it, so the binary runs on a slave image with an older one
     try {
@@ -301,7 +344,9 @@ function buildClient(code) {
   } catch (err) {
     rmSync(temp, { force: true });
     if (err.code === 'ENOENT') {
-      console.error(`containerizer bundle: no C compiler (${cc}): the native client is not built; slaves run bin/theseus-containerizer.js`);
+      console.error(
+        `containerizer bundle: no C compiler (${cc}): the native client is not built; slaves run bin/theseus-containerizer.js`,
+      );
       rmSync(CLIENT, { force: true });
       return;
     }
@@ -322,7 +367,8 @@ function readIfPresent(path, encoding = 'utf8') {
 
 function cacheAccepted(code) {
   try {
-    return !new vm.Script(Module.wrap(code), { filename: BUNDLE, cachedData: readFileSync(CODE_CACHE) }).cachedDataRejected;
+    return !new vm.Script(Module.wrap(code), { filename: BUNDLE, cachedData: readFileSync(CODE_CACHE) })
+      .cachedDataRejected;
   } catch {
     return false;
   }

@@ -42,7 +42,9 @@ describe('the bundled containerizer program', () => {
     execFileSync(process.execPath, [SCRIPT], { stdio: 'pipe' });
     const script = new vm.Script(Module.wrap(readFileSync(BUNDLE, 'utf8')), { filename: BUNDLE });
     const module = { exports: {} as BundledProgram };
-    script.runInThisContext().call(module.exports, module.exports, createRequire(BUNDLE), module, BUNDLE, dirname(BUNDLE));
+    script
+      .runInThisContext()
+      .call(module.exports, module.exports, createRequire(BUNDLE), module, BUNDLE, dirname(BUNDLE));
     bundle = module.exports;
   });
 
@@ -57,31 +59,56 @@ describe('the bundled containerizer program', () => {
       destroy: compiled.encodeMessage('mesos.containerizer.Destroy', id),
       update: compiled.encodeMessage('mesos.containerizer.Update', {
         ...id,
-        resources: [{ name: 'cpus', type: 'SCALAR', scalar: { value: 0.5 } }, { name: 'ports', type: 'RANGES', ranges: { range: [{ begin: 31000, end: 31002 }] } }],
+        resources: [
+          { name: 'cpus', type: 'SCALAR', scalar: { value: 0.5 } },
+          { name: 'ports', type: 'RANGES', ranges: { range: [{ begin: 31000, end: 31002 }] } },
+        ],
       }),
     } as const;
     for (const [command, record] of Object.entries(inputs)) {
-      assert.deepEqual(bundled.decodeInput(command as keyof typeof inputs, record), compiled.decodeInput(command as keyof typeof inputs, record), command);
+      assert.deepEqual(
+        bundled.decodeInput(command as keyof typeof inputs, record),
+        compiled.decodeInput(command as keyof typeof inputs, record),
+        command,
+      );
     }
     const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]);
-    assert.throws(() => bundled.decodeInput('wait', garbage), { message: thrownMessage(() => compiled.decodeInput('wait', garbage)) });
+    assert.throws(() => bundled.decodeInput('wait', garbage), {
+      message: thrownMessage(() => compiled.decodeInput('wait', garbage)),
+    });
   });
 
   it('encodes every answer byte for byte as the compiled modules do', async () => {
     const bundled = await bundle.messages();
     for (const generation of ['0.22', '1.0'] as const) {
-      for (const fields of [{ killed: false, message: 'container exited with code 3', status: 3 << 8 }, { killed: true, message: 'oom', status: 137 << 8 }]) {
-        assert.deepEqual(bundled.encodeTermination(fields, generation), compiled.encodeTermination(fields, generation), `${generation} ${fields.message}`);
+      for (const fields of [
+        { killed: false, message: 'container exited with code 3', status: 3 << 8 },
+        { killed: true, message: 'oom', status: 137 << 8 },
+      ]) {
+        assert.deepEqual(
+          bundled.encodeTermination(fields, generation),
+          compiled.encodeTermination(fields, generation),
+          `${generation} ${fields.message}`,
+        );
       }
     }
-    const stats = { timestamp: 1700000000.25, cpus_user_time_secs: 1.5, cpus_system_time_secs: 0.25, cpus_limit: 0.5, mem_rss_bytes: 123456789, mem_limit_bytes: 268435456 };
+    const stats = {
+      timestamp: 1700000000.25,
+      cpus_user_time_secs: 1.5,
+      cpus_system_time_secs: 0.25,
+      cpus_limit: 0.5,
+      mem_rss_bytes: 123456789,
+      mem_limit_bytes: 268435456,
+    };
     assert.deepEqual(bundled.encodeResourceStatistics(stats), compiled.encodeResourceStatistics(stats));
     assert.deepEqual(bundled.encodeContainers(['a', 'b-2']), compiled.encodeContainers(['a', 'b-2']));
   });
 
   it('loads no gRPC, ssh2 or dockerode file from node_modules for what a call runs', async () => {
     await bundle.warmUp();
-    const fromNodeModules = loadedFromDisk().filter((path) => /[\\/]node_modules[\\/](@grpc|ssh2|dockerode|docker-modem)[\\/]/.test(path));
+    const fromNodeModules = loadedFromDisk().filter((path) =>
+      /[\\/]node_modules[\\/](@grpc|ssh2|dockerode|docker-modem)[\\/]/.test(path),
+    );
     assert.deepEqual(fromNodeModules, []);
   });
 });

@@ -82,7 +82,9 @@ export async function runProgram(argv: string[], io: ProgramIO): Promise<number>
     case 'serve':
       return (await import('./service/serve-command.js')).serveCommand(rest, io, runServiceCall);
     default:
-      io.stderr.write(`theseus-containerizer: unknown command '${sub}' (commands: ${PROTOCOL.join(', ')}, state, config, serve)\n`);
+      io.stderr.write(
+        `theseus-containerizer: unknown command '${sub}' (commands: ${PROTOCOL.join(', ')}, state, config, serve)\n`,
+      );
       return 2;
   }
 }
@@ -90,7 +92,9 @@ export async function runProgram(argv: string[], io: ProgramIO): Promise<number>
 /** A call the resident service was sent: protocol calls only. */
 function runServiceCall(argv: string[], io: ProgramIO): Promise<number> {
   if (isProtocolCall(argv)) return runProgram(argv, io);
-  io.stderr.write(`theseus-containerizer service: runs protocol calls only (${PROTOCOL.join(', ')}), not '${argv.join(' ')}'\n`);
+  io.stderr.write(
+    `theseus-containerizer service: runs protocol calls only (${PROTOCOL.join(', ')}), not '${argv.join(' ')}'\n`,
+  );
   return Promise.resolve(2);
 }
 
@@ -118,7 +122,8 @@ async function runProtocol(command: ProtocolCommand, configPath: string | undefi
     return 0;
   } catch (err) {
     // stderr gets the one line below; syslog, when configured, gets the failure too
-    if (ctx?.config.log.syslog) ctx.log.error(`${command} failed`, { error: err instanceof Error ? err.message : String(err) });
+    if (ctx?.config.log.syslog)
+      ctx.log.error(`${command} failed`, { error: err instanceof Error ? err.message : String(err) });
     await ctx?.log.flush();
     return fail(io, command, err);
   } finally {
@@ -127,7 +132,11 @@ async function runProtocol(command: ProtocolCommand, configPath: string | undefi
   }
 }
 
-async function runObserve(containerId: string | undefined, configPath: string | undefined, io: ProgramIO): Promise<number> {
+async function runObserve(
+  containerId: string | undefined,
+  configPath: string | undefined,
+  io: ProgramIO,
+): Promise<number> {
   if (!containerId) return fail(io, 'observe', new Error('usage: observe <container-id>'));
   const { programContext } = await import('./commands/context.js');
   let ctx: import('./commands/context.js').ProgramContext | undefined;
@@ -141,7 +150,12 @@ async function runObserve(containerId: string | undefined, configPath: string | 
   }
 }
 
-async function runOperator(command: 'state' | 'config', configPath: string | undefined, args: string[], io: ProgramIO): Promise<number> {
+async function runOperator(
+  command: 'state' | 'config',
+  configPath: string | undefined,
+  args: string[],
+  io: ProgramIO,
+): Promise<number> {
   let ctx: import('./commands/context.js').ProgramContext | undefined;
   try {
     const unknown = args.filter((a) => a !== '--rm' || command !== 'state');

@@ -16,7 +16,11 @@ describe('containerizer configuration', () => {
   after(() => rmSync(root, { recursive: true, force: true }));
 
   it('searches ./containerizer.yaml, then ~/.theseus/containerizer.yaml, then /etc/theseus; the first found wins', async () => {
-    assert.deepEqual(configCandidates({ cwd, home, env: {} }), [join(cwd, 'containerizer.yaml'), join(home, '.theseus', 'containerizer.yaml'), '/etc/theseus/containerizer.yaml']);
+    assert.deepEqual(configCandidates({ cwd, home, env: {} }), [
+      join(cwd, 'containerizer.yaml'),
+      join(home, '.theseus', 'containerizer.yaml'),
+      '/etc/theseus/containerizer.yaml',
+    ]);
     writeFileSync(join(home, '.theseus', 'containerizer.yaml'), 'instance: from-home\n');
     const fromHome = await loadConfig({ cwd, home, env: {} });
     assert.equal(fromHome.instance, 'from-home');
@@ -25,7 +29,10 @@ describe('containerizer configuration', () => {
     assert.equal((await loadConfig({ cwd, home, env: {} })).instance, 'from-cwd');
     const explicit = join(root, 'explicit.yaml');
     writeFileSync(explicit, 'instance: explicit\n');
-    assert.equal((await loadConfig({ cwd, home, env: { THESEUS_CONTAINERIZER_CONFIG: explicit } })).instance, 'explicit');
+    assert.equal(
+      (await loadConfig({ cwd, home, env: { THESEUS_CONTAINERIZER_CONFIG: explicit } })).instance,
+      'explicit',
+    );
     assert.equal((await loadConfig({ cwd, home, env: {}, path: explicit })).instance, 'explicit');
   });
 
@@ -45,19 +52,41 @@ describe('containerizer configuration', () => {
     mkdirSync(sandbox, { recursive: true });
     symlinkSync(real, join(root, 'work-link'));
     writeFileSync(join(sandbox, 'containerizer.yaml'), 'allow:\n  privileged: true\n');
-    assert.ok(!configCandidates({ cwd: sandbox, home, env: { MESOS_WORK_DIRECTORY: join(root, 'work-link') } }).includes(join(sandbox, 'containerizer.yaml')));
+    assert.ok(
+      !configCandidates({ cwd: sandbox, home, env: { MESOS_WORK_DIRECTORY: join(root, 'work-link') } }).includes(
+        join(sandbox, 'containerizer.yaml'),
+      ),
+    );
     const viaLink = join(root, 'work-link', 'slaves', 'S0');
-    assert.ok(!configCandidates({ cwd: viaLink, home, env: { MESOS_WORK_DIRECTORY: real } }).includes(join(viaLink, 'containerizer.yaml')));
+    assert.ok(
+      !configCandidates({ cwd: viaLink, home, env: { MESOS_WORK_DIRECTORY: real } }).includes(
+        join(viaLink, 'containerizer.yaml'),
+      ),
+    );
     const config = await loadConfig({ cwd: sandbox, home, env: { MESOS_WORK_DIRECTORY: join(root, 'work-link') } });
     assert.equal(config.allow.privileged, false);
   });
 
   it('defaults everything, taking the default image from the slave when the file names none', async () => {
-    const config = await loadConfig({ cwd: root, home: root, env: { MESOS_DEFAULT_CONTAINER_IMAGE: 'img:1' }, path: join(root, 'explicit.yaml') });
+    const config = await loadConfig({
+      cwd: root,
+      home: root,
+      env: { MESOS_DEFAULT_CONTAINER_IMAGE: 'img:1' },
+      path: join(root, 'explicit.yaml'),
+    });
     assert.equal(config.image.default, 'img:1');
     assert.equal(config.mesosVersion, '0.22');
     assert.equal(config.commandExecutor, 'host');
-    assert.deepEqual(config.allow, { privileged: false, hostNetwork: true, hostNamespaces: false, capabilities: [], devices: [], securityOptions: false, rootUser: false, hostPaths: [] });
+    assert.deepEqual(config.allow, {
+      privileged: false,
+      hostNetwork: true,
+      hostNamespaces: false,
+      capabilities: [],
+      devices: [],
+      securityOptions: false,
+      rootUser: false,
+      hostPaths: [],
+    });
     assert.equal(config.stateDir, '/var/run/theseus-containerizer');
     assert.equal(config.taskUser, 'apply');
     assert.deepEqual(config.fetch.localPaths, [], 'no local file may be fetched unless allowed');
@@ -75,12 +104,18 @@ describe('containerizer configuration', () => {
       return true;
     });
     writeFileSync(bad, 'stateDir: [unclosed\n');
-    await assert.rejects(loadConfig({ path: bad }), (err: unknown) => err instanceof ConfigError && /bad\.yaml: not valid YAML/.test(err.message));
+    await assert.rejects(
+      loadConfig({ path: bad }),
+      (err: unknown) => err instanceof ConfigError && /bad\.yaml: not valid YAML/.test(err.message),
+    );
   });
 
   it('hides registry secrets when printed', async () => {
     const file = join(root, 'secrets.yaml');
-    writeFileSync(file, 'image:\n  registries:\n    registry.example.com:\n      username: deploy\n      password: hunter2\n');
+    writeFileSync(
+      file,
+      'image:\n  registries:\n    registry.example.com:\n      username: deploy\n      password: hunter2\n',
+    );
     const printed = JSON.stringify(printableConfig(await loadConfig({ path: file })));
     assert.doesNotMatch(printed, /hunter2/);
     assert.match(printed, /deploy/);

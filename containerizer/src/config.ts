@@ -29,7 +29,10 @@ export const ContainerizerConfigSchema = z.strictObject({
    * Marks this slave's containers (label `theseus.containerizer`). Default: derived from
    * MESOS_WORK_DIRECTORY, so several slaves on one host keep apart; `default` without it.
    */
-  instance: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only').optional(),
+  instance: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only')
+    .optional(),
   /** Which Termination the slave parses: `0.22` (0.19-0.25, `killed` required), `1.0` (0.26-1.0), `auto` (from the launch environment). */
   mesosVersion: z.enum(['0.22', '1.0', 'auto']).default('0.22'),
   docker: z
@@ -90,9 +93,17 @@ export const ContainerizerConfigSchema = z.strictObject({
       /** Directories (symlinks resolved) that local paths and `file://` URIs may be copied from. Empty: none. */
       localPaths: z.array(z.string().startsWith('/', 'must be an absolute path')).default([]),
       /** Bytes one URI may bring (download or copy, plus what its archive unpacks to). */
-      maxBytes: z.number().int().min(1).default(2 * 1024 ** 3),
+      maxBytes: z
+        .number()
+        .int()
+        .min(1)
+        .default(2 * 1024 ** 3),
       /** Bytes all URIs of one launch may bring together. */
-      maxTaskBytes: z.number().int().min(1).default(4 * 1024 ** 3),
+      maxTaskBytes: z
+        .number()
+        .int()
+        .min(1)
+        .default(4 * 1024 ** 3),
       /** Seconds one URI may take. */
       timeoutSeconds: z.number().int().min(1).default(300),
       /** Seconds all URIs of one launch may take together. */
@@ -129,7 +140,10 @@ export const ContainerizerConfigSchema = z.strictObject({
     .prefault({}),
 });
 
-export type ContainerizerConfig = z.infer<typeof ContainerizerConfigSchema> & { instance: string; source: string | null };
+export type ContainerizerConfig = z.infer<typeof ContainerizerConfigSchema> & {
+  instance: string;
+  source: string | null;
+};
 
 export interface LoadConfigOptions {
   /** An explicit file (`--config`): must exist. */
@@ -147,7 +161,8 @@ export function configCandidates(options: LoadConfigOptions = {}): string[] {
   // compared with symlinks resolved: the slave may name its work directory through a link
   const workDir = env.MESOS_WORK_DIRECTORY ? realOrResolved(env.MESOS_WORK_DIRECTORY) : undefined;
   const here = realOrResolved(cwd);
-  const insideWorkDir = workDir !== undefined && (here === workDir || here.startsWith(workDir.endsWith(sep) ? workDir : workDir + sep));
+  const insideWorkDir =
+    workDir !== undefined && (here === workDir || here.startsWith(workDir.endsWith(sep) ? workDir : workDir + sep));
   if (!insideWorkDir) candidates.push(join(cwd, 'containerizer.yaml'));
   candidates.push(join(options.home ?? homedir(), '.theseus', 'containerizer.yaml'));
   candidates.push('/etc/theseus/containerizer.yaml');
@@ -201,7 +216,10 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Conta
   const parsed = ContainerizerConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const { zodProblems } = await import('@theseus/services/endpoints/record');
-    throw new ValidationError(`${source ?? 'configuration'} is not a valid containerizer configuration`, zodProblems(parsed.error));
+    throw new ValidationError(
+      `${source ?? 'configuration'} is not a valid containerizer configuration`,
+      zodProblems(parsed.error),
+    );
   }
   const defaultImage = parsed.data.image.default ?? (env.MESOS_DEFAULT_CONTAINER_IMAGE || undefined);
   return {
@@ -223,7 +241,11 @@ export function printableConfig(config: ContainerizerConfig): unknown {
   const registries = Object.fromEntries(
     Object.entries(config.image.registries).map(([host, auth]) => [
       host,
-      { ...auth, ...(auth.password !== undefined ? { password: '***' } : {}), ...(auth.identitytoken !== undefined ? { identitytoken: '***' } : {}) },
+      {
+        ...auth,
+        ...(auth.password !== undefined ? { password: '***' } : {}),
+        ...(auth.identitytoken !== undefined ? { identitytoken: '***' } : {}),
+      },
     ]),
   );
   return { ...config, image: { ...config.image, registries } };

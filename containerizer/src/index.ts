@@ -1,7 +1,12 @@
 /** The Docker driver (shared with the engine) and the Mesos external containerizer. */
 export { DockerDriver, cpuShares, type DockerDriverOptions, type DriverLog } from './docker/driver.js';
 export { readCgroupUsage, type CgroupUsage } from './docker/cgroup-usage.js';
-export { DockerUnavailableError, ImageUnavailableError, ContainerNotFoundError, DockerRequestError } from './docker/errors.js';
+export {
+  DockerUnavailableError,
+  ImageUnavailableError,
+  ContainerNotFoundError,
+  DockerRequestError,
+} from './docker/errors.js';
 export type {
   ContainerSpec,
   StartedContainer,

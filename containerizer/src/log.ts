@@ -18,7 +18,10 @@ export interface ProgramLog {
   flush(): Promise<void>;
 }
 
-export function programLog(options: ContainerizerConfig['log'], stream: NodeJS.WritableStream = process.stderr): ProgramLog {
+export function programLog(
+  options: ContainerizerConfig['log'],
+  stream: NodeJS.WritableStream = process.stderr,
+): ProgramLog {
   let logger: Promise<Logger> | undefined;
   const pending: Array<Promise<unknown>> = [];
   let syslog: Promise<import('node:dgram').Socket> | undefined;
@@ -33,7 +36,11 @@ export function programLog(options: ContainerizerConfig['log'], stream: NodeJS.W
     if (target) {
       syslog ??= import('node:dgram').then((dgram) => dgram.createSocket(target.host.includes(':') ? 'udp6' : 'udp4'));
       const line = `<${target.facility * 8 + SYSLOG_SEVERITY[level]}>theseus-containerizer[${process.pid}]: ${message}${Object.keys(meta).length ? ' ' + JSON.stringify(meta) : ''}`;
-      pending.push(syslog.then((socket) => new Promise((resolve) => socket.send(line, target.port, target.host, () => resolve(undefined)))));
+      pending.push(
+        syslog.then(
+          (socket) => new Promise((resolve) => socket.send(line, target.port, target.host, () => resolve(undefined))),
+        ),
+      );
     }
   };
 

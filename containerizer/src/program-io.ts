@@ -38,11 +38,17 @@ export function processIO(viaTheseus: boolean): ProgramIO {
     stderr: process.stderr,
     guardStdout() {
       const write = process.stdout.write.bind(process.stdout);
-      process.stdout.write = ((chunk: never, ...args: never[]) => process.stderr.write(chunk, ...args)) as typeof process.stdout.write;
+      process.stdout.write = ((chunk: never, ...args: never[]) =>
+        process.stderr.write(chunk, ...args)) as typeof process.stdout.write;
       return () => {
         process.stdout.write = write;
       };
     },
-    self: [process.execPath, ...process.execArgv, ...(script ? [script] : []), ...(viaTheseus ? ['containerizer'] : [])],
+    self: [
+      process.execPath,
+      ...process.execArgv,
+      ...(script ? [script] : []),
+      ...(viaTheseus ? ['containerizer'] : []),
+    ],
   };
 }

@@ -24,7 +24,8 @@ const stateRoot = join(work, 'state', instance);
 const configFile = join(work, 'containerizer.yaml');
 const libexec = join(work, 'libexec');
 
-const call = (command: string, record?: Uint8Array, config = configFile) => callProgram(['--config', config, command], record);
+const call = (command: string, record?: Uint8Array, config = configFile) =>
+  callProgram(['--config', config, command], record);
 
 function ok(result: CallResult, what: string): void {
   assert.equal(result.code, 0, `${what}: exit ${result.code}, stderr: ${result.stderr}`);
@@ -82,7 +83,9 @@ async function running(containerId: string): Promise<boolean> {
 
 function containerIds(result: CallResult): string[] {
   ok(result, 'containers');
-  return (decodeMessage('mesos.containerizer.Containers', unframe(result.stdout)).containers as Array<{ value: string }>).map((c) => c.value);
+  return (
+    decodeMessage('mesos.containerizer.Containers', unframe(result.stdout)).containers as Array<{ value: string }>
+  ).map((c) => c.value);
 }
 
 /** Fails with exactly one line on stderr and nothing on stdout. */
@@ -97,7 +100,10 @@ function refused(result: CallResult, pattern: RegExp): void {
 describe('theseus-containerizer under slave conditions', () => {
   before(async () => {
     await driver.ping();
-    writeFileSync(configFile, `stateDir: ${join(work, 'state')}\ninstance: ${instance}\nstopGraceSeconds: 1\nexecutorGraceSeconds: 10\n`);
+    writeFileSync(
+      configFile,
+      `stateDir: ${join(work, 'state')}\ninstance: ${instance}\nstopGraceSeconds: 1\nexecutorGraceSeconds: 10\n`,
+    );
     mkdirSync(libexec, { recursive: true });
   });
 
@@ -111,9 +117,15 @@ describe('theseus-containerizer under slave conditions', () => {
     const launches = await Promise.all([call('launch', sleeper(id)), call('launch', sleeper(id))]);
     assert.deepEqual(launches.map((r) => r.code === 0).sort(), [false, true], launches.map((r) => r.stderr).join('\n'));
     assert.match(launches.find((r) => r.code !== 0)?.stderr ?? '', /already launched/);
-    assert.equal((await driver.list({ 'theseus.containerizer': instance, 'theseus.mesos.container-id': id })).length, 1);
+    assert.equal(
+      (await driver.list({ 'theseus.containerizer': instance, 'theseus.mesos.container-id': id })).length,
+      1,
+    );
 
-    const update = encodeMessage('mesos.containerizer.Update', { container_id: { value: id }, resources: [{ name: 'mem', type: 'SCALAR', scalar: { value: 40 } }] });
+    const update = encodeMessage('mesos.containerizer.Update', {
+      container_id: { value: id },
+      resources: [{ name: 'mem', type: 'SCALAR', scalar: { value: 40 } }],
+    });
     const waiting = call('wait', idRecord('Wait', id));
     const overlapping = await Promise.all([
       ...Array.from({ length: 4 }, () => call('usage', idRecord('Usage', id))),
@@ -122,8 +134,12 @@ describe('theseus-containerizer under slave conditions', () => {
       call('destroy', idRecord('Destroy', id)),
     ]);
     overlapping.forEach((r, i) => ok(r, `overlapping call ${i}`));
-    for (const r of overlapping.slice(0, 4)) assert.ok((decodeMessage('mesos.ResourceStatistics', unframe(r.stdout)).timestamp as number) > 0);
-    const ended = decodeMessage('mesos.containerizer.Termination', unframe((await waiting).stdout)) as { killed: boolean; message: string };
+    for (const r of overlapping.slice(0, 4))
+      assert.ok((decodeMessage('mesos.ResourceStatistics', unframe(r.stdout)).timestamp as number) > 0);
+    const ended = decodeMessage('mesos.containerizer.Termination', unframe((await waiting).stdout)) as {
+      killed: boolean;
+      message: string;
+    };
     assert.equal(ended.killed, false);
     assert.match(ended.message, /destroyed|exited/);
     assert.equal(await running(id), false);
@@ -175,12 +191,35 @@ describe('theseus-containerizer under slave conditions', () => {
       b.writeUInt32LE(n);
       return b;
     };
-    refused(await callProgram(['--config', configFile, 'launch'], undefined, { rawStdin: Buffer.concat([header(100), Buffer.alloc(10)]), closeStdin: true }), /stdin ended after 10 of the 100 bytes/);
-    refused(await callProgram(['--config', configFile, 'wait'], undefined, { rawStdin: Buffer.from([0x02]), closeStdin: true }), /stdin ended after 1 of the 4 bytes/);
-    refused(await callProgram(['--config', configFile, 'wait'], undefined, { rawStdin: Buffer.concat([header(8), Buffer.alloc(8, 0xff)]) }), /not a mesos.containerizer.Wait record/);
+    refused(
+      await callProgram(['--config', configFile, 'launch'], undefined, {
+        rawStdin: Buffer.concat([header(100), Buffer.alloc(10)]),
+        closeStdin: true,
+      }),
+      /stdin ended after 10 of the 100 bytes/,
+    );
+    refused(
+      await callProgram(['--config', configFile, 'wait'], undefined, {
+        rawStdin: Buffer.from([0x02]),
+        closeStdin: true,
+      }),
+      /stdin ended after 1 of the 4 bytes/,
+    );
+    refused(
+      await callProgram(['--config', configFile, 'wait'], undefined, {
+        rawStdin: Buffer.concat([header(8), Buffer.alloc(8, 0xff)]),
+      }),
+      /not a mesos.containerizer.Wait record/,
+    );
     refused(await callProgram(['--config', configFile, 'usage'], undefined, { rawStdin: header(0) }), /empty record/);
-    refused(await callProgram(['--config', configFile, 'usage'], undefined, { rawStdin: header(0xffffffff) }), /not a framed record/);
-    refused(await call('usage', encodeMessage('mesos.ResourceStatistics', { timestamp: 1 })), /usage: .*not a .*Usage record|no container_id/);
+    refused(
+      await callProgram(['--config', configFile, 'usage'], undefined, { rawStdin: header(0xffffffff) }),
+      /not a framed record/,
+    );
+    refused(
+      await call('usage', encodeMessage('mesos.ResourceStatistics', { timestamp: 1 })),
+      /usage: .*not a .*Usage record|no container_id/,
+    );
     refused(await call('launch', idRecord('Wait', id)), /neither executor_info nor task_info/);
     refused(await call('usage', idRecord('Usage', '../../etc')), /container id .* is not usable/);
     refused(await call('wait', idRecord('Wait', id)), /no container .* was launched here/);
@@ -192,9 +231,15 @@ describe('theseus-containerizer under slave conditions', () => {
     assert.equal(invalid.stdout.length, 0);
     assert.match(invalid.stderr, /bad\.yaml is not a valid containerizer configuration/);
     assert.match(invalid.stderr, /allow\.privileged|allow\/privileged/);
-    refused(await callProgram(['--config', join(work, 'missing.yaml'), 'usage'], idRecord('Usage', id)), /missing\.yaml: the configuration file does not exist/);
+    refused(
+      await callProgram(['--config', join(work, 'missing.yaml'), 'usage'], idRecord('Usage', id)),
+      /missing\.yaml: the configuration file does not exist/,
+    );
     const noEngine = join(work, 'no-engine.yaml');
-    writeFileSync(noEngine, `stateDir: ${join(work, 'state')}\ninstance: ${instance}\ndocker:\n  socketPath: ${join(work, 'no-docker.sock')}\n`);
+    writeFileSync(
+      noEngine,
+      `stateDir: ${join(work, 'state')}\ninstance: ${instance}\ndocker:\n  socketPath: ${join(work, 'no-docker.sock')}\n`,
+    );
     refused(await call('containers', undefined, noEngine), /Docker Engine at .*no-docker\.sock is unavailable/);
     refused(await call('recover', undefined, noEngine), /Docker Engine at .*no-docker\.sock is unavailable/);
   });
@@ -205,12 +250,19 @@ describe('theseus-containerizer under slave conditions', () => {
     syslog.on('message', (m) => datagrams.push(m.toString()));
     await new Promise<void>((resolve) => syslog.bind(0, '127.0.0.1', resolve));
     const withSyslog = join(work, 'syslog.yaml');
-    writeFileSync(withSyslog, `stateDir: ${join(work, 'state')}\ninstance: ${instance}\nlog:\n  syslog:\n    host: 127.0.0.1\n    port: ${syslog.address().port}\n`);
+    writeFileSync(
+      withSyslog,
+      `stateDir: ${join(work, 'state')}\ninstance: ${instance}\nlog:\n  syslog:\n    host: 127.0.0.1\n    port: ${syslog.address().port}\n`,
+    );
     const ended = randomUUID();
     const live = randomUUID();
     const quick = encodeMessage('mesos.containerizer.Launch', {
       container_id: { value: ended },
-      executor_info: { executor_id: { value: ended }, command: { value: 'exit 0' }, container: { type: 'DOCKER', docker: { image: IMAGE, network: 'NONE' } } },
+      executor_info: {
+        executor_id: { value: ended },
+        command: { value: 'exit 0' },
+        container: { type: 'DOCKER', docker: { image: IMAGE, network: 'NONE' } },
+      },
     });
     ok(await call('launch', quick, withSyslog), 'launch');
     ok(await call('launch', sleeper(live)), 'launch');
@@ -224,9 +276,13 @@ describe('theseus-containerizer under slave conditions', () => {
     assert.equal(existsSync(join(stateRoot, live)), true, 'a running container keeps its state');
     assert.equal((await driver.list({ 'theseus.mesos.container-id': ended })).length, 0);
     ok(await call('destroy', idRecord('Destroy', live)), 'destroy');
-    for (let i = 0; i < 20 && !datagrams.some((d) => d.includes('launched')); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let i = 0; i < 20 && !datagrams.some((d) => d.includes('launched')); i++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     syslog.close();
-    assert.ok(datagrams.some((d) => /^<14>theseus-containerizer\[\d+\]: launched /.test(d)), datagrams.join('\n'));
+    assert.ok(
+      datagrams.some((d) => /^<14>theseus-containerizer\[\d+\]: launched /.test(d)),
+      datagrams.join('\n'),
+    );
   });
 
   it('answers containers and recover without reading stdin (which stays open)', async () => {
@@ -236,7 +292,7 @@ describe('theseus-containerizer under slave conditions', () => {
     containerIds(await callProgram(['--config', configFile, 'containers'], undefined, { viaTheseus: true }));
   });
 
-  it('runs a command task with the slave\'s mesos-executor on the host observing the container', async () => {
+  it("runs a command task with the slave's mesos-executor on the host observing the container", async () => {
     writeFileSync(
       join(libexec, 'mesos-executor'),
       [
@@ -256,13 +312,25 @@ describe('theseus-containerizer under slave conditions', () => {
     const id = randomUUID();
     const taskId = `web.${run}`;
     const dir = sandbox();
-    ok(await callProgram(['--config', configFile, 'launch'], commandTask(id, taskId, dir, 'echo task-output; exit 4'), { env: launchEnv(), cwd: dir }), 'launch');
-    const ended = decodeMessage('mesos.containerizer.Termination', unframe((await call('wait', idRecord('Wait', id))).stdout)) as { status: number };
+    ok(
+      await callProgram(['--config', configFile, 'launch'], commandTask(id, taskId, dir, 'echo task-output; exit 4'), {
+        env: launchEnv(),
+        cwd: dir,
+      }),
+      'launch',
+    );
+    const ended = decodeMessage(
+      'mesos.containerizer.Termination',
+      unframe((await call('wait', idRecord('Wait', id))).stdout),
+    ) as { status: number };
     assert.equal(ended.status, 4 << 8);
     assert.ok(existsSync(join(dir, 'executor-done.txt')), 'the executor reported before wait answered');
     assert.equal(readFileSync(join(dir, 'executor-result.txt'), 'utf8').trim(), 'exit=4');
     const argv = readFileSync(join(dir, 'executor-argv.txt'), 'utf8');
-    assert.match(argv, new RegExp(`^--override .*theseus-containerizer\\.js --config ${configFile} observe ${id}$`, 'm'));
+    assert.match(
+      argv,
+      new RegExp(`^--override .*theseus-containerizer\\.js --config ${configFile} observe ${id}$`, 'm'),
+    );
     const env = readFileSync(join(dir, 'executor-env.txt'), 'utf8');
     assert.match(env, new RegExp(`^MESOS_EXECUTOR_ID=${taskId.replace('.', '\\.')}$`, 'm'));
     assert.match(env, /^MESOS_FRAMEWORK_ID=F0$/m);
@@ -272,22 +340,50 @@ describe('theseus-containerizer under slave conditions', () => {
     ok(await call('destroy', idRecord('Destroy', id)), 'destroy');
   });
 
-  it('runs a command task\'s executor inside the container with the launcher directory and sandbox mounted', async () => {
+  it("runs a command task's executor inside the container with the launcher directory and sandbox mounted", async () => {
     const inside = join(work, 'container-mode.yaml');
-    writeFileSync(inside, `stateDir: ${join(work, 'state')}\ninstance: ${instance}\ncommandExecutor: container\nstopGraceSeconds: 1\n`);
-    writeFileSync(join(libexec, 'mesos-executor'), '#!/bin/sh\nenv > "$MESOS_SANDBOX/in-container-env.txt"\ngrep " $MESOS_LIBEXEC_DIRECTORY " /proc/mounts > "$MESOS_SANDBOX/in-container-mounts.txt"\n');
+    writeFileSync(
+      inside,
+      `stateDir: ${join(work, 'state')}\ninstance: ${instance}\ncommandExecutor: container\nstopGraceSeconds: 1\n`,
+    );
+    writeFileSync(
+      join(libexec, 'mesos-executor'),
+      '#!/bin/sh\nenv > "$MESOS_SANDBOX/in-container-env.txt"\ngrep " $MESOS_LIBEXEC_DIRECTORY " /proc/mounts > "$MESOS_SANDBOX/in-container-mounts.txt"\n',
+    );
     chmodSync(join(libexec, 'mesos-executor'), 0o755);
     const id = randomUUID();
     const taskId = `worker.${run}`;
     const dir = sandbox();
-    ok(await callProgram(['--config', inside, 'launch'], commandTask(id, taskId, dir, 'echo never-run-by-the-containerizer'), { env: launchEnv(), cwd: dir }), 'launch');
-    const ended = decodeMessage('mesos.containerizer.Termination', unframe((await call('wait', idRecord('Wait', id), inside)).stdout)) as { status: number };
+    ok(
+      await callProgram(
+        ['--config', inside, 'launch'],
+        commandTask(id, taskId, dir, 'echo never-run-by-the-containerizer'),
+        { env: launchEnv(), cwd: dir },
+      ),
+      'launch',
+    );
+    const ended = decodeMessage(
+      'mesos.containerizer.Termination',
+      unframe((await call('wait', idRecord('Wait', id), inside)).stdout),
+    ) as { status: number };
     assert.equal(ended.status, 0);
     const env = readFileSync(join(dir, 'in-container-env.txt'), 'utf8');
-    for (const line of [`MESOS_EXECUTOR_ID=${taskId}`, `MESOS_TASK_ID=${taskId}`, 'MESOS_FRAMEWORK_ID=F0', 'MESOS_SLAVE_ID=S0', 'MESOS_SLAVE_PID=slave(1)@127.0.0.1:5051', 'MESOS_DIRECTORY=/mnt/mesos/sandbox', `MESOS_LIBEXEC_DIRECTORY=${libexec}`]) {
+    for (const line of [
+      `MESOS_EXECUTOR_ID=${taskId}`,
+      `MESOS_TASK_ID=${taskId}`,
+      'MESOS_FRAMEWORK_ID=F0',
+      'MESOS_SLAVE_ID=S0',
+      'MESOS_SLAVE_PID=slave(1)@127.0.0.1:5051',
+      'MESOS_DIRECTORY=/mnt/mesos/sandbox',
+      `MESOS_LIBEXEC_DIRECTORY=${libexec}`,
+    ]) {
       assert.ok(env.split('\n').includes(line), `${line} in the executor's environment`);
     }
-    assert.match(readFileSync(join(dir, 'in-container-mounts.txt'), 'utf8'), /\bro\b/, 'the launcher directory is mounted read-only');
+    assert.match(
+      readFileSync(join(dir, 'in-container-mounts.txt'), 'utf8'),
+      /\bro\b/,
+      'the launcher directory is mounted read-only',
+    );
     ok(await call('destroy', idRecord('Destroy', id), inside), 'destroy');
   });
 });

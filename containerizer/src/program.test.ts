@@ -28,10 +28,14 @@ const CONFORMANCE = new URL('../../conformance/mesos/', import.meta.url);
 
 function writeConfig(file: string, extra = '', defaultImage = IMAGE): void {
   const image = defaultImage ? `image:\n  default: ${defaultImage}\n  pull: missing\n` : '';
-  writeFileSync(file, `stateDir: ${join(work, 'state')}\ninstance: ${instance}\n${image}allow:\n  hostPaths: [${allowedDir}]\nstopGraceSeconds: 1\n${extra}`);
+  writeFileSync(
+    file,
+    `stateDir: ${join(work, 'state')}\ninstance: ${instance}\n${image}allow:\n  hostPaths: [${allowedDir}]\nstopGraceSeconds: 1\n${extra}`,
+  );
 }
 
-const call = (command: string, record?: Uint8Array, config = configFile) => callProgram(['--config', config, command], record);
+const call = (command: string, record?: Uint8Array, config = configFile) =>
+  callProgram(['--config', config, command], record);
 
 /** A run directory, owned by the task's user as the slave leaves it (launches here run as `nobody`). */
 function sandbox(): string {
@@ -54,12 +58,32 @@ function ok(result: CallResult, what: string): void {
 }
 
 /** A Launch of an executor in a DockerInfo container (0.20+ form). */
-function dockerLaunch(containerId: string, options: { shell?: string; network?: string; ports?: number[]; mappings?: object[]; cpus?: number; mem?: number; env?: Record<string, string>; volumes?: object[]; image?: string; dir?: string; privileged?: boolean }) {
+function dockerLaunch(
+  containerId: string,
+  options: {
+    shell?: string;
+    network?: string;
+    ports?: number[];
+    mappings?: object[];
+    cpus?: number;
+    mem?: number;
+    env?: Record<string, string>;
+    volumes?: object[];
+    image?: string;
+    dir?: string;
+    privileged?: boolean;
+  },
+) {
   const resources: object[] = [
     { name: 'cpus', type: 'SCALAR', scalar: { value: options.cpus ?? 0.25 } },
     { name: 'mem', type: 'SCALAR', scalar: { value: options.mem ?? 32 } },
   ];
-  if (options.ports?.length) resources.push({ name: 'ports', type: 'RANGES', ranges: { range: options.ports.map((p) => ({ begin: p, end: p })) } });
+  if (options.ports?.length)
+    resources.push({
+      name: 'ports',
+      type: 'RANGES',
+      ranges: { range: options.ports.map((p) => ({ begin: p, end: p })) },
+    });
   return encodeMessage('mesos.containerizer.Launch', {
     container_id: { value: containerId },
     executor_info: {
@@ -91,7 +115,12 @@ function dockerLaunch(containerId: string, options: { shell?: string; network?: 
 
 function termination(result: CallResult, version: '0.22.0' | '1.0.4' = '0.22.0') {
   ok(result, 'wait');
-  return decodeMessage('mesos.containerizer.Termination', unframe(result.stdout), version) as { killed?: boolean; message?: string; status?: number; reasons?: string[] };
+  return decodeMessage('mesos.containerizer.Termination', unframe(result.stdout), version) as {
+    killed?: boolean;
+    message?: string;
+    status?: number;
+    reasons?: string[];
+  };
 }
 
 async function dockerOf(containerId: string) {
@@ -112,9 +141,11 @@ describe('theseus-containerizer driven as a Mesos slave drives it', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('launches the real Launch record from the Mesos docs, in the slave\'s default image as the slave names it, and runs it to its Termination', async () => {
+  it("launches the real Launch record from the Mesos docs, in the slave's default image as the slave names it, and runs it to its Termination", async () => {
     const record = readFileSync(new URL('fixtures/launch-0.22-docs-example.recordio', CONFORMANCE));
-    const fixture = JSON.parse(readFileSync(new URL('fixtures/launch-0.22-docs-example.json', CONFORMANCE), 'utf8')) as { directory: string; container_id: { value: string }; user: string };
+    const fixture = JSON.parse(
+      readFileSync(new URL('fixtures/launch-0.22-docs-example.json', CONFORMANCE), 'utf8'),
+    ) as { directory: string; container_id: { value: string }; user: string };
     mkdirSync(fixture.directory, { recursive: true });
     const hostConfig = join(work, 'host-network.yaml');
     // the record's user (till) is not an account of this host: the task runs as its image's user
@@ -124,28 +155,43 @@ describe('theseus-containerizer driven as a Mesos slave drives it', () => {
     try {
       const applying = join(work, 'host-network-user.yaml');
       writeConfig(applying, 'defaultNetwork: host\n', '');
-      const unknownUser = await callProgram(['--config', applying, 'launch'], undefined, { rawStdin: record, env: slaveEnv });
+      const unknownUser = await callProgram(['--config', applying, 'launch'], undefined, {
+        rawStdin: record,
+        env: slaveEnv,
+      });
       assert.notEqual(unknownUser.code, 0);
-      assert.match(unknownUser.stderr, new RegExp(`the launch's user "${fixture.user}" does not exist on this host .*taskUser: image`));
+      assert.match(
+        unknownUser.stderr,
+        new RegExp(`the launch's user "${fixture.user}" does not exist on this host .*taskUser: image`),
+      );
       assert.equal(await dockerOf(id), undefined);
-      const launched = await callProgram(['--config', hostConfig, 'launch'], undefined, { rawStdin: record, env: slaveEnv });
+      const launched = await callProgram(['--config', hostConfig, 'launch'], undefined, {
+        rawStdin: record,
+        env: slaveEnv,
+      });
       ok(launched, 'launch');
       assert.equal(launched.stdout.length, 0, 'launch writes nothing on stdout');
       const container = await dockerOf(id);
       assert.ok(container, 'the container carries our labels');
       const details = await driver.inspect(container.id);
-      assert.equal(details?.image, IMAGE, 'docker:/// stripped from the slave\'s default image');
+      assert.equal(details?.image, IMAGE, "docker:/// stripped from the slave's default image");
       assert.equal(details?.cpuShares, 2048);
       assert.equal(details?.memoryBytes, 1024 * 1024 * 1024);
       const listed = await call('containers', undefined, hostConfig);
       ok(listed, 'containers');
-      const ids = (decodeMessage('mesos.containerizer.Containers', unframe(listed.stdout)).containers as Array<{ value: string }>).map((c) => c.value);
+      const ids = (
+        decodeMessage('mesos.containerizer.Containers', unframe(listed.stdout)).containers as Array<{ value: string }>
+      ).map((c) => c.value);
       assert.ok(ids.includes(id));
       const ended = termination(await call('wait', idRecord('Wait', id), hostConfig));
       assert.deepEqual({ killed: ended.killed, status: ended.status }, { killed: false, status: 1 << 8 });
       const usage = await call('usage', idRecord('Usage', id), hostConfig);
       ok(usage, 'usage of an ended container');
-      const stats = decodeMessage('mesos.ResourceStatistics', unframe(usage.stdout)) as { timestamp: number; cpus_limit: number; mem_limit_bytes: number };
+      const stats = decodeMessage('mesos.ResourceStatistics', unframe(usage.stdout)) as {
+        timestamp: number;
+        cpus_limit: number;
+        mem_limit_bytes: number;
+      };
       assert.ok(stats.timestamp > 0);
       assert.equal(stats.cpus_limit, 2);
       assert.equal(stats.mem_limit_bytes, 1024 * 1024 * 1024);
@@ -183,7 +229,10 @@ describe('theseus-containerizer driven as a Mesos slave drives it', () => {
     assert.deepEqual(details?.hostPorts['80/tcp'], [hostPort]);
     let body = '';
     for (let i = 0; i < 50 && !body; i++) {
-      body = await fetch(`http://127.0.0.1:${hostPort}/index.html`).then((r) => r.text(), () => '');
+      body = await fetch(`http://127.0.0.1:${hostPort}/index.html`).then(
+        (r) => r.text(),
+        () => '',
+      );
       if (!body) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.equal(body, `shared ${run}`);
@@ -214,12 +263,24 @@ describe('theseus-containerizer driven as a Mesos slave drives it', () => {
   it('binds allocated ports host:host when nothing maps them, so a task listening on $PORT0 is reachable', async () => {
     const id = randomUUID();
     const hostPort = await freePort();
-    ok(await call('launch', dockerLaunch(id, { shell: 'echo "port $PORT0" > /tmp/index.html; exec httpd -f -p "$PORT0" -h /tmp', ports: [hostPort] })), 'launch');
+    ok(
+      await call(
+        'launch',
+        dockerLaunch(id, {
+          shell: 'echo "port $PORT0" > /tmp/index.html; exec httpd -f -p "$PORT0" -h /tmp',
+          ports: [hostPort],
+        }),
+      ),
+      'launch',
+    );
     const container = await dockerOf(id);
     assert.deepEqual((await driver.inspect(container?.id ?? ''))?.hostPorts[`${hostPort}/tcp`], [hostPort]);
     let body = '';
     for (let i = 0; i < 50 && !body; i++) {
-      body = await fetch(`http://127.0.0.1:${hostPort}/index.html`).then((r) => r.text(), () => '');
+      body = await fetch(`http://127.0.0.1:${hostPort}/index.html`).then(
+        (r) => r.text(),
+        () => '',
+      );
       if (!body) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.equal(body.trim(), `port ${hostPort}`);
@@ -234,14 +295,20 @@ describe('theseus-containerizer driven as a Mesos slave drives it', () => {
         container_id: { value: id },
         executor_info: {
           executor_id: { value: 'legacy' },
-          command: { value: 'echo "$FOO $(pwd)" > $MESOS_SANDBOX/legacy.txt', container: { image: `docker:///${IMAGE}`, options } },
+          command: {
+            value: 'echo "$FOO $(pwd)" > $MESOS_SANDBOX/legacy.txt',
+            container: { image: `docker:///${IMAGE}`, options },
+          },
           resources: [{ name: 'cpus', type: 'SCALAR', scalar: { value: 0.1 } }],
         },
         directory: dir,
       });
     const refused = await call('launch', legacy(['--cap-add=NET_ADMIN']));
     assert.notEqual(refused.code, 0);
-    assert.match(refused.stderr, /docker option --cap-add=NET_ADMIN is not allowed \(set allow\.capabilities: \[NET_ADMIN\]/);
+    assert.match(
+      refused.stderr,
+      /docker option --cap-add=NET_ADMIN is not allowed \(set allow\.capabilities: \[NET_ADMIN\]/,
+    );
     assert.equal(refused.stdout.length, 0);
     assert.equal(await dockerOf(id), undefined, 'a refused launch leaves no container');
 
@@ -262,14 +329,24 @@ describe('theseus-containerizer driven as a Mesos slave drives it', () => {
     const newer = join(work, 'mesos-1.0.yaml');
     writeConfig(newer, "mesosVersion: '1.0'\n");
     const oom = randomUUID();
-    ok(await call('launch', dockerLaunch(oom, { shell: 'x=aaaaaaaaaaaaaaaa; while true; do x="$x$x"; done', mem: 16, network: 'NONE' }), newer), 'launch');
+    ok(
+      await call(
+        'launch',
+        dockerLaunch(oom, { shell: 'x=aaaaaaaaaaaaaaaa; while true; do x="$x$x"; done', mem: 16, network: 'NONE' }),
+        newer,
+      ),
+      'launch',
+    );
     const killed = termination(await call('wait', idRecord('Wait', oom), newer), '1.0.4');
     assert.equal(killed.status, 137 << 8);
     assert.deepEqual(killed.reasons, ['REASON_CONTAINER_LIMITATION_MEMORY']);
     assert.match(killed.message ?? '', /memory limit/);
     // the 1.0 answer has no `killed`, which a 0.19-0.25 slave requires: the generation must match the slave
     const again = await call('wait', idRecord('Wait', oom), newer);
-    assert.throws(() => decodeMessage('mesos.containerizer.Termination', unframe(again.stdout), '0.22.0'), /missing required 'killed'/);
+    assert.throws(
+      () => decodeMessage('mesos.containerizer.Termination', unframe(again.stdout), '0.22.0'),
+      /missing required 'killed'/,
+    );
     for (const id of [exits, oom]) ok(await call('destroy', idRecord('Destroy', id)), 'destroy');
   });
 
@@ -278,7 +355,10 @@ describe('theseus-containerizer driven as a Mesos slave drives it', () => {
     const result = await call('launch', dockerLaunch(id, { image: `127.0.0.1:9/theseus/absent-${run}:none` }));
     assert.notEqual(result.code, 0);
     assert.equal(result.stdout.length, 0);
-    const lines = result.stderr.trim().split('\n').filter((l) => !l.startsWith('{'));
+    const lines = result.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('{'));
     assert.equal(lines.length, 1, result.stderr);
     assert.match(lines[0] ?? '', new RegExp(`image 127\\.0\\.0\\.1:9/theseus/absent-${run}:none is not available: .+`));
     assert.equal(await dockerOf(id), undefined);
@@ -314,7 +394,13 @@ describe('theseus-containerizer driven as a Mesos slave drives it', () => {
         });
       const id = randomUUID();
       const dir = sandbox();
-      ok(await call('launch', withUris(id, dir, [{ value: `${base}/tool.sh`, executable: true }, { value: `${base}/data.tar.gz` }])), 'launch');
+      ok(
+        await call(
+          'launch',
+          withUris(id, dir, [{ value: `${base}/tool.sh`, executable: true }, { value: `${base}/data.tar.gz` }]),
+        ),
+        'launch',
+      );
       assert.equal(termination(await call('wait', idRecord('Wait', id))).status, 0);
       assert.equal(readFileSync(join(dir, 'fetched.txt'), 'utf8').trim(), `tool ran with hello ${run}`);
       ok(await call('destroy', idRecord('Destroy', id)), 'destroy');
@@ -333,7 +419,10 @@ describe('theseus-containerizer driven as a Mesos slave drives it', () => {
     const privileged = await call('launch', dockerLaunch(randomUUID(), { privileged: true }));
     assert.notEqual(privileged.code, 0);
     assert.match(privileged.stderr, /DockerInfo privileged is not allowed \(set allow\.privileged: true/);
-    const volume = await call('launch', dockerLaunch(randomUUID(), { volumes: [{ container_path: '/etc-host', host_path: '/etc', mode: 'RO' }] }));
+    const volume = await call(
+      'launch',
+      dockerLaunch(randomUUID(), { volumes: [{ container_path: '/etc-host', host_path: '/etc', mode: 'RO' }] }),
+    );
     assert.notEqual(volume.code, 0);
     assert.match(volume.stderr, /host path \/etc may not be mounted/);
   });

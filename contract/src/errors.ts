@@ -90,7 +90,11 @@ export class NotFoundError extends TheseusError {
 /** etcd could not be reached or answered with an error. */
 export class EtcdUnavailableError extends TheseusError {
   constructor(message: string, cause?: unknown) {
-    super('ETCD_UNAVAILABLE', message, { recoverable: true, cause, hint: 'check ETCD_ENDPOINTS and that etcd is running' });
+    super('ETCD_UNAVAILABLE', message, {
+      recoverable: true,
+      cause,
+      hint: 'check ETCD_ENDPOINTS and that etcd is running',
+    });
   }
 }
 

@@ -37,10 +37,14 @@ export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
     ...(options.grpcOptions ? { grpcOptions: options.grpcOptions } : {}),
   };
   const access = options.access;
-  if (access?.username && access.password !== undefined) config.auth = { username: access.username, password: access.password };
+  if (access?.username && access.password !== undefined)
+    config.auth = { username: access.username, password: access.password };
   if (access?.ca || access?.cert) {
     // Without a CA of its own, gRPC checks the server against the system's roots.
-    config.credentials = { rootCertificate: access.ca as Buffer, ...(access.cert && access.key ? { certChain: access.cert, privateKey: access.key } : {}) };
+    config.credentials = {
+      rootCertificate: access.ca as Buffer,
+      ...(access.cert && access.key ? { certChain: access.cert, privateKey: access.key } : {}),
+    };
   }
   return new Etcd3(config);
 }

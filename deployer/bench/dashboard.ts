@@ -10,7 +10,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chromium, type Browser } from 'playwright-core';
-import { MarathonClient, createEtcdClient, encodeEndpointRecord, readDeployDocument, type EndpointRecord } from '@theseus/services';
+import {
+  MarathonClient,
+  createEtcdClient,
+  encodeEndpointRecord,
+  readDeployDocument,
+  type EndpointRecord,
+} from '@theseus/services';
 import { toMarathonApp } from '../src/translate.js';
 import { startHarness } from '../src/testing/harness.js';
 
@@ -36,7 +42,16 @@ async function main() {
   // launch() gives Chromium a new, empty temporary profile (user data dir) and removes it on close
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   try {
     // the same page with nothing deployed, measured in the same run: the baseline
@@ -45,29 +60,60 @@ async function main() {
 
     const yaml = ['deploy:'];
     for (let i = 0; i < SERVICES; i++) {
-      yaml.push(`  svc-${String(i).padStart(3, '0')}:`, `    image: registry.local:5000/team${i % 7}/svc:${i % 13}`, `    namespace: ns${i % 4}`,
-        `    labels: [${i % 3 === 0 ? 'prod' : 'dev'}, zone${i % 5}]`, `    ports: {http: 8000, admin: 9000}`, `    instances: ${PER}`, '    cpus: 0.1', '    mem: 64');
+      yaml.push(
+        `  svc-${String(i).padStart(3, '0')}:`,
+        `    image: registry.local:5000/team${i % 7}/svc:${i % 13}`,
+        `    namespace: ns${i % 4}`,
+        `    labels: [${i % 3 === 0 ? 'prod' : 'dev'}, zone${i % 5}]`,
+        `    ports: {http: 8000, admin: 9000}`,
+        `    instances: ${PER}`,
+        '    cpus: 0.1',
+        '    mem: 64',
+      );
     }
     const doc = readDeployDocument(yaml.join('\n'), 'yaml');
     const started = Date.now();
-    for (const spec of doc.deploy) await marathon.createApp(toMarathonApp(spec, { appGroup: 'theseus', etcdEndpoints: ['http://127.0.0.1:2379'], etcdPrefix }));
+    for (const spec of doc.deploy)
+      await marathon.createApp(
+        toMarathonApp(spec, { appGroup: 'theseus', etcdEndpoints: ['http://127.0.0.1:2379'], etcdPrefix }),
+      );
     while (engine.engine.orchestrator.deployments.size > 0) await new Promise((r) => setTimeout(r, 20));
     const apps = await marathon.listApps({ embed: ['apps.tasks'] });
     const tasks = apps.flatMap((a) => (a.tasks ?? []).map((t) => ({ app: a, task: t })));
     // endpoint records as the subscriber writes them
     const now = new Date().toISOString();
     for (let i = 0; i < tasks.length; i += 200) {
-      await Promise.all(tasks.slice(i, i + 200).map(({ app, task }) => {
-        const ref = { namespace: app.labels!.THESEUS_NAMESPACE ?? 'default', service: app.labels!.THESEUS_SERVICE ?? '' };
-        const labels = Object.entries(app.labels ?? {}).find(([k]) => k === 'THESEUS_LABELS')?.[1];
-        const record: EndpointRecord = {
-          v: 1, cluster: 'default', namespace: ref.namespace, service: ref.service, labels: labels ? labels.split(',').filter(Boolean) : [],
-          appId: app.id, taskId: task.id, appVersion: task.version ?? app.version, host: task.host, ipAddresses: ['172.17.0.2'],
-          ports: { http: { host: task.ports![0]!, container: 8000, protocol: 'tcp' }, admin: { host: task.ports![1]!, container: 9000, protocol: 'tcp' } },
-          healthy: null, startedAt: task.startedAt ?? null, updatedAt: now,
-        };
-        return etcd.put(`${etcdPrefix}/v1/endpoints/${ref.namespace}/${ref.service}/${task.id}`).value(encodeEndpointRecord(record));
-      }));
+      await Promise.all(
+        tasks.slice(i, i + 200).map(({ app, task }) => {
+          const ref = {
+            namespace: app.labels!.THESEUS_NAMESPACE ?? 'default',
+            service: app.labels!.THESEUS_SERVICE ?? '',
+          };
+          const labels = Object.entries(app.labels ?? {}).find(([k]) => k === 'THESEUS_LABELS')?.[1];
+          const record: EndpointRecord = {
+            v: 1,
+            cluster: 'default',
+            namespace: ref.namespace,
+            service: ref.service,
+            labels: labels ? labels.split(',').filter(Boolean) : [],
+            appId: app.id,
+            taskId: task.id,
+            appVersion: task.version ?? app.version,
+            host: task.host,
+            ipAddresses: ['172.17.0.2'],
+            ports: {
+              http: { host: task.ports![0]!, container: 8000, protocol: 'tcp' },
+              admin: { host: task.ports![1]!, container: 9000, protocol: 'tcp' },
+            },
+            healthy: null,
+            startedAt: task.startedAt ?? null,
+            updatedAt: now,
+          };
+          return etcd
+            .put(`${etcdPrefix}/v1/endpoints/${ref.namespace}/${ref.service}/${task.id}`)
+            .value(encodeEndpointRecord(record));
+        }),
+      );
     }
     console.log(`seeded ${apps.length} apps, ${tasks.length} tasks and records in ${Date.now() - started} ms`);
 
@@ -78,7 +124,9 @@ async function main() {
       const instances = parsed.services.reduce((n, s) => n + s.instancesView.length, 0);
       const disagreeing = parsed.services.reduce((n, s) => n + s.disagreements, 0);
       if (parsed.services.length === SERVICES && instances === tasks.length && disagreeing === 0) {
-        console.log(`snapshot: ${(snapshot.length / 1024).toFixed(0)} KiB, ${parsed.services.length} services, ${instances} instances, all agreeing with their records`);
+        console.log(
+          `snapshot: ${(snapshot.length / 1024).toFixed(0)} KiB, ${parsed.services.length} services, ${instances} instances, all agreeing with their records`,
+        );
         break;
       }
       await new Promise((r) => setTimeout(r, 500));
@@ -89,7 +137,10 @@ async function main() {
     // a first visitor: a deployer that has not read anything yet, so the load waits for a full read
     const cold: Timing[] = [];
     for (let i = 0; i < LOADS; i++) {
-      const fresh = await startHarness({ marathonUrl: engine.url, env: { THESEUS_OPEN_READS: 'true', THESEUS_ETCD_PREFIX: etcdPrefix } });
+      const fresh = await startHarness({
+        marathonUrl: engine.url,
+        env: { THESEUS_OPEN_READS: 'true', THESEUS_ETCD_PREFIX: etcdPrefix },
+      });
       try {
         cold.push(...(await measure(browser, fresh.url, 1, undefined, false)));
       } finally {
@@ -99,7 +150,10 @@ async function main() {
     report(`${SERVICES} services, ${tasks.length} tasks, first visitor (full read)`, cold, empty);
   } finally {
     await browser.close();
-    await etcd.delete().prefix(etcdPrefix).catch(() => undefined);
+    await etcd
+      .delete()
+      .prefix(etcdPrefix)
+      .catch(() => undefined);
     etcd.close();
     await harness.close();
   }
@@ -108,7 +162,13 @@ async function main() {
 type Timing = { fp: number; fcp: number; data: number; load: number };
 
 /** `loads` page loads in fresh browser contexts (after one warm-up load unless told not to); the timings of each. */
-async function measure(browser: Browser, url: string, loads: number, screenshot?: string, warmUp = true): Promise<Timing[]> {
+async function measure(
+  browser: Browser,
+  url: string,
+  loads: number,
+  screenshot?: string,
+  warmUp = true,
+): Promise<Timing[]> {
   const results: Timing[] = [];
   const first = warmUp ? 1 : 0;
   for (let i = 0; i < loads + first; i++) {
@@ -120,7 +180,12 @@ async function measure(browser: Browser, url: string, loads: number, screenshot?
       const paint = Object.fromEntries(performance.getEntriesByType('paint').map((e) => [e.name, e.startTime]));
       const mark = performance.getEntriesByName('theseus:data-rendered')[0];
       const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
-      return { fp: paint['first-paint'] ?? NaN, fcp: paint['first-contentful-paint'] ?? NaN, data: mark?.startTime ?? NaN, load: nav.loadEventEnd };
+      return {
+        fp: paint['first-paint'] ?? NaN,
+        fcp: paint['first-contentful-paint'] ?? NaN,
+        data: mark?.startTime ?? NaN,
+        load: nav.loadEventEnd,
+      };
     });
     if (i === 0 && screenshot) await page.screenshot({ path: screenshot }).catch(() => undefined);
     await context.close();
@@ -133,7 +198,9 @@ function report(label: string, results: Timing[], baseline?: Timing[]): void {
   const line = (name: string, k: keyof Timing) => {
     const m = median(results.map((r) => r[k]));
     const ratio = baseline ? `  (${(m / median(baseline.map((r) => r[k]))).toFixed(2)}x the empty cluster)` : '';
-    console.log(`  ${name.padEnd(24)} median ${m.toFixed(0)} ms, min ${Math.min(...results.map((r) => r[k])).toFixed(0)}, max ${Math.max(...results.map((r) => r[k])).toFixed(0)}${ratio}`);
+    console.log(
+      `  ${name.padEnd(24)} median ${m.toFixed(0)} ms, min ${Math.min(...results.map((r) => r[k])).toFixed(0)}, max ${Math.max(...results.map((r) => r[k])).toFixed(0)}${ratio}`,
+    );
   };
   console.log(`${label}: ${results.length} page loads`);
   line('first paint', 'fp');

@@ -57,7 +57,11 @@ async function measure(h: Harness, label: string, count: number): Promise<void> 
     const appId = `/theseus/default/${service}`;
     const callsBefore = marathonCalls.length;
     const t0 = performance.now();
-    const res = await fetch(`${h.url}/deploy?wait=true`, { method: 'POST', headers: { ...h.auth, 'Content-Type': 'application/yaml' }, body: `deploy:\n  ${service}: {image: nginx, ports: {http: 80}}\n` });
+    const res = await fetch(`${h.url}/deploy?wait=true`, {
+      method: 'POST',
+      headers: { ...h.auth, 'Content-Type': 'application/yaml' },
+      body: `deploy:\n  ${service}: {image: nginx, ports: {http: 80}}\n`,
+    });
     const body = (await res.json()) as { state: string };
     const t1 = performance.now();
     if (body.state !== 'succeeded') throw new Error(`deploy ${n} ended ${body.state}`);
@@ -71,14 +75,24 @@ async function measure(h: Harness, label: string, count: number): Promise<void> 
     }
   }
   const f = (x: number) => x.toFixed(1);
-  console.log(`${label}: total median ${f(median(totals))} ms | Marathon ${f(median(marathon))} ms | added median ${f(median(added))} ms, p90 ${f(percentile(added, 90))} ms (target < 20 ms: ${median(added) < 20 ? 'met' : 'NOT met'})`);
+  console.log(
+    `${label}: total median ${f(median(totals))} ms | Marathon ${f(median(marathon))} ms | added median ${f(median(added))} ms, p90 ${f(percentile(added, 90))} ms (target < 20 ms: ${median(added) < 20 ? 'met' : 'NOT met'})`,
+  );
 }
 
-for (const [deploymentMs, events] of [[0, true], [200, true], [200, false]] as const) {
+for (const [deploymentMs, events] of [
+  [0, true],
+  [200, true],
+  [200, false],
+] as const) {
   const h = await startHarness({ marathon: { script: () => ({ afterMs: deploymentMs }) }, events });
   try {
     await new Promise((r) => setTimeout(r, 300)); // let the event stream attach
-    await measure(h, `deployment ${deploymentMs} ms, ${events ? 'events' : 'polling only'}`, deploymentMs ? Math.ceil(DEPLOYS / 2) : DEPLOYS);
+    await measure(
+      h,
+      `deployment ${deploymentMs} ms, ${events ? 'events' : 'polling only'}`,
+      deploymentMs ? Math.ceil(DEPLOYS / 2) : DEPLOYS,
+    );
   } finally {
     await h.close();
   }

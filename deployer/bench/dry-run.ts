@@ -20,9 +20,22 @@ const SECONDS = arg('seconds', 5);
 const CONCURRENCY = arg('concurrency', 16);
 const MAX_REQUESTS = 200_000;
 
-const DOC = ['deploy:', ...Array.from({ length: 5 }, (_, i) => `  web-${i}: {image: "nginx:1.${i}", ports: {http: 80}, instances: ${i + 1}, environment: {A: b}, constraints: ["hostname UNIQUE"]}`)].join('\n') + '\n';
+const DOC =
+  [
+    'deploy:',
+    ...Array.from(
+      { length: 5 },
+      (_, i) =>
+        `  web-${i}: {image: "nginx:1.${i}", ports: {http: 80}, instances: ${i + 1}, environment: {A: b}, constraints: ["hostname UNIQUE"]}`,
+    ),
+  ].join('\n') + '\n';
 
-async function load(url: URL, method: string, headers: Record<string, string>, body: string | undefined): Promise<{ perSecond: number; latencies: number[]; errors: number }> {
+async function load(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+): Promise<{ perSecond: number; latencies: number[]; errors: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const latencies: number[] = [];
   let errors = 0;
@@ -61,10 +74,22 @@ async function load(url: URL, method: string, headers: Record<string, string>, b
 
 /** Starts a testing entry point as its own process and returns the URL it prints. */
 function startProcess(script: string, env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE && script === 'run-deployer.ts' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), '--import', 'tsx', '--conditions=source', fileURLToPath(new URL(`../src/testing/${script}`, import.meta.url))], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_PROFILE && script === 'run-deployer.ts'
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
+        : []),
+      '--import',
+      'tsx',
+      '--conditions=source',
+      fileURLToPath(new URL(`../src/testing/${script}`, import.meta.url)),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...env },
+    },
+  );
   return new Promise((resolve) => {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
@@ -78,23 +103,45 @@ function startProcess(script: string, env: Record<string, string>): Promise<{ ur
 // Marathon (an in-process engine), the deployer and this load generator each run in their own process.
 const marathon = await startProcess('run-marathon.ts', {});
 const marathonUrl = marathon.url;
-const deployer = await startProcess('run-deployer.ts', { MARATHON_URL: marathonUrl, THESEUS_API_TOKEN: TEST_TOKEN, THESEUS_QUEUE_PREFIX: randomPrefix(), LOG_LEVEL: 'error' });
+const deployer = await startProcess('run-deployer.ts', {
+  MARATHON_URL: marathonUrl,
+  THESEUS_API_TOKEN: TEST_TOKEN,
+  THESEUS_QUEUE_PREFIX: randomPrefix(),
+  LOG_LEVEL: 'error',
+});
 const h = { url: deployer.url, auth: { Authorization: `Bearer ${TEST_TOKEN}` } };
 try {
   // 50 managed apps already running
-  const existing = ['deploy:', ...Array.from({ length: 50 }, (_, i) => `  app-${i}: {image: "app:${i}", instances: 2}`)].join('\n') + '\n';
-  const seed = await fetch(`${h.url}/deploy?dryRun=true`, { method: 'POST', headers: { ...h.auth, 'Content-Type': 'application/yaml' }, body: existing });
+  const existing =
+    ['deploy:', ...Array.from({ length: 50 }, (_, i) => `  app-${i}: {image: "app:${i}", instances: 2}`)].join('\n') +
+    '\n';
+  const seed = await fetch(`${h.url}/deploy?dryRun=true`, {
+    method: 'POST',
+    headers: { ...h.auth, 'Content-Type': 'application/yaml' },
+    body: existing,
+  });
   const planned = (await seed.json()) as { services: Array<{ app: Record<string, unknown> }> };
-  for (const s of planned.services) await fetch(`${marathonUrl}/v2/apps`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(s.app) });
+  for (const s of planned.services)
+    await fetch(`${marathonUrl}/v2/apps`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(s.app),
+    });
 
   const headers = { ...h.auth, 'Content-Type': 'application/yaml' };
   await load(new URL('/deploy?dryRun=true', h.url), 'POST', headers, DOC); // warm-up
   const dry = await load(new URL('/deploy?dryRun=true', h.url), 'POST', headers, DOC);
   const health = await load(new URL('/healthz', h.url), 'GET', {}, undefined);
   const f = (x: number) => x.toFixed(0);
-  console.log(`${CONCURRENCY} in flight, ${SECONDS} s each; Marathon (in-process engine, own process) with ${planned.services.length} managed apps`);
-  console.log(`dry run (5 services): ${f(dry.perSecond)} requests/s, latency median ${median(dry.latencies).toFixed(1)} ms, p99 ${percentile(dry.latencies, 99).toFixed(1)} ms, errors ${dry.errors} (target > 1000/s: ${dry.perSecond > 1000 ? 'met' : 'NOT met'})`);
-  console.log(`GET /healthz floor:   ${f(health.perSecond)} requests/s, latency median ${median(health.latencies).toFixed(1)} ms`);
+  console.log(
+    `${CONCURRENCY} in flight, ${SECONDS} s each; Marathon (in-process engine, own process) with ${planned.services.length} managed apps`,
+  );
+  console.log(
+    `dry run (5 services): ${f(dry.perSecond)} requests/s, latency median ${median(dry.latencies).toFixed(1)} ms, p99 ${percentile(dry.latencies, 99).toFixed(1)} ms, errors ${dry.errors} (target > 1000/s: ${dry.perSecond > 1000 ? 'met' : 'NOT met'})`,
+  );
+  console.log(
+    `GET /healthz floor:   ${f(health.perSecond)} requests/s, latency median ${median(health.latencies).toFixed(1)} ms`,
+  );
   console.log(`ratio dry run / floor: ${(dry.perSecond / health.perSecond).toFixed(2)}`);
 } finally {
   deployer.child.kill('SIGTERM');

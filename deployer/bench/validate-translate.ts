@@ -44,6 +44,10 @@ for (let run = 0; run < 10; run++) {
 }
 const f = (x: number) => x.toFixed(1);
 console.log(`document: ${SERVICES} services, ${(text.length / 1024).toFixed(0)} KiB of YAML; ${RUNS} runs`);
-console.log(`validate + translate: median ${f(median(total))} ms, p90 ${f(percentile(total, 90))} ms (target < 200 ms: ${median(total) < 200 ? 'met' : 'NOT met'})`);
-console.log(`  read YAML ${f(median(read))} ms | validate ${f(median(validate))} ms | translate ${f(median(translate))} ms (medians)`);
+console.log(
+  `validate + translate: median ${f(median(total))} ms, p90 ${f(percentile(total, 90))} ms (target < 200 ms: ${median(total) < 200 ? 'met' : 'NOT met'})`,
+);
+console.log(
+  `  read YAML ${f(median(read))} ms | validate ${f(median(validate))} ms | translate ${f(median(translate))} ms (medians)`,
+);
 console.log(`  readDeployDocument + toMarathonApp in one call: median ${f(median(oneCall))} ms`);

@@ -56,7 +56,12 @@ export class AppLocks {
    * Runs `work` holding the lock of `appId` for `owner`. `onWait` is called once when another
    * deployment holds it (with that deployment's id).
    */
-  async withLock<T>(appId: string, owner: string, work: () => Promise<T>, onWait?: (holder: string) => void): Promise<T> {
+  async withLock<T>(
+    appId: string,
+    owner: string,
+    work: () => Promise<T>,
+    onWait?: (holder: string) => void,
+  ): Promise<T> {
     const key = `${this.prefix}:${appId}`;
     let told = false;
     while ((await this.redis.eval(ACQUIRE, 1, key, owner, String(this.ttlMs))) !== 1) {
@@ -66,7 +71,10 @@ export class AppLocks {
       }
       await new Promise((r) => setTimeout(r, this.retryMs));
     }
-    const renew = setInterval(() => void this.redis.eval(RENEW, 1, key, owner, String(this.ttlMs)).catch(() => {}), Math.max(50, this.ttlMs / 3));
+    const renew = setInterval(
+      () => void this.redis.eval(RENEW, 1, key, owner, String(this.ttlMs)).catch(() => {}),
+      Math.max(50, this.ttlMs / 3),
+    );
     try {
       return await work();
     } finally {

@@ -83,7 +83,8 @@ export async function applyStep(step: StepRecord, options: ApplyOptions): Promis
       step.state = err instanceof RolloutFailedError && err.rolledBack ? 'rolled-back' : 'failed';
       step.error = {
         code: err instanceof TheseusError ? err.code : 'INTERNAL',
-        message: err instanceof MarathonValidationError ? `Marathon refused the app: ${err.message}` : describeError(err),
+        message:
+          err instanceof MarathonValidationError ? `Marathon refused the app: ${err.message}` : describeError(err),
         ...(err instanceof MarathonValidationError ? { problems: err.problems } : {}),
       };
       break;
@@ -104,14 +105,19 @@ async function attempt(step: StepRecord, options: ApplyOptions): Promise<void> {
   }
   const current = await readApp(marathon, step.appId);
   if (current && serviceRefOfApp(current) === undefined) {
-    throw new StepFailedError(`app ${step.appId} exists but is not managed by Theseus (no ${MARATHON_LABELS.managed}=true label); it is left alone`);
+    throw new StepFailedError(
+      `app ${step.appId} exists but is not managed by Theseus (no ${MARATHON_LABELS.managed}=true label); it is left alone`,
+    );
   }
   const target = step.target;
   let deploymentId: string | undefined;
   switch (target.kind) {
     case 'deploy': {
       const app = target.app;
-      if (!app) throw new StepFailedError(`the app definition of ${step.appId} is no longer kept (its deployment ended or expired)`);
+      if (!app)
+        throw new StepFailedError(
+          `the app definition of ${step.appId} is no longer kept (its deployment ended or expired)`,
+        );
       const action = planAction({ kind: 'deploy', app }, current);
       step.action = action;
       step.changes = action === 'update' || action === 'scale' ? diffApps(current, app) : [];
@@ -198,11 +204,14 @@ async function follow(step: StepRecord, options: ApplyOptions): Promise<void> {
     const left = step.deadlineAt ? Date.parse(step.deadlineAt) - Date.now() : deadlineMs(step, options);
     const outcome = await options.follower.waitFor(id, Math.max(0, left));
     if (outcome.state === 'timeout') await handleRolloutFailure(step, { reason: 'deadline' }, failureContext(options));
-    if (outcome.state === 'failed') await handleRolloutFailure(step, { reason: 'failed', detail: outcome.reason }, failureContext(options));
+    if (outcome.state === 'failed')
+      await handleRolloutFailure(step, { reason: 'failed', detail: outcome.reason }, failureContext(options));
     const app = await readApp(options.marathon, step.appId);
     const wanted = target.app?.labels?.[MARATHON_LABELS.specHash];
     if (!app || app.labels?.[MARATHON_LABELS.specHash] !== wanted) {
-      throw new StepFailedError(`Marathon deployment ${id} ended but ${step.appId} is not at the deployed definition (rolled back or replaced meanwhile)`);
+      throw new StepFailedError(
+        `Marathon deployment ${id} ended but ${step.appId} is not at the deployed definition (rolled back or replaced meanwhile)`,
+      );
     }
     return;
   }
@@ -215,18 +224,26 @@ async function follow(step: StepRecord, options: ApplyOptions): Promise<void> {
   }
   if (outcome.state === 'failed') throw new StepFailedError(`Marathon deployment ${id} failed: ${outcome.reason}`);
   if (target.kind === 'remove') {
-    if (await readApp(options.marathon, step.appId)) throw new StepFailedError(`Marathon deployment ${id} ended but ${step.appId} still exists`);
+    if (await readApp(options.marathon, step.appId))
+      throw new StepFailedError(`Marathon deployment ${id} ended but ${step.appId} still exists`);
   }
 }
 
 /** The rollout deadline of a deploy step: the spec's, for records without one the deployment timeout. */
 function deadlineMs(step: StepRecord, options: ApplyOptions): number {
   const seconds = step.target.kind === 'deploy' ? step.target.deadlineSeconds : undefined;
-  return seconds !== undefined ? seconds * 1000 : (options.deploymentTimeoutMs ?? DEFAULT_SETTINGS.deployer.deploymentTimeoutMs);
+  return seconds !== undefined
+    ? seconds * 1000
+    : (options.deploymentTimeoutMs ?? DEFAULT_SETTINGS.deployer.deploymentTimeoutMs);
 }
 
 function failureContext(options: ApplyOptions) {
-  return { marathon: options.marathon, follower: options.follower, save: options.save, deploymentTimeoutMs: options.deploymentTimeoutMs ?? DEFAULT_SETTINGS.deployer.deploymentTimeoutMs };
+  return {
+    marathon: options.marathon,
+    follower: options.follower,
+    save: options.save,
+    deploymentTimeoutMs: options.deploymentTimeoutMs ?? DEFAULT_SETTINGS.deployer.deploymentTimeoutMs,
+  };
 }
 
 /**
@@ -235,7 +252,10 @@ function failureContext(options: ApplyOptions) {
  */
 async function previousVersion(marathon: MarathonClient, current: MarathonAppInfo): Promise<string> {
   const currentHash = current.labels?.[MARATHON_LABELS.specHash];
-  const versions = (await marathon.appVersions(current.id)).filter((v) => v < current.version).sort().reverse();
+  const versions = (await marathon.appVersions(current.id))
+    .filter((v) => v < current.version)
+    .sort()
+    .reverse();
   for (const version of versions.slice(0, MAX_VERSIONS_SEARCHED)) {
     const app = await marathon.appVersion(current.id, version);
     if (app.labels?.[MARATHON_LABELS.specHash] !== currentHash) return version;

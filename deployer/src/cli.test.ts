@@ -24,7 +24,11 @@ const RUN_CLI = fileURLToPath(new URL('./testing/run-cli.ts', import.meta.url));
 
 /** Runs a client command as its own process and captures what it prints. */
 async function theseus(command: string, ...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', RUN_CLI, command, '--url', h.url, '--token-file', tokenFile, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--conditions=source', RUN_CLI, command, '--url', h.url, '--token-file', tokenFile, ...argv],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -53,11 +57,21 @@ test('deploy --wait follows each service to the end and exits 0; a failure exits
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   assert.match(ok.stdout, /^succeeded\s+\/theseus\/default\/web \(create\)$/m);
   assert.match(ok.stdout, /deployment \S+ succeeded: 2\/2 service\(s\) succeeded/);
-  const plan = await theseus('deploy', '-f', file('web3.yaml', 'deploy:\n  web: {image: nginx, instances: 3}\n  api: {image: api}\n'), '--dry-run');
+  const plan = await theseus(
+    'deploy',
+    '-f',
+    file('web3.yaml', 'deploy:\n  web: {image: nginx, instances: 3}\n  api: {image: api}\n'),
+    '--dry-run',
+  );
   assert.match(plan.stdout, /^scale\s+\/theseus\/default\/web\n\s+\/instances: 2 -> 3$/m);
   assert.match(plan.stdout, /^noop\s+\/theseus\/default\/api$/m);
 
-  h.marathon!.faults.answer({ method: 'PUT', path: /\/v2\/apps\/theseus\/default\/api/, status: 422, body: { message: 'Object is not valid', details: [{ path: '/cpus', errors: ['too many'] }] } });
+  h.marathon!.faults.answer({
+    method: 'PUT',
+    path: /\/v2\/apps\/theseus\/default\/api/,
+    status: 422,
+    body: { message: 'Object is not valid', details: [{ path: '/cpus', errors: ['too many'] }] },
+  });
   const failing = await theseus('deploy', '-f', file('api.yaml', 'deploy:\n  api: {image: api:2}\n'), '--wait');
   assert.equal(failing.code, 1);
   assert.match(failing.stdout, /failed\s+\/theseus\/default\/api \(update\): Marathon refused the app/);
@@ -72,7 +86,12 @@ test('an invalid document exits 1 and prints each problem with its line', async 
 
 test('services, status, scale, rollback and rm', async () => {
   await theseus('deploy', '-f', file('shop.yaml', 'deploy:\n  shop: {image: shop:1, ports: {http: 8080}}\n'), '--wait');
-  await theseus('deploy', '-f', file('shop.yaml', 'deploy:\n  shop: {image: shop:2, ports: {http: 8080}, environment: {SHOP_KEY: s3cret}}\n'), '--wait');
+  await theseus(
+    'deploy',
+    '-f',
+    file('shop.yaml', 'deploy:\n  shop: {image: shop:2, ports: {http: 8080}, environment: {SHOP_KEY: s3cret}}\n'),
+    '--wait',
+  );
   const list = await theseus('services');
   assert.equal(list.code, 0);
   assert.match(list.stdout, /^NAMESPACE\s+SERVICE/m);

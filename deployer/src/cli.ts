@@ -5,7 +5,15 @@
  * and exits non-zero when anything failed.
  */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_SETTINGS, commandProgram, readSecretFile, reportError, runUntilSignal, setUp, type Command } from '@theseus/services';
+import {
+  DEFAULT_SETTINGS,
+  commandProgram,
+  readSecretFile,
+  reportError,
+  runUntilSignal,
+  setUp,
+  type Command,
+} from '@theseus/services';
 import { DeployerClient, type Selector } from './client.js';
 import { startDeployerServer } from './server.js';
 import { isFinished, type DeploymentRecord, type StepRecord } from './store.js';
@@ -44,8 +52,13 @@ export async function run(command: string, argv: string[]): Promise<number> {
 
 async function serve(argv: string[]): Promise<number> {
   const program = commandProgram('deployer', 'run the YAML deploy API (default port 5000)')
-    .option('--port <port>', `listen on this port (deployer.port, default ${DEFAULT_SETTINGS.deployer.port})`, (v) => Number(v))
-    .option('--host <address>', `listen on this address (DEPLOYER_LISTEN_HOST, default ${DEFAULT_SETTINGS.deployer.listenHost})`)
+    .option('--port <port>', `listen on this port (deployer.port, default ${DEFAULT_SETTINGS.deployer.port})`, (v) =>
+      Number(v),
+    )
+    .option(
+      '--host <address>',
+      `listen on this address (DEPLOYER_LISTEN_HOST, default ${DEFAULT_SETTINGS.deployer.listenHost})`,
+    )
     .option('--no-worker', 'accept requests but leave the queue to other deployers');
   const { settings, logger, opts } = setUp(program, argv, {
     component: 'deployer',
@@ -64,18 +77,29 @@ function clientProgram(name: string, description: string): Command {
 }
 
 function selectorProgram(program: Command): Command {
-  return program.option('-n, --namespace <namespace>', 'namespace of the service').option('-l, --labels <labels>', 'comma-separated labels of the group');
+  return program
+    .option('-n, --namespace <namespace>', 'namespace of the service')
+    .option('-l, --labels <labels>', 'comma-separated labels of the group');
 }
 
 function clientOf(opts: Record<string, unknown>): DeployerClient {
   return new DeployerClient({
     url: (opts.url as string | undefined) ?? process.env.THESEUS_URL ?? DEFAULT_URL,
-    token: typeof opts.tokenFile === 'string' ? readSecretFile(opts.tokenFile, '--token-file').trim() : process.env.THESEUS_API_TOKEN,
+    token:
+      typeof opts.tokenFile === 'string'
+        ? readSecretFile(opts.tokenFile, '--token-file').trim()
+        : process.env.THESEUS_API_TOKEN,
   });
 }
 
 function selectorOf(opts: Record<string, unknown>): Selector {
-  const labels = typeof opts.labels === 'string' ? opts.labels.split(',').map((l) => l.trim()).filter(Boolean) : undefined;
+  const labels =
+    typeof opts.labels === 'string'
+      ? opts.labels
+          .split(',')
+          .map((l) => l.trim())
+          .filter(Boolean)
+      : undefined;
   return { namespace: opts.namespace as string | undefined, labels };
 }
 
@@ -105,8 +129,14 @@ async function deploy(argv: string[]): Promise<number> {
     }
     return 0;
   }
-  const accepted = await client.deploy(body, contentType, opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey as string } : {});
-  out(`deployment ${accepted.id} ${accepted.replayed ? '(already submitted with this key) ' : ''}queued: ${accepted.statusUrl}`);
+  const accepted = await client.deploy(
+    body,
+    contentType,
+    opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey as string } : {},
+  );
+  out(
+    `deployment ${accepted.id} ${accepted.replayed ? '(already submitted with this key) ' : ''}queued: ${accepted.statusUrl}`,
+  );
   if (!opts.wait) return 0;
   return follow(client, accepted.id);
 }
@@ -147,43 +177,85 @@ function summaryLine(record: DeploymentRecord): string {
 
 async function services(argv: string[]): Promise<number> {
   const { opts } = parse(selectorProgram(clientProgram('services', 'list deployed services')), argv);
-  const rows = (await clientOf(opts).services(selectorOf(opts))).map((s) => [s.namespace, s.service, s.labels.join(',') || '-', `${s.running}/${s.instances}`, String(s.healthy), s.deployments.length ? 'deploying' : 'stable', s.image ?? '']);
+  const rows = (await clientOf(opts).services(selectorOf(opts))).map((s) => [
+    s.namespace,
+    s.service,
+    s.labels.join(',') || '-',
+    `${s.running}/${s.instances}`,
+    String(s.healthy),
+    s.deployments.length ? 'deploying' : 'stable',
+    s.image ?? '',
+  ]);
   table(['NAMESPACE', 'SERVICE', 'LABELS', 'RUNNING', 'HEALTHY', 'STATE', 'IMAGE'], rows);
   return 0;
 }
 
 async function status(argv: string[]): Promise<number> {
-  const { opts, args } = parse(selectorProgram(clientProgram('status', 'show one service: spec, tasks, endpoints')).argument('<service>'), argv);
+  const { opts, args } = parse(
+    selectorProgram(clientProgram('status', 'show one service: spec, tasks, endpoints')).argument('<service>'),
+    argv,
+  );
   for (const g of await clientOf(opts).service(args[0]!, selectorOf(opts))) {
     out(`${g.appId}  (namespace ${g.namespace}, labels ${g.labels.join(',') || '-'})`);
-    out(`  image ${g.spec.image ?? '-'}  instances ${g.running}/${g.instances} running, ${g.healthy} healthy  version ${g.version}${g.deployments.length ? '  deploying' : ''}`);
-    out(`  cpus ${g.spec.cpus ?? '-'}  mem ${g.spec.mem ?? '-'} MB  ports ${Object.entries(g.spec.ports).map(([n, p]) => `${n}:${p.containerPort}/${p.protocol ?? 'tcp'}`).join(' ') || '-'}`);
+    out(
+      `  image ${g.spec.image ?? '-'}  instances ${g.running}/${g.instances} running, ${g.healthy} healthy  version ${g.version}${g.deployments.length ? '  deploying' : ''}`,
+    );
+    out(
+      `  cpus ${g.spec.cpus ?? '-'}  mem ${g.spec.mem ?? '-'} MB  ports ${
+        Object.entries(g.spec.ports)
+          .map(([n, p]) => `${n}:${p.containerPort}/${p.protocol ?? 'tcp'}`)
+          .join(' ') || '-'
+      }`,
+    );
     const env = Object.entries(g.spec.environment);
     if (env.length) out(`  env ${env.map(([name, value]) => `${name}=${value ?? '(hidden)'}`).join(' ')}`);
-    for (const t of g.tasks) out(`  task ${t.id}  ${t.state ?? ''}${t.healthy === undefined ? '' : t.healthy ? ' healthy' : ' unhealthy'}  ${Object.entries(t.endpoints).map(([n, e]) => `${n}=${e}`).join(' ')}`);
+    for (const t of g.tasks)
+      out(
+        `  task ${t.id}  ${t.state ?? ''}${t.healthy === undefined ? '' : t.healthy ? ' healthy' : ' unhealthy'}  ${Object.entries(
+          t.endpoints,
+        )
+          .map(([n, e]) => `${n}=${e}`)
+          .join(' ')}`,
+      );
   }
   return 0;
 }
 
 async function scale(argv: string[]): Promise<number> {
-  const program = selectorProgram(clientProgram('scale', 'change the instance count of a service')).argument('<service>').argument('<instances>').option('--wait', 'follow until done');
+  const program = selectorProgram(clientProgram('scale', 'change the instance count of a service'))
+    .argument('<service>')
+    .argument('<instances>')
+    .option('--wait', 'follow until done');
   const { opts, args } = parse(program, argv);
   const instances = Number(args[1]);
   if (!Number.isInteger(instances) || instances < 0) {
     process.stderr.write(`theseus scale: instances must be a whole number >= 0, not ${JSON.stringify(args[1])}\n`);
     return 2;
   }
-  return submitted(clientOf(opts), await clientOf(opts).scale(args[0]!, instances, selectorOf(opts)), Boolean(opts.wait));
+  return submitted(
+    clientOf(opts),
+    await clientOf(opts).scale(args[0]!, instances, selectorOf(opts)),
+    Boolean(opts.wait),
+  );
 }
 
 async function restart(argv: string[]): Promise<number> {
-  const program = selectorProgram(clientProgram('restart', 'replace every instance of a service, rolling per its upgrade settings')).argument('<service>').option('--wait', 'follow until done');
+  const program = selectorProgram(
+    clientProgram('restart', 'replace every instance of a service, rolling per its upgrade settings'),
+  )
+    .argument('<service>')
+    .option('--wait', 'follow until done');
   const { opts, args } = parse(program, argv);
   return submitted(clientOf(opts), await clientOf(opts).restart(args[0]!, selectorOf(opts)), Boolean(opts.wait));
 }
 
 async function versions(argv: string[]): Promise<number> {
-  const { opts, args } = parse(selectorProgram(clientProgram('versions', 'list a service\'s versions and what changed between them')).argument('<service>'), argv);
+  const { opts, args } = parse(
+    selectorProgram(clientProgram('versions', "list a service's versions and what changed between them")).argument(
+      '<service>',
+    ),
+    argv,
+  );
   const { appId, versions } = await clientOf(opts).versions(args[0]!, selectorOf(opts));
   out(appId);
   for (const v of versions) {
@@ -201,23 +273,34 @@ async function rollback(argv: string[]): Promise<number> {
     .option('--wait', 'follow until done');
   const { opts, args } = parse(program, argv);
   const version = (opts.to ?? opts.version) as string | undefined;
-  return submitted(clientOf(opts), await clientOf(opts).rollback(args[0]!, version, selectorOf(opts)), Boolean(opts.wait));
+  return submitted(
+    clientOf(opts),
+    await clientOf(opts).rollback(args[0]!, version, selectorOf(opts)),
+    Boolean(opts.wait),
+  );
 }
 
 async function rm(argv: string[]): Promise<number> {
-  const program = selectorProgram(clientProgram('rm', 'remove a service')).argument('<service>').option('--wait', 'follow until done');
+  const program = selectorProgram(clientProgram('rm', 'remove a service'))
+    .argument('<service>')
+    .option('--wait', 'follow until done');
   const { opts, args } = parse(program, argv);
   return submitted(clientOf(opts), await clientOf(opts).remove(args[0]!, selectorOf(opts)), Boolean(opts.wait));
 }
 
-async function submitted(client: DeployerClient, accepted: { id: string; statusUrl: string }, wait: boolean): Promise<number> {
+async function submitted(
+  client: DeployerClient,
+  accepted: { id: string; statusUrl: string },
+  wait: boolean,
+): Promise<number> {
   out(`deployment ${accepted.id} queued: ${accepted.statusUrl}`);
   return wait ? follow(client, accepted.id) : 0;
 }
 
 function table(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  for (const row of [header, ...rows]) out(row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
+  for (const row of [header, ...rows])
+    out(row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
 }
 
 function short(value: unknown): string {

@@ -19,15 +19,24 @@ export interface DeployerClientOptions {
 export class ApiError extends TheseusError {
   readonly status: number;
   readonly problems: Array<ProblemDetail & { line?: number; column?: number }>;
-  constructor(status: number, body: { error?: { code?: string; message?: string; hint?: string; problems?: ApiError['problems'] } } | undefined) {
+  constructor(
+    status: number,
+    body: { error?: { code?: string; message?: string; hint?: string; problems?: ApiError['problems'] } } | undefined,
+  ) {
     const error = body?.error ?? {};
-    super(error.code ?? `HTTP_${status}`, error.message ?? `the deployer answered HTTP ${status}`, error.hint ? { hint: error.hint } : {});
+    super(
+      error.code ?? `HTTP_${status}`,
+      error.message ?? `the deployer answered HTTP ${status}`,
+      error.hint ? { hint: error.hint } : {},
+    );
     this.status = status;
     this.problems = error.problems ?? [];
   }
 
   override describe(): string {
-    const lines = this.problems.map((p) => `  ${p.line ? `line ${p.line}, column ${p.column}: ` : ''}${p.path || '/'}: ${p.message}`);
+    const lines = this.problems.map(
+      (p) => `  ${p.line ? `line ${p.line}, column ${p.column}: ` : ''}${p.path || '/'}: ${p.message}`,
+    );
     return [super.describe(), ...lines].join('\n');
   }
 }
@@ -66,11 +75,16 @@ export class DeployerClient {
   }
 
   deploy(body: string, contentType: string, options: { idempotencyKey?: string } = {}): Promise<Accepted> {
-    return this.call('POST', '/deploy', { body, contentType, headers: options.idempotencyKey ? { 'Idempotency-Key': options.idempotencyKey } : {} });
+    return this.call('POST', '/deploy', {
+      body,
+      contentType,
+      headers: options.idempotencyKey ? { 'Idempotency-Key': options.idempotencyKey } : {},
+    });
   }
 
   async dryRun(body: string, contentType: string): Promise<PlannedService[]> {
-    return (await this.call<{ services: PlannedService[] }>('POST', '/deploy?dryRun=true', { body, contentType })).services;
+    return (await this.call<{ services: PlannedService[] }>('POST', '/deploy?dryRun=true', { body, contentType }))
+      .services;
   }
 
   deployment(id: string): Promise<DeploymentRecord> {
@@ -82,11 +96,19 @@ export class DeployerClient {
   }
 
   async service(name: string, selector: Selector = {}): Promise<ServiceGroupDetail[]> {
-    return (await this.call<{ groups: ServiceGroupDetail[] }>('GET', `/services/${encodeURIComponent(name)}${query(selector)}`)).groups;
+    return (
+      await this.call<{ groups: ServiceGroupDetail[] }>(
+        'GET',
+        `/services/${encodeURIComponent(name)}${query(selector)}`,
+      )
+    ).groups;
   }
 
   scale(name: string, instances: number, selector: Selector = {}): Promise<Accepted> {
-    return this.call('POST', `/services/${encodeURIComponent(name)}/scale${query(selector)}`, { body: JSON.stringify({ instances }), contentType: 'application/json' });
+    return this.call('POST', `/services/${encodeURIComponent(name)}/scale${query(selector)}`, {
+      body: JSON.stringify({ instances }),
+      contentType: 'application/json',
+    });
   }
 
   restart(name: string, selector: Selector = {}): Promise<Accepted> {
@@ -98,20 +120,32 @@ export class DeployerClient {
   }
 
   rollback(name: string, version: string | undefined, selector: Selector = {}): Promise<Accepted> {
-    return this.call('POST', `/services/${encodeURIComponent(name)}/rollback${query(selector)}`, { body: JSON.stringify(version ? { version } : {}), contentType: 'application/json' });
+    return this.call('POST', `/services/${encodeURIComponent(name)}/rollback${query(selector)}`, {
+      body: JSON.stringify(version ? { version } : {}),
+      contentType: 'application/json',
+    });
   }
 
   remove(name: string, selector: Selector = {}): Promise<Accepted> {
     return this.call('DELETE', `/services/${encodeURIComponent(name)}${query(selector)}`);
   }
 
-  private async call<T>(method: string, path: string, options: { body?: string; contentType?: string; headers?: Record<string, string> } = {}): Promise<T> {
+  private async call<T>(
+    method: string,
+    path: string,
+    options: { body?: string; contentType?: string; headers?: Record<string, string> } = {},
+  ): Promise<T> {
     const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     if (options.contentType) headers['Content-Type'] = options.contentType;
     let response: Response;
     try {
-      response = await fetch(this.url + path, { method, headers, body: options.body ?? null, signal: AbortSignal.timeout(this.timeoutMs) });
+      response = await fetch(this.url + path, {
+        method,
+        headers,
+        body: options.body ?? null,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
     } catch (err) {
       throw new DeployerUnreachableError(this.url, err);
     }

@@ -15,7 +15,11 @@ import { randomPrefix, startHarness, TEST_TOKEN, type Harness } from './testing/
 const RUN_DEPLOYER = fileURLToPath(new URL('./testing/run-deployer.ts', import.meta.url));
 const auth = { Authorization: `Bearer ${TEST_TOKEN}` };
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -26,7 +30,10 @@ async function until<T>(what: string, probe: () => T | undefined | Promise<T | u
 }
 
 function creates(marathon: InProcessEngine, appId: string): number {
-  return marathon.calls.filter((c) => c.method === 'POST' && c.path === '/v2/apps' && (c.body as { id?: string })?.id === appId && c.status === 201).length;
+  return marathon.calls.filter(
+    (c) =>
+      c.method === 'POST' && c.path === '/v2/apps' && (c.body as { id?: string })?.id === appId && c.status === 201,
+  ).length;
 }
 
 describe('deploy queue resilience', () => {
@@ -45,7 +52,14 @@ describe('deploy queue resilience', () => {
     const marathonUrl = marathon.url;
     const prefix = randomPrefix();
     const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', RUN_DEPLOYER], {
-      env: { ...process.env, MARATHON_URL: marathonUrl, REDIS_URL: redis.url, THESEUS_API_TOKEN: TEST_TOKEN, THESEUS_QUEUE_PREFIX: prefix, DEPLOY_LOCK_DURATION_MS: '1000' },
+      env: {
+        ...process.env,
+        MARATHON_URL: marathonUrl,
+        REDIS_URL: redis.url,
+        THESEUS_API_TOKEN: TEST_TOKEN,
+        THESEUS_QUEUE_PREFIX: prefix,
+        DEPLOY_LOCK_DURATION_MS: '1000',
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -56,14 +70,20 @@ describe('deploy queue resilience', () => {
       const doc = 'deploy:\n  alpha: {image: a}\n  beta: {image: b}\n  gamma: {image: c, instances: 2}\n';
       const accepted = await request(url).post('/deploy').set(auth).type('application/yaml').send(doc);
       assert.equal(accepted.status, 202);
-      await until('all three creates', () => ['alpha', 'beta', 'gamma'].every((s) => creates(marathon, `/theseus/default/${s}`) === 1));
+      await until('all three creates', () =>
+        ['alpha', 'beta', 'gamma'].every((s) => creates(marathon, `/theseus/default/${s}`) === 1),
+      );
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
 
       marathon.release();
       takeover = await startHarness({ marathonUrl, redisUrl: redis.url, queuePrefix: prefix, lockDurationMs: 1000 });
       const done = await request(takeover.url).get(`/deployments/${accepted.body.id}?wait=true&timeout=30`).set(auth);
-      assert.equal(done.body.state, 'succeeded', JSON.stringify(done.body.steps.map((s: { error?: unknown }) => s.error)));
+      assert.equal(
+        done.body.state,
+        'succeeded',
+        JSON.stringify(done.body.steps.map((s: { error?: unknown }) => s.error)),
+      );
       // a step killed after Marathon created its app but before the record said so plans again and finds it done
       for (const step of done.body.steps as Array<{ action: string; state: string }>) {
         assert.ok(step.action === 'create' || step.action === 'noop', step.action);
@@ -79,11 +99,22 @@ describe('deploy queue resilience', () => {
   });
 
   test('Redis crashes and restarts under a running deployment: it completes, each app created once', async () => {
-    const h = await startHarness({ redisUrl: redis.url, marathon: { script: () => ({ afterMs: 1500 }) }, lockDurationMs: 5000 });
+    const h = await startHarness({
+      redisUrl: redis.url,
+      marathon: { script: () => ({ afterMs: 1500 }) },
+      lockDurationMs: 5000,
+    });
     try {
-      const accepted = await request(h.url).post('/deploy').set(h.auth).type('application/yaml').send('deploy:\n  one: {image: a}\n  two: {image: b}\n');
+      const accepted = await request(h.url)
+        .post('/deploy')
+        .set(h.auth)
+        .type('application/yaml')
+        .send('deploy:\n  one: {image: a}\n  two: {image: b}\n');
       assert.equal(accepted.status, 202);
-      await until('both creates', () => creates(h.marathon!, '/theseus/default/one') && creates(h.marathon!, '/theseus/default/two'));
+      await until(
+        'both creates',
+        () => creates(h.marathon!, '/theseus/default/one') && creates(h.marathon!, '/theseus/default/two'),
+      );
       await redis.stop('SIGKILL');
       await new Promise((r) => setTimeout(r, 500));
       await redis.start();
@@ -105,7 +136,11 @@ describe('deploy queue resilience', () => {
     try {
       const ids: string[] = [];
       for (const name of ['q1', 'q2', 'q3']) {
-        const res = await request(front.url).post('/deploy').set(front.auth).type('application/yaml').send(`deploy:\n  ${name}: {image: x}\n`);
+        const res = await request(front.url)
+          .post('/deploy')
+          .set(front.auth)
+          .type('application/yaml')
+          .send(`deploy:\n  ${name}: {image: x}\n`);
         assert.equal(res.status, 202);
         ids.push(res.body.id);
       }
@@ -133,12 +168,20 @@ describe('deploy queue resilience', () => {
     const a = await startHarness({ marathonUrl, redisUrl: redis.url, queuePrefix: prefix });
     const b = await startHarness({ marathonUrl, redisUrl: redis.url, queuePrefix: prefix });
     try {
-      await request(a.url).post('/deploy?wait=true').set(a.auth).type('application/yaml').send('deploy:\n  shared: {image: s, instances: 1}\n');
+      await request(a.url)
+        .post('/deploy?wait=true')
+        .set(a.auth)
+        .type('application/yaml')
+        .send('deploy:\n  shared: {image: s, instances: 1}\n');
       const ids: string[] = [];
       for (let i = 2; i <= 7; i++) {
         const via = i % 2 ? a : b;
         const image = i % 3 ? 's' : `s:${i}`;
-        const res = await request(via.url).post('/deploy').set(via.auth).type('application/yaml').send(`deploy:\n  shared: {image: "${image}", instances: ${i}}\n`);
+        const res = await request(via.url)
+          .post('/deploy')
+          .set(via.auth)
+          .type('application/yaml')
+          .send(`deploy:\n  shared: {image: "${image}", instances: ${i}}\n`);
         ids.push(res.body.id);
       }
       for (const id of ids) {

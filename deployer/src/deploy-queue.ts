@@ -6,7 +6,14 @@
  */
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { DEFAULT_SETTINGS, RETRY_POLICIES, describeError, redisRetryStrategy, type Logger, type MarathonClient } from '@theseus/services';
+import {
+  DEFAULT_SETTINGS,
+  RETRY_POLICIES,
+  describeError,
+  redisRetryStrategy,
+  type Logger,
+  type MarathonClient,
+} from '@theseus/services';
 import { applyStep } from './apply.js';
 import { AppLocks } from './app-locks.js';
 import type { DeploymentFollower } from './follow.js';
@@ -68,13 +75,17 @@ export class DeployQueue {
   async enqueue(record: DeploymentRecord): Promise<void> {
     await this.options.store.save(record);
     try {
-      await this.queue.add(QUEUE_NAME, { deploymentId: record.id }, {
-        jobId: record.id,
-        attempts: RETRY_POLICIES.deployJob.attempts,
-        backoff: { type: 'exponential', delay: RETRY_POLICIES.deployJob.initialMs },
-        removeOnComplete: 1000,
-        removeOnFail: 1000,
-      });
+      await this.queue.add(
+        QUEUE_NAME,
+        { deploymentId: record.id },
+        {
+          jobId: record.id,
+          attempts: RETRY_POLICIES.deployJob.attempts,
+          backoff: { type: 'exponential', delay: RETRY_POLICIES.deployJob.initialMs },
+          removeOnComplete: 1000,
+          removeOnFail: 1000,
+        },
+      );
     } catch (err) {
       record.state = 'failed';
       record.error = `could not queue the deployment: ${describeError(err)}`;
@@ -96,7 +107,9 @@ export class DeployQueue {
       maxStalledCount: 10,
     });
     this.worker.on('error', (err) => this.options.logger.warn('deploy worker error', { error: describeError(err) }));
-    this.worker.on('failed', (job, err) => this.options.logger.error('deploy job failed', { deploymentId: job?.id, error: describeError(err) }));
+    this.worker.on('failed', (job, err) =>
+      this.options.logger.error('deploy job failed', { deploymentId: job?.id, error: describeError(err) }),
+    );
   }
 
   /** Runs one deployment's remaining steps. Exported for the worker; safe to call again after a crash. */
@@ -111,31 +124,44 @@ export class DeployQueue {
     let saving: Promise<void> = Promise.resolve();
     // one chain: saves reach Redis in the order they were made, whether awaited or not
     const save = () =>
-      (saving = saving.then(() => store.save(record)).catch((err: unknown) => {
-        log.warn('could not save the deployment record', { error: describeError(err) });
-      }));
+      (saving = saving
+        .then(() => store.save(record))
+        .catch((err: unknown) => {
+          log.warn('could not save the deployment record', { error: describeError(err) });
+        }));
     void save();
     log.info(resumed ? 'deployment resumed' : 'deployment started', { kind: record.kind, steps: record.steps.length });
 
     await forEachLimited(record.steps, this.options.stepConcurrency ?? DEFAULT_SETTINGS.deployer.concurrency, (step) =>
-      this.locks.withLock(
-        step.appId,
-        record.id,
-        () =>
-          applyStep(step, {
-            marathon: this.options.marathon,
-            follower: this.options.follower,
-            save,
-            ...(this.options.deploymentTimeoutMs !== undefined ? { deploymentTimeoutMs: this.options.deploymentTimeoutMs } : {}),
-            ...(this.options.backoffMs !== undefined ? { backoff: { ...RETRY_POLICIES.marathonStep, initialMs: this.options.backoffMs } } : {}),
-          }),
-        (holder) => {
-          step.message = `waiting for deployment ${holder}, which is changing ${step.appId}`;
-          void save();
-        },
-      ).then((done: StepRecord) => {
-        log.info('service settled', { appId: done.appId, action: done.action, state: done.state, error: done.error?.message });
-      }),
+      this.locks
+        .withLock(
+          step.appId,
+          record.id,
+          () =>
+            applyStep(step, {
+              marathon: this.options.marathon,
+              follower: this.options.follower,
+              save,
+              ...(this.options.deploymentTimeoutMs !== undefined
+                ? { deploymentTimeoutMs: this.options.deploymentTimeoutMs }
+                : {}),
+              ...(this.options.backoffMs !== undefined
+                ? { backoff: { ...RETRY_POLICIES.marathonStep, initialMs: this.options.backoffMs } }
+                : {}),
+            }),
+          (holder) => {
+            step.message = `waiting for deployment ${holder}, which is changing ${step.appId}`;
+            void save();
+          },
+        )
+        .then((done: StepRecord) => {
+          log.info('service settled', {
+            appId: done.appId,
+            action: done.action,
+            state: done.state,
+            error: done.error?.message,
+          });
+        }),
     );
 
     const failed = record.steps.filter((s) => s.state === 'failed').length;
@@ -217,7 +243,9 @@ export class DeployQueue {
 
   private queueEvents(): QueueEvents {
     if (!this.events) {
-      const connection = this.own(new Redis(this.options.redisUrl, { maxRetriesPerRequest: null, retryStrategy: redisRetryStrategy }));
+      const connection = this.own(
+        new Redis(this.options.redisUrl, { maxRetriesPerRequest: null, retryStrategy: redisRetryStrategy }),
+      );
       this.events = new QueueEvents(QUEUE_NAME, { connection, prefix: this.options.prefix });
       this.events.on('error', () => {});
       this.events.setMaxListeners(0);

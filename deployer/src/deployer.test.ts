@@ -5,7 +5,12 @@ import { readDeployDocument, type MarathonAppInfo, type MarathonClient, type Mar
 import { Deployer, type AppEventFeed } from './deployer.js';
 import { toMarathonApp } from './translate.js';
 
-const translation = { appGroup: 'theseus', etcdEndpoints: ['http://10.0.0.1:2379'], etcdPrefix: '/theseus', networkApi: 'canonical' as const };
+const translation = {
+  appGroup: 'theseus',
+  etcdEndpoints: ['http://10.0.0.1:2379'],
+  etcdPrefix: '/theseus',
+  networkApi: 'canonical' as const,
+};
 const doc = readDeployDocument('deploy:\n  web: {image: "nginx:1", ports: {http: 80}}\n', 'yaml');
 
 /** Marathon's app list as a dry run reads it, counting the reads. */
@@ -26,10 +31,18 @@ class Feed extends EventEmitter implements AppEventFeed {
 }
 
 function deployer(marathon: ReturnType<typeof marathonWith>, events?: Feed) {
-  return new Deployer({ marathon: marathon as unknown as MarathonClient, store: {} as never, queue: {} as never, translation, networkApi: 'canonical', events });
+  return new Deployer({
+    marathon: marathon as unknown as MarathonClient,
+    store: {} as never,
+    queue: {} as never,
+    translation,
+    networkApi: 'canonical',
+    events,
+  });
 }
 
-const running = () => ({ ...toMarathonApp(doc.deploy[0]!, translation), version: '2026-01-01T00:00:00.000Z' }) as MarathonAppInfo;
+const running = () =>
+  ({ ...toMarathonApp(doc.deploy[0]!, translation), version: '2026-01-01T00:00:00.000Z' }) as MarathonAppInfo;
 
 test('with the event stream attached, dry runs plan against one read until an event changes apps', async () => {
   const marathon = marathonWith([]);

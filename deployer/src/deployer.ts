@@ -20,9 +20,24 @@ import {
 } from '@theseus/services';
 import { diffApps, managedApps, planDocument, type AppChange, type PlannedService } from './plan.js';
 import { networkApiOf, toMarathonApp, type TranslationContext } from './translate.js';
-import { detail, matchesFilter, summarize, type DetailOptions, type ServiceFilter, type ServiceGroupDetail, type ServiceGroupSummary } from './service-view.js';
+import {
+  detail,
+  matchesFilter,
+  summarize,
+  type DetailOptions,
+  type ServiceFilter,
+  type ServiceGroupDetail,
+  type ServiceGroupSummary,
+} from './service-view.js';
 import type { DeployQueue } from './deploy-queue.js';
-import { hideEnvValues, type DeploymentKind, type DeploymentRecord, type DeploymentStore, type StepRecord, type StepTarget } from './store.js';
+import {
+  hideEnvValues,
+  type DeploymentKind,
+  type DeploymentRecord,
+  type DeploymentStore,
+  type StepRecord,
+  type StepTarget,
+} from './store.js';
 
 export interface DeployerOptions {
   marathon: MarathonClient;
@@ -68,9 +83,13 @@ const APP_CHANGING_EVENTS = new Set([
 export class AmbiguousServiceError extends TheseusError {
   readonly groups: Array<{ labels: string[]; namespace: string }>;
   constructor(service: string, groups: Array<{ labels: string[]; namespace: string }>) {
-    super('AMBIGUOUS_SERVICE', `service "${service}" has ${groups.length} label groups; say which with labels (and namespace)`, {
-      hint: groups.map((g) => `namespace=${g.namespace} labels=${g.labels.join(',') || '(none)'}`).join('; '),
-    });
+    super(
+      'AMBIGUOUS_SERVICE',
+      `service "${service}" has ${groups.length} label groups; say which with labels (and namespace)`,
+      {
+        hint: groups.map((g) => `namespace=${g.namespace} labels=${g.labels.join(',') || '(none)'}`).join('; '),
+      },
+    );
     this.groups = groups;
   }
 }
@@ -78,9 +97,13 @@ export class AmbiguousServiceError extends TheseusError {
 /** An Idempotency-Key sent again with a different body. */
 export class IdempotencyKeyReusedError extends TheseusError {
   constructor(deploymentId: string) {
-    super('IDEMPOTENCY_KEY_REUSED', `this Idempotency-Key was used for deployment ${deploymentId} with a different body`, {
-      hint: 'use a new key for a new request',
-    });
+    super(
+      'IDEMPOTENCY_KEY_REUSED',
+      `this Idempotency-Key was used for deployment ${deploymentId} with a different body`,
+      {
+        hint: 'use a new key for a new request',
+      },
+    );
   }
 }
 
@@ -175,15 +198,27 @@ export class Deployer {
     const steps: StepRecord[] = [
       ...doc.deploy.map((spec) => {
         const app = toMarathonApp(spec, translation);
-        return newStep(spec, app.id, { kind: 'deploy', app, onFailure: spec.onFailure, deadlineSeconds: spec.deadlineSeconds });
+        return newStep(spec, app.id, {
+          kind: 'deploy',
+          app,
+          onFailure: spec.onFailure,
+          deadlineSeconds: spec.deadlineSeconds,
+        });
       }),
       ...doc.remove.map((spec) => newStep(spec, toAppId(spec, translation.appGroup), { kind: 'remove' })),
     ];
     return this.enqueue('deploy', steps, options);
   }
 
-  async scale(filter: ServiceFilter & { service: string }, instances: number, options: SubmitOptions = {}): Promise<Submitted> {
-    if (!Number.isInteger(instances) || instances < 0) throw new ValidationError('instances must be a whole number >= 0', [{ path: '/instances', message: 'expected a whole number >= 0' }]);
+  async scale(
+    filter: ServiceFilter & { service: string },
+    instances: number,
+    options: SubmitOptions = {},
+  ): Promise<Submitted> {
+    if (!Number.isInteger(instances) || instances < 0)
+      throw new ValidationError('instances must be a whole number >= 0', [
+        { path: '/instances', message: 'expected a whole number >= 0' },
+      ]);
     const app = await this.oneGroup(filter);
     return this.enqueue('scale', [newStep(identity(app), app.id, { kind: 'scale', instances })], options);
   }
@@ -193,26 +228,52 @@ export class Deployer {
     return this.enqueue('restart', [newStep(identity(app), app.id, { kind: 'restart' })], options);
   }
 
-  async rollback(filter: ServiceFilter & { service: string }, version: string | undefined, options: SubmitOptions = {}): Promise<Submitted> {
+  async rollback(
+    filter: ServiceFilter & { service: string },
+    version: string | undefined,
+    options: SubmitOptions = {},
+  ): Promise<Submitted> {
     const app = await this.oneGroup(filter);
     if (version !== undefined) {
       const versions = await this.options.marathon.appVersions(app.id);
-      if (!versions.includes(version)) throw new NotFoundError(`version ${version} of ${app.id}`, { hint: `known versions: ${versions.slice(0, 5).join(', ')}` });
+      if (!versions.includes(version))
+        throw new NotFoundError(`version ${version} of ${app.id}`, {
+          hint: `known versions: ${versions.slice(0, 5).join(', ')}`,
+        });
     }
     const target: StepTarget = version === undefined ? { kind: 'rollback' } : { kind: 'rollback', version };
     return this.enqueue('rollback', [newStep(identity(app), app.id, target)], options);
   }
 
   /** Marathon's versions of one service group's app, newest first, each with its changes from the one before. */
-  async versions(filter: ServiceFilter & { service: string }, limit = 20): Promise<{ appId: string; versions: ServiceVersion[] }> {
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_VERSIONS) throw new ValidationError(`limit must be a whole number from 1 to ${MAX_VERSIONS}`, [{ path: '/limit', message: `expected 1-${MAX_VERSIONS}` }]);
+  async versions(
+    filter: ServiceFilter & { service: string },
+    limit = 20,
+  ): Promise<{ appId: string; versions: ServiceVersion[] }> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_VERSIONS)
+      throw new ValidationError(`limit must be a whole number from 1 to ${MAX_VERSIONS}`, [
+        { path: '/limit', message: `expected 1-${MAX_VERSIONS}` },
+      ]);
     const app = await this.oneGroup(filter);
-    const ids = (await this.options.marathon.appVersions(app.id)).sort().reverse().slice(0, limit + 1);
-    const definitions = await Promise.all(ids.map((v) => this.options.marathon.appVersion(app.id, v).then(definitionOf)));
+    const ids = (await this.options.marathon.appVersions(app.id))
+      .sort()
+      .reverse()
+      .slice(0, limit + 1);
+    const definitions = await Promise.all(
+      ids.map((v) => this.options.marathon.appVersion(app.id, v).then(definitionOf)),
+    );
     const versions = ids.slice(0, limit).map((version, i): ServiceVersion => {
       const older = definitions[i + 1];
-      const changes = older ? hideEnvValues(diffApps(older, definitions[i]).filter((c) => c.path !== SPEC_HASH_PATH)) : [];
-      const kind = !older ? 'created' : changes.length === 0 ? 'restart' : changes.every((c) => c.path === '/instances') ? 'scale' : 'change';
+      const changes = older
+        ? hideEnvValues(diffApps(older, definitions[i]).filter((c) => c.path !== SPEC_HASH_PATH))
+        : [];
+      const kind = !older
+        ? 'created'
+        : changes.length === 0
+          ? 'restart'
+          : changes.every((c) => c.path === '/instances')
+            ? 'scale'
+            : 'change';
       return { version, current: version === app.version, kind, changes };
     });
     return { appId: app.id, versions };
@@ -235,19 +296,34 @@ export class Deployer {
 
   /** Waits (up to the configured bound) for a deployment to end. */
   async wait(id: string, timeoutMs?: number): Promise<DeploymentRecord> {
-    const bound = Math.min(timeoutMs ?? Infinity, this.options.waitTimeoutMs ?? DEFAULT_SETTINGS.deployer.waitTimeoutMs);
+    const bound = Math.min(
+      timeoutMs ?? Infinity,
+      this.options.waitTimeoutMs ?? DEFAULT_SETTINGS.deployer.waitTimeoutMs,
+    );
     return (await this.options.queue.waitFor(id, bound)) ?? this.deployment(id);
   }
 
   async services(filter: ServiceFilter): Promise<ServiceGroupSummary[]> {
     const apps = await this.options.marathon.listApps({ label: `${MARATHON_LABELS.managed}==true` });
-    return apps.filter((a) => matchesFilter(a, filter)).map(summarize).sort(byIdentity);
+    return apps
+      .filter((a) => matchesFilter(a, filter))
+      .map(summarize)
+      .sort(byIdentity);
   }
 
   async service(filter: ServiceFilter & { service: string }, view: DetailOptions = {}): Promise<ServiceGroupDetail[]> {
-    const apps = await this.options.marathon.listApps({ label: `${MARATHON_LABELS.managed}==true`, embed: ['apps.tasks', 'apps.lastTaskFailure'] });
-    const groups = apps.filter((a) => matchesFilter(a, filter)).map((a) => detail(a, view)).sort(byIdentity);
-    if (groups.length === 0) throw new NotFoundError(`service "${filter.service}"${filter.namespace ? ` in namespace ${filter.namespace}` : ''}${filter.labels?.length ? ` with labels ${filter.labels.join(',')}` : ''}`);
+    const apps = await this.options.marathon.listApps({
+      label: `${MARATHON_LABELS.managed}==true`,
+      embed: ['apps.tasks', 'apps.lastTaskFailure'],
+    });
+    const groups = apps
+      .filter((a) => matchesFilter(a, filter))
+      .map((a) => detail(a, view))
+      .sort(byIdentity);
+    if (groups.length === 0)
+      throw new NotFoundError(
+        `service "${filter.service}"${filter.namespace ? ` in namespace ${filter.namespace}` : ''}${filter.labels?.length ? ` with labels ${filter.labels.join(',')}` : ''}`,
+      );
     return groups;
   }
 
@@ -261,7 +337,10 @@ export class Deployer {
         return err instanceof Error ? err.message : String(err);
       }
     };
-    const [redis, marathon] = await Promise.all([check(() => this.options.queue.ping()), check(() => this.options.marathon.ping())]);
+    const [redis, marathon] = await Promise.all([
+      check(() => this.options.queue.ping()),
+      check(() => this.options.marathon.ping()),
+    ]);
     return { redis, marathon };
   }
 
@@ -272,14 +351,22 @@ export class Deployer {
     // exact label set wins over a superset match
     const exact = matching.filter((a) => summarize(a).labels.join(',') === [...(filter.labels ?? [])].sort().join(','));
     if (exact.length === 1) return exact[0]!;
-    if (matching.length > 1) throw new AmbiguousServiceError(filter.service, matching.map((a) => ({ labels: summarize(a).labels, namespace: summarize(a).namespace })));
+    if (matching.length > 1)
+      throw new AmbiguousServiceError(
+        filter.service,
+        matching.map((a) => ({ labels: summarize(a).labels, namespace: summarize(a).namespace })),
+      );
     return matching[0]!;
   }
 
   private async enqueue(kind: DeploymentKind, steps: StepRecord[], options: SubmitOptions): Promise<Submitted> {
     const id = randomUUID();
     if (options.idempotencyKey) {
-      const bodyHash = options.bodyHash ?? createHash('sha256').update(JSON.stringify(steps.map((s) => s.target))).digest('hex');
+      const bodyHash =
+        options.bodyHash ??
+        createHash('sha256')
+          .update(JSON.stringify(steps.map((s) => s.target)))
+          .digest('hex');
       const held = await this.options.store.claimIdempotencyKey(options.idempotencyKey, id, bodyHash);
       if (held) {
         if (!held.sameBody) throw new IdempotencyKeyReusedError(held.deploymentId);
@@ -292,7 +379,8 @@ export class Deployer {
     try {
       await this.options.queue.enqueue(record);
     } catch (err) {
-      if (options.idempotencyKey) await this.options.store.releaseIdempotencyKey(options.idempotencyKey).catch(() => {});
+      if (options.idempotencyKey)
+        await this.options.store.releaseIdempotencyKey(options.idempotencyKey).catch(() => {});
       throw err;
     }
     return { record, replayed: false };
@@ -304,12 +392,28 @@ const SPEC_HASH_PATH = `/labels/${MARATHON_LABELS.specHash}`;
 
 /** An app version without Marathon's bookkeeping of it. */
 function definitionOf(app: MarathonApp): MarathonApp {
-  const { version: _version, versionInfo: _info, ...definition } = app as MarathonApp & { version?: string; versionInfo?: unknown };
+  const {
+    version: _version,
+    versionInfo: _info,
+    ...definition
+  } = app as MarathonApp & { version?: string; versionInfo?: unknown };
   return definition;
 }
 
-function newStep(ref: { service: string; namespace: string; labels: readonly string[] }, appId: string, target: StepTarget): StepRecord {
-  return { service: ref.service, namespace: ref.namespace, labels: [...ref.labels], appId, target, state: 'pending', attempts: 0 };
+function newStep(
+  ref: { service: string; namespace: string; labels: readonly string[] },
+  appId: string,
+  target: StepTarget,
+): StepRecord {
+  return {
+    service: ref.service,
+    namespace: ref.namespace,
+    labels: [...ref.labels],
+    appId,
+    target,
+    state: 'pending',
+    attempts: 0,
+  };
 }
 
 function identity(app: MarathonAppInfo) {
@@ -318,10 +422,17 @@ function identity(app: MarathonAppInfo) {
 }
 
 function byIdentity(a: ServiceGroupSummary, b: ServiceGroupSummary): number {
-  return a.namespace.localeCompare(b.namespace) || a.service.localeCompare(b.service) || a.labels.join(',').localeCompare(b.labels.join(','));
+  return (
+    a.namespace.localeCompare(b.namespace) ||
+    a.service.localeCompare(b.service) ||
+    a.labels.join(',').localeCompare(b.labels.join(','))
+  );
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }

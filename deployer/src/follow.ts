@@ -6,12 +6,7 @@
  * events missed across reconnects, and the only source without a stream. A deployment that is gone
  * without a failure event is reported `finished`: callers check the app reached the wanted state.
  */
-import {
-  describeError,
-  type MarathonClient,
-  type MarathonEvent,
-  type MarathonEventStream,
-} from '@theseus/services';
+import { describeError, type MarathonClient, type MarathonEvent, type MarathonEventStream } from '@theseus/services';
 
 export type FollowOutcome =
   | { state: 'succeeded' }
@@ -118,7 +113,8 @@ export class DeploymentFollower {
 
   private readonly onEvent = (event: MarathonEvent) => {
     if (event.eventType === 'deployment_success') this.finish(event.id, { state: 'succeeded' });
-    else if (event.eventType === 'deployment_failed') this.finish(event.id, { state: 'failed', reason: event.reason ?? 'Marathon reported the deployment failed' });
+    else if (event.eventType === 'deployment_failed')
+      this.finish(event.id, { state: 'failed', reason: event.reason ?? 'Marathon reported the deployment failed' });
   };
 
   private finish(id: string, outcome: FollowOutcome): void {

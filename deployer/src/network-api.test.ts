@@ -16,7 +16,10 @@ test('networkApiOf: Marathon up to 1.4 reads the pre-1.5 form', () => {
   assert.equal(networkApiOf('unknown'), 'canonical');
 });
 
-for (const [version, expected] of [['1.4.12', 'legacy'], ['1.10.26', 'canonical']] as const) {
+for (const [version, expected] of [
+  ['1.4.12', 'legacy'],
+  ['1.10.26', 'canonical'],
+] as const) {
   test(`auto: against Marathon ${version} the deployer writes the ${expected} form, asking /v2/info once`, async () => {
     const h = await startHarness({ marathon: { version } });
     try {
@@ -27,10 +30,16 @@ for (const [version, expected] of [['1.4.12', 'legacy'], ['1.10.26', 'canonical'
         if (expected === 'legacy') {
           assert.equal(app.networks, undefined);
           assert.equal(app.container.docker.network, 'BRIDGE');
-          assert.deepEqual(app.container.docker.portMappings.map((p: { name: string }) => p.name), ['http']);
+          assert.deepEqual(
+            app.container.docker.portMappings.map((p: { name: string }) => p.name),
+            ['http'],
+          );
         } else {
           assert.deepEqual(app.networks, [{ mode: 'container/bridge' }]);
-          assert.deepEqual(app.container.portMappings.map((p: { name: string }) => p.name), ['http']);
+          assert.deepEqual(
+            app.container.portMappings.map((p: { name: string }) => p.name),
+            ['http'],
+          );
         }
       }
       assert.equal(h.marathon!.calls.filter((c) => c.path === '/v2/info').length, 1);

@@ -22,7 +22,11 @@ import type { FailureCause, RolloutFailure, StepRecord } from './store.js';
 
 /** The rollout ended without reaching its target; `rolledBack` when the previous version was restored. */
 export class RolloutFailedError extends TheseusError {
-  constructor(message: string, readonly rolledBack: boolean, hint?: string) {
+  constructor(
+    message: string,
+    readonly rolledBack: boolean,
+    hint?: string,
+  ) {
     super(rolledBack ? 'DEPLOY_ROLLED_BACK' : 'DEPLOY_FAILED', message, hint ? { hint } : {});
   }
 }
@@ -40,12 +44,18 @@ export interface OnFailureContext {
  * running), or `failed` with Marathon's reason. Returns (without a failure) only when a deployment
  * past its deadline turns out to have ended meanwhile.
  */
-export async function handleRolloutFailure(step: StepRecord, failure: { reason: 'deadline' } | { reason: 'failed'; detail: string }, ctx: OnFailureContext): Promise<void> {
+export async function handleRolloutFailure(
+  step: StepRecord,
+  failure: { reason: 'deadline' } | { reason: 'failed'; detail: string },
+  ctx: OnFailureContext,
+): Promise<void> {
   const target = step.target;
   if (target.kind !== 'deploy') throw new Error('only deploy steps have an onFailure policy');
   const policy: OnFailure = target.onFailure ?? 'rollback';
   const deploymentId = step.marathonDeploymentId!;
-  const causes = await diagnose(ctx.marathon, step.appId, step.startedAt).catch((err: unknown) => [{ kind: 'unknown' as const, message: `the cause could not be read: ${describeError(err)}` }]);
+  const causes = await diagnose(ctx.marathon, step.appId, step.startedAt).catch((err: unknown) => [
+    { kind: 'unknown' as const, message: `the cause could not be read: ${describeError(err)}` },
+  ]);
   const headline =
     failure.reason === 'deadline'
       ? `the rollout did not finish within its deadline of ${formatSeconds(target.deadlineSeconds ?? 0)}`
@@ -56,13 +66,22 @@ export async function handleRolloutFailure(step: StepRecord, failure: { reason: 
 
   if (policy === 'keep') {
     await ctx.save(step);
-    throw new RolloutFailedError(summary, false, `Marathon deployment ${deploymentId} is left as it is (onFailure: keep)`);
+    throw new RolloutFailedError(
+      summary,
+      false,
+      `Marathon deployment ${deploymentId} is left as it is (onFailure: keep)`,
+    );
   }
   if (policy === 'stop') {
-    if (failure.reason === 'deadline' && (await cancel(ctx.marathon, deploymentId, true)) === 'ended') return ended(step);
+    if (failure.reason === 'deadline' && (await cancel(ctx.marathon, deploymentId, true)) === 'ended')
+      return ended(step);
     record.outcome = 'stopped';
     await ctx.save(step);
-    throw new RolloutFailedError(summary, false, 'the rollout was stopped where it was (onFailure: stop); deploy again or roll back');
+    throw new RolloutFailedError(
+      summary,
+      false,
+      'the rollout was stopped where it was (onFailure: stop); deploy again or roll back',
+    );
   }
 
   let rollbackId: string | undefined;
@@ -78,7 +97,11 @@ export async function handleRolloutFailure(step: StepRecord, failure: { reason: 
   }
   if (!rollbackId) {
     await ctx.save(step);
-    throw new RolloutFailedError(summary, false, `${step.appId} was changed by someone else meanwhile; it is left as it is`);
+    throw new RolloutFailedError(
+      summary,
+      false,
+      `${step.appId} was changed by someone else meanwhile; it is left as it is`,
+    );
   }
   record.outcome = 'rolled-back';
   record.rollbackDeploymentId = rollbackId;
@@ -95,10 +118,15 @@ export async function followRollback(step: StepRecord, ctx: OnFailureContext): P
   const outcome = await ctx.follower.waitFor(id, ctx.deploymentTimeoutMs);
   if (outcome.state === 'timeout' || outcome.state === 'failed') {
     record.outcome = 'kept';
-    const how = outcome.state === 'timeout' ? `did not finish within ${formatSeconds(ctx.deploymentTimeoutMs / 1000)}` : `failed: ${outcome.reason}`;
+    const how =
+      outcome.state === 'timeout'
+        ? `did not finish within ${formatSeconds(ctx.deploymentTimeoutMs / 1000)}`
+        : `failed: ${outcome.reason}`;
     throw new RolloutFailedError(`${record.summary}; rolling back (Marathon deployment ${id}) ${how}`, false);
   }
-  const where = step.previousVersion ? `version ${step.previousVersion}` : 'nothing (the service was new and is removed)';
+  const where = step.previousVersion
+    ? `version ${step.previousVersion}`
+    : 'nothing (the service was new and is removed)';
   throw new RolloutFailedError(`rolled back to ${where}: ${record.summary}`, true);
 }
 
@@ -123,7 +151,11 @@ async function stillAtTarget(marathon: MarathonClient, step: StepRecord): Promis
     const app = await marathon.getApp(step.appId);
     const target = step.target.app;
     if (!target) return false;
-    return app.labels?.[MARATHON_LABELS.specHash] === target.labels?.[MARATHON_LABELS.specHash] && (app.instances ?? 1) === (target.instances ?? 1) && !app.deployments?.length;
+    return (
+      app.labels?.[MARATHON_LABELS.specHash] === target.labels?.[MARATHON_LABELS.specHash] &&
+      (app.instances ?? 1) === (target.instances ?? 1) &&
+      !app.deployments?.length
+    );
   } catch (err) {
     if (err instanceof MarathonNotFoundError) return false;
     throw err;
@@ -144,7 +176,11 @@ interface QueueEntry {
 }
 
 /** Why the app's rollout does not finish, as far as Marathon tells. */
-export async function diagnose(marathon: MarathonClient, appId: string, since: string | undefined): Promise<FailureCause[]> {
+export async function diagnose(
+  marathon: MarathonClient,
+  appId: string,
+  since: string | undefined,
+): Promise<FailureCause[]> {
   const causes: FailureCause[] = [];
   let app;
   try {
@@ -156,9 +192,20 @@ export async function diagnose(marathon: MarathonClient, appId: string, since: s
   const checks = app.healthChecks?.length ?? 0;
   const fresh = (app.tasks ?? []).filter((t: MarathonTask) => t.version === app.version || !t.version);
   if (checks > 0) {
-    const unhealthy = fresh.filter((t) => t.state === 'TASK_RUNNING' && !(t.healthCheckResults?.length === checks && t.healthCheckResults.every((r) => r.alive)));
+    const unhealthy = fresh.filter(
+      (t) =>
+        t.state === 'TASK_RUNNING' &&
+        !(t.healthCheckResults?.length === checks && t.healthCheckResults.every((r) => r.alive)),
+    );
     if (unhealthy.length > 0) {
-      const lastCauses = [...new Set(unhealthy.flatMap((t) => t.healthCheckResults ?? []).map((r) => r.lastFailureCause).filter((c): c is string => Boolean(c)))];
+      const lastCauses = [
+        ...new Set(
+          unhealthy
+            .flatMap((t) => t.healthCheckResults ?? [])
+            .map((r) => r.lastFailureCause)
+            .filter((c): c is string => Boolean(c)),
+        ),
+      ];
       causes.push({
         kind: 'health-checks',
         message: `health checks failing on ${unhealthy.length} of ${fresh.length} new instance(s)${lastCauses.length ? ` (last failure: ${lastCauses.slice(0, 3).join(', ')})` : ' (no check has passed yet)'}`,
@@ -167,11 +214,18 @@ export async function diagnose(marathon: MarathonClient, appId: string, since: s
   }
   const failure = (app as { lastTaskFailure?: TaskFailure }).lastTaskFailure;
   if (failure && (!since || !failure.timestamp || failure.timestamp >= since)) {
-    causes.push({ kind: 'task-failures', message: `task failure: ${failure.state ?? 'TASK_FAILED'}: ${failure.message || 'no message'}` });
+    causes.push({
+      kind: 'task-failures',
+      message: `task failure: ${failure.state ?? 'TASK_FAILED'}: ${failure.message || 'no message'}`,
+    });
   }
-  const queue = await marathon.request<{ queue?: QueueEntry[] }>('GET', '/v2/queue', undefined, undefined, 'read the launch queue').catch(() => ({ queue: [] }));
+  const queue = await marathon
+    .request<{ queue?: QueueEntry[] }>('GET', '/v2/queue', undefined, undefined, 'read the launch queue')
+    .catch(() => ({ queue: [] }));
   const waiting = (queue.queue ?? []).find((q) => q.app?.id === appId);
-  const reasons = (waiting?.processedOffersSummary?.rejectSummaryLastOffers ?? []).filter((r) => r.declined > 0).map((r) => r.reason);
+  const reasons = (waiting?.processedOffersSummary?.rejectSummaryLastOffers ?? [])
+    .filter((r) => r.declined > 0)
+    .map((r) => r.reason);
   if (waiting && (waiting.count ?? 0) > 0 && reasons.length > 0) {
     causes.push({ kind: 'capacity', message: `${waiting.count} instance(s) cannot be placed: ${reasons.join(', ')}` });
   }

@@ -72,12 +72,18 @@ function walk(from: unknown, to: unknown, path: string, changes: AppChange[]): v
         if (path === '' && !DEFINITION_FIELDS.has(key)) continue; // Marathon's own fields (version, tasks...)
         if (isEmpty(source[key])) continue;
       }
-      walk(source[key], (to as Record<string, unknown>)[key], `${path}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, changes);
+      walk(
+        source[key],
+        (to as Record<string, unknown>)[key],
+        `${path}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`,
+        changes,
+      );
     }
     return;
   }
   if (isEmpty(from) && isEmpty(to)) return;
-  if (stableJson(withoutAssignedPorts(from, to)) !== stableJson(to)) changes.push({ path, from: from ?? null, to: to ?? null });
+  if (stableJson(withoutAssignedPorts(from, to)) !== stableJson(to))
+    changes.push({ path, from: from ?? null, to: to ?? null });
 }
 
 /** Marathon assigns a service port to each port (definition or mapping) not given one: not a change. */
@@ -92,8 +98,22 @@ function withoutAssignedPorts(from: unknown, to: unknown): unknown {
 
 /** Fields of an app definition Theseus writes; the rest of an AppInfo is Marathon's bookkeeping. */
 const DEFINITION_FIELDS = new Set([
-  'id', 'cmd', 'args', 'instances', 'cpus', 'mem', 'disk', 'env', 'labels', 'constraints', 'container',
-  'networks', 'healthChecks', 'upgradeStrategy', 'fetch', 'portDefinitions',
+  'id',
+  'cmd',
+  'args',
+  'instances',
+  'cpus',
+  'mem',
+  'disk',
+  'env',
+  'labels',
+  'constraints',
+  'container',
+  'networks',
+  'healthChecks',
+  'upgradeStrategy',
+  'fetch',
+  'portDefinitions',
 ]);
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -101,11 +121,20 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function isEmpty(value: unknown): boolean {
-  return value === undefined || value === null || (Array.isArray(value) && value.length === 0) || (isObject(value) && Object.keys(value).length === 0);
+  return (
+    value === undefined ||
+    value === null ||
+    (Array.isArray(value) && value.length === 0) ||
+    (isObject(value) && Object.keys(value).length === 0)
+  );
 }
 
 /** Plans a whole document against the managed apps Marathon has now. */
-export function planDocument(doc: DeployDocument, context: TranslationContext, current: ReadonlyMap<string, MarathonAppInfo>): PlannedService[] {
+export function planDocument(
+  doc: DeployDocument,
+  context: TranslationContext,
+  current: ReadonlyMap<string, MarathonAppInfo>,
+): PlannedService[] {
   const planned: PlannedService[] = [];
   for (const spec of doc.deploy) {
     const app = toMarathonApp(spec, context);

@@ -47,17 +47,32 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
   if (!settings.api.token) throw new Error('the deployer needs THESEUS_API_TOKEN');
   const etcdAccess = readEtcdAccess(settings.etcd);
   const containerAccess = readEtcdAccess(
-    { username: settings.etcd.containerUsername, passwordFile: settings.etcd.containerPasswordFile, caFile: settings.etcd.caFile },
-    (setting) => (setting === 'username' ? 'THESEUS_CONTAINER_ETCD_USERNAME' : setting === 'passwordFile' ? 'THESEUS_CONTAINER_ETCD_PASSWORD_FILE' : 'ETCD_CA_FILE'),
+    {
+      username: settings.etcd.containerUsername,
+      passwordFile: settings.etcd.containerPasswordFile,
+      caFile: settings.etcd.caFile,
+    },
+    (setting) =>
+      setting === 'username'
+        ? 'THESEUS_CONTAINER_ETCD_USERNAME'
+        : setting === 'passwordFile'
+          ? 'THESEUS_CONTAINER_ETCD_PASSWORD_FILE'
+          : 'ETCD_CA_FILE',
   );
   const metrics = new DeployerMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   const marathon = new TimedMarathonClient(
-    { urls, credentials: settings.marathon.credentials, token: settings.marathon.token, timeoutMs: settings.marathon.timeoutMs },
+    {
+      urls,
+      credentials: settings.marathon.credentials,
+      token: settings.marathon.token,
+      timeoutMs: settings.marathon.timeoutMs,
+    },
     metrics,
   );
-  const events = options.events === false
-    ? undefined
-    : new MarathonEventStream({ connection: marathon.http, idleTimeoutMs: settings.marathon.streamIdleTimeoutMs });
+  const events =
+    options.events === false
+      ? undefined
+      : new MarathonEventStream({ connection: marathon.http, idleTimeoutMs: settings.marathon.streamIdleTimeoutMs });
   if (events) {
     events.on('attached', ({ url }) => logger.info('following Marathon events', { url }));
     events.on('retry', ({ error, delayMs }) => logger.debug('event stream retry', { error, delayMs }));
@@ -88,7 +103,11 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
       appGroup: settings.appGroup,
       etcdEndpoints: settings.etcd.containerEndpoints ?? settings.etcd.endpoints,
       etcdPrefix: settings.etcd.prefix,
-      etcdAccess: { username: containerAccess.username, password: containerAccess.password, ca: containerAccess.ca?.toString('utf8') },
+      etcdAccess: {
+        username: containerAccess.username,
+        password: containerAccess.password,
+        ca: containerAccess.ca?.toString('utf8'),
+      },
     },
     networkApi: settings.marathon.networkApi,
     waitTimeoutMs: settings.deployer.waitTimeoutMs,
@@ -117,7 +136,9 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? settings.deployer.port, options.host ?? settings.deployer.listenHost, () => resolve());
+    server.listen(options.port ?? settings.deployer.port, options.host ?? settings.deployer.listenHost, () =>
+      resolve(),
+    );
   });
   const address = server.address() as AddressInfo;
   const reachAt = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address;

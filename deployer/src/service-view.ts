@@ -56,7 +56,10 @@ export interface ServiceGroupDetail extends ServiceGroupSummary {
     disk: number | undefined;
     cmd?: string;
     args?: string[];
-    ports: Record<string, { containerPort: number | undefined; protocol: string | undefined; hostPort: number | undefined }>;
+    ports: Record<
+      string,
+      { containerPort: number | undefined; protocol: string | undefined; hostPort: number | undefined }
+    >;
     /** The service's own environment (the discovery variables left out); values are null when hidden. */
     environment: Record<string, string | null>;
     constraints: string[];
@@ -107,7 +110,8 @@ export function detail(app: MarathonAppInfo, options: DetailOptions = {}): Servi
   const discovery = new Set<string>(Object.values(DISCOVERY_ENV));
   const environment: Record<string, string | null> = {};
   for (const [k, v] of Object.entries(app.env ?? {})) {
-    if (typeof v === 'string' && !discovery.has(k) && !k.startsWith(DISCOVERY_ENV.containerPortPrefix)) environment[k] = options.showEnvValues ? v : null;
+    if (typeof v === 'string' && !discovery.has(k) && !k.startsWith(DISCOVERY_ENV.containerPortPrefix))
+      environment[k] = options.showEnvValues ? v : null;
   }
   const spec: ServiceGroupDetail['spec'] = {
     image: app.container?.docker?.image,
@@ -115,7 +119,12 @@ export function detail(app: MarathonAppInfo, options: DetailOptions = {}): Servi
     cpus: app.cpus,
     mem: app.mem,
     disk: app.disk,
-    ports: Object.fromEntries(mappings.map((p, i) => [names[i]!, { containerPort: p.containerPort, protocol: p.protocol, hostPort: p.hostPort }])),
+    ports: Object.fromEntries(
+      mappings.map((p, i) => [
+        names[i]!,
+        { containerPort: p.containerPort, protocol: p.protocol, hostPort: p.hostPort },
+      ]),
+    ),
     environment,
     constraints: (app.constraints ?? []).map((c) => `${c[0]}: ${c.slice(1).join(' ')}`),
     healthChecks: app.healthChecks?.length ?? 0,
@@ -142,7 +151,9 @@ export function taskView(task: MarathonTask, names: readonly string[], hasChecks
     state: task.state,
     startedAt: task.startedAt,
     version: task.version,
-    healthy: hasChecks ? (task.healthCheckResults ?? []).length > 0 && (task.healthCheckResults ?? []).every((r) => r.alive) : undefined,
+    healthy: hasChecks
+      ? (task.healthCheckResults ?? []).length > 0 && (task.healthCheckResults ?? []).every((r) => r.alive)
+      : undefined,
     endpoints,
   };
 }

@@ -6,18 +6,39 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { DeploymentStore, HIDDEN_VALUE, type DeploymentRecord } from './store.js';
 
-const store = new DeploymentStore({ redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: `test-store-${randomUUID().slice(0, 8)}` });
+const store = new DeploymentStore({
+  redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  prefix: `test-store-${randomUUID().slice(0, 8)}`,
+});
 after(async () => {
   const keys = await store.redis.keys(`${store.key()}*`);
   if (keys.length) await store.redis.del(...keys);
   await store.close();
 });
 
-test('a deploy step\'s app is kept apart while the deployment runs and gone when it ends; env values never in the record', async () => {
-  const app = { id: '/theseus/default/shop', instances: 2, env: { SHOP_SECRET: 'value-s3cret-1' }, container: { type: 'DOCKER' as const, docker: { image: 'shop:2' } } };
+test("a deploy step's app is kept apart while the deployment runs and gone when it ends; env values never in the record", async () => {
+  const app = {
+    id: '/theseus/default/shop',
+    instances: 2,
+    env: { SHOP_SECRET: 'value-s3cret-1' },
+    container: { type: 'DOCKER' as const, docker: { image: 'shop:2' } },
+  };
   const record: DeploymentRecord = {
-    id: randomUUID(), kind: 'deploy', state: 'queued', createdAt: new Date().toISOString(),
-    steps: [{ service: 'shop', namespace: 'default', labels: [], appId: app.id, target: { kind: 'deploy', app }, state: 'pending', attempts: 0 }],
+    id: randomUUID(),
+    kind: 'deploy',
+    state: 'queued',
+    createdAt: new Date().toISOString(),
+    steps: [
+      {
+        service: 'shop',
+        namespace: 'default',
+        labels: [],
+        appId: app.id,
+        target: { kind: 'deploy', app },
+        state: 'pending',
+        attempts: 0,
+      },
+    ],
   };
   await store.save(record);
   assert.deepEqual((await store.get(record.id))!.steps[0]!.target, { kind: 'deploy', image: 'shop:2', instances: 2 });
@@ -35,11 +56,23 @@ test('a deploy step\'s app is kept apart while the deployment runs and gone when
     { path: '/env/SHOP_SECRET', from: HIDDEN_VALUE, to: HIDDEN_VALUE },
     { path: '/instances', from: 1, to: 2 },
   ]);
-  assert.deepEqual((await store.getForWork(record.id))!.steps[0]!.target, { kind: 'deploy', image: 'shop:2', instances: 2, app }, 'still there for a resumed job');
+  assert.deepEqual(
+    (await store.getForWork(record.id))!.steps[0]!.target,
+    { kind: 'deploy', image: 'shop:2', instances: 2, app },
+    'still there for a resumed job',
+  );
 
   work.state = 'succeeded';
   await store.save(work);
-  assert.deepEqual((await store.getForWork(record.id))!.steps[0]!.target, { kind: 'deploy', image: 'shop:2', instances: 2 });
-  assert.deepEqual(await store.redis.keys(`${store.key('deployment', record.id)}:*`), [], 'the app definitions are gone');
+  assert.deepEqual((await store.getForWork(record.id))!.steps[0]!.target, {
+    kind: 'deploy',
+    image: 'shop:2',
+    instances: 2,
+  });
+  assert.deepEqual(
+    await store.redis.keys(`${store.key('deployment', record.id)}:*`),
+    [],
+    'the app definitions are gone',
+  );
   assert.doesNotMatch(JSON.stringify(await store.redis.get(store.key('deployment', record.id))), /value-s3cret/);
 });

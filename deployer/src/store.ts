@@ -28,7 +28,14 @@ export type DeploymentKind = 'deploy' | 'scale' | 'restart' | 'rollback' | 'remo
  */
 export type StepTarget =
   /** `onFailure` and `deadlineSeconds` from the spec (absent in records written before they existed). */
-  | { kind: 'deploy'; app?: MarathonApp; image?: string | undefined; instances?: number | undefined; onFailure?: OnFailure; deadlineSeconds?: number }
+  | {
+      kind: 'deploy';
+      app?: MarathonApp;
+      image?: string | undefined;
+      instances?: number | undefined;
+      onFailure?: OnFailure;
+      deadlineSeconds?: number;
+    }
   | { kind: 'remove' }
   | { kind: 'scale'; instances: number }
   | { kind: 'restart' }
@@ -107,7 +114,9 @@ export const HIDDEN_VALUE = '(hidden)';
 /** The record as stored and shown: no app definitions, no environment values. */
 /** Changes as readers see them: which environment variables changed, not their values. */
 export function hideEnvValues(changes: AppChange[]): AppChange[] {
-  return changes.map((c) => (c.path === '/env' || c.path.startsWith('/env/') ? { path: c.path, from: HIDDEN_VALUE, to: HIDDEN_VALUE } : c));
+  return changes.map((c) =>
+    c.path === '/env' || c.path.startsWith('/env/') ? { path: c.path, from: HIDDEN_VALUE, to: HIDDEN_VALUE } : c,
+  );
 }
 
 export function publicRecord(record: DeploymentRecord): DeploymentRecord {
@@ -117,7 +126,12 @@ export function publicRecord(record: DeploymentRecord): DeploymentRecord {
       const shown: StepRecord = { ...step };
       if (step.target.kind === 'deploy') {
         const { app, ...rest } = step.target;
-        shown.target = { ...rest, kind: 'deploy', image: app?.container?.docker?.image ?? rest.image, instances: app?.instances ?? rest.instances };
+        shown.target = {
+          ...rest,
+          kind: 'deploy',
+          image: app?.container?.docker?.image ?? rest.image,
+          instances: app?.instances ?? rest.instances,
+        };
       }
       if (step.changes) shown.changes = hideEnvValues(step.changes);
       return shown;
@@ -131,7 +145,11 @@ export class DeploymentStore {
   private readonly keepRecent: number;
 
   constructor(options: DeploymentStoreOptions) {
-    this.redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false, retryStrategy: redisRetryStrategy });
+    this.redis = new Redis(options.redisUrl, {
+      maxRetriesPerRequest: null,
+      lazyConnect: false,
+      retryStrategy: redisRetryStrategy,
+    });
     this.redis.on('error', () => {}); // reconnects by itself; readiness reports it
     this.base = `${options.prefix}:deployer`;
     this.keepRecent = options.keepRecent ?? 1000;
@@ -151,7 +169,9 @@ export class DeploymentStore {
     const appsKey = this.key('deployment', record.id, 'apps');
     if (isFinished(record.state)) multi.del(appsKey);
     else if (record.state === 'queued') {
-      const apps = record.steps.flatMap((s) => (s.target.kind === 'deploy' && s.target.app ? [[s.appId, JSON.stringify(s.target.app)] as const] : []));
+      const apps = record.steps.flatMap((s) =>
+        s.target.kind === 'deploy' && s.target.app ? [[s.appId, JSON.stringify(s.target.app)] as const] : [],
+      );
       if (apps.length) multi.hset(appsKey, Object.fromEntries(apps)).expire(appsKey, RECORD_TTL_S);
     }
     await multi.exec();
@@ -185,7 +205,11 @@ export class DeploymentStore {
    * Claims an Idempotency-Key for a new deployment. Returns the deployment that already holds it
    * (and whether the request body was the same), or undefined when the claim succeeded.
    */
-  async claimIdempotencyKey(key: string, deploymentId: string, bodyHash: string): Promise<{ deploymentId: string; sameBody: boolean } | undefined> {
+  async claimIdempotencyKey(
+    key: string,
+    deploymentId: string,
+    bodyHash: string,
+  ): Promise<{ deploymentId: string; sameBody: boolean } | undefined> {
     const k = this.key('idempotency', key);
     const ok = await this.redis.set(k, `${deploymentId} ${bodyHash}`, 'EX', IDEMPOTENCY_TTL_S, 'NX');
     if (ok === 'OK') return undefined;

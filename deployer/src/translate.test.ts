@@ -4,7 +4,11 @@ import { MARATHON_LABELS, parseAppId, readDeployDocument, serviceRefOfApp } from
 import { specHash, toMarathonApp } from './translate.js';
 import { APP_DEFINITION_1_4_SCHEMA_PATH, appDefinitionProblems } from '@theseus/cluster/testing';
 
-const context = { appGroup: 'theseus', etcdEndpoints: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'], etcdPrefix: '/theseus' };
+const context = {
+  appGroup: 'theseus',
+  etcdEndpoints: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'],
+  etcdPrefix: '/theseus',
+};
 
 function appsOf(yamlText: string, options = {}) {
   return readDeployDocument(yamlText, 'yaml', options).deploy.map((s) => toMarathonApp(s, context));
@@ -33,7 +37,8 @@ const DOCUMENTS: Record<string, string> = {
       both: {port: 5353, protocol: "udp,tcp"}
       metrics: {port: 9153, hostPort: 9153}
 `,
-  commandAndArgs: 'deploy:\n  job: {image: busybox, cmd: "sleep 1000"}\n  worker: {image: busybox, args: ["--queue", "jobs"]}\n',
+  commandAndArgs:
+    'deploy:\n  job: {image: busybox, cmd: "sleep 1000"}\n  worker: {image: busybox, args: ["--queue", "jobs"]}\n',
   constraints: `deploy:
   db:
     image: postgres:16
@@ -65,11 +70,13 @@ const DOCUMENTS: Record<string, string> = {
     mem: 1024.5
     cpus: 2
 `,
-  volumes: 'deploy:\n  db:\n    image: postgres\n    volumes: ["/srv/data/pg:/var/lib/postgresql/data", {hostPath: /srv/data/conf, containerPath: /etc/pg, mode: ro}]\n',
-  labeledGroups: 'deploy:\n  web:\n    - {image: nginx, labels: [blue, prod], instances: 3}\n    - {image: nginx, labels: [green, prod], instances: 1}\n',
+  volumes:
+    'deploy:\n  db:\n    image: postgres\n    volumes: ["/srv/data/pg:/var/lib/postgresql/data", {hostPath: /srv/data/conf, containerPath: /etc/pg, mode: ro}]\n',
+  labeledGroups:
+    'deploy:\n  web:\n    - {image: nginx, labels: [blue, prod], instances: 3}\n    - {image: nginx, labels: [green, prod], instances: 1}\n',
 };
 
-test('every generated app validates against Marathon\'s AppDefinition schema', () => {
+test("every generated app validates against Marathon's AppDefinition schema", () => {
   let count = 0;
   for (const [name, text] of Object.entries(DOCUMENTS)) {
     for (const app of appsOf(text, { hostVolumePaths: ['/srv/data'] })) {
@@ -135,7 +142,10 @@ test('the original example maps to a 1.5+ canonical Docker app with numbers as n
 
 test('instances 0 stays 0 and labeled groups are separate apps', () => {
   assert.equal(appsOf(DOCUMENTS.scaleToZero!)[0]!.instances, 0);
-  assert.deepEqual(appsOf(DOCUMENTS.labeledGroups!).map((a) => a.id), ['/theseus/default/web--blue--prod', '/theseus/default/web--green--prod']);
+  assert.deepEqual(
+    appsOf(DOCUMENTS.labeledGroups!).map((a) => a.id),
+    ['/theseus/default/web--blue--prod', '/theseus/default/web--green--prod'],
+  );
 });
 
 test('constraints become Marathon triples with string values', () => {
@@ -153,18 +163,24 @@ test('constraints become Marathon triples with string values', () => {
 
 test('health checks point at ports by index; fixed host ports and protocols are kept', () => {
   const [api] = appsOf(DOCUMENTS.healthChecks!);
-  assert.deepEqual(api!.healthChecks?.map((h) => [h.protocol, h.portIndex, h.path, h.command?.value]), [
-    ['MESOS_HTTP', 0, '/healthz', undefined],
-    ['MESOS_TCP', 1, undefined, undefined],
-    ['HTTP', 1, '/ready', undefined],
-    ['COMMAND', undefined, undefined, 'test -f /tmp/ok'],
-  ]);
+  assert.deepEqual(
+    api!.healthChecks?.map((h) => [h.protocol, h.portIndex, h.path, h.command?.value]),
+    [
+      ['MESOS_HTTP', 0, '/healthz', undefined],
+      ['MESOS_TCP', 1, undefined, undefined],
+      ['HTTP', 1, '/ready', undefined],
+      ['COMMAND', undefined, undefined, 'test -f /tmp/ok'],
+    ],
+  );
   const [dns] = appsOf(DOCUMENTS.portsAndProtocols!);
-  assert.deepEqual(dns!.container?.portMappings?.map((p) => [p.name, p.protocol, p.hostPort]), [
-    ['dns', 'udp', 0],
-    ['both', 'udp,tcp', 0],
-    ['metrics', 'tcp', 9153],
-  ]);
+  assert.deepEqual(
+    dns!.container?.portMappings?.map((p) => [p.name, p.protocol, p.hostPort]),
+    [
+      ['dns', 'udp', 0],
+      ['both', 'udp,tcp', 0],
+      ['metrics', 'tcp', 9153],
+    ],
+  );
 });
 
 test('uris become fetch entries and upgrade becomes upgradeStrategy', () => {
@@ -190,7 +206,7 @@ test('the spec hash ignores instances and changes with anything else', () => {
 
 test('apps from 300 generated services with random combinations of fields all validate', () => {
   let seed = 20141;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const maybe = (line: string) => (random() < 0.5 ? [line] : []);
   const lines = ['deploy:'];
@@ -201,16 +217,28 @@ test('apps from 300 generated services with random combinations of fields all va
       `    image: ${pick(['nginx', 'registry.local:5000/a/b:1.2', 'busybox@sha256:' + 'a'.repeat(64)])}`,
       ...maybe(`    labels: [${pick(['a', 'a, b', 'prod, blue, x-1'])}]`),
       ...maybe(`    namespace: ${pick(['default', 'staging', 'team-7'])}`),
-      ...(ports ? [`    ports: {http: ${1 + Math.floor(random() * 65000)}, ${pick(['dns: {port: 53, protocol: udp}', 'fixed: {port: 9000, hostPort: ' + (1000 + i) + '}', 'both: {port: 7000, protocol: "udp,tcp"}'])}}`] : []),
+      ...(ports
+        ? [
+            `    ports: {http: ${1 + Math.floor(random() * 65000)}, ${pick(['dns: {port: 53, protocol: udp}', 'fixed: {port: 9000, hostPort: ' + (1000 + i) + '}', 'both: {port: 7000, protocol: "udp,tcp"}'])}}`,
+          ]
+        : []),
       ...maybe(`    environment: {A: "1", B: ${pick(['true', '3', 'text'])}}`),
       ...maybe(`    instances: ${Math.floor(random() * 10)}`),
       ...maybe(`    cpus: ${pick(['0.001', '0.5', '4'])}`),
       ...maybe(`    mem: ${pick(['16', '128.5', '65536'])}`),
       ...maybe(`    disk: ${pick(['0', '1024'])}`),
       ...(random() < 0.3 ? [`    cmd: "sleep ${i}"`] : random() < 0.3 ? ['    args: ["--flag", "x y"]'] : []),
-      ...maybe(`    constraints: [${pick(['"hostname UNIQUE"', '{rack: GROUP_BY 2}', '{zone: "LIKE a|b"}', '{host: MAX_PER 3}', '{dc: CLUSTER x}', '{os: "UNLIKE win.*"}'])}]`),
-      ...(ports ? maybe(`    healthChecks: [${pick(['{path: /}', '{protocol: MESOS_TCP}', '{protocol: HTTPS, path: /h, port: http}', '{command: "true"}'])}]`) : []),
-      ...maybe(`    upgrade: {minimumHealthCapacity: ${pick(['0', '0.5', '1'])}, maximumOverCapacity: ${pick(['0', '0.3', '1'])}}`),
+      ...maybe(
+        `    constraints: [${pick(['"hostname UNIQUE"', '{rack: GROUP_BY 2}', '{zone: "LIKE a|b"}', '{host: MAX_PER 3}', '{dc: CLUSTER x}', '{os: "UNLIKE win.*"}'])}]`,
+      ),
+      ...(ports
+        ? maybe(
+            `    healthChecks: [${pick(['{path: /}', '{protocol: MESOS_TCP}', '{protocol: HTTPS, path: /h, port: http}', '{command: "true"}'])}]`,
+          )
+        : []),
+      ...maybe(
+        `    upgrade: {minimumHealthCapacity: ${pick(['0', '0.5', '1'])}, maximumOverCapacity: ${pick(['0', '0.3', '1'])}}`,
+      ),
       ...maybe(`    uris: [${pick(['https://x/y.tgz', '{uri: "http://h/run.sh", executable: true}'])}]`),
       ...maybe(`    volumes: ["/srv/data/${i}:/data${pick(['', ':ro', ':rw'])}"]`),
     );

@@ -62,7 +62,12 @@ export function toMarathonApp(spec: ServiceSpec, context: TranslationContext): M
     container: {
       type: 'DOCKER',
       docker: { image: spec.image, forcePullImage: false, privileged: false },
-      portMappings: spec.ports.map((p) => ({ containerPort: p.containerPort, hostPort: p.hostPort, protocol: p.protocol, name: p.name })),
+      portMappings: spec.ports.map((p) => ({
+        containerPort: p.containerPort,
+        hostPort: p.hostPort,
+        protocol: p.protocol,
+        name: p.name,
+      })),
       volumes: spec.volumes.map((v) => ({ hostPath: v.hostPath, containerPath: v.containerPath, mode: v.mode })),
     },
     networks: [{ mode: 'container/bridge' }],
@@ -82,8 +87,17 @@ export function toMarathonApp(spec: ServiceSpec, context: TranslationContext): M
       if (hc.command !== undefined) check.command = { value: hc.command };
       return check;
     }),
-    upgradeStrategy: { minimumHealthCapacity: spec.upgrade.minimumHealthCapacity, maximumOverCapacity: spec.upgrade.maximumOverCapacity },
-    fetch: spec.uris.map((u) => ({ uri: u.uri, extract: u.extract, executable: u.executable, cache: u.cache, ...(u.destPath ? { destPath: u.destPath } : {}) })),
+    upgradeStrategy: {
+      minimumHealthCapacity: spec.upgrade.minimumHealthCapacity,
+      maximumOverCapacity: spec.upgrade.maximumOverCapacity,
+    },
+    fetch: spec.uris.map((u) => ({
+      uri: u.uri,
+      extract: u.extract,
+      executable: u.executable,
+      cache: u.cache,
+      ...(u.destPath ? { destPath: u.destPath } : {}),
+    })),
   };
   if (spec.cmd !== undefined) app.cmd = spec.cmd;
   if (spec.args !== undefined) app.args = spec.args;
@@ -108,7 +122,10 @@ function toLegacyNetworking(app: MarathonApp): void {
 export function specHash(app: MarathonApp): string {
   const { instances: _instances, labels, ...rest } = app;
   const { [MARATHON_LABELS.specHash]: _hash, ...otherLabels } = labels ?? {};
-  return createHash('sha256').update(stableJson({ ...rest, labels: otherLabels })).digest('hex').slice(0, 20);
+  return createHash('sha256')
+    .update(stableJson({ ...rest, labels: otherLabels }))
+    .digest('hex')
+    .slice(0, 20);
 }
 
 /** JSON with object keys sorted, so equal values serialise equally. */

@@ -75,20 +75,27 @@ function route() {
 
 function render(options = {}) {
   const { view, arg } = route();
-  for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.view === view || (view === 'service' && a.dataset.view === 'services'));
+  for (const a of document.querySelectorAll('#nav a'))
+    a.classList.toggle('active', a.dataset.view === view || (view === 'service' && a.dataset.view === 'services'));
   document.getElementById('count-services').textContent = state.loaded ? String(state.services.size) : '';
-  document.getElementById('count-deployments').textContent = state.loaded ? String([...state.deployments.values()].filter((d) => d.state === 'running' || d.state === 'queued').length || '') : '';
+  document.getElementById('count-deployments').textContent = state.loaded
+    ? String([...state.deployments.values()].filter((d) => d.state === 'running' || d.state === 'queued').length || '')
+    : '';
   document.getElementById('count-events').textContent = state.loaded ? String(state.events.length) : '';
   document.getElementById('count-hosts').textContent = state.cluster ? String(state.cluster.hosts.length) : '';
   if (!state.loaded) return;
   showDegraded();
   const ui = { rerender: (o) => render(o), action };
   const content =
-    view === 'service' ? serviceView(state, ui, arg) :
-    view === 'deployments' ? deploymentsView(state, ui) :
-    view === 'events' ? eventsView(state, ui) :
-    view === 'cluster' ? clusterView(state, ui, arg) :
-    servicesView(state, ui);
+    view === 'service'
+      ? serviceView(state, ui, arg)
+      : view === 'deployments'
+        ? deploymentsView(state, ui)
+        : view === 'events'
+          ? eventsView(state, ui)
+          : view === 'cluster'
+            ? clusterView(state, ui, arg)
+            : servicesView(state, ui);
   const focused = document.activeElement?.id;
   const selection = document.activeElement?.selectionStart;
   main.replaceChildren(content);
@@ -111,8 +118,10 @@ function render(options = {}) {
 function showDegraded() {
   const { marathon, etcd, marathonStream } = state.status;
   const problems = [];
-  if (marathon !== 'ok' && marathon !== 'unknown') problems.push(`Marathon does not answer (${marathon}): showing the last known state`);
-  else if (marathonStream !== 'attached') problems.push('not following Marathon\'s events: changes show within a few seconds instead of at once');
+  if (marathon !== 'ok' && marathon !== 'unknown')
+    problems.push(`Marathon does not answer (${marathon}): showing the last known state`);
+  else if (marathonStream !== 'attached')
+    problems.push("not following Marathon's events: changes show within a few seconds instead of at once");
   if (etcd !== 'ok' && etcd !== 'unknown') problems.push(`endpoint records: ${etcd}`);
   const el = document.getElementById('degraded');
   el.textContent = problems.join(' · ');
@@ -140,7 +149,11 @@ async function action(what, path, { method, body }) {
   }
   if (!res.ok) {
     const why = await errorText(res);
-    show(res.status === 401 ? `${what} refused: ${why}. Set the API token at the top right.` : `${what} failed (${res.status}): ${why}`);
+    show(
+      res.status === 401
+        ? `${what} refused: ${why}. Set the API token at the top right.`
+        : `${what} failed (${res.status}): ${why}`,
+    );
     return;
   }
   const answer = await res.json().catch(() => ({}));
@@ -158,7 +171,9 @@ function connect() {
       connection.textContent = s === 'live' ? 'live' : s;
       connection.title = detail ?? '';
       if (s === 'unauthorized') {
-        main.replaceChildren(h('p', { class: 'error' }, `Reads need the API token here: ${detail ?? ''}. Set it at the top right.`));
+        main.replaceChildren(
+          h('p', { class: 'error' }, `Reads need the API token here: ${detail ?? ''}. Set it at the top right.`),
+        );
       }
     },
   });
@@ -180,6 +195,11 @@ document.getElementById('token-clear').addEventListener('click', () => {
   connect();
 });
 if (token()) tokenInput.placeholder = 'token set for this tab';
-window.addEventListener('hashchange', () => { show(''); render(); });
-setInterval(() => { if (route().view === 'deployments') scheduleRender(); }, 1000);
+window.addEventListener('hashchange', () => {
+  show('');
+  render();
+});
+setInterval(() => {
+  if (route().view === 'deployments') scheduleRender();
+}, 1000);
 connect();

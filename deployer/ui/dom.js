@@ -33,7 +33,11 @@ export function bar(used, total) {
   const ratio = Math.min(1, used / total);
   const fill = h('span');
   fill.style.width = `${(ratio * 100).toFixed(1)}%`; // a CSSOM property: the page's CSP allows no inline style attributes
-  return h('div', { class: `bar ${ratio > 0.9 ? 'bad' : ratio > 0.7 ? 'warn' : ''}`, title: `${Math.round(ratio * 100)}%` }, fill);
+  return h(
+    'div',
+    { class: `bar ${ratio > 0.9 ? 'bad' : ratio > 0.7 ? 'warn' : ''}`, title: `${Math.round(ratio * 100)}%` },
+    fill,
+  );
 }
 
 export function ago(iso) {
@@ -56,7 +60,11 @@ export function duration(fromIso, toIso) {
   if (!fromIso) return '';
   const ms = (toIso ? Date.parse(toIso) : Date.now()) - Date.parse(fromIso);
   if (!Number.isFinite(ms)) return '';
-  return ms < 1000 ? `${ms} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)}m ${Math.round((ms % 60_000) / 1000)}s`;
+  return ms < 1000
+    ? `${ms} ms`
+    : ms < 60_000
+      ? `${(ms / 1000).toFixed(1)} s`
+      : `${Math.floor(ms / 60_000)}m ${Math.round((ms % 60_000) / 1000)}s`;
 }
 
 /** A page of `rows` with pager buttons; `page` is a {value} box kept by the caller. */
@@ -65,12 +73,36 @@ export function paged(rows, page, size, render, rerender) {
   page.value = Math.min(page.value, pages - 1);
   const start = page.value * size;
   const shown = rows.slice(start, start + size).map(render);
-  const pager = pages > 1
-    ? h('div', { class: 'pager' },
-        h('button', { disabled: page.value === 0, onclick: () => { page.value--; rerender(); } }, '‹ Previous'),
-        h('span', { class: 'muted' }, `${start + 1}–${Math.min(rows.length, start + size)} of ${rows.length}`),
-        h('button', { disabled: page.value >= pages - 1, onclick: () => { page.value++; rerender(); } }, 'Next ›'))
-    : null;
+  const pager =
+    pages > 1
+      ? h(
+          'div',
+          { class: 'pager' },
+          h(
+            'button',
+            {
+              disabled: page.value === 0,
+              onclick: () => {
+                page.value--;
+                rerender();
+              },
+            },
+            '‹ Previous',
+          ),
+          h('span', { class: 'muted' }, `${start + 1}–${Math.min(rows.length, start + size)} of ${rows.length}`),
+          h(
+            'button',
+            {
+              disabled: page.value >= pages - 1,
+              onclick: () => {
+                page.value++;
+                rerender();
+              },
+            },
+            'Next ›',
+          ),
+        )
+      : null;
   return { shown, pager };
 }
 

@@ -14,17 +14,63 @@ export function eventsView(state, ui) {
     if (q && !summary(e).toLowerCase().includes(q)) continue;
     matching.push(e);
   }
-  return h('section', null,
-    h('div', { class: 'toolbar' },
-      h('select', { 'aria-label': 'Event type', onchange: (e) => { f.type = e.target.value; ui.rerender(); } },
-        h('option', { value: '' }, 'Every event type'), types.map((t) => h('option', { value: t, selected: t === f.type }, t))),
-      h('input', { type: 'search', id: 'event-search', placeholder: 'Filter by app, task, text', value: f.q, oninput: (e) => { f.q = e.target.value; ui.rerender({ keepFocus: 'event-search' }); } }),
-      h('span', { class: 'muted' }, `${matching.length} shown of ${state.events.length} received since the deployer started following`)),
-    matching.length === 0 ? h('p', { class: 'muted' }, 'No events yet.') :
-    h('ul', { class: 'events panel', id: 'events' }, matching.map((e) => h('li', { dataset: { type: e.eventType } },
-      h('span', { class: 'muted mono' }, time(e.timestamp)),
-      h('strong', null, e.eventType),
-      h('span', { class: e.eventType === 'deployment_failed' || /FAILED|ERROR|LOST/.test(e.taskStatus ?? '') ? 'error' : '' }, summary(e))))));
+  return h(
+    'section',
+    null,
+    h(
+      'div',
+      { class: 'toolbar' },
+      h(
+        'select',
+        {
+          'aria-label': 'Event type',
+          onchange: (e) => {
+            f.type = e.target.value;
+            ui.rerender();
+          },
+        },
+        h('option', { value: '' }, 'Every event type'),
+        types.map((t) => h('option', { value: t, selected: t === f.type }, t)),
+      ),
+      h('input', {
+        type: 'search',
+        id: 'event-search',
+        placeholder: 'Filter by app, task, text',
+        value: f.q,
+        oninput: (e) => {
+          f.q = e.target.value;
+          ui.rerender({ keepFocus: 'event-search' });
+        },
+      }),
+      h(
+        'span',
+        { class: 'muted' },
+        `${matching.length} shown of ${state.events.length} received since the deployer started following`,
+      ),
+    ),
+    matching.length === 0
+      ? h('p', { class: 'muted' }, 'No events yet.')
+      : h(
+          'ul',
+          { class: 'events panel', id: 'events' },
+          matching.map((e) =>
+            h(
+              'li',
+              { dataset: { type: e.eventType } },
+              h('span', { class: 'muted mono' }, time(e.timestamp)),
+              h('strong', null, e.eventType),
+              h(
+                'span',
+                {
+                  class:
+                    e.eventType === 'deployment_failed' || /FAILED|ERROR|LOST/.test(e.taskStatus ?? '') ? 'error' : '',
+                },
+                summary(e),
+              ),
+            ),
+          ),
+        ),
+  );
 }
 
 export function summary(e) {
@@ -39,7 +85,8 @@ export function summary(e) {
   if (e.condition) parts.push(e.condition);
   const plan = e.plan?.id ?? (e.eventType.startsWith('deployment_') ? e.id : undefined);
   if (plan) parts.push(`deployment ${plan}`);
-  if (e.plan?.steps) parts.push(e.plan.steps.flatMap((s) => s.actions.map((a) => `${a.action} ${a.app ?? a.pod ?? ''}`)).join(', '));
+  if (e.plan?.steps)
+    parts.push(e.plan.steps.flatMap((s) => s.actions.map((a) => `${a.action} ${a.app ?? a.pod ?? ''}`)).join(', '));
   if (e.reason) parts.push(e.reason);
   if (e.message) parts.push(e.message);
   return parts.join(' · ');

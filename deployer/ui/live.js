@@ -9,7 +9,11 @@ export function connectLive({ token, onMessage, onState }) {
     while (!stopped) {
       controller = new AbortController();
       try {
-        const res = await fetch('api/live', { headers: token() ? { Authorization: `Bearer ${token()}` } : {}, signal: controller.signal, cache: 'no-store' });
+        const res = await fetch('api/live', {
+          headers: token() ? { Authorization: `Bearer ${token()}` } : {},
+          signal: controller.signal,
+          cache: 'no-store',
+        });
         if (res.status === 401) {
           onState('unauthorized', await errorText(res));
           return;

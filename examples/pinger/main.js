@@ -13,7 +13,10 @@ import { log, stopOnSignal } from '../log.js';
 import * as handler from './on-change.js';
 
 const target = process.env.TARGET_SERVICE || 'echo';
-const labels = (process.env.TARGET_LABELS ?? '').split(',').map((l) => l.trim()).filter(Boolean);
+const labels = (process.env.TARGET_LABELS ?? '')
+  .split(',')
+  .map((l) => l.trim())
+  .filter(Boolean);
 const targetPort = process.env.TARGET_PORT || 'http';
 const intervalMs = Number(process.env.PING_INTERVAL_MS || 2000);
 const CALL_TIMEOUT_MS = 2000;

@@ -47,8 +47,18 @@ interface Tally {
   errors: Map<string, number>;
 }
 
-async function call(platform: Platform, method: string, path: string, body: string, type: string): Promise<{ state?: string }> {
-  const res = await fetch(`${platform.deployerUrl}${path}`, { method, headers: { Authorization: `Bearer ${platform.token}`, 'Content-Type': type }, body });
+async function call(
+  platform: Platform,
+  method: string,
+  path: string,
+  body: string,
+  type: string,
+): Promise<{ state?: string }> {
+  const res = await fetch(`${platform.deployerUrl}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${platform.token}`, 'Content-Type': type },
+    body,
+  });
   return (await res.json()) as { state?: string };
 }
 
@@ -89,7 +99,9 @@ try {
     const record = Object.values(kvs).map((json) => decodeEndpointRecord(json))[0];
     return record ? `${record.host}:${record.ports.http!.host}` : undefined;
   });
-  await until('echo answering through lb', async () => ((await fetch(`http://${lbAddress}/`).catch(() => undefined))?.ok ? true : undefined));
+  await until('echo answering through lb', async () =>
+    (await fetch(`http://${lbAddress}/`).catch(() => undefined))?.ok ? true : undefined,
+  );
   const initial = new Set(healthyAt.keys());
 
   const clients = Array.from({ length: CLIENTS }, async () => {
@@ -108,11 +120,26 @@ try {
     }
   });
 
-  const instancesNow = async () => Object.keys(await etcd.getAll().prefix(layout.serviceEndpoints('default', 'echo')).keys()).length;
+  const instancesNow = async () =>
+    Object.keys(await etcd.getAll().prefix(layout.serviceEndpoints('default', 'echo')).keys()).length;
   const phases: Array<[string, () => Promise<unknown>, () => Promise<boolean>]> = [
-    ['scale 2 -> 5', () => call(platform, 'POST', '/services/echo/scale?wait=true', JSON.stringify({ instances: 5 }), 'application/json'), async () => (await instancesNow()) === 5],
-    ['scale 5 -> 1', () => call(platform, 'POST', '/services/echo/scale?wait=true', JSON.stringify({ instances: 1 }), 'application/json'), async () => (await instancesNow()) === 1],
-    ['roll to v2', () => call(platform, 'POST', '/deploy?wait=true', document(1, 'v2'), 'application/yaml'), async () => (await instancesNow()) === 1],
+    [
+      'scale 2 -> 5',
+      () =>
+        call(platform, 'POST', '/services/echo/scale?wait=true', JSON.stringify({ instances: 5 }), 'application/json'),
+      async () => (await instancesNow()) === 5,
+    ],
+    [
+      'scale 5 -> 1',
+      () =>
+        call(platform, 'POST', '/services/echo/scale?wait=true', JSON.stringify({ instances: 1 }), 'application/json'),
+      async () => (await instancesNow()) === 1,
+    ],
+    [
+      'roll to v2',
+      () => call(platform, 'POST', '/deploy?wait=true', document(1, 'v2'), 'application/yaml'),
+      async () => (await instancesNow()) === 1,
+    ],
   ];
   const report: string[] = [];
   for (const [name, act, settled] of phases) {
@@ -121,16 +148,22 @@ try {
     await until(`${name} to settle`, async () => ((await settled()) ? true : undefined));
     await new Promise((r) => setTimeout(r, 3_000)); // requests after the change, too
     const errors = [...tally.errors].map(([e, n]) => `${n}x ${e}`).join('; ');
-    report.push(`${name.padEnd(14)} ${outcome.state ?? '?'}: sent ${tally.sent}, failed ${tally.failed}${errors ? ` (${errors})` : ''}`);
+    report.push(
+      `${name.padEnd(14)} ${outcome.state ?? '?'}: sent ${tally.sent}, failed ${tally.failed}${errors ? ` (${errors})` : ''}`,
+    );
   }
   running = false;
   await Promise.all(clients);
   watcher.cancel().catch(() => undefined);
 
-  const delays = [...healthyAt].filter(([id]) => !initial.has(id) && firstServedAt.has(id)).map(([id, at]) => firstServedAt.get(id)! - at);
+  const delays = [...healthyAt]
+    .filter(([id]) => !initial.has(id) && firstServedAt.has(id))
+    .map(([id, at]) => firstServedAt.get(id)! - at);
   const stats = percentiles(delays.length ? delays : [NaN]);
   console.log(report.join('\n'));
-  console.log(`healthy in etcd -> first request through lb, ms (${delays.length} new instances): p50 ${stats.p50}  max ${stats.max}`);
+  console.log(
+    `healthy in etcd -> first request through lb, ms (${delays.length} new instances): p50 ${stats.p50}  max ${stats.max}`,
+  );
 } finally {
   running = false;
   etcd.close();

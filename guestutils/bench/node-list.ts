@@ -33,13 +33,20 @@ try {
     endpointRecord({
       service: 'bench',
       host: `10.1.${Math.floor(i / 250)}.${i % 250}`,
-      ports: { api: { host: 31000 + (i % 1000), container: 8080, protocol: 'tcp' }, metrics: { host: 32000 + (i % 1000), container: 9100, protocol: 'tcp' } },
+      ports: {
+        api: { host: 31000 + (i % 1000), container: 8080, protocol: 'tcp' },
+        metrics: { host: 32000 + (i % 1000), container: 9100, protocol: 'tcp' },
+      },
     }),
   );
   for (let i = 0; i < records.length; i += 100) {
     await client
       .if(layout.prefix + '/none', 'Create', '==', 0)
-      .then(...records.slice(i, i + 100).map((r) => client.put(layout.endpoint('default', 'bench', r.taskId)).value(encodeEndpointRecord(r))))
+      .then(
+        ...records
+          .slice(i, i + 100)
+          .map((r) => client.put(layout.endpoint('default', 'bench', r.taskId)).value(encodeEndpointRecord(r))),
+      )
       .commit();
   }
   const env = { ENVIRONMENT_NAME: 'default' };
@@ -54,13 +61,17 @@ try {
   const fromCache = await measure(ROUNDS * 10, () => cached.getNodeList('bench', { ports: ['api'] }));
   const bytes = (await client.getAll().prefix(prefix).exec()).kvs.reduce((n, kv) => n + kv.value.length, 0);
 
-  console.log(`getNodeList('bench', { ports: ['api'] }) over ${INSTANCES} endpoints (${(bytes / 1024).toFixed(0)} KiB of records), etcd ${etcdUrl}`);
+  console.log(
+    `getNodeList('bench', { ports: ['api'] }) over ${INSTANCES} endpoints (${(bytes / 1024).toFixed(0)} KiB of records), etcd ${etcdUrl}`,
+  );
   console.table({
     'etcd range read alone': rangeOnly,
     'getNodeList, one range read': uncached,
     'getNodeList, cache: true': fromCache,
   });
-  console.log(`uncached / range read (p50): ${(uncached.p50 / rangeOnly.p50).toFixed(2)}x; cached p50 ${fromCache.p50} ms (target p50 < 2 ms)`);
+  console.log(
+    `uncached / range read (p50): ${(uncached.p50 / rangeOnly.p50).toFixed(2)}x; cached p50 ${fromCache.p50} ms (target p50 < 2 ms)`,
+  );
   await direct.close();
   await cached.close();
 } finally {

@@ -25,15 +25,25 @@ const rows: Record<string, ReturnType<typeof percentiles>> = {};
 
 async function measureQueries(name: string, client: Etcd3 | undefined): Promise<void> {
   const layout = new EtcdLayout(`/bench-${randomUUID().slice(0, 8)}`);
-  const guest = new Guest({ env: { ENVIRONMENT_NAME: 'default' }, endpoints: [etcd.endpoint], prefix: layout.prefix, ...(client ? { client } : {}) });
+  const guest = new Guest({
+    env: { ENVIRONMENT_NAME: 'default' },
+    endpoints: [etcd.endpoint],
+    prefix: layout.prefix,
+    ...(client ? { client } : {}),
+  });
   const samples: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     await guest.getNodeList('bench', { minimum: 0 });
     await etcd.stop();
     let up: bigint | undefined;
-    const restarting = new Promise((resolve) => setTimeout(resolve, DOWN_MS)).then(() => etcd.restart()).then(() => (up = process.hrtime.bigint()));
+    const restarting = new Promise((resolve) => setTimeout(resolve, DOWN_MS))
+      .then(() => etcd.restart())
+      .then(() => (up = process.hrtime.bigint()));
     for (;;) {
-      const ok = await guest.getNodeList('bench', { minimum: 0 }).then(() => true, () => false);
+      const ok = await guest.getNodeList('bench', { minimum: 0 }).then(
+        () => true,
+        () => false,
+      );
       if (ok && up !== undefined) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -84,8 +94,11 @@ try {
   await measureWatch('etcd3 defaults', new Etcd3({ hosts: etcd.endpoint }));
   console.log(`etcd killed for ${DOWN_MS} ms then restarted, ${ROUNDS} rounds; ms from etcd healthy again`);
   console.table(rows);
-  const ratio = (what: string) => (rows[`${what}, etcd3 defaults`]!.p50 / rows[`${what}, guestutils client`]!.p50).toFixed(1);
-  console.log(`median ratio etcd3 defaults / guestutils client: getNodeList ${ratio('getNodeList')}x, watcher ${ratio('watcher')}x`);
+  const ratio = (what: string) =>
+    (rows[`${what}, etcd3 defaults`]!.p50 / rows[`${what}, guestutils client`]!.p50).toFixed(1);
+  console.log(
+    `median ratio etcd3 defaults / guestutils client: getNodeList ${ratio('getNodeList')}x, watcher ${ratio('watcher')}x`,
+  );
 } finally {
   await etcd.destroy();
 }

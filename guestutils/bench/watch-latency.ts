@@ -25,7 +25,14 @@ async function run(coalesceMs: number, samples: number): Promise<void> {
     (_service, delta) => {
       for (const record of delta.added) waiting.get(record.taskId)?.();
     },
-    { env: { ENVIRONMENT_NAME: 'default' }, client, prefix: layout.prefix, coalesceMs, reportInitial: false, logger: memoryLog() },
+    {
+      env: { ENVIRONMENT_NAME: 'default' },
+      client,
+      prefix: layout.prefix,
+      coalesceMs,
+      reportInitial: false,
+      logger: memoryLog(),
+    },
   );
   await watcher.ready;
   const latencies: number[] = [];
@@ -49,9 +56,15 @@ async function run(coalesceMs: number, samples: number): Promise<void> {
   const write = percentiles(writes);
   rows[`etcd put alone (run with window ${coalesceMs} ms)`] = { ...write, 'p99 - window': write.p99 };
   const total = percentiles(latencies);
-  rows[`write to handler, window ${coalesceMs} ms`] = { ...total, 'p99 - window': Math.round((total.p99 - coalesceMs) * 1000) / 1000 };
+  rows[`write to handler, window ${coalesceMs} ms`] = {
+    ...total,
+    'p99 - window': Math.round((total.p99 - coalesceMs) * 1000) / 1000,
+  };
   const ack = percentiles(afterAck);
-  rows[`  of which after the put was acknowledged (window ${coalesceMs} ms)`] = { ...ack, 'p99 - window': Math.round((ack.p99 - coalesceMs) * 1000) / 1000 };
+  rows[`  of which after the put was acknowledged (window ${coalesceMs} ms)`] = {
+    ...ack,
+    'p99 - window': Math.round((ack.p99 - coalesceMs) * 1000) / 1000,
+  };
 }
 
 try {

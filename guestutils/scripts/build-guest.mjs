@@ -34,12 +34,18 @@ async function main() {
   const install = process.argv.includes('--install');
   if (!haveGo()) {
     if (!install) {
-      say('Go is not installed (Debian package golang-go); theseus-guest is not built. Run with --install, or apt-get install golang-go');
+      say(
+        'Go is not installed (Debian package golang-go); theseus-guest is not built. Run with --install, or apt-get install golang-go',
+      );
       return 0;
     }
-    if (process.getuid?.() !== 0) throw new Error('installing golang-go needs root (or install it yourself: apt-get install golang-go)');
+    if (process.getuid?.() !== 0)
+      throw new Error('installing golang-go needs root (or install it yourself: apt-get install golang-go)');
     say('installing golang-go');
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'golang-go'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'golang-go'], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   }
   const { loadSettings } = await import('@theseus/services');
   const defaults = loadSettings({ env: {} });

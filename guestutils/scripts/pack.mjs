@@ -43,7 +43,10 @@ function withoutSources(exports, drop = []) {
   return Object.fromEntries(
     Object.entries(exports)
       .filter(([path]) => !drop.includes(path))
-      .map(([path, conditions]) => [path, Object.fromEntries(Object.entries(conditions).filter(([c]) => c !== 'source'))]),
+      .map(([path, conditions]) => [
+        path,
+        Object.fromEntries(Object.entries(conditions).filter(([c]) => c !== 'source')),
+      ]),
   );
 }
 
@@ -54,7 +57,8 @@ function readJson(path) {
 function main() {
   const { dir } = parseArgs(process.argv.slice(2));
   for (const pkg of [guestutils, contract]) {
-    if (!existsSync(join(pkg, 'dist', 'index.js'))) throw new Error(`${join(pkg, 'dist')} is not built: run npm run build first`);
+    if (!existsSync(join(pkg, 'dist', 'index.js')))
+      throw new Error(`${join(pkg, 'dist')} is not built: run npm run build first`);
   }
   const stage = mkdtempSync(join(tmpdir(), 'guestutils-pack-'));
   try {
@@ -74,16 +78,26 @@ function main() {
     };
     writeFileSync(join(stage, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
     cpSync(join(guestutils, 'README.md'), join(stage, 'README.md'));
-    cpSync(join(guestutils, 'dist'), join(stage, 'dist'), { recursive: true, filter: (src) => shipped(src) && !/\/cli\.(js|d\.ts)$/.test(src) });
+    cpSync(join(guestutils, 'dist'), join(stage, 'dist'), {
+      recursive: true,
+      filter: (src) => shipped(src) && !/\/cli\.(js|d\.ts)$/.test(src),
+    });
 
     const bundled = join(stage, 'node_modules', ...contractPkg.name.split('/'));
     mkdirSync(bundled, { recursive: true });
     const { private: _private, ...contractManifest } = contractPkg;
-    writeFileSync(join(bundled, 'package.json'), JSON.stringify({ ...contractManifest, exports: withoutSources(contractPkg.exports) }, null, 2) + '\n');
+    writeFileSync(
+      join(bundled, 'package.json'),
+      JSON.stringify({ ...contractManifest, exports: withoutSources(contractPkg.exports) }, null, 2) + '\n',
+    );
     cpSync(join(contract, 'dist'), join(bundled, 'dist'), { recursive: true, filter: shipped });
 
     mkdirSync(dir, { recursive: true });
-    const output = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: stage, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const output = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], {
+      cwd: stage,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const [{ filename }] = JSON.parse(output);
     process.stdout.write(join(dir, filename) + '\n');
   } finally {

@@ -19,17 +19,45 @@ const client = new Etcd3({ hosts: etcdUrl });
 const dir = mkdtempSync(join(tmpdir(), 'guestutils-cli-'));
 
 const clean = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => !/^(MARATHON_|ETCD_|REDIS_|THESEUS_|LOG_|WATCH|CONTAINER_|ENVIRONMENT_NAME|SERVICE_NAME|HOST$|PORT)/.test(k)),
+  Object.entries(process.env).filter(
+    ([k]) =>
+      !/^(MARATHON_|ETCD_|REDIS_|THESEUS_|LOG_|WATCH|CONTAINER_|ENVIRONMENT_NAME|SERVICE_NAME|HOST$|PORT)/.test(k),
+  ),
 ) as Record<string, string>;
-const env = { ...clean, ETCD_ENDPOINTS: etcdUrl, THESEUS_ETCD_PREFIX: prefix, ENVIRONMENT_NAME: 'default', LOG_FORMAT: 'json' };
+const env = {
+  ...clean,
+  ETCD_ENDPOINTS: etcdUrl,
+  THESEUS_ETCD_PREFIX: prefix,
+  ENVIRONMENT_NAME: 'default',
+  LOG_FORMAT: 'json',
+};
 
 function theseus(args: string[], extra: Record<string, string> = {}) {
-  const result = spawnSync(process.execPath, [bin, ...args], { env: { ...env, ...extra }, encoding: 'utf8', timeout: 30_000 });
+  const result = spawnSync(process.execPath, [bin, ...args], {
+    env: { ...env, ...extra },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-const a = endpointRecord({ service: 'redis', host: '10.0.0.5', ports: { api: { host: 31002, container: 6379, protocol: 'tcp' }, metrics: { host: 31003, container: 9121, protocol: 'tcp' } } });
-const b = endpointRecord({ service: 'redis', host: '10.0.0.6', labels: ['prod'], ports: { api: { host: 31010, container: 6379, protocol: 'tcp' }, metrics: { host: 31011, container: 9121, protocol: 'tcp' } } });
+const a = endpointRecord({
+  service: 'redis',
+  host: '10.0.0.5',
+  ports: {
+    api: { host: 31002, container: 6379, protocol: 'tcp' },
+    metrics: { host: 31003, container: 9121, protocol: 'tcp' },
+  },
+});
+const b = endpointRecord({
+  service: 'redis',
+  host: '10.0.0.6',
+  labels: ['prod'],
+  ports: {
+    api: { host: 31010, container: 6379, protocol: 'tcp' },
+    metrics: { host: 31011, container: 9121, protocol: 'tcp' },
+  },
+});
 const [first, second] = [a, b].sort((x, y) => (x.taskId < y.taskId ? -1 : 1)) as [typeof a, typeof b];
 
 before(async () => {
@@ -53,7 +81,11 @@ test('theseus guest node-list prints one host:port a line, or JSON with --json; 
 });
 
 test('theseus guest specific-port / specific-exposed-port / specific-host answer one container', () => {
-  assert.deepEqual(theseus(['guest', 'specific-port', 'redis', a.taskId, 'metrics']), { code: 0, stdout: '31003\n', stderr: '' });
+  assert.deepEqual(theseus(['guest', 'specific-port', 'redis', a.taskId, 'metrics']), {
+    code: 0,
+    stdout: '31003\n',
+    stderr: '',
+  });
   assert.equal(theseus(['guest', 'specific-exposed-port', 'redis', a.taskId, 'api', '--json']).stdout, '6379\n');
   assert.equal(theseus(['guest', 'specific-host', 'redis', b.taskId]).stdout, '10.0.0.6\n');
   assert.equal(theseus(['guest', 'specific-port', 'redis', 'gone.x', 'api', '--default', '7000']).stdout, '7000\n');
@@ -69,11 +101,23 @@ test('theseus guest answers from the environment: port, service name, labels', (
 
 test('a question without an answer exits 1 with one line naming what is missing, no stack trace', () => {
   const cases: Array<[string[], RegExp]> = [
-    [['guest', 'specific-host', 'redis', 'gone.x'], /^theseus guest: container "gone\.x" of service "redis" in environment "default" not found/],
-    [['guest', 'node-list', 'memcached'], /^theseus guest: service "memcached" in environment "default" has no running instances$/],
+    [
+      ['guest', 'specific-host', 'redis', 'gone.x'],
+      /^theseus guest: container "gone\.x" of service "redis" in environment "default" not found/,
+    ],
+    [
+      ['guest', 'node-list', 'memcached'],
+      /^theseus guest: service "memcached" in environment "default" has no running instances$/,
+    ],
     [['guest', 'node-list', 'redis', '--minimum', '3'], /has 2 running instances, fewer than the 3 required$/],
-    [['guest', 'node-list', 'redis', '--ports', 'admin'], /^theseus guest: port "admin" of container ".*" of service "redis" \(it has api, metrics\) not found$/],
-    [['guest', 'port', 'http'], /^theseus guest: port "http" of this container \(CONTAINER_PORT_HTTP and PORT_HTTP are not set\) not found$/],
+    [
+      ['guest', 'node-list', 'redis', '--ports', 'admin'],
+      /^theseus guest: port "admin" of container ".*" of service "redis" \(it has api, metrics\) not found$/,
+    ],
+    [
+      ['guest', 'port', 'http'],
+      /^theseus guest: port "http" of this container \(CONTAINER_PORT_HTTP and PORT_HTTP are not set\) not found$/,
+    ],
     [['guest', 'service-name'], /^theseus guest: service name: SERVICE_NAME is not set/],
   ];
   for (const [args, message] of cases) {
@@ -119,13 +163,20 @@ export async function serviceChange(service, delta) {
 }
 `,
   );
-  const child = spawn(process.execPath, [bin, 'watch', '--handler', handler, '--coalesce-ms', '20'], { env: { ...env, WATCHES: 'redis,web' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'watch', '--handler', handler, '--coalesce-ms', '20'], {
+    env: { ...env, WATCHES: 'redis,web' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const lines = () => {
     try {
-      return readFileSync(out, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { service: string; added: string[]; removed: string[]; current: number });
+      return readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { service: string; added: string[]; removed: string[]; current: number });
     } catch {
       return [];
     }
@@ -142,7 +193,10 @@ export async function serviceChange(service, delta) {
 });
 
 test('theseus watch without a handler prints each delta as a JSON line', async () => {
-  const child = spawn(process.execPath, [bin, 'watch', '--no-initial'], { env: { ...env, WATCHES: 'redis' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'watch', '--no-initial'], {
+    env: { ...env, WATCHES: 'redis' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -40,13 +40,29 @@ interface GuestFlags {
 }
 
 const FUNCTIONS: Record<string, FunctionEntry> = {
-  'environment-name': { args: [], summary: 'the namespace this container runs in', answer: (g) => g.getEnvironmentName() },
-  'service-name': { args: [], summary: 'this container\'s service', answer: (g) => g.getServiceName() },
-  'container-name': { args: [], summary: 'this container\'s name (its task id)', answer: (g) => g.getContainerName() },
-  'container-host-address': { args: [], summary: 'the address of the host this container runs on', answer: (g) => g.getContainerHostAddress() },
-  'container-internal-address': { args: [], summary: 'this container\'s own IPv4 address', answer: (g) => g.getContainerInternalAddress() },
-  labels: { args: [], summary: 'this service\'s labels', answer: (g) => g.getLabels() },
-  port: { args: ['name'], summary: 'the port this container listens on for a named port [--default]', answer: (g, [name], o) => g.getPort(name!, o.default) },
+  'environment-name': {
+    args: [],
+    summary: 'the namespace this container runs in',
+    answer: (g) => g.getEnvironmentName(),
+  },
+  'service-name': { args: [], summary: "this container's service", answer: (g) => g.getServiceName() },
+  'container-name': { args: [], summary: "this container's name (its task id)", answer: (g) => g.getContainerName() },
+  'container-host-address': {
+    args: [],
+    summary: 'the address of the host this container runs on',
+    answer: (g) => g.getContainerHostAddress(),
+  },
+  'container-internal-address': {
+    args: [],
+    summary: "this container's own IPv4 address",
+    answer: (g) => g.getContainerInternalAddress(),
+  },
+  labels: { args: [], summary: "this service's labels", answer: (g) => g.getLabels() },
+  port: {
+    args: ['name'],
+    summary: 'the port this container listens on for a named port [--default]',
+    answer: (g, [name], o) => g.getPort(name!, o.default),
+  },
   'node-list': {
     args: ['service'],
     summary: 'host[:port...] of each instance [--ports a,b] [--labels x,y] [--minimum n]',
@@ -57,15 +73,19 @@ const FUNCTIONS: Record<string, FunctionEntry> = {
     summary: 'the endpoint records of each instance [--labels x,y]',
     answer: (g, [service], o) => g.getEndpoints(service!, nodeListOptions(o)),
   },
-  'specific-host': { args: ['service', 'container'], summary: 'the host of one container', answer: (g, [s, c]) => g.getSpecificHost(s!, c!) },
+  'specific-host': {
+    args: ['service', 'container'],
+    summary: 'the host of one container',
+    answer: (g, [s, c]) => g.getSpecificHost(s!, c!),
+  },
   'specific-port': {
     args: ['service', 'container', 'port'],
-    summary: 'the host port of one container\'s named port [--default]',
+    summary: "the host port of one container's named port [--default]",
     answer: (g, [s, c, p], o) => g.getSpecificPort(s!, c!, p!, o.default),
   },
   'specific-exposed-port': {
     args: ['service', 'container', 'port'],
-    summary: 'the container port of one container\'s named port [--default]',
+    summary: "the container port of one container's named port [--default]",
     answer: (g, [s, c, p], o) => g.getSpecificExposedPort(s!, c!, p!, o.default),
   },
 };
@@ -88,7 +108,11 @@ export function functionName(name: string): string {
     .replace(/^get-/, '');
 }
 
-const list = (value: string) => value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+const list = (value: string) =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 
 function wholeNumber(flag: string) {
   return (value: string): number => {
@@ -99,12 +123,15 @@ function wholeNumber(flag: string) {
 
 function format(answer: Answer, json: boolean): string {
   if (json) return JSON.stringify(answer) + '\n';
-  if (Array.isArray(answer)) return answer.map((item) => (typeof item === 'object' ? JSON.stringify(item) : String(item)) + '\n').join('');
+  if (Array.isArray(answer))
+    return answer.map((item) => (typeof item === 'object' ? JSON.stringify(item) : String(item)) + '\n').join('');
   return `${String(answer)}\n`;
 }
 
 async function runGuest(command: string, argv: string[]): Promise<number> {
-  const functions = Object.entries(FUNCTIONS).map(([name, f]) => `  ${[name, ...f.args.map((a) => `<${a}>`)].join(' ').padEnd(52)}${f.summary}`);
+  const functions = Object.entries(FUNCTIONS).map(
+    ([name, f]) => `  ${[name, ...f.args.map((a) => `<${a}>`)].join(' ').padEnd(52)}${f.summary}`,
+  );
   const program = commandProgram(command, 'service discovery from inside a container')
     .argument('<function>', 'what to ask (see below)')
     .argument('[args...]', 'its arguments')
@@ -121,11 +148,15 @@ async function runGuest(command: string, argv: string[]): Promise<number> {
   const name = functionName(requested);
   const entry = FUNCTIONS[name];
   if (!entry) {
-    process.stderr.write(`theseus ${command}: unknown function '${requested}' (one of: ${Object.keys(FUNCTIONS).join(', ')})\n`);
+    process.stderr.write(
+      `theseus ${command}: unknown function '${requested}' (one of: ${Object.keys(FUNCTIONS).join(', ')})\n`,
+    );
     return 2;
   }
   if (rest.length !== entry.args.length) {
-    process.stderr.write(`theseus ${command}: ${name} takes ${entry.args.map((a) => `<${a}>`).join(' ') || 'no arguments'}\n`);
+    process.stderr.write(
+      `theseus ${command}: ${name} takes ${entry.args.map((a) => `<${a}>`).join(' ') || 'no arguments'}\n`,
+    );
     return 2;
   }
   const flags = opts as GuestFlags;
@@ -149,15 +180,28 @@ const printDelta: ServiceChangeHandler = (_service: string, delta: EndpointDelta
 
 async function runWatch(command: string, argv: string[]): Promise<number> {
   const program = commandProgram(command, 'call a handler when the services of WATCHES change')
-    .option('--handler <module>', 'module exporting serviceChange(service, delta) (default: WATCH_HANDLER; none: print deltas)')
-    .option('--coalesce-ms <ms>', 'deliver changes within this window as one delta (default: WATCH_COALESCE_MS or 100)', wholeNumber('--coalesce-ms'))
+    .option(
+      '--handler <module>',
+      'module exporting serviceChange(service, delta) (default: WATCH_HANDLER; none: print deltas)',
+    )
+    .option(
+      '--coalesce-ms <ms>',
+      'deliver changes within this window as one delta (default: WATCH_COALESCE_MS or 100)',
+      wholeNumber('--coalesce-ms'),
+    )
     .option('--namespace <namespace>', 'watch services of this namespace (default: ENVIRONMENT_NAME)')
     .option('--labels <labels>', 'only instances with all these labels, comma-separated', list)
     .option('--no-initial', 'do not report the instances already running at start')
-    .option('--exec <command>', 'run this command (sh -c) on each change: the delta as JSON on stdin and in THESEUS_DELTA')
+    .option(
+      '--exec <command>',
+      'run this command (sh -c) on each change: the delta as JSON on stdin and in THESEUS_DELTA',
+    )
     .option('--template <file>', 'render the watched services through this Go template (theseus-guest) into --out')
     .option('--out <file>', 'the file --template renders to (written atomically, only when it changed)')
-    .option('--check <command>', 'validate the rendered file first ({{out}} is the temporary file); on failure the old file stays')
+    .option(
+      '--check <command>',
+      'validate the rendered file first ({{out}} is the temporary file); on failure the old file stays',
+    )
     .option('--reload <command>', 'run after --out changed; a failure is reported and retried');
   const { settings, logger, opts } = setUp(program, argv, {
     component: 'watch',
@@ -165,13 +209,28 @@ async function runWatch(command: string, argv: string[]): Promise<number> {
     flags: (o) => ({ 'guest.handler': o.handler, 'guest.coalesceMs': o.coalesceMs }),
   });
   const services = parseWatchList(settings.guest.watches, 'WATCHES');
-  const ways = [opts.exec && '--exec', opts.template && '--template', settings.guest.handler && (opts.handler ? '--handler' : 'WATCH_HANDLER')].filter(Boolean);
+  const ways = [
+    opts.exec && '--exec',
+    opts.template && '--template',
+    settings.guest.handler && (opts.handler ? '--handler' : 'WATCH_HANDLER'),
+  ].filter(Boolean);
   if (ways.length > 1) throw new ConfigError(ways.join(', '), 'these are different ways to act on a change: use one');
-  if (!opts.template && (opts.out || opts.check || opts.reload)) throw new ConfigError('--out, --check, --reload', 'go with --template');
+  if (!opts.template && (opts.out || opts.check || opts.reload))
+    throw new ConfigError('--out, --check, --reload', 'go with --template');
   if (opts.template) {
-    const args = ['watch', ...services, '--template', opts.template as string, '--out', requiredOut(opts.out), '--coalesce-ms', String(settings.guest.coalesceMs)];
+    const args = [
+      'watch',
+      ...services,
+      '--template',
+      opts.template as string,
+      '--out',
+      requiredOut(opts.out),
+      '--coalesce-ms',
+      String(settings.guest.coalesceMs),
+    ];
     args.push('--etcd', settings.etcd.endpoints.join(','), '--prefix', settings.etcd.prefix);
-    for (const flag of ['check', 'reload', 'namespace'] as const) if (opts[flag]) args.push(`--${flag}`, String(opts[flag]));
+    for (const flag of ['check', 'reload', 'namespace'] as const)
+      if (opts[flag]) args.push(`--${flag}`, String(opts[flag]));
     if (opts.labels) args.push('--labels', (opts.labels as string[]).join(','));
     if (opts.initial === false) args.push('--no-initial');
     return runGuestProgram(args);
@@ -211,7 +270,9 @@ function runGuestProgram(args: string[]): Promise<number> {
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on('SIGTERM', forward).on('SIGINT', forward);
     child.on('error', (err) => {
-      process.stderr.write(`theseus watch: --template needs theseus-guest (${err.message}); build it with npm run build where Go is installed\n`);
+      process.stderr.write(
+        `theseus watch: --template needs theseus-guest (${err.message}); build it with npm run build where Go is installed\n`,
+      );
       resolve(1);
     });
     child.on('close', (code) => {

@@ -30,7 +30,10 @@ function docker(...args: string[]) {
 
 before(() => {
   // The image: the local Node base plus a handler module, as an application image would add its own.
-  writeFileSync(join(context, 'Dockerfile'), 'FROM theseus/node:local\nCOPY watch_methods.mjs /app/watch_methods.mjs\nWORKDIR /app\n');
+  writeFileSync(
+    join(context, 'Dockerfile'),
+    'FROM theseus/node:local\nCOPY watch_methods.mjs /app/watch_methods.mjs\nWORKDIR /app\n',
+  );
   writeFileSync(
     join(context, 'watch_methods.mjs'),
     `export function serviceChange(service, delta) {
@@ -53,25 +56,59 @@ after(async () => {
 });
 
 test('inside a container: theseus guest finds a peer the subscriber registered, and theseus watch reports peers coming and going', async (t) => {
-  const peer = endpointRecord({ service: 'redis', host: '10.20.0.5', ports: { api: { host: 31002, container: 6379, protocol: 'tcp' } } });
+  const peer = endpointRecord({
+    service: 'redis',
+    host: '10.20.0.5',
+    ports: { api: { host: 31002, container: 6379, protocol: 'tcp' } },
+  });
   await putRecord(client, layout, peer);
 
   const started = docker(
-    'run', '-d', '--network', 'host', '--label', label,
-    '-v', `${repo}:/opt/theseus:ro`,
-    '-e', `ETCD_ENDPOINTS=${etcdUrl}`, '-e', `THESEUS_ETCD_PREFIX=${prefix}`, '-e', 'ENVIRONMENT_NAME=default',
-    '-e', 'SERVICE_NAME=web', '-e', 'MESOS_TASK_ID=theseus_default_web.instance-1._app.1', '-e', 'HOST=10.20.0.1',
-    '-e', 'WATCHES=redis', '-e', 'WATCH_HANDLER=/app/watch_methods.mjs', '-e', 'WATCH_COALESCE_MS=20', '-e', 'LOG_FORMAT=json',
-    image, 'node', '/opt/theseus/bin/theseus.js', 'watch',
+    'run',
+    '-d',
+    '--network',
+    'host',
+    '--label',
+    label,
+    '-v',
+    `${repo}:/opt/theseus:ro`,
+    '-e',
+    `ETCD_ENDPOINTS=${etcdUrl}`,
+    '-e',
+    `THESEUS_ETCD_PREFIX=${prefix}`,
+    '-e',
+    'ENVIRONMENT_NAME=default',
+    '-e',
+    'SERVICE_NAME=web',
+    '-e',
+    'MESOS_TASK_ID=theseus_default_web.instance-1._app.1',
+    '-e',
+    'HOST=10.20.0.1',
+    '-e',
+    'WATCHES=redis',
+    '-e',
+    'WATCH_HANDLER=/app/watch_methods.mjs',
+    '-e',
+    'WATCH_COALESCE_MS=20',
+    '-e',
+    'LOG_FORMAT=json',
+    image,
+    'node',
+    '/opt/theseus/bin/theseus.js',
+    'watch',
   );
   assert.equal(started.code, 0, started.stderr);
   const container = started.stdout.trim();
   t.after(() => docker('rm', '-f', container));
   const deltas = () =>
-    docker('logs', container).stdout.split('\n').filter((l) => l.startsWith('{"service"')).map((l) => JSON.parse(l) as { service: string; added: string[]; removed: string[]; current: string[] });
+    docker('logs', container)
+      .stdout.split('\n')
+      .filter((l) => l.startsWith('{"service"'))
+      .map((l) => JSON.parse(l) as { service: string; added: string[]; removed: string[]; current: string[] });
 
   // The CLI, from inside the container.
-  const guest = (...args: string[]) => docker('exec', container, 'node', '/opt/theseus/bin/theseus.js', 'guest', ...args);
+  const guest = (...args: string[]) =>
+    docker('exec', container, 'node', '/opt/theseus/bin/theseus.js', 'guest', ...args);
   const nodes = guest('node-list', 'redis', '--ports', 'api');
   assert.equal(nodes.code, 0, nodes.stderr);
   assert.equal(nodes.stdout, '10.20.0.5:31002\n');
@@ -83,14 +120,28 @@ test('inside a container: theseus guest finds a peer the subscriber registered, 
 
   // The watcher, running as the container's main process.
   await eventually(() => deltas().length === 1, 'the initial delta in the container log', 30_000);
-  assert.deepEqual(deltas()[0], { service: 'redis', added: ['10.20.0.5:31002'], removed: [], current: ['10.20.0.5:31002'] });
-  const second = endpointRecord({ service: 'redis', host: '10.20.0.6', ports: { api: { host: 31003, container: 6379, protocol: 'tcp' } } });
+  assert.deepEqual(deltas()[0], {
+    service: 'redis',
+    added: ['10.20.0.5:31002'],
+    removed: [],
+    current: ['10.20.0.5:31002'],
+  });
+  const second = endpointRecord({
+    service: 'redis',
+    host: '10.20.0.6',
+    ports: { api: { host: 31003, container: 6379, protocol: 'tcp' } },
+  });
   await putRecord(client, layout, second);
   await eventually(() => deltas().length === 2, 'the second peer in the container log', 30_000);
   assert.deepEqual(deltas()[1]!.added, ['10.20.0.6:31003']);
   await client.delete().key(layout.endpoint('default', 'redis', peer.taskId));
   await eventually(() => deltas().length === 3, 'the removal in the container log', 30_000);
-  assert.deepEqual(deltas()[2], { service: 'redis', added: [], removed: ['10.20.0.5:31002'], current: ['10.20.0.6:31003'] });
+  assert.deepEqual(deltas()[2], {
+    service: 'redis',
+    added: [],
+    removed: ['10.20.0.5:31002'],
+    current: ['10.20.0.6:31003'],
+  });
 
   // docker stop sends SIGTERM: the watcher stops cleanly.
   assert.equal(docker('stop', '-t', '10', container).code, 0);

@@ -92,13 +92,18 @@ export class EndpointWatch extends EventEmitter<EndpointWatchEvents> {
     this.watcher = undefined;
     if (watcher) {
       // A cancel waits for etcd's answer; a dead connection must not hold the stop up.
-      await Promise.race([watcher.cancel().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+      await Promise.race([
+        watcher.cancel().catch(() => undefined),
+        new Promise((resolve) => setTimeout(resolve, 1_000).unref()),
+      ]);
     }
   }
 
   private async read(): Promise<void> {
     const { services, client, layout } = this.options;
-    const snapshot = await services.readServiceEndpoints(client, layout, this.namespace, this.service, { decoded: this.decoded });
+    const snapshot = await services.readServiceEndpoints(client, layout, this.namespace, this.service, {
+      decoded: this.decoded,
+    });
     if (this.stopped) return;
     this.records.clear();
     for (const endpoint of snapshot.endpoints) this.records.set(endpoint.taskId, endpoint.record);
@@ -182,7 +187,8 @@ export class EndpointWatch extends EventEmitter<EndpointWatchEvents> {
       }
     }
     // A response without events is a progress notification, sent only once the watch has caught up.
-    if (response.events.length === 0 && BigInt(response.header.revision) > last) last = BigInt(response.header.revision);
+    if (response.events.length === 0 && BigInt(response.header.revision) > last)
+      last = BigInt(response.header.revision);
     this.revision = last;
     if (changed) this.emit('change');
   }

@@ -2,7 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Guest } from './guest.js';
-import { ContainerNotFoundError, InvalidEnvironmentError, MissingEnvironmentError, PortNotFoundError } from './errors.js';
+import {
+  ContainerNotFoundError,
+  InvalidEnvironmentError,
+  MissingEnvironmentError,
+  PortNotFoundError,
+} from './errors.js';
 import { containerInternalAddress } from './environment.js';
 import * as guestutils from './index.js';
 
@@ -42,7 +47,11 @@ test('a missing variable is a MissingEnvironmentError naming every variable that
     [() => guest.getContainerHostAddress(), /^container host address: CONTAINER_HOST_ADDRESS or HOST is not set$/],
   ];
   for (const [ask, message] of cases) {
-    assert.throws(ask, (err: unknown) => err instanceof MissingEnvironmentError && message.test(err.message) && err.code === 'ENV_MISSING');
+    assert.throws(
+      ask,
+      (err: unknown) =>
+        err instanceof MissingEnvironmentError && message.test(err.message) && err.code === 'ENV_MISSING',
+    );
   }
   assert.deepEqual(guest.getLabels(), []);
   // An empty value is as good as none.
@@ -64,16 +73,32 @@ test('getPort: a missing port is a PortNotFoundError naming the variables, unles
   assert.equal(guest.getPort('metrics', 9100), 9100);
   assert.throws(
     () => guest.getPort('metrics'),
-    (err: unknown) => err instanceof PortNotFoundError && err.port === 'metrics' && /CONTAINER_PORT_METRICS and PORT_METRICS are not set/.test(err.message),
+    (err: unknown) =>
+      err instanceof PortNotFoundError &&
+      err.port === 'metrics' &&
+      /CONTAINER_PORT_METRICS and PORT_METRICS are not set/.test(err.message),
   );
   assert.throws(() => new Guest({ env: { CONTAINER_PORT_HTTP: 'eighty' } }).getPort('http'), InvalidEnvironmentError);
-  assert.throws(() => new Guest({ env: { CONTAINER_PORT_HTTP: '70000' } }).getPort('http', 80), InvalidEnvironmentError);
+  assert.throws(
+    () => new Guest({ env: { CONTAINER_PORT_HTTP: '70000' } }).getPort('http', 80),
+    InvalidEnvironmentError,
+  );
 });
 
 test('getContainerInternalAddress prefers eth0, then any non-loopback IPv4, and errors when there is none', () => {
-  const lo = { address: '127.0.0.1', family: 'IPv4', internal: true, netmask: '255.0.0.0', mac: '00:00:00:00:00:00', cidr: null } as const;
+  const lo = {
+    address: '127.0.0.1',
+    family: 'IPv4',
+    internal: true,
+    netmask: '255.0.0.0',
+    mac: '00:00:00:00:00:00',
+    cidr: null,
+  } as const;
   const v4 = (address: string) => ({ ...lo, address, internal: false });
-  assert.equal(containerInternalAddress({ lo: [lo], docker0: [v4('172.17.0.1')], eth0: [v4('172.17.0.5')] }), '172.17.0.5');
+  assert.equal(
+    containerInternalAddress({ lo: [lo], docker0: [v4('172.17.0.1')], eth0: [v4('172.17.0.5')] }),
+    '172.17.0.5',
+  );
   assert.equal(containerInternalAddress({ lo: [lo], ens3: [v4('10.0.0.7')] }), '10.0.0.7');
   assert.throws(() => containerInternalAddress({ lo: [lo] }), /internal address/);
   assert.match(new Guest().getContainerInternalAddress(), /^\d+\.\d+\.\d+\.\d+$/);
@@ -111,11 +136,15 @@ test('importing guestutils opens no connection and does not load etcd3', async (
     const handles = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'PipeWrap');
     console.log(JSON.stringify({ handles }));
   `;
-  const result = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=source', '--input-type=module', '-e', script], {
-    encoding: 'utf8',
-    cwd: new URL('..', import.meta.url).pathname,
-    env: { ...process.env, NODE_DEBUG: 'module' },
-  });
+  const result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--conditions=source', '--input-type=module', '-e', script],
+    {
+      encoding: 'utf8',
+      cwd: new URL('..', import.meta.url).pathname,
+      env: { ...process.env, NODE_DEBUG: 'module' },
+    },
+  );
   assert.equal(result.status, 0, result.stderr);
   assert.deepEqual(JSON.parse(result.stdout.trim().split('\n').pop()!), { handles: [] });
   assert.doesNotMatch(result.stderr, /node_modules\/etcd3\//, 'etcd3 was loaded at import time');

@@ -55,17 +55,28 @@ export function containerHostAddress(env: Env): string {
 
 /** This service's label set (LABELS, comma-separated). */
 export function serviceLabels(env: Env): string[] {
-  return (env[DISCOVERY_ENV.labels] ?? '').split(',').map((l) => l.trim()).filter((l) => l.length > 0);
+  return (env[DISCOVERY_ENV.labels] ?? '')
+    .split(',')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
 }
 
 /**
  * The container's own IPv4 address: eth0's, else the first non-loopback interface's (what modern
  * maestro reads with netifaces).
  */
-export function containerInternalAddress(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): string {
-  const ipv4 = (list: NetworkInterfaceInfo[] | undefined) => list?.find((a) => a.family === 'IPv4' && !a.internal)?.address;
-  const address = ipv4(interfaces.eth0) ?? Object.values(interfaces).map(ipv4).find((a) => a !== undefined);
-  if (!address) throw new NotFoundError('internal address (no network interface with an IPv4 address other than loopback)');
+export function containerInternalAddress(
+  interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces(),
+): string {
+  const ipv4 = (list: NetworkInterfaceInfo[] | undefined) =>
+    list?.find((a) => a.family === 'IPv4' && !a.internal)?.address;
+  const address =
+    ipv4(interfaces.eth0) ??
+    Object.values(interfaces)
+      .map(ipv4)
+      .find((a) => a !== undefined);
+  if (!address)
+    throw new NotFoundError('internal address (no network interface with an IPv4 address other than loopback)');
   return address;
 }
 
@@ -94,7 +105,10 @@ export function ownPort(env: Env, name: string, fallback?: number): number {
 
 /** etcd client URLs (ETCD_ENDPOINTS, comma-separated). */
 export function etcdEndpoints(env: Env): string[] {
-  const list = (env[DISCOVERY_ENV.etcdEndpoints] ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const list = (env[DISCOVERY_ENV.etcdEndpoints] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   return list.length ? list : [...DEFAULT_ETCD_ENDPOINTS];
 }
 

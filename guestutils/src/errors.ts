@@ -27,9 +27,12 @@ export class ContainerNotFoundError extends NotFoundError {
   readonly service: string;
   readonly container: string;
   constructor(namespace: string, service: string, container: string) {
-    super(`container ${JSON.stringify(container)} of service ${JSON.stringify(service)} in environment ${JSON.stringify(namespace)}`, {
-      hint: 'the container is not running, or not registered yet',
-    });
+    super(
+      `container ${JSON.stringify(container)} of service ${JSON.stringify(service)} in environment ${JSON.stringify(namespace)}`,
+      {
+        hint: 'the container is not running, or not registered yet',
+      },
+    );
     this.service = service;
     this.container = container;
   }
@@ -53,7 +56,9 @@ export class NotEnoughNodesError extends TheseusError {
     const which = `service ${JSON.stringify(service)}${labels.length ? ` with labels ${labels.join(',')}` : ''} in environment ${JSON.stringify(namespace)}`;
     super(
       found === 0 ? 'NOT_FOUND' : 'NOT_ENOUGH_NODES',
-      found === 0 ? `${which} has no running instances` : `${which} has ${found} running instance${found === 1 ? '' : 's'}, fewer than the ${minimum} required`,
+      found === 0
+        ? `${which} has no running instances`
+        : `${which} has ${found} running instance${found === 1 ? '' : 's'}, fewer than the ${minimum} required`,
     );
     this.service = service;
     this.found = found;

@@ -40,17 +40,37 @@ export function etcdAccessFromEnv(env: Env): Contract.EtcdAccess {
     try {
       return readFileSync(path);
     } catch (err) {
-      throw new InvalidEnvironmentError(variable, path, `a readable file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new InvalidEnvironmentError(
+        variable,
+        path,
+        `a readable file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
     }
   };
   const username = value('ETCD_USERNAME');
-  const password = env.ETCD_PASSWORD ?? file('ETCD_PASSWORD_FILE')?.toString('utf8').replace(/\r?\n$/, '');
-  if (username && !password) throw new InvalidEnvironmentError('ETCD_USERNAME', username, 'usable without ETCD_PASSWORD or ETCD_PASSWORD_FILE');
+  const password =
+    env.ETCD_PASSWORD ??
+    file('ETCD_PASSWORD_FILE')
+      ?.toString('utf8')
+      .replace(/\r?\n$/, '');
+  if (username && !password)
+    throw new InvalidEnvironmentError('ETCD_USERNAME', username, 'usable without ETCD_PASSWORD or ETCD_PASSWORD_FILE');
   const caText = value('ETCD_CA');
   const cert = file('ETCD_CERT_FILE');
   const key = file('ETCD_KEY_FILE');
-  if (Boolean(cert) !== Boolean(key)) throw new InvalidEnvironmentError(cert ? 'ETCD_KEY_FILE' : 'ETCD_CERT_FILE', '', 'set: a client certificate needs ETCD_CERT_FILE and ETCD_KEY_FILE');
-  return { username, password: username ? password : undefined, ca: caText ? Buffer.from(caText) : file('ETCD_CA_FILE'), cert, key };
+  if (Boolean(cert) !== Boolean(key))
+    throw new InvalidEnvironmentError(
+      cert ? 'ETCD_KEY_FILE' : 'ETCD_CERT_FILE',
+      '',
+      'set: a client certificate needs ETCD_CERT_FILE and ETCD_KEY_FILE',
+    );
+  return {
+    username,
+    password: username ? password : undefined,
+    ca: caText ? Buffer.from(caText) : file('ETCD_CA_FILE'),
+    cert,
+    key,
+  };
 }
 
 export async function connectEtcd(options: EtcdConnectionOptions): Promise<Etcd3> {

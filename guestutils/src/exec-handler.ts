@@ -29,7 +29,11 @@ export function execHandler(command: string, env: NodeJS.ProcessEnv = process.en
       const payload = JSON.stringify(delta);
       const child = spawn('/bin/sh', ['-c', command], {
         stdio: ['pipe', 'inherit', 'pipe'],
-        env: { ...env, THESEUS_SERVICE: service, ...(payload.length <= MAX_DELTA_VARIABLE ? { THESEUS_DELTA: payload } : {}) },
+        env: {
+          ...env,
+          THESEUS_SERVICE: service,
+          ...(payload.length <= MAX_DELTA_VARIABLE ? { THESEUS_DELTA: payload } : {}),
+        },
       });
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => {
@@ -42,7 +46,10 @@ export function execHandler(command: string, env: NodeJS.ProcessEnv = process.en
       child.on('error', (err) => reject(new CommandFailedError(command, `could not start (${err.message})`, '')));
       child.on('close', (code, signal) => {
         if (code === 0) resolve();
-        else reject(new CommandFailedError(command, signal ? `was killed by ${signal}` : `exited with ${code}`, stderr.trim()));
+        else
+          reject(
+            new CommandFailedError(command, signal ? `was killed by ${signal}` : `exited with ${code}`, stderr.trim()),
+          );
       });
     });
 }

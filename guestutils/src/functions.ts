@@ -39,13 +39,20 @@ export const getContainerHostAddress = (): string => guest().getContainerHostAdd
 export const getContainerInternalAddress = (): string => guest().getContainerInternalAddress();
 export const getLabels = (): string[] => guest().getLabels();
 export const getPort = (name: string, fallback?: number): number => guest().getPort(name, fallback);
-export const getEndpoints = (service: string, query?: EndpointQuery): Promise<EndpointRecord[]> => guest().getEndpoints(service, query);
-export const getNodeList = (service: string, options?: NodeListOptions): Promise<string[]> => guest().getNodeList(service, options);
-export const getSpecificHost = (service: string, container: string): Promise<string> => guest().getSpecificHost(service, container);
+export const getEndpoints = (service: string, query?: EndpointQuery): Promise<EndpointRecord[]> =>
+  guest().getEndpoints(service, query);
+export const getNodeList = (service: string, options?: NodeListOptions): Promise<string[]> =>
+  guest().getNodeList(service, options);
+export const getSpecificHost = (service: string, container: string): Promise<string> =>
+  guest().getSpecificHost(service, container);
 export const getSpecificPort = (service: string, container: string, port: string, fallback?: number): Promise<number> =>
   guest().getSpecificPort(service, container, port, fallback);
-export const getSpecificExposedPort = (service: string, container: string, port: string, fallback?: number): Promise<number> =>
-  guest().getSpecificExposedPort(service, container, port, fallback);
+export const getSpecificExposedPort = (
+  service: string,
+  container: string,
+  port: string,
+  fallback?: number,
+): Promise<number> => guest().getSpecificExposedPort(service, container, port, fallback);
 
 // snake_case, for code ported from maestro-ng's guestutils.
 export const get_environment_name = getEnvironmentName;
@@ -65,7 +72,8 @@ export function get_node_list(
   minimum?: number,
   labels?: readonly string[],
 ): Promise<string[]> {
-  if (portsOrOptions !== undefined && !Array.isArray(portsOrOptions)) return getNodeList(service, portsOrOptions as NodeListOptions);
+  if (portsOrOptions !== undefined && !Array.isArray(portsOrOptions))
+    return getNodeList(service, portsOrOptions as NodeListOptions);
   return getNodeList(service, {
     ...(portsOrOptions ? { ports: portsOrOptions as readonly string[] } : {}),
     ...(minimum !== undefined ? { minimum } : {}),

@@ -18,31 +18,54 @@ const env = { ENVIRONMENT_NAME: 'default', ETCD_ENDPOINTS: etcdUrl, THESEUS_ETCD
 const redisA = endpointRecord({
   service: 'redis',
   host: '10.0.0.5',
-  ports: { api: { host: 31002, container: 6379, protocol: 'tcp' }, metrics: { host: 31003, container: 9121, protocol: 'tcp' } },
+  ports: {
+    api: { host: 31002, container: 6379, protocol: 'tcp' },
+    metrics: { host: 31003, container: 9121, protocol: 'tcp' },
+  },
 });
 const redisB = endpointRecord({
   service: 'redis',
   host: '10.0.0.6',
   labels: ['prod'],
-  ports: { api: { host: 31010, container: 6379, protocol: 'tcp' }, metrics: { host: 31011, container: 9121, protocol: 'tcp' } },
+  ports: {
+    api: { host: 31010, container: 6379, protocol: 'tcp' },
+    metrics: { host: 31011, container: 9121, protocol: 'tcp' },
+  },
 });
 const redisC = endpointRecord({
   service: 'redis',
   host: '10.0.0.7',
   labels: ['blue', 'prod'],
-  ports: { api: { host: 31020, container: 6379, protocol: 'tcp' }, metrics: { host: 31021, container: 9121, protocol: 'tcp' } },
+  ports: {
+    api: { host: 31020, container: 6379, protocol: 'tcp' },
+    metrics: { host: 31021, container: 9121, protocol: 'tcp' },
+  },
 });
-const sick = endpointRecord({ service: 'redis', host: '10.0.0.8', healthy: false, ports: { api: { host: 31030, container: 6379, protocol: 'tcp' } } });
+const sick = endpointRecord({
+  service: 'redis',
+  host: '10.0.0.8',
+  healthy: false,
+  ports: { api: { host: 31030, container: 6379, protocol: 'tcp' } },
+});
 // Host networking: no container port; container network: no host port.
-const hostNet = endpointRecord({ service: 'proxy', host: '10.0.0.9', ports: { http: { host: 31100, container: null, protocol: 'tcp' } } });
-const bridgeOnly = endpointRecord({ service: 'proxy', host: '10.0.0.10', ports: { http: { host: null, container: 80, protocol: 'tcp' } } });
+const hostNet = endpointRecord({
+  service: 'proxy',
+  host: '10.0.0.9',
+  ports: { http: { host: 31100, container: null, protocol: 'tcp' } },
+});
+const bridgeOnly = endpointRecord({
+  service: 'proxy',
+  host: '10.0.0.10',
+  ports: { http: { host: null, container: 80, protocol: 'tcp' } },
+});
 const otherNamespace = endpointRecord({ service: 'redis', namespace: 'staging', host: '10.9.9.9' });
 
 const byHost = (records: EndpointRecord[]) => [...records].sort((a, b) => (a.taskId < b.taskId ? -1 : 1));
 const node = (r: EndpointRecord, ...ports: string[]) => [r.host, ...ports.map((p) => r.ports[p]!.host)].join(':');
 
 before(async () => {
-  for (const record of [redisA, redisB, redisC, sick, hostNet, bridgeOnly, otherNamespace]) await putRecord(client, layout, record);
+  for (const record of [redisA, redisB, redisC, sick, hostNet, bridgeOnly, otherNamespace])
+    await putRecord(client, layout, record);
 });
 after(async () => {
   await client.delete().prefix(prefix + '/');
@@ -70,10 +93,22 @@ test('getNodeList answers host:port of every healthy instance, in task-id order,
   const ranges = countRanges(etcd);
   const nodes = await guest.getNodeList('redis', { ports: ['api'] });
   assert.equal(ranges.count, 1);
-  assert.deepEqual(nodes, byHost([redisA, redisB, redisC]).map((r) => node(r, 'api')));
-  assert.deepEqual(await guest.getNodeList('redis', { ports: ['api', 'metrics'] }), byHost([redisA, redisB, redisC]).map((r) => node(r, 'api', 'metrics')));
-  assert.deepEqual(await guest.getNodeList('redis'), byHost([redisA, redisB, redisC]).map((r) => r.host));
-  assert.deepEqual(await guest.getNodeList('redis', { ports: ['api'], includeUnhealthy: true }), byHost([redisA, redisB, redisC, sick]).map((r) => node(r, 'api')));
+  assert.deepEqual(
+    nodes,
+    byHost([redisA, redisB, redisC]).map((r) => node(r, 'api')),
+  );
+  assert.deepEqual(
+    await guest.getNodeList('redis', { ports: ['api', 'metrics'] }),
+    byHost([redisA, redisB, redisC]).map((r) => node(r, 'api', 'metrics')),
+  );
+  assert.deepEqual(
+    await guest.getNodeList('redis'),
+    byHost([redisA, redisB, redisC]).map((r) => r.host),
+  );
+  assert.deepEqual(
+    await guest.getNodeList('redis', { ports: ['api'], includeUnhealthy: true }),
+    byHost([redisA, redisB, redisC, sick]).map((r) => node(r, 'api')),
+  );
   // Namespaces do not mix.
   const staging = new Guest({ env: { ...env, ENVIRONMENT_NAME: 'staging' } });
   t.after(() => staging.close());
@@ -83,10 +118,20 @@ test('getNodeList answers host:port of every healthy instance, in task-id order,
 test('getNodeList filters by labels: an instance matches when it has every label asked for', async (t) => {
   const guest = new Guest({ env });
   t.after(() => guest.close());
-  assert.deepEqual(await guest.getNodeList('redis', { labels: ['prod'] }), byHost([redisB, redisC]).map((r) => r.host));
+  assert.deepEqual(
+    await guest.getNodeList('redis', { labels: ['prod'] }),
+    byHost([redisB, redisC]).map((r) => r.host),
+  );
   assert.deepEqual(await guest.getNodeList('redis', { labels: ['prod', 'blue'] }), [redisC.host]);
-  await assert.rejects(guest.getNodeList('redis', { labels: ['green'] }), (err: unknown) => err instanceof NotEnoughNodesError && /with labels green .*has no running instances/.test(err.message));
-  assert.deepEqual((await guest.getEndpoints('redis', { labels: ['blue'] })).map((r) => r.taskId), [redisC.taskId]);
+  await assert.rejects(
+    guest.getNodeList('redis', { labels: ['green'] }),
+    (err: unknown) =>
+      err instanceof NotEnoughNodesError && /with labels green .*has no running instances/.test(err.message),
+  );
+  assert.deepEqual(
+    (await guest.getEndpoints('redis', { labels: ['blue'] })).map((r) => r.taskId),
+    [redisC.taskId],
+  );
 });
 
 test('getNodeList: fewer instances than minimum, or an unknown service, is a NotEnoughNodesError; minimum 0 allows none', async (t) => {
@@ -94,9 +139,18 @@ test('getNodeList: fewer instances than minimum, or an unknown service, is a Not
   t.after(() => guest.close());
   await assert.rejects(
     guest.getNodeList('redis', { minimum: 4 }),
-    (err: unknown) => err instanceof NotEnoughNodesError && err.found === 3 && err.minimum === 4 && /has 3 running instances, fewer than the 4 required/.test(err.message),
+    (err: unknown) =>
+      err instanceof NotEnoughNodesError &&
+      err.found === 3 &&
+      err.minimum === 4 &&
+      /has 3 running instances, fewer than the 4 required/.test(err.message),
   );
-  await assert.rejects(guest.getNodeList('memcached'), (err: unknown) => err instanceof NotEnoughNodesError && /service "memcached" in environment "default" has no running instances/.test(err.message));
+  await assert.rejects(
+    guest.getNodeList('memcached'),
+    (err: unknown) =>
+      err instanceof NotEnoughNodesError &&
+      /service "memcached" in environment "default" has no running instances/.test(err.message),
+  );
   assert.deepEqual(await guest.getNodeList('memcached', { minimum: 0 }), []);
   await assert.rejects(guest.getNodeList('redis', { minimum: -1 }), RangeError);
 });
@@ -106,9 +160,16 @@ test('getNodeList: a port an instance does not have is a PortNotFoundError namin
   t.after(() => guest.close());
   await assert.rejects(
     guest.getNodeList('redis', { ports: ['admin'] }),
-    (err: unknown) => err instanceof PortNotFoundError && err.port === 'admin' && err.message.includes(byHost([redisA, redisB, redisC])[0]!.taskId) && /it has api, metrics/.test(err.message),
+    (err: unknown) =>
+      err instanceof PortNotFoundError &&
+      err.port === 'admin' &&
+      err.message.includes(byHost([redisA, redisB, redisC])[0]!.taskId) &&
+      /it has api, metrics/.test(err.message),
   );
-  await assert.rejects(guest.getNodeList('proxy', { ports: ['http'] }), (err: unknown) => err instanceof PortNotFoundError && /no host port/.test(err.message));
+  await assert.rejects(
+    guest.getNodeList('proxy', { ports: ['http'] }),
+    (err: unknown) => err instanceof PortNotFoundError && /no host port/.test(err.message),
+  );
 });
 
 test('getSpecificHost / getSpecificPort / getSpecificExposedPort answer one container, ports as numbers', async (t) => {
@@ -128,7 +189,11 @@ test('getSpecific*: a missing container or port is a typed error naming it, unle
   const missing = 'theseus_default_redis.instance-gone._app.1';
   await assert.rejects(
     guest.getSpecificHost('redis', missing),
-    (err: unknown) => err instanceof ContainerNotFoundError && err.container === missing && err.code === 'NOT_FOUND' && err.message.includes('of service "redis" in environment "default"'),
+    (err: unknown) =>
+      err instanceof ContainerNotFoundError &&
+      err.container === missing &&
+      err.code === 'NOT_FOUND' &&
+      err.message.includes('of service "redis" in environment "default"'),
   );
   await assert.rejects(guest.getSpecificPort('redis', missing, 'api'), ContainerNotFoundError);
   await assert.rejects(guest.getSpecificExposedPort('redis', missing, 'api'), ContainerNotFoundError);
@@ -136,12 +201,18 @@ test('getSpecific*: a missing container or port is a typed error naming it, unle
   assert.equal(await guest.getSpecificPort('redis', missing, 'api', 6379), 6379);
   assert.equal(await guest.getSpecificExposedPort('redis', missing, 'api', 6379), 6379);
 
-  await assert.rejects(guest.getSpecificPort('redis', redisA.taskId, 'admin'), (err: unknown) => err instanceof PortNotFoundError && err.port === 'admin');
+  await assert.rejects(
+    guest.getSpecificPort('redis', redisA.taskId, 'admin'),
+    (err: unknown) => err instanceof PortNotFoundError && err.port === 'admin',
+  );
   await assert.rejects(guest.getSpecificExposedPort('redis', redisA.taskId, 'admin'), PortNotFoundError);
   assert.equal(await guest.getSpecificPort('redis', redisA.taskId, 'admin', 7000), 7000);
   assert.equal(await guest.getSpecificExposedPort('redis', redisA.taskId, 'admin', 7000), 7000);
   // No host port (container network only).
-  await assert.rejects(guest.getSpecificPort('proxy', bridgeOnly.taskId, 'http'), (err: unknown) => err instanceof PortNotFoundError && /no host port/.test(err.message));
+  await assert.rejects(
+    guest.getSpecificPort('proxy', bridgeOnly.taskId, 'http'),
+    (err: unknown) => err instanceof PortNotFoundError && /no host port/.test(err.message),
+  );
   assert.equal(await guest.getSpecificPort('proxy', bridgeOnly.taskId, 'http', 8000), 8000);
 });
 
@@ -163,13 +234,19 @@ test('invalid names are refused before any etcd call', async (t) => {
   const guest = new Guest({ env });
   t.after(() => guest.close());
   await assert.rejects(guest.getNodeList('Redis'), /invalid service "Redis": must be lower-case/);
-  await assert.rejects(new Guest({ env: { ...env, ENVIRONMENT_NAME: 'a/b' } }).getNodeList('redis'), /invalid namespace/);
+  await assert.rejects(
+    new Guest({ env: { ...env, ENVIRONMENT_NAME: 'a/b' } }).getNodeList('redis'),
+    /invalid namespace/,
+  );
 });
 
 test('with etcd unreachable a question fails with a recoverable EtcdUnavailableError, not a hang', async (t) => {
   const guest = new Guest({ env: { ...env, ETCD_ENDPOINTS: 'http://127.0.0.1:1' }, timeoutMs: 1_000 });
   t.after(() => guest.close());
-  await assert.rejects(guest.getNodeList('redis'), (err: unknown) => err instanceof EtcdUnavailableError && err.recoverable);
+  await assert.rejects(
+    guest.getNodeList('redis'),
+    (err: unknown) => err instanceof EtcdUnavailableError && err.recoverable,
+  );
 });
 
 test('cache: answers come from memory after the first read and follow changes through the watch', async (t) => {
@@ -180,18 +257,33 @@ test('cache: answers come from memory after the first read and follow changes th
     etcd.close();
   });
   const ranges = countRanges(etcd);
-  assert.deepEqual(await guest.getNodeList('redis'), byHost([redisA, redisB, redisC]).map((r) => r.host));
+  assert.deepEqual(
+    await guest.getNodeList('redis'),
+    byHost([redisA, redisB, redisC]).map((r) => r.host),
+  );
   assert.equal(await guest.getSpecificPort('redis', redisA.taskId, 'api'), 31002);
   for (let i = 0; i < 5; i++) await guest.getNodeList('redis', { ports: ['api'] });
   assert.equal(ranges.count, 1, 'only the first question reads etcd');
 
   const added = endpointRecord({ service: 'redis', host: '10.0.0.50' });
   await putRecord(client, layout, added);
-  await eventually(async () => (await guest.getNodeList('redis')).includes('10.0.0.50'), 'the cache to see the new instance');
-  await putRecord(client, layout, { ...redisA, ports: { ...redisA.ports, api: { host: 32000, container: 6379, protocol: 'tcp' } } });
-  await eventually(async () => (await guest.getSpecificPort('redis', redisA.taskId, 'api')) === 32000, 'the cache to see the new port');
+  await eventually(
+    async () => (await guest.getNodeList('redis')).includes('10.0.0.50'),
+    'the cache to see the new instance',
+  );
+  await putRecord(client, layout, {
+    ...redisA,
+    ports: { ...redisA.ports, api: { host: 32000, container: 6379, protocol: 'tcp' } },
+  });
+  await eventually(
+    async () => (await guest.getSpecificPort('redis', redisA.taskId, 'api')) === 32000,
+    'the cache to see the new port',
+  );
   await deleteRecord(client, layout, added);
-  await eventually(async () => !(await guest.getNodeList('redis')).includes('10.0.0.50'), 'the cache to drop the instance');
+  await eventually(
+    async () => !(await guest.getNodeList('redis')).includes('10.0.0.50'),
+    'the cache to drop the instance',
+  );
   await putRecord(client, layout, redisA);
   assert.equal(ranges.count, 1);
 });
@@ -199,8 +291,13 @@ test('cache: answers come from memory after the first read and follow changes th
 test('configureGuest({ cache: true }) switches the module functions to the cache; the positional get_node_list still works', async (t) => {
   t.after(() => guestutils.closeGuest());
   await guestutils.configureGuest({ env, cache: true });
-  assert.deepEqual(await guestutils.get_node_list('redis', ['api'], 1, ['prod']), byHost([redisB, redisC]).map((r) => node(r, 'api')));
-  assert.deepEqual(await guestutils.get_node_list('redis', { ports: ['api'], labels: ['blue'] }), [node(redisC, 'api')]);
+  assert.deepEqual(
+    await guestutils.get_node_list('redis', ['api'], 1, ['prod']),
+    byHost([redisB, redisC]).map((r) => node(r, 'api')),
+  );
+  assert.deepEqual(await guestutils.get_node_list('redis', { ports: ['api'], labels: ['blue'] }), [
+    node(redisC, 'api'),
+  ]);
   await assert.rejects(guestutils.get_node_list('redis', [], 9), NotEnoughNodesError);
   assert.equal(await guestutils.get_specific_host('redis', redisC.taskId), '10.0.0.7');
   assert.equal(await guestutils.get_specific_port('redis', redisC.taskId, 'metrics'), 31021);

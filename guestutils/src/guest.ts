@@ -114,15 +114,19 @@ export class Guest {
   async getEndpoints(service: string, query: EndpointQuery = {}): Promise<EndpointRecord[]> {
     const [registry, records] = await this.serviceRecords(service);
     const labels = query.labels ?? [];
-    return records.filter((r) => registry.services.labelsMatch(r.labels, labels) && (query.includeUnhealthy || r.healthy !== false));
+    return records.filter(
+      (r) => registry.services.labelsMatch(r.labels, labels) && (query.includeUnhealthy || r.healthy !== false),
+    );
   }
 
   /** `host[:port...]` of each running instance of `service`, with the host ports of `options.ports`. */
   async getNodeList(service: string, options: NodeListOptions = {}): Promise<string[]> {
     const minimum = options.minimum ?? 1;
-    if (!Number.isInteger(minimum) || minimum < 0) throw new RangeError(`minimum must be a whole number >= 0, got ${minimum}`);
+    if (!Number.isInteger(minimum) || minimum < 0)
+      throw new RangeError(`minimum must be a whole number >= 0, got ${minimum}`);
     const records = await this.getEndpoints(service, options);
-    if (records.length < minimum) throw new NotEnoughNodesError(this.getEnvironmentName(), service, records.length, minimum, options.labels ?? []);
+    if (records.length < minimum)
+      throw new NotEnoughNodesError(this.getEnvironmentName(), service, records.length, minimum, options.labels ?? []);
     const ports = options.ports ?? [];
     return records.map((record) => [record.host, ...ports.map((port) => hostPort(record, port))].join(':'));
   }
@@ -156,7 +160,11 @@ export class Guest {
     const exposed = mapping?.container ?? mapping?.host ?? undefined;
     if (exposed != null) return exposed;
     if (fallback !== undefined) return fallback;
-    throw new PortNotFoundError(port, describe(record), mapping ? 'it has neither a container nor a host port' : undefined);
+    throw new PortNotFoundError(
+      port,
+      describe(record),
+      mapping ? 'it has neither a container nor a host port' : undefined,
+    );
   }
 
   /** Stops the cache's watches and closes the etcd client (unless it was given). */
@@ -179,7 +187,11 @@ export class Guest {
       const layout = new services.EtcdLayout(this.options.prefix ?? etcdPrefix(this.env));
       const client =
         this.options.client ??
-        (await connectEtcd({ endpoints: this.options.endpoints ?? etcdEndpoints(this.env), env: this.env, ...(this.options.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {}) }));
+        (await connectEtcd({
+          endpoints: this.options.endpoints ?? etcdEndpoints(this.env),
+          env: this.env,
+          ...(this.options.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {}),
+        }));
       return { client, services, layout, decoded: new services.DecodedEndpoints() };
     })();
     return this.registry;
@@ -189,8 +201,15 @@ export class Guest {
     const registry = await this.connect();
     const namespace = this.getEnvironmentName();
     if (this.options.cache) return [registry, sortedRecords((await this.watch(registry, namespace, service)).current)];
-    const snapshot = await registry.services.readServiceEndpoints(registry.client, registry.layout, namespace, service, { decoded: registry.decoded });
-    for (const invalid of snapshot.invalid) this.reportInvalid(invalid.key, registry.services.describeError(invalid.error));
+    const snapshot = await registry.services.readServiceEndpoints(
+      registry.client,
+      registry.layout,
+      namespace,
+      service,
+      { decoded: registry.decoded },
+    );
+    for (const invalid of snapshot.invalid)
+      this.reportInvalid(invalid.key, registry.services.describeError(invalid.error));
     return [registry, snapshot.endpoints.map((e) => e.record)];
   }
 
@@ -199,15 +218,24 @@ export class Guest {
     const namespace = this.getEnvironmentName();
     if (this.options.cache) return (await this.watch(registry, namespace, service)).current.get(container);
     if (!container || container.includes('/')) return undefined;
-    return (await registry.services.readEndpoint(registry.client, registry.layout, namespace, service, container))?.record;
+    return (await registry.services.readEndpoint(registry.client, registry.layout, namespace, service, container))
+      ?.record;
   }
 
   private watch(registry: Registry, namespace: string, service: string): Promise<EndpointWatch> {
     const key = `${namespace}/${service}`;
     let watch = this.watches.get(key);
     if (!watch) {
-      const created = new EndpointWatch({ client: registry.client, services: registry.services, layout: registry.layout, namespace, service });
-      created.on('invalid', (invalid) => this.reportInvalid(invalid.key, registry.services.describeError(invalid.error)));
+      const created = new EndpointWatch({
+        client: registry.client,
+        services: registry.services,
+        layout: registry.layout,
+        namespace,
+        service,
+      });
+      created.on('invalid', (invalid) =>
+        this.reportInvalid(invalid.key, registry.services.describeError(invalid.error)),
+      );
       watch = created.start().then(() => created);
       this.watches.set(key, watch);
       // A failed first read is the caller's error; the next question tries again.
@@ -231,7 +259,8 @@ function describe(record: EndpointRecord): string {
 
 function hostPort(record: EndpointRecord, port: string): number {
   const mapping = record.ports[port];
-  if (!mapping) throw new PortNotFoundError(port, describe(record), `it has ${Object.keys(record.ports).join(', ') || 'no ports'}`);
+  if (!mapping)
+    throw new PortNotFoundError(port, describe(record), `it has ${Object.keys(record.ports).join(', ') || 'no ports'}`);
   if (mapping.host === null) throw new PortNotFoundError(port, describe(record), 'it has no host port');
   return mapping.host;
 }

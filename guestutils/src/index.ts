@@ -29,8 +29,23 @@ export {
   get_specific_exposed_port,
 } from './functions.js';
 export { Guest, type GuestOptions, type NodeListOptions, type EndpointQuery } from './guest.js';
-export { watchServices, parseWatchList, type ServiceWatcher, type ServiceChangeHandler, type ServiceChangeModule, type WatchServicesOptions, type WatchStatus, type WatchLog } from './watcher.js';
+export {
+  watchServices,
+  parseWatchList,
+  type ServiceWatcher,
+  type ServiceChangeHandler,
+  type ServiceChangeModule,
+  type WatchServicesOptions,
+  type WatchStatus,
+  type WatchLog,
+} from './watcher.js';
 export { EndpointWatch, type EndpointWatchOptions } from './endpoint-watch.js';
 export { diffEndpoints, type EndpointDelta, type EndpointChange } from './delta.js';
-export { ContainerNotFoundError, InvalidEnvironmentError, MissingEnvironmentError, NotEnoughNodesError, PortNotFoundError } from './errors.js';
+export {
+  ContainerNotFoundError,
+  InvalidEnvironmentError,
+  MissingEnvironmentError,
+  NotEnoughNodesError,
+  PortNotFoundError,
+} from './errors.js';
 export type { EndpointRecord, EndpointPort } from '@theseus/contract';

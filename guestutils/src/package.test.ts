@@ -20,10 +20,27 @@ const layout = new EtcdLayout(prefix);
 const client = new Etcd3({ hosts: etcdUrl });
 const project = mkdtempSync(join(tmpdir(), 'guestutils-user-'));
 
-const web1 = endpointRecord({ service: 'web', host: '10.1.0.1', ports: { http: { host: 31080, container: 80, protocol: 'tcp' } }, healthy: true });
-const web2 = endpointRecord({ service: 'web', host: '10.1.0.2', ports: { http: { host: 31081, container: 80, protocol: 'tcp' } }, healthy: true });
-const sick = endpointRecord({ service: 'web', host: '10.1.0.3', ports: { http: { host: 31082, container: 80, protocol: 'tcp' } }, healthy: false });
-const expected = [web1, web2].sort((x, y) => (x.taskId < y.taskId ? -1 : 1)).map((r) => `${r.host}:${r.ports.http!.host}`);
+const web1 = endpointRecord({
+  service: 'web',
+  host: '10.1.0.1',
+  ports: { http: { host: 31080, container: 80, protocol: 'tcp' } },
+  healthy: true,
+});
+const web2 = endpointRecord({
+  service: 'web',
+  host: '10.1.0.2',
+  ports: { http: { host: 31081, container: 80, protocol: 'tcp' } },
+  healthy: true,
+});
+const sick = endpointRecord({
+  service: 'web',
+  host: '10.1.0.3',
+  ports: { http: { host: 31082, container: 80, protocol: 'tcp' } },
+  healthy: false,
+});
+const expected = [web1, web2]
+  .sort((x, y) => (x.taskId < y.taskId ? -1 : 1))
+  .map((r) => `${r.host}:${r.ports.http!.host}`);
 
 let tarball = '';
 
@@ -34,14 +51,25 @@ function runInProject(file: string, source: string) {
     cwd: project,
     encoding: 'utf8',
     timeout: 30_000,
-    env: { PATH: process.env.PATH ?? '', ETCD_ENDPOINTS: etcdUrl, THESEUS_ETCD_PREFIX: prefix, ENVIRONMENT_NAME: 'default' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      ETCD_ENDPOINTS: etcdUrl,
+      THESEUS_ETCD_PREFIX: prefix,
+      ENVIRONMENT_NAME: 'default',
+    },
   });
 }
 
 before(async () => {
   tarball = execFileSync(process.execPath, [packScript, '--out', project], { encoding: 'utf8' }).trim();
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'user-app', version: '1.0.0', private: true, type: 'module' }));
-  execFileSync('npm', ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd: project, stdio: ['ignore', 'ignore', 'inherit'] });
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'user-app', version: '1.0.0', private: true, type: 'module' }),
+  );
+  execFileSync('npm', ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], {
+    cwd: project,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   for (const record of [web1, web2, sick]) await putRecord(client, layout, record);
 });
 
@@ -54,7 +82,10 @@ after(async () => {
 test('the installed package holds the library and its contract, and nothing else of the repository', () => {
   const installed = join(project, 'node_modules', '@theseus');
   assert.deepEqual(readdirSync(installed).sort(), ['guestutils']);
-  assert.ok(existsSync(join(installed, 'guestutils', 'node_modules', '@theseus', 'contract', 'dist', 'index.js')), 'the contract is bundled');
+  assert.ok(
+    existsSync(join(installed, 'guestutils', 'node_modules', '@theseus', 'contract', 'dist', 'index.js')),
+    'the contract is bundled',
+  );
   assert.ok(!existsSync(join(installed, 'guestutils', 'dist', 'cli.js')), 'the monorepo command is not shipped');
   assert.ok(existsSync(join(project, 'node_modules', 'etcd3', 'package.json')), 'etcd3 is installed as a dependency');
 });
@@ -86,15 +117,26 @@ test('the package carries its types: a TypeScript user type-checks against them'
     join(project, 'typed.ts'),
     "import { getNodeList, type EndpointDelta, type EndpointRecord } from '@theseus/guestutils';\n" +
       "const nodes: Promise<string[]> = getNodeList('web', { ports: ['http'], minimum: 1 });\n" +
-      "const host = (r: EndpointRecord): string => r.host;\n" +
+      'const host = (r: EndpointRecord): string => r.host;\n' +
       'const count = (d: EndpointDelta): number => d.current.length;\n' +
       'export { nodes, host, count };\n' +
-      "// @ts-expect-error ports are names, not numbers\n" +
+      '// @ts-expect-error ports are names, not numbers\n' +
       "getNodeList('web', { ports: [80] });\n",
   );
   writeFileSync(
     join(project, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: false, types: [] }, files: ['typed.ts'] }),
+    JSON.stringify({
+      compilerOptions: {
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        target: 'ES2022',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        types: [],
+      },
+      files: ['typed.ts'],
+    }),
   );
   const check = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(check.status, 0, check.stdout + check.stderr);

@@ -77,7 +77,10 @@ test('etcd unreachable at start: the watcher keeps trying, then reports what is 
   proxy.cut();
   const { log, recording, watcher } = start(layout);
   t.after(() => watcher.stop());
-  await eventually(() => log.lines.some((l) => l.message === 'cannot read the service from etcd yet, retrying'), 'a retry');
+  await eventually(
+    () => log.lines.some((l) => l.message === 'cannot read the service from etcd yet, retrying'),
+    'a retry',
+  );
   assert.equal(recording.calls.length, 0);
   proxy.restore();
   await watcher.ready;
@@ -111,11 +114,23 @@ test('after an etcd restart the watch resumes from the revision after the last o
   assert.ok(!log.lines.some((l) => l.message === 'service read again'), 'resumed by replay, not by re-reading');
 
   const after = deltas(recording.calls.slice(before));
-  assert.deepEqual(after.flatMap((d) => d.added), [c]);
-  assert.deepEqual(after.flatMap((d) => d.changed), [{ before: a, after: aMoved }]);
-  assert.deepEqual(after.flatMap((d) => d.removed), [b]);
+  assert.deepEqual(
+    after.flatMap((d) => d.added),
+    [c],
+  );
+  assert.deepEqual(
+    after.flatMap((d) => d.changed),
+    [{ before: a, after: aMoved }],
+  );
+  assert.deepEqual(
+    after.flatMap((d) => d.removed),
+    [b],
+  );
   const view = replay(deltas(recording.calls));
-  assert.deepEqual([...view.keys()].sort().map((id) => view.get(id)), truth.endpoints.map((e) => e.record));
+  assert.deepEqual(
+    [...view.keys()].sort().map((id) => view.get(id)),
+    truth.endpoints.map((e) => e.record),
+  );
 });
 
 test('connected straight to etcd (no proxy), a killed and restarted etcd is followed without a miss or a repeat', async (t) => {
@@ -135,10 +150,19 @@ test('connected straight to etcd (no proxy), a killed and restarted etcd is foll
   await deleteRecord(direct, layout, a);
   const truth = await settled(watcher, layout, recording.calls);
   assert.equal(log.lines.find((l) => l.message === 'watch resumed')?.meta.fromRevision, String(BigInt(seen) + 1n));
-  assert.deepEqual(recording.calls.slice(1).flatMap((c) => c.delta.added), [b]);
-  assert.deepEqual(recording.calls.slice(1).flatMap((c) => c.delta.removed), [a]);
+  assert.deepEqual(
+    recording.calls.slice(1).flatMap((c) => c.delta.added),
+    [b],
+  );
+  assert.deepEqual(
+    recording.calls.slice(1).flatMap((c) => c.delta.removed),
+    [a],
+  );
   const view = replay(deltas(recording.calls));
-  assert.deepEqual([...view.keys()].sort().map((id) => view.get(id)), truth.endpoints.map((e) => e.record));
+  assert.deepEqual(
+    [...view.keys()].sort().map((id) => view.get(id)),
+    truth.endpoints.map((e) => e.record),
+  );
 });
 
 test('when the revision to resume from was compacted, the watcher reads the service again and reports the difference', async (t) => {
@@ -154,14 +178,29 @@ test('when the revision to resume from was compacted, the watcher reads the serv
   proxy.restore();
 
   const truth = await settled(watcher, layout, recording.calls);
-  assert.ok(log.lines.some((l) => l.level === 'warn' && l.message.startsWith('etcd canceled the watch')), 'the cancel is logged');
+  assert.ok(
+    log.lines.some((l) => l.level === 'warn' && l.message.startsWith('etcd canceled the watch')),
+    'the cancel is logged',
+  );
   assert.ok(log.lines.some((l) => l.message === 'service read again'));
   const after = deltas(recording.calls.slice(before));
-  assert.deepEqual(after.flatMap((d) => d.added), [c]);
-  assert.deepEqual(after.flatMap((d) => d.removed), [a]);
-  assert.deepEqual(after.flatMap((d) => d.changed), [{ before: b, after: bMoved }]);
+  assert.deepEqual(
+    after.flatMap((d) => d.added),
+    [c],
+  );
+  assert.deepEqual(
+    after.flatMap((d) => d.removed),
+    [a],
+  );
+  assert.deepEqual(
+    after.flatMap((d) => d.changed),
+    [{ before: b, after: bMoved }],
+  );
   const view = replay(deltas(recording.calls));
-  assert.deepEqual([...view.keys()].sort().map((id) => view.get(id)), truth.endpoints.map((e) => e.record));
+  assert.deepEqual(
+    [...view.keys()].sort().map((id) => view.get(id)),
+    truth.endpoints.map((e) => e.record),
+  );
 
   // And it keeps watching from the re-read revision.
   const d = endpointRecord({ service: 'redis', host: '10.0.1.4' });
@@ -174,8 +213,18 @@ test('while etcd is unreachable the cache answers what it last knew, and catches
   const layout = new EtcdLayout(`/test-${randomUUID().slice(0, 8)}`);
   const a = endpointRecord({ service: 'redis', host: '10.0.3.1' });
   await putRecord(direct, layout, a);
-  const cached = new Guest({ env: { ENVIRONMENT_NAME: 'default' }, endpoints: [proxy.endpoint], prefix: layout.prefix, cache: true });
-  const uncached = new Guest({ env: { ENVIRONMENT_NAME: 'default' }, endpoints: [proxy.endpoint], prefix: layout.prefix, timeoutMs: 1_000 });
+  const cached = new Guest({
+    env: { ENVIRONMENT_NAME: 'default' },
+    endpoints: [proxy.endpoint],
+    prefix: layout.prefix,
+    cache: true,
+  });
+  const uncached = new Guest({
+    env: { ENVIRONMENT_NAME: 'default' },
+    endpoints: [proxy.endpoint],
+    prefix: layout.prefix,
+    timeoutMs: 1_000,
+  });
   t.after(() => Promise.all([cached.close(), uncached.close()]));
   assert.deepEqual(await cached.getNodeList('redis'), ['10.0.3.1']);
   proxy.cut();

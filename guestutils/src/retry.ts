@@ -31,14 +31,19 @@ export function retryDelay(policy: RetryPolicy, failures: number): number {
  * streams included) and back watch reconnects off up to 30 s. cockatiel loads with etcd3, on first use.
  */
 export async function etcdFaultHandling(): Promise<NonNullable<IOptions['faultHandling']>> {
-  const [{ circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry }, { isRecoverableError }] = await Promise.all([
-    import('cockatiel'),
-    import('etcd3'),
-  ]);
+  const [{ circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry }, { isRecoverableError }] =
+    await Promise.all([import('cockatiel'), import('etcd3')]);
   const { initialMs, maxMs } = WATCH_RETRY.etcd;
   return {
-    host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: initialMs * 5, breaker: new ConsecutiveBreaker(3) }),
-    global: retry(handleWhen(isRecoverableError), { maxAttempts: 2, backoff: new ExponentialBackoff({ initialDelay: initialMs / 2, maxDelay: initialMs * 2.5 }) }),
+    host: () =>
+      circuitBreaker(handleWhen(isRecoverableError), {
+        halfOpenAfter: initialMs * 5,
+        breaker: new ConsecutiveBreaker(3),
+      }),
+    global: retry(handleWhen(isRecoverableError), {
+      maxAttempts: 2,
+      backoff: new ExponentialBackoff({ initialDelay: initialMs / 2, maxDelay: initialMs * 2.5 }),
+    }),
     // etcd3 calls next() on it for each first delay, so its type says IBackoff where a factory is meant.
     watchBackoff: new ExponentialBackoff({ initialDelay: initialMs, maxDelay: maxMs }).next(),
   };

@@ -39,7 +39,10 @@ async function fileIn(path: string): Promise<string> {
 }
 
 function jsonLines(text: string): any[] {
-  return text.split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l));
+  return text
+    .split('\n')
+    .filter((l) => l.trim().startsWith('{'))
+    .map((l) => JSON.parse(l));
 }
 
 before(async () => {
@@ -48,10 +51,22 @@ before(async () => {
   await putRecord(client, layout, web2);
   const gateway = bridgeGateway();
   const created = await docker(
-    'create', '--label', label,
-    '-e', `ETCD_ENDPOINTS=http://${gateway}:${etcdPort}`, '-e', `THESEUS_ETCD_PREFIX=${prefix}`, '-e', 'ENVIRONMENT_NAME=default',
-    '-e', 'CONTAINER_PORT_HTTP=8080', '-e', 'HOST=10.9.9.9',
-    'theseus/busybox:local', 'sleep', '600',
+    'create',
+    '--label',
+    label,
+    '-e',
+    `ETCD_ENDPOINTS=http://${gateway}:${etcdPort}`,
+    '-e',
+    `THESEUS_ETCD_PREFIX=${prefix}`,
+    '-e',
+    'ENVIRONMENT_NAME=default',
+    '-e',
+    'CONTAINER_PORT_HTTP=8080',
+    '-e',
+    'HOST=10.9.9.9',
+    'theseus/busybox:local',
+    'sleep',
+    '600',
   );
   assert.equal(created.code, 0, created.stderr);
   container = created.stdout.trim();
@@ -75,12 +90,23 @@ test('the image has no Node and no shared libraries: the program needs nothing t
 test('node-list, port and host answer inside the busybox container', async () => {
   const nodes = await docker('exec', container, 'theseus-guest', 'node-list', 'web', '--ports', 'http');
   assert.equal(nodes.code, 0, nodes.stderr);
-  assert.equal(nodes.stdout, sorted(web1, web2).map((r) => `${r.host}:${r.ports.http!.host}\n`).join(''));
+  assert.equal(
+    nodes.stdout,
+    sorted(web1, web2)
+      .map((r) => `${r.host}:${r.ports.http!.host}\n`)
+      .join(''),
+  );
   const json = await docker('exec', container, 'theseus-guest', 'get_node_list', 'web', '--json');
-  assert.deepEqual(JSON.parse(json.stdout), sorted(web1, web2).map((r) => r.host));
+  assert.deepEqual(
+    JSON.parse(json.stdout),
+    sorted(web1, web2).map((r) => r.host),
+  );
   assert.equal((await docker('exec', container, 'theseus-guest', 'port', 'http')).stdout, '8080\n');
   assert.equal((await docker('exec', container, 'theseus-guest', 'host')).stdout, '10.9.9.9\n');
-  assert.equal((await docker('exec', container, 'theseus-guest', 'specific-port', 'web', web1.taskId, 'http')).stdout, '31001\n');
+  assert.equal(
+    (await docker('exec', container, 'theseus-guest', 'specific-port', 'web', web1.taskId, 'http')).stdout,
+    '31001\n',
+  );
 });
 
 test('a question without an answer exits 1 naming what is missing; misuse exits 2', async () => {
@@ -90,7 +116,10 @@ test('a question without an answer exits 1 naming what is missing; misuse exits 
   const port = await docker('exec', container, 'theseus-guest', 'port', 'admin');
   assert.equal(port.code, 1);
   assert.match(port.stderr, /CONTAINER_PORT_ADMIN and PORT_ADMIN are not set/);
-  assert.equal((await docker('exec', container, 'theseus-guest', 'port', 'admin', '--default', '9000')).stdout, '9000\n');
+  assert.equal(
+    (await docker('exec', container, 'theseus-guest', 'port', 'admin', '--default', '9000')).stdout,
+    '9000\n',
+  );
   const misuse = await docker('exec', container, 'theseus-guest', 'node-list', 'web', '--minimum', 'two');
   assert.equal(misuse.code, 2);
   assert.match(misuse.stderr, /--minimum must be a whole number, got "two"/);
@@ -101,18 +130,29 @@ test('watch prints the running instances, then each change, as delta JSON lines'
   assert.equal((await sh('theseus-guest watch web >/tmp/watch.out 2>/tmp/watch.err &')).code, 0);
   await eventually(async () => jsonLines(await fileIn('/tmp/watch.out')).length >= 1, 'the initial delta', 20_000);
   const [initial] = jsonLines(await fileIn('/tmp/watch.out'));
-  assert.deepEqual(initial.added.map((r: { taskId: string }) => r.taskId), sorted(web1, web2).map((r) => r.taskId));
+  assert.deepEqual(
+    initial.added.map((r: { taskId: string }) => r.taskId),
+    sorted(web1, web2).map((r) => r.taskId),
+  );
   assert.deepEqual(initial.current, sorted(web1, web2));
 
   const web3 = endpointRecord({ service: 'web', host: '10.2.0.3', ports: http(31003), healthy: true });
   await putRecord(client, layout, web3);
-  await eventually(async () => jsonLines(await fileIn('/tmp/watch.out')).length >= 2, 'the delta of a new instance', 20_000);
+  await eventually(
+    async () => jsonLines(await fileIn('/tmp/watch.out')).length >= 2,
+    'the delta of a new instance',
+    20_000,
+  );
   const added = jsonLines(await fileIn('/tmp/watch.out'))[1];
   assert.deepEqual(added.added, [web3]);
   assert.deepEqual(added.removed, []);
 
   await deleteRecord(client, layout, web3);
-  await eventually(async () => jsonLines(await fileIn('/tmp/watch.out')).length >= 3, 'the delta of a removed instance', 20_000);
+  await eventually(
+    async () => jsonLines(await fileIn('/tmp/watch.out')).length >= 3,
+    'the delta of a removed instance',
+    20_000,
+  );
   const removed = jsonLines(await fileIn('/tmp/watch.out'))[2];
   assert.deepEqual(removed.removed, [web3]);
   assert.deepEqual(removed.added, []);
@@ -136,23 +176,42 @@ test('--exec runs a command per change with the delta on stdin and in THESEUS_DE
     ].join('\n'),
   );
   assert.equal((await docker('cp', script, `${container}:/tmp/on-change.sh`)).code, 0);
-  assert.equal((await sh("chmod +x /tmp/on-change.sh; theseus-guest watch web --coalesce-ms 0 --exec /tmp/on-change.sh >/dev/null 2>/tmp/exec.err &")).code, 0);
+  assert.equal(
+    (
+      await sh(
+        'chmod +x /tmp/on-change.sh; theseus-guest watch web --coalesce-ms 0 --exec /tmp/on-change.sh >/dev/null 2>/tmp/exec.err &',
+      )
+    ).code,
+    0,
+  );
   await eventually(async () => jsonLines(await fileIn('/tmp/exec.log')).length >= 1, 'the first run', 20_000);
 
   // A burst while a run is in progress: runs follow one another, never overlap.
-  const burst = [1, 2, 3].map((n) => endpointRecord({ service: 'web', host: `10.3.0.${n}`, ports: http(32000 + n), healthy: true }));
+  const burst = [1, 2, 3].map((n) =>
+    endpointRecord({ service: 'web', host: `10.3.0.${n}`, ports: http(32000 + n), healthy: true }),
+  );
   for (const record of burst) await putRecord(client, layout, record);
-  await eventually(async () => {
-    const seen = jsonLines(await fileIn('/tmp/exec.log')).flatMap((d) => d.added.map((r: { taskId: string }) => r.taskId));
-    return burst.every((r) => seen.includes(r.taskId));
-  }, 'every instance of the burst', 20_000);
+  await eventually(
+    async () => {
+      const seen = jsonLines(await fileIn('/tmp/exec.log')).flatMap((d) =>
+        d.added.map((r: { taskId: string }) => r.taskId),
+      );
+      return burst.every((r) => seen.includes(r.taskId));
+    },
+    'every instance of the burst',
+    20_000,
+  );
 
   // The next run fails; its change comes again, merged with the one after.
   const runs = jsonLines(await fileIn('/tmp/exec.log')).length;
   await sh('touch /tmp/fail');
   const late1 = endpointRecord({ service: 'web', host: '10.4.0.1', ports: http(33001), healthy: true });
   await putRecord(client, layout, late1);
-  await eventually(async () => (await fileIn('/tmp/exec.err')).includes('the command failed'), 'the failure to be logged', 20_000);
+  await eventually(
+    async () => (await fileIn('/tmp/exec.err')).includes('the command failed'),
+    'the failure to be logged',
+    20_000,
+  );
   assert.equal(jsonLines(await fileIn('/tmp/exec.log')).length, runs, 'the failed run wrote nothing');
   const late2 = endpointRecord({ service: 'web', host: '10.4.0.2', ports: http(33002), healthy: true });
   await putRecord(client, layout, late2);
@@ -186,21 +245,33 @@ test('--template renders healthy endpoints atomically, checks first, keeps the o
   );
   assert.equal(started.code, 0);
   await eventually(async () => (await fileIn('/tmp/upstreams.conf')) !== '', 'the first render', 20_000);
-  assert.equal(await fileIn('/tmp/upstreams.conf'), `server ${api1.taskId} 10.5.0.1:34001\n`, 'the unhealthy instance is left out');
+  assert.equal(
+    await fileIn('/tmp/upstreams.conf'),
+    `server ${api1.taskId} 10.5.0.1:34001\n`,
+    'the unhealthy instance is left out',
+  );
   // The first reload failed; it is run again without any further change.
   await eventually(async () => (await fileIn('/tmp/reloads')) === 'reloaded\n', 'the retried reload', 20_000);
   assert.ok(jsonLines(await fileIn('/tmp/render.err')).some((l) => l.message.startsWith('reload failed')));
 
   // Health turning good brings the instance in (and reloads once more).
   await putRecord(client, layout, { ...sick, healthy: true });
-  await eventually(async () => (await fileIn('/tmp/upstreams.conf')).includes('10.5.0.2:34002'), 'the healed instance', 20_000);
+  await eventually(
+    async () => (await fileIn('/tmp/upstreams.conf')).includes('10.5.0.2:34002'),
+    'the healed instance',
+    20_000,
+  );
   await eventually(async () => (await fileIn('/tmp/reloads')) === 'reloaded\nreloaded\n', 'the second reload', 20_000);
 
   // A render the check rejects (no server left) leaves the old file in place; no temporary file remains.
   const before = await fileIn('/tmp/upstreams.conf');
   await deleteRecord(client, layout, api1);
   await deleteRecord(client, layout, sick);
-  await eventually(async () => (await fileIn('/tmp/render.err')).includes('the check rejected'), 'the check to reject', 20_000);
+  await eventually(
+    async () => (await fileIn('/tmp/render.err')).includes('the check rejected'),
+    'the check to reject',
+    20_000,
+  );
   assert.equal(await fileIn('/tmp/upstreams.conf'), before);
   assert.equal((await sh('ls -a /tmp | grep -c "^\\.upstreams.conf"')).stdout.trim(), '0');
   assert.equal(await fileIn('/tmp/reloads'), 'reloaded\nreloaded\n', 'no reload without a new file');

@@ -19,9 +19,19 @@ const layout = new EtcdLayout(prefix);
 const client = new Etcd3({ hosts: etcdUrl });
 const dir = mkdtempSync(join(tmpdir(), 'watch-actions-'));
 const clean = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => !/^(MARATHON_|ETCD_|REDIS_|THESEUS_|LOG_|WATCH|CONTAINER_|ENVIRONMENT_NAME|SERVICE_NAME|HOST$|PORT)/.test(k)),
+  Object.entries(process.env).filter(
+    ([k]) =>
+      !/^(MARATHON_|ETCD_|REDIS_|THESEUS_|LOG_|WATCH|CONTAINER_|ENVIRONMENT_NAME|SERVICE_NAME|HOST$|PORT)/.test(k),
+  ),
 ) as Record<string, string>;
-const env = { ...clean, ETCD_ENDPOINTS: etcdUrl, THESEUS_ETCD_PREFIX: prefix, ENVIRONMENT_NAME: 'default', LOG_FORMAT: 'json', WATCHES: 'cache' };
+const env = {
+  ...clean,
+  ETCD_ENDPOINTS: etcdUrl,
+  THESEUS_ETCD_PREFIX: prefix,
+  ENVIRONMENT_NAME: 'default',
+  LOG_FORMAT: 'json',
+  WATCHES: 'cache',
+};
 
 after(async () => {
   await client.delete().prefix(prefix + '/');
@@ -54,17 +64,36 @@ test('--exec runs the command per change with the delta on stdin and in THESEUS_
   const a = endpointRecord({ service: 'cache', host: '10.6.0.1' });
   await putRecord(client, layout, a);
   const watcher = start(['--exec', script, '--coalesce-ms', '20']);
-  const deltas = () => read(log).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { service: string; added: { host: string }[] });
+  const deltas = () =>
+    read(log)
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { service: string; added: { host: string }[] });
   try {
-    await eventually(() => deltas().length === 1 || watcher.output.stderr.includes('"level":"error"'), 'the initial run', 20_000);
-    assert.deepEqual(deltas()[0]!.added.map((r) => r.host), ['10.6.0.1'], watcher.output.stderr);
+    await eventually(
+      () => deltas().length === 1 || watcher.output.stderr.includes('"level":"error"'),
+      'the initial run',
+      20_000,
+    );
+    assert.deepEqual(
+      deltas()[0]!.added.map((r) => r.host),
+      ['10.6.0.1'],
+      watcher.output.stderr,
+    );
 
     writeFileSync(fail, '');
     await putRecord(client, layout, endpointRecord({ service: 'cache', host: '10.6.0.2' }));
-    await eventually(() => watcher.output.stderr.includes('serviceChange failed'), 'the failed run to be logged', 20_000);
+    await eventually(
+      () => watcher.output.stderr.includes('serviceChange failed'),
+      'the failed run to be logged',
+      20_000,
+    );
     assert.match(watcher.output.stderr, /"level":"error".*serviceChange failed.*exited with 4: refused by the test/);
     await eventually(() => deltas().length === 2, 'the change delivered again', 20_000);
-    assert.deepEqual(deltas()[1]!.added.map((r) => r.host), ['10.6.0.2']);
+    assert.deepEqual(
+      deltas()[1]!.added.map((r) => r.host),
+      ['10.6.0.2'],
+    );
     assert.doesNotMatch(read(log), /ENV-DIFFERS/);
   } finally {
     watcher.child.kill('SIGTERM');
@@ -79,16 +108,26 @@ test('--template is rendered by theseus-guest with the same settings; conflictin
   writeFileSync(template, '{{range healthy (service "cache")}}{{.Host}}\n{{end}}');
   const watcher = start(['--template', template, '--out', out, '--reload', `touch ${join(dir, 'reloaded')}`]);
   try {
-    await eventually(() => read(out) === '10.6.0.1\n10.6.0.2\n' || read(out) === '10.6.0.2\n10.6.0.1\n', 'the rendered file', 20_000);
+    await eventually(
+      () => read(out) === '10.6.0.1\n10.6.0.2\n' || read(out) === '10.6.0.2\n10.6.0.1\n',
+      'the rendered file',
+      20_000,
+    );
     await eventually(() => existsSync(join(dir, 'reloaded')), 'the reload', 20_000);
   } finally {
     watcher.child.kill('SIGTERM');
   }
   assert.equal(await watcher.exited, 0, watcher.output.stderr);
 
-  const both = spawnSync(process.execPath, [bin, 'watch', '--exec', 'true', '--template', template, '--out', out], { env, encoding: 'utf8' });
+  const both = spawnSync(process.execPath, [bin, 'watch', '--exec', 'true', '--template', template, '--out', out], {
+    env,
+    encoding: 'utf8',
+  });
   assert.equal(both.status, 1);
-  assert.equal(both.stderr, 'theseus watch: --exec, --template: these are different ways to act on a change: use one\n');
+  assert.equal(
+    both.stderr,
+    'theseus watch: --exec, --template: these are different ways to act on a change: use one\n',
+  );
   const noOut = spawnSync(process.execPath, [bin, 'watch', '--template', template], { env, encoding: 'utf8' });
   assert.equal(noOut.stderr, 'theseus watch: --template: needs --out <file>\n');
 });

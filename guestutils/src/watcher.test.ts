@@ -24,13 +24,22 @@ function setUp(options: Partial<WatchServicesOptions> = {}) {
   const log = memoryLog();
   const recording = recordingHandler();
   const start = (services: string[] = ['redis']): ServiceWatcher =>
-    watchServices(services, recording.handler, { env: { ENVIRONMENT_NAME: 'default', ETCD_ENDPOINTS: etcdUrl }, prefix, coalesceMs: 20, logger: log, ...options });
+    watchServices(services, recording.handler, {
+      env: { ENVIRONMENT_NAME: 'default', ETCD_ENDPOINTS: etcdUrl },
+      prefix,
+      coalesceMs: 20,
+      logger: log,
+      ...options,
+    });
   return { layout, log, recording, start };
 }
 
 /** Waits until the watcher's view has reached etcd revision `revision` for every watched service. */
 function caughtUp(watcher: ServiceWatcher, revision: string) {
-  return eventually(() => watcher.status().every((s) => BigInt(s.revision) >= BigInt(revision)), `the watcher to reach revision ${revision}`);
+  return eventually(
+    () => watcher.status().every((s) => BigInt(s.revision) >= BigInt(revision)),
+    `the watcher to reach revision ${revision}`,
+  );
 }
 
 test('at start the handler gets the instances already running as added; then each add, change and remove exactly', async (t) => {
@@ -82,7 +91,10 @@ test('a rewrite that changes only updatedAt, and writes to other services, never
   await putRecord(client, layout, sentinel);
   await eventually(() => recording.calls.length >= 1, 'the sentinel');
   // A barrier under the watched prefix that is itself no change: once applied, everything before it was.
-  await caughtUp(watcher, await putRecord(client, layout, { ...sentinel, updatedAt: new Date(Date.now() + 2000).toISOString() }));
+  await caughtUp(
+    watcher,
+    await putRecord(client, layout, { ...sentinel, updatedAt: new Date(Date.now() + 2000).toISOString() }),
+  );
   assert.equal(recording.calls.length, 1);
   assert.deepEqual(recording.calls[0]!.delta.added, [sentinel]);
   assert.deepEqual(recording.calls[0]!.delta.changed, []);
@@ -128,7 +140,9 @@ test('a burst of writes within the window reaches the handler as fewer calls tha
   // One transaction: a single revision, so certainly one window.
   await client
     .if(layout.serviceEndpoints('default', 'redis') + 'nothing', 'Create', '==', 0)
-    .then(...records.map((r) => client.put(layout.endpoint('default', 'redis', r.taskId)).value(encodeEndpointRecord(r))))
+    .then(
+      ...records.map((r) => client.put(layout.endpoint('default', 'redis', r.taskId)).value(encodeEndpointRecord(r))),
+    )
     .commit();
   await eventually(() => recording.calls.length === 1, 'one call');
   assert.equal(recording.calls[0]!.delta.added.length, 20);
@@ -137,7 +151,13 @@ test('a burst of writes within the window reaches the handler as fewer calls tha
   await eventually(() => recording.calls.reduce((n, c) => n + c.delta.removed.length, 0) === 10, 'the removals');
   assert.ok(recording.calls.length < 11, `${recording.calls.length} calls for 1 + 10 writes`);
   const view = replay(recording.calls.map((c) => c.delta));
-  assert.deepEqual([...view.keys()].sort(), records.slice(10).map((r) => r.taskId).sort());
+  assert.deepEqual(
+    [...view.keys()].sort(),
+    records
+      .slice(10)
+      .map((r) => r.taskId)
+      .sort(),
+  );
 });
 
 test('with labels, only instances carrying them count: one leaving the label set is removed', async (t) => {
@@ -170,8 +190,20 @@ test('each watched service gets its own calls, named by the bare service name', 
   await putRecord(client, layout, w);
   await eventually(() => recording.calls.length === 2, 'two calls');
   const byService = new Map(recording.calls.map((c) => [c.service, c.delta.added.map((x) => x.taskId)]));
-  assert.deepEqual(byService, new Map([['redis', [r.taskId]], ['web', [w.taskId]]]));
-  assert.deepEqual(watcher.status().map((s) => [s.service, s.instances, s.connected]), [['redis', 1, true], ['web', 1, true]]);
+  assert.deepEqual(
+    byService,
+    new Map([
+      ['redis', [r.taskId]],
+      ['web', [w.taskId]],
+    ]),
+  );
+  assert.deepEqual(
+    watcher.status().map((s) => [s.service, s.instances, s.connected]),
+    [
+      ['redis', 1, true],
+      ['web', 1, true],
+    ],
+  );
 });
 
 test('a handler that throws is logged with its stack, gets the same changes again, and later changes still arrive', async (t) => {
@@ -186,7 +218,14 @@ test('a handler that throws is logged with its stack, gets the same changes agai
         if (throws-- > 0) throw new Error('render failed');
       },
     },
-    { env: { ENVIRONMENT_NAME: 'default', ETCD_ENDPOINTS: etcdUrl }, prefix: layout.prefix, coalesceMs: 20, retryFailedMs: 50, reportInitial: false, logger: log },
+    {
+      env: { ENVIRONMENT_NAME: 'default', ETCD_ENDPOINTS: etcdUrl },
+      prefix: layout.prefix,
+      coalesceMs: 20,
+      retryFailedMs: 50,
+      reportInitial: false,
+      logger: log,
+    },
   );
   t.after(() => watcher.stop());
   await watcher.ready;
@@ -214,7 +253,14 @@ test('an async handler that rejects is treated the same; with retryFailedMs 0 th
       await new Promise((resolve) => setTimeout(resolve, 5));
       throw new TypeError('boom');
     },
-    { env: { ENVIRONMENT_NAME: 'default', ETCD_ENDPOINTS: etcdUrl }, prefix: layout.prefix, coalesceMs: 20, retryFailedMs: 0, reportInitial: false, logger: log },
+    {
+      env: { ENVIRONMENT_NAME: 'default', ETCD_ENDPOINTS: etcdUrl },
+      prefix: layout.prefix,
+      coalesceMs: 20,
+      retryFailedMs: 0,
+      reportInitial: false,
+      logger: log,
+    },
   );
   t.after(() => watcher.stop());
   await watcher.ready;
@@ -223,7 +269,10 @@ test('an async handler that rejects is treated the same; with retryFailedMs 0 th
   await putRecord(client, layout, endpointRecord({ service: 'redis', host: '10.0.6.2' }));
   await eventually(() => log.lines.filter((l) => l.level === 'error').length === 2, 'the second failure');
   assert.deepEqual(calls, [['10.0.6.1'], ['10.0.6.2']]);
-  assert.deepEqual(log.lines.filter((l) => l.level === 'error').map((l) => l.meta.error), ['boom', 'boom']);
+  assert.deepEqual(
+    log.lines.filter((l) => l.level === 'error').map((l) => l.meta.error),
+    ['boom', 'boom'],
+  );
 });
 
 test('a record that does not decode is logged and never handed to the handler', async (t) => {
@@ -262,8 +311,17 @@ test('stop() waits for the call in progress and no call starts after it', async 
 
 test('no service, a bad name or no ENVIRONMENT_NAME is a clear error at once, not a silent loop', () => {
   const noop = () => undefined;
-  assert.throws(() => watchServices([], noop), (err: unknown) => err instanceof ConfigError && /^services: names no service to watch$/.test(err.message));
+  assert.throws(
+    () => watchServices([], noop),
+    (err: unknown) => err instanceof ConfigError && /^services: names no service to watch$/.test(err.message),
+  );
   assert.throws(() => watchServices(' , ', noop), ConfigError);
-  assert.throws(() => watchServices(['Redis'], noop), (err: unknown) => err instanceof ConfigError && /invalid service "Redis"/.test(err.message));
-  assert.throws(() => watchServices(['redis'], noop, { env: {} }), (err: unknown) => err instanceof MissingEnvironmentError && /ENVIRONMENT_NAME/.test(err.message));
+  assert.throws(
+    () => watchServices(['Redis'], noop),
+    (err: unknown) => err instanceof ConfigError && /invalid service "Redis"/.test(err.message),
+  );
+  assert.throws(
+    () => watchServices(['redis'], noop, { env: {} }),
+    (err: unknown) => err instanceof MissingEnvironmentError && /ENVIRONMENT_NAME/.test(err.message),
+  );
 });

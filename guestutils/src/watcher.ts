@@ -28,7 +28,9 @@ const stderrLog: WatchLog = {
 };
 
 function writeLog(level: string, message: string, meta: Record<string, unknown> = {}): void {
-  process.stderr.write(JSON.stringify({ level, message, component: 'watch', ...meta, timestamp: new Date().toISOString() }) + '\n');
+  process.stderr.write(
+    JSON.stringify({ level, message, component: 'watch', ...meta, timestamp: new Date().toISOString() }) + '\n',
+  );
 }
 
 export type ServiceChangeHandler = (service: string, delta: EndpointDelta) => unknown;
@@ -92,8 +94,11 @@ export interface ServiceWatcher {
 
 /** Parses a WATCHES-style list; an empty list or a bad name is a ConfigError naming `setting`. */
 export function parseWatchList(value: string | readonly string[] | undefined, setting = 'WATCHES'): string[] {
-  const list = (typeof value === 'string' ? value.split(',') : [...(value ?? [])]).map((s) => s.trim()).filter((s) => s.length > 0);
-  if (list.length === 0) throw new ConfigError(setting, 'names no service to watch', `set ${setting}=service1,service2`);
+  const list = (typeof value === 'string' ? value.split(',') : [...(value ?? [])])
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (list.length === 0)
+    throw new ConfigError(setting, 'names no service to watch', `set ${setting}=service1,service2`);
   for (const service of list) {
     try {
       assertName('service', service);
@@ -110,7 +115,8 @@ export function watchServices(
   options: WatchServicesOptions = {},
 ): ServiceWatcher {
   const names = parseWatchList(services, 'services');
-  const call: ServiceChangeHandler = typeof handler === 'function' ? handler : (service, delta) => handler.serviceChange(service, delta);
+  const call: ServiceChangeHandler =
+    typeof handler === 'function' ? handler : (service, delta) => handler.serviceChange(service, delta);
   const env = options.env ?? process.env;
   const namespace = options.namespace ?? environmentName(env);
   const runners: ServiceRunner[] = [];
@@ -148,7 +154,9 @@ export function watchServices(
     );
   })();
   // Whoever does not wait for `ready` must not get an unhandled rejection.
-  ready.catch((err: unknown) => logger?.error('the watcher could not start', { error: err instanceof Error ? err.message : String(err) }));
+  ready.catch((err: unknown) =>
+    logger?.error('the watcher could not start', { error: err instanceof Error ? err.message : String(err) }),
+  );
 
   return {
     ready,
@@ -162,7 +170,11 @@ export function watchServices(
 }
 
 function reconnectPolicy(options: WatchServicesOptions): RetryPolicy {
-  return { ...WATCH_RETRY.etcd, initialMs: options.retryDelayMs ?? WATCH_RETRY.etcd.initialMs, maxMs: options.maxRetryDelayMs ?? WATCH_RETRY.etcd.maxMs };
+  return {
+    ...WATCH_RETRY.etcd,
+    initialMs: options.retryDelayMs ?? WATCH_RETRY.etcd.initialMs,
+    maxMs: options.maxRetryDelayMs ?? WATCH_RETRY.etcd.maxMs,
+  };
 }
 
 /** One service: its watch, the state last handed to the handler, and the one call in flight. */
@@ -195,12 +207,20 @@ class ServiceRunner {
     watch.on('watching', ({ fromRevision, resumed }) => {
       if (resumed) logger.info('watch resumed', { service, fromRevision });
     });
-    watch.on('disconnected', (err) => logger.warn('etcd unreachable, retrying', { service, revision: watch.lastRevision, error: err.message }));
+    watch.on('disconnected', (err) =>
+      logger.warn('etcd unreachable, retrying', { service, revision: watch.lastRevision, error: err.message }),
+    );
     watch.on('canceled', (err) =>
-      logger.warn('etcd canceled the watch (revision compacted?), reading the service again', { service, revision: watch.lastRevision, error: err.message }),
+      logger.warn('etcd canceled the watch (revision compacted?), reading the service again', {
+        service,
+        revision: watch.lastRevision,
+        error: err.message,
+      }),
     );
     watch.on('resynced', ({ revision }) => logger.info('service read again', { service, revision }));
-    watch.on('invalid', ({ key, error }) => logger.warn('skipping an endpoint record that does not decode', { service, key, error: error.message }));
+    watch.on('invalid', ({ key, error }) =>
+      logger.warn('skipping an endpoint record that does not decode', { service, key, error: error.message }),
+    );
   }
 
   /** Reads and watches the service, retrying the first read until etcd answers or `isStopped()`. */
@@ -209,11 +229,20 @@ class ServiceRunner {
       try {
         await this.watch.start();
         if (this.options.reportInitial === false) this.reported = this.view();
-        this.logger.info('watching', { service: this.watch.service, namespace: this.watch.namespace, instances: this.watch.current.size, revision: this.watch.lastRevision });
+        this.logger.info('watching', {
+          service: this.watch.service,
+          namespace: this.watch.namespace,
+          instances: this.watch.current.size,
+          revision: this.watch.lastRevision,
+        });
         return;
       } catch (err) {
         const delay = retryDelay(this.reconnectPolicy, attempt + 1);
-        this.logger.warn('cannot read the service from etcd yet, retrying', { service: this.watch.service, error: (err as Error).message, retryInMs: delay });
+        this.logger.warn('cannot read the service from etcd yet, retrying', {
+          service: this.watch.service,
+          error: (err as Error).message,
+          retryInMs: delay,
+        });
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
@@ -254,7 +283,13 @@ class ServiceRunner {
     const diff = diffEndpoints(this.reported, current, this.same);
     if (isEmptyDelta(diff)) return;
     const service = this.watch.service;
-    const delta: EndpointDelta = { namespace: this.watch.namespace, service, ...diff, current: sortedRecords(current), revision: this.watch.lastRevision };
+    const delta: EndpointDelta = {
+      namespace: this.watch.namespace,
+      service,
+      ...diff,
+      current: sortedRecords(current),
+      revision: this.watch.lastRevision,
+    };
     let failed = false;
     this.running = (async () => {
       try {

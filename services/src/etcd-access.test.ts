@@ -50,9 +50,13 @@ before(async () => {
   tls = TlsFiles.create();
   etcd = await EtcdProcess.start('127.0.0.1', { tls: { ...tls.server, clientCa: tls.ca } });
   const connect = (asRoot: boolean) => client(asRoot ? { username: 'root', password: ROOT_PASSWORD } : {});
-  assert.deepEqual(await applyEtcdRbac(connect, { prefix: PREFIX, rootPassword: ROOT_PASSWORD, users: USERS }), { authWasEnabled: false });
+  assert.deepEqual(await applyEtcdRbac(connect, { prefix: PREFIX, rootPassword: ROOT_PASSWORD, users: USERS }), {
+    authWasEnabled: false,
+  });
   // again: nothing to do, and no error
-  assert.deepEqual(await applyEtcdRbac(connect, { prefix: PREFIX, rootPassword: ROOT_PASSWORD, users: USERS }), { authWasEnabled: true });
+  assert.deepEqual(await applyEtcdRbac(connect, { prefix: PREFIX, rootPassword: ROOT_PASSWORD, users: USERS }), {
+    authWasEnabled: true,
+  });
 });
 
 after(async () => {
@@ -85,13 +89,20 @@ test('the container and deployer users read endpoint records and can change none
     assert.deepEqual(Object.keys(await reader.getAll().prefix(layout.allEndpoints()).strings()), [KEY]);
     assert.ok((await refused(reader.put(KEY).value('{"forged":true}').exec())) instanceof EtcdPermissionDeniedError);
     assert.ok((await refused(reader.delete().key(KEY).exec())) instanceof EtcdPermissionDeniedError);
-    assert.ok((await refused(reader.put(`${layout.election('subscriber')}/x`).value('me').exec())) instanceof EtcdPermissionDeniedError);
+    assert.ok(
+      (await refused(
+        reader
+          .put(`${layout.election('subscriber')}/x`)
+          .value('me')
+          .exec(),
+      )) instanceof EtcdPermissionDeniedError,
+    );
     assert.ok((await refused(reader.get('/elsewhere').string())) instanceof EtcdPermissionDeniedError);
   }
   assert.equal(await as('subscriber').get(KEY).string(), '{"v":1}');
 });
 
-test('a client certificate alone authenticates as its common name, with that user\'s rights', async () => {
+test("a client certificate alone authenticates as its common name, with that user's rights", async () => {
   const byCert = client({ cn: USERS.container.name });
   assert.deepEqual(Object.keys(await byCert.getAll().prefix(layout.allEndpoints()).strings()), [KEY]);
   assert.ok((await refused(byCert.put(KEY).value('{}').exec())) instanceof EtcdPermissionDeniedError);
@@ -105,12 +116,22 @@ test('refused: no user, a wrong password, a certificate from another CA, no clie
   const foreign = createEtcdClient({
     endpoints: [etcd.endpoint],
     timeoutMs: 2000,
-    access: { ca: readFileSync(tls.ca), cert: readFileSync(other.cert), key: readFileSync(other.key), username: USERS.subscriber.name, password: USERS.subscriber.password },
+    access: {
+      ca: readFileSync(tls.ca),
+      cert: readFileSync(other.cert),
+      key: readFileSync(other.key),
+      username: USERS.subscriber.name,
+      password: USERS.subscriber.password,
+    },
   });
   opened.push(foreign);
   await refused(foreign.put(KEY).value('{"forged":true}').exec());
 
-  const noCert = createEtcdClient({ endpoints: [etcd.endpoint], timeoutMs: 2000, access: { ca: readFileSync(tls.ca), ...USERS.subscriber } });
+  const noCert = createEtcdClient({
+    endpoints: [etcd.endpoint],
+    timeoutMs: 2000,
+    access: { ca: readFileSync(tls.ca), ...USERS.subscriber },
+  });
   opened.push(noCert);
   await refused(noCert.get(KEY).string());
   assert.equal(await as('subscriber').get(KEY).string(), '{"v":1}');
@@ -121,6 +142,14 @@ test('readEtcdAccess reads the files the settings name; an unreadable one names 
   const access = readEtcdAccess({ username: USERS.container.name, passwordFile, caFile: tls.ca });
   assert.equal(access.password, USERS.container.password);
   assert.equal(access.ca?.toString(), readFileSync(tls.ca, 'utf8'));
-  assert.throws(() => readEtcdAccess({ caFile: `${tls.dir}/missing.crt` }), (err: unknown) => err instanceof ConfigError && /^ETCD_CA_FILE \(etcd\.caFile\): cannot read .*missing\.crt: ENOENT/.test(err.message));
-  assert.throws(() => readEtcdAccess({ username: 'u', passwordFile: tls.file('empty', '') }), (err: unknown) => err instanceof ConfigError && /ETCD_PASSWORD_FILE.*is empty/.test(err.message));
+  assert.throws(
+    () => readEtcdAccess({ caFile: `${tls.dir}/missing.crt` }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      /^ETCD_CA_FILE \(etcd\.caFile\): cannot read .*missing\.crt: ENOENT/.test(err.message),
+  );
+  assert.throws(
+    () => readEtcdAccess({ username: 'u', passwordFile: tls.file('empty', '') }),
+    (err: unknown) => err instanceof ConfigError && /ETCD_PASSWORD_FILE.*is empty/.test(err.message),
+  );
 });

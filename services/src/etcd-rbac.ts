@@ -9,7 +9,15 @@
  * `applyEtcdRbac` makes etcd match this and turns authentication on; running it again changes
  * nothing but passwords that were changed.
  */
-import { Election, Etcd3, EtcdPermissionDeniedError, EtcdRoleNotFoundError, EtcdUserNotFoundError, Range, type IPermissionRequest } from 'etcd3';
+import {
+  Election,
+  Etcd3,
+  EtcdPermissionDeniedError,
+  EtcdRoleNotFoundError,
+  EtcdUserNotFoundError,
+  Range,
+  type IPermissionRequest,
+} from 'etcd3';
 import { EtcdLayout } from './endpoints/keys.js';
 
 export type EtcdParty = 'subscriber' | 'deployer' | 'container';
@@ -49,7 +57,10 @@ export function partyPermissions(prefix: string): Record<EtcdParty, IPermissionR
  * Creates the roles and users (or brings their permissions and passwords up to date) and enables
  * authentication. `connect` opens a client, as root once authentication is on.
  */
-export async function applyEtcdRbac(connect: (asRoot: boolean) => Etcd3, options: EtcdRbacOptions): Promise<{ authWasEnabled: boolean }> {
+export async function applyEtcdRbac(
+  connect: (asRoot: boolean) => Etcd3,
+  options: EtcdRbacOptions,
+): Promise<{ authWasEnabled: boolean }> {
   let client = connect(false);
   let authWasEnabled = false;
   try {
@@ -57,7 +68,12 @@ export async function applyEtcdRbac(connect: (asRoot: boolean) => Etcd3, options
       await client.getRoles();
     } catch (err) {
       // Authentication is on: refused as nobody (or as a client certificate's unknown name).
-      if (!(err instanceof EtcdPermissionDeniedError || err instanceof EtcdUserNotFoundError || /user name is empty/.test((err as Error).message))) throw err;
+      if (!(
+        err instanceof EtcdPermissionDeniedError ||
+        err instanceof EtcdUserNotFoundError ||
+        /user name is empty/.test((err as Error).message)
+      ))
+        throw err;
       client.close();
       client = connect(true);
       authWasEnabled = true;
@@ -75,7 +91,13 @@ export async function applyEtcdRbac(connect: (asRoot: boolean) => Etcd3, options
   }
 }
 
-async function ensureUser(client: Etcd3, name: string, password: string, role: string, permissions: IPermissionRequest[]): Promise<void> {
+async function ensureUser(
+  client: Etcd3,
+  name: string,
+  password: string,
+  role: string,
+  permissions: IPermissionRequest[],
+): Promise<void> {
   try {
     await client.role(role).permissions();
   } catch (err) {

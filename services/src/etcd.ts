@@ -1,6 +1,10 @@
 /** The etcd client every part uses (the contract's, with the etcd retry policy), and the credential files settings name. */
 import type { Etcd3 } from 'etcd3';
-import { createEtcdClient as createContractEtcdClient, type EtcdAccess, type EtcdClientOptions } from '@theseus/contract/etcd-client';
+import {
+  createEtcdClient as createContractEtcdClient,
+  type EtcdAccess,
+  type EtcdClientOptions,
+} from '@theseus/contract/etcd-client';
 import { readSecretFile, readSettingFile } from './config/secret-file.js';
 import { ENV_SETTINGS } from './config/settings.js';
 import { ETCD_GRPC_RECONNECT, etcdFaultHandling } from './retry.js';
@@ -28,8 +32,12 @@ function settingName(setting: string): string {
  * Reads the credential files the settings name; an unreadable or empty file is a ConfigError
  * naming the setting (by `where`, default: its variable and path).
  */
-export function readEtcdAccess(settings: EtcdAccessSettings, where: (setting: keyof EtcdAccessSettings) => string = settingName): EtcdAccess {
-  const read = (setting: keyof EtcdAccessSettings) => (settings[setting] ? readSettingFile(settings[setting], where(setting)) : undefined);
+export function readEtcdAccess(
+  settings: EtcdAccessSettings,
+  where: (setting: keyof EtcdAccessSettings) => string = settingName,
+): EtcdAccess {
+  const read = (setting: keyof EtcdAccessSettings) =>
+    settings[setting] ? readSettingFile(settings[setting], where(setting)) : undefined;
   const password = settings.passwordFile ? readSecretFile(settings.passwordFile, where('passwordFile')) : undefined;
   return { username: settings.username, password, ca: read('caFile'), cert: read('certFile'), key: read('keyFile') };
 }

@@ -17,6 +17,14 @@ export * from './marathon/client.js';
 export * from './marathon/json-list.js';
 export * from './marathon/events.js';
 export * from './marathon/event-stream.js';
-export { commandProgram, setUp, reportError, runUntilSignal, printableSettings, Command, type CommandSetup } from './cli/program.js';
+export {
+  commandProgram,
+  setUp,
+  reportError,
+  runUntilSignal,
+  printableSettings,
+  Command,
+  type CommandSetup,
+} from './cli/program.js';
 export * from './spec/index.js';
 export * from './etcd-rbac.js';

@@ -11,7 +11,15 @@ function capture(): { stream: Writable; lines: () => Array<Record<string, unknow
       done();
     },
   });
-  return { stream, lines: () => chunks.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    stream,
+    lines: () =>
+      chunks
+        .join('')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 test('JSON lines carry component, level, time and child context', () => {
@@ -43,7 +51,9 @@ test('secrets never reach the log: secret-named fields and URL passwords are hid
 
 test('errors are logged with their stack for operators', () => {
   const out = capture();
-  createLogger({ component: 'watch', format: 'json', stream: out.stream }).error('handler failed', { error: new Error('boom') });
+  createLogger({ component: 'watch', format: 'json', stream: out.stream }).error('handler failed', {
+    error: new Error('boom'),
+  });
   const [line] = out.lines();
   const error = line!.error as { message: string; stack: string };
   assert.equal(error.message, 'boom');

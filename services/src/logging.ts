@@ -31,7 +31,8 @@ function isSecretKey(key: string): boolean {
 /** URL userinfo: `user:password@` keeps the user, anything else (`:password@`, `token@`) is hidden whole. */
 const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^/?#@\s]*)@/gi;
 /** Query parameters (and `name=value` pairs) whose name says they carry a credential. */
-const SECRET_PARAM = /([?&;]|\b)((?:access_|refresh_|api_|auth_|client_|callback_)?(?:token|password|passwd|pwd|secret|apikey|api_key|signature|credentials))=([^&#\s"']+)/gi;
+const SECRET_PARAM =
+  /([?&;]|\b)((?:access_|refresh_|api_|auth_|client_|callback_)?(?:token|password|passwd|pwd|secret|apikey|api_key|signature|credentials))=([^&#\s"']+)/gi;
 /** `Bearer <token>`, `Basic <credentials>`. */
 const AUTH_SCHEME = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g;
 
@@ -52,11 +53,17 @@ export function redact(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   if (value instanceof Error) {
     const code = (value as { code?: unknown }).code;
-    return { name: value.name, message: redactText(value.message), ...(code === undefined ? {} : { code }), stack: value.stack === undefined ? undefined : redactText(value.stack) };
+    return {
+      name: value.name,
+      message: redactText(value.message),
+      ...(code === undefined ? {} : { code }),
+      stack: value.stack === undefined ? undefined : redactText(value.stack),
+    };
   }
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = isSecretKey(k) && v !== undefined ? '***' : redact(v, depth + 1);
+    for (const [k, v] of Object.entries(value))
+      out[k] = isSecretKey(k) && v !== undefined ? '***' : redact(v, depth + 1);
     return out;
   }
   return value;

@@ -16,7 +16,10 @@ import { InvalidNameError } from './errors.js';
 
 test('toAppId: readable ids, one app per label set, labels sorted and de-duplicated', () => {
   assert.equal(toAppId({ namespace: 'default', service: 'web', labels: [] }), '/theseus/default/web');
-  assert.equal(toAppId({ namespace: 'prod', service: 'web', labels: ['blue', 'api', 'blue'] }), '/theseus/prod/web--api--blue');
+  assert.equal(
+    toAppId({ namespace: 'prod', service: 'web', labels: ['blue', 'api', 'blue'] }),
+    '/theseus/prod/web--api--blue',
+  );
   assert.notEqual(
     toAppId({ namespace: 'default', service: 'web', labels: ['dev'] }),
     toAppId({ namespace: 'default', service: 'web', labels: ['prod'] }),
@@ -37,16 +40,34 @@ test('parseAppId inverts toAppId', () => {
 });
 
 test('parseAppId rejects ids Theseus did not make, naming the id', () => {
-  for (const bad of ['/other/default/web', '/theseus/web', '/theseus/a/b/c', '/theseus/default/web--b--a', '/theseus/default/Web']) {
-    assert.throws(() => parseAppId(bad), (err: unknown) => err instanceof InvalidNameError && err.message.includes(JSON.stringify(bad)));
+  for (const bad of [
+    '/other/default/web',
+    '/theseus/web',
+    '/theseus/a/b/c',
+    '/theseus/default/web--b--a',
+    '/theseus/default/Web',
+  ]) {
+    assert.throws(
+      () => parseAppId(bad),
+      (err: unknown) => err instanceof InvalidNameError && err.message.includes(JSON.stringify(bad)),
+    );
     assert.equal(isTheseusAppId(bad), false);
   }
 });
 
 test('appIdOfTask handles the task id formats of Marathon 1.3, 1.4 and 1.8+', () => {
-  assert.equal(appIdOfTask('theseus_default_web--dev.5c9e3f6a-1b2c-11e7-93ae-92361f002671'), '/theseus/default/web--dev');
-  assert.equal(appIdOfTask('theseus_default_web.marathon-5c9e3f6a-1b2c-11e7-93ae-92361f002671'), '/theseus/default/web');
-  assert.equal(appIdOfTask('theseus_prod_api--blue.instance-0c0c6b8e-6f4e-11ea-8f9f-0242ac110002._app.3'), '/theseus/prod/api--blue');
+  assert.equal(
+    appIdOfTask('theseus_default_web--dev.5c9e3f6a-1b2c-11e7-93ae-92361f002671'),
+    '/theseus/default/web--dev',
+  );
+  assert.equal(
+    appIdOfTask('theseus_default_web.marathon-5c9e3f6a-1b2c-11e7-93ae-92361f002671'),
+    '/theseus/default/web',
+  );
+  assert.equal(
+    appIdOfTask('theseus_prod_api--blue.instance-0c0c6b8e-6f4e-11ea-8f9f-0242ac110002._app.3'),
+    '/theseus/prod/api--blue',
+  );
   assert.deepEqual(parseAppId(appIdOfTask('theseus_prod_api--blue.instance-x._app.1')).service, 'api');
   assert.throws(() => appIdOfTask('no-dot-here'), InvalidNameError);
 });
@@ -64,7 +85,8 @@ test('bad names are rejected with a message that says what is wrong', () => {
   for (const [value, message] of cases) {
     assert.throws(
       () => assertName('service', value),
-      (err: unknown) => err instanceof InvalidNameError && message.test(err.message) && err.message.startsWith('invalid service'),
+      (err: unknown) =>
+        err instanceof InvalidNameError && message.test(err.message) && err.message.startsWith('invalid service'),
       `expected ${String(value)} to be rejected with ${message}`,
     );
   }

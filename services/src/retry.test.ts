@@ -4,7 +4,10 @@ import { Backoff, RETRY_POLICIES, backoffDelay, redisRetryStrategy } from './ret
 
 test('a backoff doubles from the first delay up to the cap, and starts over after reset', () => {
   const backoff = new Backoff({ initialMs: 100, maxMs: 1_000, jitter: false });
-  assert.deepEqual([1, 2, 3, 4, 5, 6].map(() => backoff.next()), [100, 200, 400, 800, 1_000, 1_000]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6].map(() => backoff.next()),
+    [100, 200, 400, 800, 1_000, 1_000],
+  );
   assert.equal(backoff.failures, 6);
   backoff.reset();
   assert.equal(backoff.next(), 100);

@@ -4,7 +4,16 @@
  * each delay is drawn between half and all of that value, so that many clients retrying the same
  * server spread out. Every retry delay in the services, deployer and subscriber comes from here.
  */
-import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, halfJitterGenerator, handleWhen, noJitterGenerator, retry, type IBackoff } from 'cockatiel';
+import {
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  circuitBreaker,
+  halfJitterGenerator,
+  handleWhen,
+  noJitterGenerator,
+  retry,
+  type IBackoff,
+} from 'cockatiel';
 import { isRecoverableError, type IOptions } from 'etcd3';
 
 export interface BackoffPolicy {
@@ -101,8 +110,15 @@ export function redisRetryStrategy(times: number): number {
 export function etcdFaultHandling(): NonNullable<IOptions['faultHandling']> {
   const { initialMs, maxMs } = RETRY_POLICIES.etcd;
   return {
-    host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: initialMs * 2, breaker: new ConsecutiveBreaker(5) }),
-    global: retry(handleWhen(isRecoverableError), { maxAttempts: 1, backoff: new ExponentialBackoff({ initialDelay: initialMs / 2, maxDelay: initialMs * 2 }) }),
+    host: () =>
+      circuitBreaker(handleWhen(isRecoverableError), {
+        halfOpenAfter: initialMs * 2,
+        breaker: new ConsecutiveBreaker(5),
+      }),
+    global: retry(handleWhen(isRecoverableError), {
+      maxAttempts: 1,
+      backoff: new ExponentialBackoff({ initialDelay: initialMs / 2, maxDelay: initialMs * 2 }),
+    }),
     // etcd3 calls next() on it for each first delay, so its type says IBackoff where a factory is meant.
     watchBackoff: new ExponentialBackoff({ initialDelay: initialMs, maxDelay: maxMs }).next(),
   };

@@ -13,7 +13,14 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
-import { applyEtcdRbac, createEtcdClient, createLogger, EtcdLayout, type EtcdAccess, type EndpointRecord } from '@theseus/services';
+import {
+  applyEtcdRbac,
+  createEtcdClient,
+  createLogger,
+  EtcdLayout,
+  type EtcdAccess,
+  type EndpointRecord,
+} from '@theseus/services';
 import { EtcdProcess, TlsFiles } from '@theseus/services/testing';
 import { Guest } from '@theseus/guestutils';
 import { EndpointStore } from '../src/endpoint-store.js';
@@ -33,12 +40,24 @@ const USERS = {
   container: { name: 'theseus-container', password: randomUUID() },
 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 
 const record = (taskId: string, i: number, at: number): EndpointRecord => ({
-  v: 1, cluster: 'bench', namespace: 'default', service: 'web', labels: [], appId: '/theseus/default/web', taskId,
-  appVersion: '2026-01-01T00:00:00.000Z', host: `10.1.${Math.floor(i / 250) % 250}.${i % 250}`, ipAddresses: [],
-  ports: { http: { host: 31000 + (i % 1000), container: 8080, protocol: 'tcp' } }, healthy: null, startedAt: null, updatedAt: new Date(at).toISOString(),
+  v: 1,
+  cluster: 'bench',
+  namespace: 'default',
+  service: 'web',
+  labels: [],
+  appId: '/theseus/default/web',
+  taskId,
+  appVersion: '2026-01-01T00:00:00.000Z',
+  host: `10.1.${Math.floor(i / 250) % 250}.${i % 250}`,
+  ipAddresses: [],
+  ports: { http: { host: 31000 + (i % 1000), container: 8080, protocol: 'tcp' } },
+  healthy: null,
+  startedAt: null,
+  updatedAt: new Date(at).toISOString(),
 });
 
 interface Side {
@@ -54,13 +73,25 @@ interface Side {
 async function writeTurn(side: Side, turn: number, count: number): Promise<number> {
   const guard = `election/${layout.election('subscriber')}/bench-${turn}`;
   await side.writer.put(guard).value('leader');
-  const store = new EndpointStore({ client: side.writer, layout, logger: createLogger({ component: 'bench', silent: true }), metrics: new SubscriberMetrics(), cluster: 'bench' });
+  const store = new EndpointStore({
+    client: side.writer,
+    layout,
+    logger: createLogger({ component: 'bench', silent: true }),
+    metrics: new SubscriberMetrics(),
+    cluster: 'bench',
+  });
   store.lead(guard);
   const at = Date.now();
   const started = process.hrtime.bigint();
   for (let i = 0; i < count; i++) {
     const taskId = `web.t${turn}-${i}`;
-    store.submit({ key: layout.endpoint('default', `write${turn}`, taskId), appId: '/theseus/default/web', taskId, at, value: encodeRecord(record(taskId, i, at)) });
+    store.submit({
+      key: layout.endpoint('default', `write${turn}`, taskId),
+      appId: '/theseus/default/web',
+      taskId,
+      at,
+      value: encodeRecord(record(taskId, i, at)),
+    });
   }
   await store.flushed();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -91,31 +122,67 @@ try {
     const pair = tls.client(cn);
     return { ca: readFileSync(tls.ca), cert: readFileSync(pair.cert), key: readFileSync(pair.key) };
   };
-  await applyEtcdRbac((asRoot) => createEtcdClient({ endpoints: [secured.endpoint], access: { ...certOf('bench'), ...(asRoot ? { username: 'root', password: 'root-password' } : {}) } }), {
-    prefix: PREFIX, rootPassword: 'root-password', users: USERS,
-  });
+  await applyEtcdRbac(
+    (asRoot) =>
+      createEtcdClient({
+        endpoints: [secured.endpoint],
+        access: { ...certOf('bench'), ...(asRoot ? { username: 'root', password: 'root-password' } : {}) },
+      }),
+    {
+      prefix: PREFIX,
+      rootPassword: 'root-password',
+      users: USERS,
+    },
+  );
 
   const containerEnv = (etcd: EtcdProcess, secure: boolean): Record<string, string> => {
     if (!secure) return { ENVIRONMENT_NAME: 'default', ETCD_ENDPOINTS: etcd.endpoint, THESEUS_ETCD_PREFIX: PREFIX };
     const pair = tls.client(USERS.container.name);
     return {
-      ENVIRONMENT_NAME: 'default', ETCD_ENDPOINTS: etcd.endpoint, THESEUS_ETCD_PREFIX: PREFIX,
-      ETCD_USERNAME: USERS.container.name, ETCD_PASSWORD: USERS.container.password, ETCD_CA_FILE: tls.ca, ETCD_CERT_FILE: pair.cert, ETCD_KEY_FILE: pair.key,
+      ENVIRONMENT_NAME: 'default',
+      ETCD_ENDPOINTS: etcd.endpoint,
+      THESEUS_ETCD_PREFIX: PREFIX,
+      ETCD_USERNAME: USERS.container.name,
+      ETCD_PASSWORD: USERS.container.password,
+      ETCD_CA_FILE: tls.ca,
+      ETCD_CERT_FILE: pair.cert,
+      ETCD_KEY_FILE: pair.key,
     };
   };
-  for (const [name, etcd, secure] of [['plain', plain, false], ['TLS + auth', secured, true]] as const) {
-    const writer = createEtcdClient({ endpoints: [etcd.endpoint], timeoutMs: 30_000, access: secure ? { ...certOf(USERS.subscriber.name), username: USERS.subscriber.name, password: USERS.subscriber.password } : undefined });
+  for (const [name, etcd, secure] of [
+    ['plain', plain, false],
+    ['TLS + auth', secured, true],
+  ] as const) {
+    const writer = createEtcdClient({
+      endpoints: [etcd.endpoint],
+      timeoutMs: 30_000,
+      access: secure
+        ? { ...certOf(USERS.subscriber.name), username: USERS.subscriber.name, password: USERS.subscriber.password }
+        : undefined,
+    });
     sides.push({ name, etcd, writer, guest: new Guest({ env: containerEnv(etcd, secure) }), writes: [], reads: [] });
   }
 
   for (const side of sides) {
-    const store = new EndpointStore({ client: side.writer, layout, logger: createLogger({ component: 'bench', silent: true }), metrics: new SubscriberMetrics(), cluster: 'bench' });
+    const store = new EndpointStore({
+      client: side.writer,
+      layout,
+      logger: createLogger({ component: 'bench', silent: true }),
+      metrics: new SubscriberMetrics(),
+      cluster: 'bench',
+    });
     const guard = `election/${layout.election('subscriber')}/bench-fixture`;
     await side.writer.put(guard).value('leader');
     store.lead(guard);
     for (let i = 0; i < INSTANCES; i++) {
       const taskId = `web.i${i}`;
-      store.submit({ key: layout.endpoint('default', 'web', taskId), appId: '/theseus/default/web', taskId, at: 1_000, value: encodeRecord(record(taskId, i, 1_000)) });
+      store.submit({
+        key: layout.endpoint('default', 'web', taskId),
+        appId: '/theseus/default/web',
+        taskId,
+        at: 1_000,
+        value: encodeRecord(record(taskId, i, 1_000)),
+      });
     }
     await store.flushed();
     await writeTurn(side, 0, 2_000); // warm-up
@@ -134,9 +201,13 @@ try {
     'getNodeList p50 ms': Number(percentile(s.reads, 0.5).toFixed(2)),
     'getNodeList p99 ms': Number(percentile(s.reads, 0.99).toFixed(2)),
   });
-  console.log(`etcd authentication and TLS: ${RECORDS.toLocaleString('en-US')} records written per turn, getNodeList over ${INSTANCES} instances, ${TURNS} alternating turns`);
+  console.log(
+    `etcd authentication and TLS: ${RECORDS.toLocaleString('en-US')} records written per turn, getNodeList over ${INSTANCES} instances, ${TURNS} alternating turns`,
+  );
   console.table({ [off.name]: row(off), [on.name]: row(on) });
-  console.log(`TLS + auth / plain: writes ${(median(on.writes) / median(off.writes)).toFixed(2)}x, getNodeList p50 ${(percentile(on.reads, 0.5) / percentile(off.reads, 0.5)).toFixed(2)}x`);
+  console.log(
+    `TLS + auth / plain: writes ${(median(on.writes) / median(off.writes)).toFixed(2)}x, getNodeList p50 ${(percentile(on.reads, 0.5) / percentile(off.reads, 0.5)).toFixed(2)}x`,
+  );
 } finally {
   for (const side of sides) {
     await side.guest.close();

@@ -31,12 +31,14 @@ import type { InProcessEngine } from '@theseus/cluster/testing';
 const sharedEtcd = process.env.ETCD_ENDPOINTS;
 let privateEtcd = sharedEtcd ? undefined : await EtcdProcess.start();
 if (privateEtcd) process.env.ETCD_ENDPOINTS = privateEtcd.endpoint;
-const { clearPrefix, ETCD_ENDPOINTS, makeSubscriber, randomPrefix, startMarathon, theseusApp, until } = await import('../src/testing/harness.js');
+const { clearPrefix, ETCD_ENDPOINTS, makeSubscriber, randomPrefix, startMarathon, theseusApp, until } =
+  await import('../src/testing/harness.js');
 
 const QUICK = process.argv.includes('--quick');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 let etcd = createEtcdClient({ endpoints: ETCD_ENDPOINTS, timeoutMs: 30_000 });
 
 /** Points this script and the harness (whose endpoint list is read at each use) at a fresh private etcd. */
@@ -61,7 +63,11 @@ const ownCpuSeconds = () => {
 };
 
 /** CPU microseconds per item spent by etcd, the writer (subscriber or raw client) and this process (the engine). */
-interface CpuLedger { etcd: number; writer: number; bench: number }
+interface CpuLedger {
+  etcd: number;
+  writer: number;
+  bench: number;
+}
 const cpuLedgers: Record<string, CpuLedger[]> = {};
 function ledger(name: string, writerPid?: number): (items: number) => void {
   const etcdPid = privateEtcd?.pid;
@@ -78,9 +84,17 @@ function ledger(name: string, writerPid?: number): (items: number) => void {
 
 function statusEvent(app: MarathonAppInfo, n: number, timestamp: string) {
   return JSON.stringify({
-    slaveId: 'agent-1-S0', taskId: `${app.id.slice(1).split('/').join('_')}.instance-${n}._app.1`, taskStatus: 'TASK_RUNNING', message: '',
-    appId: app.id, host: `10.0.${(n >> 8) & 255}.${n & 255}`, ipAddresses: [{ ipAddress: '10.0.0.1', protocol: 'IPv4' }],
-    ports: [31000 + (n % 1000), 32000 + (n % 1000)], version: app.version, eventType: 'status_update_event', timestamp,
+    slaveId: 'agent-1-S0',
+    taskId: `${app.id.slice(1).split('/').join('_')}.instance-${n}._app.1`,
+    taskStatus: 'TASK_RUNNING',
+    message: '',
+    appId: app.id,
+    host: `10.0.${(n >> 8) & 255}.${n & 255}`,
+    ipAddresses: [{ ipAddress: '10.0.0.1', protocol: 'IPv4' }],
+    ports: [31000 + (n % 1000), 32000 + (n % 1000)],
+    version: app.version,
+    eventType: 'status_update_event',
+    timestamp,
   });
 }
 
@@ -102,10 +116,12 @@ async function sseThroughput(n: number): Promise<number> {
   const { child, port } = await spawnSubscriber(marathon, prefix);
   await until(() => marathon.faults.streamCount === 1, 'stream attached');
   const now = Date.now();
-  const endpoints = async () => ((await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { endpoints: number }).endpoints;
+  const endpoints = async () =>
+    ((await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { endpoints: number }).endpoints;
   // Warm-up: a first burst of other tasks, untimed, so that the burst measured meets a writer whose
   // code the JIT has compiled, as a subscriber that has been running is (the raw client is warmed too).
-  for (let i = 0; i < n; i++) marathon.faults.publishRaw('status_update_event', statusEvent(app, n + i, new Date(now + i).toISOString()));
+  for (let i = 0; i < n; i++)
+    marathon.faults.publishRaw('status_update_event', statusEvent(app, n + i, new Date(now + i).toISOString()));
   await until(async () => (await endpoints()) >= n, 'the warm-up burst in etcd', 120_000);
   const lines = Array.from({ length: n }, (_, i) => statusEvent(app, i, new Date(now + i).toISOString()));
   const cpu = ledger(writer, child.pid);
@@ -138,7 +154,11 @@ async function rawTxnCeiling(records: Array<[string, string]>, inFlight: number,
       while (next < batches.length) {
         const batch = batches[next++]!;
         const puts = batch.map(([k, v]) => etcd.put(k).value(v));
-        if (!checked) await etcd.if(batch[0]![0], 'Mod', '>', -1).then(...puts).commit();
+        if (!checked)
+          await etcd
+            .if(batch[0]![0], 'Mod', '>', -1)
+            .then(...puts)
+            .commit();
         else {
           let txn = etcd.if(guardKey, 'Create', '>', 0);
           for (const [k] of batch) txn = txn.and(k, 'Mod', '==', 0);
@@ -170,10 +190,23 @@ function sampleRecords(prefix: string, n: number): Array<[string, string]> {
   return Array.from({ length: n }, (_, i) => {
     const taskId = `theseus_default_web.instance-${i}._app.1`;
     const record: EndpointRecord = {
-      v: 1, cluster: 'test', namespace: 'default', service: 'web', labels: [], appId: '/theseus/default/web', taskId,
-      appVersion: '2026-11-21T07:00:00.000Z', host: `10.0.${(i >> 8) & 255}.${i & 255}`, ipAddresses: ['10.0.0.1'],
-      ports: { http: { host: 31000 + (i % 1000), container: null, protocol: 'tcp' }, admin: { host: 32000 + (i % 1000), container: null, protocol: 'tcp' } },
-      healthy: null, startedAt: '2026-11-21T07:00:00.000Z', updatedAt: new Date().toISOString(),
+      v: 1,
+      cluster: 'test',
+      namespace: 'default',
+      service: 'web',
+      labels: [],
+      appId: '/theseus/default/web',
+      taskId,
+      appVersion: '2026-11-21T07:00:00.000Z',
+      host: `10.0.${(i >> 8) & 255}.${i & 255}`,
+      ipAddresses: ['10.0.0.1'],
+      ports: {
+        http: { host: 31000 + (i % 1000), container: null, protocol: 'tcp' },
+        admin: { host: 32000 + (i % 1000), container: null, protocol: 'tcp' },
+      },
+      healthy: null,
+      startedAt: '2026-11-21T07:00:00.000Z',
+      updatedAt: new Date().toISOString(),
     };
     return [layout.endpoint('default', 'web', taskId), JSON.stringify(record)];
   });
@@ -182,7 +215,13 @@ function sampleRecords(prefix: string, n: number): Array<[string, string]> {
 async function throughput() {
   const n = QUICK ? 5_000 : 20_000;
   const sse: number[] = [];
-  const raw: Record<string, number[]> = { 'txn of 120, 1 at a time': [], 'txn of 120, 4 at a time': [], 'txn of 120, 16 at a time (as the subscriber)': [], 'txn of 120 + its compares, 16 at a time': [], 'single puts, 64 at a time': [] };
+  const raw: Record<string, number[]> = {
+    'txn of 120, 1 at a time': [],
+    'txn of 120, 4 at a time': [],
+    'txn of 120, 16 at a time (as the subscriber)': [],
+    'txn of 120 + its compares, 16 at a time': [],
+    'single puts, 64 at a time': [],
+  };
   const measure = async (name: string, write: (records: Array<[string, string]>) => Promise<number>) => {
     await freshEtcd();
     const prefix = randomPrefix();
@@ -204,10 +243,19 @@ async function throughput() {
   }
   const ceiling = Math.max(...Object.values(raw).map(median));
   console.log(`1. SSE -> etcd, ${fmt(n)} events x 3 runs (medians)`);
-  console.log(`   ${'subscriber, SSE to etcd'.padEnd(54)} ${fmt(median(sse))} events/s  (runs: ${sse.map((x) => fmt(x)).join(', ')})`);
-  for (const [name, xs] of Object.entries(raw)) console.log(`   raw etcd, ${name.padEnd(44)} ${fmt(median(xs))} puts/s  (runs: ${xs.map((x) => fmt(x)).join(', ')})`);
-  console.log(`   subscriber: ${fmt(median(sse))} events/s (target >= 10,000 events/s), ${fmt((100 * median(sse)) / ceiling, 1)}% of the best raw ceiling`);
-  console.log('   CPU per event or put (medians, µs): etcd / the subscriber process / this process (the engine or raw client); 2 cores = 2,000,000 µs/s');
+  console.log(
+    `   ${'subscriber, SSE to etcd'.padEnd(54)} ${fmt(median(sse))} events/s  (runs: ${sse.map((x) => fmt(x)).join(', ')})`,
+  );
+  for (const [name, xs] of Object.entries(raw))
+    console.log(
+      `   raw etcd, ${name.padEnd(44)} ${fmt(median(xs))} puts/s  (runs: ${xs.map((x) => fmt(x)).join(', ')})`,
+    );
+  console.log(
+    `   subscriber: ${fmt(median(sse))} events/s (target >= 10,000 events/s), ${fmt((100 * median(sse)) / ceiling, 1)}% of the best raw ceiling`,
+  );
+  console.log(
+    '   CPU per event or put (medians, µs): etcd / the subscriber process / this process (the engine or raw client); 2 cores = 2,000,000 µs/s',
+  );
   for (const [name, runs] of Object.entries(cpuLedgers)) {
     const m = (k: keyof CpuLedger) => fmt(median(runs.map((r) => r[k])), 1);
     console.log(`   ${name.padEnd(54)} ${m('etcd')} / ${m('writer')} / ${m('bench')}`);
@@ -232,7 +280,9 @@ async function latency() {
   const samples: number[] = [];
   const raw: number[] = [];
   const watch = await watcher.watch().prefix(new EtcdLayout(prefix).allEndpoints()).create();
-  watch.on('put', (kv) => samples.push(Date.now() - Date.parse((JSON.parse(kv.value.toString()) as EndpointRecord).updatedAt)));
+  watch.on('put', (kv) =>
+    samples.push(Date.now() - Date.parse((JSON.parse(kv.value.toString()) as EndpointRecord).updatedAt)),
+  );
   // Raw puts (k...) and raw transactions shaped like the subscriber's (t...: the guard key's
   // existence and the key's revision compared, then the put).
   const checked: number[] = [];
@@ -242,7 +292,9 @@ async function latency() {
   rawWatch.on('put', (kv) => {
     const key = kv.key.toString();
     if (key === guardKey) return;
-    (key.startsWith(`${rawPrefix}/t`) ? checked : raw).push(Date.now() - Date.parse((JSON.parse(kv.value.toString()) as { updatedAt: string }).updatedAt));
+    (key.startsWith(`${rawPrefix}/t`) ? checked : raw).push(
+      Date.now() - Date.parse((JSON.parse(kv.value.toString()) as { updatedAt: string }).updatedAt),
+    );
   });
   const padding = 'x'.repeat(450);
   const total = rate * seconds;
@@ -257,12 +309,20 @@ async function latency() {
       const tick = setInterval(() => {
         const due = base + Math.min(rate, Math.floor(((Date.now() - start) * rate) / 1000));
         const value = () => JSON.stringify({ updatedAt: new Date().toISOString(), padding });
-        if (turn === 0) for (; sent < due; sent++) marathon.faults.publishRaw('status_update_event', statusEvent(app, sent, new Date().toISOString()));
-        else if (turn === 1) for (; rawSent < due; rawSent++) void etcd.put(`${rawPrefix}/k${rawSent}`).value(value()).exec();
-        else for (; checkedSent < due; checkedSent++) {
-          const key = `${rawPrefix}/t${checkedSent}`;
-          void etcd.if(guardKey, 'Create', '>', 0).and(key, 'Mod', '==', 0).then(etcd.put(key).value(value())).commit();
-        }
+        if (turn === 0)
+          for (; sent < due; sent++)
+            marathon.faults.publishRaw('status_update_event', statusEvent(app, sent, new Date().toISOString()));
+        else if (turn === 1)
+          for (; rawSent < due; rawSent++) void etcd.put(`${rawPrefix}/k${rawSent}`).value(value()).exec();
+        else
+          for (; checkedSent < due; checkedSent++) {
+            const key = `${rawPrefix}/t${checkedSent}`;
+            void etcd
+              .if(guardKey, 'Create', '>', 0)
+              .and(key, 'Mod', '==', 0)
+              .then(etcd.put(key).value(value()))
+              .commit();
+          }
         if (due >= base + rate) {
           clearInterval(tick);
           resolve();
@@ -270,18 +330,28 @@ async function latency() {
       }, 1);
     });
   }
-  await until(() => samples.length >= total && raw.length >= total && checked.length >= total, 'every write seen in etcd', 60_000);
+  await until(
+    () => samples.length >= total && raw.length >= total && checked.length >= total,
+    'every write seen in etcd',
+    60_000,
+  );
   const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
   const summary = (xs: number[]) => {
     const sorted = [...xs].sort((a, b) => a - b);
     return `p50 ${pct(sorted, 50)} ms, p90 ${pct(sorted, 90)} ms, p99 ${pct(sorted, 99)} ms, max ${sorted[sorted.length - 1]} ms`;
   };
-  console.log(`2. event-to-etcd latency at ${fmt(rate)} events/s, ${seconds} s in 1 s turns with raw puts and raw transactions (${fmt(samples.length)} events each; subscriber in its own process, timed to an etcd watch, 1 ms resolution)`);
+  console.log(
+    `2. event-to-etcd latency at ${fmt(rate)} events/s, ${seconds} s in 1 s turns with raw puts and raw transactions (${fmt(samples.length)} events each; subscriber in its own process, timed to an etcd watch, 1 ms resolution)`,
+  );
   console.log(`   subscriber: ${summary(samples)}  (target p99 < 25 ms)`);
   console.log(`   raw etcd puts at the same rate, in turns with it, to the same watch: ${summary(raw)}`);
-  console.log(`   raw etcd transactions shaped as the subscriber's (guard + revision compare), likewise: ${summary(checked)}`);
+  console.log(
+    `   raw etcd transactions shaped as the subscriber's (guard + revision compare), likewise: ${summary(checked)}`,
+  );
   const lag = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const buckets = [...lag.matchAll(/^theseus_subscriber_event_to_etcd_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)].map((m) => `<=${1000 * Number(m[1])} ms: ${m[2]}`);
+  const buckets = [...lag.matchAll(/^theseus_subscriber_event_to_etcd_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)].map(
+    (m) => `<=${1000 * Number(m[1])} ms: ${m[2]}`,
+  );
   console.log(`   the subscriber's own event-to-commit histogram: ${buckets.slice(0, 7).join(', ')}`);
   await watch.cancel();
   await rawWatch.cancel();
@@ -297,14 +367,31 @@ async function latency() {
  * Apps of `perApp` tasks, started without events (Marathon's state as a reconcile finds it). With
  * `containerPorts`, tasks have container ports only (no host ports: more tasks than one host has ports).
  */
-async function populate(marathon: InProcessEngine, apps: number, perApp: number, containerPorts = false): Promise<MarathonAppInfo[]> {
+async function populate(
+  marathon: InProcessEngine,
+  apps: number,
+  perApp: number,
+  containerPorts = false,
+): Promise<MarathonAppInfo[]> {
   const out: MarathonAppInfo[] = [];
   const network = {
     portDefinitions: undefined,
     networks: [{ mode: 'container' as const, name: 'bench' }],
-    container: { type: 'DOCKER' as const, docker: { image: 'theseus/busybox:local' }, portMappings: [{ containerPort: 8080, name: 'http' }, { containerPort: 9000, name: 'admin' }] },
+    container: {
+      type: 'DOCKER' as const,
+      docker: { image: 'theseus/busybox:local' },
+      portMappings: [
+        { containerPort: 8080, name: 'http' },
+        { containerPort: 9000, name: 'admin' },
+      ],
+    },
   };
-  for (let a = 0; a < apps; a++) out.push(await marathon.putApp(theseusApp({ namespace: `ns-${a % 10}`, service: `svc-${a}`, labels: [] }, containerPorts ? network : {})));
+  for (let a = 0; a < apps; a++)
+    out.push(
+      await marathon.putApp(
+        theseusApp({ namespace: `ns-${a % 10}`, service: `svc-${a}`, labels: [] }, containerPorts ? network : {}),
+      ),
+    );
   // no client is attached yet (the events go to nobody); launched together, the engine writes its state once
   await Promise.all(out.map((app) => marathon.startTasks(app.id, perApp)));
   return out;
@@ -322,9 +409,13 @@ async function reconcileDrift() {
     const tasks = marathon.tasks().filter((t) => t.state === 'TASK_RUNNING');
     const drift = Math.round(tasks.length / 10 / 3);
     // changes made together: the engine writes its state once for them
-    await Promise.all(Array.from({ length: drift }, (_, i) => marathon.startTask(apps[i % apps.length]!.id, { silent: true })));
+    await Promise.all(
+      Array.from({ length: drift }, (_, i) => marathon.startTask(apps[i % apps.length]!.id, { silent: true })),
+    );
     const victims = tasks.slice(0, 2 * drift);
-    await Promise.all(victims.slice(0, drift).map((task) => marathon.setTaskState(task.id, 'TASK_KILLED', { silent: true })));
+    await Promise.all(
+      victims.slice(0, drift).map((task) => marathon.setTaskState(task.id, 'TASK_KILLED', { silent: true })),
+    );
     for (const task of victims.slice(drift)) {
       const labels = marathon.app(task.appId)!.labels!;
       const key = layout.endpoint(labels.THESEUS_NAMESPACE!, labels.THESEUS_SERVICE!, task.id);
@@ -335,25 +426,61 @@ async function reconcileDrift() {
     durations.push(result.durationMs);
     last = `added ${result.added}, fixed ${result.fixed}, removed ${result.removed}, unchanged ${result.unchanged}, tasks ${result.tasks}`;
   }
-  console.log(`3. reconcile of ${fmt(marathon.tasks().length)} tasks with 10% drift: median ${fmt(median(durations))} ms (runs: ${durations.join(', ')} ms; last: ${last})  (target < 1,000 ms)`);
+  console.log(
+    `3. reconcile of ${fmt(marathon.tasks().length)} tasks with 10% drift: median ${fmt(median(durations))} ms (runs: ${durations.join(', ')} ms; last: ${last})  (target < 1,000 ms)`,
+  );
   await sub.stop();
   await marathon.close();
   await clearPrefix(prefix);
 }
 
 /** `theseus subscriber` as its own process (built sources), as it runs in production; resolves once it reconciled. */
-async function spawnSubscriber(marathon: InProcessEngine, prefix: string, extraArgs: string[] = []): Promise<{ child: ChildProcess; port: number; endpoints: number }> {
+async function spawnSubscriber(
+  marathon: InProcessEngine,
+  prefix: string,
+  extraArgs: string[] = [],
+): Promise<{ child: ChildProcess; port: number; endpoints: number }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...(process.env.SUBSCRIBER_NODE_ARGS?.split(' ') ?? []), `${ROOT}bin/theseus.js`, 'subscriber', '--port', String(port), '--host', '127.0.0.1', ...extraArgs], {
-    env: { ...process.env, MARATHON_URL: marathon.url, ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','), THESEUS_ETCD_PREFIX: prefix, THESEUS_CLUSTER: 'test', RECONCILE_INTERVAL_MS: '0', LOG_LEVEL: 'warn', MARATHON_TIMEOUT_MS: '60000' },
-    stdio: ['ignore', process.env.SUBSCRIBER_STDOUT ? 'inherit' : 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.SUBSCRIBER_NODE_ARGS?.split(' ') ?? []),
+      `${ROOT}bin/theseus.js`,
+      'subscriber',
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      ...extraArgs,
+    ],
+    {
+      env: {
+        ...process.env,
+        MARATHON_URL: marathon.url,
+        ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','),
+        THESEUS_ETCD_PREFIX: prefix,
+        THESEUS_CLUSTER: 'test',
+        RECONCILE_INTERVAL_MS: '0',
+        LOG_LEVEL: 'warn',
+        MARATHON_TIMEOUT_MS: '60000',
+      },
+      stdio: ['ignore', process.env.SUBSCRIBER_STDOUT ? 'inherit' : 'ignore', 'inherit'],
+    },
+  );
   let endpoints = 0;
-  await until(async () => {
-    const body = (await (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.json().catch(() => undefined)) as { endpoints?: number; lastReconcile?: unknown } | undefined;
-    endpoints = body?.endpoints ?? 0;
-    return body?.lastReconcile !== undefined;
-  }, 'the subscriber to reconcile', 300_000);
+  await until(
+    async () => {
+      const body = (await (
+        await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined)
+      )
+        ?.json()
+        .catch(() => undefined)) as { endpoints?: number; lastReconcile?: unknown } | undefined;
+      endpoints = body?.endpoints ?? 0;
+      return body?.lastReconcile !== undefined;
+    },
+    'the subscriber to reconcile',
+    300_000,
+  );
   return { child, port, endpoints };
 }
 
@@ -367,7 +494,9 @@ async function memory() {
   const count = QUICK ? 20_000 : 100_000;
   const marathon = await startMarathon(10_000);
   await populate(marathon, 1_000, count / 1_000, true);
-  console.log(`4. theseus subscriber process holding ${fmt(count)} endpoints (1,000 apps), 10 s after its first reconcile  (target RSS < 200 MB)`);
+  console.log(
+    `4. theseus subscriber process holding ${fmt(count)} endpoints (1,000 apps), 10 s after its first reconcile  (target RSS < 200 MB)`,
+  );
   const variants: Array<[string, string[]]> = [
     ['as users run it (its default heap budget)', []],
     ['--heap-mb 0 (V8 default heap settings)', ['--heap-mb', '0']],
@@ -380,7 +509,9 @@ async function memory() {
       const { rss, peak } = rssOf(child.pid!);
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       const heapUsed = Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(metrics)?.[1] ?? 0) / 2 ** 20;
-      console.log(`   ${name.padEnd(44)} ${fmt(endpoints)} endpoints: RSS ${fmt(rss)} MB, peak ${fmt(peak)} MB, V8 heap used ${fmt(heapUsed)} MB`);
+      console.log(
+        `   ${name.padEnd(44)} ${fmt(endpoints)} endpoints: RSS ${fmt(rss)} MB, peak ${fmt(peak)} MB, V8 heap used ${fmt(heapUsed)} MB`,
+      );
     } finally {
       child.kill('SIGTERM');
       await once(child, 'exit');
@@ -391,10 +522,22 @@ async function memory() {
 }
 
 // The subscriber processes run the built sources.
-execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-b', 'subscriber'], { cwd: ROOT, stdio: 'inherit' });
+execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-b', 'subscriber'], {
+  cwd: ROOT,
+  stdio: 'inherit',
+});
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-const parts: Array<[string, () => Promise<void>]> = [['throughput', throughput], ['latency', latency], ['reconcile', reconcileDrift], ['memory', memory]];
-console.log(sharedEtcd ? `etcd: ${sharedEtcd} (ETCD_ENDPOINTS)` : 'etcd: a private etcd started for each part (fresh data directory, removed after)');
+const parts: Array<[string, () => Promise<void>]> = [
+  ['throughput', throughput],
+  ['latency', latency],
+  ['reconcile', reconcileDrift],
+  ['memory', memory],
+];
+console.log(
+  sharedEtcd
+    ? `etcd: ${sharedEtcd} (ETCD_ENDPOINTS)`
+    : 'etcd: a private etcd started for each part (fresh data directory, removed after)',
+);
 try {
   let first = true;
   for (const [name, run] of parts) {

@@ -56,7 +56,18 @@ export class EndpointEncoder {
       const container = slot.containerPort === null ? null : slot.containerPort === 0 ? host : slot.containerPort;
       ports += (i ? ',' : '') + slot.open + host + ',"container":' + container + slot.close;
     }
-    return encodeParts(app.head, facts.taskId, facts.version || model.version, facts.host, facts.ipAddresses, ports + '}', facts.healthy, facts.startedAt, updatedAt, startedAtMs);
+    return encodeParts(
+      app.head,
+      facts.taskId,
+      facts.version || model.version,
+      facts.host,
+      facts.ipAddresses,
+      ports + '}',
+      facts.healthy,
+      facts.startedAt,
+      updatedAt,
+      startedAtMs,
+    );
   }
 
   private prepare(model: AppModel): PreparedApp {
@@ -85,10 +96,29 @@ export function encodeRecord(record: EndpointRecord): EncodedEndpoint {
   let ports = '{';
   for (const name of Object.keys(record.ports)) {
     const port = record.ports[name]!;
-    ports += (ports.length > 1 ? ',' : '') + str(name) + ':{"host":' + port.host + ',"container":' + port.container + ',"protocol":' + str(port.protocol) + '}';
+    ports +=
+      (ports.length > 1 ? ',' : '') +
+      str(name) +
+      ':{"host":' +
+      port.host +
+      ',"container":' +
+      port.container +
+      ',"protocol":' +
+      str(port.protocol) +
+      '}';
   }
   const head = headOf(record.cluster, record.namespace, record.service, record.labels, record.appId);
-  return encodeParts(head, record.taskId, record.appVersion, record.host, record.ipAddresses, ports + '}', record.healthy, record.startedAt, record.updatedAt);
+  return encodeParts(
+    head,
+    record.taskId,
+    record.appVersion,
+    record.host,
+    record.ipAddresses,
+    ports + '}',
+    record.healthy,
+    record.startedAt,
+    record.updatedAt,
+  );
 }
 
 function headOf(cluster: string, namespace: string, service: string, labels: readonly string[], appId: string): string {
@@ -107,8 +137,22 @@ function encodeParts(
   updatedAt: string,
   startedAtMs?: number | null,
 ): EncodedEndpoint {
-  const state = head + ',"taskId":' + str(taskId) + ',"appVersion":' + str(appVersion) + ',"host":' + str(host) + ',"ipAddresses":' + str(ipAddresses) + ',"ports":' + ports + ',"healthy":' + healthy;
-  const json = state + ',"startedAt":' + (startedAt === null ? 'null' : str(startedAt)) + ',"updatedAt":' + str(updatedAt) + '}';
+  const state =
+    head +
+    ',"taskId":' +
+    str(taskId) +
+    ',"appVersion":' +
+    str(appVersion) +
+    ',"host":' +
+    str(host) +
+    ',"ipAddresses":' +
+    str(ipAddresses) +
+    ',"ports":' +
+    ports +
+    ',"healthy":' +
+    healthy;
+  const json =
+    state + ',"startedAt":' + (startedAt === null ? 'null' : str(startedAt)) + ',"updatedAt":' + str(updatedAt) + '}';
   return {
     json,
     // Hashed as a prefix of the whole: only the JSON is made flat (once, here), not the state too.

@@ -62,7 +62,8 @@ function portSlotsOf(app: MarathonApp): PortSlot[] {
     app.networks?.[0]?.mode ??
     (legacyNetwork === 'BRIDGE' ? 'container/bridge' : legacyNetwork === 'USER' ? 'container' : 'host');
   if (mode === 'host') {
-    const definitions: MarathonPortDefinition[] = app.portDefinitions ?? (Array.isArray(app.ports) ? (app.ports as number[]).map((port) => ({ port })) : []);
+    const definitions: MarathonPortDefinition[] =
+      app.portDefinitions ?? (Array.isArray(app.ports) ? (app.ports as number[]).map((port) => ({ port })) : []);
     return definitions.map((d, i) => ({
       name: d.name || `port${i}`,
       protocol: d.protocol ?? 'tcp',
@@ -100,7 +101,12 @@ export function factsOfTask(model: AppModel, task: MarathonTask): TaskFacts {
 }
 
 /** True when a task of this app in this state should be found by its peers. */
-export function isServing(model: AppModel, state: string | undefined, healthy: boolean | null, requireHealthy: boolean): boolean {
+export function isServing(
+  model: AppModel,
+  state: string | undefined,
+  healthy: boolean | null,
+  requireHealthy: boolean,
+): boolean {
   if (state !== 'TASK_RUNNING') return false;
   if (model.healthCheckCount > 0 && requireHealthy) return healthy === true;
   return true;

@@ -20,19 +20,40 @@ async function storeOnNewPrefix() {
   const layout = new EtcdLayout(prefix);
   const guard = `${prefix}/guard`;
   await client.put(guard).value('leader');
-  const store = new EndpointStore({ client, layout, logger: quietLogger(), metrics: new SubscriberMetrics(), cluster: 'c1' });
+  const store = new EndpointStore({
+    client,
+    layout,
+    logger: quietLogger(),
+    metrics: new SubscriberMetrics(),
+    cluster: 'c1',
+  });
   store.lead(guard);
   return { layout, store, guard };
 }
 
 const record = (taskId: string, at: number, host = 'h1'): EndpointRecord => ({
-  v: 1, cluster: 'c1', namespace: 'default', service: 'web', labels: [], appId: '/theseus/default/web', taskId,
-  appVersion: '2026-01-01T00:00:00.000Z', host, ipAddresses: [], ports: { http: { host: 31000, container: null, protocol: 'tcp' } },
-  healthy: null, startedAt: null, updatedAt: new Date(at).toISOString(),
+  v: 1,
+  cluster: 'c1',
+  namespace: 'default',
+  service: 'web',
+  labels: [],
+  appId: '/theseus/default/web',
+  taskId,
+  appVersion: '2026-01-01T00:00:00.000Z',
+  host,
+  ipAddresses: [],
+  ports: { http: { host: 31000, container: null, protocol: 'tcp' } },
+  healthy: null,
+  startedAt: null,
+  updatedAt: new Date(at).toISOString(),
 });
 
 const change = (layout: EtcdLayout, taskId: string, at: number, host?: string) => ({
-  key: layout.endpoint('default', 'web', taskId), appId: '/theseus/default/web', taskId, at, value: encodeRecord(record(taskId, at, host)),
+  key: layout.endpoint('default', 'web', taskId),
+  appId: '/theseus/default/web',
+  taskId,
+  at,
+  value: encodeRecord(record(taskId, at, host)),
 });
 
 const hostAt = async (key: string) => {
@@ -51,7 +72,11 @@ test('older changes are stale, repeated ones unchanged, and a deleted endpoint i
   await store.flushed();
   assert.equal(await hostAt(c.key), undefined);
   assert.equal(store.submit(change(layout, 't.1', 3_500)), 'stale');
-  assert.equal(store.submit(change(layout, 't.1', 5_000)), 'queued', 'a newer put after a non-final delete is accepted');
+  assert.equal(
+    store.submit(change(layout, 't.1', 5_000)),
+    'queued',
+    'a newer put after a non-final delete is accepted',
+  );
   await store.flushed();
   assert.equal(await hostAt(c.key), 'h1');
   store.submit({ key: c.key, appId: c.appId, taskId: 't.1', at: 6_000, final: true });
@@ -106,7 +131,14 @@ test('load reads every endpoint across pages and knows their revisions', async (
   for (let i = 0; i < 250; i++) store.submit(change(layout, `t.${i}`, 1_000));
   await store.flushed();
   await client.put(layout.endpoint('default', 'web', 'broken.1')).value('{"not":"a record"}');
-  const paged = new EndpointStore({ client, layout, logger: quietLogger(), metrics: new SubscriberMetrics(), cluster: 'c1', pageSize: 40 });
+  const paged = new EndpointStore({
+    client,
+    layout,
+    logger: quietLogger(),
+    metrics: new SubscriberMetrics(),
+    cluster: 'c1',
+    pageSize: 40,
+  });
   assert.deepEqual(await paged.load(), { total: 251, unreadable: 1 });
   assert.equal(paged.size, 251);
   assert.equal(paged.keysOfApp('/theseus/default/web').length, 250);

@@ -12,7 +12,15 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Etcd3, IRequestOp } from 'etcd3';
-import { Backoff, RETRY_POLICIES, castEtcdError, decodeEndpointRecord, describeError, type EtcdLayout, type Logger } from '@theseus/services';
+import {
+  Backoff,
+  RETRY_POLICIES,
+  castEtcdError,
+  decodeEndpointRecord,
+  describeError,
+  type EtcdLayout,
+  type Logger,
+} from '@theseus/services';
 import { encodeRecord, type EncodedEndpoint } from './endpoint-encoder.js';
 import type { SubscriberMetrics } from './metrics.js';
 
@@ -232,7 +240,8 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
       this.options.metrics.etcdErrors.inc();
       throw castEtcdError(err);
     }
-    for (const key of [...this.known.keys()]) if (!seen.has(key) && !this.pending.has(key) && !this.inFlight.has(key)) this.forget(key);
+    for (const key of [...this.known.keys()])
+      if (!seen.has(key) && !this.pending.has(key) && !this.inFlight.has(key)) this.forget(key);
     this.options.metrics.endpoints.set(this.known.size);
     return { total: seen.size, unreadable };
   }
@@ -247,7 +256,14 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
     try {
       const record = decodeEndpointRecord(json, key);
       const { state, startedAt, healthy } = encodeRecord(record);
-      return { at: Date.parse(record.updatedAt), state, startedAt, healthy, appId: record.appId, owned: record.cluster === this.cluster };
+      return {
+        at: Date.parse(record.updatedAt),
+        state,
+        startedAt,
+        healthy,
+        appId: record.appId,
+        owned: record.cluster === this.cluster,
+      };
     } catch {
       return undefined;
     }
@@ -259,7 +275,15 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
     const appId = same ? old.appId : this.intern(stored?.appId ?? '');
     if (old && !same) this.forget(key);
     const entry: KnownEndpoint = stored
-      ? { rev, at: stored.at, state: stored.state, startedAt: stored.startedAt, healthy: stored.healthy, appId, owned: stored.owned }
+      ? {
+          rev,
+          at: stored.at,
+          state: stored.state,
+          startedAt: stored.startedAt,
+          healthy: stored.healthy,
+          appId,
+          owned: stored.owned,
+        }
       : { rev, at: 0, state: 0, startedAt: null, healthy: null, appId, owned: false };
     this.known.set(key, entry);
     if (same) return;
@@ -362,7 +386,11 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
       this.requeue(batch);
       this.options.metrics.etcdErrors.inc();
       const first = !this.etcdDown;
-      if (first) this.options.logger.warn('etcd write failed; changes kept and retried', { error: describeError(castEtcdError(err)), pending: this.pending.size });
+      if (first)
+        this.options.logger.warn('etcd write failed; changes kept and retried', {
+          error: describeError(castEtcdError(err)),
+          pending: this.pending.size,
+        });
       this.etcdDown = true;
       if (first) this.emit('unreachable');
       if (!this.retryTimer) {
@@ -392,7 +420,11 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
     for (const entry of batch) {
       txn.and(entry.key, 'Mod', '==', this.known.get(entry.key)?.rev ?? 0);
       const key = Buffer.from(entry.key);
-      ops.push(entry.value ? { request_put: { key, value: Buffer.from(entry.value.json) } } : { request_delete_range: { key } });
+      ops.push(
+        entry.value
+          ? { request_put: { key, value: Buffer.from(entry.value.json) } }
+          : { request_delete_range: { key } },
+      );
     }
     const result = await txn.then(...ops).commit();
     if (result.succeeded) {
@@ -402,7 +434,14 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
       for (const entry of batch) {
         const value = entry.value;
         if (value) {
-          this.remember(entry.key, rev, { at: entry.at, state: value.state, startedAt: value.startedAt, healthy: value.healthy, appId: entry.appId, owned: true });
+          this.remember(entry.key, rev, {
+            at: entry.at,
+            state: value.state,
+            startedAt: value.startedAt,
+            healthy: value.healthy,
+            appId: entry.appId,
+            owned: true,
+          });
           puts++;
         } else {
           this.forget(entry.key);
@@ -425,7 +464,9 @@ export class EndpointStore extends EventEmitter<{ recovered: []; unreachable: []
     const { client } = this.options;
     const leader = await client.get(guardKey).exec();
     if (leader.kvs.length === 0) {
-      this.options.logger.warn('no longer the leader: queued changes are left to the new leader', { dropped: batch.length + this.pending.size });
+      this.options.logger.warn('no longer the leader: queued changes are left to the new leader', {
+        dropped: batch.length + this.pending.size,
+      });
       this.guardKey = undefined;
       this.pending.clear();
       this.emit('deposed');

@@ -77,7 +77,10 @@ export class EventApplier {
     this.ctx.catalog
       .fetch(event.appId)
       .catch((err: unknown) => {
-        this.ctx.logger.warn('cannot read app for an event; the next reconcile covers it', { appId: event.appId, error: describeError(err) });
+        this.ctx.logger.warn('cannot read app for an event; the next reconcile covers it', {
+          appId: event.appId,
+          error: describeError(err),
+        });
         return undefined;
       })
       .then(() => {
@@ -99,7 +102,8 @@ export class EventApplier {
     let healthy: boolean | null = null;
     if (model.healthCheckCount > 0) {
       if (known) healthy = known.healthy;
-      else if (this.ctx.requireHealthy) return this.refresh(model.id); // registered once a health check passes
+      else if (this.ctx.requireHealthy)
+        return this.refresh(model.id); // registered once a health check passes
       else healthy = false;
     }
     const at = Date.parse(event.timestamp);
@@ -125,9 +129,19 @@ export class EventApplier {
 
   private removeTask(event: StatusUpdateEvent): void {
     const model = this.ctx.catalog.cached(event.appId);
-    const key = this.ctx.store.keyOfTask(event.appId, event.taskId) ?? (model?.ref ? this.ctx.encoder.key(model, event.taskId) : undefined);
+    const key =
+      this.ctx.store.keyOfTask(event.appId, event.taskId) ??
+      (model?.ref ? this.ctx.encoder.key(model, event.taskId) : undefined);
     const at = Date.parse(event.timestamp);
-    if (key) this.ctx.store.submit({ key, appId: event.appId, taskId: event.taskId, at, final: !MAY_RETURN.has(event.taskStatus), eventAt: at });
+    if (key)
+      this.ctx.store.submit({
+        key,
+        appId: event.appId,
+        taskId: event.taskId,
+        at,
+        final: !MAY_RETURN.has(event.taskStatus),
+        eventAt: at,
+      });
   }
 
   private removeInstance(appId: string, instanceId: string, timestamp: string): void {

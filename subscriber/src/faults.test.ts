@@ -10,7 +10,17 @@ import type { AddressInfo } from 'node:net';
 import { EtcdLayout } from '@theseus/services';
 import type { InProcessEngine } from '@theseus/cluster/testing';
 import { EtcdProcess } from '@theseus/services/testing';
-import { clearPrefix, startMarathon, etcdView, makeSubscriber, marathonView, randomPrefix, theseusApp, until, untilInSync } from './testing/harness.js';
+import {
+  clearPrefix,
+  startMarathon,
+  etcdView,
+  makeSubscriber,
+  marathonView,
+  randomPrefix,
+  theseusApp,
+  until,
+  untilInSync,
+} from './testing/harness.js';
 import { subscriberHttpApp } from './http.js';
 import type { Subscriber } from './subscriber.js';
 
@@ -21,19 +31,27 @@ after(async () => {
 
 const web = { namespace: 'default', service: 'web', labels: [] };
 
-async function world(options: { etcd?: string[]; subscribers?: number; subscriber?: Parameters<typeof makeSubscriber>[2] } = {}) {
+async function world(
+  options: { etcd?: string[]; subscribers?: number; subscriber?: Parameters<typeof makeSubscriber>[2] } = {},
+) {
   const marathon = await startMarathon(200);
   cleanups.push(() => marathon.close());
   const prefix = randomPrefix();
   if (!options.etcd) cleanups.push(() => clearPrefix(prefix));
   const subs: Subscriber[] = [];
   for (let i = 0; i < (options.subscribers ?? 1); i++) {
-    const sub = makeSubscriber(marathon, prefix, { ...(options.etcd ? { etcdEndpoints: options.etcd } : {}), ...options.subscriber });
+    const sub = makeSubscriber(marathon, prefix, {
+      ...(options.etcd ? { etcdEndpoints: options.etcd } : {}),
+      ...options.subscriber,
+    });
     cleanups.push(() => sub.stop());
     sub.start();
     subs.push(sub);
   }
-  await until(() => subs.some((s) => s.isLeader) && marathon.faults.streamCount === subs.length, 'a leader and attached streams');
+  await until(
+    () => subs.some((s) => s.isLeader) && marathon.faults.streamCount === subs.length,
+    'a leader and attached streams',
+  );
   const app = await marathon.putApp(theseusApp(web));
   return { marathon, prefix, subs, app };
 }
@@ -166,7 +184,18 @@ test('HTTP callbacks (Marathon < 1.5): registers its callback URL and applies po
   await untilInSync(marathon, prefix);
   // An event as Marathon 1.4 writes it (no ipAddresses) reaches the callback; callback events are
   // confirmed against Marathon, so a host Marathon does not report is never written.
-  const v14 = { slaveId: 'S6', taskId: task.id, taskStatus: 'TASK_RUNNING', message: '', appId: app.id, host: 'srv4.example', ports: task.ports, version: app.version, eventType: 'status_update_event', timestamp: new Date(Date.now() + 1).toISOString() };
+  const v14 = {
+    slaveId: 'S6',
+    taskId: task.id,
+    taskStatus: 'TASK_RUNNING',
+    message: '',
+    appId: app.id,
+    host: 'srv4.example',
+    ports: task.ports,
+    version: app.version,
+    eventType: 'status_update_event',
+    timestamp: new Date(Date.now() + 1).toISOString(),
+  };
   marathon.faults.publishRaw('status_update_event', v14);
   const key = new EtcdLayout(prefix).endpoint('default', 'web', task.id);
   await untilInSync(marathon, prefix);
@@ -193,7 +222,10 @@ test('pointed at a standby: the event stream follows its redirect to the leader,
   sub.start();
   await until(() => sub.isLeader && leader.faults.streamCount === 1, 'stream attached to the leader');
   assert.equal(standby.faults.streamCount, 0);
-  assert.ok(standby.calls.some((c) => c.path === '/v2/events' && c.status === 302), 'redirected by the standby');
+  assert.ok(
+    standby.calls.some((c) => c.path === '/v2/events' && c.status === 302),
+    'redirected by the standby',
+  );
   await untilInSync(leader, prefix);
   await leader.startTask(app.id);
   await untilInSync(leader, prefix);

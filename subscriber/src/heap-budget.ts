@@ -42,7 +42,10 @@ export interface SignalMessage {
  * exit code. The worker runs the same command (see subscriber-thread.ts).
  */
 export function runInHeapBudget(command: string, argv: string[], budget: HeapBudget, logger: Logger): Promise<number> {
-  const entry = new URL(import.meta.url.endsWith('.ts') ? './subscriber-thread.ts' : './subscriber-thread.js', import.meta.url);
+  const entry = new URL(
+    import.meta.url.endsWith('.ts') ? './subscriber-thread.ts' : './subscriber-thread.js',
+    import.meta.url,
+  );
   setFlagsFromString(`--heap-growing-percent=${OLD_GENERATION_GROWTH_PERCENT}`);
   const worker = new Worker(entry, {
     workerData: { command, argv },
@@ -58,7 +61,10 @@ export function runInHeapBudget(command: string, argv: string[], budget: HeapBud
       process.off('SIGTERM', forward);
       process.off('SIGINT', forward);
       if ((failure as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-        logger.error('the subscriber outgrew its heap budget', { heapMb: budget.oldMb, hint: 'raise it with --heap-mb or SUBSCRIBER_HEAP_MB (about 60 MB plus 1 MB per 1,000 endpoints)' });
+        logger.error('the subscriber outgrew its heap budget', {
+          heapMb: budget.oldMb,
+          hint: 'raise it with --heap-mb or SUBSCRIBER_HEAP_MB (about 60 MB plus 1 MB per 1,000 endpoints)',
+        });
       } else if (failure) {
         logger.error('the subscriber stopped on an error', { error: describeError(failure) });
       }

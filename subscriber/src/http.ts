@@ -39,8 +39,11 @@ export function subscriberHttpApp(subscriber: Subscriber, options: SubscriberHtt
   app.disable('x-powered-by');
   const requireToken = (req: Request, res: Response, next: NextFunction) => {
     const header = req.get('authorization') ?? '';
-    if (!options.apiToken || sameSecret(header.startsWith('Bearer ') ? header.slice(7) : '', options.apiToken)) return next();
-    res.status(401).json({ error: 'missing or wrong API token', hint: 'send Authorization: Bearer <THESEUS_API_TOKEN>' });
+    if (!options.apiToken || sameSecret(header.startsWith('Bearer ') ? header.slice(7) : '', options.apiToken))
+      return next();
+    res
+      .status(401)
+      .json({ error: 'missing or wrong API token', hint: 'send Authorization: Bearer <THESEUS_API_TOKEN>' });
   };
 
   app.get('/healthz', (_req, res) => {
@@ -75,11 +78,16 @@ export function subscriberHttpApp(subscriber: Subscriber, options: SubscriberHtt
       if (sameSecret(typeof req.query.secret === 'string' ? req.query.secret : '', callbackSecret)) return next();
       res.status(401).json({ error: 'missing or wrong callback secret' });
     };
-    app.post('/callback', requireSecret, express.json({ limit: options.maxBodyBytes ?? MAX_CALLBACK_BYTES, type: () => true }), (req, res) => {
-      const outcome = subscriber.onCallback(req.body);
-      if (outcome.accepted) res.json({ result: { status: 200 } });
-      else res.status(400).json({ error: `malformed Marathon event: ${outcome.problem}` });
-    });
+    app.post(
+      '/callback',
+      requireSecret,
+      express.json({ limit: options.maxBodyBytes ?? MAX_CALLBACK_BYTES, type: () => true }),
+      (req, res) => {
+        const outcome = subscriber.onCallback(req.body);
+        if (outcome.accepted) res.json({ result: { status: 200 } });
+        else res.status(400).json({ error: `malformed Marathon event: ${outcome.problem}` });
+      },
+    );
   }
 
   if (options.discovery) app.use(options.discovery.router);
@@ -90,7 +98,16 @@ export function subscriberHttpApp(subscriber: Subscriber, options: SubscriberHtt
   // Body parser errors (bad JSON, too large) and anything else: a clear answer, never a stack trace.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (err as { status?: number }).status ?? 500;
-    res.status(status).json({ error: status === 413 ? 'request body too large' : status === 400 ? 'request body is not valid JSON' : describeError(err) });
+    res
+      .status(status)
+      .json({
+        error:
+          status === 413
+            ? 'request body too large'
+            : status === 400
+              ? 'request body is not valid JSON'
+              : describeError(err),
+      });
   });
   return app;
 }

@@ -41,7 +41,9 @@ export class Leadership extends EventEmitter<{ elected: [string]; deposed: [stri
   private run(): void {
     if (!this.running) return;
     const { client, electionKey, id, logger } = this.options;
-    const campaign = client.election(electionKey, this.options.ttlSeconds ?? DEFAULT_SETTINGS.subscriber.leaderTtlSeconds).campaign(id);
+    const campaign = client
+      .election(electionKey, this.options.ttlSeconds ?? DEFAULT_SETTINGS.subscriber.leaderTtlSeconds)
+      .campaign(id);
     this.campaign = campaign;
     campaign.on('elected', () => {
       campaign.getCampaignKey().then(

@@ -6,7 +6,13 @@ test('the lag histogram exposes cumulative buckets, sum and count in the Prometh
   const metrics = new SubscriberMetrics();
   for (const seconds of [0.0005, 0.001, 0.002, 0.04, 0.04, 45]) metrics.lag.observe(seconds);
   const text = await metrics.registry.metrics();
-  const line = (le: string) => Number(new RegExp(`^theseus_subscriber_event_to_etcd_seconds_bucket\\{le="${le.replace('+', '\\+')}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+  const line = (le: string) =>
+    Number(
+      new RegExp(
+        `^theseus_subscriber_event_to_etcd_seconds_bucket\\{le="${le.replace('+', '\\+')}"\\} (\\S+)$`,
+        'm',
+      ).exec(text)?.[1],
+    );
   assert.match(text, /^# TYPE theseus_subscriber_event_to_etcd_seconds histogram$/m);
   assert.equal(line('0.001'), 2, 'a value equal to a bound counts in that bucket');
   assert.equal(line('0.0025'), 3);

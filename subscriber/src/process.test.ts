@@ -9,7 +9,17 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { InProcessEngine } from '@theseus/cluster/testing';
 import { freePort } from '@theseus/services/testing';
-import { clearPrefix, startMarathon, ETCD_ENDPOINTS, etcdView, marathonView, randomPrefix, theseusApp, until, untilInSync } from './testing/harness.js';
+import {
+  clearPrefix,
+  startMarathon,
+  ETCD_ENDPOINTS,
+  etcdView,
+  marathonView,
+  randomPrefix,
+  theseusApp,
+  until,
+  untilInSync,
+} from './testing/harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN = 'test-token-0123456789abcdef';
@@ -19,7 +29,10 @@ const prefix = randomPrefix();
 
 before(() => {
   // The CLI runs the built sources.
-  execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-b', 'subscriber'], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-b', 'subscriber'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
 });
 after(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -28,21 +41,25 @@ after(async () => {
 });
 
 async function startProcess(port: number): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [`${ROOT}bin/theseus.js`, 'subscriber', '--port', String(port), '--host', '127.0.0.1'], {
-    env: {
-      ...process.env,
-      MARATHON_URL: marathon.url,
-      ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','),
-      THESEUS_ETCD_PREFIX: prefix,
-      THESEUS_CLUSTER: 'test',
-      THESEUS_API_TOKEN: TOKEN,
-      SUBSCRIBER_LEADER_TTL_S: '2',
-      STREAM_IDLE_TIMEOUT_MS: '3000',
-      RECONCILE_INTERVAL_MS: '0',
-      LOG_FORMAT: 'json',
+  const child = spawn(
+    process.execPath,
+    [`${ROOT}bin/theseus.js`, 'subscriber', '--port', String(port), '--host', '127.0.0.1'],
+    {
+      env: {
+        ...process.env,
+        MARATHON_URL: marathon.url,
+        ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','),
+        THESEUS_ETCD_PREFIX: prefix,
+        THESEUS_CLUSTER: 'test',
+        THESEUS_API_TOKEN: TOKEN,
+        SUBSCRIBER_LEADER_TTL_S: '2',
+        STREAM_IDLE_TIMEOUT_MS: '3000',
+        RECONCILE_INTERVAL_MS: '0',
+        LOG_FORMAT: 'json',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   children.push(child);
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
@@ -86,10 +103,14 @@ test('SIGKILL mid-stream, then restart: etcd equals Marathon after the reconcile
   await marathon.startTask(app.id, { silent: true });
 
   const second = await startProcess(port);
-  await until(async () => {
-    const r = await readyz(port);
-    return r.status === 200 && r.body.role === 'leader' && r.body.lastReconcile !== undefined;
-  }, 'restarted process leading and reconciled', 30_000);
+  await until(
+    async () => {
+      const r = await readyz(port);
+      return r.status === 200 && r.body.role === 'leader' && r.body.lastReconcile !== undefined;
+    },
+    'restarted process leading and reconciled',
+    30_000,
+  );
   assert.deepEqual([...(await etcdView(prefix))].sort(), [...marathonView(marathon, prefix)].sort());
   assert.ok(marathonView(marathon, prefix).size > 5);
 
@@ -110,7 +131,16 @@ test('SIGKILL mid-stream, then restart: etcd equals Marathon after the reconcile
   assert.match(metrics, /theseus_subscriber_event_to_etcd_seconds_bucket/);
   assert.match(metrics, /theseus_subscriber_reconciles_total\{outcome="ok"\} [1-9]/);
   // Events come from the stream: there is no callback route to post forged ones to.
-  assert.equal((await fetch(`${base}/callback?token=${TOKEN}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })).status, 404);
+  assert.equal(
+    (
+      await fetch(`${base}/callback?token=${TOKEN}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{}',
+      })
+    ).status,
+    404,
+  );
 
   // Marathon unreachable: not ready (stream detached), and still alive.
   await marathon.down();
@@ -129,7 +159,12 @@ test('SIGKILL mid-stream, then restart: etcd equals Marathon after the reconcile
 test('a heap budget it cannot run in is refused with what to set', async () => {
   marathon ??= await startMarathon(500);
   const child = spawn(process.execPath, [`${ROOT}bin/theseus.js`, 'subscriber', '--heap-mb', '20'], {
-    env: { ...process.env, MARATHON_URL: marathon.url, ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','), THESEUS_ETCD_PREFIX: prefix },
+    env: {
+      ...process.env,
+      MARATHON_URL: marathon.url,
+      ETCD_ENDPOINTS: ETCD_ENDPOINTS.join(','),
+      THESEUS_ETCD_PREFIX: prefix,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);

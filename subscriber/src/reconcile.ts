@@ -9,7 +9,15 @@
  * anything outside the prefix, are never touched. Every change goes through the EndpointStore, so a
  * record updated by an event after the snapshot was taken is newer and stays.
  */
-import { describeError, readMarathonList, type EtcdLayout, type Logger, type MarathonAppInfo, type MarathonClient, type MarathonTask } from '@theseus/services';
+import {
+  describeError,
+  readMarathonList,
+  type EtcdLayout,
+  type Logger,
+  type MarathonAppInfo,
+  type MarathonClient,
+  type MarathonTask,
+} from '@theseus/services';
 import { MARATHON_LABELS } from '@theseus/services';
 import type { AppCatalog } from './app-catalog.js';
 import { appModelOf, factsOfTask, isServing, type AppModel } from './endpoint-of-task.js';
@@ -54,7 +62,12 @@ export interface DesiredEndpoint {
 }
 
 /** Records that should exist for one app's tasks, by key. */
-export function desiredOfApp(ctx: SyncContext, model: AppModel, tasks: readonly MarathonTask[], at: string): Map<string, DesiredEndpoint> {
+export function desiredOfApp(
+  ctx: SyncContext,
+  model: AppModel,
+  tasks: readonly MarathonTask[],
+  at: string,
+): Map<string, DesiredEndpoint> {
   const desired = new Map<string, DesiredEndpoint>();
   if (!model.ref) return desired;
   for (const task of tasks) {
@@ -70,7 +83,17 @@ export async function reconcile(ctx: SyncContext): Promise<ReconcileResult> {
   const at = new Date(started).toISOString();
   await ctx.store.load();
 
-  const result: ReconcileResult = { added: 0, fixed: 0, removed: 0, unchanged: 0, deferred: 0, foreign: 0, apps: 0, tasks: 0, durationMs: 0 };
+  const result: ReconcileResult = {
+    added: 0,
+    fixed: 0,
+    removed: 0,
+    unchanged: 0,
+    deferred: 0,
+    foreign: 0,
+    apps: 0,
+    tasks: 0,
+    durationMs: 0,
+  };
   const count = (outcome: SubmitOutcome, action: 'added' | 'fixed' | 'removed') => {
     if (outcome === 'queued') result[action]++;
     else if (outcome === 'stale') result.deferred++;
@@ -84,25 +107,31 @@ export async function reconcile(ctx: SyncContext): Promise<ReconcileResult> {
   /** Tasks Marathon lists that are not serving (their records go without a second look). */
   const listed = new Set<string>();
   const path = `/v2/apps?embed=apps.tasks&label=${encodeURIComponent(`${MARATHON_LABELS.managed}==true`)}`;
-  await readMarathonList<MarathonAppInfo>(ctx.marathon.http, path, 'apps', (app) => {
-    const model = appModelOf(app);
-    if (!model.ref) return;
-    models.push(model);
-    result.apps++;
-    const tasks = app.tasks ?? [];
-    result.tasks += tasks.length;
-    const serving = desiredOfApp(ctx, model, tasks, at);
-    for (const task of tasks) if (!serving.has(ctx.encoder.key(model, task.id))) listed.add(task.id);
-    for (const [key, { taskId, value }] of serving) {
-      desired.add(key);
-      const known = ctx.store.knownAt(key);
-      if (known && !known.owned && known.state !== 0) {
-        result.foreign++;
-        continue;
+  await readMarathonList<MarathonAppInfo>(
+    ctx.marathon.http,
+    path,
+    'apps',
+    (app) => {
+      const model = appModelOf(app);
+      if (!model.ref) return;
+      models.push(model);
+      result.apps++;
+      const tasks = app.tasks ?? [];
+      result.tasks += tasks.length;
+      const serving = desiredOfApp(ctx, model, tasks, at);
+      for (const task of tasks) if (!serving.has(ctx.encoder.key(model, task.id))) listed.add(task.id);
+      for (const [key, { taskId, value }] of serving) {
+        desired.add(key);
+        const known = ctx.store.knownAt(key);
+        if (known && !known.owned && known.state !== 0) {
+          result.foreign++;
+          continue;
+        }
+        count(ctx.store.submit({ key, appId: model.id, taskId, at: started, value }), known ? 'fixed' : 'added');
       }
-      count(ctx.store.submit({ key, appId: model.id, taskId, at: started, value }), known ? 'fixed' : 'added');
-    }
-  }, { backpressure: () => ctx.store.belowLimit(MAX_QUEUED_CHANGES) });
+    },
+    { backpressure: () => ctx.store.belowLimit(MAX_QUEUED_CHANGES) },
+  );
   ctx.catalog.replaceAll(models);
 
   const doubtful: Array<{ key: string; appId: string }> = [];
@@ -112,7 +141,8 @@ export async function reconcile(ctx: SyncContext): Promise<ReconcileResult> {
       result.foreign++;
       continue;
     }
-    if (listed.has(taskIdOfKey(key))) count(ctx.store.submit({ key, appId: known.appId, taskId: taskIdOfKey(key), at: started }), 'removed');
+    if (listed.has(taskIdOfKey(key)))
+      count(ctx.store.submit({ key, appId: known.appId, taskId: taskIdOfKey(key), at: started }), 'removed');
     else doubtful.push({ key, appId: known.appId });
   }
   if (doubtful.length > 0) {
@@ -129,7 +159,8 @@ export async function reconcile(ctx: SyncContext): Promise<ReconcileResult> {
   }
   await ctx.store.flushed();
   result.durationMs = Date.now() - started;
-  for (const action of ['added', 'fixed', 'removed', 'deferred'] as const) ctx.metrics.reconcileChanges.inc({ action }, result[action]);
+  for (const action of ['added', 'fixed', 'removed', 'deferred'] as const)
+    ctx.metrics.reconcileChanges.inc({ action }, result[action]);
   ctx.metrics.reconcileDuration.observe(result.durationMs / 1000);
   return result;
 }
@@ -144,10 +175,15 @@ export async function refreshApp(ctx: SyncContext, appId: string): Promise<void>
   try {
     fetched = await ctx.catalog.fetch(appId);
   } catch (err) {
-    ctx.logger.warn('cannot read app from Marathon; the next reconcile covers it', { appId, error: describeError(err) });
+    ctx.logger.warn('cannot read app from Marathon; the next reconcile covers it', {
+      appId,
+      error: describeError(err),
+    });
     return;
   }
-  const desired = fetched ? desiredOfApp(ctx, fetched.model, fetched.app.tasks ?? [], new Date(started).toISOString()) : new Map<string, DesiredEndpoint>();
+  const desired = fetched
+    ? desiredOfApp(ctx, fetched.model, fetched.app.tasks ?? [], new Date(started).toISOString())
+    : new Map<string, DesiredEndpoint>();
   for (const [key, { taskId, value }] of desired) ctx.store.submit({ key, appId, taskId, at: started, value });
   for (const key of ctx.store.keysOfApp(appId)) {
     const known = ctx.store.knownAt(key);

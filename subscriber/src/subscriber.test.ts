@@ -3,7 +3,18 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEtcdClient, EtcdLayout, encodeEndpointRecord, type MesosTaskState } from '@theseus/services';
 import type { InProcessEngine } from '@theseus/cluster/testing';
-import { clearPrefix, startMarathon, ETCD_ENDPOINTS, etcdView, makeSubscriber, marathonView, randomPrefix, theseusApp, until, untilInSync } from './testing/harness.js';
+import {
+  clearPrefix,
+  startMarathon,
+  ETCD_ENDPOINTS,
+  etcdView,
+  makeSubscriber,
+  marathonView,
+  randomPrefix,
+  theseusApp,
+  until,
+  untilInSync,
+} from './testing/harness.js';
 import type { Subscriber } from './subscriber.js';
 
 const prefixes: string[] = [];
@@ -34,8 +45,17 @@ test('TASK_RUNNING registers; every leaving state removes; staging and starting 
   const { marathon, prefix, sub } = await setup();
   await marathon.putApp(theseusApp(web));
   const leaving: MesosTaskState[] = [
-    'TASK_KILLING', 'TASK_KILLED', 'TASK_FINISHED', 'TASK_FAILED', 'TASK_LOST', 'TASK_ERROR',
-    'TASK_GONE', 'TASK_DROPPED', 'TASK_UNREACHABLE', 'TASK_GONE_BY_OPERATOR', 'TASK_UNKNOWN',
+    'TASK_KILLING',
+    'TASK_KILLED',
+    'TASK_FINISHED',
+    'TASK_FAILED',
+    'TASK_LOST',
+    'TASK_ERROR',
+    'TASK_GONE',
+    'TASK_DROPPED',
+    'TASK_UNREACHABLE',
+    'TASK_GONE_BY_OPERATOR',
+    'TASK_UNKNOWN',
   ];
   const layout = new EtcdLayout(prefix);
   for (const state of leaving) {
@@ -75,7 +95,10 @@ test('a burst of events larger than the flow-control window all reach etcd over 
 
 test('health-gated registration: registered once healthy, removed when unhealthy; without the gate, registered with its health', async () => {
   const { marathon, prefix } = await setup();
-  const app = theseusApp({ namespace: 'default', service: 'api', labels: ['blue'] }, { healthChecks: [{ protocol: 'MESOS_HTTP', path: '/health', portIndex: 0 }] });
+  const app = theseusApp(
+    { namespace: 'default', service: 'api', labels: ['blue'] },
+    { healthChecks: [{ protocol: 'MESOS_HTTP', path: '/health', portIndex: 0 }] },
+  );
   await marathon.putApp(app);
   const task = await marathon.startTask(app.id);
   const key = new EtcdLayout(prefix).endpoint('default', 'api', task.id);
@@ -105,8 +128,17 @@ test('ordering: a stale event never overwrites newer knowledge', async () => {
   const key = new EtcdLayout(prefix).endpoint('default', 'web', task.id);
   await until(async () => (await etcdView(prefix)).has(key), 'registration');
   const running = (host: string, timestamp: string) => ({
-    slaveId: 'agent-1-S0', taskId: task.id, taskStatus: 'TASK_RUNNING', message: '', appId: app.id, host, ipAddresses: [],
-    ports: task.ports, version: app.version, eventType: 'status_update_event', timestamp,
+    slaveId: 'agent-1-S0',
+    taskId: task.id,
+    taskStatus: 'TASK_RUNNING',
+    message: '',
+    appId: app.id,
+    host,
+    ipAddresses: [],
+    ports: task.ports,
+    version: app.version,
+    eventType: 'status_update_event',
+    timestamp,
   });
   // Newer news of the task (it is reported on another host), then an older report arrives late.
   marathon.faults.publishRaw('status_update_event', running('10.0.0.2', new Date(Date.now() + 1).toISOString()));
@@ -114,15 +146,24 @@ test('ordering: a stale event never overwrites newer knowledge', async () => {
   marathon.faults.publishRaw('status_update_event', running('10.0.0.1', new Date(Date.now() - 60_000).toISOString()));
   // A later marker event proves the late one was processed before it.
   const marker = await marathon.startTask(markers.id);
-  await until(async () => (await etcdView(prefix)).has(new EtcdLayout(prefix).endpoint('default', 'marker', marker.id)), 'marker');
+  await until(
+    async () => (await etcdView(prefix)).has(new EtcdLayout(prefix).endpoint('default', 'marker', marker.id)),
+    'marker',
+  );
   assert.equal((await etcdView(prefix)).get(key)?.host, '10.0.0.2');
 
   // A task that ended stays gone when an older "running" for it arrives after the end.
   const killedAt = new Date().toISOString();
   await marathon.setTaskState(task.id, 'TASK_KILLED');
-  marathon.faults.publishRaw('status_update_event', running('10.0.0.3', new Date(Date.parse(killedAt) - 5).toISOString()));
+  marathon.faults.publishRaw(
+    'status_update_event',
+    running('10.0.0.3', new Date(Date.parse(killedAt) - 5).toISOString()),
+  );
   const marker2 = await marathon.startTask(markers.id);
-  await until(async () => (await etcdView(prefix)).has(new EtcdLayout(prefix).endpoint('default', 'marker', marker2.id)), 'second marker');
+  await until(
+    async () => (await etcdView(prefix)).has(new EtcdLayout(prefix).endpoint('default', 'marker', marker2.id)),
+    'second marker',
+  );
   assert.equal((await etcdView(prefix)).has(key), false);
   await untilInSync(marathon, prefix);
 });
@@ -143,7 +184,15 @@ test('reconcile adds what is missing, fixes what differs, removes what is stale,
   const client = createEtcdClient({ endpoints: ETCD_ENDPOINTS });
   const fixedKey = layout.endpoint('default', 'web', fixedTask.id);
   const damaged = JSON.parse((await client.get(fixedKey).string())!);
-  await client.put(fixedKey).value(JSON.stringify({ ...damaged, host: 'wrong-host', ports: { http: { host: 1, container: null, protocol: 'tcp' } } }));
+  await client
+    .put(fixedKey)
+    .value(
+      JSON.stringify({
+        ...damaged,
+        host: 'wrong-host',
+        ports: { http: { host: 1, container: null, protocol: 'tcp' } },
+      }),
+    );
   const invented = { ...damaged, taskId: 'theseus_default_web.instance-gone._app.1' };
   await client.put(layout.endpoint('default', 'web', invented.taskId)).value(encodeEndpointRecord(invented));
   const foreign = { ...damaged, cluster: 'other', taskId: 'theseus_default_web.instance-theirs._app.1' };
@@ -161,7 +210,9 @@ test('reconcile adds what is missing, fixes what differs, removes what is stale,
   const view = await etcdView(prefix);
   view.delete(foreignKey);
   assert.deepEqual([...view].sort(), [...marathonView(marathon, prefix)].sort());
-  assert.ok(view.has(layout.endpoint('default', 'web', missed1.id)) && view.has(layout.endpoint('default', 'web', missed2.id)));
+  assert.ok(
+    view.has(layout.endpoint('default', 'web', missed1.id)) && view.has(layout.endpoint('default', 'web', missed2.id)),
+  );
   assert.ok(view.has(layout.endpoint('default', 'web', kept.id)));
   assert.equal((await etcdView(prefix)).get(foreignKey)?.cluster, 'other');
   assert.equal(await client.get(outside).string(), 'not ours');
@@ -183,7 +234,10 @@ test('a record whose task Marathon still lists is not removed on one snapshot al
   assert.equal(result.removed, 0);
   assert.equal(result.deferred, 1);
   assert.ok((await etcdView(prefix)).has(layout.endpoint('default', 'web', task.id)));
-  assert.ok(marathon.calls.some((c) => c.method === 'GET' && c.path === '/v2/tasks'), 'confirmed against Marathon');
+  assert.ok(
+    marathon.calls.some((c) => c.method === 'GET' && c.path === '/v2/tasks'),
+    'confirmed against Marathon',
+  );
   // Once Marathon no longer lists the task, the next reconcile removes it.
   await marathon.setTaskState(task.id, 'TASK_KILLED', { silent: true });
   const later = await sub.reconcileNow('test');
@@ -194,11 +248,21 @@ test('a record whose task Marathon still lists is not removed on one snapshot al
 test('app removal removes all of its tasks; bridge and container ports are named from portMappings', async () => {
   const { marathon, prefix } = await setup();
   const app = await marathon.putApp(
-    theseusApp({ namespace: 'shop', service: 'cart', labels: ['prod'] }, {
-      portDefinitions: undefined,
-      networks: [{ mode: 'container/bridge' }],
-      container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' }, portMappings: [{ containerPort: 8080, hostPort: 0, name: 'http' }, { containerPort: 9000, hostPort: 0 }] },
-    }),
+    theseusApp(
+      { namespace: 'shop', service: 'cart', labels: ['prod'] },
+      {
+        portDefinitions: undefined,
+        networks: [{ mode: 'container/bridge' }],
+        container: {
+          type: 'DOCKER',
+          docker: { image: 'theseus/busybox:local' },
+          portMappings: [
+            { containerPort: 8080, hostPort: 0, name: 'http' },
+            { containerPort: 9000, hostPort: 0 },
+          ],
+        },
+      },
+    ),
   );
   const a = await marathon.startTask(app.id);
   await marathon.startTask(app.id);
@@ -206,7 +270,10 @@ test('app removal removes all of its tasks; bridge and container ports are named
   const client = createEtcdClient({ endpoints: ETCD_ENDPOINTS });
   const stored = JSON.parse((await client.get(new EtcdLayout(prefix).endpoint('shop', 'cart', a.id)).string())!);
   client.close();
-  assert.deepEqual(stored.ports, { http: { host: a.ports![0], container: 8080, protocol: 'tcp' }, port1: { host: a.ports![1], container: 9000, protocol: 'tcp' } });
+  assert.deepEqual(stored.ports, {
+    http: { host: a.ports![0], container: 8080, protocol: 'tcp' },
+    port1: { host: a.ports![1], container: 9000, protocol: 'tcp' },
+  });
   assert.deepEqual(stored.labels, ['prod']);
   await marathon.removeApp(app.id);
   await until(async () => (await etcdView(prefix)).size === 0, 'all endpoints of the app removed');

@@ -81,7 +81,10 @@ const STREAM_RESUME_AT = 240;
 
 export class NotLeaderError extends TheseusError {
   constructor() {
-    super('NOT_LEADER', 'this subscriber is a standby: only the leader reconciles', { hint: 'send the request to the leader', recoverable: true });
+    super('NOT_LEADER', 'this subscriber is a standby: only the leader reconciles', {
+      hint: 'send the request to the leader',
+      recoverable: true,
+    });
   }
 }
 
@@ -144,7 +147,13 @@ export class Subscriber {
     });
     this.etcd = createEtcdClient({ endpoints: options.etcdEndpoints, access: options.etcdAccess });
     const layout = new EtcdLayout(options.etcdPrefix);
-    this.store = new EndpointStore({ client: this.etcd, layout, logger: this.logger, metrics: this.metrics, cluster: this.cluster });
+    this.store = new EndpointStore({
+      client: this.etcd,
+      layout,
+      logger: this.logger,
+      metrics: this.metrics,
+      cluster: this.cluster,
+    });
     this.ctx = {
       marathon: this.marathon,
       store: this.store,
@@ -157,14 +166,22 @@ export class Subscriber {
       metrics: this.metrics,
     };
     this.applier = new EventApplier(this.ctx);
-    this.leadership = new Leadership({ client: this.etcd, electionKey: layout.election('subscriber'), id: this.id, ttlSeconds: options.leaderTtlSeconds ?? 10, logger: this.logger });
+    this.leadership = new Leadership({
+      client: this.etcd,
+      electionKey: layout.election('subscriber'),
+      id: this.id,
+      ttlSeconds: options.leaderTtlSeconds ?? 10,
+      logger: this.logger,
+    });
     if (options.callbackUrl && !options.callbackSecret) throw new Error('HTTP callbacks need a callback secret');
     if (!options.callbackUrl) {
       this.stream = new MarathonEventStream({
         connection: this.marathon.http,
         eventTypes: SUBSCRIBED_EVENT_TYPES,
         idleTimeoutMs: options.streamIdleTimeoutMs ?? DEFAULT_SETTINGS.marathon.streamIdleTimeoutMs,
-        ...(options.streamBackoffMs !== undefined ? { backoff: { ...RETRY_POLICIES.marathonStream, initialMs: options.streamBackoffMs } } : {}),
+        ...(options.streamBackoffMs !== undefined
+          ? { backoff: { ...RETRY_POLICIES.marathonStream, initialMs: options.streamBackoffMs } }
+          : {}),
       });
     }
   }
@@ -204,7 +221,9 @@ export class Subscriber {
         this.metrics.attached.set(0);
         this.logger.warn('event stream detached', { url, reason });
       });
-      this.stream.on('retry', ({ url, error, delayMs }) => this.logger.warn('event stream unavailable', { url, error, retryInMs: delayMs }));
+      this.stream.on('retry', ({ url, error, delayMs }) =>
+        this.logger.warn('event stream unavailable', { url, error, retryInMs: delayMs }),
+      );
       this.stream.on('event', (event) => this.onEvent(event));
       this.stream.on('unknown', ({ eventType }) => this.metrics.countEvent(eventType));
       this.stream.on('malformed', ({ eventType, problem, sample }) => this.onMalformed(eventType, problem, sample));
@@ -228,7 +247,9 @@ export class Subscriber {
     await this.leadership.stop();
     if (this.callbacksRegistered && this.options.callbackUrl) {
       const params = new URLSearchParams({ callbackUrl: this.registeredCallbackUrl() });
-      await this.marathon.request('DELETE', '/v2/eventSubscriptions', params, undefined, 'unsubscribe callback').catch(() => undefined);
+      await this.marathon
+        .request('DELETE', '/v2/eventSubscriptions', params, undefined, 'unsubscribe callback')
+        .catch(() => undefined);
     }
     this.etcd.close();
   }
@@ -295,7 +316,9 @@ export class Subscriber {
       return { accepted: true };
     }
     const event = parsed.event;
-    const confirm = (event.eventType === 'status_update_event' && !LEAVING_TASK_STATES.has(event.taskStatus)) || event.eventType === 'app_terminated_event';
+    const confirm =
+      (event.eventType === 'status_update_event' && !LEAVING_TASK_STATES.has(event.taskStatus)) ||
+      event.eventType === 'app_terminated_event';
     if (!confirm) this.onEvent(event);
     else {
       this.metrics.countEvent(event.eventType);
@@ -341,13 +364,19 @@ export class Subscriber {
       this.lastReconcile = { ...result, at: new Date().toISOString() };
       this.logger.info('reconciled', { reason, ...result });
       const released = releaseHeap();
-      if (released) this.logger.info('heap released after reconcile', { heapBeforeMb: Math.round(released.before / 2 ** 20), heapAfterMb: Math.round(released.after / 2 ** 20), pauseMs: released.ms });
+      if (released)
+        this.logger.info('heap released after reconcile', {
+          heapBeforeMb: Math.round(released.before / 2 ** 20),
+          heapAfterMb: Math.round(released.after / 2 ** 20),
+          pauseMs: released.ms,
+        });
       return result;
     } catch (err) {
       this.metrics.reconciles.inc({ outcome: 'failed' });
       const delay = this.reconcileBackoff.next();
       this.logger.warn('reconcile failed; retrying', { reason, error: describeError(err), retryInMs: delay });
-      if (!this.stopped) this.retryTimer = setTimeout(() => this.requestReconcile(`retry after: ${describeError(err)}`), delay);
+      if (!this.stopped)
+        this.retryTimer = setTimeout(() => this.requestReconcile(`retry after: ${describeError(err)}`), delay);
       throw err;
     }
   }
@@ -359,7 +388,10 @@ export class Subscriber {
       () => this.callbackBackoff.reset(),
       (err: unknown) => {
         const delay = this.callbackBackoff.next();
-        this.logger.warn('cannot register for Marathon HTTP callbacks; retrying', { error: describeError(err), retryInMs: delay });
+        this.logger.warn('cannot register for Marathon HTTP callbacks; retrying', {
+          error: describeError(err),
+          retryInMs: delay,
+        });
         this.callbackTimer = setTimeout(() => this.ensureCallback(), delay);
       },
     );
@@ -375,7 +407,8 @@ export class Subscriber {
   private async registerCallback(): Promise<void> {
     const params = new URLSearchParams({ callbackUrl: this.registeredCallbackUrl() });
     await this.marathon.request('POST', '/v2/eventSubscriptions', params, undefined, 'subscribe callback');
-    if (!this.callbacksRegistered) this.logger.info('registered for Marathon HTTP callbacks', { callbackUrl: this.options.callbackUrl });
+    if (!this.callbacksRegistered)
+      this.logger.info('registered for Marathon HTTP callbacks', { callbackUrl: this.options.callbackUrl });
     this.callbacksRegistered = true;
   }
 
@@ -384,14 +417,23 @@ export class Subscriber {
     let etcdReachable = this.store.reachable;
     try {
       // a key its etcd role may read (the endpoint records' prefix itself)
-      await this.etcd.get(this.ctx.layout.allEndpoints()).options({ deadline: Date.now() + 1_000 }).exec();
+      await this.etcd
+        .get(this.ctx.layout.allEndpoints())
+        .options({ deadline: Date.now() + 1_000 })
+        .exec();
     } catch {
       etcdReachable = false;
     }
     return {
       id: this.id,
       role: this.leadership.isLeader ? 'leader' : 'standby',
-      stream: this.stream ? (this.stream.attached ? 'attached' : 'detached') : this.callbacksRegistered ? 'callbacks' : 'detached',
+      stream: this.stream
+        ? this.stream.attached
+          ? 'attached'
+          : 'detached'
+        : this.callbacksRegistered
+          ? 'callbacks'
+          : 'detached',
       etcdReachable,
       endpoints: this.store.size,
       pendingChanges: this.store.pendingCount,

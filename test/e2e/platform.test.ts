@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import { EtcdPermissionDeniedError } from 'etcd3';
-import { createEtcdClient, decodeEndpointRecord, EtcdLayout, type EndpointRecord, type MarathonAppInfo } from '@theseus/services';
+import {
+  createEtcdClient,
+  decodeEndpointRecord,
+  EtcdLayout,
+  type EndpointRecord,
+  type MarathonAppInfo,
+} from '@theseus/services';
 import { eventually } from '../support/processes.js';
 import { docker, startPlatform, type Platform } from '../support/platform.js';
 
@@ -47,7 +53,10 @@ async function appOf(service: string): Promise<MarathonAppInfo | undefined> {
 /** Running tasks of a service as the engine sees them, as `taskId@host:port`. */
 async function engineView(service: string): Promise<string[]> {
   const app = await appOf(service);
-  return (app?.tasks ?? []).filter((t) => t.state === 'TASK_RUNNING').map((t) => `${t.id}@${t.host}:${t.ports?.[0]}`).sort();
+  return (app?.tasks ?? [])
+    .filter((t) => t.state === 'TASK_RUNNING')
+    .map((t) => `${t.id}@${t.host}:${t.ports?.[0]}`)
+    .sort();
 }
 
 async function etcdView(service: string): Promise<string[]> {
@@ -58,15 +67,23 @@ async function containersOfEngine(): Promise<Docker.ContainerInfo[]> {
   return docker.listContainers({ all: false, filters: { label: [`theseus.engine=${platform.engineId}`] } });
 }
 
-async function pingerStatus(): Promise<{ rounds: number; lastRound: { nodes: string[]; results: Array<{ address: string; ok: boolean }> } | null; changes: unknown[] }> {
+async function pingerStatus(): Promise<{
+  rounds: number;
+  lastRound: { nodes: string[]; results: Array<{ address: string; ok: boolean }> } | null;
+  changes: unknown[];
+}> {
   const [record] = await endpoints('pinger');
   assert.ok(record, 'pinger has an endpoint');
-  const res = await fetch(`http://${record.host}:${record.ports.http!.host}/status`, { signal: AbortSignal.timeout(3_000) });
+  const res = await fetch(`http://${record.host}:${record.ports.http!.host}/status`, {
+    signal: AbortSignal.timeout(3_000),
+  });
   return (await res.json()) as never;
 }
 
 before(async () => {
-  const images = spawnSync('bash', [join(root, 'docker-images/build.sh'), 'example-echo', 'example-pinger'], { encoding: 'utf8' });
+  const images = spawnSync('bash', [join(root, 'docker-images/build.sh'), 'example-echo', 'example-pinger'], {
+    encoding: 'utf8',
+  });
   assert.equal(images.status, 0, images.stderr);
   platform = await startPlatform({ enginePortRange: '34000-34499', etcdAuth: true });
   layout = new EtcdLayout(platform.etcdPrefix);
@@ -93,23 +110,40 @@ test('1. POST /deploy runs the examples in Docker with their limits; endpoints r
   await eventually('echo endpoints in etcd', async () => (await etcdView('echo')).length === 2);
   assert.deepEqual(await etcdView('echo'), await engineView('echo'));
   const echo = await endpoints('echo');
-  assert.deepEqual(echo.map((r) => r.labels), [['demo'], ['demo']]);
+  assert.deepEqual(
+    echo.map((r) => r.labels),
+    [['demo'], ['demo']],
+  );
   assert.ok(echo.every((r) => r.ports.http?.container === 8000));
 
   // pinger looked echo up through guestutils and called every instance over TCP.
   const addresses = echo.map((r) => `${r.host}:${r.ports.http!.host}`).sort();
-  const status1 = await eventually('pinger reached every echo instance', async () => {
-    const s = await pingerStatus();
-    const reached = (s.lastRound?.results ?? []).filter((r) => r.ok).map((r) => r.address).sort();
-    return JSON.stringify(reached) === JSON.stringify(addresses) ? s : undefined;
-  }, 60_000);
+  const status1 = await eventually(
+    'pinger reached every echo instance',
+    async () => {
+      const s = await pingerStatus();
+      const reached = (s.lastRound?.results ?? [])
+        .filter((r) => r.ok)
+        .map((r) => r.address)
+        .sort();
+      return JSON.stringify(reached) === JSON.stringify(addresses) ? s : undefined;
+    },
+    60_000,
+  );
   assert.deepEqual([...status1.lastRound!.nodes].sort(), addresses);
 
   // It did so as the read-only container user, which etcd does not let change a record.
   const pinger = (await containersOfEngine()).find((c) => c.Image.includes('pinger'))!;
-  const env = Object.fromEntries(((await docker.getContainer(pinger.Id).inspect()).Config.Env ?? []).map((e) => e.split(/=(.*)/s, 2) as [string, string]));
+  const env = Object.fromEntries(
+    ((await docker.getContainer(pinger.Id).inspect()).Config.Env ?? []).map(
+      (e) => e.split(/=(.*)/s, 2) as [string, string],
+    ),
+  );
   assert.equal(env.ETCD_USERNAME, 'theseus-container');
-  const asContainer = createEtcdClient({ endpoints: [platform.etcd.endpoint], access: { username: env.ETCD_USERNAME, password: env.ETCD_PASSWORD } });
+  const asContainer = createEtcdClient({
+    endpoints: [platform.etcd.endpoint],
+    access: { username: env.ETCD_USERNAME, password: env.ETCD_PASSWORD },
+  });
   try {
     const key = layout.endpoint('default', 'echo', echo[0]!.taskId);
     await assert.rejects(asContainer.put(key).value('{"forged":true}').exec(), EtcdPermissionDeniedError);
@@ -121,19 +155,29 @@ test('1. POST /deploy runs the examples in Docker with their limits; endpoints r
 });
 
 test('6. a bad deploy document changes nothing anywhere', async () => {
-  const before = { apps: (await platform.marathon.listApps()).map((a) => `${a.id}@${a.version}:${a.instances}`).sort(), echo: await etcdView('echo'), containers: (await containersOfEngine()).map((c) => c.Id).sort() };
-  const bad = exampleYaml.replace('instances: 2', 'instances: -3').replace('image: theseus/example-pinger:local', 'image: ""');
+  const before = {
+    apps: (await platform.marathon.listApps()).map((a) => `${a.id}@${a.version}:${a.instances}`).sort(),
+    echo: await etcdView('echo'),
+    containers: (await containersOfEngine()).map((c) => c.Id).sort(),
+  };
+  const bad = exampleYaml
+    .replace('instances: 2', 'instances: -3')
+    .replace('image: theseus/example-pinger:local', 'image: ""');
   const { status, body } = await deploy(bad);
   assert.ok(status === 400 || status === 422, `status ${status}`);
   assert.ok(JSON.stringify(body).includes('instances'), JSON.stringify(body));
   const broken = await deploy('deploy:\n  echo: {image: [unclosed\n');
   assert.equal(broken.status, 400);
   assert.match(JSON.stringify(broken.body), /line \d+/);
-  const after = { apps: (await platform.marathon.listApps()).map((a) => `${a.id}@${a.version}:${a.instances}`).sort(), echo: await etcdView('echo'), containers: (await containersOfEngine()).map((c) => c.Id).sort() };
+  const after = {
+    apps: (await platform.marathon.listApps()).map((a) => `${a.id}@${a.version}:${a.instances}`).sort(),
+    echo: await etcdView('echo'),
+    containers: (await containersOfEngine()).map((c) => c.Id).sort(),
+  };
   assert.deepEqual(after, before);
 });
 
-test('2. scaling echo up through the deploy API reaches the pinger\'s watcher as a delta naming the new instance', async () => {
+test("2. scaling echo up through the deploy API reaches the pinger's watcher as a delta naming the new instance", async () => {
   const beforeIds = new Set((await endpoints('echo')).map((r) => r.taskId));
   const res = await fetch(`${platform.deployerUrl}/services/echo/scale?wait=true`, {
     method: 'POST',
@@ -146,10 +190,14 @@ test('2. scaling echo up through the deploy API reaches the pinger\'s watcher as
     const now = await endpoints('echo');
     return now.length === 3 ? now.find((r) => !beforeIds.has(r.taskId)) : undefined;
   });
-  await eventually('the pinger watcher logged the new instance', async () => {
-    const s = await pingerStatus();
-    return JSON.stringify(s.changes).includes(added.taskId);
-  }, 30_000);
+  await eventually(
+    'the pinger watcher logged the new instance',
+    async () => {
+      const s = await pingerStatus();
+      return JSON.stringify(s.changes).includes(added.taskId);
+    },
+    30_000,
+  );
 });
 
 test('3. a container killed from outside is relaunched and its endpoint swapped; no stale endpoint remains', async () => {
@@ -158,11 +206,19 @@ test('3. a container killed from outside is relaunched and its endpoint swapped;
   const [container] = await docker.listContainers({ filters: { label: [`theseus.engine.task-id=${victim.taskId}`] } });
   assert.ok(container, 'the task runs in a container labelled with its task id');
   await docker.getContainer(container.Id).kill();
-  await eventually('the killed task replaced in etcd, etcd equal to the engine', async () => {
-    const engineNow = await engineView('echo');
-    const etcdNow = await etcdView('echo');
-    return engineNow.length === 3 && !etcdNow.some((e) => e.startsWith(victim.taskId + '@')) && JSON.stringify(engineNow) === JSON.stringify(etcdNow);
-  }, 60_000);
+  await eventually(
+    'the killed task replaced in etcd, etcd equal to the engine',
+    async () => {
+      const engineNow = await engineView('echo');
+      const etcdNow = await etcdView('echo');
+      return (
+        engineNow.length === 3 &&
+        !etcdNow.some((e) => e.startsWith(victim.taskId + '@')) &&
+        JSON.stringify(engineNow) === JSON.stringify(etcdNow)
+      );
+    },
+    60_000,
+  );
 });
 
 test('4. the subscriber killed with SIGKILL during churn and restarted: etcd matches the engine exactly', async () => {
@@ -176,7 +232,10 @@ test('4. the subscriber killed with SIGKILL during churn and restarted: etcd mat
   await scaled;
   await eventually('the engine scaled echo down', async () => (await engineView('echo')).length === 1, 60_000);
   await platform.restartSubscriber();
-  await eventually('etcd equal to the engine after the restart', async () => JSON.stringify(await etcdView('echo')) === JSON.stringify(await engineView('echo')));
+  await eventually(
+    'etcd equal to the engine after the restart',
+    async () => JSON.stringify(await etcdView('echo')) === JSON.stringify(await engineView('echo')),
+  );
   assert.deepEqual(await etcdView('pinger'), await engineView('pinger'));
 });
 
@@ -185,6 +244,9 @@ test('5. remove: the services leaves no containers and no endpoints', async () =
   assert.equal(status, 200, JSON.stringify(body));
   assert.equal(body.state, 'succeeded', JSON.stringify(body));
   await eventually('no containers of the examples', async () => (await containersOfEngine()).length === 0, 60_000);
-  await eventually('no endpoints left', async () => (await endpoints('echo')).length === 0 && (await endpoints('pinger')).length === 0);
+  await eventually(
+    'no endpoints left',
+    async () => (await endpoints('echo')).length === 0 && (await endpoints('pinger')).length === 0,
+  );
   assert.deepEqual(await platform.marathon.listApps(), []);
 });

@@ -23,7 +23,13 @@ interface Run {
   output: string;
 }
 
-function run(command: string, args: string[], env: Record<string, string>, cwd = clone, timeoutMs = 20 * 60_000): Promise<Run> {
+function run(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  cwd = clone,
+  timeoutMs = 20 * 60_000,
+): Promise<Run> {
   return new Promise((done, reject) => {
     const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -90,8 +96,14 @@ const foreignName = `someone-else-${process.pid}`;
 
 after(async () => {
   await run('npm', ['run', 'down'], environment, clone, 5 * 60_000).catch(() => undefined);
-  await docker.getContainer(foreignName).remove({ force: true }).catch(() => undefined);
-  await docker.getNetwork(foreignName).remove().catch(() => undefined);
+  await docker
+    .getContainer(foreignName)
+    .remove({ force: true })
+    .catch(() => undefined);
+  await docker
+    .getNetwork(foreignName)
+    .remove()
+    .catch(() => undefined);
   rmSync(workspace, { recursive: true, force: true });
 });
 
@@ -107,7 +119,12 @@ const environment: Record<string, string> = {
 
 test('a fresh clone: npm run up works, twice, and after a reboot-like stop; npm run down leaves nothing of ours', async (t) => {
   await docker.createNetwork({ Name: foreignName });
-  const foreign = await docker.createContainer({ name: foreignName, Image: 'theseus/busybox:local', Cmd: ['sleep', '3600'], HostConfig: { NetworkMode: foreignName } });
+  const foreign = await docker.createContainer({
+    name: foreignName,
+    Image: 'theseus/busybox:local',
+    Cmd: ['sleep', '3600'],
+    HostConfig: { NetworkMode: foreignName },
+  });
   await foreign.start();
 
   const cloned = await run('git', ['clone', '--quiet', repository, clone], {}, workspace);
@@ -127,7 +144,8 @@ test('a fresh clone: npm run up works, twice, and after a reboot-like stop; npm 
   for (const part of ['engine', 'subscriber', 'deployer']) {
     const addresses = listeningAddresses(Number(readFileSync(join(runDir, `${part}.pid`), 'utf8')));
     assert.ok(addresses.length > 0, `${part} listens`);
-    for (const address of addresses) assert.match(address, /^(127\.0\.0\.1|\[::1\]):\d+$/, `${part} listens on ${address}`);
+    for (const address of addresses)
+      assert.match(address, /^(127\.0\.0\.1|\[::1\]):\d+$/, `${part} listens on ${address}`);
   }
 
   const engine = `http://127.0.0.1:${ports.ENGINE_PORT}`;
@@ -146,7 +164,10 @@ test('a fresh clone: npm run up works, twice, and after a reboot-like stop; npm 
     process.kill(pid, 'SIGKILL');
   }
   for (const c of await docker.listContainers({ filters: { label: [`theseus.engine=${engineId}`] } })) {
-    await docker.getContainer(c.Id).kill().catch(() => undefined);
+    await docker
+      .getContainer(c.Id)
+      .kill()
+      .catch(() => undefined);
   }
   const back = await run('npm', ['run', 'up'], environment);
   assert.equal(back.code, 0, back.output.slice(-4000));
@@ -157,9 +178,18 @@ test('a fresh clone: npm run up works, twice, and after a reboot-like stop; npm 
   const down = await run('npm', ['run', 'down'], environment, clone, 5 * 60_000);
   assert.equal(down.code, 0, down.output.slice(-4000));
   const left = await docker.listContainers({ all: true, filters: { label: [`theseus.engine=${engineId}`] } });
-  assert.deepEqual(left.map((c) => c.Names.join(',')), [], 'no container of the engine is left');
+  assert.deepEqual(
+    left.map((c) => c.Names.join(',')),
+    [],
+    'no container of the engine is left',
+  );
   assert.deepEqual(processesInClone(), [], 'no process of the clone is left');
-  for (const [name, port] of Object.entries(ports)) assert.equal(await listening(port), false, `${name} ${port} still listens`);
+  for (const [name, port] of Object.entries(ports))
+    assert.equal(await listening(port), false, `${name} ${port} still listens`);
   assert.equal((await foreign.inspect()).State.Running, true, "someone else's container still runs");
-  assert.equal((await docker.getNetwork(foreignName).inspect()).Name, foreignName, "someone else's network is still there");
+  assert.equal(
+    (await docker.getNetwork(foreignName).inspect()).Name,
+    foreignName,
+    "someone else's network is still there",
+  );
 });

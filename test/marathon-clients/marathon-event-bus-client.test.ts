@@ -25,8 +25,15 @@ describe('marathon-event-bus-client against the engine', () => {
   it('subscribes and receives the deployment and task events of an app as it deploys', async () => {
     const received: Array<{ name: string; data: Record<string, unknown> }> = [];
     const errors: unknown[] = [];
-    const handlers = Object.fromEntries(TYPES.map((t) => [t, (name: string, data: Record<string, unknown>) => received.push({ name, data })]));
-    const client = new MarathonEventBusClient({ marathonHost: '127.0.0.1', marathonPort: port, eventTypes: TYPES, handlers });
+    const handlers = Object.fromEntries(
+      TYPES.map((t) => [t, (name: string, data: Record<string, unknown>) => received.push({ name, data })]),
+    );
+    const client = new MarathonEventBusClient({
+      marathonHost: '127.0.0.1',
+      marathonPort: port,
+      eventTypes: TYPES,
+      handlers,
+    });
     const subscribed = new Promise<void>((resolve) => client.once('subscribed', () => resolve()));
     client.on('error', (e: unknown) => errors.push(e));
     client.subscribe();
@@ -35,18 +42,34 @@ describe('marathon-event-bus-client against the engine', () => {
     const res = await fetch(`http://127.0.0.1:${port}/v2/apps`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ id: APP, cmd: 'sleep 1000', instances: 1, cpus: 0.05, mem: 16, container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' } } }),
+      body: JSON.stringify({
+        id: APP,
+        cmd: 'sleep 1000',
+        instances: 1,
+        cpus: 0.05,
+        mem: 16,
+        container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' } },
+      }),
     });
     assert.equal(res.status, 201);
     const deploymentId = res.headers.get('marathon-deployment-id');
-    await eventually('deployment_success', async () => received.some((e) => e.name === 'deployment_success' && e.data.id === deploymentId), 90_000, 100);
+    await eventually(
+      'deployment_success',
+      async () => received.some((e) => e.name === 'deployment_success' && e.data.id === deploymentId),
+      90_000,
+      100,
+    );
     client.unsubscribe();
 
-    const ofDeployment = received.filter((e) => (e.data.plan as { id?: string } | undefined)?.id === deploymentId).map((e) => e.name);
+    const ofDeployment = received
+      .filter((e) => (e.data.plan as { id?: string } | undefined)?.id === deploymentId)
+      .map((e) => e.name);
     assert.equal(ofDeployment[0], 'deployment_info');
     assert.ok(ofDeployment.includes('deployment_step_success'));
     assert.equal(ofDeployment[ofDeployment.length - 1], 'deployment_success');
-    const statuses = received.filter((e) => e.name === 'status_update_event' && e.data.appId === APP).map((e) => e.data.taskStatus);
+    const statuses = received
+      .filter((e) => e.name === 'status_update_event' && e.data.appId === APP)
+      .map((e) => e.data.taskStatus);
     assert.deepEqual(statuses, ['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING']);
     for (const e of received) assert.equal(e.data.eventType, e.name, 'the SSE event name is the eventType');
     assert.deepEqual(errors, []);

@@ -63,16 +63,29 @@ describe('python3-marathon against the engine', () => {
     return out;
   };
   const api = async (path: string): Promise<Json> => (await fetch(url + path)).json();
-  const settled = () => eventually('no deployment left', async () => ((await api('/v2/deployments')) as unknown[]).length === 0, 90_000);
+  const settled = () =>
+    eventually('no deployment left', async () => ((await api('/v2/deployments')) as unknown[]).length === 0, 90_000);
   const running = (id: string, n: number) =>
-    eventually(`${n} running task(s) of ${id}`, async () => {
-      const { app } = await api(`/v2/apps${id}`);
-      return app.tasks.filter((t: { state: string }) => t.state === 'TASK_RUNNING').length === n && app.deployments.length === 0 && app.tasks.length === n && app;
-    }, 90_000);
+    eventually(
+      `${n} running task(s) of ${id}`,
+      async () => {
+        const { app } = await api(`/v2/apps${id}`);
+        return (
+          app.tasks.filter((t: { state: string }) => t.state === 'TASK_RUNNING').length === n &&
+          app.deployments.length === 0 &&
+          app.tasks.length === n &&
+          app
+        );
+      },
+      90_000,
+    );
 
   before(async () => {
     const check = spawnSync(PYTHON, ['-c', 'import marathon']);
-    if (check.status !== 0) throw new Error(`python3-marathon is not installed for ${PYTHON} (apt-get install python3-marathon; scripts/test.sh does): ${String(check.stderr ?? check.error)}`);
+    if (check.status !== 0)
+      throw new Error(
+        `python3-marathon is not installed for ${PYTHON} (apt-get install python3-marathon; scripts/test.sh does): ${String(check.stderr ?? check.error)}`,
+      );
     engine = await startEngineProcess();
     url = engine.url;
   });
@@ -104,7 +117,10 @@ describe('python3-marathon against the engine', () => {
     assert.equal(got.tasks[0].app_id, web);
     assert.equal(got.tasks[0].ports.length, 1);
     const listed = await py('list_apps', { app_id: PREFIX, embed_tasks: true });
-    assert.deepEqual(listed.map((a: Json) => [a.id, a.tasks.length]), [[web, 1]]);
+    assert.deepEqual(
+      listed.map((a: Json) => [a.id, a.tasks.length]),
+      [[web, 1]],
+    );
 
     const updated = await py('update_app', { id: web, app: { mem: 24 } });
     assert.match(updated.deploymentId, /^[0-9a-f-]{36}$/);
@@ -119,10 +135,14 @@ describe('python3-marathon against the engine', () => {
 
     const restarted = await py('restart_app', { id: web });
     assert.equal(typeof restarted.version, 'string');
-    const afterRestart = await eventually('tasks replaced', async () => {
-      const app = await running(web, 2);
-      return app.tasks.every((t: { id: string }) => !scaled.tasks.some((o: { id: string }) => o.id === t.id)) && app;
-    }, 90_000);
+    const afterRestart = await eventually(
+      'tasks replaced',
+      async () => {
+        const app = await running(web, 2);
+        return app.tasks.every((t: { id: string }) => !scaled.tasks.some((o: { id: string }) => o.id === t.id)) && app;
+      },
+      90_000,
+    );
     assert.ok(afterRestart.tasks.every((t: { version: string }) => t.version === restarted.version));
 
     const bulk = await py('update_apps', { apps: [{ id: web, mem: 20 }] });
@@ -164,21 +184,32 @@ describe('python3-marathon against the engine', () => {
 
     const rest = (await py('list_tasks', { app_id: web })).map((t: { id: string }) => t.id);
     assert.equal(await py('kill_given_tasks', { ids: [rest[0]] }), true);
-    await eventually('replaced', async () => {
-      const app = await running(web, 3);
-      return !app.tasks.some((t: { id: string }) => t.id === rest[0]);
-    }, 90_000);
+    await eventually(
+      'replaced',
+      async () => {
+        const app = await running(web, 3);
+        return !app.tasks.some((t: { id: string }) => t.id === rest[0]);
+      },
+      90_000,
+    );
     assert.equal(await py('kill_given_tasks', { ids: [rest[1], rest[2]], scale: true }), true);
     await running(web, 1);
     assert.equal((await api(`/v2/apps${web}`)).app.instances, 1);
 
     const left = await py('list_tasks', { app_id: web });
     const killedAll = await py('kill_tasks', { app_id: web });
-    assert.deepEqual(killedAll.map((t: { id: string }) => t.id), left.map((t: { id: string }) => t.id));
-    await eventually('restarted', async () => {
-      const app = await running(web, 1);
-      return app.tasks[0].id !== left[0].id;
-    }, 90_000);
+    assert.deepEqual(
+      killedAll.map((t: { id: string }) => t.id),
+      left.map((t: { id: string }) => t.id),
+    );
+    await eventually(
+      'restarted',
+      async () => {
+        const app = await running(web, 1);
+        return app.tasks[0].id !== left[0].id;
+      },
+      90_000,
+    );
   });
 
   it('deployments and queue: list_deployments, list_queue, reset_delay, delete_deployment (rollback and force)', async () => {
@@ -193,7 +224,11 @@ describe('python3-marathon against the engine', () => {
     const entry = queue.find((q: Json) => q.app_id === stuck);
     assert.equal(entry.count, 1);
     assert.equal(entry.last_unused_offers, null);
-    assert.deepEqual((await py('list_queue', { embed_last_unused_offers: true })).find((q: Json) => q.app_id === stuck).last_unused_offers, []);
+    assert.deepEqual(
+      (await py('list_queue', { embed_last_unused_offers: true })).find((q: Json) => q.app_id === stuck)
+        .last_unused_offers,
+      [],
+    );
     assert.equal(await py('reset_delay', { id: stuck }), null);
 
     const rollback = await py('delete_deployment', { id: mine.id });
@@ -204,7 +239,10 @@ describe('python3-marathon against the engine', () => {
     await py('create_app', dockerApp(stuck, { cmd: 'sleep 1000', cpus: 10_000, portDefinitions: [] }));
     const again = (await py('list_deployments')).find((d: Json) => d.affected_apps.includes(stuck));
     assert.deepEqual(await py('delete_deployment', { id: again.id, force: true }), {});
-    await eventually('deployment stopped', async () => !(await py('list_deployments')).some((d: Json) => d.id === again.id));
+    await eventually(
+      'deployment stopped',
+      async () => !(await py('list_deployments')).some((d: Json) => d.id === again.id),
+    );
     assert.equal((await api(`/v2/apps${stuck}`)).app.id, stuck, 'a forced cancel leaves the app as it is');
   });
 
@@ -226,23 +264,33 @@ describe('python3-marathon against the engine', () => {
     const created = await py('create_group', { id: group, apps: [sleeper('cart')] });
     assert.equal(typeof created.deploymentId, 'string');
     await settled();
-    const groupApps = async () => (await py('list_apps', { app_id: group })).map((a: Json) => [a.id, a.instances]).sort();
+    const groupApps = async () =>
+      (await py('list_apps', { app_id: group })).map((a: Json) => [a.id, a.instances]).sort();
     assert.deepEqual(await groupApps(), [[`${group}/cart`, 1]], 'app ids relative to the group');
 
     const read = await py('get_group', { id: group });
     if ('library_model_lacks' in read) assert.equal(read.library_model_lacks, 'enforce_role');
     else assert.deepEqual(read, { id: group, apps: [`${group}/cart`], groups: [] });
     const tree = await api(`/v2/groups${group}`);
-    assert.deepEqual(tree.apps.map((a: Json) => a.id), [`${group}/cart`]);
+    assert.deepEqual(
+      tree.apps.map((a: Json) => a.id),
+      [`${group}/cart`],
+    );
     assert.equal(tree.enforceRole, false, 'Marathon 1.9+ writes enforceRole on every group');
 
     await py('update_group', { id: group, group: { id: group, apps: [sleeper('cart'), sleeper(`${group}/pay`)] } });
     await settled();
-    assert.deepEqual(await groupApps(), [[`${group}/cart`, 1], [`${group}/pay`, 1]]);
+    assert.deepEqual(await groupApps(), [
+      [`${group}/cart`, 1],
+      [`${group}/pay`, 1],
+    ]);
 
     await py('scale_group', { id: group, scale_by: 2 });
     await settled();
-    assert.deepEqual(await groupApps(), [[`${group}/cart`, 2], [`${group}/pay`, 2]]);
+    assert.deepEqual(await groupApps(), [
+      [`${group}/cart`, 2],
+      [`${group}/pay`, 2],
+    ]);
 
     const deleted = await py('delete_group', { id: group, force: true });
     assert.equal(typeof deleted.deploymentId, 'string');
@@ -273,10 +321,22 @@ describe('python3-marathon against the engine', () => {
     });
     assert.ok(!('error' in result), JSON.stringify(result));
     const updates = result.typed.filter((e: Json) => e.type === 'status_update_event' && e.app_id === streamed);
-    assert.deepEqual(updates.map((e: Json) => e.task_status), ['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING']);
+    assert.deepEqual(
+      updates.map((e: Json) => e.task_status),
+      ['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING'],
+    );
     assert.equal(updates[0].class, 'MarathonStatusUpdateEvent');
-    assert.ok(result.typed.some((e: Json) => e.type === 'api_post_event' && e.uri === '/v2/apps' && e.class === 'MarathonApiPostEvent'));
-    assert.ok(result.typed.every((e: Json) => ['event_stream_attached', 'api_post_event', 'status_update_event', 'instance_changed_event'].includes(e.type)), 'the server filtered');
+    assert.ok(
+      result.typed.some(
+        (e: Json) => e.type === 'api_post_event' && e.uri === '/v2/apps' && e.class === 'MarathonApiPostEvent',
+      ),
+    );
+    assert.ok(
+      result.typed.every((e: Json) =>
+        ['event_stream_attached', 'api_post_event', 'status_update_event', 'instance_changed_event'].includes(e.type),
+      ),
+      'the server filtered',
+    );
     const planEvents = result.raw.filter((e: Json) => e.plan_id === result.deployment).map((e: Json) => e.type);
     assert.equal(planEvents[0], 'deployment_info');
     assert.equal(planEvents[planEvents.length - 1], 'deployment_success');

@@ -13,7 +13,10 @@ export interface EngineAndDeployer {
   stop(): Promise<void>;
 }
 
-export async function startEngineAndDeployer(dataDir: string, deployerEnv: Record<string, string> = {}): Promise<EngineAndDeployer> {
+export async function startEngineAndDeployer(
+  dataDir: string,
+  deployerEnv: Record<string, string> = {},
+): Promise<EngineAndDeployer> {
   const token = `engine-test-${randomBytes(8).toString('hex')}`;
   const enginePort = await freePort();
   const engineUrl = `http://127.0.0.1:${enginePort}`;
@@ -29,7 +32,13 @@ export async function startEngineAndDeployer(dataDir: string, deployerEnv: Recor
   try {
     deployer = await startPart('deployer', {
       args: ['--port', String(port)],
-      env: { MARATHON_URL: engineUrl, THESEUS_API_TOKEN: token, THESEUS_QUEUE_PREFIX: `test-${randomBytes(6).toString('hex')}`, THESEUS_DEPLOYMENT_TIMEOUT_MS: '90000', ...deployerEnv },
+      env: {
+        MARATHON_URL: engineUrl,
+        THESEUS_API_TOKEN: token,
+        THESEUS_QUEUE_PREFIX: `test-${randomBytes(6).toString('hex')}`,
+        THESEUS_DEPLOYMENT_TIMEOUT_MS: '90000',
+        ...deployerEnv,
+      },
       ready: () => answers(`${deployerUrl}/healthz`),
     });
   } catch (err) {

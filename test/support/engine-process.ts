@@ -24,15 +24,21 @@ export async function startEngineProcess(hostPorts = 60): Promise<EngineProcess>
     env: { ENGINE_PORT_RANGE: `${low}-${low + hostPorts}` },
     ready: () => answers(`${url}/ping`),
   });
-  const json = async (path: string) => (await fetch(url + path)).json() as Promise<Record<string, Array<{ id: string }>>>;
+  const json = async (path: string) =>
+    (await fetch(url + path)).json() as Promise<Record<string, Array<{ id: string }>>>;
   return {
     url,
     port,
     part,
     async stop() {
-      const apps = await json('/v2/apps').then((b) => b.apps ?? [], () => []);
+      const apps = await json('/v2/apps').then(
+        (b) => b.apps ?? [],
+        () => [],
+      );
       for (const app of apps) await fetch(`${url}/v2/apps${app.id}?force=true`, { method: 'DELETE' }).catch(() => {});
-      await eventually('every task gone', async () => (await json('/v2/tasks')).tasks?.length === 0, 60_000).catch(() => {});
+      await eventually('every task gone', async () => (await json('/v2/tasks')).tasks?.length === 0, 60_000).catch(
+        () => {},
+      );
       await part.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },

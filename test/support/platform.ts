@@ -72,8 +72,17 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   const cleanUp = async () => {
     for (const part of [...parts].reverse()) await part.stop();
     if (engineId) {
-      const leftovers = await docker.listContainers({ all: true, filters: { label: [`theseus.engine=${engineId}`] } }).catch(() => []);
-      await Promise.all(leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+      const leftovers = await docker
+        .listContainers({ all: true, filters: { label: [`theseus.engine=${engineId}`] } })
+        .catch(() => []);
+      await Promise.all(
+        leftovers.map((c) =>
+          docker
+            .getContainer(c.Id)
+            .remove({ force: true })
+            .catch(() => undefined),
+        ),
+      );
     }
     await etcd?.destroy();
     rmSync(dataDir, { recursive: true, force: true });
@@ -83,7 +92,9 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     etcd = await EtcdProcess.start(gateway);
     const passwords = join(dataDir, 'etcd-passwords');
     const etcdUser = (user: string, prefix = ''): Record<string, string> =>
-      options.etcdAuth ? { [`${prefix}ETCD_USERNAME`]: user, [`${prefix}ETCD_PASSWORD_FILE`]: join(passwords, `${user}.password`) } : {};
+      options.etcdAuth
+        ? { [`${prefix}ETCD_USERNAME`]: user, [`${prefix}ETCD_PASSWORD_FILE`]: join(passwords, `${user}.password`) }
+        : {};
     let etcdAccess: EtcdAccess | undefined;
     if (options.etcdAuth) {
       const script = fileURLToPath(new URL('../../cluster/scripts/etcd-auth.mjs', import.meta.url));
@@ -111,7 +122,13 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     const startSubscriber = () =>
       startPart('subscriber', {
         args: ['--port', String(subscriberPort)],
-        env: { MARATHON_URL: engineUrl, ETCD_ENDPOINTS: etcd!.endpoint, THESEUS_ETCD_PREFIX: etcdPrefix, RECONCILE_INTERVAL_MS: String(options.reconcileIntervalMs ?? 5000), ...etcdUser('theseus-subscriber') },
+        env: {
+          MARATHON_URL: engineUrl,
+          ETCD_ENDPOINTS: etcd!.endpoint,
+          THESEUS_ETCD_PREFIX: etcdPrefix,
+          RECONCILE_INTERVAL_MS: String(options.reconcileIntervalMs ?? 5000),
+          ...etcdUser('theseus-subscriber'),
+        },
         ready: () => answers(`${subscriberUrl}/readyz`),
       });
     let subscriber = await startSubscriber();
@@ -137,7 +154,18 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     parts.push(deployer);
 
     return {
-      etcd, engine, deployer, engineUrl, deployerUrl, subscriberUrl, engineId, marathon, token, etcdPrefix, etcdAccess, gateway,
+      etcd,
+      engine,
+      deployer,
+      engineUrl,
+      deployerUrl,
+      subscriberUrl,
+      engineId,
+      marathon,
+      token,
+      etcdPrefix,
+      etcdAccess,
+      gateway,
       get subscriber() {
         return subscriber;
       },

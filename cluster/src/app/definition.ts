@@ -2,7 +2,14 @@
  * An app definition in Marathon's canonical (1.5+) form, with every default filled in: what the
  * engine stores, versions and returns.
  */
-import type { MarathonApp, MarathonHealthCheck, MarathonNetwork, MarathonPortDefinition, MarathonPortMapping, MarathonVolume } from '@theseus/services';
+import type {
+  MarathonApp,
+  MarathonHealthCheck,
+  MarathonNetwork,
+  MarathonPortDefinition,
+  MarathonPortMapping,
+  MarathonVolume,
+} from '@theseus/services';
 
 export interface PortMapping extends MarathonPortMapping {
   containerPort: number;
@@ -24,7 +31,13 @@ export interface HealthCheck extends MarathonHealthCheck {
 
 export interface AppContainer {
   type: 'DOCKER' | 'MESOS';
-  docker?: { image: string; forcePullImage: boolean; privileged: boolean; parameters: Array<{ key: string; value: string }>; [key: string]: unknown };
+  docker?: {
+    image: string;
+    forcePullImage: boolean;
+    privileged: boolean;
+    parameters: Array<{ key: string; value: string }>;
+    [key: string]: unknown;
+  };
   portMappings?: PortMapping[];
   volumes: MarathonVolume[];
   [key: string]: unknown;
@@ -66,9 +79,16 @@ export function networkMode(app: AppDefinition): 'host' | 'container/bridge' | '
 }
 
 /** The ports a task of the app asks for, in order: port mappings (bridge/container) or port definitions (host). */
-export function requestedPorts(app: AppDefinition): Array<{ name?: string; containerPort?: number; hostPort?: number; protocol: string; servicePort: number }> {
+export function requestedPorts(
+  app: AppDefinition,
+): Array<{ name?: string; containerPort?: number; hostPort?: number; protocol: string; servicePort: number }> {
   if (networkMode(app) === 'host') {
-    return (app.portDefinitions ?? []).map((p) => ({ ...(p.name ? { name: p.name } : {}), hostPort: app.requirePorts ? p.port : 0, protocol: p.protocol, servicePort: p.port }));
+    return (app.portDefinitions ?? []).map((p) => ({
+      ...(p.name ? { name: p.name } : {}),
+      hostPort: app.requirePorts ? p.port : 0,
+      protocol: p.protocol,
+      servicePort: p.port,
+    }));
   }
   return (app.container?.portMappings ?? []).map((m) => ({
     ...(m.name ? { name: m.name } : {}),
@@ -86,14 +106,28 @@ export function configOf(app: AppDefinition): unknown {
 }
 
 /** Fields Marathon 1.5+ leaves out of its answers when empty (RAML `pragma.omitEmpty`). */
-const OMIT_EMPTY = ['args', 'constraints', 'dependencies', 'env', 'fetch', 'healthChecks', 'readinessChecks', 'secrets'] as const;
+const OMIT_EMPTY = [
+  'args',
+  'constraints',
+  'dependencies',
+  'env',
+  'fetch',
+  'healthChecks',
+  'readinessChecks',
+  'secrets',
+] as const;
 
 /** The app as Marathon writes it in answers and events. */
 export function appJson(app: AppDefinition): AppDefinition {
   const out: Record<string, unknown> = { ...app };
   for (const key of OMIT_EMPTY) {
     const value = out[key];
-    if (value === undefined || (Array.isArray(value) && value.length === 0) || (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0)) delete out[key];
+    if (
+      value === undefined ||
+      (Array.isArray(value) && value.length === 0) ||
+      (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0)
+    )
+      delete out[key];
   }
   return out as AppDefinition;
 }

@@ -18,7 +18,12 @@ function parentOf(id: string): string {
 }
 
 /** The group `groupId` with everything under it, or undefined when no app lives under it. */
-export function groupTree(apps: AppDefinition[], groupId: string, emptyVersion: string, appInfo: (app: AppDefinition) => object = appJson): GroupJson | undefined {
+export function groupTree(
+  apps: AppDefinition[],
+  groupId: string,
+  emptyVersion: string,
+  appInfo: (app: AppDefinition) => object = appJson,
+): GroupJson | undefined {
   const groups = new Map<string, GroupJson>();
   const groupOf = (id: string): GroupJson => {
     let g = groups.get(id);
@@ -69,7 +74,12 @@ type Raw = Record<string, unknown>;
  * structural update: `apps` given = the group's own apps are exactly those; `groups` given = its
  * subgroups are exactly those (each updated the same way); a key left out keeps what is there.
  */
-export function groupUpdateApps(update: unknown, groupId: string, current: AppDefinition[], path = ''): Map<string, Raw | null> {
+export function groupUpdateApps(
+  update: unknown,
+  groupId: string,
+  current: AppDefinition[],
+  path = '',
+): Map<string, Raw | null> {
   const body = asObject(update, path || '/');
   const result = new Map<string, Raw | null>();
   const here = current.filter((a) => inGroup(a.id, groupId));
@@ -78,7 +88,8 @@ export function groupUpdateApps(update: unknown, groupId: string, current: AppDe
   } else {
     asArray(body.apps, `${path}/apps`).forEach((item, i) => {
       const app = asObject(item, `${path}/apps(${i})`);
-      if (typeof app.id !== 'string' || app.id.trim() === '') throw invalid(`${path}/apps(${i})/id`, 'error.path.missing');
+      if (typeof app.id !== 'string' || app.id.trim() === '')
+        throw invalid(`${path}/apps(${i})/id`, 'error.path.missing');
       const id = resolveId(app.id, groupId);
       result.set(id, { ...app, id });
     });
@@ -88,8 +99,10 @@ export function groupUpdateApps(update: unknown, groupId: string, current: AppDe
   } else {
     asArray(body.groups, `${path}/groups`).forEach((item, i) => {
       const group = asObject(item, `${path}/groups(${i})`);
-      if (typeof group.id !== 'string' || group.id.trim() === '') throw invalid(`${path}/groups(${i})/id`, 'error.path.missing');
-      for (const [id, app] of groupUpdateApps(group, resolveId(group.id, groupId), current, `${path}/groups(${i})`)) result.set(id, app);
+      if (typeof group.id !== 'string' || group.id.trim() === '')
+        throw invalid(`${path}/groups(${i})/id`, 'error.path.missing');
+      for (const [id, app] of groupUpdateApps(group, resolveId(group.id, groupId), current, `${path}/groups(${i})`))
+        result.set(id, app);
     });
   }
   return result;

@@ -17,10 +17,25 @@ type Shape =
 
 const stringMap: Shape = { object: {}, values: 'string' };
 const portMapping: Shape = {
-  object: { containerPort: 'int', hostPort: 'int', servicePort: 'int', protocol: 'string', name: 'string', labels: stringMap, networkNames: { array: 'string' } },
+  object: {
+    containerPort: 'int',
+    hostPort: 'int',
+    servicePort: 'int',
+    protocol: 'string',
+    name: 'string',
+    labels: stringMap,
+    networkNames: { array: 'string' },
+  },
 };
 const volume: Shape = {
-  object: { containerPath: 'string', hostPath: 'string', mode: 'string', persistent: { object: {} }, external: { object: {} }, secret: 'string' },
+  object: {
+    containerPath: 'string',
+    hostPath: 'string',
+    mode: 'string',
+    persistent: { object: {} },
+    external: { object: {} },
+    secret: 'string',
+  },
 };
 
 export const APP_SHAPE: Shape = {
@@ -41,7 +56,11 @@ export const APP_SHAPE: Shape = {
     env: { object: {}, values: { either: ['string', { object: { secret: 'string' } }] } },
     labels: stringMap,
     secrets: { object: {}, values: { object: { source: 'string' } } },
-    fetch: { array: { object: { uri: 'string', extract: 'boolean', executable: 'boolean', cache: 'boolean', destPath: 'string' } } },
+    fetch: {
+      array: {
+        object: { uri: 'string', extract: 'boolean', executable: 'boolean', cache: 'boolean', destPath: 'string' },
+      },
+    },
     uris: { array: 'string' },
     ports: { array: 'int' },
     portDefinitions: { array: { object: { port: 'int', protocol: 'string', name: 'string', labels: stringMap } } },
@@ -52,7 +71,9 @@ export const APP_SHAPE: Shape = {
     taskKillGracePeriodSeconds: 'number',
     killSelection: 'string',
     networks: { array: { object: { mode: 'string', name: 'string', labels: stringMap } } },
-    ipAddress: { object: { networkName: 'string', groups: { array: 'string' }, labels: stringMap, discovery: { object: {} } } },
+    ipAddress: {
+      object: { networkName: 'string', groups: { array: 'string' }, labels: stringMap, discovery: { object: {} } },
+    },
     container: {
       object: {
         type: 'string',
@@ -89,7 +110,9 @@ export const APP_SHAPE: Shape = {
     },
     readinessChecks: { array: { object: {} } },
     upgradeStrategy: { object: { minimumHealthCapacity: 'number', maximumOverCapacity: 'number' } },
-    unreachableStrategy: { either: ['string', { object: { inactiveAfterSeconds: 'int', expungeAfterSeconds: 'int' } }] },
+    unreachableStrategy: {
+      either: ['string', { object: { inactiveAfterSeconds: 'int', expungeAfterSeconds: 'int' } }],
+    },
     residency: { object: {} },
     version: 'string',
   },
@@ -134,7 +157,8 @@ export function checkShape(value: unknown, shape: Shape, path: string, problems:
       checkShape(value, s, path, p);
       return p;
     });
-    if (attempts.every((p) => !p.empty)) for (const e of attempts[0]!.list()) for (const m of e.errors) problems.add(e.path, m);
+    if (attempts.every((p) => !p.empty))
+      for (const e of attempts[0]!.list()) for (const m of e.errors) problems.add(e.path, m);
     return;
   }
   if ('array' in shape) {

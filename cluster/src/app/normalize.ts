@@ -13,7 +13,11 @@ export function canonicalId(id: string): string {
   return '/' + id.split('/').filter(Boolean).join('/');
 }
 
-const LEGACY_NETWORKS: Record<string, MarathonNetwork['mode']> = { HOST: 'host', BRIDGE: 'container/bridge', USER: 'container' };
+const LEGACY_NETWORKS: Record<string, MarathonNetwork['mode']> = {
+  HOST: 'host',
+  BRIDGE: 'container/bridge',
+  USER: 'container',
+};
 
 /** Translates `docker.network`, `docker.portMappings`, `ipAddress`, `ports`, `uris` into the 1.5 form. */
 function translateLegacy(raw: Raw, problems: Problems): Raw {
@@ -38,7 +42,11 @@ function translateLegacy(raw: Raw, problems: Problems): Raw {
     const networks: MarathonNetwork[] = [];
     if (mode === 'container') {
       const name = raw.ipAddress?.networkName as string | undefined;
-      networks.push({ mode, ...(name ? { name } : {}), ...(raw.ipAddress?.labels ? { labels: raw.ipAddress.labels } : {}) });
+      networks.push({
+        mode,
+        ...(name ? { name } : {}),
+        ...(raw.ipAddress?.labels ? { labels: raw.ipAddress.labels } : {}),
+      });
     } else if (mode) networks.push({ mode });
     app.networks = networks;
     if (raw.container) {
@@ -49,7 +57,11 @@ function translateLegacy(raw: Raw, problems: Problems): Raw {
     const discovery = raw.ipAddress?.discovery?.ports as Raw[] | undefined;
     if (discovery?.length && !app.container?.portMappings?.length) {
       // 1.4 `ipAddress.discovery.ports` become the container's port mappings (no host ports)
-      app.container = { type: 'MESOS', ...(app.container ?? {}), portMappings: discovery.map((p) => ({ containerPort: p.number, name: p.name, protocol: p.protocol })) };
+      app.container = {
+        type: 'MESOS',
+        ...(app.container ?? {}),
+        portMappings: discovery.map((p) => ({ containerPort: p.number, name: p.name, protocol: p.protocol })),
+      };
     }
     delete app.ipAddress;
   }
@@ -67,18 +79,41 @@ function translateLegacy(raw: Raw, problems: Problems): Raw {
 }
 
 function hasResidentVolumes(container: Raw | undefined): boolean {
-  return Array.isArray(container?.volumes) && container.volumes.some((v: Raw) => v?.persistent != null || v?.external != null);
+  return (
+    Array.isArray(container?.volumes) &&
+    container.volumes.some((v: Raw) => v?.persistent != null || v?.external != null)
+  );
 }
 
 /** Fields of 1.8-1.10 that the engine keeps as given (stored and returned, not acted on). */
-const PASSTHROUGH = ['user', 'acceptedResourceRoles', 'dependencies', 'fetch', 'readinessChecks', 'residency', 'secrets', 'taskKillGracePeriodSeconds', 'args', 'cmd', 'check', 'tty', 'role', 'resourceLimits'] as const;
+const PASSTHROUGH = [
+  'user',
+  'acceptedResourceRoles',
+  'dependencies',
+  'fetch',
+  'readinessChecks',
+  'residency',
+  'secrets',
+  'taskKillGracePeriodSeconds',
+  'args',
+  'cmd',
+  'check',
+  'tty',
+  'role',
+  'resourceLimits',
+] as const;
 
 export function normalizeApp(input: Raw, problems: Problems): AppDraft {
   const raw = translateLegacy(input, problems);
   const container = normalizeContainer(raw.container);
-  const networks: MarathonNetwork[] = Array.isArray(raw.networks) && raw.networks.length > 0
-    ? raw.networks.map((n: Raw) => ({ mode: n.mode ?? 'container', ...(n.name != null ? { name: n.name } : {}), ...(n.labels != null ? { labels: n.labels } : {}) }))
-    : [{ mode: 'host' }];
+  const networks: MarathonNetwork[] =
+    Array.isArray(raw.networks) && raw.networks.length > 0
+      ? raw.networks.map((n: Raw) => ({
+          mode: n.mode ?? 'container',
+          ...(n.name != null ? { name: n.name } : {}),
+          ...(n.labels != null ? { labels: n.labels } : {}),
+        }))
+      : [{ mode: 'host' }];
   const host = networks[0]?.mode === 'host';
   const app: Raw = {
     id: canonicalId(String(raw.id ?? '')),
@@ -100,23 +135,35 @@ export function normalizeApp(input: Raw, problems: Problems): AppDraft {
     requirePorts: raw.requirePorts ?? false,
     unreachableStrategy: raw.unreachableStrategy ?? { inactiveAfterSeconds: 0, expungeAfterSeconds: 0 },
     upgradeStrategy: {
-      minimumHealthCapacity: raw.upgradeStrategy?.minimumHealthCapacity ?? (hasResidentVolumes(raw.container) ? 0.5 : 1),
+      minimumHealthCapacity:
+        raw.upgradeStrategy?.minimumHealthCapacity ?? (hasResidentVolumes(raw.container) ? 0.5 : 1),
       maximumOverCapacity: raw.upgradeStrategy?.maximumOverCapacity ?? (hasResidentVolumes(raw.container) ? 0 : 1),
     },
   };
   for (const key of PASSTHROUGH) if (raw[key] != null) app[key] = raw[key];
   if (container) {
     if (host) delete container.portMappings;
-    else container.portMappings = normalizePortMappings(container.portMappings as Raw[] | undefined, networks[0]?.mode === 'container/bridge');
+    else
+      container.portMappings = normalizePortMappings(
+        container.portMappings as Raw[] | undefined,
+        networks[0]?.mode === 'container/bridge',
+      );
     app.container = container;
   }
   if (host) {
     const definitions: Raw[] = raw.portDefinitions ?? [{ port: 0, name: 'default' }];
-    app.portDefinitions = definitions.map(
-      (d): PortDefinition => ({ port: d.port ?? 0, protocol: d.protocol ?? 'tcp', ...(d.name != null ? { name: d.name } : {}), ...(d.labels != null ? { labels: d.labels } : {}) }),
-    );
+    app.portDefinitions = definitions.map((d): PortDefinition => ({
+      port: d.port ?? 0,
+      protocol: d.protocol ?? 'tcp',
+      ...(d.name != null ? { name: d.name } : {}),
+      ...(d.labels != null ? { labels: d.labels } : {}),
+    }));
   } else if (!container) {
-    app.container = { type: 'MESOS', volumes: [], portMappings: normalizePortMappings(undefined, networks[0]?.mode === 'container/bridge') };
+    app.container = {
+      type: 'MESOS',
+      volumes: [],
+      portMappings: normalizePortMappings(undefined, networks[0]?.mode === 'container/bridge'),
+    };
   }
   return app as AppDraft;
 }
@@ -124,7 +171,12 @@ export function normalizeApp(input: Raw, problems: Problems): AppDraft {
 function normalizeContainer(raw: Raw | undefined | null): AppContainer | undefined {
   if (raw == null) return undefined;
   const { docker: _d, portMappings: pm, volumes: _v, ...others } = raw;
-  const container: AppContainer = { ...pick(others, ['appc', 'linuxInfo']), ...(pm != null ? { portMappings: pm } : {}), type: raw.type ?? 'DOCKER', volumes: (raw.volumes ?? []).map((v: Raw) => ({ ...v }) as MarathonVolume) };
+  const container: AppContainer = {
+    ...pick(others, ['appc', 'linuxInfo']),
+    ...(pm != null ? { portMappings: pm } : {}),
+    type: raw.type ?? 'DOCKER',
+    volumes: (raw.volumes ?? []).map((v: Raw) => ({ ...v }) as MarathonVolume),
+  };
   if (raw.docker != null) {
     container.docker = {
       ...(raw.docker.credential != null ? { credential: raw.docker.credential } : {}),

@@ -7,18 +7,70 @@ import { AppValidationError } from './problems.js';
 /** A small deterministic PRNG, so a failure can be replayed. */
 function random(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
-const FIELDS = ['id', 'cmd', 'args', 'instances', 'cpus', 'mem', 'env', 'labels', 'container', 'networks', 'portDefinitions', 'ports', 'healthChecks', 'upgradeStrategy', 'constraints', 'ipAddress', 'uris', 'fetch', 'secrets', 'unreachableStrategy', 'readinessChecks', 'requirePorts'];
-const NESTED = ['docker', 'type', 'image', 'network', 'portMappings', 'volumes', 'containerPort', 'hostPort', 'mode', 'name', 'protocol', 'command', 'value', 'port', 'portIndex', 'secret', 'discovery', 'ports', 'number', 'persistent', 'external', 'hostPath', 'containerPath', 'minimumHealthCapacity'];
+const FIELDS = [
+  'id',
+  'cmd',
+  'args',
+  'instances',
+  'cpus',
+  'mem',
+  'env',
+  'labels',
+  'container',
+  'networks',
+  'portDefinitions',
+  'ports',
+  'healthChecks',
+  'upgradeStrategy',
+  'constraints',
+  'ipAddress',
+  'uris',
+  'fetch',
+  'secrets',
+  'unreachableStrategy',
+  'readinessChecks',
+  'requirePorts',
+];
+const NESTED = [
+  'docker',
+  'type',
+  'image',
+  'network',
+  'portMappings',
+  'volumes',
+  'containerPort',
+  'hostPort',
+  'mode',
+  'name',
+  'protocol',
+  'command',
+  'value',
+  'port',
+  'portIndex',
+  'secret',
+  'discovery',
+  'ports',
+  'number',
+  'persistent',
+  'external',
+  'hostPath',
+  'containerPath',
+  'minimumHealthCapacity',
+];
 
 function value(next: () => number, depth: number): unknown {
   const r = next();
-  if (depth > 3 || r < 0.15) return [null, true, 0, -1, 1.5, 70000, '', 'x', '/a', 'BRIDGE', 'container/bridge', 'HTTP', 'COMMAND'][Math.floor(next() * 13)];
+  if (depth > 3 || r < 0.15)
+    return [null, true, 0, -1, 1.5, 70000, '', 'x', '/a', 'BRIDGE', 'container/bridge', 'HTTP', 'COMMAND'][
+      Math.floor(next() * 13)
+    ];
   if (r < 0.45) return Array.from({ length: Math.floor(next() * 3) }, () => value(next, depth + 1));
   const obj: Record<string, unknown> = {};
-  for (let i = Math.floor(next() * 4); i > 0; i--) obj[NESTED[Math.floor(next() * NESTED.length)]!] = value(next, depth + 1);
+  for (let i = Math.floor(next() * 4); i > 0; i--)
+    obj[NESTED[Math.floor(next() * NESTED.length)]!] = value(next, depth + 1);
   return obj;
 }
 
@@ -27,7 +79,8 @@ describe('app parsing under arbitrary input', () => {
     const next = random(20260701);
     for (let i = 0; i < 5000; i++) {
       const body: Record<string, unknown> = { id: next() < 0.8 ? '/fuzz' : value(next, 0) };
-      for (let f = Math.floor(next() * 5); f > 0; f--) body[FIELDS[Math.floor(next() * FIELDS.length)]!] = value(next, 1);
+      for (let f = Math.floor(next() * 5); f > 0; f--)
+        body[FIELDS[Math.floor(next() * FIELDS.length)]!] = value(next, 1);
       try {
         parseApp(body);
       } catch (err) {

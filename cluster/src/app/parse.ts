@@ -17,10 +17,24 @@ export interface ParseOptions {
 }
 
 /** Fields that only appear in answers and are dropped from requests. */
-const RESPONSE_ONLY = ['version', 'versionInfo', 'tasks', 'tasksStaged', 'tasksRunning', 'tasksHealthy', 'tasksUnhealthy', 'deployments', 'lastTaskFailure', 'readinessCheckResults', 'tasksStats', 'taskStats'];
+const RESPONSE_ONLY = [
+  'version',
+  'versionInfo',
+  'tasks',
+  'tasksStaged',
+  'tasksRunning',
+  'tasksHealthy',
+  'tasksUnhealthy',
+  'deployments',
+  'lastTaskFailure',
+  'readinessCheckResults',
+  'tasksStats',
+  'taskStats',
+];
 
 export function parseApp(body: unknown, options: ParseOptions = {}): AppDraft {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new AppValidationError('json', [{ path: '/', errors: ['error.expected.jsobject'] }]);
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new AppValidationError('json', [{ path: '/', errors: ['error.expected.jsobject'] }]);
   const typeProblems = new Problems();
   checkShape(body, APP_SHAPE, '', typeProblems);
   if (!typeProblems.empty) throw new AppValidationError('json', typeProblems.list());
@@ -29,7 +43,8 @@ export function parseApp(body: unknown, options: ParseOptions = {}): AppDraft {
   for (const [k, v] of Object.entries(raw)) if (v === null) delete raw[k];
   if (options.base) raw = mergeForUpdate(options.base, raw);
   if (raw.id === undefined) {
-    if (options.pathId === undefined) throw new AppValidationError('json', [{ path: '/id', errors: ['error.path.missing'] }]);
+    if (options.pathId === undefined)
+      throw new AppValidationError('json', [{ path: '/id', errors: ['error.path.missing'] }]);
     raw.id = options.pathId;
   }
   const problems = new Problems();
@@ -50,6 +65,11 @@ function mergeForUpdate(base: AppDraft, patch: Record<string, unknown>): Record<
   if (patch.uris !== undefined && patch.fetch === undefined) delete merged.fetch;
   if (patch.args !== undefined && patch.cmd === undefined) delete merged.cmd;
   if (patch.cmd !== undefined && patch.args === undefined) delete merged.args;
-  if (patch.networks !== undefined && patch.portDefinitions === undefined && (patch.networks as Array<{ mode?: string }>)[0]?.mode !== 'host') delete merged.portDefinitions;
+  if (
+    patch.networks !== undefined &&
+    patch.portDefinitions === undefined &&
+    (patch.networks as Array<{ mode?: string }>)[0]?.mode !== 'host'
+  )
+    delete merged.portDefinitions;
   return merged;
 }

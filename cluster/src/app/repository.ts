@@ -41,7 +41,10 @@ export class AppRepository {
     const app: AppDefinition = {
       ...structuredClone(draft),
       version,
-      versionInfo: { lastScalingAt: version, lastConfigChangeAt: scaleOnly && previous ? previous.versionInfo.lastConfigChangeAt : version },
+      versionInfo: {
+        lastScalingAt: version,
+        lastConfigChangeAt: scaleOnly && previous ? previous.versionInfo.lastConfigChangeAt : version,
+      },
     };
     this.assignServicePorts(app, previous);
     const versions = this.apps.get(app.id) ?? [];
@@ -64,13 +67,17 @@ export class AppRepository {
   private assignServicePorts(app: AppDefinition, previous: AppDefinition | undefined): void {
     const old = previous ? servicePortsOf(previous) : [];
     const pick = (i: number) => old[i] ?? this.servicePorts.take() ?? 0;
-    if (app.portDefinitions) app.portDefinitions.forEach((d, i) => (d.port === 0 ? (d.port = pick(i)) : this.servicePorts.reserve(d.port)));
-    app.container?.portMappings?.forEach((m, i) => (m.servicePort === 0 ? (m.servicePort = pick(i)) : this.servicePorts.reserve(m.servicePort)));
+    if (app.portDefinitions)
+      app.portDefinitions.forEach((d, i) => (d.port === 0 ? (d.port = pick(i)) : this.servicePorts.reserve(d.port)));
+    app.container?.portMappings?.forEach((m, i) =>
+      m.servicePort === 0 ? (m.servicePort = pick(i)) : this.servicePorts.reserve(m.servicePort),
+    );
     for (const p of old) if (!servicePortsOf(app).includes(p)) this.servicePorts.release(p);
   }
 }
 
 export function servicePortsOf(app: AppDefinition): number[] {
-  if (app.networks[0]?.mode === 'host' || !app.container?.portMappings) return (app.portDefinitions ?? []).map((d) => d.port);
+  if (app.networks[0]?.mode === 'host' || !app.container?.portMappings)
+    return (app.portDefinitions ?? []).map((d) => d.port);
   return app.container.portMappings.map((m) => m.servicePort);
 }

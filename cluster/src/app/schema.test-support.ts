@@ -34,11 +34,24 @@ export function exampleApps(): Array<{ name: string; body: Record<string, unknow
     const doc = JSON.parse(readFileSync(file, 'utf8')) as unknown;
     const name = relative(EXAMPLES, file);
     const isApp = (d: unknown): d is Record<string, unknown> =>
-      Boolean(d && typeof d === 'object' && !Array.isArray(d) && 'id' in d && ('cmd' in d || 'args' in d || 'container' in d || 'ipAddress' in d) && !('containers' in d));
+      Boolean(
+        d &&
+        typeof d === 'object' &&
+        !Array.isArray(d) &&
+        'id' in d &&
+        ('cmd' in d || 'args' in d || 'container' in d || 'ipAddress' in d) &&
+        !('containers' in d),
+      );
     if (isApp(doc)) apps.push({ name, body: doc });
-    else if (Array.isArray(doc) && name.endsWith('apps_create.json')) doc.filter(isApp).forEach((d, i) => apps.push({ name: `${name}[${i}]`, body: d }));
-    else if (doc && typeof doc === 'object' && Array.isArray((doc as { apps?: unknown }).apps) && name.includes('zdd_app')) {
-      ((doc as { apps: unknown[] }).apps).filter(isApp).forEach((d, i) => apps.push({ name: `${name}[${i}]`, body: d }));
+    else if (Array.isArray(doc) && name.endsWith('apps_create.json'))
+      doc.filter(isApp).forEach((d, i) => apps.push({ name: `${name}[${i}]`, body: d }));
+    else if (
+      doc &&
+      typeof doc === 'object' &&
+      Array.isArray((doc as { apps?: unknown }).apps) &&
+      name.includes('zdd_app')
+    ) {
+      (doc as { apps: unknown[] }).apps.filter(isApp).forEach((d, i) => apps.push({ name: `${name}[${i}]`, body: d }));
     }
   }
   return apps;
@@ -48,10 +61,14 @@ export function exampleApps(): Array<{ name: string; body: Record<string, unknow
 export const INVALID_EXAMPLES: Record<string, string> = {
   'v1.10.26/rest-api/app.json': "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.",
   'v1.4.12/rest-api/app.json': "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.",
-  'third-party/marathon-lb-9e669ec0ee/ci/backends_1.9/docker_ippc.json': 'cannot mix deprecated and canonical network APIs',
-  'third-party/marathon-lb-9e669ec0ee/ci/backends_1.9/docker_bridge.json': 'cannot mix deprecated and canonical network APIs',
-  'third-party/marathon-lb-9e669ec0ee/ci/backends_1.9/docker_host.json': 'cannot mix deprecated and canonical network APIs',
-  'v1.10.26/system-tests-apps/private-ucr-docker-app.json': 'Feature secrets is not enabled. Enable with --enable_features secrets)',
-  'v1.10.26/system-tests-apps/external-volume-mesos-app.json': 'Feature external_volumes is not enabled. Enable with --enable_features external_volumes)',
+  'third-party/marathon-lb-9e669ec0ee/ci/backends_1.9/docker_ippc.json':
+    'cannot mix deprecated and canonical network APIs',
+  'third-party/marathon-lb-9e669ec0ee/ci/backends_1.9/docker_bridge.json':
+    'cannot mix deprecated and canonical network APIs',
+  'third-party/marathon-lb-9e669ec0ee/ci/backends_1.9/docker_host.json':
+    'cannot mix deprecated and canonical network APIs',
+  'v1.10.26/system-tests-apps/private-ucr-docker-app.json':
+    'Feature secrets is not enabled. Enable with --enable_features secrets)',
+  'v1.10.26/system-tests-apps/external-volume-mesos-app.json':
+    'Feature external_volumes is not enabled. Enable with --enable_features external_volumes)',
 };
-

@@ -17,7 +17,12 @@ export interface DeploymentRecord {
   waitingFor?: string;
 }
 
-export function newDeployment(appId: string, version: string, steps: DeploymentAction[][], previousVersion?: string): DeploymentRecord {
+export function newDeployment(
+  appId: string,
+  version: string,
+  steps: DeploymentAction[][],
+  previousVersion?: string,
+): DeploymentRecord {
   return { id: randomUUID(), version, appId, steps, currentStep: 0, ...(previousVersion ? { previousVersion } : {}) };
 }
 

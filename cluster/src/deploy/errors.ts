@@ -1,7 +1,10 @@
 /** Refusals of the engine's API, each with the status and body Marathon answers with. */
 
 export class EngineApiError extends Error {
-  constructor(readonly status: number, readonly body: Record<string, unknown>) {
+  constructor(
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+  ) {
     super(String(body.message));
   }
 }

@@ -175,7 +175,8 @@ export class Orchestrator {
     }
     if (deployment) {
       deployment.waitingFor = waiting;
-      const done = old.length === 0 && tasks.length === n && alive.length === n && fresh.length === n && fresh.every(ready);
+      const done =
+        old.length === 0 && tasks.length === n && alive.length === n && fresh.length === n && fresh.every(ready);
       if (done) this.completeStep(deployment);
     }
   }

@@ -43,7 +43,11 @@ export class CallbackSubscribers {
   private readonly queues = new Map<string, Queue>();
   private readonly unsubscribe: () => void;
 
-  constructor(private readonly bus: EventBus, initial: string[], private readonly options: CallbackOptions = {}) {
+  constructor(
+    private readonly bus: EventBus,
+    initial: string[],
+    private readonly options: CallbackOptions = {},
+  ) {
     for (const url of initial) this.queues.set(url, newQueue());
     this.unsubscribe = bus.subscribe((_event, json) => {
       for (const [url, queue] of this.queues) {
@@ -101,14 +105,22 @@ export class CallbackSubscribers {
           delivered = await this.post(url, body);
         }
         if (delivered) {
-          if (queue.down) this.options.logger?.info('event subscriber answers again', { callbackUrl: shown(url), droppedEvents: queue.dropped });
+          if (queue.down)
+            this.options.logger?.info('event subscriber answers again', {
+              callbackUrl: shown(url),
+              droppedEvents: queue.dropped,
+            });
           queue.down = false;
           queue.dropped = 0;
           continue;
         }
         queue.dropped += 1 + queue.items.length;
         queue.items.length = 0;
-        if (!queue.down) this.options.logger?.warn('event subscriber does not answer: dropping its events until it does', { callbackUrl: shown(url), droppedEvents: queue.dropped });
+        if (!queue.down)
+          this.options.logger?.warn('event subscriber does not answer: dropping its events until it does', {
+            callbackUrl: shown(url),
+            droppedEvents: queue.dropped,
+          });
         queue.down = true;
       }
     } finally {
@@ -118,7 +130,13 @@ export class CallbackSubscribers {
 
   private async post(url: string, body: string): Promise<boolean> {
     try {
-      const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, redirect: 'manual', signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000) });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000),
+      });
       await res.arrayBuffer();
       return res.status < 500;
     } catch {

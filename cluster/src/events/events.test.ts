@@ -6,7 +6,16 @@ import type { AddressInfo } from 'node:net';
 import { removeDir, testEngine, waitFor, type TestEngine } from '../test-support.js';
 
 /** A raw SSE reader: keeps every byte, so framing can be checked exactly. */
-function openStream(url: string, accept = 'text/event-stream'): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: () => string; close: () => void; ended: Promise<void> }> {
+function openStream(
+  url: string,
+  accept = 'text/event-stream',
+): Promise<{
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: () => string;
+  close: () => void;
+  ended: Promise<void>;
+}> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { headers: { Accept: accept } }, (res) => {
       let buffer = '';
@@ -16,7 +25,13 @@ function openStream(url: string, accept = 'text/event-stream'): Promise<{ status
         res.on('close', () => r());
         res.on('error', () => r());
       });
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, text: () => buffer, close: () => req.destroy(), ended });
+      resolve({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        text: () => buffer,
+        close: () => req.destroy(),
+        ended,
+      });
     });
     req.on('error', reject);
   });
@@ -29,7 +44,10 @@ function frames(text: string): Array<{ event: string; data: Record<string, unkno
     .filter((f) => f.startsWith('event: '))
     .map((f) => {
       const [eventLine, dataLine] = f.split('\r\n');
-      return { event: eventLine!.slice('event: '.length), data: JSON.parse(dataLine!.slice('data: '.length)) as Record<string, unknown> };
+      return {
+        event: eventLine!.slice('event: '.length),
+        data: JSON.parse(dataLine!.slice('data: '.length)) as Record<string, unknown>,
+      };
     });
 }
 
@@ -56,12 +74,18 @@ describe('event stream', () => {
     assert.match(String(all.headers['content-type']), /^text\/event-stream/);
     await waitFor('attached', () => frames(all.text()).length >= 1);
     await e.client.createApp({ id: '/events/a', cmd: 'sleep 600', instances: 0, mem: 16, cpus: 0.1 });
-    await waitFor('deployment_success on the filtered stream', () => frames(filtered.text()).some((f) => f.event === 'deployment_success'));
+    await waitFor('deployment_success on the filtered stream', () =>
+      frames(filtered.text()).some((f) => f.event === 'deployment_success'),
+    );
     await waitFor('a heartbeat', () => all.text().includes('\r\n\r\n\r\n') || /\r\n\r\n\r\n$|^\r\n/.test(all.text()));
     const received = frames(all.text());
     assert.equal(received[0]!.event, 'event_stream_attached');
     assert.ok(received[0]!.data.remoteAddress);
-    assert.equal(received.filter((f) => f.event === 'event_stream_attached').length, 2, "the filtered stream's attach reaches this stream too (it is a bus event)");
+    assert.equal(
+      received.filter((f) => f.event === 'event_stream_attached').length,
+      2,
+      "the filtered stream's attach reaches this stream too (it is a bus event)",
+    );
     for (const f of received) {
       assert.equal(f.data.eventType, f.event);
       assert.match(String(f.data.timestamp), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
@@ -71,7 +95,10 @@ describe('event stream', () => {
     // the filter applies to every event, event_stream_attached included (Marathon's handle filters all)
     const filteredTypes = new Set(frames(filtered.text()).map((f) => f.event));
     assert.deepEqual([...filteredTypes].sort(), ['api_post_event', 'deployment_success']);
-    assert.ok(received.some((f) => f.event === 'deployment_info'), 'the unfiltered stream has the other types');
+    assert.ok(
+      received.some((f) => f.event === 'deployment_info'),
+      'the unfiltered stream has the other types',
+    );
     all.close();
     filtered.close();
   });
@@ -93,7 +120,10 @@ describe('event stream', () => {
       await new Promise((r) => setTimeout(r, 2));
     }
     await waitFor('slow client dropped', () => e.http.events.size < before);
-    await waitFor('fast client got everything', () => frames(fast.text()).filter((f) => f.event === 'slow_test_event').length === 1000);
+    await waitFor(
+      'fast client got everything',
+      () => frames(fast.text()).filter((f) => f.event === 'slow_test_event').length === 1000,
+    );
     slow.destroy();
     fast.close();
   });
@@ -129,7 +159,9 @@ describe('HTTP callback subscriptions', () => {
 
   it('subscribes, POSTs events (retrying failures), lists and unsubscribes', async () => {
     const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/events`;
-    const sub = await fetch(`${e.url}/v2/eventSubscriptions?callbackUrl=${encodeURIComponent(url)}`, { method: 'POST' });
+    const sub = await fetch(`${e.url}/v2/eventSubscriptions?callbackUrl=${encodeURIComponent(url)}`, {
+      method: 'POST',
+    });
     assert.equal(sub.status, 200);
     const subBody = (await sub.json()) as Record<string, unknown>;
     assert.equal(subBody.eventType, 'subscribe_event');
@@ -137,8 +169,13 @@ describe('HTTP callback subscriptions', () => {
     assert.deepEqual(await (await fetch(`${e.url}/v2/eventSubscriptions`)).json(), { callbackUrls: [url] });
     await e.client.createApp({ id: '/callbacks/a', cmd: 'sleep 600', instances: 0, mem: 16, cpus: 0.1 });
     await waitFor('api_post_event delivered', () => received.some((ev) => ev.eventType === 'api_post_event'), 15_000);
-    assert.ok(received.some((ev) => ev.eventType === 'subscribe_event'), 'the first event was retried after 503s');
-    const unsub = await fetch(`${e.url}/v2/eventSubscriptions?callbackUrl=${encodeURIComponent(url)}`, { method: 'DELETE' });
+    assert.ok(
+      received.some((ev) => ev.eventType === 'subscribe_event'),
+      'the first event was retried after 503s',
+    );
+    const unsub = await fetch(`${e.url}/v2/eventSubscriptions?callbackUrl=${encodeURIComponent(url)}`, {
+      method: 'DELETE',
+    });
     assert.equal(((await unsub.json()) as { eventType: string }).eventType, 'unsubscribe_event');
     assert.deepEqual(await (await fetch(`${e.url}/v2/eventSubscriptions`)).json(), { callbackUrls: [] });
     const bad = await fetch(`${e.url}/v2/eventSubscriptions?callbackUrl=nope`, { method: 'POST' });

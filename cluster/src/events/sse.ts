@@ -19,7 +19,10 @@ export class EventStreamHub {
   private readonly maxOutstanding: number;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly bus: EventBus, options: EventStreamOptions = {}) {
+  constructor(
+    private readonly bus: EventBus,
+    options: EventStreamOptions = {},
+  ) {
     this.heartbeatMs = options.heartbeatMs ?? 10_000;
     this.maxOutstanding = options.maxOutstanding ?? 1024;
     this.timer = setInterval(() => {
@@ -34,7 +37,11 @@ export class EventStreamHub {
 
   /** Takes over an HTTP response as an event stream. */
   attach(req: IncomingMessage, res: ServerResponse, eventTypes: string[]): void {
-    res.writeHead(200, { 'Content-Type': 'text/event-stream;charset=UTF-8', 'Cache-Control': 'no-cache', Connection: 'close' });
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream;charset=UTF-8',
+      'Cache-Control': 'no-cache',
+      Connection: 'close',
+    });
     res.flushHeaders();
     const remoteAddress = req.socket.remoteAddress ?? 'unknown';
     const client = new EventStreamClient(res, new Set(eventTypes), this.maxOutstanding);
@@ -61,7 +68,11 @@ class EventStreamClient {
   private pending: string[] = [];
   private closed = false;
 
-  constructor(private readonly res: ServerResponse, private readonly types: Set<string>, private readonly maxOutstanding: number) {
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly types: Set<string>,
+    private readonly maxOutstanding: number,
+  ) {
     res.on('drain', () => this.flush());
     res.on('error', () => this.end());
   }
@@ -89,7 +100,8 @@ class EventStreamClient {
   }
 
   private flush(): void {
-    while (this.pending.length > 0 && !this.res.writableNeedDrain && !this.closed) this.res.write(this.pending.shift()!);
+    while (this.pending.length > 0 && !this.res.writableNeedDrain && !this.closed)
+      this.res.write(this.pending.shift()!);
   }
 
   /** Too far behind: close the connection, the client reconnects and resyncs. */

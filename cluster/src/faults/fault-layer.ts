@@ -95,20 +95,37 @@ export class FaultLayer {
 
   /** Calls that changed something (not GET, answered 2xx), optionally about one app. */
   mutations(appId?: string): RecordedCall[] {
-    return this.calls.filter((c) => c.method !== 'GET' && c.status < 300 && (!appId || c.path.startsWith(`/v2/apps${appId}`) || (c.path === '/v2/apps' && (c.body as { id?: string } | undefined)?.id === appId)));
+    return this.calls.filter(
+      (c) =>
+        c.method !== 'GET' &&
+        c.status < 300 &&
+        (!appId ||
+          c.path.startsWith(`/v2/apps${appId}`) ||
+          (c.path === '/v2/apps' && (c.body as { id?: string } | undefined)?.id === appId)),
+    );
   }
 
   /** The Express middleware slot (after body parsing, before the routes). */
   readonly middleware = (req: Request, res: Response, next: NextFunction): void => {
     const startMs = performance.now();
     const path = req.path;
-    const call: RecordedCall = { method: req.method, path, query: Object.fromEntries(new URL(req.url, 'http://engine').searchParams), body: parseBody(req.body), status: 0, startMs, endMs: 0 };
+    const call: RecordedCall = {
+      method: req.method,
+      path,
+      query: Object.fromEntries(new URL(req.url, 'http://engine').searchParams),
+      body: parseBody(req.body),
+      status: 0,
+      startMs,
+      endMs: 0,
+    };
     const done = () => {
       call.status = res.statusCode;
       call.endMs = performance.now();
       this.calls.push(call);
     };
-    const fault = this.answers.find((f) => (f.times ?? 1) > 0 && (!f.method || f.method === req.method) && (!f.path || f.path.test(path)));
+    const fault = this.answers.find(
+      (f) => (f.times ?? 1) > 0 && (!f.method || f.method === req.method) && (!f.path || f.path.test(path)),
+    );
     if (fault) {
       fault.times = (fault.times ?? 1) - 1;
       if (fault.hangUp) {
@@ -148,11 +165,15 @@ export class FaultLayer {
   /** A standby forwards every other request to its leader, as Marathon's leader proxy does. */
   private async proxy(req: Request, res: Response, leaderUrl: string): Promise<void> {
     const headers: Record<string, string> = {};
-    for (const name of ['accept', 'authorization', 'content-type']) if (typeof req.headers[name] === 'string') headers[name] = req.headers[name];
+    for (const name of ['accept', 'authorization', 'content-type'])
+      if (typeof req.headers[name] === 'string') headers[name] = req.headers[name];
     try {
       const body = Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body : undefined;
       const answer = await fetch(`${leaderUrl}${req.url}`, { method: req.method, headers, ...(body ? { body } : {}) });
-      res.status(answer.status).type(answer.headers.get('content-type') ?? 'application/json').send(Buffer.from(await answer.arrayBuffer()));
+      res
+        .status(answer.status)
+        .type(answer.headers.get('content-type') ?? 'application/json')
+        .send(Buffer.from(await answer.arrayBuffer()));
     } catch {
       res.status(503).json({ message: 'Could not reach the current leader' });
     }

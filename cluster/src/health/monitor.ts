@@ -55,7 +55,7 @@ export class HealthMonitor {
   report(task: TaskRecord, alive: boolean, cause: string | null): void {
     if (task.state !== 'TASK_RUNNING' || task.killRequested) return;
     const checks = this.deps.app(task.appId, task.version)?.healthChecks ?? [];
-    checks.forEach((check, index) => this.record(task, check, index, alive ? null : cause ?? 'unhealthy'));
+    checks.forEach((check, index) => this.record(task, check, index, alive ? null : (cause ?? 'unhealthy')));
   }
 
   private async probe(task: TaskRecord, check: HealthCheck, index: number): Promise<void> {
@@ -71,31 +71,75 @@ export class HealthMonitor {
     const wasHealthy = isHealthy(task, checkCount);
     const hadResult = task.healthCheckResults[index] !== undefined;
     const previous: HealthResult = task.healthCheckResults[index] ?? {
-      alive: false, consecutiveFailures: 0, firstSuccess: null, lastSuccess: null, lastFailure: null, lastFailureCause: null, instanceId: task.instanceId,
+      alive: false,
+      consecutiveFailures: 0,
+      firstSuccess: null,
+      lastSuccess: null,
+      lastFailure: null,
+      lastFailureCause: null,
+      instanceId: task.instanceId,
     };
     const now = timestamp();
     let result: HealthResult;
     if (cause === null) {
-      result = { ...previous, alive: true, consecutiveFailures: 0, firstSuccess: previous.firstSuccess ?? now, lastSuccess: now };
+      result = {
+        ...previous,
+        alive: true,
+        consecutiveFailures: 0,
+        firstSuccess: previous.firstSuccess ?? now,
+        lastSuccess: now,
+      };
     } else {
-      const inGrace = previous.firstSuccess === null && Date.now() - Date.parse(task.startedAt ?? now) < check.gracePeriodSeconds * 1000;
+      const inGrace =
+        previous.firstSuccess === null &&
+        Date.now() - Date.parse(task.startedAt ?? now) < check.gracePeriodSeconds * 1000;
       if (inGrace) return;
-      result = { ...previous, alive: false, consecutiveFailures: previous.consecutiveFailures + 1, lastFailure: now, lastFailureCause: cause };
-      this.deps.bus.publish('failed_health_check_event', { appId: task.appId, taskId: task.instanceId, instanceId: task.instanceId, healthCheck: check });
+      result = {
+        ...previous,
+        alive: false,
+        consecutiveFailures: previous.consecutiveFailures + 1,
+        lastFailure: now,
+        lastFailureCause: cause,
+      };
+      this.deps.bus.publish('failed_health_check_event', {
+        appId: task.appId,
+        taskId: task.instanceId,
+        instanceId: task.instanceId,
+        healthCheck: check,
+      });
     }
     task.healthCheckResults[index] = result;
     if (!hadResult || previous.alive !== result.alive) {
-      this.deps.bus.publish('health_status_changed_event', { appId: task.appId, instanceId: task.instanceId, version: task.version, alive: result.alive });
+      this.deps.bus.publish('health_status_changed_event', {
+        appId: task.appId,
+        instanceId: task.instanceId,
+        version: task.version,
+        alive: result.alive,
+      });
     }
     const healthy = isHealthy(task, checkCount);
     if (healthy !== wasHealthy || !hadResult) {
-      this.deps.bus.publish('instance_health_changed_event', { instanceId: task.instanceId, runSpecId: task.appId, healthy, runSpecVersion: task.version });
+      this.deps.bus.publish('instance_health_changed_event', {
+        instanceId: task.instanceId,
+        runSpecId: task.appId,
+        healthy,
+        runSpecVersion: task.version,
+      });
     }
     this.deps.changed(task);
-    if (cause !== null && check.maxConsecutiveFailures > 0 && result.consecutiveFailures >= check.maxConsecutiveFailures) {
+    if (
+      cause !== null &&
+      check.maxConsecutiveFailures > 0 &&
+      result.consecutiveFailures >= check.maxConsecutiveFailures
+    ) {
       this.deps.bus.publish('unhealthy_instance_kill_event', {
-        appId: task.appId, taskId: task.id, instanceId: task.instanceId, version: task.version,
-        reason: `${check.protocol} health check failed ${result.consecutiveFailures} times: ${cause}`, host: task.host, slaveId: this.deps.agentId,
+        appId: task.appId,
+        taskId: task.id,
+        instanceId: task.instanceId,
+        version: task.version,
+        reason: `${check.protocol} health check failed ${result.consecutiveFailures} times: ${cause}`,
+        host: task.host,
+        slaveId: this.deps.agentId,
       });
       this.unwatch(task.id);
       this.deps.kill(task);
@@ -106,9 +150,15 @@ export class HealthMonitor {
     if (check.protocol === 'COMMAND') {
       const runner = this.deps.runner(task);
       if (!runner || !task.ref) return Promise.resolve('task not started');
-      return runner.exec(task.ref, task.spec, check.command!.value, check.timeoutSeconds * 1000).then((code) =>
-        code === 0 ? null : code === null ? `command did not end within ${check.timeoutSeconds} s` : `command exited with status ${code}`,
-      );
+      return runner
+        .exec(task.ref, task.spec, check.command!.value, check.timeoutSeconds * 1000)
+        .then((code) =>
+          code === 0
+            ? null
+            : code === null
+              ? `command did not end within ${check.timeoutSeconds} s`
+              : `command exited with status ${code}`,
+        );
     }
     const target = this.target(task, check);
     if (!target) return Promise.resolve('no port to check');

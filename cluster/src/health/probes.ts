@@ -8,7 +8,15 @@ export async function httpProbe(check: HealthCheck, host: string, port: number, 
   const client = tls ? https : http;
   return new Promise((resolve) => {
     const req = client.request(
-      { host, port, path: check.path ?? '/', method: 'GET', timeout: check.timeoutSeconds * 1000, rejectUnauthorized: false, headers: { 'User-Agent': 'Marathon' } },
+      {
+        host,
+        port,
+        path: check.path ?? '/',
+        method: 'GET',
+        timeout: check.timeoutSeconds * 1000,
+        rejectUnauthorized: false,
+        headers: { 'User-Agent': 'Marathon' },
+      },
       (res) => {
         res.resume();
         const status = res.statusCode ?? 0;

@@ -71,7 +71,10 @@ export class ReadinessMonitor {
       this.changed(task);
     };
     const interval = Math.max(0.05, Math.min(...checks.map((c) => c.intervalSeconds)));
-    this.timers.set(task.id, setInterval(() => void run().catch(() => {}), interval * 1000));
+    this.timers.set(
+      task.id,
+      setInterval(() => void run().catch(() => {}), interval * 1000),
+    );
     void run().catch(() => {});
   }
 
@@ -90,16 +93,31 @@ export class ReadinessMonitor {
     if (port === undefined) return Promise.resolve({ ...base, ready: false });
     const client = check.protocol === 'HTTPS' ? https : http;
     return new Promise((resolve) => {
-      const req = client.get({ host: task.host, port, path: check.path, timeout: check.timeoutSeconds * 1000, rejectUnauthorized: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body = (body + c).slice(0, 4096)));
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          const ready = check.httpStatusCodesForReady.includes(status);
-          resolve({ ...base, ready, ...(check.preserveLastResponse || !ready ? { lastResponse: { status, contentType: String(res.headers['content-type'] ?? ''), body: check.preserveLastResponse ? body : '' } } : {}) });
-        });
-      });
+      const req = client.get(
+        { host: task.host, port, path: check.path, timeout: check.timeoutSeconds * 1000, rejectUnauthorized: false },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body = (body + c).slice(0, 4096)));
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            const ready = check.httpStatusCodesForReady.includes(status);
+            resolve({
+              ...base,
+              ready,
+              ...(check.preserveLastResponse || !ready
+                ? {
+                    lastResponse: {
+                      status,
+                      contentType: String(res.headers['content-type'] ?? ''),
+                      body: check.preserveLastResponse ? body : '',
+                    },
+                  }
+                : {}),
+            });
+          });
+        },
+      );
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', () => resolve({ ...base, ready: false }));
     });

@@ -54,7 +54,10 @@ export function basicAuth(credentials: string) {
     const match = /^Basic\s+([A-Za-z0-9+/=]*)\s*$/i.exec(header);
     const given = digest(match ? Buffer.from(match[1]!, 'base64') : Buffer.alloc(0));
     if (match && timingSafeEqual(given, expected)) return next();
-    res.status(401).setHeader('WWW-Authenticate', 'Basic realm="Mesosphere"').json({ message: 'Invalid username or password.' });
+    res
+      .status(401)
+      .setHeader('WWW-Authenticate', 'Basic realm="Mesosphere"')
+      .json({ message: 'Invalid username or password.' });
   };
 }
 
@@ -101,6 +104,10 @@ export function sameOriginChanges() {
       host = undefined;
     }
     if (host !== undefined && host === req.headers.host) return next();
-    res.status(403).json({ message: `${req.method} from the web page at ${JSON.stringify(origin)} refused: the engine takes changes only from its own origin or from clients that send no Origin` });
+    res
+      .status(403)
+      .json({
+        message: `${req.method} from the web page at ${JSON.stringify(origin)} refused: the engine takes changes only from its own origin or from clients that send no Origin`,
+      });
   };
 }

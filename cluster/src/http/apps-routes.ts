@@ -14,7 +14,8 @@ import { tasksText, wantsText } from './tasks-text.js';
 /** `scale` and `wipe` of a task kill; Marathon refuses both at once. */
 function killFlags(req: Request): { scale: boolean; force: boolean } {
   const scale = flag(req, 'scale');
-  if (scale && flag(req, 'wipe')) throw new EngineApiError(400, { message: 'You cannot use scale and wipe at the same time.' });
+  if (scale && flag(req, 'wipe'))
+    throw new EngineApiError(400, { message: 'You cannot use scale and wipe at the same time.' });
   return { scale, force: flag(req, 'force') };
 }
 
@@ -39,7 +40,12 @@ export function appsRoutes(engine: Engine): Router {
     const selector = label ? parseLabelSelector(label) : undefined;
     const apps = engine
       .listApps()
-      .filter((a) => (idFilter === undefined || containsIgnoringCase(a.id, idFilter)) && (cmdFilter === undefined || (typeof a.cmd === 'string' && containsIgnoringCase(a.cmd, cmdFilter))) && (!selector || selector(a.labels)))
+      .filter(
+        (a) =>
+          (idFilter === undefined || containsIgnoringCase(a.id, idFilter)) &&
+          (cmdFilter === undefined || (typeof a.cmd === 'string' && containsIgnoringCase(a.cmd, cmdFilter))) &&
+          (!selector || selector(a.labels)),
+      )
       .map((a) => engine.appInfo(a, embed));
     res.json({ apps });
   });
@@ -53,15 +59,36 @@ export function appsRoutes(engine: Engine): Router {
 
   const bulk = (partialDefault: boolean) => (req: Request, res: Response) => {
     const body = jsonBody(req);
-    if (!Array.isArray(body)) throw new EngineApiError(422, { message: 'Invalid JSON', details: [{ path: '/', errors: ['error.expected.jsarray'] }] });
+    if (!Array.isArray(body))
+      throw new EngineApiError(422, {
+        message: 'Invalid JSON',
+        details: [{ path: '/', errors: ['error.expected.jsarray'] }],
+      });
     const force = flag(req, 'force');
     let last: { deploymentId: string; version: string } | undefined;
     body.forEach((item: unknown, i) => {
-      const id = item && typeof item === 'object' && typeof (item as { id?: unknown }).id === 'string' ? canonicalId((item as { id: string }).id) : undefined;
-      if (!id) throw new EngineApiError(422, { message: 'Object is not valid', details: [{ path: `(${i})/id`, errors: ['error.path.missing'] }] });
-      last = engine.updateApp(id, item, { force, partial: flag(req, 'partialUpdate', partialDefault), allowCreate: true, clientIp: clientIp(req), uri: req.originalUrl });
+      const id =
+        item && typeof item === 'object' && typeof (item as { id?: unknown }).id === 'string'
+          ? canonicalId((item as { id: string }).id)
+          : undefined;
+      if (!id)
+        throw new EngineApiError(422, {
+          message: 'Object is not valid',
+          details: [{ path: `(${i})/id`, errors: ['error.path.missing'] }],
+        });
+      last = engine.updateApp(id, item, {
+        force,
+        partial: flag(req, 'partialUpdate', partialDefault),
+        allowCreate: true,
+        clientIp: clientIp(req),
+        uri: req.originalUrl,
+      });
     });
-    if (!last) throw new EngineApiError(422, { message: 'Object is not valid', details: [{ path: '/', errors: ['must not be empty'] }] });
+    if (!last)
+      throw new EngineApiError(422, {
+        message: 'Object is not valid',
+        details: [{ path: '/', errors: ['must not be empty'] }],
+      });
     sendDeployment(res, 200, last);
   };
   router.put('/v2/apps', bulk(true));
@@ -75,7 +102,12 @@ export function appsRoutes(engine: Engine): Router {
       const groupId = canonicalId(segments.slice(0, -1).join('/'));
       if (!engine.groupExists(groupId)) throw new EngineApiError(404, { message: `Group '${groupId}' does not exist` });
       const embed = appEmbed(req, { counts: true, tasks: true, deployments: true, lastTaskFailure: true });
-      res.json({ '*': engine.listApps().filter((a) => inGroup(a.id, groupId)).map((a) => engine.appInfo(a, embed)) });
+      res.json({
+        '*': engine
+          .listApps()
+          .filter((a) => inGroup(a.id, groupId))
+          .map((a) => engine.appInfo(a, embed)),
+      });
       return;
     }
     const verbs = ['restart', 'tasks', 'versions'];
@@ -91,7 +123,12 @@ export function appsRoutes(engine: Engine): Router {
 
     if (sub === undefined) {
       if (method === 'GET') {
-        res.json({ app: engine.appInfo(engine.getApp(appId), appEmbed(req, { counts: true, tasks: true, deployments: true, lastTaskFailure: true })) });
+        res.json({
+          app: engine.appInfo(
+            engine.getApp(appId),
+            appEmbed(req, { counts: true, tasks: true, deployments: true, lastTaskFailure: true }),
+          ),
+        });
         return;
       }
       if (method === 'PUT' || method === 'PATCH') {
@@ -125,7 +162,8 @@ export function appsRoutes(engine: Engine): Router {
         return;
       }
       const version = engine.appVersion(appId, rest.join('/'));
-      if (!version) throw new EngineApiError(404, { message: `App '${appId}' does not exist in version ${rest.join('/')}` });
+      if (!version)
+        throw new EngineApiError(404, { message: `App '${appId}' does not exist in version ${rest.join('/')}` });
       res.json(appJson(version));
       return;
     }

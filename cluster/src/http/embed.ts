@@ -35,6 +35,10 @@ export function groupEmbed(req: Request): { apps: boolean; groups: boolean; app:
   return {
     apps: values.length === 0 || given.has('group.apps'),
     groups: values.length === 0 || given.has('group.groups'),
-    app: appEmbed(req, {}, values.filter((v) => v.startsWith('group.apps.'))),
+    app: appEmbed(
+      req,
+      {},
+      values.filter((v) => v.startsWith('group.apps.')),
+    ),
   };
 }

@@ -21,13 +21,17 @@ export function parseLabelSelector(text: string): LabelSelector {
     let m = /^(\S+?)\s*(==|!=)\s*(.*)$/.exec(term);
     if (m) {
       const [, key, op, value] = m as unknown as [string, string, string, string];
-      return op === '==' ? (l: Record<string, string>) => l[key] === value : (l: Record<string, string>) => l[key] !== value;
+      return op === '=='
+        ? (l: Record<string, string>) => l[key] === value
+        : (l: Record<string, string>) => l[key] !== value;
     }
     m = /^(\S+)\s+(in|notin)\s*\((.*)\)$/.exec(term);
     if (m) {
       const [, key, op, list] = m as unknown as [string, string, string, string];
       const values = new Set(list.split(',').map((v) => v.trim()));
-      return op === 'in' ? (l: Record<string, string>) => key in l && values.has(l[key]!) : (l: Record<string, string>) => !(key in l) || !values.has(l[key]!);
+      return op === 'in'
+        ? (l: Record<string, string>) => key in l && values.has(l[key]!)
+        : (l: Record<string, string>) => !(key in l) || !values.has(l[key]!);
     }
     if (/^[^\s=!(),]+$/.test(term)) return (l: Record<string, string>) => term in l;
     throw new LabelSelectorError(`Invalid label selector: ${term}`);

@@ -64,22 +64,37 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
       res.type('text/plain').send(tasksText(engine.listApps(), (id) => engine.tasksOf(id)));
       return;
     }
-    const states = new Set(list(req, 'status').concat(list(req, 'status[]')).flatMap((s) => (Object.hasOwn(STATUS_FILTER, s.toLowerCase()) ? STATUS_FILTER[s.toLowerCase()]! : [])));
+    const states = new Set(
+      list(req, 'status')
+        .concat(list(req, 'status[]'))
+        .flatMap((s) => (Object.hasOwn(STATUS_FILTER, s.toLowerCase()) ? STATUS_FILTER[s.toLowerCase()]! : [])),
+    );
     const tasks = engine.allTasks().filter((t) => states.size === 0 || states.has(t.state));
     res.json({ tasks: tasks.map((t) => taskJson(t, engine.agentId)) });
   });
 
   router.post('/v2/tasks/delete', (req, res) => {
     const scale = flag(req, 'scale');
-    if (scale && flag(req, 'wipe')) throw new EngineApiError(400, { message: 'You cannot use scale and wipe at the same time.' });
+    if (scale && flag(req, 'wipe'))
+      throw new EngineApiError(400, { message: 'You cannot use scale and wipe at the same time.' });
     const body = jsonBody(req) as { ids?: unknown };
-    if (!body || typeof body !== 'object' || !Array.isArray(body.ids) || !body.ids.every((i) => typeof i === 'string')) {
-      throw new EngineApiError(422, { message: 'Invalid JSON', details: [{ path: '/ids', errors: ['error.expected.jsarray'] }] });
+    if (
+      !body ||
+      typeof body !== 'object' ||
+      !Array.isArray(body.ids) ||
+      !body.ids.every((i) => typeof i === 'string')
+    ) {
+      throw new EngineApiError(422, {
+        message: 'Invalid JSON',
+        details: [{ path: '/ids', errors: ['error.expected.jsarray'] }],
+      });
     }
     for (const id of body.ids as string[]) {
       // the shapes of Marathon's Task.Id.parse (legacy `<app>.<uuid>` included): anything else is not a task id
       if (!/^(.+)[._]([^_.]+)$/.test(id)) {
-        throw new EngineApiError(400, { message: `Invalid task id '${id}'. [taskId ${id} no valid identifier (of class java.lang.String)]` });
+        throw new EngineApiError(400, {
+          message: `Invalid task id '${id}'. [taskId ${id} no valid identifier (of class java.lang.String)]`,
+        });
       }
     }
     const tasks = (body.ids as string[]).map((id) => engine.task(id)).filter((t): t is TaskRecord => t !== undefined);
@@ -88,13 +103,18 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
     else res.setHeader('Marathon-Deployment-Id', result.deploymentId).json(result);
   });
 
-  const groupPath = (req: { params: unknown }) => canonicalId(((req.params as { path?: string[] }).path ?? []).join('/'));
+  const groupPath = (req: { params: unknown }) =>
+    canonicalId(((req.params as { path?: string[] }).path ?? []).join('/'));
   const group = (req: Request) => {
     const id = groupPath(req);
     const embed = groupEmbed(req);
     const tree = groupTree(engine.listApps(), id, engine.startedAt, (app) => engine.appInfo(app, embed.app));
     if (!tree) throw new EngineApiError(404, { message: `Group '${id}' does not exist` });
-    const embedded = (g: GroupJson): GroupJson => ({ ...g, apps: embed.apps ? g.apps : [], groups: embed.groups ? g.groups.map(embedded) : [] });
+    const embedded = (g: GroupJson): GroupJson => ({
+      ...g,
+      apps: embed.apps ? g.apps : [],
+      groups: embed.groups ? g.groups.map(embedded) : [],
+    });
     return embedded(tree);
   };
   const sendGroupResult = (res: Response, status: number, result: { deploymentId: string; version: string }) => {
@@ -104,20 +124,35 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
   const createGroup = (req: Request, res: Response) => {
     const base = groupPath(req);
     const body = jsonBody(req);
-    const given = body && typeof body === 'object' && typeof (body as { id?: unknown }).id === 'string' ? (body as { id: string }).id : undefined;
+    const given =
+      body && typeof body === 'object' && typeof (body as { id?: unknown }).id === 'string'
+        ? (body as { id: string }).id
+        : undefined;
     const id = given ? resolveId(given, base) : base;
-    if (engine.groupExists(id)) throw new EngineApiError(409, { message: `Group ${id} is already created. Use PUT to change this group.` });
+    if (engine.groupExists(id))
+      throw new EngineApiError(409, { message: `Group ${id} is already created. Use PUT to change this group.` });
     if (engine.findApp(id)) throw new EngineApiError(409, { message: `An app with the path ${id} already exists.` });
-    const result = engine.updateGroup(id, body, { force: flag(req, 'force'), clientIp: clientIp(req), uri: req.originalUrl });
+    const result = engine.updateGroup(id, body, {
+      force: flag(req, 'force'),
+      clientIp: clientIp(req),
+      uri: req.originalUrl,
+    });
     res.setHeader('Location', locationOf(req, id));
     sendGroupResult(res, 201, result);
   };
   const updateGroup = (req: Request, res: Response) => {
     const base = groupPath(req);
     const body = jsonBody(req);
-    const given = body && typeof body === 'object' && typeof (body as { id?: unknown }).id === 'string' ? (body as { id: string }).id : undefined;
+    const given =
+      body && typeof body === 'object' && typeof (body as { id?: unknown }).id === 'string'
+        ? (body as { id: string }).id
+        : undefined;
     const id = given ? resolveId(given, base) : base;
-    sendGroupResult(res, 200, engine.updateGroup(id, body, { force: flag(req, 'force'), clientIp: clientIp(req), uri: req.originalUrl }));
+    sendGroupResult(
+      res,
+      200,
+      engine.updateGroup(id, body, { force: flag(req, 'force'), clientIp: clientIp(req), uri: req.originalUrl }),
+    );
   };
   const deleteGroup = (req: Request, res: Response) => {
     sendGroupResult(res, 200, engine.deleteGroup(groupPath(req), flag(req, 'force')));
@@ -143,7 +178,8 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
   });
 
   /** Instances of the app still to launch: what puts it in the queue. */
-  const notLaunched = (app: AppDefinition) => app.instances - engine.tasksOf(app.id).filter((t) => !t.killRequested).length;
+  const notLaunched = (app: AppDefinition) =>
+    app.instances - engine.tasksOf(app.id).filter((t) => !t.killRequested).length;
 
   router.get('/v2/queue', (req, res) => {
     const now = Date.now();
@@ -153,14 +189,28 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
       if (missing <= 0) return [];
       const delay = engine.launchDelay(app.id);
       const waiting = engine.launchBlocker(app);
-      return [{
-        count: missing,
-        delay: { timeLeftSeconds: delay ? Math.max(0, Math.ceil((delay.until - now) / 1000)) : 0, overdue: !delay || delay.until <= now },
-        since: timestamp(),
-        app: engine.appInfo(app, {}),
-        processedOffersSummary: { processedOffersCount: 0, unusedOffersCount: 0, ...(waiting ? { lastUnusedOfferAt: timestamp(), rejectSummaryLastOffers: [{ reason: waiting, declined: 1, processed: 1 }] } : {}) },
-        ...(withLastUnusedOffers ? { lastUnusedOffers: [] } : {}),
-      }];
+      return [
+        {
+          count: missing,
+          delay: {
+            timeLeftSeconds: delay ? Math.max(0, Math.ceil((delay.until - now) / 1000)) : 0,
+            overdue: !delay || delay.until <= now,
+          },
+          since: timestamp(),
+          app: engine.appInfo(app, {}),
+          processedOffersSummary: {
+            processedOffersCount: 0,
+            unusedOffersCount: 0,
+            ...(waiting
+              ? {
+                  lastUnusedOfferAt: timestamp(),
+                  rejectSummaryLastOffers: [{ reason: waiting, declined: 1, processed: 1 }],
+                }
+              : {}),
+          },
+          ...(withLastUnusedOffers ? { lastUnusedOffers: [] } : {}),
+        },
+      ];
     });
     res.json({ queue });
   });
@@ -168,7 +218,8 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
   router.delete('/v2/queue/*path/delay', (req, res) => {
     const appId = '/' + (req.params as { path: string[] }).path.filter(Boolean).join('/');
     const app = engine.findApp(appId);
-    if (!app || notLaunched(app) <= 0) throw new EngineApiError(404, { message: `Application ${appId} not found in tasks queue.` });
+    if (!app || notLaunched(app) <= 0)
+      throw new EngineApiError(404, { message: `Application ${appId} not found in tasks queue.` });
     engine.resetLaunchDelay(appId);
     res.status(204).end();
   });
@@ -176,7 +227,12 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
   router.get('/v2/events', (req, res) => {
     const accepts = (req.headers.accept ?? '').split(',').map((v) => v.trim());
     if (!accepts.includes('text/event-stream')) {
-      res.status(405).type('text/html').send('<html><body><h2>HTTP ERROR 405</h2><p>Problem accessing /v2/events. Reason: HTTP method GET is not supported by this URL</p></body></html>');
+      res
+        .status(405)
+        .type('text/html')
+        .send(
+          '<html><body><h2>HTTP ERROR 405</h2><p>Problem accessing /v2/events. Reason: HTTP method GET is not supported by this URL</p></body></html>',
+        );
       return;
     }
     events.attach(req, res, list(req, 'event_type'));
@@ -187,7 +243,11 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
   });
   const callbackUrl = (req: { query: Record<string, unknown> }) => {
     const url = req.query.callbackUrl;
-    if (typeof url !== 'string' || !/^https?:\/\//.test(url)) throw new EngineApiError(422, { message: 'Object is not valid', details: [{ path: '/callbackUrl', errors: ['must be an http(s) URL'] }] });
+    if (typeof url !== 'string' || !/^https?:\/\//.test(url))
+      throw new EngineApiError(422, {
+        message: 'Object is not valid',
+        details: [{ path: '/callbackUrl', errors: ['must be an http(s) URL'] }],
+      });
     return url;
   };
   router.post('/v2/eventSubscriptions', (req, res) => {
@@ -195,7 +255,8 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
   });
   router.delete('/v2/eventSubscriptions', (req, res) => {
     const url = callbackUrl(req);
-    if (!engine.callbacks.urls().includes(url)) throw new EngineApiError(404, { message: `Callback URL ${url} does not exist` });
+    if (!engine.callbacks.urls().includes(url))
+      throw new EngineApiError(404, { message: `Callback URL ${url} does not exist` });
     res.json(engine.callbacks.remove(url, clientIp(req)));
   });
 

@@ -40,7 +40,10 @@ export function param(req: Request, name: string): string | undefined {
 export function list(req: Request, name: string): string[] {
   const value = req.query[name];
   if (value === undefined) return [];
-  return (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean);
+  return (Array.isArray(value) ? value : [value])
+    .flatMap((v) => String(v).split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
 }
 
 /**

@@ -26,7 +26,10 @@ export async function listenPlan(options: EngineOptions): Promise<{ hosts: strin
   return { hosts, loopbackOnly: await checkListenAddresses(hosts, Boolean(options.credentials)) };
 }
 
-export async function startEngineServer(engine: Engine, { hosts, loopbackOnly }: { hosts: string[]; loopbackOnly: boolean }): Promise<EngineServer> {
+export async function startEngineServer(
+  engine: Engine,
+  { hosts, loopbackOnly }: { hosts: string[]; loopbackOnly: boolean },
+): Promise<EngineServer> {
   const options = engine.options;
   const events = new EventStreamHub(engine.bus, {
     ...(options.eventHeartbeatMs !== undefined ? { heartbeatMs: options.eventHeartbeatMs } : {}),
@@ -44,7 +47,8 @@ export async function startEngineServer(engine: Engine, { hosts, loopbackOnly }:
     res.setHeader('Cache-Control', 'no-cache, no-store, must-revalidate');
     next();
   });
-  if (loopbackOnly) app.use(hostCheck([...(options.hostNames ?? []), ...hosts, ...(options.hostname ? [options.hostname] : [])]));
+  if (loopbackOnly)
+    app.use(hostCheck([...(options.hostNames ?? []), ...hosts, ...(options.hostname ? [options.hostname] : [])]));
   app.use(sameOriginChanges());
   if (options.credentials) app.use(basicAuth(options.credentials));
   app.use(express.raw({ type: () => true, limit: options.maxBodyBytes ?? 5 * 1024 * 1024 }));

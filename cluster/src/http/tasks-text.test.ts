@@ -19,14 +19,21 @@ const bridged = {
   },
 } as unknown as AppDefinition;
 
-const task = (id: string, state: string, ports: number[]) => ({ id, state, host: '10.0.0.5', ports }) as unknown as TaskRecord;
+const task = (id: string, state: string, ports: number[]) =>
+  ({ id, state, host: '10.0.0.5', ports }) as unknown as TaskRecord;
 
 describe('tasksText', () => {
   it('maps each service port to the host port of its mapping; a mapping without host port lists no endpoint', () => {
-    const tasks = [task('a', 'TASK_RUNNING', [31001, 31002]), task('b', 'TASK_STAGING', [31003, 31004]), task('c', 'TASK_RUNNING', [31005, 31006])];
+    const tasks = [
+      task('a', 'TASK_RUNNING', [31001, 31002]),
+      task('b', 'TASK_STAGING', [31003, 31004]),
+      task('c', 'TASK_RUNNING', [31005, 31006]),
+    ];
     assert.equal(
       tasksText([bridged], () => tasks),
-      'shop_web\t10001\t10.0.0.5:31001\t10.0.0.5:31005\t\n' + 'shop_web\t10002\t\n' + 'shop_web\t10003\t10.0.0.5:31002\t10.0.0.5:31006\t\n',
+      'shop_web\t10001\t10.0.0.5:31001\t10.0.0.5:31005\t\n' +
+        'shop_web\t10002\t\n' +
+        'shop_web\t10003\t10.0.0.5:31002\t10.0.0.5:31006\t\n',
     );
   });
 });

@@ -23,7 +23,10 @@ export function wantsText(req: Request): boolean {
 /** The q of the most specific media range that matches `type` (0 when none does). */
 function quality(ranges: Array<{ range: string; q: number }>, type: string): number {
   const [main] = type.split('/');
-  const match = ranges.find((r) => r.range === type) ?? ranges.find((r) => r.range === `${main}/*`) ?? ranges.find((r) => r.range === '*/*');
+  const match =
+    ranges.find((r) => r.range === type) ??
+    ranges.find((r) => r.range === `${main}/*`) ??
+    ranges.find((r) => r.range === '*/*');
   return match && Number.isFinite(match.q) ? match.q : 0;
 }
 
@@ -39,7 +42,12 @@ export function tasksText(apps: AppDefinition[], tasksOf: (appId: string) => Tas
     }
     servicePorts.forEach((port, i) => {
       const hostPortIndex = hostPortIndexOf(app, i);
-      const endpoints = hostPortIndex === undefined ? [] : running.flatMap((t) => (t.ports[hostPortIndex] !== undefined ? [`${t.host}:${t.ports[hostPortIndex]}\t`] : []));
+      const endpoints =
+        hostPortIndex === undefined
+          ? []
+          : running.flatMap((t) =>
+              t.ports[hostPortIndex] !== undefined ? [`${t.host}:${t.ports[hostPortIndex]}\t`] : [],
+            );
       out += `${id}\t${port}\t${endpoints.join('')}\n`;
     });
   }

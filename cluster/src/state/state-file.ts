@@ -34,7 +34,11 @@ export class StateFile {
   /** Called when a write fails (disk full, directory removed); the engine keeps running. */
   onError: (err: unknown) => void = () => {};
 
-  constructor(dataDir: string, private readonly snapshot: () => PersistedState, private readonly delayMs = 200) {
+  constructor(
+    dataDir: string,
+    private readonly snapshot: () => PersistedState,
+    private readonly delayMs = 200,
+  ) {
     mkdirSync(dataDir, { recursive: true });
     this.path = join(dataDir, 'state.json');
   }
@@ -53,7 +57,13 @@ export class StateFile {
     } catch (err) {
       throw new EngineStateError(this.path, `not valid JSON (${(err as Error).message})`);
     }
-    if (!state || typeof state.engineId !== 'string' || !Array.isArray(state.apps) || !Array.isArray(state.tasks) || !Array.isArray(state.deployments)) {
+    if (
+      !state ||
+      typeof state.engineId !== 'string' ||
+      !Array.isArray(state.apps) ||
+      !Array.isArray(state.tasks) ||
+      !Array.isArray(state.deployments)
+    ) {
       throw new EngineStateError(this.path, 'not an engine state document');
     }
     return state;

@@ -8,7 +8,8 @@ export function constraintProblem(constraints: string[][], hostname: string, tas
   for (const [rawField = '', operator = '', value = ''] of constraints) {
     const field = rawField.replace(/^@/, '');
     const isHost = field === 'hostname';
-    const fail = () => `constraint ${JSON.stringify([rawField, operator, ...(value ? [value] : [])])} does not match this agent`;
+    const fail = () =>
+      `constraint ${JSON.stringify([rawField, operator, ...(value ? [value] : [])])} does not match this agent`;
     switch (operator) {
       case 'UNIQUE':
         if (isHost && tasksOnAgent >= 1) return fail();

@@ -12,10 +12,16 @@ export class DockerRunner implements TaskRunner {
   readonly kind = 'docker' as const;
 
   /** `pull`: `missing` pulls absent images (Marathon's behaviour), `never` only uses local ones. */
-  constructor(readonly driver: DockerDriver, private readonly logger: Logger, private readonly pull: 'missing' | 'never' = 'missing') {}
+  constructor(
+    readonly driver: DockerDriver,
+    private readonly logger: Logger,
+    private readonly pull: 'missing' | 'never' = 'missing',
+  ) {}
 
   async prepare(spec: TaskLaunchSpec): Promise<void> {
-    await this.driver.ensureImage(spec.image!, { pull: this.pull === 'never' ? 'never' : spec.forcePullImage ? 'always' : 'missing' });
+    await this.driver.ensureImage(spec.image!, {
+      pull: this.pull === 'never' ? 'never' : spec.forcePullImage ? 'always' : 'missing',
+    });
   }
 
   async start(spec: TaskLaunchSpec): Promise<LaunchedTask> {
@@ -45,7 +51,11 @@ export class DockerRunner implements TaskRunner {
   async wait(ref: string, _taskId: string): Promise<TaskExit> {
     try {
       const exit = await this.driver.wait(ref);
-      const detail = exit.oomKilled ? 'Container was killed because it ran out of memory' : exit.error ? exit.error : `Container exited with status ${exit.exitCode}`;
+      const detail = exit.oomKilled
+        ? 'Container was killed because it ran out of memory'
+        : exit.error
+          ? exit.error
+          : `Container exited with status ${exit.exitCode}`;
       return { exitCode: exit.exitCode, message: detail };
     } catch (err) {
       return { exitCode: null, message: `Container is gone: ${(err as Error).message}` };
@@ -87,7 +97,10 @@ export class DockerRunner implements TaskRunner {
 }
 
 /** A Docker runner when the Engine answers, else undefined. */
-export async function dockerRunnerIfAvailable(logger: Logger, options: { socketPath?: string; pull?: 'missing' | 'never' } = {}): Promise<DockerRunner | undefined> {
+export async function dockerRunnerIfAvailable(
+  logger: Logger,
+  options: { socketPath?: string; pull?: 'missing' | 'never' } = {},
+): Promise<DockerRunner | undefined> {
   const driver = new DockerDriver({ ...(options.socketPath ? { socketPath: options.socketPath } : {}), logger });
   try {
     await driver.ping();

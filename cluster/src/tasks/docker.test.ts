@@ -7,7 +7,15 @@ import { join } from 'node:path';
 import type { MarathonApp } from '@theseus/services';
 import { DockerDriver } from '@theseus/containerizer';
 import { DockerRunner } from './docker-runner.js';
-import { quietLogger, removeDir, replayRollout, statusEvents, testEngine, waitFor, type TestEngine } from '../test-support.js';
+import {
+  quietLogger,
+  removeDir,
+  replayRollout,
+  statusEvents,
+  testEngine,
+  waitFor,
+  type TestEngine,
+} from '../test-support.js';
 
 const RUN_LABEL = 'theseus.test.run';
 const run = randomUUID().slice(0, 8);
@@ -24,9 +32,23 @@ function webApp(id: string, extra: Partial<MarathonApp> = {}): MarathonApp {
     cmd: 'mkdir -p /www && env > /www/env.txt && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www',
     env: { GREETING: 'hello' },
     labels: { TIER: 'web' },
-    container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' }, portMappings: [{ containerPort: 8080, hostPort: 0, name: 'http' }] },
+    container: {
+      type: 'DOCKER',
+      docker: { image: 'theseus/busybox:local' },
+      portMappings: [{ containerPort: 8080, hostPort: 0, name: 'http' }],
+    },
     networks: [{ mode: 'container/bridge' }],
-    healthChecks: [{ protocol: 'HTTP', path: '/', portIndex: 0, gracePeriodSeconds: 10, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 3 }],
+    healthChecks: [
+      {
+        protocol: 'HTTP',
+        path: '/',
+        portIndex: 0,
+        gracePeriodSeconds: 10,
+        intervalSeconds: 1,
+        timeoutSeconds: 1,
+        maxConsecutiveFailures: 3,
+      },
+    ],
     taskKillGracePeriodSeconds: 1,
     ...extra,
   };
@@ -52,17 +74,32 @@ describe('Docker tasks', () => {
 
   it('runs a BRIDGE app with a host port from the range, Marathon env, limits and a passing HTTP health check', async () => {
     await e.client.createApp(webApp('/docker/web'));
-    const app = await waitFor('healthy', async () => {
-      const a = await e.client.getApp('/docker/web');
-      return a.tasksHealthy === 1 ? a : undefined;
-    }, 30_000);
+    const app = await waitFor(
+      'healthy',
+      async () => {
+        const a = await e.client.getApp('/docker/web');
+        return a.tasksHealthy === 1 ? a : undefined;
+      },
+      30_000,
+    );
     const task = app.tasks![0]!;
     const hostPort = task.ports![0]!;
     const [min, max] = e.engine.options.portRange!;
     assert.ok(hostPort >= min && hostPort <= max, `${hostPort} in ${min}-${max}`);
     assert.equal(task.ipAddresses?.length, 1);
     const env = await (await fetch(`http://127.0.0.1:${hostPort}/env.txt`)).text();
-    for (const line of [`PORT0=${hostPort}`, `PORT_HTTP=${hostPort}`, `PORT_8080=${hostPort}`, `PORTS=${hostPort}`, `MESOS_TASK_ID=${task.id}`, 'MARATHON_APP_ID=/docker/web', `MARATHON_APP_VERSION=${app.version}`, 'GREETING=hello', 'MARATHON_APP_LABEL_TIER=web', 'HOST=127.0.0.1']) {
+    for (const line of [
+      `PORT0=${hostPort}`,
+      `PORT_HTTP=${hostPort}`,
+      `PORT_8080=${hostPort}`,
+      `PORTS=${hostPort}`,
+      `MESOS_TASK_ID=${task.id}`,
+      'MARATHON_APP_ID=/docker/web',
+      `MARATHON_APP_VERSION=${app.version}`,
+      'GREETING=hello',
+      'MARATHON_APP_LABEL_TIER=web',
+      'HOST=127.0.0.1',
+    ]) {
       assert.ok(env.split('\n').includes(line), `${line} missing from the container's environment`);
     }
     const details = await driver.inspect(e.engine.task(task.id)!.ref!);
@@ -77,13 +114,30 @@ describe('Docker tasks', () => {
     const ref = e.engine.task(task.id)!.ref!;
     await e.client.killTasks([task.id], { scale: true });
     await waitFor('killed', () => statusEvents(e.events, task.id).includes('TASK_KILLED'), 20_000);
-    assert.deepEqual(statusEvents(e.events, task.id), ['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_KILLING', 'TASK_KILLED']);
+    assert.deepEqual(statusEvents(e.events, task.id), [
+      'TASK_STAGING',
+      'TASK_STARTING',
+      'TASK_RUNNING',
+      'TASK_KILLING',
+      'TASK_KILLED',
+    ]);
     await waitFor('container removed', async () => (await driver.inspect(ref)) === undefined);
   });
 
   it('an image that is not available: TASK_FAILED with the reason', async () => {
-    await e.client.createApp({ id: '/docker/missing', instances: 1, cpus: 0.1, mem: 16, container: { type: 'DOCKER', docker: { image: `127.0.0.1:9/theseus/not-there-${run}:local` } }, backoffSeconds: 60 });
-    const failed = await waitFor('failed', () => e.events.find((ev) => ev.appId === '/docker/missing' && ev.taskStatus === 'TASK_FAILED'), 20_000);
+    await e.client.createApp({
+      id: '/docker/missing',
+      instances: 1,
+      cpus: 0.1,
+      mem: 16,
+      container: { type: 'DOCKER', docker: { image: `127.0.0.1:9/theseus/not-there-${run}:local` } },
+      backoffSeconds: 60,
+    });
+    const failed = await waitFor(
+      'failed',
+      () => e.events.find((ev) => ev.appId === '/docker/missing' && ev.taskStatus === 'TASK_FAILED'),
+      20_000,
+    );
     assert.match(String(failed.message), new RegExp(`theseus/not-there-${run}:local`));
     assert.deepEqual(statusEvents(e.events, String(failed.taskId)), ['TASK_STAGING', 'TASK_FAILED']);
     await e.client.deleteApp('/docker/missing');
@@ -91,17 +145,42 @@ describe('Docker tasks', () => {
 
   it('mounts persistent volumes from the data directory and refuses host bind mounts unless allowed', async () => {
     await e.client.createApp({
-      id: '/docker/volume', instances: 1, cpus: 0.1, mem: 16, cmd: 'echo kept > /mnt/mesos/sandbox/data/file && exec sleep 600',
-      container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' }, volumes: [{ containerPath: 'data', mode: 'RW', persistent: { size: 10 } }] },
+      id: '/docker/volume',
+      instances: 1,
+      cpus: 0.1,
+      mem: 16,
+      cmd: 'echo kept > /mnt/mesos/sandbox/data/file && exec sleep 600',
+      container: {
+        type: 'DOCKER',
+        docker: { image: 'theseus/busybox:local' },
+        volumes: [{ containerPath: 'data', mode: 'RW', persistent: { size: 10 } }],
+      },
     });
-    const task = await waitFor('running', () => e.engine.scheduler.tasksOf('/docker/volume').find((t) => t.state === 'TASK_RUNNING'), 20_000);
+    const task = await waitFor(
+      'running',
+      () => e.engine.scheduler.tasksOf('/docker/volume').find((t) => t.state === 'TASK_RUNNING'),
+      20_000,
+    );
     const file = join(e.dataDir, 'volumes', task.id, 'data', 'file');
     await waitFor('file written through the volume', () => existsSync(file) && readFileSync(file, 'utf8') === 'kept\n');
     await e.client.createApp({
-      id: '/docker/hostpath', instances: 1, cpus: 0.1, mem: 16, cmd: 'sleep 600', backoffSeconds: 60,
-      container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' }, volumes: [{ containerPath: '/host', hostPath: '/tmp', mode: 'RO' }] },
+      id: '/docker/hostpath',
+      instances: 1,
+      cpus: 0.1,
+      mem: 16,
+      cmd: 'sleep 600',
+      backoffSeconds: 60,
+      container: {
+        type: 'DOCKER',
+        docker: { image: 'theseus/busybox:local' },
+        volumes: [{ containerPath: '/host', hostPath: '/tmp', mode: 'RO' }],
+      },
     });
-    const refused = await waitFor('refused', () => e.events.find((ev) => ev.appId === '/docker/hostpath' && ev.taskStatus === 'TASK_FAILED'), 20_000);
+    const refused = await waitFor(
+      'refused',
+      () => e.events.find((ev) => ev.appId === '/docker/hostpath' && ev.taskStatus === 'TASK_FAILED'),
+      20_000,
+    );
     assert.match(String(refused.message), /host volumes are not allowed/);
     await e.client.deleteApp('/docker/volume');
     await e.client.deleteApp('/docker/hostpath');
@@ -109,16 +188,48 @@ describe('Docker tasks', () => {
 
   it('accepts the pre-1.5 form (docker.network + docker.portMappings), answers in the 1.5 form, exits -> TASK_FINISHED / TASK_FAILED', async () => {
     await e.client.createApp({
-      id: '/docker/legacy', instances: 1, cpus: 0.1, mem: 16, cmd: 'exit 0', backoffSeconds: 60,
-      container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local', network: 'BRIDGE', portMappings: [{ containerPort: 80, hostPort: 0 }] } },
+      id: '/docker/legacy',
+      instances: 1,
+      cpus: 0.1,
+      mem: 16,
+      cmd: 'exit 0',
+      backoffSeconds: 60,
+      container: {
+        type: 'DOCKER',
+        docker: {
+          image: 'theseus/busybox:local',
+          network: 'BRIDGE',
+          portMappings: [{ containerPort: 80, hostPort: 0 }],
+        },
+      },
     });
     const app = await e.client.getApp('/docker/legacy');
     assert.deepEqual(app.networks, [{ mode: 'container/bridge' }]);
     assert.equal(app.container?.docker && 'network' in app.container.docker, false);
     assert.equal(app.container?.portMappings?.[0]?.containerPort, 80);
-    await waitFor('finished', () => e.events.some((ev) => ev.appId === '/docker/legacy' && ev.taskStatus === 'TASK_FINISHED'), 20_000);
-    await e.client.replaceApp({ id: '/docker/legacy', instances: 1, cpus: 0.1, mem: 16, cmd: 'exit 7', backoffSeconds: 60, container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' } }, networks: [{ mode: 'host' }] }, { force: true });
-    const failed = await waitFor('failed', () => e.events.find((ev) => ev.appId === '/docker/legacy' && ev.taskStatus === 'TASK_FAILED'), 20_000);
+    await waitFor(
+      'finished',
+      () => e.events.some((ev) => ev.appId === '/docker/legacy' && ev.taskStatus === 'TASK_FINISHED'),
+      20_000,
+    );
+    await e.client.replaceApp(
+      {
+        id: '/docker/legacy',
+        instances: 1,
+        cpus: 0.1,
+        mem: 16,
+        cmd: 'exit 7',
+        backoffSeconds: 60,
+        container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' } },
+        networks: [{ mode: 'host' }],
+      },
+      { force: true },
+    );
+    const failed = await waitFor(
+      'failed',
+      () => e.events.find((ev) => ev.appId === '/docker/legacy' && ev.taskStatus === 'TASK_FAILED'),
+      20_000,
+    );
     assert.match(String(failed.message), /status 7/);
     await e.client.deleteApp('/docker/legacy');
   });
@@ -138,12 +249,25 @@ describe('Docker upgrades, health and backoff', () => {
   });
 
   it('rolls an upgrade of containers, waiting for HTTP health, within upgradeStrategy', async () => {
-    const created = await e.client.createApp(webApp('/docker/roll', { instances: 2, upgradeStrategy: { minimumHealthCapacity: 0.5, maximumOverCapacity: 0.5 } }));
-    await waitFor('first deployment', async () => !(await e.client.listDeployments()).some((d) => d.id === created.deployments![0]!.id), 30_000);
+    const created = await e.client.createApp(
+      webApp('/docker/roll', {
+        instances: 2,
+        upgradeStrategy: { minimumHealthCapacity: 0.5, maximumOverCapacity: 0.5 },
+      }),
+    );
+    await waitFor(
+      'first deployment',
+      async () => !(await e.client.listDeployments()).some((d) => d.id === created.deployments![0]!.id),
+      30_000,
+    );
     const oldIds = new Set(e.engine.scheduler.tasksOf('/docker/roll').map((t) => t.id));
     const from = e.events.length;
     const update = await e.client.patchApp('/docker/roll', { env: { GREETING: 'bonjour' } });
-    await waitFor('upgrade done', () => e.events.slice(from).some((ev) => ev.eventType === 'deployment_success' && ev.id === update.deploymentId), 60_000);
+    await waitFor(
+      'upgrade done',
+      () => e.events.slice(from).some((ev) => ev.eventType === 'deployment_success' && ev.id === update.deploymentId),
+      60_000,
+    );
     const { maxPresent, minHealthy } = replayRollout(e.events.slice(from), '/docker/roll', oldIds);
     assert.ok(maxPresent <= 3, `at most 2 * 1.5 = 3 tasks, saw ${maxPresent}`);
     assert.ok(minHealthy >= 1, `at least ceil(2 * 0.5) = 1 healthy, saw ${minHealthy}`);
@@ -156,32 +280,81 @@ describe('Docker upgrades, health and backoff', () => {
   });
 
   it('kills a container whose HTTP health check keeps failing and launches a replacement', async () => {
-    await e.client.createApp(webApp('/docker/sick', { healthChecks: [{ protocol: 'HTTP', path: '/missing', portIndex: 0, gracePeriodSeconds: 0, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 2 }] }));
-    const kill = await waitFor('unhealthy kill', () => e.events.find((ev) => ev.eventType === 'unhealthy_instance_kill_event' && ev.appId === '/docker/sick'), 30_000);
+    await e.client.createApp(
+      webApp('/docker/sick', {
+        healthChecks: [
+          {
+            protocol: 'HTTP',
+            path: '/missing',
+            portIndex: 0,
+            gracePeriodSeconds: 0,
+            intervalSeconds: 1,
+            timeoutSeconds: 1,
+            maxConsecutiveFailures: 2,
+          },
+        ],
+      }),
+    );
+    const kill = await waitFor(
+      'unhealthy kill',
+      () => e.events.find((ev) => ev.eventType === 'unhealthy_instance_kill_event' && ev.appId === '/docker/sick'),
+      30_000,
+    );
     assert.match(String(kill.reason), /404/);
     await waitFor('killed', () => statusEvents(e.events, String(kill.taskId)).includes('TASK_KILLED'), 20_000);
-    await waitFor('replacement', () => e.engine.scheduler.tasksOf('/docker/sick').some((t) => t.id !== kill.taskId), 20_000);
+    await waitFor(
+      'replacement',
+      () => e.engine.scheduler.tasksOf('/docker/sick').some((t) => t.id !== kill.taskId),
+      20_000,
+    );
     await e.client.deleteApp('/docker/sick');
   });
 
-  it('runs COMMAND health checks inside the container with the task\'s environment: healthy once the container has the file', async () => {
+  it("runs COMMAND health checks inside the container with the task's environment: healthy once the container has the file", async () => {
     const ready = `/tmp/ready-${run}`;
     assert.equal(existsSync(ready), false, 'the file the check looks for exists only in the container');
     const check = `test -f ${ready} && test "$MARATHON_APP_ID" = /docker/command && test -n "$MESOS_TASK_ID" && test -n "$PORT0" && test "$PORT_HTTP" = "$PORT0" && test "$GREETING" = hello`;
     // the container creates the file once the test opens the gate (a file in its persistent volume)
-    await e.client.createApp(webApp('/docker/command', {
-      cmd: `until [ -f /mnt/mesos/sandbox/gate/open ]; do sleep 0.2; done; touch ${ready}; exec sleep 600`,
-      container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' }, portMappings: [{ containerPort: 8080, hostPort: 0, name: 'http' }], volumes: [{ containerPath: 'gate', mode: 'RW', persistent: { size: 1 } }] },
-      healthChecks: [{ protocol: 'COMMAND', command: { value: check }, gracePeriodSeconds: 0, intervalSeconds: 1, timeoutSeconds: 5, maxConsecutiveFailures: 0 }],
-    }));
-    const task = await waitFor('a failed check', () => e.engine.scheduler.tasksOf('/docker/command').find((t) => (t.healthCheckResults[0]?.consecutiveFailures ?? 0) > 0), 30_000);
+    await e.client.createApp(
+      webApp('/docker/command', {
+        cmd: `until [ -f /mnt/mesos/sandbox/gate/open ]; do sleep 0.2; done; touch ${ready}; exec sleep 600`,
+        container: {
+          type: 'DOCKER',
+          docker: { image: 'theseus/busybox:local' },
+          portMappings: [{ containerPort: 8080, hostPort: 0, name: 'http' }],
+          volumes: [{ containerPath: 'gate', mode: 'RW', persistent: { size: 1 } }],
+        },
+        healthChecks: [
+          {
+            protocol: 'COMMAND',
+            command: { value: check },
+            gracePeriodSeconds: 0,
+            intervalSeconds: 1,
+            timeoutSeconds: 5,
+            maxConsecutiveFailures: 0,
+          },
+        ],
+      }),
+    );
+    const task = await waitFor(
+      'a failed check',
+      () =>
+        e.engine.scheduler
+          .tasksOf('/docker/command')
+          .find((t) => (t.healthCheckResults[0]?.consecutiveFailures ?? 0) > 0),
+      30_000,
+    );
     assert.equal(task.healthCheckResults[0]!.lastFailureCause, 'command exited with status 1');
     assert.equal((await e.client.getApp('/docker/command')).tasksHealthy, 0);
     writeFileSync(join(e.dataDir, 'volumes', task.id, 'gate', 'open'), '');
-    const app = await waitFor('healthy', async () => {
-      const a = await e.client.getApp('/docker/command');
-      return a.tasksHealthy === 1 ? a : undefined;
-    }, 30_000);
+    const app = await waitFor(
+      'healthy',
+      async () => {
+        const a = await e.client.getApp('/docker/command');
+        return a.tasksHealthy === 1 ? a : undefined;
+      },
+      30_000,
+    );
     assert.equal(app.tasks![0]!.id, task.id);
     assert.equal(app.tasks![0]!.healthCheckResults![0]!.alive, true);
     await e.client.deleteApp('/docker/command');
@@ -190,8 +363,25 @@ describe('Docker upgrades, health and backoff', () => {
   it('a COMMAND check of a file on the host but not in the container fails, and the task is killed after maxConsecutiveFailures', async () => {
     const hostOnly = join(e.dataDir, `host-only-${run}`);
     writeFileSync(hostOnly, 'on the host');
-    await e.client.createApp(webApp('/docker/host-file', { healthChecks: [{ protocol: 'COMMAND', command: { value: `test -f ${hostOnly}` }, gracePeriodSeconds: 0, intervalSeconds: 1, timeoutSeconds: 5, maxConsecutiveFailures: 2 }] }));
-    const kill = await waitFor('unhealthy kill', () => e.events.find((ev) => ev.eventType === 'unhealthy_instance_kill_event' && ev.appId === '/docker/host-file'), 30_000);
+    await e.client.createApp(
+      webApp('/docker/host-file', {
+        healthChecks: [
+          {
+            protocol: 'COMMAND',
+            command: { value: `test -f ${hostOnly}` },
+            gracePeriodSeconds: 0,
+            intervalSeconds: 1,
+            timeoutSeconds: 5,
+            maxConsecutiveFailures: 2,
+          },
+        ],
+      }),
+    );
+    const kill = await waitFor(
+      'unhealthy kill',
+      () => e.events.find((ev) => ev.eventType === 'unhealthy_instance_kill_event' && ev.appId === '/docker/host-file'),
+      30_000,
+    );
     assert.match(String(kill.reason), /^COMMAND health check failed 2 times: command exited with status 1$/);
     assert.equal(existsSync(hostOnly), true);
     await waitFor('killed', () => statusEvents(e.events, String(kill.taskId)).includes('TASK_KILLED'), 20_000);
@@ -199,17 +389,47 @@ describe('Docker upgrades, health and backoff', () => {
   });
 
   it('a COMMAND check that outlasts timeoutSeconds fails as timed out', async () => {
-    await e.client.createApp(webApp('/docker/slow-check', { healthChecks: [{ protocol: 'COMMAND', command: { value: 'sleep 25' }, gracePeriodSeconds: 0, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 1 }] }));
-    const kill = await waitFor('unhealthy kill', () => e.events.find((ev) => ev.eventType === 'unhealthy_instance_kill_event' && ev.appId === '/docker/slow-check'), 30_000);
+    await e.client.createApp(
+      webApp('/docker/slow-check', {
+        healthChecks: [
+          {
+            protocol: 'COMMAND',
+            command: { value: 'sleep 25' },
+            gracePeriodSeconds: 0,
+            intervalSeconds: 1,
+            timeoutSeconds: 1,
+            maxConsecutiveFailures: 1,
+          },
+        ],
+      }),
+    );
+    const kill = await waitFor(
+      'unhealthy kill',
+      () =>
+        e.events.find((ev) => ev.eventType === 'unhealthy_instance_kill_event' && ev.appId === '/docker/slow-check'),
+      30_000,
+    );
     assert.match(String(kill.reason), /^COMMAND health check failed 1 times: command did not end within 1 s$/);
     await e.client.deleteApp('/docker/slow-check');
   });
 
   it('relaunches a crashing container with backoff', async () => {
-    await e.client.createApp({ id: '/docker/crash', instances: 1, cpus: 0.1, mem: 16, cmd: 'exit 1', container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' } }, portDefinitions: [], backoffSeconds: 0.3, backoffFactor: 2, maxLaunchDelaySeconds: 1 });
+    await e.client.createApp({
+      id: '/docker/crash',
+      instances: 1,
+      cpus: 0.1,
+      mem: 16,
+      cmd: 'exit 1',
+      container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' } },
+      portDefinitions: [],
+      backoffSeconds: 0.3,
+      backoffFactor: 2,
+      maxLaunchDelaySeconds: 1,
+    });
     const delays: number[] = [];
     const stop = e.engine.bus.subscribe((ev) => {
-      if (ev.eventType === 'status_update_event' && ev.appId === '/docker/crash' && ev.taskStatus === 'TASK_FAILED') queueMicrotask(() => delays.push(e.engine.scheduler.delays.get('/docker/crash')!.delayMs));
+      if (ev.eventType === 'status_update_event' && ev.appId === '/docker/crash' && ev.taskStatus === 'TASK_FAILED')
+        queueMicrotask(() => delays.push(e.engine.scheduler.delays.get('/docker/crash')!.delayMs));
     });
     await waitFor('three failures', () => delays.length >= 3, 30_000);
     stop();
@@ -224,7 +444,11 @@ describe('Docker restart adoption', () => {
     const first = await testEngine(options);
     try {
       await first.client.createApp(webApp('/adopt/web', { healthChecks: [] }));
-      await waitFor('running', () => first.engine.scheduler.tasksOf('/adopt/web').some((t) => t.state === 'TASK_RUNNING'), 30_000);
+      await waitFor(
+        'running',
+        () => first.engine.scheduler.tasksOf('/adopt/web').some((t) => t.state === 'TASK_RUNNING'),
+        30_000,
+      );
     } finally {
       await first.stop();
     }
@@ -235,11 +459,18 @@ describe('Docker restart adoption', () => {
     const second = await testEngine(options, first.dataDir);
     try {
       const tasks = await second.client.appTasks('/adopt/web');
-      assert.deepEqual(tasks.map((t) => t.id), [task!.id]);
+      assert.deepEqual(
+        tasks.map((t) => t.id),
+        [task!.id],
+      );
       assert.equal(tasks[0]!.state, 'TASK_RUNNING');
       assert.equal(second.engine.task(task!.id)!.ref, containers[0]!.id);
       await new Promise((r) => setTimeout(r, 700));
-      assert.equal((await driver.list({ [RUN_LABEL]: run, 'theseus.engine.app-id': '/adopt/web' })).length, 1, 'nothing launched twice');
+      assert.equal(
+        (await driver.list({ [RUN_LABEL]: run, 'theseus.engine.app-id': '/adopt/web' })).length,
+        1,
+        'nothing launched twice',
+      );
       await second.client.deleteApp('/adopt/web');
       await waitFor('stopped', () => second.engine.scheduler.tasks.size === 0, 20_000);
       assert.deepEqual(statusEvents(second.events, task!.id), ['TASK_KILLING', 'TASK_KILLED']);

@@ -27,7 +27,11 @@ function drainingApp(id: string, graceSeconds: number): MarathonApp {
     cpus: 0.1,
     mem: 32,
     cmd: "trap 'sleep 1; echo drained > /mnt/mesos/sandbox/data/handled; exit 0' TERM; echo started > /mnt/mesos/sandbox/data/started; sleep 600 & wait $!",
-    container: { type: 'DOCKER', docker: { image: 'theseus/busybox:local' }, volumes: [{ containerPath: 'data', mode: 'RW', persistent: { size: 1 } }] },
+    container: {
+      type: 'DOCKER',
+      docker: { image: 'theseus/busybox:local' },
+      volumes: [{ containerPath: 'data', mode: 'RW', persistent: { size: 1 } }],
+    },
     taskKillGracePeriodSeconds: graceSeconds,
   };
 }
@@ -35,7 +39,12 @@ function drainingApp(id: string, graceSeconds: number): MarathonApp {
 describe('graceful stops', () => {
   let e: TestEngine;
   before(async () => {
-    e = await testEngine({ dockerRunner: new DockerRunner(driver, quietLogger(), 'never'), containerLabels: { [RUN_LABEL]: run }, cpus: 4, memMb: 4096 });
+    e = await testEngine({
+      dockerRunner: new DockerRunner(driver, quietLogger(), 'never'),
+      containerLabels: { [RUN_LABEL]: run },
+      cpus: 4,
+      memMb: 4096,
+    });
   });
   after(async () => {
     for (const app of await e.client.listApps()) await e.client.deleteApp(app.id, { force: true });
@@ -51,12 +60,20 @@ describe('graceful stops', () => {
   /** Starts the app, kills its task and answers the task's status updates, the TASK_KILLED message and the volume. */
   async function startAndKill(id: string, graceSeconds: number) {
     await e.client.createApp(drainingApp(id, graceSeconds));
-    const task = await waitFor('running', () => e.engine.scheduler.tasksOf(id).find((t) => t.state === 'TASK_RUNNING'), 30_000);
+    const task = await waitFor(
+      'running',
+      () => e.engine.scheduler.tasksOf(id).find((t) => t.state === 'TASK_RUNNING'),
+      30_000,
+    );
     const volume = join(e.dataDir, 'volumes', task.id, 'data');
     // the trap is set before the note is written
     await waitFor('the task set its trap', () => existsSync(join(volume, 'started')), 20_000);
     await e.client.killTasks([task.id], { scale: true });
-    const killed = await waitFor('killed', () => e.events.find((ev) => ev.taskId === task.id && ev.taskStatus === 'TASK_KILLED'), 30_000);
+    const killed = await waitFor(
+      'killed',
+      () => e.events.find((ev) => ev.taskId === task.id && ev.taskStatus === 'TASK_KILLED'),
+      30_000,
+    );
     return { statuses: statusEvents(e.events, task.id), message: String(killed.message), volume };
   }
 
@@ -77,8 +94,16 @@ describe('graceful stops', () => {
   it('TASK_KILLING is published while the container still runs', async () => {
     const id = '/grace/order';
     await e.client.createApp(drainingApp(id, 5));
-    const task = await waitFor('running', () => e.engine.scheduler.tasksOf(id).find((t) => t.state === 'TASK_RUNNING'), 30_000);
-    await waitFor('the task set its trap', () => existsSync(join(e.dataDir, 'volumes', task.id, 'data', 'started')), 20_000);
+    const task = await waitFor(
+      'running',
+      () => e.engine.scheduler.tasksOf(id).find((t) => t.state === 'TASK_RUNNING'),
+      30_000,
+    );
+    await waitFor(
+      'the task set its trap',
+      () => existsSync(join(e.dataDir, 'volumes', task.id, 'data', 'started')),
+      20_000,
+    );
     const ref = task.ref!;
     let runningAtKilling: boolean | undefined;
     const seen = new Promise<void>((resolve) => {

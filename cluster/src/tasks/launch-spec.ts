@@ -87,7 +87,11 @@ export function planLaunch(app: AppDefinition, ids: { taskId: string }, ctx: Lau
     if (mode !== 'host' && r.containerPort) env[`PORT_${r.containerPort}`] = String(port);
   });
   if (env.PORT0) env.PORT = env.PORT0;
-  if (requested.length > 0) env.PORTS = requested.map((_, i) => env[`PORT${i}`]).filter(Boolean).join(',');
+  if (requested.length > 0)
+    env.PORTS = requested
+      .map((_, i) => env[`PORT${i}`])
+      .filter(Boolean)
+      .join(',');
 
   const dockerImage = app.container?.docker?.image;
   const commandInContainer = !dockerImage && !ctx.hostCommands;
@@ -95,7 +99,14 @@ export function planLaunch(app: AppDefinition, ids: { taskId: string }, ctx: Lau
   const params = applyParameters(app.container?.docker?.parameters ?? [], ctx.privileges);
   const volumes: TaskLaunchSpec['volumes'] = (app.container?.volumes ?? []).flatMap((v) => {
     const mode = v.mode === 'RO' ? ('RO' as const) : ('RW' as const);
-    if (v.persistent != null) return [{ hostPath: join(ctx.volumesDir, ids.taskId, v.containerPath), containerPath: join(CONTAINER_SANDBOX, v.containerPath), mode }];
+    if (v.persistent != null)
+      return [
+        {
+          hostPath: join(ctx.volumesDir, ids.taskId, v.containerPath),
+          containerPath: join(CONTAINER_SANDBOX, v.containerPath),
+          mode,
+        },
+      ];
     if (typeof v.hostPath === 'string') {
       const hostPath = isAbsolute(v.hostPath) ? v.hostPath : join(ctx.volumesDir, ids.taskId, v.hostPath);
       return [{ hostPath, containerPath: v.containerPath, mode }];
@@ -118,19 +129,38 @@ export function planLaunch(app: AppDefinition, ids: { taskId: string }, ctx: Lau
     forcePullImage: app.container?.docker?.forcePullImage ?? false,
     privileged: params.options.privileged ?? app.container?.docker?.privileged ?? false,
     env: { ...params.options.env, ...env },
-    labels: { ...params.options.labels, ...app.labels, ...ctx.containerLabels, [ENGINE_LABEL]: ctx.engineId, [TASK_LABEL]: ids.taskId, [APP_LABEL]: app.id },
+    labels: {
+      ...params.options.labels,
+      ...app.labels,
+      ...ctx.containerLabels,
+      [ENGINE_LABEL]: ctx.engineId,
+      [TASK_LABEL]: ids.taskId,
+      [APP_LABEL]: app.id,
+    },
     network,
     ports: requested.flatMap((r, i) => {
       const hostPort = hostPorts[i];
       if (hostPort === undefined || network !== 'bridge') return [];
       const containerPort = r.containerPort || hostPort;
-      return (r.protocol === 'udp,tcp' ? ['tcp', 'udp'] : [r.protocol]).map((protocol) => ({ containerPort, hostPort, protocol: protocol as 'tcp' | 'udp' }));
+      return (r.protocol === 'udp,tcp' ? ['tcp', 'udp'] : [r.protocol]).map((protocol) => ({
+        containerPort,
+        hostPort,
+        protocol: protocol as 'tcp' | 'udp',
+      }));
     }),
     volumes,
     cpus: params.options.cpus ?? app.cpus,
     memMb: params.options.memMb ?? app.mem,
-    ...(params.options.user !== undefined ? { user: params.options.user } : typeof app.user === 'string' ? { user: app.user } : {}),
-    ...(params.options.workingDir ? { workingDir: params.options.workingDir } : commandInContainer ? { workingDir: CONTAINER_SANDBOX } : {}),
+    ...(params.options.user !== undefined
+      ? { user: params.options.user }
+      : typeof app.user === 'string'
+        ? { user: app.user }
+        : {}),
+    ...(params.options.workingDir
+      ? { workingDir: params.options.workingDir }
+      : commandInContainer
+        ? { workingDir: CONTAINER_SANDBOX }
+        : {}),
     ...(params.options.hostname && network !== 'host' ? { hostname: params.options.hostname } : {}),
     killGraceSeconds: typeof app.taskKillGracePeriodSeconds === 'number' ? app.taskKillGracePeriodSeconds : 3,
   };

@@ -3,7 +3,10 @@ export class PortRange {
   private readonly used = new Set<number>();
   private cursor: number;
 
-  constructor(private readonly min: number, private readonly max: number) {
+  constructor(
+    private readonly min: number,
+    private readonly max: number,
+  ) {
     this.cursor = min;
   }
 

@@ -61,7 +61,14 @@ export class ProcessRunner implements TaskRunner {
       return new Promise((resolve) => {
         const done = (code: number | null, signal: NodeJS.Signals | null) => {
           this.children.delete(ref);
-          resolve({ exitCode: code ?? null, message: signal ? `Command terminated with signal ${signal}` : code === 0 ? 'Command exited with status 0' : `Command exited with status ${code}` });
+          resolve({
+            exitCode: code ?? null,
+            message: signal
+              ? `Command terminated with signal ${signal}`
+              : code === 0
+                ? 'Command exited with status 0'
+                : `Command exited with status ${code}`,
+          });
         };
         if (child.exitCode !== null || child.signalCode !== null) done(child.exitCode, child.signalCode);
         else child.once('exit', done);

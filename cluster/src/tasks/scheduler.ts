@@ -53,7 +53,11 @@ export class Scheduler {
   private detached = false;
 
   /** `state.changed()` schedules a write; `state.flush()` resolves once the current state is on disk. */
-  constructor(private readonly options: SchedulerOptions, private readonly bus: EventBus, private readonly state: { changed(): void; flush(): Promise<void> }) {}
+  constructor(
+    private readonly options: SchedulerOptions,
+    private readonly bus: EventBus,
+    private readonly state: { changed(): void; flush(): Promise<void> },
+  ) {}
 
   tasksOf(appId: string): TaskRecord[] {
     return [...(this.byApp.get(appId) ?? [])];
@@ -141,8 +145,10 @@ export class Scheduler {
   /** Why the task must not run here, or undefined; resolves its host paths to what gets mounted. */
   private refused(task: TaskRecord): string | undefined {
     const { privileges } = this.options;
-    if (task.spec.privileged && !privileges.allowPrivileged) return 'privileged containers are not allowed by this engine (engine.allowPrivileged, ENGINE_ALLOW_PRIVILEGED)';
-    if (task.spec.user !== undefined && !privileges.allowUser) return `choosing the user (${task.spec.user}) is not allowed by this engine (engine.allowUser, ENGINE_ALLOW_USER)`;
+    if (task.spec.privileged && !privileges.allowPrivileged)
+      return 'privileged containers are not allowed by this engine (engine.allowPrivileged, ENGINE_ALLOW_PRIVILEGED)';
+    if (task.spec.user !== undefined && !privileges.allowUser)
+      return `choosing the user (${task.spec.user}) is not allowed by this engine (engine.allowUser, ENGINE_ALLOW_USER)`;
     const own = [join(this.options.volumesDir, task.id), join(this.options.sandboxesDir, task.id)];
     task.spec.volumes = resolveMounts(task.spec.volumes, own, privileges);
     return undefined;
@@ -151,7 +157,9 @@ export class Scheduler {
   private async run(task: TaskRecord, runner: TaskRunner | undefined, refusedAtPlan?: string): Promise<void> {
     try {
       if (!runner && !task.spec.image && !this.options.hostCommands) {
-        throw new Error('apps with a cmd and no container run in engine.defaultContainerImage, which is not set (or set engine.allowHostCommands to run them on the host)');
+        throw new Error(
+          'apps with a cmd and no container run in engine.defaultContainerImage, which is not set (or set engine.allowHostCommands to run them on the host)',
+        );
       }
       if (!runner) throw new Error('Docker is not available to this engine');
       const refused = refusedAtPlan ?? this.refused(task);
@@ -180,7 +188,9 @@ export class Scheduler {
   /** Waits for a started task to end and reports how. */
   private async follow(task: TaskRecord, runner: TaskRunner): Promise<void> {
     const exit = await runner.wait(task.ref!, task.id);
-    const state: MesosTaskState = task.killRequested ? 'TASK_KILLED' : exit.state ?? (exit.exitCode === 0 ? 'TASK_FINISHED' : 'TASK_FAILED');
+    const state: MesosTaskState = task.killRequested
+      ? 'TASK_KILLED'
+      : (exit.state ?? (exit.exitCode === 0 ? 'TASK_FINISHED' : 'TASK_FAILED'));
     this.finish(task, state, exit.message);
     void runner.cleanup(task.ref!).catch(() => {});
   }
@@ -196,7 +206,11 @@ export class Scheduler {
       return;
     }
     this.transition(task, 'TASK_KILLING', '');
-    void runner?.stop(task.ref, task.spec.killGraceSeconds).catch((err: unknown) => this.options.logger.warn('stopping a task failed', { taskId: task.id, error: String(err) }));
+    void runner
+      ?.stop(task.ref, task.spec.killGraceSeconds)
+      .catch((err: unknown) =>
+        this.options.logger.warn('stopping a task failed', { taskId: task.id, error: String(err) }),
+      );
   }
 
   /** A status update its agent reported on its own (a runner with `attach`). */
@@ -218,7 +232,16 @@ export class Scheduler {
     this.untrack(task);
     for (const p of task.ports) this.options.hostPorts.release(p);
     if (state === 'TASK_FAILED') {
-      this.lastFailures.set(task.appId, { appId: task.appId, host: task.host, message, state, taskId: task.id, timestamp: timestamp(), version: task.version, slaveId: this.options.agentId });
+      this.lastFailures.set(task.appId, {
+        appId: task.appId,
+        host: task.host,
+        message,
+        state,
+        taskId: task.id,
+        timestamp: timestamp(),
+        version: task.version,
+        slaveId: this.options.agentId,
+      });
       this.onTaskFailed(task);
     }
     this.state.changed();
@@ -229,7 +252,10 @@ export class Scheduler {
     const now = Date.now();
     const current = this.delays.get(app.id);
     const expired = current && now > current.until + app.maxLaunchDelaySeconds * 1000;
-    const delayMs = !current || expired ? app.backoffSeconds * 1000 : Math.min(current.delayMs * app.backoffFactor, app.maxLaunchDelaySeconds * 1000);
+    const delayMs =
+      !current || expired
+        ? app.backoffSeconds * 1000
+        : Math.min(current.delayMs * app.backoffFactor, app.maxLaunchDelaySeconds * 1000);
     this.delays.set(app.id, { delayMs, until: now + delayMs });
   }
 
@@ -277,7 +303,13 @@ export class Scheduler {
         if (!running) {
           // ended while the engine was down: report how, when the runner still knows
           const exit = runner && task.ref ? await runner.wait(task.ref, task.id).catch(() => undefined) : undefined;
-          const state: MesosTaskState = task.killRequested ? 'TASK_KILLED' : exit?.exitCode === 0 ? 'TASK_FINISHED' : exit?.exitCode != null ? 'TASK_FAILED' : 'TASK_GONE';
+          const state: MesosTaskState = task.killRequested
+            ? 'TASK_KILLED'
+            : exit?.exitCode === 0
+              ? 'TASK_FINISHED'
+              : exit?.exitCode != null
+                ? 'TASK_FAILED'
+                : 'TASK_GONE';
           this.finish(task, state, exit?.message ?? 'Task was not found after the engine restarted');
           if (runner && task.ref) void runner.cleanup(task.ref).catch(() => {});
           return;

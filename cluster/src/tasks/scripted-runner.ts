@@ -118,7 +118,16 @@ export class ScriptedRunner implements TaskRunner {
     const script = { healthy: true, ...(queued?.script ?? this.script(spec)) };
     let end!: (exit: TaskExit) => void;
     const ended = new Promise<TaskExit>((resolve) => (end = resolve));
-    const task: ScriptedTask = { spec, script, staged: gate(), started: gate(), ended, end: () => {}, running: false, done: false };
+    const task: ScriptedTask = {
+      spec,
+      script,
+      staged: gate(),
+      started: gate(),
+      ended,
+      end: () => {},
+      running: false,
+      done: false,
+    };
     task.end = (exit) => {
       if (task.done) return;
       task.done = true;

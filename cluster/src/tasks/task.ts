@@ -39,13 +39,30 @@ export interface TaskRecord {
 }
 
 export const TERMINAL_STATES: ReadonlySet<MesosTaskState> = new Set([
-  'TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_ERROR', 'TASK_LOST', 'TASK_DROPPED', 'TASK_GONE', 'TASK_GONE_BY_OPERATOR',
+  'TASK_FINISHED',
+  'TASK_FAILED',
+  'TASK_KILLED',
+  'TASK_ERROR',
+  'TASK_LOST',
+  'TASK_DROPPED',
+  'TASK_GONE',
+  'TASK_GONE_BY_OPERATOR',
 ] as MesosTaskState[]);
 
 /** Instance condition names (`instance_changed_event.condition`) of each task state. */
 export const CONDITION: Partial<Record<MesosTaskState, string>> = {
-  TASK_STAGING: 'Staging', TASK_STARTING: 'Starting', TASK_RUNNING: 'Running', TASK_KILLING: 'Killing', TASK_FINISHED: 'Finished',
-  TASK_FAILED: 'Failed', TASK_KILLED: 'Killed', TASK_ERROR: 'Error', TASK_LOST: 'Unreachable', TASK_GONE: 'Gone', TASK_DROPPED: 'Dropped', TASK_UNKNOWN: 'Unknown',
+  TASK_STAGING: 'Staging',
+  TASK_STARTING: 'Starting',
+  TASK_RUNNING: 'Running',
+  TASK_KILLING: 'Killing',
+  TASK_FINISHED: 'Finished',
+  TASK_FAILED: 'Failed',
+  TASK_KILLED: 'Killed',
+  TASK_ERROR: 'Error',
+  TASK_LOST: 'Unreachable',
+  TASK_GONE: 'Gone',
+  TASK_DROPPED: 'Dropped',
+  TASK_UNKNOWN: 'Unknown',
 };
 
 /** Marathon 1.8+ ids: instance `<app path with _>.instance-<uuid>`, task `<instance>._app.<incarnation>`. */

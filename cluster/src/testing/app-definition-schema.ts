@@ -8,9 +8,13 @@ import { fileURLToPath } from 'node:url';
 import AjvDraft04 from 'ajv-draft-04';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 
-export const APP_DEFINITION_SCHEMA_PATH = fileURLToPath(new URL('../../../conformance/marathon/schema/AppDefinition.json', import.meta.url));
+export const APP_DEFINITION_SCHEMA_PATH = fileURLToPath(
+  new URL('../../../conformance/marathon/schema/AppDefinition.json', import.meta.url),
+);
 /** Marathon 1.4.12's schema: the pre-1.5 networking form only. */
-export const APP_DEFINITION_1_4_SCHEMA_PATH = fileURLToPath(new URL('../../../conformance/marathon/schema/v1.4.12/AppDefinition.json', import.meta.url));
+export const APP_DEFINITION_1_4_SCHEMA_PATH = fileURLToPath(
+  new URL('../../../conformance/marathon/schema/v1.4.12/AppDefinition.json', import.meta.url),
+);
 
 const compiled = new Map<string, ValidateFunction>();
 
@@ -29,7 +33,10 @@ export function appDefinitionValidator(path: string = APP_DEFINITION_SCHEMA_PATH
 }
 
 /** Problems of an app definition as Marathon reports them: `{path, errors[]}` with `(n)` array indices. */
-export function appDefinitionProblems(app: unknown, schemaPath: string = APP_DEFINITION_SCHEMA_PATH): Array<{ path: string; errors: string[] }> {
+export function appDefinitionProblems(
+  app: unknown,
+  schemaPath: string = APP_DEFINITION_SCHEMA_PATH,
+): Array<{ path: string; errors: string[] }> {
   const validate = appDefinitionValidator(schemaPath);
   if (validate(app)) return [];
   const byPath = new Map<string, string[]>();

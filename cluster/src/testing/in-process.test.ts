@@ -29,11 +29,15 @@ async function eventually(what: string, check: () => boolean | Promise<boolean>)
   }
 }
 
-const statuses = (events: MarathonEvent[], taskId: string) => events.filter((ev) => ev.eventType === 'status_update_event' && ev.taskId === taskId).map((ev) => ev.taskStatus);
+const statuses = (events: MarathonEvent[], taskId: string) =>
+  events.filter((ev) => ev.eventType === 'status_update_event' && ev.taskId === taskId).map((ev) => ev.taskStatus);
 
 /** Reads an event stream's raw text for `ms`. */
 async function readStream(url: string, ms: number): Promise<{ status: number; text: string }> {
-  const res = await fetch(`${url}/v2/events`, { headers: { Accept: 'text/event-stream' }, signal: AbortSignal.timeout(ms) });
+  const res = await fetch(`${url}/v2/events`, {
+    headers: { Accept: 'text/event-stream' },
+    signal: AbortSignal.timeout(ms),
+  });
   let text = '';
   try {
     for await (const chunk of res.body!) text += Buffer.from(chunk).toString();
@@ -45,7 +49,13 @@ async function readStream(url: string, ms: number): Promise<{ status: number; te
 
 test('scripted tasks: one that never starts holds its deployment; driven on, the engine reports each state', async () => {
   const { e, events, client } = await start({ script: () => ({ until: 'TASK_STAGING', healthy: undefined }) });
-  const created = await client.createApp({ id: '/held', cmd: 'serve', instances: 1, healthChecks: [{ protocol: 'MESOS_HTTP', path: '/h', portIndex: 0 }], portDefinitions: [{ port: 0 }] });
+  const created = await client.createApp({
+    id: '/held',
+    cmd: 'serve',
+    instances: 1,
+    healthChecks: [{ protocol: 'MESOS_HTTP', path: '/h', portIndex: 0 }],
+    portDefinitions: [{ port: 0 }],
+  });
   await eventually('a task launched', () => e.runner.taskIds().length === 1);
   const [taskId] = e.runner.taskIds() as [string];
   assert.equal(e.runner.heldAt(taskId), 'TASK_STAGING');
@@ -58,7 +68,11 @@ test('scripted tasks: one that never starts holds its deployment; driven on, the
   assert.equal((await client.listDeployments()).length, 1, 'running but not yet healthy');
   e.runner.setHealth(taskId, true);
   await eventually('deployment done', async () => (await client.listDeployments()).length === 0);
-  assert.ok(events.some((ev) => ev.eventType === 'deployment_success' && (ev.plan as { id: string }).id === created.deployments![0]!.id));
+  assert.ok(
+    events.some(
+      (ev) => ev.eventType === 'deployment_success' && (ev.plan as { id: string }).id === created.deployments![0]!.id,
+    ),
+  );
   assert.deepEqual(statuses(events, taskId), ['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING']);
   assert.equal((await client.getApp('/held')).tasksHealthy, 1);
   assert.ok(events.some((ev) => ev.eventType === 'instance_health_changed_event' && ev.healthy === true));
@@ -68,7 +82,9 @@ test('scripted tasks: one that never starts holds its deployment; driven on, the
   e.runner.advance(taskId, 'TASK_FAILED', 'exited with 3');
   await eventually('failed', () => !e.task(taskId));
   assert.deepEqual(statuses(events, taskId).slice(3), ['TASK_UNREACHABLE', 'TASK_FAILED']);
-  const withFailure = (await (await fetch(`${e.url}/v2/apps/held?embed=app.lastTaskFailure`)).json()) as { app: { lastTaskFailure?: { message: string } } };
+  const withFailure = (await (await fetch(`${e.url}/v2/apps/held?embed=app.lastTaskFailure`)).json()) as {
+    app: { lastTaskFailure?: { message: string } };
+  };
   assert.equal(withFailure.app.lastTaskFailure?.message, 'exited with 3');
   await eventually('a replacement launched', () => e.runner.taskIds().some((id) => id !== taskId));
 
@@ -81,14 +97,25 @@ test('scripted tasks: one that never starts holds its deployment; driven on, the
 
 test('faults: injected answers for a while, a dropped connection, and the schema check as Marathon answers it', async () => {
   const { e, client } = await start();
-  e.faults.answer({ method: 'GET', path: /^\/v2\/apps$/, status: 503, body: { message: 'Could not determine the current leader' }, times: 2 });
+  e.faults.answer({
+    method: 'GET',
+    path: /^\/v2\/apps$/,
+    status: 503,
+    body: { message: 'Could not determine the current leader' },
+    times: 2,
+  });
   const first = await fetch(`${e.url}/v2/apps`);
   assert.equal(first.status, 503);
   assert.deepEqual(await first.json(), { message: 'Could not determine the current leader' });
   assert.equal((await fetch(`${e.url}/v2/apps`)).status, 503);
   assert.equal((await fetch(`${e.url}/v2/apps`)).status, 200);
 
-  e.faults.answer({ path: /^\/v2\/apps\//, status: 409, body: { message: 'App is locked by one or more deployments.' }, times: Infinity });
+  e.faults.answer({
+    path: /^\/v2\/apps\//,
+    status: 409,
+    body: { message: 'App is locked by one or more deployments.' },
+    times: Infinity,
+  });
   for (let i = 0; i < 3; i++) assert.equal((await fetch(`${e.url}/v2/apps/x`, { method: 'DELETE' })).status, 409);
   e.faults.clearAnswers();
   assert.equal((await fetch(`${e.url}/v2/apps/x`, { method: 'DELETE' })).status, 404);
@@ -96,13 +123,23 @@ test('faults: injected answers for a while, a dropped connection, and the schema
   e.faults.answer({ path: /^\/v2\/info$/, status: 0, hangUp: true });
   await assert.rejects(fetch(`${e.url}/v2/info`));
 
-  const invalid = await fetch(`${e.url}/v2/apps`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: '/bad', cmd: 'x', instances: -1 }) });
+  const invalid = await fetch(`${e.url}/v2/apps`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ id: '/bad', cmd: 'x', instances: -1 }),
+  });
   assert.equal(invalid.status, 422);
   const body = (await invalid.json()) as { message: string; details: Array<{ path: string; errors: string[] }> };
   assert.equal(body.message, 'Object is not valid');
-  assert.deepEqual(body.details.map((d) => d.path), ['/instances']);
+  assert.deepEqual(
+    body.details.map((d) => d.path),
+    ['/instances'],
+  );
   await client.createApp({ id: '/good', cmd: 'x', instances: 0 });
-  assert.deepEqual(e.faults.mutations('/good').map((c) => [c.method, c.status]), [['POST', 201]]);
+  assert.deepEqual(
+    e.faults.mutations('/good').map((c) => [c.method, c.status]),
+    [['POST', 201]],
+  );
 });
 
 test('faults: events dropped, then delivered late; a silent stream stays open with nothing on it', async () => {
@@ -131,10 +168,16 @@ test('faults: a standby redirects event streams and proxies the rest; raw events
   const { e: standby } = await start();
   standby.faults.leaderUrl = leader.url;
   await leader.putApp({ id: '/on-leader', cmd: 'x' });
-  const redirect = await fetch(`${standby.url}/v2/events?event_type=status_update_event`, { redirect: 'manual', headers: { Accept: 'text/event-stream' } });
+  const redirect = await fetch(`${standby.url}/v2/events?event_type=status_update_event`, {
+    redirect: 'manual',
+    headers: { Accept: 'text/event-stream' },
+  });
   assert.equal(redirect.status, 302);
   assert.equal(redirect.headers.get('location'), `${leader.url}/v2/events?event_type=status_update_event`);
-  assert.deepEqual((await new MarathonClient({ urls: [standby.url] }).listApps()).map((a) => a.id), ['/on-leader']);
+  assert.deepEqual(
+    (await new MarathonClient({ urls: [standby.url] }).listApps()).map((a) => a.id),
+    ['/on-leader'],
+  );
 
   const received: string[] = [];
   const callback = http.createServer((req, res) => {
@@ -148,12 +191,19 @@ test('faults: a standby redirects event streams and proxies the rest; raw events
   callback.listen(0, '127.0.0.1');
   await once(callback, 'listening');
   try {
-    await fetch(`${leader.url}/v2/eventSubscriptions?callbackUrl=http://127.0.0.1:${(callback.address() as AddressInfo).port}/cb`, { method: 'POST' });
+    await fetch(
+      `${leader.url}/v2/eventSubscriptions?callbackUrl=http://127.0.0.1:${(callback.address() as AddressInfo).port}/cb`,
+      { method: 'POST' },
+    );
     const stream = readStream(leader.url, 500);
     await eventually('attached', () => leader.faults.streamCount === 1);
-    const old = '{"slaveId":"S6","taskId":"foo.0664256e","taskStatus":"TASK_RUNNING","appId":"/foo","host":"srv4","ports":[31182],"eventType":"status_update_event","timestamp":"2015-09-30T12:47:11.286Z"}';
+    const old =
+      '{"slaveId":"S6","taskId":"foo.0664256e","taskStatus":"TASK_RUNNING","appId":"/foo","host":"srv4","ports":[31182],"eventType":"status_update_event","timestamp":"2015-09-30T12:47:11.286Z"}';
     leader.faults.publishRaw('status_update_event', old);
-    assert.match((await stream).text, new RegExp(`event: status_update_event\\r\\ndata: ${old.replace(/[.[\]{}]/g, '\\$&')}\\r\\n`));
+    assert.match(
+      (await stream).text,
+      new RegExp(`event: status_update_event\\r\\ndata: ${old.replace(/[.[\]{}]/g, '\\$&')}\\r\\n`),
+    );
     await eventually('callback got it', () => received.includes(old));
   } finally {
     callback.closeAllConnections();

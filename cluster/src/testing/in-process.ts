@@ -8,7 +8,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, type MarathonApp, type MarathonAppInfo, type MarathonTask, type MesosTaskState } from '@theseus/services';
+import {
+  createLogger,
+  type MarathonApp,
+  type MarathonAppInfo,
+  type MarathonTask,
+  type MesosTaskState,
+} from '@theseus/services';
 import { freePort } from '@theseus/services/testing';
 import { Engine } from '../engine.js';
 import { FaultLayer, type RecordedCall } from '../faults/fault-layer.js';
@@ -43,12 +49,19 @@ export class InProcessEngine {
   private held: (appId: string) => boolean = () => false;
   private silentChanges = 0;
 
-  private constructor(readonly engine: Engine, readonly runner: ScriptedRunner, readonly faults: FaultLayer, readonly url: string) {}
+  private constructor(
+    readonly engine: Engine,
+    readonly runner: ScriptedRunner,
+    readonly faults: FaultLayer,
+    readonly url: string,
+  ) {}
 
   static async start(options: InProcessOptions = {}): Promise<InProcessEngine> {
     const { script, schemaCheck, version, ...engineOptions } = options;
     let held: (appId: string) => boolean = () => false;
-    const runner = new ScriptedRunner((spec) => (held(spec.appId) ? { until: 'TASK_STAGING' } : script?.(spec.appId) ?? {}));
+    const runner = new ScriptedRunner((spec) =>
+      held(spec.appId) ? { until: 'TASK_STAGING' } : (script?.(spec.appId) ?? {}),
+    );
     const faults = new FaultLayer();
     if (schemaCheck ?? true) faults.check = schemaProblems;
     const port = options.port || (await freePort());
@@ -67,7 +80,14 @@ export class InProcessEngine {
     await engine.start();
     const started = new InProcessEngine(engine, runner, faults, `http://127.0.0.1:${port}`);
     held = (appId) => started.held(appId);
-    if (version) faults.answer({ method: 'GET', path: /^\/v2\/info$/, status: 200, body: { name: 'marathon', version, leader: `127.0.0.1:${port}`, frameworkId: `${engine.engineId}-0000` }, times: Infinity });
+    if (version)
+      faults.answer({
+        method: 'GET',
+        path: /^\/v2\/info$/,
+        status: 200,
+        body: { name: 'marathon', version, leader: `127.0.0.1:${port}`, frameworkId: `${engine.engineId}-0000` },
+        times: Infinity,
+      });
     await started.up();
     return started;
   }
@@ -96,7 +116,9 @@ export class InProcessEngine {
 
   /** The apps as `GET /v2/apps?embed=apps.tasks` lists them. */
   apps(): MarathonAppInfo[] {
-    return this.engine.apps.all().map((app) => this.engine.appInfo(app, { tasks: true, counts: true, deployments: true }));
+    return this.engine.apps
+      .all()
+      .map((app) => this.engine.appInfo(app, { tasks: true, counts: true, deployments: true }));
   }
 
   app(appId: string): MarathonAppInfo | undefined {
@@ -142,13 +164,19 @@ export class InProcessEngine {
     return this.quietly(options.silent, async () => {
       const target = options.state ?? 'TASK_RUNNING';
       const until = STAGES.has(target) ? (target as TaskScript['until']) : 'TASK_RUNNING';
-      const launched = Array.from({ length: count }, () => this.runner.next({ until, healthy: options.healthy }, appId));
+      const launched = Array.from({ length: count }, () =>
+        this.runner.next({ until, healthy: options.healthy }, appId),
+      );
       const instances = this.engine.getApp(appId).instances + count;
-      this.engine.updateApp(appId, { instances }, { force: true, partial: true, allowCreate: false, clientIp: '127.0.0.1', uri: `/v2/apps${appId}` });
+      this.engine.updateApp(
+        appId,
+        { instances },
+        { force: true, partial: true, allowCreate: false, clientIp: '127.0.0.1', uri: `/v2/apps${appId}` },
+      );
       const ids = await Promise.all(launched);
       await settled(`tasks of ${appId} in ${until}`, () => ids.every((id) => this.engine.task(id)?.state === until));
       if (!STAGES.has(target)) for (const id of ids) await this.setTaskState(id, target);
-      return ids.map((id) => this.task(id) ?? { id, appId, state: target } as MarathonTask);
+      return ids.map((id) => this.task(id) ?? ({ id, appId, state: target } as MarathonTask));
     });
   }
 
@@ -161,7 +189,9 @@ export class InProcessEngine {
     await this.quietly(options.silent, async () => {
       this.runner.advance(taskId, state);
       const ends = TERMINAL_STATES.has(state);
-      await settled(`${taskId} in ${state}`, () => (ends ? !this.engine.task(taskId) : this.engine.task(taskId)?.state === state));
+      await settled(`${taskId} in ${state}`, () =>
+        ends ? !this.engine.task(taskId) : this.engine.task(taskId)?.state === state,
+      );
     });
   }
 

@@ -17,7 +17,11 @@ export interface ProgramContext {
 }
 
 export async function programContext(configPath: string | undefined, io: ProgramIO): Promise<ProgramContext> {
-  const config = await loadConfig({ env: io.env, cwd: io.cwd, ...(configPath === undefined ? {} : { path: configPath }) });
+  const config = await loadConfig({
+    env: io.env,
+    cwd: io.cwd,
+    ...(configPath === undefined ? {} : { path: configPath }),
+  });
   const log = programLog(config.log, io.stderr);
   let driver: Promise<DockerDriver> | undefined;
   return {
@@ -27,7 +31,11 @@ export async function programContext(configPath: string | undefined, io: Program
     docker: () =>
       (driver ??= import('../docker/driver.js').then(
         ({ DockerDriver }) =>
-          new DockerDriver({ socketPath: config.docker.socketPath ?? engineSocket(io.env), requestTimeoutMs: config.docker.requestTimeoutMs, logger: log }),
+          new DockerDriver({
+            socketPath: config.docker.socketPath ?? engineSocket(io.env),
+            requestTimeoutMs: config.docker.requestTimeoutMs,
+            logger: log,
+          }),
       )),
     io,
   };

@@ -42,7 +42,8 @@ async function rebuild(ctx: ProgramContext, containerId: string, listed: ListedC
     ...(l[LABELS.frameworkId] ? { frameworkId: l[LABELS.frameworkId] } : {}),
     ...(l[LABELS.sandbox] ? { sandbox: l[LABELS.sandbox] } : {}),
     mode: (l[LABELS.mode] as LaunchMode | undefined) ?? 'executor',
-    generation: (l[LABELS.generation] as MesosGeneration | undefined) ?? (ctx.config.mesosVersion === '1.0' ? '1.0' : '0.22'),
+    generation:
+      (l[LABELS.generation] as MesosGeneration | undefined) ?? (ctx.config.mesosVersion === '1.0' ? '1.0' : '0.22'),
     launchedAt: details.startedAt,
     ...(details.running ? { pid: details.pid } : {}),
     ...(details.running && processStartTime(details.pid) ? { pidStartTime: processStartTime(details.pid) } : {}),
@@ -85,7 +86,10 @@ export async function state(ctx: ProgramContext, remove: boolean): Promise<void>
     const saved = ctx.store.read(id);
     const exit = ctx.store.readExit(id);
     const listed = byId.get(id);
-    const ended = exit !== undefined || !listed || (listed.state !== 'running' && listed.state !== 'created' && listed.state !== 'restarting');
+    const ended =
+      exit !== undefined ||
+      !listed ||
+      (listed.state !== 'running' && listed.state !== 'created' && listed.state !== 'restarting');
     if (!ended) continue;
     const how = exit ? (exit.oomKilled ? 'oom' : `exit ${exit.exitCode}`) : listed ? listed.state : 'gone';
     rows.push([id, saved?.dockerName ?? '-', saved?.launchedAt ?? '-', how].join('\t'));

@@ -36,14 +36,28 @@ export async function launch(ctx: ProgramContext, record: Uint8Array): Promise<v
       const fetched = await fetchUris(plan.uris, message.directory, ctx.config.fetch, owner);
       log.info('fetched URIs', { containerId, files: fetched });
     }
-    const ensureImage = () => driver.ensureImage(plan.spec.image, { pull: plan.pull, timeoutMs: ctx.config.image.pullTimeoutSeconds * 1000, ...(plan.auth ? { auth: plan.auth } : {}) });
+    const ensureImage = () =>
+      driver.ensureImage(plan.spec.image, {
+        pull: plan.pull,
+        timeoutMs: ctx.config.image.pullTimeoutSeconds * 1000,
+        ...(plan.auth ? { auth: plan.auth } : {}),
+      });
     // as `docker run` does: create first, pull only when the Engine has no such image (one round trip less)
     const imageFirst = plan.pull !== 'missing' || plan.pairWithExposedPorts;
     if (imageFirst) await ensureImage();
     if (plan.pairWithExposedPorts) {
-      const paired = pairPorts(plan.allocatedPorts, await driver.exposedPorts(plan.spec.image), ctx.config.maxIdentityPorts);
+      const paired = pairPorts(
+        plan.allocatedPorts,
+        await driver.exposedPorts(plan.spec.image),
+        ctx.config.maxIdentityPorts,
+      );
       plan.spec.ports = paired.ports;
-      if (paired.unbound > 0) log.warn('allocated ports left unbound', { containerId, unbound: paired.unbound, maxIdentityPorts: ctx.config.maxIdentityPorts });
+      if (paired.unbound > 0)
+        log.warn('allocated ports left unbound', {
+          containerId,
+          unbound: paired.unbound,
+          maxIdentityPorts: ctx.config.maxIdentityPorts,
+        });
     }
     // logging now also loads the logger while the Engine creates the container
     log.info('launching', { containerId, image: plan.spec.image, mode: plan.mode, network: plan.spec.network });
@@ -100,9 +114,16 @@ function executorEnv(ctx: ProgramContext, state: ContainerState): NodeJS.Process
 /** Opens a sandbox output file for appending, never through a symlink the task may have put there. */
 function appendTo(dir: string, name: string): number {
   try {
-    return openSync(join(dir, name), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+    return openSync(
+      join(dir, name),
+      constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+      0o644,
+    );
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new LaunchRefusedError(`the sandbox's ${name} is a symbolic link: the executor's output is never written through one`);
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP')
+      throw new LaunchRefusedError(
+        `the sandbox's ${name} is a symbolic link: the executor's output is never written through one`,
+      );
     throw err;
   }
 }

@@ -93,7 +93,8 @@ export async function usage(ctx: ProgramContext, record: Uint8Array): Promise<Ui
   const id = (decodeInput('usage', record).container_id as { value: string }).value;
   const state = known(ctx, id);
   const stats: ResourceStatistics = { timestamp: Date.now() / 1000 };
-  const counters = state.pid && processAlive(state.pid, state.pidStartTime) ? readCgroupUsage(state.pid, state.dockerId) : undefined;
+  const counters =
+    state.pid && processAlive(state.pid, state.pidStartTime) ? readCgroupUsage(state.pid, state.dockerId) : undefined;
   if (counters) {
     stats.cpus_user_time_secs = counters.cpuUserSeconds;
     stats.cpus_system_time_secs = counters.cpuSystemSeconds;
@@ -146,8 +147,14 @@ export async function update(ctx: ProgramContext, record: Uint8Array): Promise<v
 async function verifiedContainer(ctx: ProgramContext, state: ContainerState) {
   const details = await (await ctx.docker()).inspect(state.dockerId);
   if (!details) return undefined;
-  if (details.labels[LABELS.instance] !== ctx.config.instance || details.labels[LABELS.containerId] !== state.containerId) {
-    throw new StateMismatchError(state.containerId, `Docker container ${details.name} does not carry its labels (${LABELS.instance}=${ctx.config.instance}, ${LABELS.containerId}=${state.containerId})`);
+  if (
+    details.labels[LABELS.instance] !== ctx.config.instance ||
+    details.labels[LABELS.containerId] !== state.containerId
+  ) {
+    throw new StateMismatchError(
+      state.containerId,
+      `Docker container ${details.name} does not carry its labels (${LABELS.instance}=${ctx.config.instance}, ${LABELS.containerId}=${state.containerId})`,
+    );
   }
   return details;
 }

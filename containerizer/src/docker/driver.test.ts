@@ -109,7 +109,9 @@ describe('DockerDriver against the Docker Engine', () => {
   });
 
   it('reads the same CPU and memory counters from the cgroup as the Engine reports', async () => {
-    const started = await driver.start(spec({ shell: 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; sleep 300', memMb: 32 }));
+    const started = await driver.start(
+      spec({ shell: 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; sleep 300', memMb: 32 }),
+    );
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const details = await driver.inspect(started.id);
     const fromCgroup = readCgroupUsage(details?.pid ?? 0, started.id);
@@ -118,9 +120,15 @@ describe('DockerDriver against the Docker Engine', () => {
     const stats = await new Docker().getContainer(started.id).stats({ stream: false });
     const engineUser = stats.cpu_stats.cpu_usage.usage_in_usermode / 1e9;
     assert.ok(fromCgroup.cpuUserSeconds > 0, 'the loop used CPU');
-    assert.ok(Math.abs(fromCgroup.cpuUserSeconds - engineUser) <= 0.05, `cgroup ${fromCgroup.cpuUserSeconds} s vs Engine ${engineUser} s`);
+    assert.ok(
+      Math.abs(fromCgroup.cpuUserSeconds - engineUser) <= 0.05,
+      `cgroup ${fromCgroup.cpuUserSeconds} s vs Engine ${engineUser} s`,
+    );
     const engineRss = (stats.memory_stats as { stats: Record<string, number> }).stats.total_rss ?? 0;
-    assert.ok(Math.abs(fromCgroup.memRssBytes - engineRss) <= 256 * 1024, `cgroup ${fromCgroup.memRssBytes} vs Engine ${engineRss}`);
+    assert.ok(
+      Math.abs(fromCgroup.memRssBytes - engineRss) <= 256 * 1024,
+      `cgroup ${fromCgroup.memRssBytes} vs Engine ${engineRss}`,
+    );
     const usage = await driver.usage(started.id);
     assert.ok(usage.cpuUserSeconds >= fromCgroup.cpuUserSeconds);
     await driver.remove(started.id);
@@ -146,21 +154,31 @@ describe('DockerDriver against the Docker Engine', () => {
   });
 
   it('lists only containers carrying the given labels', async () => {
-    const mine = await driver.start(spec({ args: ['sleep', '30'], labels: { ...labels, 'theseus.test.kind': 'listed' } }));
+    const mine = await driver.start(
+      spec({ args: ['sleep', '30'], labels: { ...labels, 'theseus.test.kind': 'listed' } }),
+    );
     const other = await driver.start(spec({ args: ['sleep', '30'] }));
     const listed = await driver.list({ ...labels, 'theseus.test.kind': 'listed' });
-    assert.deepEqual(listed.map((c) => c.id), [mine.id]);
+    assert.deepEqual(
+      listed.map((c) => c.id),
+      [mine.id],
+    );
     assert.equal(listed[0]?.state, 'running');
     await Promise.all([driver.remove(mine.id), driver.remove(other.id)]);
   });
 
   it('removes a container that could not start and says why', async () => {
     const hostPort = await freePort();
-    const holder = await driver.start(spec({ args: ['sleep', '30'], ports: [{ containerPort: 80, hostPort, protocol: 'tcp' }] }));
+    const holder = await driver.start(
+      spec({ args: ['sleep', '30'], ports: [{ containerPort: 80, hostPort, protocol: 'tcp' }] }),
+    );
     const before = (await driver.list(labels)).length;
     await assert.rejects(
       driver.start(spec({ args: ['sleep', '30'], ports: [{ containerPort: 80, hostPort, protocol: 'tcp' }] })),
-      (err: unknown) => err instanceof DockerRequestError && /start container/.test(err.message) && /allocated|in use/i.test(err.message),
+      (err: unknown) =>
+        err instanceof DockerRequestError &&
+        /start container/.test(err.message) &&
+        /allocated|in use/i.test(err.message),
     );
     assert.equal((await driver.list(labels)).length, before);
     await driver.remove(holder.id);
@@ -169,12 +187,34 @@ describe('DockerDriver against the Docker Engine', () => {
   it('exec runs a shell command inside the container with the given env and reports its exit status', async () => {
     const marker = `/etc/only-in-${run}`;
     assert.equal(existsSync(marker), false, 'the marker must not exist on this host');
-    const started = await driver.start(spec({ shell: `echo inside > ${marker} && exec sleep 300`, env: { FROM_SPEC: 'spec' }, init: true }));
-    await waitUntil(async () => (await driver.exec(started.id, `test -f ${marker}`, { timeoutMs: 10_000 })).exitCode === 0);
-    assert.deepEqual(await driver.exec(started.id, `test "$(cat ${marker})" = inside && test "$CHECK" = 'a b' && test "$FROM_SPEC" = spec`, { env: { CHECK: 'a b' }, timeoutMs: 10_000 }), { exitCode: 0, timedOut: false });
-    assert.deepEqual(await driver.exec(started.id, 'test -n "$CHECK"', { timeoutMs: 10_000 }), { exitCode: 1, timedOut: false }, 'env is per exec');
-    assert.deepEqual(await driver.exec(started.id, 'echo noise; echo more >&2; exit 7', { timeoutMs: 10_000 }), { exitCode: 7, timedOut: false });
-    assert.equal((await driver.exec(started.id, `test -f ${join(hostDir, 'index.html')}`, { timeoutMs: 10_000 })).exitCode, 1, 'a host-only file is not seen');
+    const started = await driver.start(
+      spec({ shell: `echo inside > ${marker} && exec sleep 300`, env: { FROM_SPEC: 'spec' }, init: true }),
+    );
+    await waitUntil(
+      async () => (await driver.exec(started.id, `test -f ${marker}`, { timeoutMs: 10_000 })).exitCode === 0,
+    );
+    assert.deepEqual(
+      await driver.exec(
+        started.id,
+        `test "$(cat ${marker})" = inside && test "$CHECK" = 'a b' && test "$FROM_SPEC" = spec`,
+        { env: { CHECK: 'a b' }, timeoutMs: 10_000 },
+      ),
+      { exitCode: 0, timedOut: false },
+    );
+    assert.deepEqual(
+      await driver.exec(started.id, 'test -n "$CHECK"', { timeoutMs: 10_000 }),
+      { exitCode: 1, timedOut: false },
+      'env is per exec',
+    );
+    assert.deepEqual(await driver.exec(started.id, 'echo noise; echo more >&2; exit 7', { timeoutMs: 10_000 }), {
+      exitCode: 7,
+      timedOut: false,
+    });
+    assert.equal(
+      (await driver.exec(started.id, `test -f ${join(hostDir, 'index.html')}`, { timeoutMs: 10_000 })).exitCode,
+      1,
+      'a host-only file is not seen',
+    );
     await driver.remove(started.id);
   });
 
@@ -183,16 +223,33 @@ describe('DockerDriver against the Docker Engine', () => {
     const token = `${run}-${randomBytes(3).toString('hex')}`;
     const result = await driver.exec(started.id, `sleep 29; echo ${token}`, { timeoutMs: 1000 });
     assert.deepEqual(result, { exitCode: null, timedOut: true });
-    await waitUntil(async () => (await driver.exec(started.id, `! ps | grep -v grep | grep -q -e 'sleep 29' -e ${token}`, { timeoutMs: 10_000 })).exitCode === 0);
-    assert.equal(await driver.exec(started.id, 'true', { timeoutMs: 10_000 }).then((r) => r.exitCode), 0, 'the container still runs');
+    await waitUntil(
+      async () =>
+        (
+          await driver.exec(started.id, `! ps | grep -v grep | grep -q -e 'sleep 29' -e ${token}`, {
+            timeoutMs: 10_000,
+          })
+        ).exitCode === 0,
+    );
+    assert.equal(
+      await driver.exec(started.id, 'true', { timeoutMs: 10_000 }).then((r) => r.exitCode),
+      0,
+      'the container still runs',
+    );
     await driver.remove(started.id);
   });
 
-  it('exec in an unknown container is ContainerNotFoundError, in a stopped one the Engine\'s refusal', async () => {
-    await assert.rejects(driver.exec('theseus-no-such-container', 'true', { timeoutMs: 10_000 }), ContainerNotFoundError);
+  it("exec in an unknown container is ContainerNotFoundError, in a stopped one the Engine's refusal", async () => {
+    await assert.rejects(
+      driver.exec('theseus-no-such-container', 'true', { timeoutMs: 10_000 }),
+      ContainerNotFoundError,
+    );
     const ended = await driver.start(spec({ args: ['true'] }));
     await driver.wait(ended.id);
-    await assert.rejects(driver.exec(ended.id, 'true', { timeoutMs: 10_000 }), (err: unknown) => err instanceof DockerRequestError && /not running/i.test(err.message));
+    await assert.rejects(
+      driver.exec(ended.id, 'true', { timeoutMs: 10_000 }),
+      (err: unknown) => err instanceof DockerRequestError && /not running/i.test(err.message),
+    );
     await driver.remove(ended.id);
     const nowhere = new DockerDriver({ socketPath: join(tmpdir(), `no-docker-${run}.sock`) });
     await assert.rejects(nowhere.exec('any', 'true', { timeoutMs: 10_000 }), DockerUnavailableError);
@@ -209,11 +266,19 @@ describe('DockerDriver against the Docker Engine', () => {
   it('ensures images: present is fine, absent names the image and the reason', async () => {
     await driver.ensureImage(IMAGE);
     const missing = `theseus/absent-${run}:none`;
-    await assert.rejects(driver.ensureImage(missing, { pull: 'never' }), (err: unknown) => err instanceof ImageUnavailableError && err.image === missing && /pulling is disabled/.test(err.message));
+    await assert.rejects(
+      driver.ensureImage(missing, { pull: 'never' }),
+      (err: unknown) =>
+        err instanceof ImageUnavailableError && err.image === missing && /pulling is disabled/.test(err.message),
+    );
     // a registry that refuses connections (on loopback: tests never send traffic off this machine):
     // the Engine's own reason must come through
     const unreachable = `127.0.0.1:9/theseus/absent-${run}:none`;
-    await assert.rejects(driver.ensureImage(unreachable, { timeoutMs: 20_000 }), (err: unknown) => err instanceof ImageUnavailableError && err.message.includes(unreachable) && err.reason.includes('127.0.0.1:9'));
+    await assert.rejects(
+      driver.ensureImage(unreachable, { timeoutMs: 20_000 }),
+      (err: unknown) =>
+        err instanceof ImageUnavailableError && err.message.includes(unreachable) && err.reason.includes('127.0.0.1:9'),
+    );
   });
 
   it('gives up a pull that takes longer than its time limit', async () => {
@@ -222,7 +287,10 @@ describe('DockerDriver against the Docker Engine', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const image = `127.0.0.1:${(silent.address() as AddressInfo).port}/theseus/slow:1`;
     try {
-      await assert.rejects(driver.ensureImage(image, { timeoutMs: 1000 }), (err: unknown) => err instanceof ImageUnavailableError && /took longer than 1000 ms/.test(err.reason));
+      await assert.rejects(
+        driver.ensureImage(image, { timeoutMs: 1000 }),
+        (err: unknown) => err instanceof ImageUnavailableError && /took longer than 1000 ms/.test(err.reason),
+      );
     } finally {
       for (const s of sockets) s.destroy();
       silent.close();

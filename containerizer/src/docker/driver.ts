@@ -80,7 +80,8 @@ export class DockerDriver {
     try {
       await this.pull(image, options, abort.signal);
     } catch (err) {
-      if (abort.signal.aborted) throw new ImageUnavailableError(image, `the pull took longer than ${options.timeoutMs} ms`, err);
+      if (abort.signal.aborted)
+        throw new ImageUnavailableError(image, `the pull took longer than ${options.timeoutMs} ms`, err);
       throw err;
     } finally {
       clearTimeout(timer);
@@ -91,7 +92,10 @@ export class DockerDriver {
   private async pull(image: string, options: EnsureImageOptions, signal: AbortSignal): Promise<void> {
     let stream: NodeJS.ReadableStream;
     try {
-      stream = (await this.longDocker.pull(image, { ...(options.auth ? { authconfig: options.auth } : {}), abortSignal: signal })) as NodeJS.ReadableStream;
+      stream = (await this.longDocker.pull(image, {
+        ...(options.auth ? { authconfig: options.auth } : {}),
+        abortSignal: signal,
+      })) as NodeJS.ReadableStream;
     } catch (err) {
       this.rethrowUnreachable(err);
       throw new ImageUnavailableError(image, engineReason(err), err);
@@ -106,7 +110,13 @@ export class DockerDriver {
         (err: Error | null, events: Array<{ error?: string; errorDetail?: { message?: string } }>) => {
           const failed = events?.find((e) => e.error || e.errorDetail);
           if (err || failed) {
-            reject(new ImageUnavailableError(image, failed?.errorDetail?.message ?? failed?.error ?? engineReason(err), err ?? undefined));
+            reject(
+              new ImageUnavailableError(
+                image,
+                failed?.errorDetail?.message ?? failed?.error ?? engineReason(err),
+                err ?? undefined,
+              ),
+            );
           } else resolve();
         },
       );
@@ -115,7 +125,9 @@ export class DockerDriver {
 
   /** Creates and starts the container; returns as soon as it runs. A container that fails to start is removed. */
   async start(spec: ContainerSpec): Promise<StartedContainer> {
-    const created = await this.call(`create container from ${spec.image}`, () => this.docker.createContainer(createOptions(spec)));
+    const created = await this.call(`create container from ${spec.image}`, () =>
+      this.docker.createContainer(createOptions(spec)),
+    );
     try {
       await this.call(`start container ${spec.name ?? created.id}`, () => created.start());
     } catch (err) {
@@ -124,12 +136,20 @@ export class DockerDriver {
     }
     const details = await this.inspect(created.id);
     if (!details) throw new ContainerNotFoundError(created.id);
-    return { id: details.id, name: details.name, ipAddress: details.ipAddress, startedAt: details.startedAt, pid: details.pid };
+    return {
+      id: details.id,
+      name: details.name,
+      ipAddress: details.ipAddress,
+      startedAt: details.startedAt,
+      pid: details.pid,
+    };
   }
 
   /** Resolves when the container has ended; at once when it already has. */
   async wait(id: string): Promise<ContainerExit> {
-    const result = (await this.call(`wait for container ${id}`, () => this.longDocker.getContainer(id).wait(), id)) as { StatusCode: number };
+    const result = (await this.call(`wait for container ${id}`, () => this.longDocker.getContainer(id).wait(), id)) as {
+      StatusCode: number;
+    };
     const details = await this.inspect(id);
     return {
       exitCode: details?.exitCode ?? result.StatusCode,
@@ -151,13 +171,18 @@ export class DockerDriver {
       memLimitBytes: details.memoryBytes > 0 ? details.memoryBytes : null,
       running: details.running,
     };
-    if (!details.running) return { timestamp: Date.now() / 1000, cpuUserSeconds: 0, cpuSystemSeconds: 0, memRssBytes: 0, ...limits };
+    if (!details.running)
+      return { timestamp: Date.now() / 1000, cpuUserSeconds: 0, cpuSystemSeconds: 0, memRssBytes: 0, ...limits };
     const counters = readCgroupUsage(details.pid, details.id) ?? (await this.engineUsage(id));
     return { timestamp: Date.now() / 1000, ...counters, ...limits };
   }
 
   private async engineUsage(id: string): Promise<CgroupUsage> {
-    const stats = await this.call(`read stats of container ${id}`, () => this.docker.getContainer(id).stats({ stream: false, 'one-shot': true } as { stream: false }), id);
+    const stats = await this.call(
+      `read stats of container ${id}`,
+      () => this.docker.getContainer(id).stats({ stream: false, 'one-shot': true } as { stream: false }),
+      id,
+    );
     const cpu = stats.cpu_stats?.cpu_usage;
     const memory = stats.memory_stats as { usage?: number; stats?: Record<string, number> } | undefined;
     const memStats = memory?.stats ?? {};
@@ -184,7 +209,17 @@ export class DockerDriver {
   async stop(id: string, graceSeconds?: number): Promise<void> {
     try {
       const timeoutMs = ((graceSeconds ?? 10) + 30) * 1000;
-      await this.call(`stop container ${id}`, () => this.longDocker.getContainer(id).stop({ ...(graceSeconds === undefined ? {} : { t: graceSeconds }), abortSignal: AbortSignal.timeout(timeoutMs) }), id);
+      await this.call(
+        `stop container ${id}`,
+        () =>
+          this.longDocker
+            .getContainer(id)
+            .stop({
+              ...(graceSeconds === undefined ? {} : { t: graceSeconds }),
+              abortSignal: AbortSignal.timeout(timeoutMs),
+            }),
+        id,
+      );
     } catch (err) {
       if (err instanceof ContainerNotFoundError) return;
       if (err instanceof DockerRequestError && err.statusCode === 304) return;
@@ -195,11 +230,16 @@ export class DockerDriver {
   /** Removes the container (killing it if it still runs) and its anonymous volumes. Unknown is fine. */
   async remove(id: string): Promise<void> {
     try {
-      await this.call(`remove container ${id}`, () => this.docker.getContainer(id).remove({ force: true, v: true }), id);
+      await this.call(
+        `remove container ${id}`,
+        () => this.docker.getContainer(id).remove({ force: true, v: true }),
+        id,
+      );
     } catch (err) {
       if (err instanceof ContainerNotFoundError) return;
       // another caller is already removing it
-      if (err instanceof DockerRequestError && err.statusCode === 409 && /already in progress/i.test(err.message)) return;
+      if (err instanceof DockerRequestError && err.statusCode === 409 && /already in progress/i.test(err.message))
+        return;
       throw err;
     }
   }
@@ -239,7 +279,11 @@ export class DockerDriver {
   /** Copies the container's output (from its start) to the given streams until it ends. */
   async followLogs(id: string, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<void> {
     const container = this.longDocker.getContainer(id);
-    const stream = (await this.call(`follow output of container ${id}`, () => container.logs({ follow: true, stdout: true, stderr: true }), id)) as unknown as NodeJS.ReadableStream;
+    const stream = (await this.call(
+      `follow output of container ${id}`,
+      () => container.logs({ follow: true, stdout: true, stderr: true }),
+      id,
+    )) as unknown as NodeJS.ReadableStream;
     await new Promise<void>((resolve) => {
       this.longDocker.modem.demuxStream(stream, stdout, stderr);
       stream.on('end', resolve);
@@ -330,7 +374,12 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
     HostConfig: {
       NetworkMode: spec.network,
       PortBindings: bindings,
-      Mounts: spec.volumes.map((v) => ({ Type: 'bind' as const, Source: v.hostPath, Target: v.containerPath, ReadOnly: v.mode === 'RO' })),
+      Mounts: spec.volumes.map((v) => ({
+        Type: 'bind' as const,
+        Source: v.hostPath,
+        Target: v.containerPath,
+        ReadOnly: v.mode === 'RO',
+      })),
       Privileged: spec.privileged ?? false,
       Init: spec.init ?? false,
       ...(spec.cpus !== undefined ? { CpuShares: cpuShares(spec.cpus) } : {}),

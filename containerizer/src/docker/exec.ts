@@ -15,7 +15,13 @@ const DEFAULT_TIMEOUT_MS = 20_000;
 /** The Engine can close the output stream a moment before it records the exit code. */
 const EXIT_CODE_POLL_MS = 20;
 
-export async function execInContainer(docker: Docker, request: ExecRequest, id: string, command: string, options: ExecOptions = {}): Promise<ExecResult> {
+export async function execInContainer(
+  docker: Docker,
+  request: ExecRequest,
+  id: string,
+  command: string,
+  options: ExecOptions = {},
+): Promise<ExecResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const abort = new AbortController();
   let exec: Docker.Exec | undefined;
@@ -30,10 +36,14 @@ export async function execInContainer(docker: Docker, request: ExecRequest, id: 
       }),
     );
     const started = exec;
-    const output = await request(`start exec in container ${id}`, () => started.start({ Detach: false, Tty: false, abortSignal: abort.signal }));
+    const output = await request(`start exec in container ${id}`, () =>
+      started.start({ Detach: false, Tty: false, abortSignal: abort.signal }),
+    );
     await drain(output);
     for (;;) {
-      const info = await request(`inspect exec in container ${id}`, () => started.inspect({ abortSignal: abort.signal }));
+      const info = await request(`inspect exec in container ${id}`, () =>
+        started.inspect({ abortSignal: abort.signal }),
+      );
       if (!info.Running && info.ExitCode !== null) return { exitCode: info.ExitCode, timedOut: false };
       await new Promise((resolve) => setTimeout(resolve, EXIT_CODE_POLL_MS));
     }
@@ -72,7 +82,12 @@ function drain(stream: NodeJS.ReadableStream): Promise<void> {
 async function killLeftover(exec: Docker.Exec): Promise<void> {
   try {
     const info = await exec.inspect({ abortSignal: AbortSignal.timeout(5_000) });
-    if (!info.Running || !(info.Pid > 0) || !readFileSync(`/proc/${info.Pid}/cgroup`, 'utf8').includes(info.ContainerID)) return;
+    if (
+      !info.Running ||
+      !(info.Pid > 0) ||
+      !readFileSync(`/proc/${info.Pid}/cgroup`, 'utf8').includes(info.ContainerID)
+    )
+      return;
     process.kill(-info.Pid, 'SIGKILL');
   } catch {
     // the command ended meanwhile, or its process is not visible from here: the Engine reaps it when it ends

@@ -48,7 +48,8 @@ function volume(value: string): VolumeMount {
     throw new LaunchRefusedError(`docker option --volume ${value}: expected /host/path:/container/path[:ro|:rw]`);
   }
   const mode = (parts[2] ?? 'rw').toLowerCase();
-  if (mode !== 'ro' && mode !== 'rw') throw new LaunchRefusedError(`docker option --volume ${value}: mode must be ro or rw`);
+  if (mode !== 'ro' && mode !== 'rw')
+    throw new LaunchRefusedError(`docker option --volume ${value}: mode must be ro or rw`);
   return { hostPath: parts[0], containerPath: parts[1], mode: mode === 'ro' ? 'RO' : 'RW' };
 }
 
@@ -73,7 +74,8 @@ const WITH_VALUE: Record<string, Handler> = {
   entrypoint: (v, o) => void (o.entrypoint = [v]),
   'cpu-shares': (v, o) => {
     const shares = Number(v);
-    if (!Number.isInteger(shares) || shares < 2) throw new LaunchRefusedError(`docker option --cpu-shares ${v}: expected a whole number from 2`);
+    if (!Number.isInteger(shares) || shares < 2)
+      throw new LaunchRefusedError(`docker option --cpu-shares ${v}: expected a whole number from 2`);
     o.cpus = shares / 1024;
   },
   memory: (v, o) => void (o.memMb = memoryMb(v)),
@@ -87,7 +89,8 @@ const WITH_VALUE: Record<string, Handler> = {
   'security-opt': (v, o) => void o.securityOpt.push(v),
   'stop-timeout': (v, o) => {
     const seconds = Number(v);
-    if (!Number.isInteger(seconds) || seconds < 0) throw new LaunchRefusedError(`docker option --stop-timeout ${v}: expected whole seconds`);
+    if (!Number.isInteger(seconds) || seconds < 0)
+      throw new LaunchRefusedError(`docker option --stop-timeout ${v}: expected whole seconds`);
     o.stopGraceSeconds = seconds;
   },
 };
@@ -95,7 +98,17 @@ const BOOLEAN: Record<string, (o: DockerOptions, on: boolean) => void> = {
   privileged: (o, on) => void (o.privileged = on),
   init: (o, on) => void (o.init = on),
 };
-const ALIASES: Record<string, string> = { e: 'env', l: 'label', v: 'volume', w: 'workdir', u: 'user', h: 'hostname', network: 'net', c: 'cpu-shares', m: 'memory' };
+const ALIASES: Record<string, string> = {
+  e: 'env',
+  l: 'label',
+  v: 'volume',
+  w: 'workdir',
+  u: 'user',
+  h: 'hostname',
+  network: 'net',
+  c: 'cpu-shares',
+  m: 'memory',
+};
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
@@ -104,14 +117,18 @@ function memoryMb(value: string): number {
   const match = /^(\d+(?:\.\d+)?)([bkmg]?)$/i.exec(value.trim());
   if (!match) throw new LaunchRefusedError(`docker option --memory ${value}: expected a size such as 512m or 1g`);
   const bytes = Number(match[1]) * (UNITS[(match[2] ?? '').toLowerCase()] ?? 1);
-  if (bytes < 6 * 1024 ** 2) throw new LaunchRefusedError(`docker option --memory ${value}: the Docker Engine needs at least 6m`);
+  if (bytes < 6 * 1024 ** 2)
+    throw new LaunchRefusedError(`docker option --memory ${value}: the Docker Engine needs at least 6m`);
   return bytes / 1024 ** 2;
 }
 
 export const SUPPORTED_OPTIONS = [...Object.keys(WITH_VALUE), ...Object.keys(BOOLEAN)].map((f) => `--${f}`).join(', ');
 
 function unsupported(flag: string): never {
-  throw new LaunchRefusedError(`docker option ${flag} is not supported`, `supported: ${SUPPORTED_OPTIONS} (and -e, -l, -v, -w, -u, -h, -c, -m)`);
+  throw new LaunchRefusedError(
+    `docker option ${flag} is not supported`,
+    `supported: ${SUPPORTED_OPTIONS} (and -e, -l, -v, -w, -u, -h, -c, -m)`,
+  );
 }
 
 /** Parses `docker run` words such as `["-e FOO=1", "--net=host", "-v", "/a:/b:ro"]` (each entry is split on spaces). */
@@ -120,18 +137,33 @@ export function parseDockerOptions(options: string[]): DockerOptions {
 }
 
 function parseWords(words: string[]): DockerOptions {
-  const out: DockerOptions = { env: {}, labels: {}, volumes: [], dns: [], namespaces: {}, capAdd: [], capDrop: [], devices: [], securityOpt: [] };
+  const out: DockerOptions = {
+    env: {},
+    labels: {},
+    volumes: [],
+    dns: [],
+    namespaces: {},
+    capAdd: [],
+    capDrop: [],
+    devices: [],
+    securityOpt: [],
+  };
   for (let i = 0; i < words.length; i++) {
     const word = words[i] as string;
     const match = /^(--?)([A-Za-z][A-Za-z0-9-]*)(?:=(.*))?$/.exec(word);
-    if (!match) throw new LaunchRefusedError(`docker option ${JSON.stringify(word)} is not a flag`, 'options are docker run flags such as -e KEY=VALUE or --net=host');
+    if (!match)
+      throw new LaunchRefusedError(
+        `docker option ${JSON.stringify(word)} is not a flag`,
+        'options are docker run flags such as -e KEY=VALUE or --net=host',
+      );
     const [, dashes, rawName, inline] = match as unknown as [string, string, string, string | undefined];
     if (dashes === '-' && rawName.length !== 1) unsupported(word);
     const name = ALIASES[rawName] ?? rawName;
     const flag = `${dashes}${rawName}`;
     const boolean = BOOLEAN[name];
     if (boolean) {
-      if (inline !== undefined && inline !== 'true' && inline !== 'false') throw new LaunchRefusedError(`docker option ${word}: expected true or false`);
+      if (inline !== undefined && inline !== 'true' && inline !== 'false')
+        throw new LaunchRefusedError(`docker option ${word}: expected true or false`);
       boolean(out, inline !== 'false');
       continue;
     }

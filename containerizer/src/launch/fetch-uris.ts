@@ -35,7 +35,10 @@ async function createNew(sandbox: string, name: string): Promise<FileHandle> {
     return await open(join(sandbox, name), CREATE_FLAGS, 0o644);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' || code === 'ELOOP') throw new FetchError(`${name} is already in the sandbox (fetched files never replace or write through earlier ones)`);
+    if (code === 'EEXIST' || code === 'ELOOP')
+      throw new FetchError(
+        `${name} is already in the sandbox (fetched files never replace or write through earlier ones)`,
+      );
     throw err;
   }
 }
@@ -53,15 +56,23 @@ function limited(limit: number, setting: string): Transform & { bytes: number } 
   return counter;
 }
 
-async function download(uri: string, settings: FetchSettings, signal: AbortSignal, limit: number, setting: string): Promise<Readable> {
+async function download(
+  uri: string,
+  settings: FetchSettings,
+  signal: AbortSignal,
+  limit: number,
+  setting: string,
+): Promise<Readable> {
   let url = new URL(uri);
   for (let redirects = 0; ; redirects++) {
     const response = await fetch(url, { signal, redirect: 'manual' });
     if (response.status >= 300 && response.status < 400 && response.headers.has('location')) {
       await response.body?.cancel();
-      if (redirects >= settings.maxRedirects) throw new FetchError(`more than ${settings.maxRedirects} redirects (fetch.maxRedirects)`);
+      if (redirects >= settings.maxRedirects)
+        throw new FetchError(`more than ${settings.maxRedirects} redirects (fetch.maxRedirects)`);
       url = new URL(response.headers.get('location') as string, url);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FetchError(`redirected to ${url.protocol} URL: only http(s) redirects are followed`);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw new FetchError(`redirected to ${url.protocol} URL: only http(s) redirects are followed`);
       continue;
     }
     if (!response.ok || !response.body) {
@@ -86,7 +97,8 @@ async function openLocal(uri: string, path: string, settings: FetchSettings): Pr
     if (!(await handle.stat()).isFile()) throw new FetchError('it is not a regular file');
     const real = await readlink(`/proc/self/fd/${handle.fd}`);
     const roots = await Promise.all(settings.localPaths.map((root) => realpath(root).catch(() => undefined)));
-    if (!roots.some((root) => root !== undefined && under(real, root))) fail(uri, `${real} is outside the directories local files may come from`, hint);
+    if (!roots.some((root) => root !== undefined && under(real, root)))
+      fail(uri, `${real} is outside the directories local files may come from`, hint);
   } catch (err) {
     await handle.close();
     throw err;
@@ -100,7 +112,12 @@ export interface Fetched {
 }
 
 /** `owner`: the task's user, who gets the files (the slave made the sandbox theirs). */
-export async function fetchUris(uris: NonNullable<CommandInfo['uris']>, sandbox: string, settings: FetchSettings, owner?: FileOwner): Promise<Fetched[]> {
+export async function fetchUris(
+  uris: NonNullable<CommandInfo['uris']>,
+  sandbox: string,
+  settings: FetchSettings,
+  owner?: FileOwner,
+): Promise<Fetched[]> {
   const fetched: Fetched[] = [];
   const taskTimer = deadline(settings.taskTimeoutSeconds);
   const taskSignal = taskTimer.signal;
@@ -122,19 +139,24 @@ export async function fetchUris(uris: NonNullable<CommandInfo['uris']>, sandbox:
       const uriTimer = deadline(settings.timeoutSeconds);
       const uriSignal = AbortSignal.any([taskSignal, uriTimer.signal]);
       const remaining = settings.maxTaskBytes - taskBytes;
-      if (remaining <= 0) fail(uri, `the URIs before it already reach fetch.maxTaskBytes (${settings.maxTaskBytes} bytes)`);
+      if (remaining <= 0)
+        fail(uri, `the URIs before it already reach fetch.maxTaskBytes (${settings.maxTaskBytes} bytes)`);
       const limit = Math.min(settings.maxBytes, remaining);
       const setting = limit === settings.maxBytes ? 'fetch.maxBytes' : 'fetch.maxTaskBytes';
       let bytes = 0;
       try {
-        const source = isHttp ? await download(uri, settings, uriSignal, limit, setting) : await openLocal(uri, localPath as string, settings);
+        const source = isHttp
+          ? await download(uri, settings, uriSignal, limit, setting)
+          : await openLocal(uri, localPath as string, settings);
         const handle = await createNew(sandbox, name).catch((err: unknown) => {
           source.destroy();
           throw err;
         });
         const counter = limited(limit, setting);
         try {
-          await pipeline(source, counter, createWriteStream('', { fd: handle.fd, autoClose: false }), { signal: uriSignal });
+          await pipeline(source, counter, createWriteStream('', { fd: handle.fd, autoClose: false }), {
+            signal: uriSignal,
+          });
           if (executable) await handle.chmod(0o755);
           if (owner) await handle.chown(owner.uid, owner.gid);
         } finally {
@@ -144,13 +166,18 @@ export async function fetchUris(uris: NonNullable<CommandInfo['uris']>, sandbox:
         const kind = executable || extract === false ? undefined : archiveKind(name);
         if (kind) {
           if (uriSignal.aborted) throw uriSignal.reason;
-          const unpacked = await unpackInto(join(sandbox, name), kind, sandbox, { budget: limit - bytes, setting, ...(owner ? { owner } : {}) });
+          const unpacked = await unpackInto(join(sandbox, name), kind, sandbox, {
+            budget: limit - bytes,
+            setting,
+            ...(owner ? { owner } : {}),
+          });
           bytes += unpacked.bytes;
         }
       } catch (err) {
         if (err instanceof LaunchRefusedError) throw err;
         if (err instanceof ArchiveRefusedError) fail(uri, `the archive is refused: ${err.message}`);
-        if (taskSignal.aborted) fail(uri, `the URIs took longer than fetch.taskTimeoutSeconds (${settings.taskTimeoutSeconds} s)`);
+        if (taskSignal.aborted)
+          fail(uri, `the URIs took longer than fetch.taskTimeoutSeconds (${settings.taskTimeoutSeconds} s)`);
         if (uriSignal.aborted) fail(uri, `it took longer than fetch.timeoutSeconds (${settings.timeoutSeconds} s)`);
         if (err instanceof FetchError) fail(uri, err.message);
         const e = err as Error;

@@ -56,14 +56,20 @@ export interface LaunchPlan {
 /** `docker:///image`, `docker://registry/repo:tag` (0.19 `CommandInfo.ContainerInfo.image`). */
 export function imageFromUrl(url: string): string {
   const match = /^docker:\/\/\/?(.*)$/.exec(url.trim());
-  if (!match) throw new LaunchRefusedError(`container image ${JSON.stringify(url)} is not a docker:// URL`, 'use docker:///image or docker://registry/repo:tag');
+  if (!match)
+    throw new LaunchRefusedError(
+      `container image ${JSON.stringify(url)} is not a docker:// URL`,
+      'use docker:///image or docker://registry/repo:tag',
+    );
   return match[1] ?? '';
 }
 
 /** The registry host of an image reference (`docker.io` for Docker Hub). */
 export function registryOf(image: string): string {
   const first = image.split('/')[0] ?? '';
-  return image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
+  return image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost')
+    ? first
+    : 'docker.io';
 }
 
 function scalar(resources: Resource[], name: string): number | undefined {
@@ -75,7 +81,8 @@ export function allocatedPorts(resources: Resource[]): number[] {
   const ports: number[] = [];
   for (const r of resources) {
     if (r.name !== 'ports' || r.type !== 'RANGES') continue;
-    for (const range of r.ranges?.range ?? []) for (let p = range.begin; p <= range.end && p <= 65535; p++) ports.push(p);
+    for (const range of r.ranges?.range ?? [])
+      for (let p = range.begin; p <= range.end && p <= 65535; p++) ports.push(p);
   }
   return ports;
 }
@@ -100,7 +107,10 @@ function dockerName(containerId: string): string {
 
 function volumesOf(info: ContainerInfo | undefined): VolumeMount[] {
   return (info?.volumes ?? []).map((v, i) => {
-    if (!v.host_path) throw new LaunchRefusedError(`ContainerInfo.volumes[${i}] (${v.container_path}) has no host_path: only host directories can be mounted`);
+    if (!v.host_path)
+      throw new LaunchRefusedError(
+        `ContainerInfo.volumes[${i}] (${v.container_path}) has no host_path: only host directories can be mounted`,
+      );
     return { hostPath: v.host_path, containerPath: v.container_path, mode: v.mode === 'RO' ? 'RO' : 'RW' };
   });
 }
@@ -117,13 +127,21 @@ export function detectGeneration(config: ContainerizerConfig, env: NodeJS.Proces
   return env.MESOS_AGENT_ENDPOINT || env.MESOS_HTTP_COMMAND_EXECUTOR ? '1.0' : '0.22';
 }
 
-export function planLaunch(launch: MesosLaunch, config: ContainerizerConfig, env: NodeJS.ProcessEnv = process.env): LaunchPlan {
+export function planLaunch(
+  launch: MesosLaunch,
+  config: ContainerizerConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): LaunchPlan {
   const containerId = launch.container_id.value;
   const executor = launch.executor_info;
   const task = launch.task_info;
   if (!executor && !task) throw new LaunchRefusedError('Launch has neither executor_info nor task_info');
   const commandTask = task !== undefined && task.command !== undefined && task.executor === undefined;
-  const mode: LaunchMode = commandTask ? (config.commandExecutor === 'host' ? 'command-host' : 'command-container') : 'executor';
+  const mode: LaunchMode = commandTask
+    ? config.commandExecutor === 'host'
+      ? 'command-host'
+      : 'command-container'
+    : 'executor';
   const executorId = executor?.executor_id.value ?? task?.task_id.value ?? containerId;
 
   // What runs in the container, and which resources size it
@@ -134,14 +152,22 @@ export function planLaunch(launch: MesosLaunch, config: ContainerizerConfig, env
   const legacy = task?.command?.container ?? executor?.command?.container;
 
   if (containerInfo && containerInfo.type !== 'DOCKER') {
-    throw new LaunchRefusedError(`ContainerInfo type ${containerInfo.type} is not handled by this containerizer`, 'use type DOCKER with a DockerInfo');
+    throw new LaunchRefusedError(
+      `ContainerInfo type ${containerInfo.type} is not handled by this containerizer`,
+      'use type DOCKER with a DockerInfo',
+    );
   }
-  if (containerInfo && !containerInfo.docker) throw new LaunchRefusedError('ContainerInfo of type DOCKER has no DockerInfo (docker.image)');
+  if (containerInfo && !containerInfo.docker)
+    throw new LaunchRefusedError('ContainerInfo of type DOCKER has no DockerInfo (docker.image)');
   let image = containerInfo?.docker?.image ?? (legacy ? imageFromUrl(legacy.image) : '');
   // the slave passes --default_container_image as given (docker:///busybox), as for 0.19 task images
-  if (!image && config.image.default) image = config.image.default.startsWith('docker:') ? imageFromUrl(config.image.default) : config.image.default;
+  if (!image && config.image.default)
+    image = config.image.default.startsWith('docker:') ? imageFromUrl(config.image.default) : config.image.default;
   if (!image) {
-    throw new LaunchRefusedError('the launch names no image and no default image is configured', 'set image.default in containerizer.yaml or the slave flag --default_container_image');
+    throw new LaunchRefusedError(
+      'the launch names no image and no default image is configured',
+      'set image.default in containerizer.yaml or the slave flag --default_container_image',
+    );
   }
 
   const network = networkOf(containerInfo, config);
@@ -159,11 +185,16 @@ export function planLaunch(launch: MesosLaunch, config: ContainerizerConfig, env
   const allocated = allocatedPorts(resources);
   const ports: PortBinding[] = [];
   const mappings = docker?.port_mappings ?? [];
-  if (mappings.length && network !== 'bridge') throw new LaunchRefusedError(`DockerInfo.port_mappings need BRIDGE networking, not ${network.toUpperCase()}`);
+  if (mappings.length && network !== 'bridge')
+    throw new LaunchRefusedError(`DockerInfo.port_mappings need BRIDGE networking, not ${network.toUpperCase()}`);
   for (const [i, m] of mappings.entries()) {
     const protocol = (m.protocol ?? 'tcp').toLowerCase();
-    if (protocol !== 'tcp' && protocol !== 'udp') throw new LaunchRefusedError(`DockerInfo.port_mappings[${i}].protocol ${m.protocol} must be tcp or udp`);
-    if (!allocated.includes(m.host_port)) throw new LaunchRefusedError(`DockerInfo.port_mappings[${i}].host_port ${m.host_port} is not among the task's allocated ports`);
+    if (protocol !== 'tcp' && protocol !== 'udp')
+      throw new LaunchRefusedError(`DockerInfo.port_mappings[${i}].protocol ${m.protocol} must be tcp or udp`);
+    if (!allocated.includes(m.host_port))
+      throw new LaunchRefusedError(
+        `DockerInfo.port_mappings[${i}].host_port ${m.host_port} is not among the task's allocated ports`,
+      );
     ports.push({ containerPort: m.container_port, hostPort: m.host_port, protocol });
   }
   const pairWithExposedPorts = network === 'bridge' && mappings.length === 0 && allocated.length > 0;
@@ -198,15 +229,25 @@ export function planLaunch(launch: MesosLaunch, config: ContainerizerConfig, env
   let hostExecutor: string | undefined;
   if (mode === 'command-container') {
     const libexec = env.MESOS_LIBEXEC_DIRECTORY;
-    if (!libexec) throw new LaunchRefusedError('command tasks run their executor in the container, but MESOS_LIBEXEC_DIRECTORY is not set');
+    if (!libexec)
+      throw new LaunchRefusedError(
+        'command tasks run their executor in the container, but MESOS_LIBEXEC_DIRECTORY is not set',
+      );
     volumes.push({ hostPath: libexec, containerPath: libexec, mode: 'RO' });
     containerEnv.MESOS_LIBEXEC_DIRECTORY = libexec;
   } else if (mode === 'command-host') {
     const libexec = env.MESOS_LIBEXEC_DIRECTORY;
     const generated = executor?.command.value;
-    hostExecutor = libexec ? `${libexec.replace(/\/+$/, '')}/mesos-executor` : generated?.startsWith('/') && !/\s/.test(generated) ? generated : undefined;
+    hostExecutor = libexec
+      ? `${libexec.replace(/\/+$/, '')}/mesos-executor`
+      : generated?.startsWith('/') && !/\s/.test(generated)
+        ? generated
+        : undefined;
     if (!hostExecutor) {
-      throw new LaunchRefusedError('command task: cannot find the slave\'s mesos-executor to register for it', 'the slave sets MESOS_LIBEXEC_DIRECTORY (--launcher_dir)');
+      throw new LaunchRefusedError(
+        "command task: cannot find the slave's mesos-executor to register for it",
+        'the slave sets MESOS_LIBEXEC_DIRECTORY (--launcher_dir)',
+      );
     }
   }
   volumes.push(...askedVolumes);
@@ -241,7 +282,8 @@ export function planLaunch(launch: MesosLaunch, config: ContainerizerConfig, env
   for (const [o, form] of options) applyOptions(spec, o, checkPrivileges(o, form, config));
   const killGrace = task?.kill_policy?.grace_period?.nanoseconds;
   if (killGrace !== undefined) spec.stopGraceSeconds = Math.ceil(killGrace / 1e9);
-  if (spec.hostname && spec.network === 'host') throw new LaunchRefusedError('a hostname cannot be set with HOST networking');
+  if (spec.hostname && spec.network === 'host')
+    throw new LaunchRefusedError('a hostname cannot be set with HOST networking');
 
   const registry = registryOf(image);
   const credentials = config.image.registries[registry];
@@ -289,13 +331,18 @@ function applyOptions(spec: ContainerSpec, o: DockerOptions, volumes: VolumeMoun
  * Binds allocated host ports to the image's exposed ports in order (bridge networking without
  * port mappings); the rest map host:host up to `maxIdentityPorts`.
  */
-export function pairPorts(allocated: number[], exposed: Array<{ port: number; protocol: 'tcp' | 'udp' }>, maxIdentityPorts: number): { ports: PortBinding[]; unbound: number } {
+export function pairPorts(
+  allocated: number[],
+  exposed: Array<{ port: number; protocol: 'tcp' | 'udp' }>,
+  maxIdentityPorts: number,
+): { ports: PortBinding[]; unbound: number } {
   const ports: PortBinding[] = [];
   allocated.forEach((hostPort, i) => {
     const target = exposed[i];
     if (target) ports.push({ hostPort, containerPort: target.port, protocol: target.protocol });
   });
   const rest = allocated.slice(exposed.length);
-  for (const hostPort of rest.slice(0, maxIdentityPorts)) ports.push({ hostPort, containerPort: hostPort, protocol: 'tcp' });
+  for (const hostPort of rest.slice(0, maxIdentityPorts))
+    ports.push({ hostPort, containerPort: hostPort, protocol: 'tcp' });
   return { ports, unbound: Math.max(0, rest.length - maxIdentityPorts) };
 }

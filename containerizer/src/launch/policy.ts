@@ -61,20 +61,30 @@ const ROOT_USER = /^(0+|root)(:.*)?$|:(0+|root)$/;
 const HARMLESS_SECURITY_OPTS = /^no-new-privileges(?:[:=]true)?$/;
 
 /** Checks one form's request; returns its volumes with host paths resolved. */
-export function checkPrivileges(request: PrivilegeRequest, form: RequestForm, config: ContainerizerConfig): VolumeMount[] {
+export function checkPrivileges(
+  request: PrivilegeRequest,
+  form: RequestForm,
+  config: ContainerizerConfig,
+): VolumeMount[] {
   const flags = form !== 'DockerInfo';
   const { allow } = config;
-  if (request.privileged && !allow.privileged) refuse(form, flags ? '--privileged' : 'privileged', 'allow.privileged: true');
-  if (request.network === 'host' && !allow.hostNetwork) refuse(form, flags ? '--net=host' : 'network HOST', 'allow.hostNetwork: true');
+  if (request.privileged && !allow.privileged)
+    refuse(form, flags ? '--privileged' : 'privileged', 'allow.privileged: true');
+  if (request.network === 'host' && !allow.hostNetwork)
+    refuse(form, flags ? '--net=host' : 'network HOST', 'allow.hostNetwork: true');
   for (const [ns, value] of Object.entries(request.namespaces ?? {})) {
     if (value === 'host') {
       if (!allow.hostNamespaces) refuse(form, `--${ns}=host`, 'allow.hostNamespaces: true');
     } else if (!(ns === 'ipc' && ['private', 'none', 'shareable'].includes(value))) {
-      throw new LaunchRefusedError(`${form} --${ns}=${value} is not supported`, `--${ns} accepts host${ns === 'ipc' ? ', private, none or shareable' : ''}`);
+      throw new LaunchRefusedError(
+        `${form} --${ns}=${value} is not supported`,
+        `--${ns} accepts host${ns === 'ipc' ? ', private, none or shareable' : ''}`,
+      );
     }
   }
   for (const cap of request.capAdd ?? []) {
-    if (!allow.capabilities.includes('ALL') && !allow.capabilities.includes(cap)) refuse(form, `--cap-add=${cap}`, `allow.capabilities: [${cap}]`);
+    if (!allow.capabilities.includes('ALL') && !allow.capabilities.includes(cap))
+      refuse(form, `--cap-add=${cap}`, `allow.capabilities: [${cap}]`);
   }
   for (const device of request.devices ?? []) {
     const host = device.split(':')[0] ?? '';
@@ -83,9 +93,11 @@ export function checkPrivileges(request: PrivilegeRequest, form: RequestForm, co
     if (!allowed) refuse(form, `--device=${device}`, `allow.devices: [${host}]`);
   }
   for (const opt of request.securityOpt ?? []) {
-    if (!HARMLESS_SECURITY_OPTS.test(opt) && !allow.securityOptions) refuse(form, `--security-opt=${opt}`, 'allow.securityOptions: true');
+    if (!HARMLESS_SECURITY_OPTS.test(opt) && !allow.securityOptions)
+      refuse(form, `--security-opt=${opt}`, 'allow.securityOptions: true');
   }
-  if (request.user !== undefined && ROOT_USER.test(request.user) && !allow.rootUser) refuse(form, `--user=${request.user}`, 'allow.rootUser: true');
+  if (request.user !== undefined && ROOT_USER.test(request.user) && !allow.rootUser)
+    refuse(form, `--user=${request.user}`, 'allow.rootUser: true');
   return (request.volumes ?? []).map((v, i) => {
     const where = flags ? `${form} --volume ${v.hostPath}:${v.containerPath}` : `ContainerInfo.volumes[${i}]`;
     return { ...v, hostPath: allowedHostPath(v.hostPath, config, where) };

@@ -43,6 +43,7 @@ describe('archive entries are checked as a whole before anything is unpacked', (
       [[hard('h', 'later'), file('later')], /not a file before it/],
       [[link('l', ''), file('x')], /has no target/],
     ];
-    for (const [entries, reason] of refusals) assert.throws(() => checkEntries(entries), reason, JSON.stringify(entries));
+    for (const [entries, reason] of refusals)
+      assert.throws(() => checkEntries(entries), reason, JSON.stringify(entries));
   });
 });

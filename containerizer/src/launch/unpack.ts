@@ -51,7 +51,13 @@ function cleanPath(raw: string, what: string): string {
  * Resolves `target` from directory `from` inside the archive's own tree, following the archive's
  * symlinks as the kernel would once extracted; throws when the walk leaves the tree.
  */
-function resolveInside(from: string[], target: string, links: Map<string, string>, depth: number, entry: string): string[] {
+function resolveInside(
+  from: string[],
+  target: string,
+  links: Map<string, string>,
+  depth: number,
+  entry: string,
+): string[] {
   if (depth > MAX_LINK_DEPTH) throw new ArchiveRefusedError(`symlink ${entry}: too many levels of links`);
   if (target.startsWith('/')) throw new ArchiveRefusedError(`symlink ${entry} points to the absolute path ${target}`);
   const stack = [...from];
@@ -79,7 +85,8 @@ export function checkEntries(entries: ArchiveEntry[]): number {
   const cleaned = entries.map((e) => ({ ...e, path: cleanPath(e.path, 'entry') }));
   for (const e of cleaned) {
     const before = seen.get(e.path);
-    if (before !== undefined && !(before === 'dir' && e.type === 'dir')) throw new ArchiveRefusedError(`entry ${e.path} appears twice`);
+    if (before !== undefined && !(before === 'dir' && e.type === 'dir'))
+      throw new ArchiveRefusedError(`entry ${e.path} appears twice`);
     seen.set(e.path, e.type);
     if (e.type === 'symlink') links.set(e.path, e.linkpath ?? '');
   }
@@ -90,14 +97,18 @@ export function checkEntries(entries: ArchiveEntry[]): number {
     for (let i = 1; i < parts.length; i++) {
       const prefix = parts.slice(0, i).join('/');
       if (links.has(prefix)) throw new ArchiveRefusedError(`entry ${e.path} lies under the symlink ${prefix}`);
-      if (seen.get(prefix) !== undefined && seen.get(prefix) !== 'dir') throw new ArchiveRefusedError(`entry ${e.path} lies under the file ${prefix}`);
+      if (seen.get(prefix) !== undefined && seen.get(prefix) !== 'dir')
+        throw new ArchiveRefusedError(`entry ${e.path} lies under the file ${prefix}`);
     }
     if (e.type === 'symlink') {
       if (!e.linkpath) throw new ArchiveRefusedError(`symlink ${e.path} has no target`);
       resolveInside(parts.slice(0, -1), e.linkpath, links, 0, e.path);
     } else if (e.type === 'link') {
       const target = cleanPath(e.linkpath ?? '', `hard link ${e.path} to`);
-      if (!files.has(target)) throw new ArchiveRefusedError(`hard link ${e.path} points to ${target}, which is not a file before it in the archive`);
+      if (!files.has(target))
+        throw new ArchiveRefusedError(
+          `hard link ${e.path} points to ${target}, which is not a file before it in the archive`,
+        );
     }
     if (e.type === 'file') files.add(e.path);
     bytes += HEADER_BYTES + (e.type === 'file' ? e.size : 0);
@@ -131,14 +142,21 @@ function tarStream(file: string): { stream: Readable; done: Promise<void> } {
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const done = new Promise<void>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code, signal) => (code === 0 || signal === 'SIGPIPE' ? resolve() : reject(new ArchiveRefusedError(`${tool}: ${err.trim() || `exited with ${code ?? signal}`}`))));
+    child.on('close', (code, signal) =>
+      code === 0 || signal === 'SIGPIPE'
+        ? resolve()
+        : reject(new ArchiveRefusedError(`${tool}: ${err.trim() || `exited with ${code ?? signal}`}`)),
+    );
   });
   return { stream: child.stdout, done };
 }
 
 function entryOf(entry: ReadEntry): ArchiveEntry {
   const type = tarType(entry);
-  if (!type) throw new ArchiveRefusedError(`entry ${entry.path} is a ${entry.type}: only files, directories and links are unpacked`);
+  if (!type)
+    throw new ArchiveRefusedError(
+      `entry ${entry.path} is a ${entry.type}: only files, directories and links are unpacked`,
+    );
   return { path: entry.path, type, size: entry.size ?? 0, ...(entry.linkpath ? { linkpath: entry.linkpath } : {}) };
 }
 
@@ -243,26 +261,35 @@ function zipType(entry: yauzl.Entry): EntryType {
 
 function zipEntries(file: string, each: (zip: ZipFile, entry: yauzl.Entry) => Promise<void>): Promise<void> {
   return new Promise((resolve, reject) => {
-    yauzl.open(file, { lazyEntries: true, strictFileNames: true, validateEntrySizes: true, decodeStrings: true }, (err, zip) => {
-      if (err || !zip) return reject(new ArchiveRefusedError(err?.message ?? 'not a zip file'));
-      const failed = (e: unknown) => {
-        zip.close();
-        reject(e);
-      };
-      zip.on('error', failed);
-      zip.on('end', () => resolve());
-      zip.on('entry', (entry: yauzl.Entry) => each(zip, entry).then(() => zip.readEntry(), failed));
-      zip.readEntry();
-    });
+    yauzl.open(
+      file,
+      { lazyEntries: true, strictFileNames: true, validateEntrySizes: true, decodeStrings: true },
+      (err, zip) => {
+        if (err || !zip) return reject(new ArchiveRefusedError(err?.message ?? 'not a zip file'));
+        const failed = (e: unknown) => {
+          zip.close();
+          reject(e);
+        };
+        zip.on('error', failed);
+        zip.on('end', () => resolve());
+        zip.on('entry', (entry: yauzl.Entry) => each(zip, entry).then(() => zip.readEntry(), failed));
+        zip.readEntry();
+      },
+    );
   });
 }
 
 function zipStream(zip: ZipFile, entry: yauzl.Entry): Promise<Readable> {
-  return new Promise((resolve, reject) => zip.openReadStream(entry, (err, stream) => (err || !stream ? reject(err ?? new Error('no stream')) : resolve(stream))));
+  return new Promise((resolve, reject) =>
+    zip.openReadStream(entry, (err, stream) =>
+      err || !stream ? reject(err ?? new Error('no stream')) : resolve(stream),
+    ),
+  );
 }
 
 async function zipLinkTarget(zip: ZipFile, entry: yauzl.Entry): Promise<string> {
-  if (entry.uncompressedSize > 4096) throw new ArchiveRefusedError(`symlink ${entry.fileName} has a target over 4096 bytes`);
+  if (entry.uncompressedSize > 4096)
+    throw new ArchiveRefusedError(`symlink ${entry.fileName} has a target over 4096 bytes`);
   const chunks: Buffer[] = [];
   for await (const chunk of await zipStream(zip, entry)) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
@@ -275,7 +302,12 @@ async function listZip(file: string, budget: number, over: string): Promise<Arch
     const type = zipType(entry);
     bytes += HEADER_BYTES + (type === 'file' ? entry.uncompressedSize : 0);
     if (bytes > budget) throw new ArchiveRefusedError(over);
-    entries.push({ path: entry.fileName, type, size: entry.uncompressedSize, ...(type === 'symlink' ? { linkpath: await zipLinkTarget(zip, entry) } : {}) });
+    entries.push({
+      path: entry.fileName,
+      type,
+      size: entry.uncompressedSize,
+      ...(type === 'symlink' ? { linkpath: await zipLinkTarget(zip, entry) } : {}),
+    });
   });
   return entries;
 }
@@ -284,7 +316,12 @@ async function extractZip(file: string, into: string, expected: ArchiveEntry[]):
   let index = 0;
   await zipEntries(file, async (zip, entry) => {
     const e = expected[index++];
-    if (!e || e.path !== entry.fileName || e.type !== zipType(entry) || (e.type === 'file' && e.size !== entry.uncompressedSize)) {
+    if (
+      !e ||
+      e.path !== entry.fileName ||
+      e.type !== zipType(entry) ||
+      (e.type === 'file' && e.size !== entry.uncompressedSize)
+    ) {
       throw new ArchiveRefusedError('the archive changed while it was unpacked');
     }
     const out = createEntry(into, e, (entry.externalFileAttributes >>> 16) & 0o777 || 0o644);
@@ -306,7 +343,8 @@ async function moveNew(from: string, to: string, name: string): Promise<void> {
       await unlink(from);
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ArchiveRefusedError(`${name} appeared in the sandbox while the archive was unpacked`);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new ArchiveRefusedError(`${name} appeared in the sandbox while the archive was unpacked`);
     throw err;
   }
 }
@@ -325,7 +363,12 @@ export interface UnpackLimits {
 }
 
 /** Unpacks `file` (already in `sandbox`) into the sandbox. Returns the bytes unpacked and the top-level names. */
-export async function unpackInto(file: string, kind: 'tar' | 'zip', sandbox: string, { budget, setting, owner }: UnpackLimits): Promise<{ bytes: number; entries: string[] }> {
+export async function unpackInto(
+  file: string,
+  kind: 'tar' | 'zip',
+  sandbox: string,
+  { budget, setting, owner }: UnpackLimits,
+): Promise<{ bytes: number; entries: string[] }> {
   const over = `its content is over the size limit of ${budget} bytes left (${setting})`;
   const entries = kind === 'tar' ? await listTar(file, budget, over) : await listZip(file, budget, over);
   const bytes = checkEntries(entries);
@@ -334,14 +377,19 @@ export async function unpackInto(file: string, kind: 'tar' | 'zip', sandbox: str
   try {
     if (kind === 'tar') await extractTar(file, fresh, entries);
     else await extractZip(file, fresh, entries);
-    if (owner) for (const path of await readdir(fresh, { recursive: true })) await lchown(join(fresh, path), owner.uid, owner.gid);
+    if (owner)
+      for (const path of await readdir(fresh, { recursive: true }))
+        await lchown(join(fresh, path), owner.uid, owner.gid);
     const top = (await readdir(fresh)).sort();
     for (const name of top) {
       const exists = await lstat(join(sandbox, name)).then(
         () => true,
         (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? false : Promise.reject(err)),
       );
-      if (exists) throw new ArchiveRefusedError(`it holds ${name}, which is already in the sandbox (archives never unpack over earlier files)`);
+      if (exists)
+        throw new ArchiveRefusedError(
+          `it holds ${name}, which is already in the sandbox (archives never unpack over earlier files)`,
+        );
     }
     for (const name of top) await moveNew(join(fresh, name), join(sandbox, name), name);
     return { bytes, entries: top };

@@ -27,6 +27,9 @@ export class UnknownContainerError extends TheseusError {
 /** The state recorded for a container names something that is not that container. */
 export class StateMismatchError extends TheseusError {
   constructor(containerId: string, problem: string) {
-    super('STATE_MISMATCH', `state of container ${containerId} does not match the Docker Engine: ${problem}; nothing was stopped or removed`);
+    super(
+      'STATE_MISMATCH',
+      `state of container ${containerId} does not match the Docker Engine: ${problem}; nothing was stopped or removed`,
+    );
   }
 }

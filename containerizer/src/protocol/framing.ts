@@ -24,7 +24,8 @@ export function unframe(bytes: Uint8Array): Buffer {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 4) throw new BadRecordError(`record too short: ${buf.length} bytes, the 4-byte length is missing`);
   const size = LITTLE ? buf.readUInt32LE(0) : buf.readUInt32BE(0);
-  if (buf.length < 4 + size) throw new BadRecordError(`record truncated: length says ${size} bytes, ${buf.length - 4} present`);
+  if (buf.length < 4 + size)
+    throw new BadRecordError(`record truncated: length says ${size} bytes, ${buf.length - 4} present`);
   return buf.subarray(4, 4 + size);
 }
 
@@ -75,7 +76,8 @@ function recordOf(read: (size: number, what: string) => Buffer): Buffer {
   const header = read(4, 'record length');
   const size = LITTLE ? header.readUInt32LE(0) : header.readUInt32BE(0);
   if (size === 0) throw new BadRecordError('empty record: the length is 0');
-  if (size > MAX_RECORD_BYTES) throw new BadRecordError(`record length ${size} is larger than ${MAX_RECORD_BYTES} bytes: not a framed record`);
+  if (size > MAX_RECORD_BYTES)
+    throw new BadRecordError(`record length ${size} is larger than ${MAX_RECORD_BYTES} bytes: not a framed record`);
   return read(size, `${size}-byte record`);
 }
 

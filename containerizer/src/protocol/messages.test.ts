@@ -1,7 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { decodeLaunch, decodeMessage, encodeContainers, encodeMessage, encodeResourceStatistics, encodeTermination, decodeInput } from './messages.js';
+import {
+  decodeLaunch,
+  decodeMessage,
+  encodeContainers,
+  encodeMessage,
+  encodeResourceStatistics,
+  encodeTermination,
+  decodeInput,
+} from './messages.js';
 import { frame, unframe } from './framing.js';
 import { BadRecordError } from './errors.js';
 
@@ -21,19 +29,33 @@ describe('Mesos messages against the conformance fixtures', () => {
 
   it('decodes the real framed Launch record to its reference decoding', () => {
     const record = readFileSync(new URL('fixtures/launch-0.22-docs-example.recordio', CONFORMANCE));
-    const expected = JSON.parse(readFileSync(new URL('fixtures/launch-0.22-docs-example.json', CONFORMANCE), 'utf8')) as Record<string, unknown>;
+    const expected = JSON.parse(
+      readFileSync(new URL('fixtures/launch-0.22-docs-example.json', CONFORMANCE), 'utf8'),
+    ) as Record<string, unknown>;
     assert.equal(record.readUInt32LE(0), 576);
     const launch = decodeLaunch(unframe(record));
     // the reference decoding writes 64-bit values as strings and leaves out empty repeated fields
     const normalised = JSON.parse(
-      JSON.stringify(launch, (_k, v: unknown) => (Array.isArray(v) && v.length === 0 ? undefined : typeof v === 'number' && Number.isInteger(v) && v > 1e4 ? String(v) : v)),
+      JSON.stringify(launch, (_k, v: unknown) =>
+        Array.isArray(v) && v.length === 0
+          ? undefined
+          : typeof v === 'number' && Number.isInteger(v) && v > 1e4
+            ? String(v)
+            : v,
+      ),
     ) as unknown;
     assert.deepEqual(normalised, expected);
   });
 
   it('encodes answers byte for byte as the reference encodings', () => {
-    assert.equal(hex(frame(encodeTermination({ killed: false, message: '', status: 256 }, '0.22'))), '07000000' + '0800' + '1200' + '188002');
-    assert.equal(hex(frame(encodeTermination({ killed: false, message: '', status: 256 }, '1.0'))), '05000000' + '1200' + '188002');
+    assert.equal(
+      hex(frame(encodeTermination({ killed: false, message: '', status: 256 }, '0.22'))),
+      '07000000' + '0800' + '1200' + '188002',
+    );
+    assert.equal(
+      hex(frame(encodeTermination({ killed: false, message: '', status: 256 }, '1.0'))),
+      '05000000' + '1200' + '188002',
+    );
     assert.equal(hex(frame(encodeContainers([]))), '00000000');
     assert.equal(hex(frame(encodeContainers(['abc']))), '07000000' + '0a050a03616263');
     assert.equal(hex(frame(encodeResourceStatistics({ timestamp: 1 }))), '09000000' + '09000000000000f03f');
@@ -44,13 +66,19 @@ describe('Mesos messages against the conformance fixtures', () => {
     const decoded = decodeMessage('mesos.containerizer.Termination', bytes, '1.0.4');
     assert.deepEqual(decoded.reasons, ['REASON_CONTAINER_LIMITATION_MEMORY']);
     assert.equal(decoded.status, 137 << 8);
-    const old = decodeMessage('mesos.containerizer.Termination', encodeTermination({ killed: true, message: 'oom', status: 137 << 8 }, '0.22'));
+    const old = decodeMessage(
+      'mesos.containerizer.Termination',
+      encodeTermination({ killed: true, message: 'oom', status: 137 << 8 }, '0.22'),
+    );
     assert.equal(old.killed, true);
   });
 
   it('refuses garbage, a missing container id and a truncated frame', () => {
     assert.throws(() => decodeInput('wait', Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f])), BadRecordError);
-    assert.throws(() => decodeInput('usage', encodeMessage('mesos.ResourceStatistics', { timestamp: 5 })), BadRecordError);
+    assert.throws(
+      () => decodeInput('usage', encodeMessage('mesos.ResourceStatistics', { timestamp: 5 })),
+      BadRecordError,
+    );
     assert.throws(() => unframe(Buffer.from('0a000000' + '0a02', 'hex')), /truncated/);
   });
 });

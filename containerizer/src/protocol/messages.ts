@@ -19,7 +19,13 @@ function root(version: ProtoVersion): protobuf.Root {
   return loaded;
 }
 
-const TO_OBJECT: protobuf.IConversionOptions = { enums: String, longs: Number, bytes: String, defaults: false, arrays: true };
+const TO_OBJECT: protobuf.IConversionOptions = {
+  enums: String,
+  longs: Number,
+  bytes: String,
+  defaults: false,
+  arrays: true,
+};
 
 /** Input messages by subcommand. */
 export const INPUT_TYPES = {
@@ -42,7 +48,11 @@ export const PROGRAM_MESSAGES: Record<ProtoVersion, readonly string[]> = {
 };
 
 /** Decodes one record's payload as the message `command` takes; a clear error when it is not one. */
-export function decodeInput(command: InputCommand, payload: Uint8Array, version: ProtoVersion = '0.22.0'): Record<string, unknown> {
+export function decodeInput(
+  command: InputCommand,
+  payload: Uint8Array,
+  version: ProtoVersion = '0.22.0',
+): Record<string, unknown> {
   const typeName = INPUT_TYPES[command];
   const type = root(version).lookupType(typeName);
   let message: protobuf.Message;
@@ -55,7 +65,8 @@ export function decodeInput(command: InputCommand, payload: Uint8Array, version:
   if (problem) throw new BadRecordError(`${command}: stdin is not a valid ${typeName} record (${problem})`);
   const object = type.toObject(message, TO_OBJECT);
   const id = (object.container_id as { value?: unknown } | undefined)?.value;
-  if (typeof id !== 'string' || id.length === 0) throw new BadRecordError(`${command}: the ${typeName} record has no container_id`);
+  if (typeof id !== 'string' || id.length === 0)
+    throw new BadRecordError(`${command}: the ${typeName} record has no container_id`);
   return object;
 }
 
@@ -67,7 +78,9 @@ export function decodeLaunch(payload: Uint8Array, version: ProtoVersion = '0.22.
 export function encodeTermination(fields: TerminationFields, generation: MesosGeneration): Uint8Array {
   if (generation === '0.22') {
     const type = root('0.22.0').lookupType(TERMINATION);
-    return type.encode(type.fromObject({ killed: fields.killed, message: fields.message, status: fields.status })).finish();
+    return type
+      .encode(type.fromObject({ killed: fields.killed, message: fields.message, status: fields.status }))
+      .finish();
   }
   const type = root('1.0.4').lookupType(TERMINATION);
   const object: Record<string, unknown> = { message: fields.message, status: fields.status };
@@ -89,7 +102,11 @@ export function encodeContainers(ids: string[]): Uint8Array {
 }
 
 /** Encodes any message of the shipped definitions (tests and tools build slave records with it). */
-export function encodeMessage(typeName: string, object: Record<string, unknown>, version: ProtoVersion = '0.22.0'): Uint8Array {
+export function encodeMessage(
+  typeName: string,
+  object: Record<string, unknown>,
+  version: ProtoVersion = '0.22.0',
+): Uint8Array {
   const type = root(version).lookupType(typeName);
   const message = type.fromObject(object);
   const problem = type.verify(message);
@@ -98,7 +115,11 @@ export function encodeMessage(typeName: string, object: Record<string, unknown>,
 }
 
 /** Decodes any message of the shipped definitions into a plain object. */
-export function decodeMessage(typeName: string, payload: Uint8Array, version: ProtoVersion = '0.22.0'): Record<string, unknown> {
+export function decodeMessage(
+  typeName: string,
+  payload: Uint8Array,
+  version: ProtoVersion = '0.22.0',
+): Record<string, unknown> {
   const type = root(version).lookupType(typeName);
   return type.toObject(type.decode(payload), TO_OBJECT);
 }

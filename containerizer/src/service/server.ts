@@ -15,7 +15,15 @@ import { chmodSync, statSync, unlinkSync } from 'node:fs';
 import { frame, recordFromBytes } from '../protocol/framing.js';
 import { BadRecordError } from '../protocol/errors.js';
 import type { ProgramIO } from '../program-io.js';
-import { FRAME, IncompleteRequest, MAX_REQUEST_BYTES, answerFrame, exitFrame, parseRequest, type ServiceRequest } from './wire.js';
+import {
+  FRAME,
+  IncompleteRequest,
+  MAX_REQUEST_BYTES,
+  answerFrame,
+  exitFrame,
+  parseRequest,
+  type ServiceRequest,
+} from './wire.js';
 import type { ServiceOptions } from './service-options.js';
 
 export interface RunningService {
@@ -38,7 +46,7 @@ export async function startService(options: ServiceOptions, runProgram: Runner):
     clearTimeout(idleTimer);
     serveConnection(socket, options, runProgram, close).finally(() => {
       active--;
-      if (active === 0) (closing ? finish() : armIdle());
+      if (active === 0) closing ? finish() : armIdle();
     });
   });
   const armIdle = () => {
@@ -73,13 +81,20 @@ export async function startService(options: ServiceOptions, runProgram: Runner):
   chmodSync(options.socketPath, 0o600);
   socketIno = statSync(options.socketPath).ino;
   server.on('error', (err) => options.log(`theseus-containerizer service: ${err.message}`));
-  options.log(`theseus-containerizer service on ${options.socketPath}: ready (pid ${process.pid}, leaves after ${options.idleSeconds} s idle)`);
+  options.log(
+    `theseus-containerizer service on ${options.socketPath}: ready (pid ${process.pid}, leaves after ${options.idleSeconds} s idle)`,
+  );
   armIdle();
   return { closed, close };
 }
 
 /** Reads one request, runs it, answers; never throws. */
-async function serveConnection(socket: Socket, options: ServiceOptions, runProgram: Runner, retire: () => void): Promise<void> {
+async function serveConnection(
+  socket: Socket,
+  options: ServiceOptions,
+  runProgram: Runner,
+  retire: () => void,
+): Promise<void> {
   let gone = false;
   socket.on('error', () => (gone = true));
   socket.on('close', () => (gone = true));
@@ -117,7 +132,12 @@ async function serveConnection(socket: Socket, options: ServiceOptions, runProgr
         self: options.self,
       });
     } catch (err) {
-      send(answerFrame(FRAME.stderr, Buffer.from(`theseus-containerizer: ${err instanceof Error ? err.message : String(err)}\n`)));
+      send(
+        answerFrame(
+          FRAME.stderr,
+          Buffer.from(`theseus-containerizer: ${err instanceof Error ? err.message : String(err)}\n`),
+        ),
+      );
       status = 1;
     }
     send(exitFrame(status));

@@ -8,7 +8,17 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +38,10 @@ const instances = [`svc-a-${run}`, `svc-b-${run}`];
 function workDir(instance: string): string {
   const dir = join(work, instance);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'containerizer.yaml'), `stateDir: ${join(dir, 'state')}\ninstance: ${instance}\nstopGraceSeconds: 0\n`);
+  writeFileSync(
+    join(dir, 'containerizer.yaml'),
+    `stateDir: ${join(dir, 'state')}\ninstance: ${instance}\nstopGraceSeconds: 0\n`,
+  );
   return dir;
 }
 const [dirA, dirB] = instances.map(workDir) as [string, string];
@@ -41,9 +54,18 @@ const readyPids = (dir: string) =>
     .filter((f) => f.endsWith('.log'))
     .flatMap((f) => [...readFileSync(join(dir, f), 'utf8').matchAll(/ready \(pid (\d+)/g)].map((m) => Number(m[1])));
 
-function call(runtime: string, args: string[], record?: Uint8Array, options: CallOptions & { extraEnv?: NodeJS.ProcessEnv } = {}): Promise<CallResult> {
+function call(
+  runtime: string,
+  args: string[],
+  record?: Uint8Array,
+  options: CallOptions & { extraEnv?: NodeJS.ProcessEnv } = {},
+): Promise<CallResult> {
   const { extraEnv, ...rest } = options;
-  return callProgram(args, record, { cwd: dirA, ...rest, env: { ...process.env, THESEUS_CONTAINERIZER_RUNTIME_DIR: runtime, ...extraEnv } });
+  return callProgram(args, record, {
+    cwd: dirA,
+    ...rest,
+    env: { ...process.env, THESEUS_CONTAINERIZER_RUNTIME_DIR: runtime, ...extraEnv },
+  });
 }
 
 function ok(result: CallResult, what: string): void {
@@ -52,7 +74,9 @@ function ok(result: CallResult, what: string): void {
 
 function containerIds(result: CallResult): string[] {
   ok(result, 'containers');
-  return (decodeMessage('mesos.containerizer.Containers', unframe(result.stdout)).containers as Array<{ value: string }>).map((c) => c.value);
+  return (
+    decodeMessage('mesos.containerizer.Containers', unframe(result.stdout)).containers as Array<{ value: string }>
+  ).map((c) => c.value);
 }
 
 function sleeper(containerId: string): Uint8Array {
@@ -84,7 +108,8 @@ describe('the native client and the resident service', () => {
 
   after(async () => {
     for (const dir of runtimes) for (const pid of readyPids(dir)) if (alive(pid)) process.kill(pid, 'SIGTERM');
-    for (const instance of instances) for (const c of await driver.list({ 'theseus.containerizer': instance })) await driver.remove(c.id);
+    for (const instance of instances)
+      for (const c of await driver.list({ 'theseus.containerizer': instance })) await driver.remove(c.id);
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -111,7 +136,10 @@ describe('the native client and the resident service', () => {
     assert.deepEqual(await call(dir, ['containers'], undefined, { cwd: dirA }).then(containerIds), [id]);
     assert.deepEqual(await call(dir, ['containers'], undefined, { cwd: dirB }).then(containerIds), []);
     // the configuration named in the call's environment wins over ./containerizer.yaml
-    const fromEnv = await call(dir, ['containers'], undefined, { cwd: dirB, extraEnv: { THESEUS_CONTAINERIZER_CONFIG: join(dirA, 'containerizer.yaml') } });
+    const fromEnv = await call(dir, ['containers'], undefined, {
+      cwd: dirB,
+      extraEnv: { THESEUS_CONTAINERIZER_CONFIG: join(dirA, 'containerizer.yaml') },
+    });
     assert.deepEqual(containerIds(fromEnv), [id]);
     const usage = await call(dir, ['usage'], idRecord('Usage', id));
     ok(usage, 'usage');
@@ -129,15 +157,28 @@ describe('the native client and the resident service', () => {
     assert.match(shared.stderr, /is not a private directory of this user; running without the service/);
     assert.deepEqual(sockets(open), []);
     const off = runtime();
-    assert.deepEqual(containerIds(await call(off, ['containers'], undefined, { extraEnv: { THESEUS_CONTAINERIZER_SERVICE: '0' } })), []);
+    assert.deepEqual(
+      containerIds(await call(off, ['containers'], undefined, { extraEnv: { THESEUS_CONTAINERIZER_SERVICE: '0' } })),
+      [],
+    );
     assert.deepEqual(sockets(off), []);
     // a service that cannot start: the call is run by the Node program at once
     const node = join(work, 'node-without-serve');
-    writeFileSync(node, `#!/bin/sh\ncase "$*" in *" serve "*) echo "no service here" >&2; exit 1 ;; esac\nexec ${process.execPath} "$@"\n`, { mode: 0o755 });
+    writeFileSync(
+      node,
+      `#!/bin/sh\ncase "$*" in *" serve "*) echo "no service here" >&2; exit 1 ;; esac\nexec ${process.execPath} "$@"\n`,
+      { mode: 0o755 },
+    );
     const broken = runtime();
-    assert.deepEqual(containerIds(await call(broken, ['containers'], undefined, { extraEnv: { THESEUS_CONTAINERIZER_NODE: node } })), []);
+    assert.deepEqual(
+      containerIds(await call(broken, ['containers'], undefined, { extraEnv: { THESEUS_CONTAINERIZER_NODE: node } })),
+      [],
+    );
     assert.deepEqual(sockets(broken), []);
-    assert.match(readFileSync(join(broken, readdirSync(broken).find((f) => f.endsWith('.log')) as string), 'utf8'), /no service here/);
+    assert.match(
+      readFileSync(join(broken, readdirSync(broken).find((f) => f.endsWith('.log')) as string), 'utf8'),
+      /no service here/,
+    );
     // and commands other than the protocol's always run in their own process
     const config = await call(runtime(), ['config']);
     ok(config, 'config');
@@ -164,7 +205,10 @@ describe('the native client and the resident service', () => {
     process.kill(waitPid, 'SIGKILL');
     assert.equal((await waiting).signal, 'SIGKILL');
     assert.ok(alive(second), 'the service outlives its client');
-    const [container] = await driver.list({ 'theseus.containerizer': instances[0] as string, 'theseus.mesos.container-id': id });
+    const [container] = await driver.list({
+      'theseus.containerizer': instances[0] as string,
+      'theseus.mesos.container-id': id,
+    });
     assert.equal(container?.state, 'running');
     ok(await call(dir, ['usage'], idRecord('Usage', id)), 'usage after the killed wait');
     ok(await call(dir, ['destroy'], idRecord('Destroy', id)), 'destroy');
@@ -227,7 +271,11 @@ describe('the resident service on its socket', () => {
     const answer = await exchange(encodeRequest({ argv: ['usage'], cwd: '/x', env: { X: 'y' }, stdin: record }));
     assert.deepEqual(
       answer,
-      Buffer.concat([answerFrame(FRAME.stderr, Buffer.from('argv usage cwd /x X=y\n')), answerFrame(FRAME.stdout, record), exitFrame(3)]),
+      Buffer.concat([
+        answerFrame(FRAME.stderr, Buffer.from('argv usage cwd /x X=y\n')),
+        answerFrame(FRAME.stdout, record),
+        exitFrame(3),
+      ]),
     );
     const refused = await exchange(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
     assert.equal(refused[0], FRAME.stderr);

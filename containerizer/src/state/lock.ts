@@ -7,7 +7,9 @@ import { TheseusError } from '@theseus/services/errors';
 
 export class LockTimeoutError extends TheseusError {
   constructor(path: string, holder: string, waitedMs: number) {
-    super('LOCK_TIMEOUT', `lock ${path} still held by ${holder || 'another process'} after ${waitedMs} ms`, { recoverable: true });
+    super('LOCK_TIMEOUT', `lock ${path} still held by ${holder || 'another process'} after ${waitedMs} ms`, {
+      recoverable: true,
+    });
   }
 }
 
@@ -85,7 +87,8 @@ export async function acquireLock(path: string, timeoutMs: number): Promise<Held
       continue;
     }
     const waited = Date.now() - started;
-    if (waited >= timeoutMs) throw new LockTimeoutError(path, holder?.split(' ')[0] ? `pid ${holder.split(' ')[0]}` : '', waited);
+    if (waited >= timeoutMs)
+      throw new LockTimeoutError(path, holder?.split(' ')[0] ? `pid ${holder.split(' ')[0]}` : '', waited);
     await sleep(delay);
     delay = Math.min(delay * 2, 100);
   }

@@ -53,14 +53,19 @@ export interface ExitRecord {
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$/;
 
 export function checkContainerId(id: string): string {
-  if (!CONTAINER_ID.test(id) || id.includes('..')) throw new BadRecordError(`container id ${JSON.stringify(id)} is not usable: letters, digits, ".", "_", ":" and "-" only`);
+  if (!CONTAINER_ID.test(id) || id.includes('..'))
+    throw new BadRecordError(
+      `container id ${JSON.stringify(id)} is not usable: letters, digits, ".", "_", ":" and "-" only`,
+    );
   return id;
 }
 
 /** The state directory could be changed by someone other than this program's user. */
 export class StateDirError extends TheseusError {
   constructor(dir: string, problem: string) {
-    super('STATE_DIR_UNSAFE', `state directory ${dir} ${problem}`, { hint: `make it a directory of uid ${process.geteuid?.() ?? 0} with mode 0700 (chown, chmod 700), or set stateDir to one` });
+    super('STATE_DIR_UNSAFE', `state directory ${dir} ${problem}`, {
+      hint: `make it a directory of uid ${process.geteuid?.() ?? 0} with mode 0700 (chown, chmod 700), or set stateDir to one`,
+    });
   }
 }
 
@@ -69,13 +74,17 @@ export function ensurePrivateDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw new StateDirError(dir, `cannot be created (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new StateDirError(
+      dir,
+      `cannot be created (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   const st = statSync(dir);
   if (!st.isDirectory()) throw new StateDirError(dir, 'is not a directory');
   const me = process.geteuid?.() ?? 0;
   if (st.uid !== me) throw new StateDirError(dir, `belongs to uid ${st.uid}, not to this program's uid ${me}`);
-  if ((st.mode & 0o022) !== 0) throw new StateDirError(dir, `may be written by others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})`);
+  if ((st.mode & 0o022) !== 0)
+    throw new StateDirError(dir, `may be written by others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})`);
 }
 
 export class StateStore {

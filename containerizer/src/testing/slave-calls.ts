@@ -39,9 +39,17 @@ export interface CallOptions {
   node?: boolean;
 }
 
-export function callProgram(args: string[], record: Uint8Array | undefined, options: CallOptions = {}): Promise<CallResult> {
+export function callProgram(
+  args: string[],
+  record: Uint8Array | undefined,
+  options: CallOptions = {},
+): Promise<CallResult> {
   return new Promise((resolve, reject) => {
-    const [file, ...entry] = options.viaTheseus ? [process.execPath, THESEUS, 'containerizer'] : options.node ? [process.execPath, PROGRAM] : [CLIENT];
+    const [file, ...entry] = options.viaTheseus
+      ? [process.execPath, THESEUS, 'containerizer']
+      : options.node
+        ? [process.execPath, PROGRAM]
+        : [CLIENT];
     const child = spawn(file as string, [...entry, ...args], {
       cwd: options.cwd,
       env: { THESEUS_CONTAINERIZER_IDLE_SECONDS: '30', ...(options.env ?? process.env) },
@@ -71,7 +79,11 @@ export function idRecord(type: 'Wait' | 'Usage' | 'Destroy', containerId: string
 }
 
 /** A Launch of an executor container running `sleep 300` in the local busybox image, without network. */
-export function sleeperLaunch(containerId: string, directory: string, limits: { cpus?: number; memMb?: number } = { memMb: 32 }): Uint8Array {
+export function sleeperLaunch(
+  containerId: string,
+  directory: string,
+  limits: { cpus?: number; memMb?: number } = { memMb: 32 },
+): Uint8Array {
   const resources = [
     ...(limits.cpus === undefined ? [] : [{ name: 'cpus', type: 'SCALAR', scalar: { value: limits.cpus } }]),
     ...(limits.memMb === undefined ? [] : [{ name: 'mem', type: 'SCALAR', scalar: { value: limits.memMb } }]),

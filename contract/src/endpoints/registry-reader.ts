@@ -36,12 +36,22 @@ export function decodeStoredEndpoint(layout: EtcdLayout, kv: IKeyValue): StoredE
   const key = kv.key.toString();
   const parsed = layout.parseEndpointKey(key);
   if (!parsed) {
-    return { key, error: new ValidationError(`${key} is not an endpoint key`, [{ path: key, message: 'expected <prefix>/v1/endpoints/<namespace>/<service>/<taskId>' }]) };
+    return {
+      key,
+      error: new ValidationError(`${key} is not an endpoint key`, [
+        { path: key, message: 'expected <prefix>/v1/endpoints/<namespace>/<service>/<taskId>' },
+      ]),
+    };
   }
   try {
     const record = decodeEndpointRecord(kv.value.toString(), key);
     if (record.taskId !== parsed.taskId || record.service !== parsed.service || record.namespace !== parsed.namespace) {
-      return { key, error: new ValidationError(`${key} holds the record of another task`, [{ path: key, message: `record names ${record.namespace}/${record.service}/${record.taskId}` }]) };
+      return {
+        key,
+        error: new ValidationError(`${key} holds the record of another task`, [
+          { path: key, message: `record names ${record.namespace}/${record.service}/${record.taskId}` },
+        ]),
+      };
     }
     return { key, taskId: parsed.taskId, record, modRevision: kv.mod_revision };
   } catch (err) {
@@ -136,7 +146,12 @@ export function readServiceEndpoints(
 }
 
 /** The records of every service of a namespace: one range read. */
-export function readNamespaceEndpoints(client: Namespace, layout: EtcdLayout, namespace: string, options: ReadEndpointsOptions = {}): Promise<EndpointSnapshot> {
+export function readNamespaceEndpoints(
+  client: Namespace,
+  layout: EtcdLayout,
+  namespace: string,
+  options: ReadEndpointsOptions = {},
+): Promise<EndpointSnapshot> {
   return readEndpointsUnder(client, layout, layout.namespaceEndpoints(namespace), options);
 }
 

@@ -21,7 +21,6 @@ export interface Resources {
   mem: number;
 }
 
-
 export interface HostRow {
   host: string;
   agentId: string | undefined;
@@ -38,7 +37,13 @@ export interface HostRow {
 }
 
 export interface ClusterView {
-  info: { name: string; version: string; leader: string | null; frameworkId: string | null; buildref: string | null } | null;
+  info: {
+    name: string;
+    version: string;
+    leader: string | null;
+    frameworkId: string | null;
+    buildref: string | null;
+  } | null;
   infoError: string | null;
   hosts: HostRow[];
   /** Where capacity came from: a Mesos master (or the engine's equivalent), or nowhere. */
@@ -57,7 +62,11 @@ export function clusterView(
   const hosts = new Map<string, HostRow>();
   const row = (host: string, agentId: string | undefined): HostRow => {
     let r = hosts.get(host);
-    if (!r) hosts.set(host, (r = { host, agentId, used: { cpus: 0, mem: 0 }, total: null, agentUsed: null, taskCount: 0, apps: {} }));
+    if (!r)
+      hosts.set(
+        host,
+        (r = { host, agentId, used: { cpus: 0, mem: 0 }, total: null, agentUsed: null, taskCount: 0, apps: {} }),
+      );
     r.agentId ??= agentId;
     return r;
   };
@@ -66,7 +75,8 @@ export function clusterView(
   for (const agent of agentList) {
     const r = row(agent.hostname, agent.id);
     r.total = { cpus: agent.resources.cpus ?? 0, mem: agent.resources.mem ?? 0 };
-    if (agent.used_resources) r.agentUsed = { cpus: agent.used_resources.cpus ?? 0, mem: agent.used_resources.mem ?? 0 };
+    if (agent.used_resources)
+      r.agentUsed = { cpus: agent.used_resources.cpus ?? 0, mem: agent.used_resources.mem ?? 0 };
   }
   for (const app of apps) {
     for (const task of app.tasks ?? []) {
@@ -84,13 +94,16 @@ export function clusterView(
   }
   for (const r of hosts.values()) r.used.cpus = Math.round(r.used.cpus * 1000) / 1000;
   return {
-    info: info instanceof Error ? null : {
-      name: info.name,
-      version: info.version,
-      leader: info.leader ?? null,
-      frameworkId: info.frameworkId ?? null,
-      buildref: buildrefOf(info),
-    },
+    info:
+      info instanceof Error
+        ? null
+        : {
+            name: info.name,
+            version: info.version,
+            leader: info.leader ?? null,
+            frameworkId: info.frameworkId ?? null,
+            buildref: buildrefOf(info),
+          },
     infoError: info instanceof Error ? info.message : null,
     hosts: [...hosts.values()].sort((a, b) => a.host.localeCompare(b.host)),
     capacity: Array.isArray(agents) ? 'mesos' : 'unknown',
@@ -105,7 +118,10 @@ function buildrefOf(info: MarathonInfo): string | null {
 
 export class MesosMasterError extends TheseusError {
   constructor(url: string, reason: string) {
-    super('MESOS_MASTER_UNAVAILABLE', `cannot read agents from ${url}: ${reason}`, { hint: 'check MESOS_MASTER_URL', recoverable: true });
+    super('MESOS_MASTER_UNAVAILABLE', `cannot read agents from ${url}: ${reason}`, {
+      hint: 'check MESOS_MASTER_URL',
+      recoverable: true,
+    });
   }
 }
 
@@ -122,6 +138,11 @@ export async function fetchMesosAgents(masterUrl: string, timeoutMs = 3000): Pro
   const body = (await res.json().catch(() => undefined)) as { slaves?: unknown } | undefined;
   if (!body || !Array.isArray(body.slaves)) throw new MesosMasterError(url, 'the answer has no slaves list');
   return body.slaves.filter(
-    (s): s is MesosAgent => !!s && typeof s === 'object' && typeof (s as MesosAgent).id === 'string' && typeof (s as MesosAgent).hostname === 'string' && typeof (s as MesosAgent).resources === 'object',
+    (s): s is MesosAgent =>
+      !!s &&
+      typeof s === 'object' &&
+      typeof (s as MesosAgent).id === 'string' &&
+      typeof (s as MesosAgent).hostname === 'string' &&
+      typeof (s as MesosAgent).resources === 'object',
   );
 }

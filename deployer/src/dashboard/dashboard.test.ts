@@ -2,7 +2,14 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MARATHON_LABELS, MarathonClient, readDeployDocument, type EndpointRecord, type MarathonAppInfo, type StoredEndpoint } from '@theseus/services';
+import {
+  MARATHON_LABELS,
+  MarathonClient,
+  readDeployDocument,
+  type EndpointRecord,
+  type MarathonAppInfo,
+  type StoredEndpoint,
+} from '@theseus/services';
 import { serviceRow } from './read-model.js';
 import { clusterView } from './cluster-view.js';
 import { startHarness, TEST_TOKEN, type Harness } from '../testing/harness.js';
@@ -17,8 +24,20 @@ function app(tasks: MarathonAppInfo['tasks'], healthChecks = false): MarathonApp
     instances: tasks?.length ?? 0,
     cpus: 0.5,
     mem: 128,
-    labels: { [MARATHON_LABELS.managed]: 'true', [MARATHON_LABELS.service]: 'web', [MARATHON_LABELS.namespace]: 'default', [MARATHON_LABELS.labels]: 'blue' },
-    container: { type: 'DOCKER', docker: { image: 'web:1' }, portMappings: [{ containerPort: 80, name: 'http' }, { containerPort: 9000, name: 'metrics' }] },
+    labels: {
+      [MARATHON_LABELS.managed]: 'true',
+      [MARATHON_LABELS.service]: 'web',
+      [MARATHON_LABELS.namespace]: 'default',
+      [MARATHON_LABELS.labels]: 'blue',
+    },
+    container: {
+      type: 'DOCKER',
+      docker: { image: 'web:1' },
+      portMappings: [
+        { containerPort: 80, name: 'http' },
+        { containerPort: 9000, name: 'metrics' },
+      ],
+    },
     ...(healthChecks ? { healthChecks: [{ protocol: 'MESOS_HTTP', portIndex: 0, path: '/' }] } : {}),
     tasks,
   };
@@ -34,16 +53,34 @@ function task(id: string, ports: number[], state: 'TASK_RUNNING' | 'TASK_STAGING
     startedAt: '2026-01-01T00:00:01.000Z',
     version: '2026-01-01T00:00:00.000Z',
     ports,
-    ...(alive === undefined ? {} : { healthCheckResults: [{ alive, consecutiveFailures: 0, firstSuccess: null, lastSuccess: null, lastFailure: null, instanceId: id }] }),
+    ...(alive === undefined
+      ? {}
+      : {
+          healthCheckResults: [
+            { alive, consecutiveFailures: 0, firstSuccess: null, lastSuccess: null, lastFailure: null, instanceId: id },
+          ],
+        }),
   };
 }
 
 function stored(taskId: string, ports: Record<string, number>, host = '10.0.0.1'): StoredEndpoint {
   const record: EndpointRecord = {
-    v: 1, cluster: 'default', namespace: 'default', service: 'web', labels: ['blue'], appId: APP_ID, taskId,
-    appVersion: '2026-01-01T00:00:00.000Z', host, ipAddresses: [],
-    ports: Object.fromEntries(Object.entries(ports).map(([n, p]) => [n, { host: p, container: 80, protocol: 'tcp' as const }])),
-    healthy: null, startedAt: null, updatedAt: '2026-01-01T00:00:02.000Z',
+    v: 1,
+    cluster: 'default',
+    namespace: 'default',
+    service: 'web',
+    labels: ['blue'],
+    appId: APP_ID,
+    taskId,
+    appVersion: '2026-01-01T00:00:00.000Z',
+    host,
+    ipAddresses: [],
+    ports: Object.fromEntries(
+      Object.entries(ports).map(([n, p]) => [n, { host: p, container: 80, protocol: 'tcp' as const }]),
+    ),
+    healthy: null,
+    startedAt: null,
+    updatedAt: '2026-01-01T00:00:02.000Z',
   };
   return { key: `/theseus/v1/endpoints/default/web/${taskId}`, taskId, record, modRevision: '1' };
 }
@@ -51,8 +88,17 @@ function stored(taskId: string, ports: Record<string, number>, host = '10.0.0.1'
 describe('instances: Marathon beside the endpoint records', () => {
   test('each instance is classified, and what differs is spelled out', () => {
     const row = serviceRow(
-      app([task('t-agree', [31000, 31001]), task('t-missing', [31002, 31003]), task('t-staging', [31004, 31005], 'TASK_STAGING'), task('t-differs', [31006, 31007])]),
-      [stored('t-agree', { http: 31000, metrics: 31001 }), stored('t-differs', { http: 31999, metrics: 31007 }, '10.0.0.2'), stored('t-gone', { http: 31100 })],
+      app([
+        task('t-agree', [31000, 31001]),
+        task('t-missing', [31002, 31003]),
+        task('t-staging', [31004, 31005], 'TASK_STAGING'),
+        task('t-differs', [31006, 31007]),
+      ]),
+      [
+        stored('t-agree', { http: 31000, metrics: 31001 }),
+        stored('t-differs', { http: 31999, metrics: 31007 }, '10.0.0.2'),
+        stored('t-gone', { http: 31100 }),
+      ],
     );
     const by = Object.fromEntries(row.instancesView.map((i) => [i.id, i]));
     assert.equal(by['t-agree']!.agreement, 'agree');
@@ -72,8 +118,17 @@ describe('instances: Marathon beside the endpoint records', () => {
   });
 
   test('an unhealthy task without a record is not missing; a healthy one is; unknown records blame nobody', () => {
-    const row = serviceRow(app([task('sick', [1, 2], 'TASK_RUNNING', false), task('well', [3, 4], 'TASK_RUNNING', true)], true), []);
-    assert.deepEqual(row.instancesView.map((i) => [i.id, i.agreement, i.healthy]), [['sick', 'unregistered', false], ['well', 'missing', true]]);
+    const row = serviceRow(
+      app([task('sick', [1, 2], 'TASK_RUNNING', false), task('well', [3, 4], 'TASK_RUNNING', true)], true),
+      [],
+    );
+    assert.deepEqual(
+      row.instancesView.map((i) => [i.id, i.agreement, i.healthy]),
+      [
+        ['sick', 'unregistered', false],
+        ['well', 'missing', true],
+      ],
+    );
     assert.equal(row.ports.includes('http'), true);
     const unknown = serviceRow(app([task('well', [3, 4], 'TASK_RUNNING', true)], true), [], false);
     assert.equal(unknown.instancesView[0]!.agreement, 'unregistered');
@@ -102,7 +157,13 @@ describe('cluster view', () => {
     assert.equal(view.capacity, 'mesos');
     assert.equal(view.info, null);
     assert.equal(view.infoError, 'down');
-    assert.deepEqual(view.hosts.map((h) => [h.host, h.taskCount, h.total, h.used.cpus]), [['node-1', 3, { cpus: 4, mem: 8192 }, 1], ['node-2', 0, { cpus: 2, mem: 4096 }, 0]]);
+    assert.deepEqual(
+      view.hosts.map((h) => [h.host, h.taskCount, h.total, h.used.cpus]),
+      [
+        ['node-1', 3, { cpus: 4, mem: 8192 }, 1],
+        ['node-2', 0, { cpus: 2, mem: 4096 }, 0],
+      ],
+    );
     assert.deepEqual(view.hosts[0]!.agentUsed, { cpus: 1, mem: 256 });
   });
 });
@@ -116,8 +177,15 @@ describe('the dashboard routes in the deployer', () => {
   });
 
   async function deployOne(harness: Harness, name: string): Promise<string> {
-    const doc = readDeployDocument(`deploy:\n  ${name}:\n    image: web:1\n    ports: {http: 80}\n    instances: 2\n`, 'yaml');
-    const marathonApp = toMarathonApp(doc.deploy[0]!, { appGroup: 'theseus', etcdEndpoints: ['http://127.0.0.1:2379'], etcdPrefix: '/x' });
+    const doc = readDeployDocument(
+      `deploy:\n  ${name}:\n    image: web:1\n    ports: {http: 80}\n    instances: 2\n`,
+      'yaml',
+    );
+    const marathonApp = toMarathonApp(doc.deploy[0]!, {
+      appGroup: 'theseus',
+      etcdEndpoints: ['http://127.0.0.1:2379'],
+      etcdPrefix: '/x',
+    });
     await new MarathonClient({ urls: [harness.marathon!.url] }).createApp(marathonApp);
     return marathonApp.id;
   }
@@ -126,10 +194,26 @@ describe('the dashboard routes in the deployer', () => {
     let agentId = '';
     mesos = http.createServer((req, res) => {
       res.writeHead(req.url === '/master/slaves' ? 200 : 404, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ slaves: [{ id: agentId, hostname: 'node-a', resources: { cpus: 8, mem: 16384, disk: 1000, ports: '[31000-32000]' }, used_resources: { cpus: 0, mem: 0 } }] }));
+      res.end(
+        JSON.stringify({
+          slaves: [
+            {
+              id: agentId,
+              hostname: 'node-a',
+              resources: { cpus: 8, mem: 16384, disk: 1000, ports: '[31000-32000]' },
+              used_resources: { cpus: 0, mem: 0 },
+            },
+          ],
+        }),
+      );
     });
     await new Promise<void>((r) => mesos!.listen(0, '127.0.0.1', r));
-    const harness = await startHarness({ env: { MESOS_MASTER_URL: `http://127.0.0.1:${(mesos.address() as AddressInfo).port}`, THESEUS_ETCD_PREFIX: `/test-dashboard-${Date.now()}` } });
+    const harness = await startHarness({
+      env: {
+        MESOS_MASTER_URL: `http://127.0.0.1:${(mesos.address() as AddressInfo).port}`,
+        THESEUS_ETCD_PREFIX: `/test-dashboard-${Date.now()}`,
+      },
+    });
     harnesses.push(harness);
     agentId = harness.marathon!.engine.agentId;
     const appId = await deployOne(harness, 'web');
@@ -152,16 +236,29 @@ describe('the dashboard routes in the deployer', () => {
 
     const res = await fetch(`${harness.url}/ui/api/snapshot`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` } });
     assert.equal(res.status, 200);
-    const snapshot = (await res.json()) as { services: Array<{ appId: string; instancesView: unknown[] }>; cluster: { capacity: string; hosts: Array<{ host: string; total: unknown; taskCount: number }> } };
-    assert.deepEqual(snapshot.services.map((s) => [s.appId, s.instancesView.length]), [[appId, 2]]);
+    const snapshot = (await res.json()) as {
+      services: Array<{ appId: string; instancesView: unknown[] }>;
+      cluster: { capacity: string; hosts: Array<{ host: string; total: unknown; taskCount: number }> };
+    };
+    assert.deepEqual(
+      snapshot.services.map((s) => [s.appId, s.instancesView.length]),
+      [[appId, 2]],
+    );
     assert.equal(snapshot.cluster.capacity, 'mesos');
-    assert.deepEqual(snapshot.cluster.hosts.map((h) => [h.host, h.total, h.taskCount]), [['node-a', { cpus: 8, mem: 16384 }, 2]]);
+    assert.deepEqual(
+      snapshot.cluster.hosts.map((h) => [h.host, h.total, h.taskCount]),
+      [['node-a', { cpus: 8, mem: 16384 }, 2]],
+    );
   });
 
   test('the live channel starts with a snapshot, then sends the changes', async () => {
-    const harness = await startHarness({ env: { THESEUS_OPEN_READS: 'true', THESEUS_ETCD_PREFIX: `/test-dashboard-${Date.now()}` } });
+    const harness = await startHarness({
+      env: { THESEUS_OPEN_READS: 'true', THESEUS_ETCD_PREFIX: `/test-dashboard-${Date.now()}` },
+    });
     harnesses.push(harness);
-    const res = await new Promise<http.IncomingMessage>((resolve, reject) => http.get(`${harness.url}/ui/api/live`, resolve).on('error', reject));
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
+      http.get(`${harness.url}/ui/api/live`, resolve).on('error', reject),
+    );
     assert.equal(res.statusCode, 200);
     assert.match(res.headers['content-type'] ?? '', /^text\/event-stream/);
     res.setEncoding('utf8');
@@ -189,9 +286,16 @@ describe('the dashboard routes in the deployer', () => {
     assert.deepEqual(first.services, []);
     const appId = await deployOne(harness, 'api');
     const change = await next('services');
-    assert.deepEqual(change.upsert.map((s: { appId: string }) => s.appId), [appId]);
+    assert.deepEqual(
+      change.upsert.map((s: { appId: string }) => s.appId),
+      [appId],
+    );
     // a deployment made through the API arrives as a deployment record
-    const scaled = await fetch(`${harness.url}/services/api/scale`, { method: 'POST', headers: { ...harness.auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ instances: 3 }) });
+    const scaled = await fetch(`${harness.url}/services/api/scale`, {
+      method: 'POST',
+      headers: { ...harness.auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ instances: 3 }),
+    });
     assert.equal(scaled.status, 202);
     const { id } = (await scaled.json()) as { id: string };
     let record = await next('deployment');

@@ -103,7 +103,16 @@ export function shownEvent(event: FeedEvent): FeedEvent {
       const plan = value as { id?: unknown; version?: unknown; steps?: unknown[] };
       shown.plan = { id: plan.id, version: plan.version, steps: (plan.steps ?? []).map(actions) };
     } else if (key === 'currentStep') shown.currentStep = actions(value);
-    else if (key === 'env' || key === 'original' || key === 'target' || key === 'groupDefinition' || key === 'pods' || key === 'apps' || key === 'secrets') delete shown[key];
+    else if (
+      key === 'env' ||
+      key === 'original' ||
+      key === 'target' ||
+      key === 'groupDefinition' ||
+      key === 'pods' ||
+      key === 'apps' ||
+      key === 'secrets'
+    )
+      delete shown[key];
   }
   return shown;
 }
@@ -170,7 +179,9 @@ export class DashboardFeed {
    */
   async snapshot(): Promise<DashboardSnapshot> {
     this.startStream();
-    const kept = this.refreshTimer !== undefined && Date.now() - this.refreshedAt <= (this.options.refreshIntervalMs ?? 3000) + 1000;
+    const kept =
+      this.refreshTimer !== undefined &&
+      Date.now() - this.refreshedAt <= (this.options.refreshIntervalMs ?? 3000) + 1000;
     if (!kept) {
       // Marathon unreachable: the snapshot says so in `status` and shows what was last read
       await Promise.all([this.refresh().catch(() => undefined), this.pollDeployments()]);
@@ -216,7 +227,10 @@ export class DashboardFeed {
     for (const end of ends) end?.();
     this.stopTimers();
     await this.refreshing?.catch(() => undefined);
-    this.options.events?.off('attached', this.onAttached).off('detached', this.onDetached).off('event', this.onStreamEvent);
+    this.options.events
+      ?.off('attached', this.onAttached)
+      .off('detached', this.onDetached)
+      .off('event', this.onStreamEvent);
     this.etcd?.close();
   }
 
@@ -311,10 +325,14 @@ export class DashboardFeed {
     const { marathon } = this.options;
     this.readStartedAt = Date.now();
     const [apps, info, records, agents] = await Promise.all([
-      marathon.listApps({ label: `${MARATHON_LABELS.managed}==true`, embed: ['apps.tasks', 'apps.lastTaskFailure'] }).catch((err: unknown) => errorOf(err)),
+      marathon
+        .listApps({ label: `${MARATHON_LABELS.managed}==true`, embed: ['apps.tasks', 'apps.lastTaskFailure'] })
+        .catch((err: unknown) => errorOf(err)),
       marathon.info().catch((err: unknown) => errorOf(err)),
       this.readRecords(),
-      this.options.mesosMasterUrl ? fetchMesosAgents(this.options.mesosMasterUrl).catch((err: unknown) => errorOf(err)) : Promise.resolve(undefined),
+      this.options.mesosMasterUrl
+        ? fetchMesosAgents(this.options.mesosMasterUrl).catch((err: unknown) => errorOf(err))
+        : Promise.resolve(undefined),
     ]);
     if (apps instanceof Error) {
       this.setStatus({ marathon: apps.message });
@@ -328,9 +346,15 @@ export class DashboardFeed {
 
   private async readRecords(): Promise<Map<string, StoredEndpoint[]> | undefined> {
     if (!this.options.etcd || !this.layout) return undefined;
-    this.etcd ??= createEtcdClient({ endpoints: this.options.etcd.endpoints, access: this.options.etcd.access, timeoutMs: 3000 });
+    this.etcd ??= createEtcdClient({
+      endpoints: this.options.etcd.endpoints,
+      access: this.options.etcd.access,
+      timeoutMs: 3000,
+    });
     try {
-      const snapshot = await readEndpointsUnder(this.etcd, this.layout, this.layout.allEndpoints(), { decoded: this.decoded });
+      const snapshot = await readEndpointsUnder(this.etcd, this.layout, this.layout.allEndpoints(), {
+        decoded: this.decoded,
+      });
       this.setStatus({ etcd: snapshot.invalid.length ? `${snapshot.invalid.length} record(s) do not decode` : 'ok' });
       return recordsByApp(snapshot.endpoints);
     } catch (err) {
@@ -354,7 +378,11 @@ export class DashboardFeed {
     if (upsert.length || remove.length) this.send({ type: 'services', data: { upsert, remove } });
   }
 
-  private applyCluster(apps: readonly MarathonAppInfo[], info: Awaited<ReturnType<MarathonClient['info']>> | Error, agents: MesosAgent[] | Error | undefined): void {
+  private applyCluster(
+    apps: readonly MarathonAppInfo[],
+    info: Awaited<ReturnType<MarathonClient['info']>> | Error,
+    agents: MesosAgent[] | Error | undefined,
+  ): void {
     const view = clusterView(apps, info, agents);
     const json = JSON.stringify(view);
     if (json === this.clusterJson) return;

@@ -79,7 +79,10 @@ export function recordsByApp(endpoints: readonly StoredEndpoint[]): Map<string, 
   return byApp;
 }
 
-export function serviceRows(apps: readonly MarathonAppInfo[], endpoints: ReadonlyMap<string, StoredEndpoint[]> | undefined): ServiceRow[] {
+export function serviceRows(
+  apps: readonly MarathonAppInfo[],
+  endpoints: ReadonlyMap<string, StoredEndpoint[]> | undefined,
+): ServiceRow[] {
   return apps
     .filter((a) => serviceRefOfApp(a) !== undefined)
     .map((app) => serviceRow(app, endpoints?.get(app.id) ?? [], endpoints !== undefined))
@@ -101,7 +104,8 @@ export function serviceRow(app: MarathonAppInfo, records: readonly StoredEndpoin
     return instanceRow(task, Object.keys(view.spec.ports), httpPorts, stored, recordsKnown);
   });
   for (const stored of byTask.values()) instancesView.push(staleRow(stored, httpPorts));
-  const failure = app.lastTaskFailure as { message?: string; state?: string; timestamp?: string; taskId?: string } | undefined | null;
+  const failure = app.lastTaskFailure as
+    { message?: string; state?: string; timestamp?: string; taskId?: string } | undefined | null;
   return {
     ...summarize(app),
     key: app.id,
@@ -109,9 +113,18 @@ export function serviceRow(app: MarathonAppInfo, records: readonly StoredEndpoin
     mem: app.mem ?? 0,
     hasHealthChecks,
     unhealthy: app.tasksUnhealthy ?? 0,
-    lastTaskFailure: failure ? { message: failure.message ?? '', state: failure.state ?? '', timestamp: failure.timestamp ?? '', taskId: failure.taskId ?? '' } : null,
+    lastTaskFailure: failure
+      ? {
+          message: failure.message ?? '',
+          state: failure.state ?? '',
+          timestamp: failure.timestamp ?? '',
+          taskId: failure.taskId ?? '',
+        }
+      : null,
     instancesView,
-    disagreements: instancesView.filter((i) => i.agreement === 'missing' || i.agreement === 'differs' || i.agreement === 'stale').length,
+    disagreements: instancesView.filter(
+      (i) => i.agreement === 'missing' || i.agreement === 'differs' || i.agreement === 'stale',
+    ).length,
   };
 }
 
@@ -126,9 +139,15 @@ function instanceRow(
   const marathonPorts = new Map(Object.entries(task.endpoints));
   const record = stored?.record;
   const recordPorts = new Map<string, string>();
-  for (const [name, p] of Object.entries(record?.ports ?? {})) if (p.host !== null) recordPorts.set(name, `${record!.host}:${p.host}`);
+  for (const [name, p] of Object.entries(record?.ports ?? {}))
+    if (p.host !== null) recordPorts.set(name, `${record!.host}:${p.host}`);
   const names = [...new Set([...portNames, ...marathonPorts.keys(), ...recordPorts.keys()])];
-  const ports = names.map((name) => ({ name, marathon: marathonPorts.get(name), record: recordPorts.get(name), http: httpPorts.has(name) }));
+  const ports = names.map((name) => ({
+    name,
+    marathon: marathonPorts.get(name),
+    record: recordPorts.get(name),
+    http: httpPorts.has(name),
+  }));
 
   const differences: string[] = [];
   let agreement: Agreement;
@@ -138,10 +157,15 @@ function instanceRow(
     if (agreement === 'missing') differences.push('Marathon runs this task but etcd has no endpoint record for it');
   } else {
     if (record.host !== task.host) differences.push(`host: Marathon ${task.host}, record ${record.host}`);
-    for (const p of ports) if (p.marathon !== p.record) differences.push(`port ${p.name}: Marathon ${p.marathon ?? 'none'}, record ${p.record ?? 'none'}`);
-    if (task.version && record.appVersion !== task.version) differences.push(`version: Marathon ${task.version}, record ${record.appVersion}`);
-    if (healthy !== undefined && record.healthy !== null && record.healthy !== healthy) differences.push(`healthy: Marathon ${healthy}, record ${record.healthy}`);
-    if (task.state !== 'TASK_RUNNING') differences.push(`Marathon reports ${task.state ?? 'no state'} but the record is still there`);
+    for (const p of ports)
+      if (p.marathon !== p.record)
+        differences.push(`port ${p.name}: Marathon ${p.marathon ?? 'none'}, record ${p.record ?? 'none'}`);
+    if (task.version && record.appVersion !== task.version)
+      differences.push(`version: Marathon ${task.version}, record ${record.appVersion}`);
+    if (healthy !== undefined && record.healthy !== null && record.healthy !== healthy)
+      differences.push(`healthy: Marathon ${healthy}, record ${record.healthy}`);
+    if (task.state !== 'TASK_RUNNING')
+      differences.push(`Marathon reports ${task.state ?? 'no state'} but the record is still there`);
     agreement = differences.length ? 'differs' : 'agree';
   }
   const { endpoints: _shownAsPorts, ...marathonView } = task;
@@ -163,7 +187,12 @@ function staleRow(stored: StoredEndpoint, httpPorts: ReadonlySet<string>): Insta
     startedAt: r.startedAt,
     version: r.appVersion,
     healthy: undefined,
-    ports: Object.entries(r.ports).map(([name, p]) => ({ name, marathon: undefined, record: p.host === null ? undefined : `${r.host}:${p.host}`, http: httpPorts.has(name) })),
+    ports: Object.entries(r.ports).map(([name, p]) => ({
+      name,
+      marathon: undefined,
+      record: p.host === null ? undefined : `${r.host}:${p.host}`,
+      http: httpPorts.has(name),
+    })),
     record: recordView(stored),
     agreement: 'stale',
     differences: ['etcd has an endpoint record for a task Marathon does not run'],
@@ -172,7 +201,14 @@ function staleRow(stored: StoredEndpoint, httpPorts: ReadonlySet<string>): Insta
 
 function recordView(stored: StoredEndpoint): EndpointRecordView {
   const r = stored.record;
-  return { host: r.host, ipAddresses: [...r.ipAddresses], appVersion: r.appVersion, healthy: r.healthy, updatedAt: r.updatedAt, key: stored.key };
+  return {
+    host: r.host,
+    ipAddresses: [...r.ipAddresses],
+    appVersion: r.appVersion,
+    healthy: r.healthy,
+    updatedAt: r.updatedAt,
+    key: stored.key,
+  };
 }
 
 /** Ports an HTTP health check probes, and ports whose name says HTTP. */
@@ -187,5 +223,9 @@ function httpPortNames(app: MarathonAppInfo, names: readonly string[]): Set<stri
 }
 
 function byIdentity(a: ServiceRow, b: ServiceRow): number {
-  return a.namespace.localeCompare(b.namespace) || a.service.localeCompare(b.service) || a.labels.join(',').localeCompare(b.labels.join(','));
+  return (
+    a.namespace.localeCompare(b.namespace) ||
+    a.service.localeCompare(b.service) ||
+    a.labels.join(',').localeCompare(b.labels.join(','))
+  );
 }

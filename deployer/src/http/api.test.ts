@@ -16,7 +16,8 @@ after(async () => {
   await h.close();
 });
 
-const post = (path: string, body: string, type = 'application/yaml') => request(h.url).post(path).set(h.auth).type(type).send(body);
+const post = (path: string, body: string, type = 'application/yaml') =>
+  request(h.url).post(path).set(h.auth).type(type).send(body);
 const mutations = () => h.marathon!.faults.mutations();
 
 describe('auth', () => {
@@ -25,7 +26,11 @@ describe('auth', () => {
     assert.equal(none.status, 401);
     assert.equal(none.body.error.code, 'UNAUTHORIZED');
     assert.equal(none.headers['www-authenticate'], 'Bearer');
-    const wrong = await request(h.url).post('/deploy').set('Authorization', `Bearer ${TEST_TOKEN}x`).type('application/yaml').send(WEB);
+    const wrong = await request(h.url)
+      .post('/deploy')
+      .set('Authorization', `Bearer ${TEST_TOKEN}x`)
+      .type('application/yaml')
+      .send(WEB);
     assert.equal(wrong.status, 401);
     const basic = await request(h.url).delete('/services/web').set('Authorization', 'Basic abc');
     assert.equal(basic.status, 401);
@@ -63,7 +68,10 @@ describe('rejected documents send nothing to Marathon', () => {
   });
 
   test('schema problems: 422 listing every problem with its path and line', async () => {
-    const res = await post('/deploy', 'deploy:\n  web:\n    image: nginx\n    instances: -1\n    colour: red\n  Web2: {image: x}\n');
+    const res = await post(
+      '/deploy',
+      'deploy:\n  web:\n    image: nginx\n    instances: -1\n    colour: red\n  Web2: {image: x}\n',
+    );
     assert.equal(res.status, 422);
     const paths = res.body.error.problems.map((p: { path: string }) => p.path).sort();
     assert.deepEqual(paths, ['/deploy/Web2', '/deploy/web/colour', '/deploy/web/instances']);
@@ -74,7 +82,11 @@ describe('rejected documents send nothing to Marathon', () => {
   test('JSON bodies are real JSON (true/null) and their errors are 400', async () => {
     const bad = await post('/deploy', '{"deploy": {"web": {"image": "nginx",}}}', 'application/json');
     assert.equal(bad.status, 400);
-    const ok = await post('/deploy?dryRun=true', JSON.stringify({ deploy: { web: { image: 'nginx', environment: { DEBUG: true } } }, remove: null }), 'application/json');
+    const ok = await post(
+      '/deploy?dryRun=true',
+      JSON.stringify({ deploy: { web: { image: 'nginx', environment: { DEBUG: true } } }, remove: null }),
+      'application/json',
+    );
     assert.equal(ok.status, 200);
     assert.equal(ok.body.services[0].app.env.DEBUG, 'true');
   });
@@ -84,7 +96,12 @@ describe('rejected documents send nothing to Marathon', () => {
     assert.equal(big.status, 413);
     assert.equal(big.body.error.code, 'PAYLOAD_TOO_LARGE');
     const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
-    for (let i = 1; i < 10; i++) lines.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+    for (let i = 1; i < 10; i++)
+      lines.push(
+        `a${i}: &a${i} [${Array(10)
+          .fill(`*a${i - 1}`)
+          .join(', ')}]`,
+      );
     const bomb = await post('/deploy', lines.join('\n'));
     assert.equal(bomb.status, 413);
     assert.equal(bomb.body.error.code, 'SPEC_TOO_LARGE');
@@ -94,9 +111,15 @@ describe('rejected documents send nothing to Marathon', () => {
   });
 
   test('environment overriding discovery variables and host mounts are refused', async () => {
-    const res = await post('/deploy', 'deploy:\n  web:\n    image: nginx\n    environment: {ETCD_ENDPOINTS: x}\n    volumes: ["/etc:/etc"]\n');
+    const res = await post(
+      '/deploy',
+      'deploy:\n  web:\n    image: nginx\n    environment: {ETCD_ENDPOINTS: x}\n    volumes: ["/etc:/etc"]\n',
+    );
     assert.equal(res.status, 422);
-    assert.deepEqual(res.body.error.problems.map((p: { path: string }) => p.path).sort(), ['/deploy/web/environment/ETCD_ENDPOINTS', '/deploy/web/volumes/0']);
+    assert.deepEqual(res.body.error.problems.map((p: { path: string }) => p.path).sort(), [
+      '/deploy/web/environment/ETCD_ENDPOINTS',
+      '/deploy/web/volumes/0',
+    ]);
   });
 });
 
@@ -138,11 +161,20 @@ describe('deploying', () => {
     assert.equal(patch.method, 'PATCH');
     assert.deepEqual(patch.body, { instances: 5 });
 
-    const plan = await post('/deploy?dryRun=true', WEB.replace('instances: 2', 'instances: 5').replace('nginx:1.25', 'nginx:1.26'));
+    const plan = await post(
+      '/deploy?dryRun=true',
+      WEB.replace('instances: 2', 'instances: 5').replace('nginx:1.25', 'nginx:1.26'),
+    );
     assert.equal(plan.body.services[0].action, 'update');
-    assert.deepEqual(plan.body.services[0].changes, [{ path: '/container/docker/image', from: 'nginx:1.25', to: 'nginx:1.26' }, plan.body.services[0].changes[1]]);
+    assert.deepEqual(plan.body.services[0].changes, [
+      { path: '/container/docker/image', from: 'nginx:1.25', to: 'nginx:1.26' },
+      plan.body.services[0].changes[1],
+    ]);
     assert.equal(plan.body.services[0].changes[1].path, '/labels/THESEUS_SPEC_HASH');
-    const updated = await post('/deploy?wait=true', WEB.replace('instances: 2', 'instances: 5').replace('nginx:1.25', 'nginx:1.26'));
+    const updated = await post(
+      '/deploy?wait=true',
+      WEB.replace('instances: 2', 'instances: 5').replace('nginx:1.25', 'nginx:1.26'),
+    );
     assert.equal(updated.body.state, 'succeeded');
     assert.equal(updated.body.steps[0].action, 'update');
     assert.ok(updated.body.steps[0].changes.some((c: { path: string }) => c.path === '/container/docker/image'));
@@ -162,18 +194,39 @@ describe('deploying', () => {
     assert.equal(other.status, 422);
     assert.equal(other.body.error.code, 'IDEMPOTENCY_KEY_REUSED');
     await request(h.url).get(`/deployments/${first.body.id}?wait=true`).set(h.auth);
-    assert.equal(h.marathon!.calls.filter((c) => c.method === 'POST' && (c.body as { id?: string })?.id === '/theseus/default/idem').length, 1);
+    assert.equal(
+      h.marathon!.calls.filter(
+        (c) => c.method === 'POST' && (c.body as { id?: string })?.id === '/theseus/default/idem',
+      ).length,
+      1,
+    );
   });
 
-  test('Marathon 422 fails the service at once with Marathon\'s message; 5xx is retried', async () => {
-    h.marathon!.faults.answer({ method: 'POST', path: /^\/v2\/apps$/, status: 422, body: { message: 'Object is not valid', details: [{ path: '/container/docker/image', errors: ['not allowed here'] }] } });
+  test("Marathon 422 fails the service at once with Marathon's message; 5xx is retried", async () => {
+    h.marathon!.faults.answer({
+      method: 'POST',
+      path: /^\/v2\/apps$/,
+      status: 422,
+      body: {
+        message: 'Object is not valid',
+        details: [{ path: '/container/docker/image', errors: ['not allowed here'] }],
+      },
+    });
     const refused = await post('/deploy?wait=true', 'deploy:\n  refused: {image: nginx}\n');
     assert.equal(refused.body.state, 'failed');
     assert.equal(refused.body.steps[0].attempts, 1);
     assert.match(refused.body.steps[0].error.message, /Object is not valid/);
-    assert.deepEqual(refused.body.steps[0].error.problems, [{ path: '/container/docker/image', message: 'not allowed here' }]);
+    assert.deepEqual(refused.body.steps[0].error.problems, [
+      { path: '/container/docker/image', message: 'not allowed here' },
+    ]);
 
-    h.marathon!.faults.answer({ method: 'POST', path: /^\/v2\/apps$/, status: 503, body: { message: 'Could not determine the current leader' }, times: 2 });
+    h.marathon!.faults.answer({
+      method: 'POST',
+      path: /^\/v2\/apps$/,
+      status: 503,
+      body: { message: 'Could not determine the current leader' },
+      times: 2,
+    });
     const retried = await post('/deploy?wait=true', 'deploy:\n  retried: {image: nginx}\n');
     assert.equal(retried.body.state, 'succeeded');
     assert.equal(retried.body.steps[0].attempts, 3);
@@ -203,8 +256,17 @@ describe('deploying', () => {
 
   test('a storm of 409 "locked" answers: retried until Marathon takes the change, which is sent once', async () => {
     await post('/deploy?wait=true', 'deploy:\n  storm: {image: nginx}\n');
-    const locked = { message: "App is locked by one or more deployments. Override with the option '?force=true'.", deployments: [{ id: 'f0d2b8a4-0000-4000-8000-000000000000' }] };
-    h.marathon!.faults.answer({ method: 'PATCH', path: /^\/v2\/apps\/theseus\/default\/storm$/, status: 409, body: locked, times: 6 });
+    const locked = {
+      message: "App is locked by one or more deployments. Override with the option '?force=true'.",
+      deployments: [{ id: 'f0d2b8a4-0000-4000-8000-000000000000' }],
+    };
+    h.marathon!.faults.answer({
+      method: 'PATCH',
+      path: /^\/v2\/apps\/theseus\/default\/storm$/,
+      status: 409,
+      body: locked,
+      times: 6,
+    });
     const done = await post('/deploy?wait=true', 'deploy:\n  storm: {image: nginx, instances: 2}\n');
     assert.equal(done.body.state, 'succeeded');
     const calls = h.marathon!.calls.filter((c) => c.path === '/v2/apps/theseus/default/storm' && c.method !== 'GET');
@@ -217,11 +279,16 @@ describe('deploying', () => {
     h.marathon!.hold((id) => id === '/theseus/default/superseded');
     const pending = await post('/deploy', 'deploy:\n  superseded: {image: nginx}\n');
     await (async () => {
-      for (let i = 0; i < 200 && !h.marathon!.app('/theseus/default/superseded'); i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 200 && !h.marathon!.app('/theseus/default/superseded'); i++)
+        await new Promise((r) => setTimeout(r, 10));
     })();
     h.marathon!.hold(() => false);
     // someone else forces a change: Marathon cancels our deployment and says so on the event bus
-    const forced = await fetch(`${h.marathon!.url}/v2/apps/theseus/default/superseded?force=true`, { method: 'PATCH', body: JSON.stringify({ instances: 2 }), headers: { 'Content-Type': 'application/json' } });
+    const forced = await fetch(`${h.marathon!.url}/v2/apps/theseus/default/superseded?force=true`, {
+      method: 'PATCH',
+      body: JSON.stringify({ instances: 2 }),
+      headers: { 'Content-Type': 'application/json' },
+    });
     assert.equal(forced.status, 200);
     const done = await request(h.url).get(`/deployments/${pending.body.id}?wait=true`).set(h.auth);
     assert.equal(done.body.state, 'failed');
@@ -231,7 +298,11 @@ describe('deploying', () => {
   test('without the event stream, polling /v2/deployments sees deployments through', async () => {
     const polling = await startHarness({ events: false, marathon: { script: () => ({ afterMs: 50 }) } });
     try {
-      const res = await request(polling.url).post('/deploy?wait=true').set(polling.auth).type('application/yaml').send('deploy:\n  polled: {image: nginx}\n');
+      const res = await request(polling.url)
+        .post('/deploy?wait=true')
+        .set(polling.auth)
+        .type('application/yaml')
+        .send('deploy:\n  polled: {image: nginx}\n');
       assert.equal(res.body.state, 'succeeded');
       assert.ok(polling.marathon!.calls.some((c) => c.method === 'GET' && c.path === '/v2/deployments'));
     } finally {
@@ -243,17 +314,27 @@ describe('deploying', () => {
     await post('/deploy?wait=true', 'deploy:\n  gone: {image: nginx, labels: [old]}\n');
     const res = await post('/deploy?wait=true', 'remove:\n  gone: {labels: [old]}\n  never: {}\n');
     assert.equal(res.body.state, 'succeeded');
-    assert.deepEqual(res.body.steps.map((s: { action: string }) => s.action), ['delete', 'absent']);
+    assert.deepEqual(
+      res.body.steps.map((s: { action: string }) => s.action),
+      ['delete', 'absent'],
+    );
     assert.equal(h.marathon!.app('/theseus/default/gone--old'), undefined);
   });
 
   test('a deployment that never finishes fails after its deadline, with a hint', async () => {
     const slow = await startHarness({ marathon: { script: () => ({ until: 'TASK_STAGING' }) } });
     try {
-      const res = await request(slow.url).post('/deploy?wait=true').set(slow.auth).type('application/yaml').send('deploy:\n  crashy: {image: nginx, deadline: 1, onFailure: keep}\n');
+      const res = await request(slow.url)
+        .post('/deploy?wait=true')
+        .set(slow.auth)
+        .type('application/yaml')
+        .send('deploy:\n  crashy: {image: nginx, deadline: 1, onFailure: keep}\n');
       assert.equal(res.body.state, 'failed');
       assert.match(res.body.steps[0].error.message, /did not finish within its deadline of 1 s/);
-      assert.match(res.body.steps[0].error.hint ?? res.body.steps[0].error.message, /left as it is \(onFailure: keep\)/);
+      assert.match(
+        res.body.steps[0].error.hint ?? res.body.steps[0].error.message,
+        /left as it is \(onFailure: keep\)/,
+      );
       assert.equal(res.body.steps[0].failure.outcome, 'kept');
     } finally {
       await slow.close();
@@ -263,13 +344,22 @@ describe('deploying', () => {
 
 describe('services', () => {
   test('list with namespace and label filters; one service with tasks and host:port endpoints', async () => {
-    await post('/deploy?wait=true', 'deploy:\n  shop:\n    - {image: shop, labels: [blue], ports: {http: 8080, admin: 9090}}\n    - {image: shop, labels: [green], namespace: staging}\n');
+    await post(
+      '/deploy?wait=true',
+      'deploy:\n  shop:\n    - {image: shop, labels: [blue], ports: {http: 8080, admin: 9090}}\n    - {image: shop, labels: [green], namespace: staging}\n',
+    );
     const all = await request(h.url).get('/services').set(h.auth);
     assert.ok(all.body.services.some((s: { service: string }) => s.service === 'shop'));
     const staging = await request(h.url).get('/services?namespace=staging').set(h.auth);
-    assert.deepEqual(staging.body.services.map((s: { appId: string }) => s.appId), ['/theseus/staging/shop--green']);
+    assert.deepEqual(
+      staging.body.services.map((s: { appId: string }) => s.appId),
+      ['/theseus/staging/shop--green'],
+    );
     const blue = await request(h.url).get('/services?labels=blue').set(h.auth);
-    assert.deepEqual(blue.body.services.map((s: { appId: string }) => s.appId), ['/theseus/default/shop--blue']);
+    assert.deepEqual(
+      blue.body.services.map((s: { appId: string }) => s.appId),
+      ['/theseus/default/shop--blue'],
+    );
     const one = await request(h.url).get('/services/shop?labels=blue').set(h.auth);
     assert.equal(one.status, 200);
     const [group] = one.body.groups;
@@ -300,7 +390,10 @@ describe('services', () => {
 
     const bad = await request(h.url).post('/services/ops/scale').set(h.auth).send({ instances: -2 });
     assert.equal(bad.status, 422);
-    const missing = await request(h.url).post('/services/ops/rollback').set(h.auth).send({ version: '1999-01-01T00:00:00.000Z' });
+    const missing = await request(h.url)
+      .post('/services/ops/rollback')
+      .set(h.auth)
+      .send({ version: '1999-01-01T00:00:00.000Z' });
     assert.equal(missing.status, 404);
 
     const del = await request(h.url).delete('/services/ops?wait=true').set(h.auth);
@@ -321,7 +414,11 @@ describe('services', () => {
   });
 
   test('apps Theseus does not manage are never touched', async () => {
-    await fetch(`${h.marathon!.url}/v2/apps`, { method: 'POST', body: JSON.stringify({ id: '/theseus/default/foreign', cmd: 'sleep 1', instances: 1 }), headers: { 'Content-Type': 'application/json' } });
+    await fetch(`${h.marathon!.url}/v2/apps`, {
+      method: 'POST',
+      body: JSON.stringify({ id: '/theseus/default/foreign', cmd: 'sleep 1', instances: 1 }),
+      headers: { 'Content-Type': 'application/json' },
+    });
     const res = await post('/deploy?wait=true', 'deploy:\n  foreign: {image: nginx}\n');
     assert.equal(res.body.state, 'failed');
     assert.match(res.body.steps[0].error.message, /not managed by Theseus/);
@@ -364,7 +461,10 @@ describe('deployments, health and description', () => {
     assert.match(text, /theseus_deployer_http_requests_total\{method="POST",route="\/deploy",status="202"\} \d+/);
     assert.match(text, /theseus_deployer_deployments_total\{kind="deploy",outcome="succeeded"\} \d+/);
     assert.match(text, /theseus_deployer_deployments_total\{kind="deploy",outcome="failed"\} \d+/);
-    assert.match(text, /theseus_deployer_marathon_request_duration_seconds_count\{method="POST",operation="\/v2\/apps",outcome="ok"\} \d+/);
+    assert.match(
+      text,
+      /theseus_deployer_marathon_request_duration_seconds_count\{method="POST",operation="\/v2\/apps",outcome="ok"\} \d+/,
+    );
   });
 
   test('JSON log lines carry the request id, from the request through the deploy job, and never the token', async () => {
@@ -377,7 +477,12 @@ describe('deployments, health and description', () => {
     });
     const logged = await startHarness({ logStream: stream });
     try {
-      const res = await request(logged.url).post('/deploy?wait=true').set(logged.auth).set('X-Request-Id', 'trace-42').type('application/yaml').send('deploy:\n  logged: {image: nginx}\n');
+      const res = await request(logged.url)
+        .post('/deploy?wait=true')
+        .set(logged.auth)
+        .set('X-Request-Id', 'trace-42')
+        .type('application/yaml')
+        .send('deploy:\n  logged: {image: nginx}\n');
       assert.equal(res.body.state, 'succeeded');
     } finally {
       await logged.close();
@@ -402,11 +507,27 @@ describe('deployments, health and description', () => {
   test('openapi.json describes every endpoint the API serves', async () => {
     const doc = (await request(h.url).get('/openapi.json')).body;
     assert.equal(doc.openapi, '3.1.0');
-    const described = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    const described = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    );
     const served = [
-      'POST /deploy', 'GET /deployments', 'GET /deployments/{id}', 'GET /services', 'GET /services/{name}', 'DELETE /services/{name}',
-      'POST /services/{name}/scale', 'GET /services/{name}/versions', 'POST /services/{name}/restart', 'POST /services/{name}/rollback', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json',
-      'GET /ui', 'GET /ui/api/snapshot', 'GET /ui/api/live',
+      'POST /deploy',
+      'GET /deployments',
+      'GET /deployments/{id}',
+      'GET /services',
+      'GET /services/{name}',
+      'DELETE /services/{name}',
+      'POST /services/{name}/scale',
+      'GET /services/{name}/versions',
+      'POST /services/{name}/restart',
+      'POST /services/{name}/rollback',
+      'GET /healthz',
+      'GET /readyz',
+      'GET /metrics',
+      'GET /openapi.json',
+      'GET /ui',
+      'GET /ui/api/snapshot',
+      'GET /ui/api/live',
     ];
     assert.deepEqual(described.sort(), served.sort());
     assert.deepEqual(doc, JSON.parse(JSON.stringify(openApiDocument())));

@@ -52,13 +52,17 @@ class UnauthorizedError extends TheseusError {
 
 class UnsupportedMediaError extends TheseusError {
   constructor(type: string) {
-    super('UNSUPPORTED_MEDIA_TYPE', `cannot read a ${type} body`, { hint: 'send application/yaml, text/yaml or application/json' });
+    super('UNSUPPORTED_MEDIA_TYPE', `cannot read a ${type} body`, {
+      hint: 'send application/yaml, text/yaml or application/json',
+    });
   }
 }
 
 class PayloadTooLargeError extends TheseusError {
   constructor(limit: number) {
-    super('PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`, { hint: 'split the document, or raise THESEUS_MAX_BODY_BYTES' });
+    super('PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`, {
+      hint: 'split the document, or raise THESEUS_MAX_BODY_BYTES',
+    });
   }
 }
 
@@ -82,7 +86,14 @@ export function createApi(options: ApiOptions): express.Express {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
       metrics.httpDuration.observe({ method: req.method, route }, seconds);
-      logger.info('request', { requestId, method: req.method, path: req.path, route, status: res.statusCode, durationMs: Math.round(seconds * 1e4) / 10 });
+      logger.info('request', {
+        requestId,
+        method: req.method,
+        path: req.path,
+        route,
+        status: res.statusCode,
+        durationMs: Math.round(seconds * 1e4) / 10,
+      });
     });
     next();
   });
@@ -128,7 +139,10 @@ export function createApi(options: ApiOptions): express.Express {
   app.post('/deploy', authenticate, express.raw({ type: () => true, limit: maxBodyBytes }), async (req, res) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const format = formatOf(req.get('content-type'));
-    const doc = readDeployDocument(body.toString('utf8'), format, { hostVolumePaths: options.hostVolumePaths ?? [], fileUris: options.fileUris === true });
+    const doc = readDeployDocument(body.toString('utf8'), format, {
+      hostVolumePaths: options.hostVolumePaths ?? [],
+      fileUris: options.fileUris === true,
+    });
     if (flag(req.query.dryRun)) {
       res.json({ dryRun: true, services: await deployer.dryRun(doc) });
       return;
@@ -156,12 +170,27 @@ export function createApi(options: ApiOptions): express.Express {
   });
   app.get('/services/:name', readAuth, async (req, res) => {
     const name = String(req.params.name);
-    res.json({ service: name, groups: await deployer.service({ ...filterOf(req), service: name }, { showEnvValues: res.locals.authenticated === true }) });
+    res.json({
+      service: name,
+      groups: await deployer.service(
+        { ...filterOf(req), service: name },
+        { showEnvValues: res.locals.authenticated === true },
+      ),
+    });
   });
   app.post('/services/:name/scale', authenticate, small, async (req, res) => {
-    const instances = (req.body as { instances?: unknown } | undefined)?.instances ?? (req.query.instances !== undefined ? Number(req.query.instances) : undefined);
-    if (typeof instances !== 'number') throw new ValidationError('give the instance count', [{ path: '/instances', message: 'expected a whole number >= 0' }]);
-    await answerSubmitted(req, res, await deployer.scale({ ...filterOf(req), service: String(req.params.name) }, instances, submitOptions(req, res)));
+    const instances =
+      (req.body as { instances?: unknown } | undefined)?.instances ??
+      (req.query.instances !== undefined ? Number(req.query.instances) : undefined);
+    if (typeof instances !== 'number')
+      throw new ValidationError('give the instance count', [
+        { path: '/instances', message: 'expected a whole number >= 0' },
+      ]);
+    await answerSubmitted(
+      req,
+      res,
+      await deployer.scale({ ...filterOf(req), service: String(req.params.name) }, instances, submitOptions(req, res)),
+    );
   });
   app.get('/services/:name/versions', readAuth, async (req, res) => {
     const name = String(req.params.name);
@@ -169,21 +198,43 @@ export function createApi(options: ApiOptions): express.Express {
     res.json({ service: name, ...(await deployer.versions({ ...filterOf(req), service: name }, limit)) });
   });
   app.post('/services/:name/restart', authenticate, small, async (req, res) => {
-    await answerSubmitted(req, res, await deployer.restart({ ...filterOf(req), service: String(req.params.name) }, submitOptions(req, res)));
+    await answerSubmitted(
+      req,
+      res,
+      await deployer.restart({ ...filterOf(req), service: String(req.params.name) }, submitOptions(req, res)),
+    );
   });
   app.post('/services/:name/rollback', authenticate, small, async (req, res) => {
     const version = (req.body as { version?: unknown } | undefined)?.version;
-    if (version !== undefined && typeof version !== 'string') throw new ValidationError('version must be a string', [{ path: '/version', message: 'expected a Marathon version timestamp' }]);
-    await answerSubmitted(req, res, await deployer.rollback({ ...filterOf(req), service: String(req.params.name) }, version, submitOptions(req, res)));
+    if (version !== undefined && typeof version !== 'string')
+      throw new ValidationError('version must be a string', [
+        { path: '/version', message: 'expected a Marathon version timestamp' },
+      ]);
+    await answerSubmitted(
+      req,
+      res,
+      await deployer.rollback({ ...filterOf(req), service: String(req.params.name) }, version, submitOptions(req, res)),
+    );
   });
   app.delete('/services/:name', authenticate, async (req, res) => {
-    await answerSubmitted(req, res, await deployer.remove({ ...filterOf(req), service: String(req.params.name) }, submitOptions(req, res)));
+    await answerSubmitted(
+      req,
+      res,
+      await deployer.remove({ ...filterOf(req), service: String(req.params.name) }, submitOptions(req, res)),
+    );
   });
 
-  app.use((req, _res, next) => next(new NotFoundError(`${req.method} ${req.path}`, { hint: 'see /openapi.json for the endpoints' })));
+  app.use((req, _res, next) =>
+    next(new NotFoundError(`${req.method} ${req.path}`, { hint: 'see /openapi.json for the endpoints' })),
+  );
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const [status, body] = errorAnswer(err, maxBodyBytes);
-    if (status >= 500) logger.error('request failed', { requestId: res.locals.requestId, path: req.path, error: err instanceof Error ? err : String(err) });
+    if (status >= 500)
+      logger.error('request failed', {
+        requestId: res.locals.requestId,
+        path: req.path,
+        error: err instanceof Error ? err : String(err),
+      });
     if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
     res.status(status).json({ ...body, requestId: res.locals.requestId });
   });
@@ -196,7 +247,10 @@ export function createApi(options: ApiOptions): express.Express {
     if (replayed) res.setHeader('Idempotent-Replayed', 'true');
     if (flag(req.query.wait)) {
       const ended = await deployer.wait(record.id, waitMs(req));
-      res.status(isFinished(ended.state) ? 200 : 202).location(statusUrl).json(ended);
+      res
+        .status(isFinished(ended.state) ? 200 : 202)
+        .location(statusUrl)
+        .json(ended);
       return;
     }
     res.status(202).location(statusUrl).json({ id: record.id, state: record.state, statusUrl, replayed });
@@ -210,24 +264,36 @@ function submitOptions(req: Request, res: Response) {
 function errorAnswer(err: unknown, maxBodyBytes: number): [number, { error: Record<string, unknown> }] {
   const type = (err as { type?: string }).type;
   if (type === 'entity.too.large') err = new PayloadTooLargeError(maxBodyBytes);
-  else if (type === 'entity.parse.failed') err = new ValidationError('the body is not valid JSON', [{ path: '/', message: (err as Error).message }]);
-  if (!(err instanceof TheseusError)) return [500, { error: { code: 'INTERNAL', message: 'internal error; the request id identifies it in the logs' } }];
+  else if (type === 'entity.parse.failed')
+    err = new ValidationError('the body is not valid JSON', [{ path: '/', message: (err as Error).message }]);
+  if (!(err instanceof TheseusError))
+    return [500, { error: { code: 'INTERNAL', message: 'internal error; the request id identifies it in the logs' } }];
   const body: Record<string, unknown> = { code: err.code, message: err.message };
   if (err.hint) body.hint = err.hint;
   const problems = (err as { problems?: unknown }).problems;
   if (Array.isArray(problems)) body.problems = problems;
   const status =
-    err instanceof SpecSyntaxError ? 400
-    : err instanceof SpecTooLargeError || err instanceof PayloadTooLargeError ? 413
-    : err instanceof UnsupportedMediaError ? 415
-    : err instanceof UnauthorizedError ? 401
-    : err instanceof ValidationError || err instanceof IdempotencyKeyReusedError ? 422
-    : err instanceof NotFoundError ? 404
-    : err instanceof AmbiguousServiceError ? 409
-    : err instanceof MarathonUnavailableError ? 503
-    : err instanceof MarathonError ? 502
-    : err.recoverable ? 503
-    : 500;
+    err instanceof SpecSyntaxError
+      ? 400
+      : err instanceof SpecTooLargeError || err instanceof PayloadTooLargeError
+        ? 413
+        : err instanceof UnsupportedMediaError
+          ? 415
+          : err instanceof UnauthorizedError
+            ? 401
+            : err instanceof ValidationError || err instanceof IdempotencyKeyReusedError
+              ? 422
+              : err instanceof NotFoundError
+                ? 404
+                : err instanceof AmbiguousServiceError
+                  ? 409
+                  : err instanceof MarathonUnavailableError
+                    ? 503
+                    : err instanceof MarathonError
+                      ? 502
+                      : err.recoverable
+                        ? 503
+                        : 500;
   return [status, { error: body }];
 }
 
@@ -239,7 +305,13 @@ function formatOf(contentType: string | undefined): DocumentFormat {
 }
 
 function filterOf(req: Request) {
-  const labels = typeof req.query.labels === 'string' ? req.query.labels.split(',').map((l) => l.trim()).filter(Boolean) : undefined;
+  const labels =
+    typeof req.query.labels === 'string'
+      ? req.query.labels
+          .split(',')
+          .map((l) => l.trim())
+          .filter(Boolean)
+      : undefined;
   const namespace = typeof req.query.namespace === 'string' && req.query.namespace ? req.query.namespace : undefined;
   return { labels, namespace };
 }

@@ -8,7 +8,12 @@ import type { DeploymentRecord } from '../store.js';
 
 export class DeployerMetrics {
   readonly registry = new Registry();
-  readonly httpRequests = new Counter({ name: 'theseus_deployer_http_requests_total', help: 'HTTP requests answered', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
+  readonly httpRequests = new Counter({
+    name: 'theseus_deployer_http_requests_total',
+    help: 'HTTP requests answered',
+    labelNames: ['method', 'route', 'status'],
+    registers: [this.registry],
+  });
   readonly httpDuration = new Histogram({
     name: 'theseus_deployer_http_request_duration_seconds',
     help: 'Time to answer HTTP requests',
@@ -16,8 +21,18 @@ export class DeployerMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30],
     registers: [this.registry],
   });
-  readonly deployments = new Counter({ name: 'theseus_deployer_deployments_total', help: 'Deployments (deploy jobs) finished, by kind and outcome', labelNames: ['kind', 'outcome'], registers: [this.registry] });
-  readonly steps = new Counter({ name: 'theseus_deployer_steps_total', help: 'Service steps finished, by action and outcome', labelNames: ['action', 'outcome'], registers: [this.registry] });
+  readonly deployments = new Counter({
+    name: 'theseus_deployer_deployments_total',
+    help: 'Deployments (deploy jobs) finished, by kind and outcome',
+    labelNames: ['kind', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly steps = new Counter({
+    name: 'theseus_deployer_steps_total',
+    help: 'Service steps finished, by action and outcome',
+    labelNames: ['action', 'outcome'],
+    registers: [this.registry],
+  });
   readonly marathonDuration = new Histogram({
     name: 'theseus_deployer_marathon_request_duration_seconds',
     help: 'Latency of calls to Marathon, by operation and outcome',
@@ -45,8 +60,17 @@ export class TimedMarathonClient extends MarathonClient {
     this.metrics = metrics;
   }
 
-  override async request<T>(method: Parameters<MarathonClient['request']>[0], path: string, params: URLSearchParams | undefined, body: unknown, what: string): Promise<T> {
-    const end = this.metrics.marathonDuration.startTimer({ method: String(method).toUpperCase(), operation: operationOf(path) });
+  override async request<T>(
+    method: Parameters<MarathonClient['request']>[0],
+    path: string,
+    params: URLSearchParams | undefined,
+    body: unknown,
+    what: string,
+  ): Promise<T> {
+    const end = this.metrics.marathonDuration.startTimer({
+      method: String(method).toUpperCase(),
+      operation: operationOf(path),
+    });
     try {
       const result = await super.request<T>(method, path, params, body, what);
       end({ outcome: 'ok' });

@@ -9,6 +9,14 @@ import { startDeployerServer } from '../server.js';
 const settings = loadSettings({ require: ['marathon.urls', 'api.token'] });
 const logger = createLogger({ component: 'deployer', format: 'json', silent: !process.env.TEST_LOGS });
 const lock = Number(process.env.DEPLOY_LOCK_DURATION_MS ?? 30_000);
-const server = await startDeployerServer({ settings, logger, port: 0, host: '127.0.0.1', lockDurationMs: lock, backoffMs: 20, defaultMetrics: false });
+const server = await startDeployerServer({
+  settings,
+  logger,
+  port: 0,
+  host: '127.0.0.1',
+  lockDurationMs: lock,
+  backoffMs: 20,
+  defaultMetrics: false,
+});
 process.stdout.write(`listening ${server.url}\n`);
 process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));

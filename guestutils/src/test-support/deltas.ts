@@ -12,7 +12,10 @@ export interface LogLine {
 
 export function memoryLog(): WatchLog & { lines: LogLine[] } {
   const lines: LogLine[] = [];
-  const at = (level: LogLine['level']) => (message: string, meta: Record<string, unknown> = {}) => lines.push({ level, message, meta });
+  const at =
+    (level: LogLine['level']) =>
+    (message: string, meta: Record<string, unknown> = {}) =>
+      lines.push({ level, message, meta });
   return { lines, info: at('info'), warn: at('warn'), error: at('error') };
 }
 
@@ -61,14 +64,26 @@ export function replay(deltas: readonly EndpointDelta[]): Map<string, EndpointRe
       view.set(record.taskId, record);
     }
     for (const record of delta.removed) {
-      assert.deepEqual(view.get(record.taskId), record, `delta ${i} removes ${record.taskId}, which was not there as such`);
+      assert.deepEqual(
+        view.get(record.taskId),
+        record,
+        `delta ${i} removes ${record.taskId}, which was not there as such`,
+      );
       view.delete(record.taskId);
     }
     for (const { before, after } of delta.changed) {
-      assert.deepEqual(view.get(before.taskId), before, `delta ${i} changes ${before.taskId} from a state never reported`);
+      assert.deepEqual(
+        view.get(before.taskId),
+        before,
+        `delta ${i} changes ${before.taskId} from a state never reported`,
+      );
       view.set(after.taskId, after);
     }
-    assert.deepEqual(ids(delta.current), [...view.keys()].sort(), `delta ${i}: current is not what the deltas add up to`);
+    assert.deepEqual(
+      ids(delta.current),
+      [...view.keys()].sort(),
+      `delta ${i}: current is not what the deltas add up to`,
+    );
     for (const record of delta.current) assert.deepEqual(view.get(record.taskId), record);
   }
   return view;

@@ -27,17 +27,27 @@ export function endpointRecord(fields: Partial<EndpointRecord> & { service: stri
 
 /** Writes a record where the subscriber would; returns the etcd revision of the write. */
 export async function putRecord(client: Etcd3, layout: EtcdLayout, record: EndpointRecord): Promise<string> {
-  const response = await client.put(layout.endpoint(record.namespace, record.service, record.taskId)).value(encodeEndpointRecord(record)).exec();
+  const response = await client
+    .put(layout.endpoint(record.namespace, record.service, record.taskId))
+    .value(encodeEndpointRecord(record))
+    .exec();
   return response.header.revision;
 }
 
 export async function deleteRecord(client: Etcd3, layout: EtcdLayout, record: EndpointRecord): Promise<string> {
-  const response = await client.delete().key(layout.endpoint(record.namespace, record.service, record.taskId)).exec();
+  const response = await client
+    .delete()
+    .key(layout.endpoint(record.namespace, record.service, record.taskId))
+    .exec();
   return response.header.revision;
 }
 
 /** Polls `check` until it returns true (or throws after `timeoutMs`): for waiting, not for timing. */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

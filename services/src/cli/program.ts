@@ -31,7 +31,12 @@ export function commandProgram(name: string, description: string): Command {
 export function setUp(
   program: Command,
   argv: string[],
-  options: { component: string; require?: string[]; flags?: (opts: Record<string, unknown>) => Record<string, unknown>; logStream?: NodeJS.WritableStream },
+  options: {
+    component: string;
+    require?: string[];
+    flags?: (opts: Record<string, unknown>) => Record<string, unknown>;
+    logStream?: NodeJS.WritableStream;
+  },
 ): CommandSetup & { opts: Record<string, unknown>; args: string[] } {
   program.parse(argv, { from: 'user' });
   const opts = program.opts();
@@ -90,7 +95,9 @@ export function runUntilSignal(logger: Logger, stop: () => Promise<void>, graceM
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
-    process.on('unhandledRejection', (reason) => logger.error('unhandled rejection', { error: reason instanceof Error ? reason : String(reason) }));
+    process.on('unhandledRejection', (reason) =>
+      logger.error('unhandled rejection', { error: reason instanceof Error ? reason : String(reason) }),
+    );
   });
 }
 

@@ -36,7 +36,9 @@ function spellings(value: unknown): string[] {
   if (typeof value === 'number') {
     const grouped = String(value).replace(/\B(?=(\d{3})+(?!\d))/g, '_');
     const forms = [String(value), grouped];
-    for (let base = 2; base <= 1024; base *= 2) if (value % base === 0 && value / base >= 2 && Number.isInteger(Math.log2(value / base))) forms.push(`${base} * ${value / base}`);
+    for (let base = 2; base <= 1024; base *= 2)
+      if (value % base === 0 && value / base >= 2 && Number.isInteger(Math.log2(value / base)))
+        forms.push(`${base} * ${value / base}`);
     return forms;
   }
   if (typeof value === 'string') return [`'${value}'`, `"${value}"`];
@@ -47,7 +49,9 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 test('no part repeats a default of the settings schema', () => {
   // Small numbers and booleans say too little to be told apart from other values.
-  const defaults = leaves(DEFAULT_SETTINGS).filter(([, v]) => (typeof v === 'number' && v >= 100) || (typeof v === 'string' && v.length >= 4));
+  const defaults = leaves(DEFAULT_SETTINGS).filter(
+    ([, v]) => (typeof v === 'number' && v >= 100) || (typeof v === 'string' && v.length >= 4),
+  );
   assert.ok(defaults.length >= 10, 'the schema has defaults to look for');
   const found: string[] = [];
   for (const part of PARTS) {
@@ -57,7 +61,10 @@ test('no part repeats a default of the settings schema', () => {
         for (const spelled of spellings(value)) {
           const name = path.slice(path.lastIndexOf('.') + 1);
           const fallback = `\\w*${escape(name[0]!.toUpperCase() + name.slice(1))}|${escape(name)}`;
-          const pattern = new RegExp(`(\\b(?:${fallback})\\s*\\?\\?\\s*${escape(spelled)}(?![\\w.])|\\bdefault:?\\s+${escape(spelled.replace(/^['"]|['"]$/g, ''))}(?![\\w./:-]))`, 'g');
+          const pattern = new RegExp(
+            `(\\b(?:${fallback})\\s*\\?\\?\\s*${escape(spelled)}(?![\\w.])|\\bdefault:?\\s+${escape(spelled.replace(/^['"]|['"]$/g, ''))}(?![\\w./:-]))`,
+            'g',
+          );
           for (const match of text.matchAll(pattern)) {
             const line = text.slice(0, match.index).split('\n').length;
             found.push(`${relative(root, file)}:${line}: ${match[0]} (the default of ${path})`);

@@ -8,7 +8,9 @@ import * as z from 'zod';
 export const durationMs = z.number().int().min(0);
 
 /** An address to listen on: loopback unless something outside this machine must reach the server. */
-const listenHost = z.string().regex(/^[A-Za-z0-9.:_-]+$/, 'must be an IP address or host name, e.g. 127.0.0.1 or 0.0.0.0');
+const listenHost = z
+  .string()
+  .regex(/^[A-Za-z0-9.:_-]+$/, 'must be an IP address or host name, e.g. 127.0.0.1 or 0.0.0.0');
 
 /** `theseus deployer` */
 export const DeployerSection = z.strictObject({
@@ -17,7 +19,11 @@ export const DeployerSection = z.strictObject({
   /** Address the deploy API and the dashboard listen on. */
   listenHost: listenHost.default('127.0.0.1'),
   /** Largest accepted request body, in bytes. */
-  maxBodyBytes: z.number().int().min(1024).default(1024 * 1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
   /** Let GET endpoints answer without the API token. */
   openReads: z.boolean().default(false),
   /** Host directories services may mount as volumes (a host path must be one of them or below). Empty: none. */
@@ -37,36 +43,42 @@ export const DeployerSection = z.strictObject({
 });
 
 /** `theseus subscriber` */
-export const SubscriberSection = z.strictObject({
-  port: z.number().int().min(1).max(65535).default(5001),
-  /** Address the subscriber's HTTP surface listens on (in callback mode, Marathon must reach it). */
-  listenHost: listenHost.default('127.0.0.1'),
-  /** Full reconcile interval. */
-  reconcileIntervalMs: durationMs.default(60_000),
-  /** Register tasks of apps with health checks only once healthy. */
-  requireHealthy: z.boolean().default(true),
-  /** Register with Marathon's HTTP callback bus (Marathon < 1.5) at this URL of ours. */
-  callbackUrl: z.url().optional(),
-  /** File holding the secret every callback must carry (required with `callbackUrl`; not the API token). */
-  callbackSecretFile: z.string().min(1).optional(),
-  /** Longest a discovery request with `?wait=<revision>` is held before the unchanged answer. */
-  discoveryMaxWaitMs: durationMs.default(60_000),
-  /** Leader lease TTL in seconds: a dead leader is replaced within this time. */
-  leaderTtlSeconds: z.number().int().min(2).max(300).default(10),
-  /**
-   * JavaScript heap budget in MB, applied by the command itself: about 60 MB plus 1 MB per 1,000
-   * endpoints (160: about 100,000). 0 leaves V8's defaults (and NODE_OPTIONS) in charge.
-   */
-  heapMb: z
-    .number()
-    .int()
-    .refine((mb) => mb === 0 || mb >= 64, 'must be 0 or a whole number of MB from 64 up')
-    .default(160),
-}).superRefine((subscriber, ctx) => {
-  if (subscriber.callbackUrl && !subscriber.callbackSecretFile) {
-    ctx.addIssue({ code: 'custom', path: ['callbackSecretFile'], message: 'is required with a callback URL: Marathon\'s callbacks must carry a secret of their own' });
-  }
-});
+export const SubscriberSection = z
+  .strictObject({
+    port: z.number().int().min(1).max(65535).default(5001),
+    /** Address the subscriber's HTTP surface listens on (in callback mode, Marathon must reach it). */
+    listenHost: listenHost.default('127.0.0.1'),
+    /** Full reconcile interval. */
+    reconcileIntervalMs: durationMs.default(60_000),
+    /** Register tasks of apps with health checks only once healthy. */
+    requireHealthy: z.boolean().default(true),
+    /** Register with Marathon's HTTP callback bus (Marathon < 1.5) at this URL of ours. */
+    callbackUrl: z.url().optional(),
+    /** File holding the secret every callback must carry (required with `callbackUrl`; not the API token). */
+    callbackSecretFile: z.string().min(1).optional(),
+    /** Longest a discovery request with `?wait=<revision>` is held before the unchanged answer. */
+    discoveryMaxWaitMs: durationMs.default(60_000),
+    /** Leader lease TTL in seconds: a dead leader is replaced within this time. */
+    leaderTtlSeconds: z.number().int().min(2).max(300).default(10),
+    /**
+     * JavaScript heap budget in MB, applied by the command itself: about 60 MB plus 1 MB per 1,000
+     * endpoints (160: about 100,000). 0 leaves V8's defaults (and NODE_OPTIONS) in charge.
+     */
+    heapMb: z
+      .number()
+      .int()
+      .refine((mb) => mb === 0 || mb >= 64, 'must be 0 or a whole number of MB from 64 up')
+      .default(160),
+  })
+  .superRefine((subscriber, ctx) => {
+    if (subscriber.callbackUrl && !subscriber.callbackSecretFile) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['callbackSecretFile'],
+        message: "is required with a callback URL: Marathon's callbacks must carry a secret of their own",
+      });
+    }
+  });
 
 /** `theseus engine` */
 export const EngineSection = z.strictObject({

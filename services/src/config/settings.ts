@@ -25,7 +25,10 @@ export const SettingsSchema = z.strictObject({
       /** Marathon (or engine) URLs; tried in order, failing over on network errors and 5xx. */
       urls: z.array(httpUrl).min(1).optional(),
       /** Basic auth `user:password` (Marathon --http_credentials). */
-      credentials: z.string().regex(/^[^:]+:.+$/, 'must be user:password').optional(),
+      credentials: z
+        .string()
+        .regex(/^[^:]+:.+$/, 'must be user:password')
+        .optional(),
       /** DC/OS ACS token, sent as `Authorization: token=<token>`. */
       token: z.string().min(1).optional(),
       timeoutMs: durationMs.default(10_000),
@@ -40,7 +43,10 @@ export const SettingsSchema = z.strictObject({
       endpoints: z.array(httpUrl).min(1).default(['http://127.0.0.1:2379']),
       /** etcd as containers reach it (injected as ETCD_ENDPOINTS); default: `endpoints`. */
       containerEndpoints: z.array(httpUrl).min(1).optional(),
-      prefix: z.string().regex(/^\/[A-Za-z0-9._\-/]*[A-Za-z0-9._-]$/, 'must be an absolute path like /theseus').default(DEFAULT_ETCD_PREFIX),
+      prefix: z
+        .string()
+        .regex(/^\/[A-Za-z0-9._\-/]*[A-Za-z0-9._-]$/, 'must be an absolute path like /theseus')
+        .default(DEFAULT_ETCD_PREFIX),
       /** etcd user (etcd's RBAC); its password is read from `passwordFile`. With client certificates alone, the certificate's CN is the user. */
       username: z.string().min(1).optional(),
       /** File holding the password of `username` (one line). */
@@ -55,19 +61,41 @@ export const SettingsSchema = z.strictObject({
       containerPasswordFile: filePath.optional(),
     })
     .superRefine((etcd, ctx) => {
-      if (etcd.passwordFile && !etcd.username) ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required with a password file' });
-      if (etcd.username && !etcd.passwordFile && !etcd.certFile) ctx.addIssue({ code: 'custom', path: ['passwordFile'], message: `is required for etcd user ${etcd.username}` });
-      if (Boolean(etcd.certFile) !== Boolean(etcd.keyFile)) ctx.addIssue({ code: 'custom', path: [etcd.certFile ? 'keyFile' : 'certFile'], message: 'a client certificate needs both certFile and keyFile' });
+      if (etcd.passwordFile && !etcd.username)
+        ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required with a password file' });
+      if (etcd.username && !etcd.passwordFile && !etcd.certFile)
+        ctx.addIssue({ code: 'custom', path: ['passwordFile'], message: `is required for etcd user ${etcd.username}` });
+      if (Boolean(etcd.certFile) !== Boolean(etcd.keyFile))
+        ctx.addIssue({
+          code: 'custom',
+          path: [etcd.certFile ? 'keyFile' : 'certFile'],
+          message: 'a client certificate needs both certFile and keyFile',
+        });
       if (Boolean(etcd.containerUsername) !== Boolean(etcd.containerPasswordFile)) {
-        ctx.addIssue({ code: 'custom', path: [etcd.containerUsername ? 'containerPasswordFile' : 'containerUsername'], message: 'the container user needs both a name and a password file' });
+        ctx.addIssue({
+          code: 'custom',
+          path: [etcd.containerUsername ? 'containerPasswordFile' : 'containerUsername'],
+          message: 'the container user needs both a name and a password file',
+        });
       }
       if (etcd.caFile || etcd.certFile) {
-        const plain = [...etcd.endpoints, ...(etcd.containerEndpoints ?? [])].find((url) => !url.startsWith('https://'));
-        if (plain) ctx.addIssue({ code: 'custom', path: [etcd.endpoints.includes(plain) ? 'endpoints' : 'containerEndpoints'], message: `${plain} must be https:// when etcd TLS is set` });
+        const plain = [...etcd.endpoints, ...(etcd.containerEndpoints ?? [])].find(
+          (url) => !url.startsWith('https://'),
+        );
+        if (plain)
+          ctx.addIssue({
+            code: 'custom',
+            path: [etcd.endpoints.includes(plain) ? 'endpoints' : 'containerEndpoints'],
+            message: `${plain} must be https:// when etcd TLS is set`,
+          });
       }
     })
     .prefault({}),
-  redis: z.strictObject({ url: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// URL' }).default('redis://127.0.0.1:6379') }).prefault({}),
+  redis: z
+    .strictObject({
+      url: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// URL' }).default('redis://127.0.0.1:6379'),
+    })
+    .prefault({}),
   api: z.strictObject({ token: z.string().min(16, 'must be at least 16 characters').optional() }).prefault({}),
   /** Name of this Marathon cluster; endpoint records carry it and a subscriber only removes its own. */
   cluster: name.default('default'),
@@ -200,7 +228,11 @@ export function loadSettings(options: LoadSettingsOptions = {}): Readonly<Settin
   for (const path of options.require ?? []) {
     if (getPath(parsed.data, path) === undefined) {
       const variable = Object.entries(ENV_SETTINGS).find(([, s]) => s.path === path)?.[0];
-      throw new ConfigError(variable ?? path, 'is required', variable ? `set ${variable} or ${path} in the --config file` : undefined);
+      throw new ConfigError(
+        variable ?? path,
+        'is required',
+        variable ? `set ${variable} or ${path} in the --config file` : undefined,
+      );
     }
   }
   return deepFreeze(parsed.data);
@@ -211,7 +243,8 @@ function whereSet(path: string, sources: Map<string, string>): string {
     const source = sources.get(p);
     if (source) return source;
   }
-  for (const [p, source] of sources) if (p.startsWith(path + '.')) return source.slice(0, source.length - (p.length - path.length));
+  for (const [p, source] of sources)
+    if (p.startsWith(path + '.')) return source.slice(0, source.length - (p.length - path.length));
   const variable = Object.entries(ENV_SETTINGS).find(([, s]) => s.path === path)?.[0];
   return variable ?? (path || 'settings');
 }
@@ -221,7 +254,10 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError('--config', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError(
+      '--config',
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   let doc: unknown;
   try {
@@ -230,7 +266,8 @@ function readConfigFile(path: string): Record<string, unknown> {
     throw new ConfigError('--config', `${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   if (doc === undefined || doc === null) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('--config', `${path} must be a YAML mapping`);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new ConfigError('--config', `${path} must be a YAML mapping`);
   return doc as Record<string, unknown>;
 }
 
@@ -239,12 +276,18 @@ function parseEnv(variable: string, raw: string, parse: Parse): unknown {
     case 'string':
       return raw;
     case 'list':
-      return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
     case 'int':
     case 'number': {
       const n = Number(raw);
       if (!Number.isFinite(n) || (parse === 'int' && !Number.isInteger(n))) {
-        throw new ConfigError(variable, `${JSON.stringify(raw)} is not ${parse === 'int' ? 'a whole number' : 'a number'}`);
+        throw new ConfigError(
+          variable,
+          `${JSON.stringify(raw)} is not ${parse === 'int' ? 'a whole number' : 'a number'}`,
+        );
       }
       return n;
     }
@@ -254,7 +297,8 @@ function parseEnv(variable: string, raw: string, parse: Parse): unknown {
       throw new ConfigError(variable, `${JSON.stringify(raw)} is not true or false`);
     case 'range': {
       const m = /^(\d+)-(\d+)$/.exec(raw.trim());
-      if (!m || Number(m[1]) > Number(m[2])) throw new ConfigError(variable, `${JSON.stringify(raw)} is not a range like 31000-32000`);
+      if (!m || Number(m[1]) > Number(m[2]))
+        throw new ConfigError(variable, `${JSON.stringify(raw)} is not a range like 31000-32000`);
       return [Number(m[1]), Number(m[2])];
     }
   }
@@ -264,7 +308,8 @@ function parseEnv(variable: string, raw: string, parse: Parse): unknown {
 function* flatten(value: Record<string, unknown>, base = ''): Generator<[string, unknown]> {
   for (const [key, child] of Object.entries(value)) {
     const path = base ? `${base}.${key}` : key;
-    if (child && typeof child === 'object' && !Array.isArray(child)) yield* flatten(child as Record<string, unknown>, path);
+    if (child && typeof child === 'object' && !Array.isArray(child))
+      yield* flatten(child as Record<string, unknown>, path);
     else yield [path, child];
   }
 }
@@ -280,7 +325,12 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
 }
 
 function getPath(source: unknown, path: string): unknown {
-  return path.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), source);
+  return path
+    .split('.')
+    .reduce<unknown>(
+      (node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined),
+      source,
+    );
 }
 
 function deepFreeze<T>(value: T): T {

@@ -9,7 +9,11 @@ test('endpoint keys nest namespace, service and task id under a versioned prefix
   assert.equal(key, '/theseus/v1/endpoints/default/web/theseus_default_web.instance-1._app.1');
   assert.ok(key.startsWith(layout.serviceEndpoints('default', 'web')));
   assert.ok(layout.serviceEndpoints('default', 'web').startsWith(layout.namespaceEndpoints('default')));
-  assert.deepEqual(layout.parseEndpointKey(key), { namespace: 'default', service: 'web', taskId: 'theseus_default_web.instance-1._app.1' });
+  assert.deepEqual(layout.parseEndpointKey(key), {
+    namespace: 'default',
+    service: 'web',
+    taskId: 'theseus_default_web.instance-1._app.1',
+  });
 });
 
 test('a service prefix never matches another service that shares its beginning', () => {

@@ -14,7 +14,10 @@ const record: EndpointRecord = {
   appVersion: '2026-11-21T07:00:00.000Z',
   host: '10.0.0.5',
   ipAddresses: ['172.17.0.3'],
-  ports: { api: { host: 31005, container: 5000, protocol: 'tcp' }, ssh: { host: 31004, container: 22, protocol: 'tcp' } },
+  ports: {
+    api: { host: 31005, container: 5000, protocol: 'tcp' },
+    ssh: { host: 31004, container: 22, protocol: 'tcp' },
+  },
   healthy: null,
   startedAt: '2026-11-21T07:00:01.000Z',
   updatedAt: '2026-11-21T07:00:01.500Z',
@@ -27,7 +30,12 @@ test('a record survives encode/decode unchanged, as plain JSON', () => {
 });
 
 test('decode names the key and every bad field', () => {
-  const bad = { ...record, service: 'Web', ports: { api: { host: 70000, container: 5000, protocol: 'sctp' } }, extra: 1 };
+  const bad = {
+    ...record,
+    service: 'Web',
+    ports: { api: { host: 70000, container: 5000, protocol: 'sctp' } },
+    extra: 1,
+  };
   assert.throws(
     () => decodeEndpointRecord(JSON.stringify(bad), '/theseus/v1/endpoints/default/web/t1'),
     (err: unknown) => {
@@ -45,7 +53,10 @@ test('decode names the key and every bad field', () => {
 
 test('decode rejects non-JSON and other format versions', () => {
   assert.throws(() => decodeEndpointRecord("{'service_name': 'web'}"), /is not valid JSON/);
-  assert.throws(() => decodeEndpointRecord(JSON.stringify({ ...record, v: 2 })), (err: unknown) => err instanceof ValidationError && err.problems[0]?.path === '/v');
+  assert.throws(
+    () => decodeEndpointRecord(JSON.stringify({ ...record, v: 2 })),
+    (err: unknown) => err instanceof ValidationError && err.problems[0]?.path === '/v',
+  );
 });
 
 test('encode refuses to write an invalid record', () => {
@@ -54,8 +65,14 @@ test('encode refuses to write an invalid record', () => {
 
 test('sameEndpoint ignores updatedAt and key order, not content', () => {
   const { updatedAt: _ignored, ...rest } = record;
-  const reordered = { updatedAt: '2030-01-01T00:00:00.000Z', ...Object.fromEntries(Object.entries(rest).reverse()) } as EndpointRecord;
+  const reordered = {
+    updatedAt: '2030-01-01T00:00:00.000Z',
+    ...Object.fromEntries(Object.entries(rest).reverse()),
+  } as EndpointRecord;
   assert.equal(sameEndpoint(record, reordered), true);
   assert.equal(sameEndpoint(record, { ...record, healthy: true }), false);
-  assert.equal(sameEndpoint(record, { ...record, ports: { api: { host: 31006, container: 5000, protocol: 'tcp' } } }), false);
+  assert.equal(
+    sameEndpoint(record, { ...record, ports: { api: { host: 31006, container: 5000, protocol: 'tcp' } } }),
+    false,
+  );
 });

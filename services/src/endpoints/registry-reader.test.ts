@@ -16,12 +16,27 @@ after(async () => {
 
 function record(service: string, taskId: string, host = '10.0.0.1'): EndpointRecord {
   return {
-    v: 1, cluster: 'default', namespace: 'default', service, labels: [], appId: `/theseus/default/${service}`, taskId,
-    appVersion: '2026-11-21T07:00:00.000Z', host, ipAddresses: [], ports: { http: { host: 31001, container: 80, protocol: 'tcp' } },
-    healthy: null, startedAt: null, updatedAt: '2026-11-21T07:00:00.000Z',
+    v: 1,
+    cluster: 'default',
+    namespace: 'default',
+    service,
+    labels: [],
+    appId: `/theseus/default/${service}`,
+    taskId,
+    appVersion: '2026-11-21T07:00:00.000Z',
+    host,
+    ipAddresses: [],
+    ports: { http: { host: 31001, container: 80, protocol: 'tcp' } },
+    healthy: null,
+    startedAt: null,
+    updatedAt: '2026-11-21T07:00:00.000Z',
   };
 }
-const put = (r: EndpointRecord) => client.put(layout.endpoint(r.namespace, r.service, r.taskId)).value(encodeEndpointRecord(r)).exec();
+const put = (r: EndpointRecord) =>
+  client
+    .put(layout.endpoint(r.namespace, r.service, r.taskId))
+    .value(encodeEndpointRecord(r))
+    .exec();
 
 test('a service is one range read: its records in key order, the revision read, undecodable records listed apart', async () => {
   await put(record('web', 'theseus_default_web.b'));
@@ -29,19 +44,31 @@ test('a service is one range read: its records in key order, the revision read, 
   await put(record('web-2', 'theseus_default_web-2.a'));
   await client.put(layout.endpoint('default', 'web', 'theseus_default_web.c')).value('{oops');
   // A record stored under another task's key is not believed.
-  const last = await client.put(layout.endpoint('default', 'web', 'theseus_default_web.d')).value(encodeEndpointRecord(record('web', 'theseus_default_web.x'))).exec();
+  const last = await client
+    .put(layout.endpoint('default', 'web', 'theseus_default_web.d'))
+    .value(encodeEndpointRecord(record('web', 'theseus_default_web.x')))
+    .exec();
   const snapshot = await readServiceEndpoints(client, layout, 'default', 'web');
-  assert.deepEqual(snapshot.endpoints.map((e) => e.taskId), ['theseus_default_web.a', 'theseus_default_web.b']);
+  assert.deepEqual(
+    snapshot.endpoints.map((e) => e.taskId),
+    ['theseus_default_web.a', 'theseus_default_web.b'],
+  );
   assert.equal(snapshot.endpoints[0]!.record.host, '10.0.0.1');
-  assert.deepEqual(snapshot.invalid.map((i) => [i.key.split('/').pop(), i.error.message.replace(/^\S+ /, '')]), [
-    ['theseus_default_web.c', 'is not valid JSON'],
-    ['theseus_default_web.d', 'holds the record of another task'],
-  ]);
+  assert.deepEqual(
+    snapshot.invalid.map((i) => [i.key.split('/').pop(), i.error.message.replace(/^\S+ /, '')]),
+    [
+      ['theseus_default_web.c', 'is not valid JSON'],
+      ['theseus_default_web.d', 'holds the record of another task'],
+    ],
+  );
   // The store's revision when read: at least that of the last write (others write to this etcd too).
   assert.ok(BigInt(snapshot.revision) >= BigInt(last.header.revision));
   const all = await readNamespaceEndpoints(client, layout, 'default');
   assert.equal(all.endpoints.length, 3);
-  assert.equal((await readEndpoint(client, layout, 'default', 'web', 'theseus_default_web.a'))?.record.taskId, 'theseus_default_web.a');
+  assert.equal(
+    (await readEndpoint(client, layout, 'default', 'web', 'theseus_default_web.a'))?.record.taskId,
+    'theseus_default_web.a',
+  );
   assert.equal(await readEndpoint(client, layout, 'default', 'web', 'theseus_default_web.none'), undefined);
   await assert.rejects(readEndpoint(client, layout, 'default', 'web', 'theseus_default_web.c'), /is not valid JSON/);
 });

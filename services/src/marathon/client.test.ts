@@ -75,7 +75,8 @@ test('409 with deployments is a recoverable lock that keeps the deployment ids',
   routes.set('PUT /v2/apps/theseus/default/web', () => [
     409,
     {
-      message: "App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.",
+      message:
+        "App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.",
       deployments: [{ id: '97c136bf-5a28-4821-9d94-480d9fbb01c8' }],
     },
   ]);
@@ -93,13 +94,22 @@ test('409 with deployments is a recoverable lock that keeps the deployment ids',
 test('409 without deployments is a duplicate, not retried', async () => {
   routes.set('POST /v2/apps', () => [409, { message: 'An app with id [/theseus/default/web] already exists.' }]);
   const client = new MarathonClient({ urls: [url] });
-  await assert.rejects(client.createApp({ id: '/theseus/default/web' }), (err: unknown) => err instanceof MarathonConflictError && !isRecoverable(err) && /already exists/.test(err.message));
+  await assert.rejects(
+    client.createApp({ id: '/theseus/default/web' }),
+    (err: unknown) => err instanceof MarathonConflictError && !isRecoverable(err) && /already exists/.test(err.message),
+  );
 });
 
 test('422 details become path-named problems', async () => {
   routes.set('POST /v2/apps', () => [
     422,
-    { message: 'Object is not valid', details: [{ path: '/upgradeStrategy/minimumHealthCapacity', errors: ['is greater than 1'] }, { path: '/id', errors: ['must be fully-qualified', 'must be lower case'] }] },
+    {
+      message: 'Object is not valid',
+      details: [
+        { path: '/upgradeStrategy/minimumHealthCapacity', errors: ['is greater than 1'] },
+        { path: '/id', errors: ['must be fully-qualified', 'must be lower case'] },
+      ],
+    },
   ]);
   const client = new MarathonClient({ urls: [url] });
   await assert.rejects(client.createApp({ id: 'X' }), (err: unknown) => {
@@ -119,8 +129,14 @@ test('400 Invalid JSON with string details, 404 and 401 map to their errors', as
   routes.set('GET /v2/apps/nope', () => [404, { message: "App '/nope' does not exist" }]);
   routes.set('GET /v2/leader', () => [401, { message: 'Invalid username or password.' }]);
   const client = new MarathonClient({ urls: [url] });
-  await assert.rejects(client.createApp({ id: '/a' }), (err: unknown) => err instanceof MarathonValidationError && err.problems[0]?.message === 'Unexpected end-of-input');
-  await assert.rejects(client.getApp('/nope'), (err: unknown) => err instanceof MarathonNotFoundError && /does not exist/.test(err.message));
+  await assert.rejects(
+    client.createApp({ id: '/a' }),
+    (err: unknown) => err instanceof MarathonValidationError && err.problems[0]?.message === 'Unexpected end-of-input',
+  );
+  await assert.rejects(
+    client.getApp('/nope'),
+    (err: unknown) => err instanceof MarathonNotFoundError && /does not exist/.test(err.message),
+  );
   await assert.rejects(client.leader(), (err: unknown) => err instanceof MarathonAuthError && err.status === 401);
 });
 
@@ -139,7 +155,10 @@ test('a 503 from one URL fails over to the next', async () => {
 });
 
 test('basic credentials and DC/OS tokens are sent as Marathon expects; ids are canonical paths', async () => {
-  routes.set('GET /v2/apps/theseus/default/web', () => [200, { app: { id: '/theseus/default/web', version: '2026-11-21T07:00:00.000Z' } }]);
+  routes.set('GET /v2/apps/theseus/default/web', () => [
+    200,
+    { app: { id: '/theseus/default/web', version: '2026-11-21T07:00:00.000Z' } },
+  ]);
   await new MarathonClient({ urls: [url], credentials: 'ops:s3cret' }).getApp('theseus/default/web');
   assert.equal(seen.at(-1)!.auth, `Basic ${Buffer.from('ops:s3cret').toString('base64')}`);
   await new MarathonClient({ urls: [url], token: 'eyJhbGciOi' }).getApp('/theseus/default/web');

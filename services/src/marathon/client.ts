@@ -69,7 +69,13 @@ export class MarathonClient {
   }
 
   async getApp(appId: string): Promise<MarathonAppInfo> {
-    const body = await this.request<{ app: MarathonAppInfo }>('GET', `/v2/apps${appPath(appId)}`, undefined, undefined, `get app ${appId}`);
+    const body = await this.request<{ app: MarathonAppInfo }>(
+      'GET',
+      `/v2/apps${appPath(appId)}`,
+      undefined,
+      undefined,
+      `get app ${appId}`,
+    );
     return body.app;
   }
 
@@ -100,20 +106,44 @@ export class MarathonClient {
   }
 
   restartApp(appId: string, options: DeployOptions = {}): Promise<MarathonDeploymentResult> {
-    return this.request('POST', `/v2/apps${appPath(appId)}/restart`, forceParam(options), undefined, `restart app ${appId}`);
+    return this.request(
+      'POST',
+      `/v2/apps${appPath(appId)}/restart`,
+      forceParam(options),
+      undefined,
+      `restart app ${appId}`,
+    );
   }
 
   async appVersions(appId: string): Promise<string[]> {
-    const body = await this.request<{ versions: string[] }>('GET', `/v2/apps${appPath(appId)}/versions`, undefined, undefined, `list versions of ${appId}`);
+    const body = await this.request<{ versions: string[] }>(
+      'GET',
+      `/v2/apps${appPath(appId)}/versions`,
+      undefined,
+      undefined,
+      `list versions of ${appId}`,
+    );
     return body.versions;
   }
 
   appVersion(appId: string, version: string): Promise<MarathonApp> {
-    return this.request('GET', `/v2/apps${appPath(appId)}/versions/${encodeURIComponent(version)}`, undefined, undefined, `get version ${version} of ${appId}`);
+    return this.request(
+      'GET',
+      `/v2/apps${appPath(appId)}/versions/${encodeURIComponent(version)}`,
+      undefined,
+      undefined,
+      `get version ${version} of ${appId}`,
+    );
   }
 
   async appTasks(appId: string): Promise<MarathonTask[]> {
-    const body = await this.request<{ tasks: MarathonTask[] }>('GET', `/v2/apps${appPath(appId)}/tasks`, undefined, undefined, `list tasks of ${appId}`);
+    const body = await this.request<{ tasks: MarathonTask[] }>(
+      'GET',
+      `/v2/apps${appPath(appId)}/tasks`,
+      undefined,
+      undefined,
+      `list tasks of ${appId}`,
+    );
     return body.tasks;
   }
 
@@ -137,11 +167,23 @@ export class MarathonClient {
 
   /** Rolls a deployment back (a new deployment), or with `force` just stops it. */
   cancelDeployment(deploymentId: string, options: DeployOptions = {}): Promise<MarathonDeploymentResult | undefined> {
-    return this.request('DELETE', `/v2/deployments/${encodeURIComponent(deploymentId)}`, forceParam(options), undefined, `cancel deployment ${deploymentId}`);
+    return this.request(
+      'DELETE',
+      `/v2/deployments/${encodeURIComponent(deploymentId)}`,
+      forceParam(options),
+      undefined,
+      `cancel deployment ${deploymentId}`,
+    );
   }
 
   /** One request with failover across the URLs. */
-  request<T>(method: HttpMethod, path: string, params: URLSearchParams | undefined, body: unknown, what: string): Promise<T> {
+  request<T>(
+    method: HttpMethod,
+    path: string,
+    params: URLSearchParams | undefined,
+    body: unknown,
+    what: string,
+  ): Promise<T> {
     return this.http.request<T>(method, path, params, body, what);
   }
 

@@ -6,7 +6,13 @@ export class MarathonError extends TheseusError {
   readonly status: number | undefined;
   /** Marathon's response body, parsed. */
   readonly body: unknown;
-  constructor(code: string, message: string, status: number | undefined, body: unknown, options: { recoverable?: boolean; hint?: string; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    status: number | undefined,
+    body: unknown,
+    options: { recoverable?: boolean; hint?: string; cause?: unknown } = {},
+  ) {
     super(code, message, options);
     this.status = status;
     this.body = body;
@@ -16,7 +22,11 @@ export class MarathonError extends TheseusError {
 /** No Marathon URL answered, or it answered 5xx. Retry later. */
 export class MarathonUnavailableError extends MarathonError {
   constructor(message: string, status?: number, body?: unknown, cause?: unknown) {
-    super('MARATHON_UNAVAILABLE', message, status, body, { recoverable: true, cause, hint: 'check MARATHON_URL and that Marathon is running' });
+    super('MARATHON_UNAVAILABLE', message, status, body, {
+      recoverable: true,
+      cause,
+      hint: 'check MARATHON_URL and that Marathon is running',
+    });
   }
 }
 
@@ -63,15 +73,23 @@ export class MarathonAuthError extends MarathonError {
 /** Turns an HTTP error answer into the matching error. */
 export function marathonErrorFor(status: number, body: unknown, what: string): MarathonError {
   const obj = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
-  const message = typeof obj.message === 'string' ? obj.message : typeof body === 'string' && body ? body.slice(0, 300) : `HTTP ${status}`;
+  const message =
+    typeof obj.message === 'string'
+      ? obj.message
+      : typeof body === 'string' && body
+        ? body.slice(0, 300)
+        : `HTTP ${status}`;
   const text = `${what}: ${message}`;
   if (status === 409) {
     const deployments = Array.isArray(obj.deployments)
-      ? obj.deployments.map((d) => (typeof d === 'string' ? d : String((d as { id?: unknown }).id ?? ''))).filter(Boolean)
+      ? obj.deployments
+          .map((d) => (typeof d === 'string' ? d : String((d as { id?: unknown }).id ?? '')))
+          .filter(Boolean)
       : undefined;
     return deployments ? new MarathonLockedError(text, deployments, body) : new MarathonConflictError(text, body);
   }
-  if (status === 422 || (status === 400 && obj.details !== undefined)) return new MarathonValidationError(text, status, detailsOf(obj), body);
+  if (status === 422 || (status === 400 && obj.details !== undefined))
+    return new MarathonValidationError(text, status, detailsOf(obj), body);
   if (status === 404) return new MarathonNotFoundError(text, body);
   if (status === 401 || status === 403) return new MarathonAuthError(text, status, body);
   if (status >= 500) return new MarathonUnavailableError(text, status, body);
@@ -90,7 +108,10 @@ function detailsOf(obj: Record<string, unknown>): ProblemDetail[] {
     });
   }
   if (Array.isArray(obj.errors)) {
-    return obj.errors.map((e: { attribute?: unknown; error?: unknown }) => ({ path: String(e.attribute ?? '/'), message: String(e.error ?? 'invalid') }));
+    return obj.errors.map((e: { attribute?: unknown; error?: unknown }) => ({
+      path: String(e.attribute ?? '/'),
+      message: String(e.error ?? 'invalid'),
+    }));
   }
   return [];
 }

@@ -37,7 +37,18 @@ const openSse = (res: http.ServerResponse) => {
 };
 
 const status = (taskId: string, state: string) =>
-  JSON.stringify({ slaveId: 's', taskId, taskStatus: state, message: '', appId: '/a', host: 'h', ports: [31000], version: 'v', eventType: 'status_update_event', timestamp: '2020-01-01T00:00:00.000Z' });
+  JSON.stringify({
+    slaveId: 's',
+    taskId,
+    taskStatus: state,
+    message: '',
+    appId: '/a',
+    host: 'h',
+    ports: [31000],
+    version: 'v',
+    eventType: 'status_update_event',
+    timestamp: '2020-01-01T00:00:00.000Z',
+  });
 
 function collect(stream: MarathonEventStream) {
   const events: MarathonEvent[] = [];
@@ -62,7 +73,8 @@ test('sends the exact Accept header and event_type filters; parses CRLF, LF and 
       `event: event_stream_attached\r\ndata: {"remoteAddress":"1.2.3.4","eventType":"event_stream_attached","timestamp":"2020-01-01T00:00:00.000Z"}\r\n\r\n` +
       `\r\n` + // heartbeat
       `event: status_update_event\ndata: ${status('a.1', 'TASK_RUNNING')}\n\n` +
-      `\r` + '\n' + // heartbeat written as CR then LF
+      `\r` +
+      '\n' + // heartbeat written as CR then LF
       `event: status_update_event\rdata: ${status('a.2', 'TASK_KILLED')}\r\r` +
       `: a comment\r\n` +
       `event: status_update_event\r\ndata: ${status('a.3', 'TASK_FAILED')}\r\n\r\n`;
@@ -78,13 +90,22 @@ test('sends the exact Accept header and event_type filters; parses CRLF, LF and 
     };
     tick();
   });
-  const stream = new MarathonEventStream({ connection: new MarathonHttp({ urls: [url], credentials: 'x:y' }), eventTypes: ['status_update_event', 'event_stream_attached'] });
+  const stream = new MarathonEventStream({
+    connection: new MarathonHttp({ urls: [url], credentials: 'x:y' }),
+    eventTypes: ['status_update_event', 'event_stream_attached'],
+  });
   const { events, malformed } = collect(stream);
   stream.start();
   await until(() => events.length === 4, 'four events');
   await stream.stop();
-  assert.deepEqual(events.map((e) => e.eventType), ['event_stream_attached', 'status_update_event', 'status_update_event', 'status_update_event']);
-  assert.deepEqual(events.slice(1).map((e) => (e as { taskId: string }).taskId), ['a.1', 'a.2', 'a.3']);
+  assert.deepEqual(
+    events.map((e) => e.eventType),
+    ['event_stream_attached', 'status_update_event', 'status_update_event', 'status_update_event'],
+  );
+  assert.deepEqual(
+    events.slice(1).map((e) => (e as { taskId: string }).taskId),
+    ['a.1', 'a.2', 'a.3'],
+  );
   assert.deepEqual(malformed, []);
   assert.equal(seen[0]!.headers.accept, 'text/event-stream');
   assert.equal(seen[0]!.headers.authorization, 'Basic eDp5');
@@ -100,7 +121,10 @@ test('follows a 302 from a standby to the leader (a configured URL) and keeps th
     res.writeHead(302, { Location: `${leader.url}${req.url}` });
     res.end();
   });
-  const stream = new MarathonEventStream({ connection: new MarathonHttp({ urls: [standby.url, leader.url], token: 'abc' }), eventTypes: ['status_update_event'] });
+  const stream = new MarathonEventStream({
+    connection: new MarathonHttp({ urls: [standby.url, leader.url], token: 'abc' }),
+    eventTypes: ['status_update_event'],
+  });
   const { events } = collect(stream);
   const attached: string[] = [];
   stream.on('attached', (a) => attached.push(a.url));
@@ -118,7 +142,10 @@ test('a redirect to a host that is not a configured Marathon URL is not followed
     res.writeHead(302, { Location: `${elsewhere.url.replace('127.0.0.1', 'localhost')}${req.url}` });
     res.end();
   });
-  const stream = new MarathonEventStream({ connection: new MarathonHttp({ urls: [standby.url], token: 'abc' }), backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 10 } });
+  const stream = new MarathonEventStream({
+    connection: new MarathonHttp({ urls: [standby.url], token: 'abc' }),
+    backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 10 },
+  });
   const retries: string[] = [];
   stream.on('retry', ({ error }) => retries.push(error));
   stream.start();
@@ -135,7 +162,11 @@ test('a silent stream is dead after the idle timeout: detached, then attached ag
     connections++;
     openSse(res); // and never a byte more
   });
-  const stream = new MarathonEventStream({ connection: new MarathonHttp({ urls: [s.url] }), idleTimeoutMs: 150, backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 20 } });
+  const stream = new MarathonEventStream({
+    connection: new MarathonHttp({ urls: [s.url] }),
+    idleTimeoutMs: 150,
+    backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 20 },
+  });
   const log: string[] = [];
   stream.on('attached', () => log.push('attached'));
   stream.on('detached', (d) => log.push(`detached: ${d.reason}`));
@@ -163,7 +194,10 @@ test('heartbeats keep a quiet stream alive past the idle timeout', async () => {
   const stillAttached = stream.attached;
   await stream.stop();
   assert.equal(stillAttached, true);
-  assert.deepEqual(detached.filter((r) => /silent/.test(r)), []);
+  assert.deepEqual(
+    detached.filter((r) => /silent/.test(r)),
+    [],
+  );
 });
 
 test('fails over across URLs: refused and error answers move on to the next URL', async () => {
@@ -177,7 +211,10 @@ test('fails over across URLs: refused and error answers move on to the next URL'
     openSse(res);
     res.write(`event: status_update_event\r\ndata: ${status('a.9', 'TASK_RUNNING')}\r\n\r\n`);
   });
-  const stream = new MarathonEventStream({ connection: new MarathonHttp({ urls: [dead.url, wrong.url, good.url] }), backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 10 } });
+  const stream = new MarathonEventStream({
+    connection: new MarathonHttp({ urls: [dead.url, wrong.url, good.url] }),
+    backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 10 },
+  });
   const retries: string[] = [];
   stream.on('retry', (r) => retries.push(`${r.url} ${r.error}`));
   const { events } = collect(stream);
@@ -197,7 +234,10 @@ test('a cut stream reconnects and the caller sees detached then attached', async
     res.write(`event: status_update_event\r\ndata: ${status(`a.${n}`, 'TASK_RUNNING')}\r\n\r\n`);
     if (n === 1) setTimeout(() => res.destroy(), 20);
   });
-  const stream = new MarathonEventStream({ connection: new MarathonHttp({ urls: [s.url] }), backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 10 } });
+  const stream = new MarathonEventStream({
+    connection: new MarathonHttp({ urls: [s.url] }),
+    backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 10 },
+  });
   const log: string[] = [];
   stream.on('attached', () => log.push('attached'));
   stream.on('detached', () => log.push('detached'));
@@ -226,17 +266,27 @@ test('malformed data is reported and the stream goes on', async () => {
 test('SseParser: multi-line data, multi-byte characters split across chunks, oversized events skipped', () => {
   const got: Array<[string | undefined, string]> = [];
   const problems: string[] = [];
-  const p = new SseParser(64, (n, d) => got.push([n, d]), (problem) => problems.push(problem));
+  const p = new SseParser(
+    64,
+    (n, d) => got.push([n, d]),
+    (problem) => problems.push(problem),
+  );
   const text = Buffer.from('data: ä1\ndata: 2\n\n');
   p.push(text.subarray(0, 7)); // splits the two bytes of "ä"
   p.push(text.subarray(7));
   p.push(Buffer.from(`data: ${'x'.repeat(100)}\n\ndata: ok\n\n`));
-  assert.deepEqual(got, [[undefined, 'ä1\n2'], [undefined, 'ok']]);
+  assert.deepEqual(got, [
+    [undefined, 'ä1\n2'],
+    [undefined, 'ok'],
+  ]);
   assert.equal(problems.length, 1);
   // Field forms: no space after the colon, a bare field name (empty value), two spaces (one kept), unknown fields.
   got.length = 0;
   p.push(Buffer.from('event:a\ndata:1\ndata\ndata:  2\nid: 7\ndat: x\nevents: y\n\nevent\ndata: z\n\n'));
-  assert.deepEqual(got, [['a', '1\n\n 2'], ['', 'z']]);
+  assert.deepEqual(got, [
+    ['a', '1\n\n 2'],
+    ['', 'z'],
+  ]);
 });
 
 test('pause stops reading (events wait in the connection, the idle timeout is suspended); resume delivers them in order', async () => {
@@ -246,7 +296,11 @@ test('pause stops reading (events wait in the connection, the idle timeout is su
     write = (data) => res.write(`data: ${data}\r\n\r\n`);
     write(status('t.1', 'TASK_RUNNING'));
   });
-  const stream = new MarathonEventStream({ connection: new MarathonHttp({ urls: [url] }), idleTimeoutMs: 300, backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 20 } });
+  const stream = new MarathonEventStream({
+    connection: new MarathonHttp({ urls: [url] }),
+    idleTimeoutMs: 300,
+    backoff: { ...RETRY_POLICIES.marathonStream, initialMs: 20 },
+  });
   const { events } = collect(stream);
   const detached: string[] = [];
   stream.on('detached', ({ reason }) => detached.push(reason));
@@ -261,7 +315,10 @@ test('pause stops reading (events wait in the connection, the idle timeout is su
   assert.deepEqual(detached, [], 'a paused stream is not dropped as silent');
   stream.resume();
   await until(() => events.length === 3, 'the events sent while paused');
-  assert.deepEqual(events.map((e) => (e as { taskId: string }).taskId), ['t.1', 't.2', 't.3']);
+  assert.deepEqual(
+    events.map((e) => (e as { taskId: string }).taskId),
+    ['t.1', 't.2', 't.3'],
+  );
   assert.equal(stream.attached, true);
   await until(() => detached.length === 1, 'the idle timeout, running again after resume');
 });

@@ -189,13 +189,18 @@ export class MarathonEventStream extends EventEmitter<MarathonEventStreamEvents>
     return new Promise<string>((resolve) => {
       this.attachedUrl = url;
       this.emit('attached', { url });
-      const parser = new SseParser(this.maxEventBytes, (name, data) => this.dispatch(name, data), (problem, sample) =>
-        this.emit('malformed', { eventType: undefined, problem, sample }),
+      const parser = new SseParser(
+        this.maxEventBytes,
+        (name, data) => this.dispatch(name, data),
+        (problem, sample) => this.emit('malformed', { eventType: undefined, problem, sample }),
       );
       const touch = () => {
         clearTimeout(this.idleTimer);
         if (this.paused) return;
-        this.idleTimer = setTimeout(() => res.destroy(new StreamFailure(`silent for ${this.idleTimeoutMs} ms`)), this.idleTimeoutMs);
+        this.idleTimer = setTimeout(
+          () => res.destroy(new StreamFailure(`silent for ${this.idleTimeoutMs} ms`)),
+          this.idleTimeoutMs,
+        );
       };
       this.response = res;
       this.touchIdle = touch;

@@ -161,12 +161,26 @@ const TASK_STATES = new Set<string>(Object.values(TASK_STATE_BY_NUMBER));
 type Fields = Record<string, unknown>;
 type Check = (o: Fields) => string | undefined;
 
-const str = (field: string): Check => (o) => (typeof o[field] === 'string' ? undefined : `${field} must be a string`);
-const optStr = (field: string): Check => (o) =>
-  o[field] === undefined || o[field] === null || typeof o[field] === 'string' ? undefined : `${field} must be a string`;
-const bool = (field: string): Check => (o) => (typeof o[field] === 'boolean' ? undefined : `${field} must be true or false`);
-const obj = (field: string): Check => (o) =>
-  o[field] !== null && typeof o[field] === 'object' && !Array.isArray(o[field]) ? undefined : `${field} must be an object`;
+const str =
+  (field: string): Check =>
+  (o) =>
+    typeof o[field] === 'string' ? undefined : `${field} must be a string`;
+const optStr =
+  (field: string): Check =>
+  (o) =>
+    o[field] === undefined || o[field] === null || typeof o[field] === 'string'
+      ? undefined
+      : `${field} must be a string`;
+const bool =
+  (field: string): Check =>
+  (o) =>
+    typeof o[field] === 'boolean' ? undefined : `${field} must be true or false`;
+const obj =
+  (field: string): Check =>
+  (o) =>
+    o[field] !== null && typeof o[field] === 'object' && !Array.isArray(o[field])
+      ? undefined
+      : `${field} must be an object`;
 
 const statusUpdate: Check = (o) => {
   if (o.appID !== undefined) {
@@ -174,7 +188,8 @@ const statusUpdate: Check = (o) => {
     delete o.appID; // (only then: a delete turns the object into a slow dictionary)
   }
   if (typeof o.taskStatus === 'number') o.taskStatus = TASK_STATE_BY_NUMBER[o.taskStatus] ?? o.taskStatus;
-  if (typeof o.taskStatus !== 'string' || !TASK_STATES.has(o.taskStatus)) return `taskStatus ${JSON.stringify(o.taskStatus)} is not a Mesos task state`;
+  if (typeof o.taskStatus !== 'string' || !TASK_STATES.has(o.taskStatus))
+    return `taskStatus ${JSON.stringify(o.taskStatus)} is not a Mesos task state`;
   for (const field of ['taskId', 'appId']) {
     if (typeof o[field] !== 'string' || o[field] === '') return `${field} must be a non-empty string`;
   }
@@ -183,7 +198,8 @@ const statusUpdate: Check = (o) => {
   o.message = typeof o.message === 'string' ? o.message : '';
   o.version = typeof o.version === 'string' ? o.version : '';
   o.ports ??= [];
-  if (!Array.isArray(o.ports) || !o.ports.every((p) => Number.isInteger(p) && p >= 0 && p <= 65535)) return 'ports must be a list of port numbers';
+  if (!Array.isArray(o.ports) || !o.ports.every((p) => Number.isInteger(p) && p >= 0 && p <= 65535))
+    return 'ports must be a list of port numbers';
   o.ipAddresses ??= [];
   if (
     !Array.isArray(o.ipAddresses) ||
@@ -205,14 +221,20 @@ const CHECKS: Record<string, Check[]> = {
   instance_health_changed_event: [
     str('instanceId'),
     str('runSpecId'),
-    (o) => (o.healthy === null || o.healthy === undefined || typeof o.healthy === 'boolean' ? ((o.healthy ??= null), undefined) : 'healthy must be true, false or null'),
+    (o) =>
+      o.healthy === null || o.healthy === undefined || typeof o.healthy === 'boolean'
+        ? ((o.healthy ??= null), undefined)
+        : 'healthy must be true, false or null',
   ],
   instance_changed_event: [str('instanceId'), str('condition'), str('runSpecId')],
   failed_health_check_event: [str('appId'), str('taskId')],
   unhealthy_instance_kill_event: [str('appId'), str('taskId')],
   unhealthy_task_kill_event: [str('appId'), str('taskId')],
   app_terminated_event: [str('appId')],
-  api_post_event: [obj('appDefinition'), (o) => str('id')(o.appDefinition as Fields) && 'appDefinition.id must be a string'],
+  api_post_event: [
+    obj('appDefinition'),
+    (o) => str('id')(o.appDefinition as Fields) && 'appDefinition.id must be a string',
+  ],
   deployment_info: [obj('plan'), (o) => str('id')(o.plan as Fields) && 'plan.id must be a string'],
   deployment_step_success: [obj('plan'), (o) => str('id')(o.plan as Fields) && 'plan.id must be a string'],
   deployment_step_failure: [obj('plan'), (o) => str('id')(o.plan as Fields) && 'plan.id must be a string'],
@@ -250,7 +272,11 @@ export function parseMarathonEvent(data: string | unknown, sseEventName?: string
   }
   const eventType = o.eventType as string;
   if (sseEventName && sseEventName !== 'message' && sseEventName !== eventType) {
-    return { kind: 'malformed', eventType, problem: `SSE event name ${JSON.stringify(sseEventName)} differs from eventType ${JSON.stringify(eventType)}` };
+    return {
+      kind: 'malformed',
+      eventType,
+      problem: `SSE event name ${JSON.stringify(sseEventName)} differs from eventType ${JSON.stringify(eventType)}`,
+    };
   }
   const checks = CHECKS[eventType];
   if (!checks) return { kind: 'unknown', eventType, raw: o };

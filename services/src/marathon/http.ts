@@ -32,7 +32,15 @@ export interface MarathonResponse {
 }
 
 /** Node's error codes for a server that could not be reached (safe to try the next URL). */
-const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EPIPE']);
+const CONNECTION_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
 const MAX_REDIRECTS = 5;
 
 /** No answer within the timeout: the request may have been applied, so it is not repeated elsewhere. */
@@ -76,7 +84,13 @@ export class MarathonHttp {
    * One REST call with failover. A 2xx answer resolves with the parsed body; any other answer
    * rejects with the matching MarathonError; no answer anywhere rejects with MarathonUnavailableError.
    */
-  async request<T>(method: HttpMethod, path: string, params: URLSearchParams | undefined, body: unknown, what: string): Promise<T> {
+  async request<T>(
+    method: HttpMethod,
+    path: string,
+    params: URLSearchParams | undefined,
+    body: unknown,
+    what: string,
+  ): Promise<T> {
     const query = params && params.size ? `?${params.toString()}` : '';
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     let lastError: unknown;
@@ -86,7 +100,12 @@ export class MarathonHttp {
         response = await this.send(method, base + path + query, payload);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? '';
-        lastError = new MarathonUnavailableError(`${what}: ${base} did not answer (${code || (err as Error).message})`, undefined, undefined, err);
+        lastError = new MarathonUnavailableError(
+          `${what}: ${base} did not answer (${code || (err as Error).message})`,
+          undefined,
+          undefined,
+          err,
+        );
         if (CONNECTION_ERRORS.has(code)) continue;
         throw lastError;
       }
@@ -119,7 +138,10 @@ export class MarathonHttp {
           reject(err);
         });
       });
-      const timer = setTimeout(() => req.destroy(new NoAnswerError(`timeout of ${this.timeoutMs} ms exceeded`)), this.timeoutMs);
+      const timer = setTimeout(
+        () => req.destroy(new NoAnswerError(`timeout of ${this.timeoutMs} ms exceeded`)),
+        this.timeoutMs,
+      );
       req.on('error', (err) => {
         clearTimeout(timer);
         reject(err);
@@ -134,11 +156,20 @@ export class MarathonHttp {
    * or discards it); rejects when there is no answer within the timeout, a redirect leads elsewhere
    * or loops. `onRequest` gets each request made (to abort it).
    */
-  open(url: string, accept: string, onRequest?: (req: http.ClientRequest) => void): Promise<{ url: string; response: http.IncomingMessage }> {
+  open(
+    url: string,
+    accept: string,
+    onRequest?: (req: http.ClientRequest) => void,
+  ): Promise<{ url: string; response: http.IncomingMessage }> {
     return this.openFrom(url, accept, onRequest, 0);
   }
 
-  private openFrom(url: string, accept: string, onRequest: ((req: http.ClientRequest) => void) | undefined, redirects: number): Promise<{ url: string; response: http.IncomingMessage }> {
+  private openFrom(
+    url: string,
+    accept: string,
+    onRequest: ((req: http.ClientRequest) => void) | undefined,
+    redirects: number,
+  ): Promise<{ url: string; response: http.IncomingMessage }> {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = { Accept: accept };
       if (accept === 'text/event-stream') headers['Cache-Control'] = 'no-cache';
@@ -157,10 +188,15 @@ export class MarathonHttp {
         if (status >= 300 && status < 400 && location) {
           res.resume();
           req.destroy();
-          if (redirects >= MAX_REDIRECTS) return fail(new MarathonUnavailableError(`more than ${MAX_REDIRECTS} redirects from ${url}`));
+          if (redirects >= MAX_REDIRECTS)
+            return fail(new MarathonUnavailableError(`more than ${MAX_REDIRECTS} redirects from ${url}`));
           const next = new URL(location, url);
           if (!this.origins.has(next.origin)) {
-            return fail(new MarathonUnavailableError(`${url} redirected to ${next.origin}, which is not a configured Marathon URL; not followed`));
+            return fail(
+              new MarathonUnavailableError(
+                `${url} redirected to ${next.origin}, which is not a configured Marathon URL; not followed`,
+              ),
+            );
           }
           settled = true;
           this.openFrom(next.toString(), accept, onRequest, redirects + 1).then(resolve, reject);
@@ -170,10 +206,22 @@ export class MarathonHttp {
         resolve({ url, response: res });
       });
       onRequest?.(req);
-      const timer = setTimeout(() => req.destroy(new MarathonUnavailableError(`${url}: no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      const timer = setTimeout(
+        () => req.destroy(new MarathonUnavailableError(`${url}: no answer within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
       req.on('error', (err) => {
         clearTimeout(timer);
-        fail(err instanceof MarathonUnavailableError ? err : new MarathonUnavailableError(`${url} did not answer (${(err as NodeJS.ErrnoException).code ?? err.message})`, undefined, undefined, err));
+        fail(
+          err instanceof MarathonUnavailableError
+            ? err
+            : new MarathonUnavailableError(
+                `${url} did not answer (${(err as NodeJS.ErrnoException).code ?? err.message})`,
+                undefined,
+                undefined,
+                err,
+              ),
+        );
       });
     });
   }

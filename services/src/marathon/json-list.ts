@@ -16,11 +16,24 @@ export interface ListReadOptions {
 }
 
 /** GETs `path` and calls `onItem` for each element of the top-level array `field`. */
-export async function readMarathonList<T>(connection: MarathonHttp, path: string, field: string, onItem: (item: T) => void, options: ListReadOptions = {}): Promise<void> {
+export async function readMarathonList<T>(
+  connection: MarathonHttp,
+  path: string,
+  field: string,
+  onItem: (item: T) => void,
+  options: ListReadOptions = {},
+): Promise<void> {
   let lastError: unknown;
   for (const base of connection.inTurn()) {
     try {
-      await readOnce(connection, base + path, field, onItem, options.timeoutMs ?? 6 * connection.timeoutMs, options.backpressure);
+      await readOnce(
+        connection,
+        base + path,
+        field,
+        onItem,
+        options.timeoutMs ?? 6 * connection.timeoutMs,
+        options.backpressure,
+      );
       connection.answered(base);
       return;
     } catch (err) {
@@ -31,11 +44,21 @@ export async function readMarathonList<T>(connection: MarathonHttp, path: string
   throw lastError;
 }
 
-async function readOnce<T>(connection: MarathonHttp, url: string, field: string, onItem: (item: T) => void, timeoutMs: number, backpressure?: () => Promise<void> | undefined): Promise<void> {
+async function readOnce<T>(
+  connection: MarathonHttp,
+  url: string,
+  field: string,
+  onItem: (item: T) => void,
+  timeoutMs: number,
+  backpressure?: () => Promise<void> | undefined,
+): Promise<void> {
   const what = `GET ${new URL(url).pathname}`;
   let request: { destroy(err?: Error): void } | undefined;
   let response: IncomingMessage | undefined;
-  const timer = setTimeout(() => (response ?? request)?.destroy(new MarathonUnavailableError(`${what}: not read within ${timeoutMs} ms`)), timeoutMs);
+  const timer = setTimeout(
+    () => (response ?? request)?.destroy(new MarathonUnavailableError(`${what}: not read within ${timeoutMs} ms`)),
+    timeoutMs,
+  );
   try {
     ({ response } = await connection.open(url, 'application/json', (req) => (request = req)));
     if (response.statusCode !== 200) throw await MarathonHttp.errorOf(response, what);
@@ -45,7 +68,13 @@ async function readOnce<T>(connection: MarathonHttp, url: string, field: string,
   }
 }
 
-function readItems<T>(res: IncomingMessage, field: string, onItem: (item: T) => void, what: string, backpressure?: () => Promise<void> | undefined): Promise<void> {
+function readItems<T>(
+  res: IncomingMessage,
+  field: string,
+  onItem: (item: T) => void,
+  what: string,
+  backpressure?: () => Promise<void> | undefined,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const splitter = new JsonListSplitter(field, (json) => onItem(JSON.parse(json) as T));
     res.on('data', (chunk: Buffer) => {
@@ -58,11 +87,22 @@ function readItems<T>(res: IncomingMessage, field: string, onItem: (item: T) => 
       const wait = backpressure?.();
       if (wait) {
         res.pause();
-        wait.then(() => res.resume(), (err: unknown) => res.destroy(err as Error));
+        wait.then(
+          () => res.resume(),
+          (err: unknown) => res.destroy(err as Error),
+        );
       }
     });
-    res.on('end', () => (splitter.complete ? resolve() : reject(new MarathonUnavailableError(`${what}: the answer ended early`))));
-    res.on('error', (err) => reject(err instanceof MarathonUnavailableError ? err : new MarathonUnavailableError(`${what}: ${err.message}`, undefined, undefined, err)));
+    res.on('end', () =>
+      splitter.complete ? resolve() : reject(new MarathonUnavailableError(`${what}: the answer ended early`)),
+    );
+    res.on('error', (err) =>
+      reject(
+        err instanceof MarathonUnavailableError
+          ? err
+          : new MarathonUnavailableError(`${what}: ${err.message}`, undefined, undefined, err),
+      ),
+    );
     res.on('close', () => {
       if (!res.complete) reject(new MarathonUnavailableError(`${what}: the connection closed early`));
     });
@@ -127,6 +167,7 @@ export class JsonListSplitter {
         this.depth--;
       }
     }
-    if (this.inList && this.depth >= 3 && this.itemStart >= 0) this.item.push(Buffer.from(chunk.subarray(this.itemStart)));
+    if (this.inList && this.depth >= 3 && this.itemStart >= 0)
+      this.item.push(Buffer.from(chunk.subarray(this.itemStart)));
   }
 }

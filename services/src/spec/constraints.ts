@@ -8,7 +8,8 @@ const FIELD = /^@?[A-Za-z0-9_][A-Za-z0-9_.\-]*$/;
 
 /** Parses `OPERATOR [value]` for `field`; returns the constraint or the reason it is invalid. */
 export function parseConstraint(field: string, text: string): ConstraintSpec | string {
-  if (!FIELD.test(field)) return `invalid constraint field ${JSON.stringify(field)} (an agent attribute, hostname, @region or @zone)`;
+  if (!FIELD.test(field))
+    return `invalid constraint field ${JSON.stringify(field)} (an agent attribute, hostname, @region or @zone)`;
   const trimmed = text.trim();
   const space = trimmed.search(/\s/);
   const word = (space === -1 ? trimmed : trimmed.slice(0, space)).toUpperCase();
@@ -25,10 +26,12 @@ export function parseConstraint(field: string, text: string): ConstraintSpec | s
       return value === undefined ? { field, operator } : { field, operator, value };
     case 'GROUP_BY':
       if (value === undefined) return { field, operator };
-      if (!/^[1-9][0-9]*$/.test(value)) return `GROUP_BY takes a positive whole number of groups, not ${JSON.stringify(value)}`;
+      if (!/^[1-9][0-9]*$/.test(value))
+        return `GROUP_BY takes a positive whole number of groups, not ${JSON.stringify(value)}`;
       return { field, operator, value };
     case 'MAX_PER':
-      if (value === undefined || !/^[1-9][0-9]*$/.test(value)) return 'MAX_PER takes a positive whole number, e.g. "MAX_PER 2"';
+      if (value === undefined || !/^[1-9][0-9]*$/.test(value))
+        return 'MAX_PER takes a positive whole number, e.g. "MAX_PER 2"';
       return { field, operator, value };
     case 'LIKE':
     case 'UNLIKE':

@@ -24,7 +24,15 @@ export type PortProtocol = (typeof PORT_PROTOCOLS)[number];
 export const CONSTRAINT_OPERATORS = ['UNIQUE', 'CLUSTER', 'GROUP_BY', 'LIKE', 'UNLIKE', 'MAX_PER'] as const;
 export type ConstraintOperator = (typeof CONSTRAINT_OPERATORS)[number];
 
-export const HEALTH_CHECK_PROTOCOLS = ['HTTP', 'HTTPS', 'TCP', 'COMMAND', 'MESOS_HTTP', 'MESOS_HTTPS', 'MESOS_TCP'] as const;
+export const HEALTH_CHECK_PROTOCOLS = [
+  'HTTP',
+  'HTTPS',
+  'TCP',
+  'COMMAND',
+  'MESOS_HTTP',
+  'MESOS_HTTPS',
+  'MESOS_TCP',
+] as const;
 export type HealthCheckProtocol = (typeof HEALTH_CHECK_PROTOCOLS)[number];
 
 /** Defaults of a service entry. cpus/mem follow Marathon's scale, not the 2014 original's. */
@@ -49,7 +57,10 @@ const hostPortNumber = z.number().int().min(0).max(65535);
 const seconds = z.number().int().min(0);
 const fraction = z.number().min(0).max(1);
 /** Whole seconds, or a number with a unit: `90s`, `10m`, `1h`, `1h30m`. */
-export const DurationInput = z.union([seconds, z.string().regex(/^\s*(\d+\s*[hms]\s*)+$/i, 'expected seconds or a duration like 30s, 10m, 1h30m')]);
+export const DurationInput = z.union([
+  seconds,
+  z.string().regex(/^\s*(\d+\s*[hms]\s*)+$/i, 'expected seconds or a duration like 30s, 10m, 1h30m'),
+]);
 
 export const PortInput = z.union([
   portNumber,
@@ -65,7 +76,11 @@ export const PortInput = z.union([
 /** `"host:container[:ro|rw]"` or the object form. Host mounts need `deployer.hostVolumePaths`. */
 export const VolumeInput = z.union([
   z.string().min(3),
-  z.strictObject({ hostPath: z.string().min(1), containerPath: z.string().min(1), mode: z.enum(['RO', 'RW', 'ro', 'rw']).optional() }),
+  z.strictObject({
+    hostPath: z.string().min(1),
+    containerPath: z.string().min(1),
+    mode: z.enum(['RO', 'RW', 'ro', 'rw']).optional(),
+  }),
 ]);
 
 /** `UNIQUE`, `CLUSTER value`, `GROUP_BY [n]`, `LIKE regex`, `UNLIKE regex`, `MAX_PER n`. */
@@ -121,14 +136,17 @@ export const ServiceInput = z.strictObject({
   volumes: z.array(VolumeInput).optional(),
   constraints: ConstraintsInput.optional(),
   healthChecks: z.array(HealthCheckInput).optional(),
-  upgrade: z.strictObject({ minimumHealthCapacity: fraction.optional(), maximumOverCapacity: fraction.optional() }).optional(),
+  upgrade: z
+    .strictObject({ minimumHealthCapacity: fraction.optional(), maximumOverCapacity: fraction.optional() })
+    .optional(),
   uris: z.array(UriInput).optional(),
   killGracePeriod: DurationInput.optional().meta({
     description:
       "Time between SIGTERM and SIGKILL when an instance is stopped (Marathon's taskKillGracePeriodSeconds); the instance's endpoint is withdrawn before the SIGTERM. Absent: the cluster's default.",
   }),
   onFailure: z.enum(ON_FAILURE).optional().meta({
-    description: 'When the rollout fails or passes its deadline: rollback returns to the previous version, stop halts the rollout where it is, keep leaves it running.',
+    description:
+      'When the rollout fails or passes its deadline: rollback returns to the previous version, stop halts the rollout where it is, keep leaves it running.',
     default: SERVICE_DEFAULTS.onFailure,
   }),
   deadline: DurationInput.optional().meta({
@@ -149,7 +167,10 @@ export const DeployDocumentInput = z.strictObject({
 
 /** The deploy document's JSON Schema (2020-12), as written by a person: for API descriptions and editors. */
 export function deployDocumentJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(DeployDocumentInput, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+  const schema = z.toJSONSchema(DeployDocumentInput, { io: 'input', target: 'draft-2020-12' }) as Record<
+    string,
+    unknown
+  >;
   delete schema.$schema;
   return schema;
 }

@@ -57,7 +57,11 @@ export interface DocumentSource {
 const DEFAULT_MAX_NODES = 200_000;
 const DEFAULT_MAX_DEPTH = 64;
 
-export function readDocumentSource(text: string, format: DocumentFormat, options: ReadSourceOptions = {}): DocumentSource {
+export function readDocumentSource(
+  text: string,
+  format: DocumentFormat,
+  options: ReadSourceOptions = {},
+): DocumentSource {
   return format === 'json' ? readJson(text) : readYaml(text, options);
 }
 
@@ -122,7 +126,12 @@ function readYaml(text: string, options: ReadSourceOptions): DocumentSource {
  * and, when `positions` is given, records where each path starts. Positions are only wanted for
  * error reports, so the first pass skips them and `locate` makes a second one on demand.
  */
-function scanEvents(text: string, events: yaml.Event[], maxNodes: number, positions: Map<string, number> | undefined): void {
+function scanEvents(
+  text: string,
+  events: yaml.Event[],
+  maxNodes: number,
+  positions: Map<string, number> | undefined,
+): void {
   const anchorSizes = new Map<string, number>();
   const stack: Frame[] = [];
   let documents = 0;
@@ -156,14 +165,21 @@ function scanEvents(text: string, events: yaml.Event[], maxNodes: number, positi
     switch (event.type) {
       case yaml.EVENT_ID.DOCUMENT:
         documents++;
-        if (documents > 1) throw new SpecSyntaxError('the body must hold exactly one YAML document', [{ path: '/', message: 'more than one document (---)' }]);
+        if (documents > 1)
+          throw new SpecSyntaxError('the body must hold exactly one YAML document', [
+            { path: '/', message: 'more than one document (---)' },
+          ]);
         break;
       case yaml.EVENT_ID.MAPPING:
       case yaml.EVENT_ID.SEQUENCE: {
         const parent = stack[stack.length - 1];
         if (parent?.kind === 'map' && parent.expectKey) {
           throw new SpecSyntaxError('mapping keys must be plain strings', [
-            { path: parent.path || '/', message: 'a key is a collection', ...lineColumn(lineStarts(text), event.start) },
+            {
+              path: parent.path || '/',
+              message: 'a key is a collection',
+              ...lineColumn(lineStarts(text), event.start),
+            },
           ]);
         }
         const path = positions ? childPath(parent) : '';
@@ -192,9 +208,16 @@ function scanEvents(text: string, events: yaml.Event[], maxNodes: number, positi
         const size = anchorSizes.get(name);
         const parent = stack[stack.length - 1];
         if (size === undefined) {
-          throw new SpecSyntaxError(`alias *${name} refers to an anchor that is not defined before it (or to its own parent)`, [
-            { path: childPath(parent) || '/', message: `unknown or recursive alias *${name}`, ...lineColumn(lineStarts(text), event.anchorStart) },
-          ]);
+          throw new SpecSyntaxError(
+            `alias *${name} refers to an anchor that is not defined before it (or to its own parent)`,
+            [
+              {
+                path: childPath(parent) || '/',
+                message: `unknown or recursive alias *${name}`,
+                ...lineColumn(lineStarts(text), event.anchorStart),
+              },
+            ],
+          );
         }
         if (parent?.kind === 'map' && parent.expectKey) parent.key = `*${name}`;
         count(size);
@@ -227,9 +250,13 @@ function syntaxError(err: unknown): SpecSyntaxError {
   if (err instanceof yaml.YAMLException) {
     const where = err.mark ? { line: err.mark.line + 1, column: err.mark.column + 1 } : {};
     const at = err.mark ? ` at line ${err.mark.line + 1}, column ${err.mark.column + 1}` : '';
-    return new SpecSyntaxError(`the document is not valid YAML: ${err.reason}${at}`, [{ path: '/', message: err.reason, ...where }]);
+    return new SpecSyntaxError(`the document is not valid YAML: ${err.reason}${at}`, [
+      { path: '/', message: err.reason, ...where },
+    ]);
   }
-  return new SpecSyntaxError(`the document could not be read: ${(err as Error).message}`, [{ path: '/', message: (err as Error).message }]);
+  return new SpecSyntaxError(`the document could not be read: ${(err as Error).message}`, [
+    { path: '/', message: (err as Error).message },
+  ]);
 }
 
 /** JSON-pointer escaping of one path segment. */

@@ -21,7 +21,8 @@ function problemsOf(fn: () => unknown): SpecProblem[] {
   try {
     fn();
   } catch (err) {
-    if (err instanceof ValidationError || err instanceof SpecSyntaxError || err instanceof SpecTooLargeError) return err.problems;
+    if (err instanceof ValidationError || err instanceof SpecSyntaxError || err instanceof SpecTooLargeError)
+      return err.problems;
     throw err;
   }
   assert.fail('expected the document to be rejected');
@@ -45,7 +46,16 @@ test('the document of the original reads into resolved services with defaults', 
 
 test('instances 0 is kept (scale to zero), and real JSON with true/null is accepted', () => {
   const doc = readDeployDocument(
-    JSON.stringify({ deploy: { web: { image: 'nginx', instances: 0, environment: { DEBUG: true }, labels: null === null ? ['b', 'a', 'a'] : [] } } }),
+    JSON.stringify({
+      deploy: {
+        web: {
+          image: 'nginx',
+          instances: 0,
+          environment: { DEBUG: true },
+          labels: null === null ? ['b', 'a', 'a'] : [],
+        },
+      },
+    }),
     'json',
   );
   assert.equal(doc.deploy[0]!.instances, 0);
@@ -56,8 +66,14 @@ test('instances 0 is kept (scale to zero), and real JSON with true/null is accep
 });
 
 test('the same service with two label sets is two entries side by side', () => {
-  const doc = readDeployDocument('deploy:\n  web:\n    - {image: nginx, labels: [blue]}\n    - {image: nginx, labels: [green]}\n', 'yaml');
-  assert.deepEqual(doc.deploy.map((s) => s.labels), [['blue'], ['green']]);
+  const doc = readDeployDocument(
+    'deploy:\n  web:\n    - {image: nginx, labels: [blue]}\n    - {image: nginx, labels: [green]}\n',
+    'yaml',
+  );
+  assert.deepEqual(
+    doc.deploy.map((s) => s.labels),
+    [['blue'], ['green']],
+  );
 });
 
 test('every problem is reported with its path and YAML position', () => {
@@ -118,24 +134,41 @@ deploy:
 });
 
 test('host mounts are refused unless their directory is allowed', () => {
-  const text = 'deploy:\n  db:\n    image: postgres\n    volumes: ["/srv/data/db:/var/lib/postgresql:rw", "/etc:/host-etc:ro"]\n';
+  const text =
+    'deploy:\n  db:\n    image: postgres\n    volumes: ["/srv/data/db:/var/lib/postgresql:rw", "/etc:/host-etc:ro"]\n';
   const refused = problemsOf(() => readDeployDocument(text, 'yaml'));
   assert.equal(refused.length, 2);
   const partly = problemsOf(() => readDeployDocument(text, 'yaml', { hostVolumePaths: ['/srv/data'] }));
-  assert.deepEqual(partly.map((p) => p.path), ['/deploy/db/volumes/1']);
+  assert.deepEqual(
+    partly.map((p) => p.path),
+    ['/deploy/db/volumes/1'],
+  );
   const doc = readDeployDocument(text.replace(', "/etc:/host-etc:ro"', ''), 'yaml', { hostVolumePaths: ['/srv/data'] });
-  assert.deepEqual(doc.deploy[0]!.volumes, [{ hostPath: '/srv/data/db', containerPath: '/var/lib/postgresql', mode: 'RW' }]);
-  const escape = problemsOf(() => readDeployDocument('deploy:\n  db:\n    image: x\n    volumes: ["/srv/data/../../etc:/x"]\n', 'yaml', { hostVolumePaths: ['/srv/data'] }));
+  assert.deepEqual(doc.deploy[0]!.volumes, [
+    { hostPath: '/srv/data/db', containerPath: '/var/lib/postgresql', mode: 'RW' },
+  ]);
+  const escape = problemsOf(() =>
+    readDeployDocument('deploy:\n  db:\n    image: x\n    volumes: ["/srv/data/../../etc:/x"]\n', 'yaml', {
+      hostVolumePaths: ['/srv/data'],
+    }),
+  );
   assert.equal(escape.length, 1);
 });
 
 test('file:// URIs are refused unless deployer.fileUris allows them; other schemes pass', () => {
-  const text = 'deploy:\n  web:\n    image: nginx\n    uris: ["https://example.com/app.tgz", "file:///etc/shadow", {uri: "FILE:///root/.ssh/id_rsa"}]\n';
+  const text =
+    'deploy:\n  web:\n    image: nginx\n    uris: ["https://example.com/app.tgz", "file:///etc/shadow", {uri: "FILE:///root/.ssh/id_rsa"}]\n';
   const refused = problemsOf(() => readDeployDocument(text, 'yaml'));
-  assert.deepEqual(refused.map((p) => p.path), ['/deploy/web/uris/1', '/deploy/web/uris/2']);
+  assert.deepEqual(
+    refused.map((p) => p.path),
+    ['/deploy/web/uris/1', '/deploy/web/uris/2'],
+  );
   assert.match(refused[0]!.message, /file:\/\/ URIs are not accepted .*deployer\.fileUris/);
   const allowed = readDeployDocument(text, 'yaml', { fileUris: true });
-  assert.deepEqual(allowed.deploy[0]!.uris.map((u) => u.uri), ['https://example.com/app.tgz', 'file:///etc/shadow', 'FILE:///root/.ssh/id_rsa']);
+  assert.deepEqual(
+    allowed.deploy[0]!.uris.map((u) => u.uri),
+    ['https://example.com/app.tgz', 'file:///etc/shadow', 'FILE:///root/.ssh/id_rsa'],
+  );
 });
 
 test('readable constraints in every written form resolve to operator triples', () => {
@@ -154,8 +187,13 @@ test('readable constraints in every written form resolve to operator triples', (
 });
 
 test('the same app twice, in deploy and remove, is an error', () => {
-  const problems = problemsOf(() => readDeployDocument('deploy:\n  web: {image: nginx, labels: [a]}\nremove:\n  web: {labels: [a]}\n', 'yaml'));
-  assert.deepEqual(problems.map((p) => p.path), ['/remove/web']);
+  const problems = problemsOf(() =>
+    readDeployDocument('deploy:\n  web: {image: nginx, labels: [a]}\nremove:\n  web: {labels: [a]}\n', 'yaml'),
+  );
+  assert.deepEqual(
+    problems.map((p) => p.path),
+    ['/remove/web'],
+  );
 });
 
 test('YAML syntax errors carry line and column', () => {
@@ -170,7 +208,12 @@ test('YAML syntax errors carry line and column', () => {
 
 test('an alias bomb is rejected before it is expanded', () => {
   const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
-  for (let i = 1; i < 12; i++) lines.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+  for (let i = 1; i < 12; i++)
+    lines.push(
+      `a${i}: &a${i} [${Array(10)
+        .fill(`*a${i - 1}`)
+        .join(', ')}]`,
+    );
   lines.push('deploy: {web: {image: nginx, labels: *a11}}');
   assert.throws(() => readDeployDocument(lines.join('\n'), 'yaml'), SpecTooLargeError);
   // a recursive alias is refused too
@@ -179,9 +222,15 @@ test('an alias bomb is rejected before it is expanded', () => {
 
 test('aliases within the bound work as shared values', () => {
   const problems = problemsOf(() => readDeployDocument('base: &base {image: nginx}\ndeploy:\n  web: *base\n', 'yaml'));
-  assert.deepEqual(problems.map((p) => p.path), ['/base']);
+  assert.deepEqual(
+    problems.map((p) => p.path),
+    ['/base'],
+  );
   const doc = readDeployDocument('deploy:\n  web: &w {image: nginx, labels: [a]}\n  api: *w\n', 'yaml');
-  assert.deepEqual(doc.deploy.map((s) => s.service), ['web', 'api']);
+  assert.deepEqual(
+    doc.deploy.map((s) => s.service),
+    ['web', 'api'],
+  );
 });
 
 test('killGracePeriod, onFailure and deadline: seconds or durations, with their defaults', () => {
@@ -189,17 +238,28 @@ test('killGracePeriod, onFailure and deadline: seconds or durations, with their 
   assert.equal(plain!.killGracePeriodSeconds, undefined);
   assert.equal(plain!.onFailure, 'rollback');
   assert.equal(plain!.deadlineSeconds, 600);
-  const [set] = readDeployDocument('deploy:\n  web: {image: nginx, killGracePeriod: 1m30s, onFailure: keep, deadline: 2m}\n', 'yaml').deploy;
+  const [set] = readDeployDocument(
+    'deploy:\n  web: {image: nginx, killGracePeriod: 1m30s, onFailure: keep, deadline: 2m}\n',
+    'yaml',
+  ).deploy;
   assert.equal(set!.killGracePeriodSeconds, 90);
   assert.equal(set!.onFailure, 'keep');
   assert.equal(set!.deadlineSeconds, 120);
-  const [numbers] = readDeployDocument('deploy:\n  web: {image: nginx, killGracePeriod: 0, deadline: 45}\n', 'yaml').deploy;
+  const [numbers] = readDeployDocument(
+    'deploy:\n  web: {image: nginx, killGracePeriod: 0, deadline: 45}\n',
+    'yaml',
+  ).deploy;
   assert.equal(numbers!.killGracePeriodSeconds, 0);
   assert.equal(numbers!.deadlineSeconds, 45);
 });
 
 test('a bad killGracePeriod, onFailure or deadline is reported at its path', () => {
-  const problems = problemsOf(() => readDeployDocument('deploy:\n  web: {image: nginx, killGracePeriod: soon, onFailure: retry}\n  api: {image: nginx, deadline: 0s}\n  db: {image: nginx, killGracePeriod: -1}\n', 'yaml'));
+  const problems = problemsOf(() =>
+    readDeployDocument(
+      'deploy:\n  web: {image: nginx, killGracePeriod: soon, onFailure: retry}\n  api: {image: nginx, deadline: 0s}\n  db: {image: nginx, killGracePeriod: -1}\n',
+      'yaml',
+    ),
+  );
   const at = (path: string) => problems.find((p) => p.path === path);
   assert.match(at('/deploy/web/killGracePeriod')?.message ?? '', /duration like 30s/);
   assert.ok(at('/deploy/web/onFailure'), JSON.stringify(problems));
@@ -210,7 +270,8 @@ test('a bad killGracePeriod, onFailure or deadline is reported at its path', () 
 test('the JSON Schema documents the new fields with their defaults', async () => {
   const { deployDocumentJsonSchema } = await import('./index.js');
   const text = JSON.stringify(deployDocumentJsonSchema());
-  for (const field of ['killGracePeriod', 'onFailure', 'deadline']) assert.match(text, new RegExp(`"${field}":\\{"description"`));
+  for (const field of ['killGracePeriod', 'onFailure', 'deadline'])
+    assert.match(text, new RegExp(`"${field}":\\{"description"`));
   assert.match(text, /"onFailure":\{[^}]*"default":"rollback"/);
   assert.match(text, /"deadline":\{[^}]*"default":600/);
 });

@@ -25,7 +25,13 @@ import {
   type UriSpec,
   type VolumeSpec,
 } from './schema.js';
-import { escapePointer, readDocumentSource, type DocumentFormat, type ReadSourceOptions, type SpecProblem } from './source.js';
+import {
+  escapePointer,
+  readDocumentSource,
+  type DocumentFormat,
+  type ReadSourceOptions,
+  type SpecProblem,
+} from './source.js';
 
 export interface ValidateOptions {
   /**
@@ -47,7 +53,11 @@ const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PORT_NAME = /^[a-z][a-z0-9-]*$/;
 
 /** Reads and validates a deploy document's text. Throws SpecSyntaxError, SpecTooLargeError or ValidationError. */
-export function readDeployDocument(text: string, format: DocumentFormat, options: ValidateOptions & ReadSourceOptions = {}): DeployDocument {
+export function readDeployDocument(
+  text: string,
+  format: DocumentFormat,
+  options: ValidateOptions & ReadSourceOptions = {},
+): DeployDocument {
   const source = readDocumentSource(text, format, options);
   return validateDeployDocument(source.value, options, source.locate);
 }
@@ -60,11 +70,17 @@ export function validateDeployDocument(
   const problems: SpecProblem[] = [];
   const result: DeployDocument = { deploy: [], remove: [] };
   if (value === null || value === undefined || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ValidationError('the deploy document must be a mapping with `deploy:` and/or `remove:`', [{ path: '/', message: 'expected a mapping' }]);
+    throw new ValidationError('the deploy document must be a mapping with `deploy:` and/or `remove:`', [
+      { path: '/', message: 'expected a mapping' },
+    ]);
   }
   const doc = value as Record<string, unknown>;
   for (const key of Object.keys(doc)) {
-    if (!TOP_LEVEL.includes(key)) problems.push({ path: `/${escapePointer(key)}`, message: `unknown top-level key (expected ${TOP_LEVEL.join(' or ')})` });
+    if (!TOP_LEVEL.includes(key))
+      problems.push({
+        path: `/${escapePointer(key)}`,
+        message: `unknown top-level key (expected ${TOP_LEVEL.join(' or ')})`,
+      });
   }
   const seen = new Map<string, string>(); // app key -> path where first seen
   const claim = (path: string, namespace: string, service: string, labels: string[]) => {
@@ -74,7 +90,10 @@ export function validateDeployDocument(
     else seen.set(key, path);
   };
 
-  for (const [section, entries] of [['deploy', doc.deploy], ['remove', doc.remove]] as const) {
+  for (const [section, entries] of [
+    ['deploy', doc.deploy],
+    ['remove', doc.remove],
+  ] as const) {
     if (entries === undefined || entries === null) continue;
     if (typeof entries !== 'object' || Array.isArray(entries)) {
       problems.push({ path: `/${section}`, message: 'expected a mapping of service name to its entry' });
@@ -84,8 +103,11 @@ export function validateDeployDocument(
       const servicePath = `/${section}/${escapePointer(service)}`;
       const serviceProblem = serviceNameProblem(service);
       if (serviceProblem) problems.push({ path: servicePath, message: `service name ${serviceProblem}` });
-      const list = Array.isArray(entry) ? entry.map((e, i) => [e, `${servicePath}/${i}`] as const) : [[entry, servicePath] as const];
-      if (list.length === 0) problems.push({ path: servicePath, message: 'expected an entry or a non-empty list of entries' });
+      const list = Array.isArray(entry)
+        ? entry.map((e, i) => [e, `${servicePath}/${i}`] as const)
+        : [[entry, servicePath] as const];
+      if (list.length === 0)
+        problems.push({ path: servicePath, message: 'expected an entry or a non-empty list of entries' });
       for (const [item, path] of list) {
         if (section === 'deploy') {
           const spec = resolveService(service, item, path, options, problems);
@@ -132,7 +154,11 @@ function locateNearest(path: string, locate: (path: string) => { line: number; c
   return {};
 }
 
-function resolveLabelsAndNamespace(input: { labels?: string[]; namespace?: string }, path: string, problems: SpecProblem[]) {
+function resolveLabelsAndNamespace(
+  input: { labels?: string[]; namespace?: string },
+  path: string,
+  problems: SpecProblem[],
+) {
   const namespace = input.namespace ?? SERVICE_DEFAULTS.namespace;
   let ok = true;
   const nsProblem = nameProblem(namespace);
@@ -161,7 +187,13 @@ function resolveRemove(service: string, item: unknown, path: string, problems: S
   return names && { service, ...names };
 }
 
-function resolveService(service: string, item: unknown, path: string, options: ValidateOptions, problems: SpecProblem[]): ServiceSpec | undefined {
+function resolveService(
+  service: string,
+  item: unknown,
+  path: string,
+  options: ValidateOptions,
+  problems: SpecProblem[],
+): ServiceSpec | undefined {
   const parsed = ServiceInput.safeParse(item);
   if (!parsed.success) {
     problems.push(...zodProblemsAt(parsed.error, path));
@@ -172,7 +204,10 @@ function resolveService(service: string, item: unknown, path: string, options: V
   const names = resolveLabelsAndNamespace(input, path, problems);
   if (/\s/.test(input.image)) problems.push({ path: `${path}/image`, message: 'an image reference has no spaces' });
   if (input.cmd !== undefined && input.args !== undefined) {
-    problems.push({ path: `${path}/args`, message: 'give either cmd (run by /bin/sh -c) or args (passed to the image entrypoint), not both' });
+    problems.push({
+      path: `${path}/args`,
+      message: 'give either cmd (run by /bin/sh -c) or args (passed to the image entrypoint), not both',
+    });
   }
   const ports = resolvePorts(input, path, problems);
   const environment = resolveEnvironment(input, ports, path, problems);
@@ -222,7 +257,11 @@ function resolvePorts(input: ServiceInputType, path: string, problems: SpecProbl
   for (const [name, value] of Object.entries(input.ports ?? {})) {
     const at = `${path}/ports/${escapePointer(name)}`;
     if (!PORT_NAME.test(name) || name.length > 63 || name.endsWith('-')) {
-      problems.push({ path: at, message: 'port names start with a lower-case letter and contain only lower-case letters, digits and "-" (at most 63)' });
+      problems.push({
+        path: at,
+        message:
+          'port names start with a lower-case letter and contain only lower-case letters, digits and "-" (at most 63)',
+      });
       continue;
     }
     const port: PortSpec =
@@ -231,7 +270,11 @@ function resolvePorts(input: ServiceInputType, path: string, problems: SpecProbl
         : { name, containerPort: value.port, protocol: value.protocol ?? 'tcp', hostPort: value.hostPort ?? 0 };
     if (port.hostPort !== 0) {
       const other = hostPorts.get(port.hostPort);
-      if (other) problems.push({ path: `${at}/hostPort`, message: `host port ${port.hostPort} is already used by port ${other}` });
+      if (other)
+        problems.push({
+          path: `${at}/hostPort`,
+          message: `host port ${port.hostPort} is already used by port ${other}`,
+        });
       hostPorts.set(port.hostPort, name);
     }
     const key = `${port.containerPort}/${port.protocol}`;
@@ -243,12 +286,18 @@ function resolvePorts(input: ServiceInputType, path: string, problems: SpecProbl
   return ports;
 }
 
-function resolveEnvironment(input: ServiceInputType, ports: PortSpec[], path: string, problems: SpecProblem[]): Record<string, string> {
+function resolveEnvironment(
+  input: ServiceInputType,
+  ports: PortSpec[],
+  path: string,
+  problems: SpecProblem[],
+): Record<string, string> {
   const reserved = new Set(reservedEnvNames(ports.map((p) => p.name)));
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(input.environment ?? {})) {
     const at = `${path}/environment/${escapePointer(key)}`;
-    if (!ENV_KEY.test(key)) problems.push({ path: at, message: 'environment names are letters, digits and "_", not starting with a digit' });
+    if (!ENV_KEY.test(key))
+      problems.push({ path: at, message: 'environment names are letters, digits and "_", not starting with a digit' });
     else if (reserved.has(key) || key.startsWith('CONTAINER_PORT_')) {
       problems.push({ path: at, message: `${key} is set by Theseus for service discovery and cannot be overridden` });
     } else env[key] = String(value);
@@ -256,7 +305,12 @@ function resolveEnvironment(input: ServiceInputType, ports: PortSpec[], path: st
   return env;
 }
 
-function resolveVolumes(input: ServiceInputType, path: string, allowed: readonly string[], problems: SpecProblem[]): VolumeSpec[] {
+function resolveVolumes(
+  input: ServiceInputType,
+  path: string,
+  allowed: readonly string[],
+  problems: SpecProblem[],
+): VolumeSpec[] {
   const volumes: VolumeSpec[] = [];
   (input.volumes ?? []).forEach((value, i) => {
     const at = `${path}/volumes/${i}`;
@@ -270,9 +324,16 @@ function resolveVolumes(input: ServiceInputType, path: string, allowed: readonly
       }
       volume = { hostPath: parts[0]!, containerPath: parts[1]!, mode: (mode ?? 'RW') as 'RO' | 'RW' };
     } else {
-      volume = { hostPath: value.hostPath, containerPath: value.containerPath, mode: (value.mode?.toUpperCase() ?? 'RW') as 'RO' | 'RW' };
+      volume = {
+        hostPath: value.hostPath,
+        containerPath: value.containerPath,
+        mode: (value.mode?.toUpperCase() ?? 'RW') as 'RO' | 'RW',
+      };
     }
-    for (const [field, p] of [['hostPath', volume.hostPath], ['containerPath', volume.containerPath]] as const) {
+    for (const [field, p] of [
+      ['hostPath', volume.hostPath],
+      ['containerPath', volume.containerPath],
+    ] as const) {
       if (!p.startsWith('/') || p.split('/').some((s) => s === '..' || s === '.')) {
         problems.push({ path: at, message: `${field} must be an absolute path without "." or ".." segments` });
         return;
@@ -310,12 +371,14 @@ function resolveConstraints(input: ServiceInputType, path: string, problems: Spe
         else pairs.push([split[0], split[1], at]);
       } else {
         const entries = Object.entries(item);
-        if (entries.length !== 1) problems.push({ path: at, message: 'each list item holds one constraint, e.g. {hostname: UNIQUE}' });
+        if (entries.length !== 1)
+          problems.push({ path: at, message: 'each list item holds one constraint, e.g. {hostname: UNIQUE}' });
         for (const [field, text] of entries) pairs.push([field, text, `${at}/${escapePointer(field)}`]);
       }
     });
   } else {
-    for (const [field, text] of Object.entries(raw)) pairs.push([field, text, `${path}/constraints/${escapePointer(field)}`]);
+    for (const [field, text] of Object.entries(raw))
+      pairs.push([field, text, `${path}/constraints/${escapePointer(field)}`]);
   }
   const constraints: ConstraintSpec[] = [];
   for (const [field, text, at] of pairs) {
@@ -326,11 +389,17 @@ function resolveConstraints(input: ServiceInputType, path: string, problems: Spe
   return constraints;
 }
 
-function resolveHealthChecks(input: ServiceInputType, ports: PortSpec[], path: string, problems: SpecProblem[]): HealthCheckSpec[] {
+function resolveHealthChecks(
+  input: ServiceInputType,
+  ports: PortSpec[],
+  path: string,
+  problems: SpecProblem[],
+): HealthCheckSpec[] {
   const checks: HealthCheckSpec[] = [];
   (input.healthChecks ?? []).forEach((hc, i) => {
     const at = `${path}/healthChecks/${i}`;
-    const protocol = hc.protocol ?? (hc.command !== undefined ? 'COMMAND' : hc.path !== undefined ? 'MESOS_HTTP' : 'MESOS_TCP');
+    const protocol =
+      hc.protocol ?? (hc.command !== undefined ? 'COMMAND' : hc.path !== undefined ? 'MESOS_HTTP' : 'MESOS_TCP');
     const base = {
       gracePeriodSeconds: hc.gracePeriodSeconds ?? SERVICE_DEFAULTS.healthCheck.gracePeriodSeconds,
       intervalSeconds: hc.intervalSeconds ?? SERVICE_DEFAULTS.healthCheck.intervalSeconds,
@@ -338,21 +407,28 @@ function resolveHealthChecks(input: ServiceInputType, ports: PortSpec[], path: s
       maxConsecutiveFailures: hc.maxConsecutiveFailures ?? SERVICE_DEFAULTS.healthCheck.maxConsecutiveFailures,
     };
     if (protocol === 'COMMAND') {
-      if (hc.command === undefined) problems.push({ path: `${at}/command`, message: 'a COMMAND health check needs a command' });
-      if (hc.port !== undefined || hc.path !== undefined) problems.push({ path: at, message: 'a COMMAND health check has no port or path' });
+      if (hc.command === undefined)
+        problems.push({ path: `${at}/command`, message: 'a COMMAND health check needs a command' });
+      if (hc.port !== undefined || hc.path !== undefined)
+        problems.push({ path: at, message: 'a COMMAND health check has no port or path' });
       if (hc.command !== undefined) checks.push({ protocol, command: hc.command, ...base });
       return;
     }
-    if (hc.command !== undefined) problems.push({ path: `${at}/command`, message: `a ${protocol} health check has no command` });
+    if (hc.command !== undefined)
+      problems.push({ path: `${at}/command`, message: `a ${protocol} health check has no command` });
     const isHttp = protocol.includes('HTTP');
-    if (!isHttp && hc.path !== undefined) problems.push({ path: `${at}/path`, message: `a ${protocol} health check has no path` });
+    if (!isHttp && hc.path !== undefined)
+      problems.push({ path: `${at}/path`, message: `a ${protocol} health check has no path` });
     const port = hc.port ?? ports[0]?.name;
     if (port === undefined) {
       problems.push({ path: at, message: 'a health check needs a port, and this service has none' });
       return;
     }
     if (!ports.some((p) => p.name === port)) {
-      problems.push({ path: `${at}/port`, message: `no port named ${JSON.stringify(port)} (ports: ${ports.map((p) => p.name).join(', ') || 'none'})` });
+      problems.push({
+        path: `${at}/port`,
+        message: `no port named ${JSON.stringify(port)} (ports: ${ports.map((p) => p.name).join(', ') || 'none'})`,
+      });
       return;
     }
     checks.push({ protocol, port, ...(isHttp ? { path: hc.path ?? '/' } : {}), ...base });
@@ -369,10 +445,19 @@ function resolveUris(input: ServiceInputType, path: string, fileUris: boolean, p
       return;
     }
     if (!fileUris && /^file:/i.test(entry.uri)) {
-      problems.push({ path: `${path}/uris/${i}`, message: 'file:// URIs are not accepted (they read files of the agent\'s host); set deployer.fileUris (THESEUS_FILE_URIS=true) to allow them' });
+      problems.push({
+        path: `${path}/uris/${i}`,
+        message:
+          "file:// URIs are not accepted (they read files of the agent's host); set deployer.fileUris (THESEUS_FILE_URIS=true) to allow them",
+      });
       return;
     }
-    const uri: UriSpec = { uri: entry.uri, extract: entry.extract ?? true, executable: entry.executable ?? false, cache: entry.cache ?? false };
+    const uri: UriSpec = {
+      uri: entry.uri,
+      extract: entry.extract ?? true,
+      executable: entry.executable ?? false,
+      cache: entry.cache ?? false,
+    };
     if (entry.destPath !== undefined) uri.destPath = entry.destPath;
     uris.push(uri);
   });
@@ -385,7 +470,8 @@ const UNIT_SECONDS: Record<string, number> = { h: 3600, m: 60, s: 1 };
 export function durationSeconds(value: number | string): number {
   if (typeof value === 'number') return value;
   let total = 0;
-  for (const [, n, unit] of value.matchAll(/(\d+)\s*([hms])/gi)) total += Number(n) * UNIT_SECONDS[unit!.toLowerCase()]!;
+  for (const [, n, unit] of value.matchAll(/(\d+)\s*([hms])/gi))
+    total += Number(n) * UNIT_SECONDS[unit!.toLowerCase()]!;
   return total;
 }
 
@@ -410,11 +496,16 @@ function issuesToProblems(issues: Issue[], base: string): SpecProblem[] {
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys ?? []) out.push({ path: `${path}/${escapePointer(key)}`, message: 'unknown field' });
     } else if (issue.code === 'invalid_union' && issue.errors?.length) {
-      const matching = issue.errors.filter((branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+      const matching = issue.errors.filter(
+        (branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0),
+      );
       if (matching.length === 1) out.push(...issuesToProblems(matching[0]!, path));
       else {
         const expected = issue.errors.map((b) => b.find((i) => i.code === 'invalid_type')?.expected).filter(Boolean);
-        out.push({ path, message: expected.length ? `expected ${[...new Set(expected)].join(' or ')}` : issue.message });
+        out.push({
+          path,
+          message: expected.length ? `expected ${[...new Set(expected)].join(' or ')}` : issue.message,
+        });
       }
     } else {
       out.push({ path, message: issue.message });
@@ -422,4 +513,3 @@ function issuesToProblems(issues: Issue[], base: string): SpecProblem[] {
   }
   return out;
 }
-

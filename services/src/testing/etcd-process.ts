@@ -44,7 +44,13 @@ export class EtcdProcess {
 
   /** `host`: the address to listen on (e.g. the docker bridge for containers without host networking). */
   static async start(host = '127.0.0.1', options: { tls?: EtcdProcessTls } = {}): Promise<EtcdProcess> {
-    const etcd = new EtcdProcess(host, await freePort(host), await freePort(host), mkdtempSync(join(tmpdir(), 'theseus-etcd-')), options.tls);
+    const etcd = new EtcdProcess(
+      host,
+      await freePort(host),
+      await freePort(host),
+      mkdtempSync(join(tmpdir(), 'theseus-etcd-')),
+      options.tls,
+    );
     if (options.tls) etcd.metricsPort = await freePort(host);
     await etcd.run();
     return etcd;
@@ -65,21 +71,33 @@ export class EtcdProcess {
     const child = spawn(
       'etcd',
       [
-        '--name', 'theseus-test',
-        '--data-dir', this.dataDir,
-        '--listen-client-urls', this.endpoint,
-        '--advertise-client-urls', this.endpoint,
-        '--listen-peer-urls', peer,
-        '--initial-advertise-peer-urls', peer,
-        '--initial-cluster', `theseus-test=${peer}`,
-        '--log-level', 'error',
-        '--logger', 'zap',
+        '--name',
+        'theseus-test',
+        '--data-dir',
+        this.dataDir,
+        '--listen-client-urls',
+        this.endpoint,
+        '--advertise-client-urls',
+        this.endpoint,
+        '--listen-peer-urls',
+        peer,
+        '--initial-advertise-peer-urls',
+        peer,
+        '--initial-cluster',
+        `theseus-test=${peer}`,
+        '--log-level',
+        'error',
+        '--logger',
+        'zap',
         ...(this.tls
           ? [
-              '--cert-file', this.tls.cert,
-              '--key-file', this.tls.key,
+              '--cert-file',
+              this.tls.cert,
+              '--key-file',
+              this.tls.key,
               ...(this.tls.clientCa ? ['--client-cert-auth', '--trusted-ca-file', this.tls.clientCa] : []),
-              '--listen-metrics-urls', `http://${this.host}:${this.metricsPort}`,
+              '--listen-metrics-urls',
+              `http://${this.host}:${this.metricsPort}`,
             ]
           : []),
       ],
@@ -91,7 +109,9 @@ export class EtcdProcess {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`etcd exited with ${child.exitCode}: ${this.log}`);
       try {
-        const response = await fetch(this.tls ? `http://${this.host}:${this.metricsPort}/health` : `${this.endpoint}/health`);
+        const response = await fetch(
+          this.tls ? `http://${this.host}:${this.metricsPort}/health` : `${this.endpoint}/health`,
+        );
         if (response.ok && ((await response.json()) as { health?: string }).health === 'true') return;
       } catch {
         // not listening yet

@@ -35,7 +35,13 @@ export class TlsFiles {
 
   /** A client certificate signed by the CA (`signedBy: 'other'`: by the unrelated CA). */
   client(commonName: string, signedBy: 'ca' | 'other' = 'ca'): CertPair {
-    return this.issue(signedBy === 'ca' ? 'ca' : 'other-ca', `client-${signedBy}-${commonName}`, commonName, [], 'clientAuth');
+    return this.issue(
+      signedBy === 'ca' ? 'ca' : 'other-ca',
+      `client-${signedBy}-${commonName}`,
+      commonName,
+      [],
+      'clientAuth',
+    );
   }
 
   /** Writes `content` to a file in the directory (mode 600) and returns its path. */
@@ -50,8 +56,23 @@ export class TlsFiles {
   }
 
   private makeCa(name: string): void {
-    this.openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=theseus test ${name}`,
-      '-keyout', join(this.dir, `${name}.key`), '-out', join(this.dir, `${name}.crt`));
+    this.openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=theseus test ${name}`,
+      '-keyout',
+      join(this.dir, `${name}.key`),
+      '-out',
+      join(this.dir, `${name}.crt`),
+    );
   }
 
   private issue(ca: string, name: string, commonName: string, altNames: string[], usage: string): CertPair {
@@ -59,9 +80,42 @@ export class TlsFiles {
     const csr = join(this.dir, `${name}.csr`);
     const cert = join(this.dir, `${name}.crt`);
     const ext = join(this.dir, `${name}.ext`);
-    writeFileSync(ext, [`extendedKeyUsage=${usage}`, ...(altNames.length ? [`subjectAltName=${altNames.join(',')}`] : [])].join('\n') + '\n');
-    this.openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${commonName}`, '-keyout', key, '-out', csr);
-    this.openssl('x509', '-req', '-in', csr, '-CA', join(this.dir, `${ca}.crt`), '-CAkey', join(this.dir, `${ca}.key`), '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', cert);
+    writeFileSync(
+      ext,
+      [`extendedKeyUsage=${usage}`, ...(altNames.length ? [`subjectAltName=${altNames.join(',')}`] : [])].join('\n') +
+        '\n',
+    );
+    this.openssl(
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      `/CN=${commonName}`,
+      '-keyout',
+      key,
+      '-out',
+      csr,
+    );
+    this.openssl(
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      join(this.dir, `${ca}.crt`),
+      '-CAkey',
+      join(this.dir, `${ca}.key`),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      ext,
+      '-out',
+      cert,
+    );
     return { cert, key };
   }
 

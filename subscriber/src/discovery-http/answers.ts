@@ -22,7 +22,13 @@ export interface ServiceAnswer {
 }
 
 /** Instances that count for a query, in task-id order, with the node string of each. */
-export function serviceAnswer(namespace: string, service: string, revision: string, records: readonly EndpointRecord[], query: NodeQuery): ServiceAnswer {
+export function serviceAnswer(
+  namespace: string,
+  service: string,
+  revision: string,
+  records: readonly EndpointRecord[],
+  query: NodeQuery,
+): ServiceAnswer {
   const endpoints: EndpointRecord[] = [];
   const nodes: string[] = [];
   for (const record of [...records].sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0))) {
@@ -64,7 +70,11 @@ export function marathonTasksText(records: readonly EndpointRecord[]): string {
     const safePath = appId.replace(/^\/+/, '').split('/').join('_');
     const portNames = [...new Set(instances.flatMap((r) => Object.keys(r.ports)))];
     if (portNames.length === 0) {
-      text += `${safePath}\t \t${instances.map((r) => r.host).sort().map((h) => `${h}\t`).join('')}\n`;
+      text += `${safePath}\t \t${instances
+        .map((r) => r.host)
+        .sort()
+        .map((h) => `${h}\t`)
+        .join('')}\n`;
       continue;
     }
     for (const name of portNames) {

@@ -27,22 +27,36 @@ function record(service: string, n: number, fields: Partial<EndpointRecord> = {}
   const labels = fields.labels ?? [];
   const appId = toAppId({ namespace: 'default', service, labels });
   return {
-    v: 1, cluster: 'default', namespace: 'default', service, labels, appId,
+    v: 1,
+    cluster: 'default',
+    namespace: 'default',
+    service,
+    labels,
+    appId,
     taskId: `${appId.slice(1).split('/').join('_')}.instance-${randomUUID()}._app.1`,
-    appVersion: '2026-12-01T00:00:00.000Z', host: `10.7.0.${n}`, ipAddresses: [],
+    appVersion: '2026-12-01T00:00:00.000Z',
+    host: `10.7.0.${n}`,
+    ipAddresses: [],
     ports: { http: { host: 31000 + n, container: 8080, protocol: 'tcp' } },
-    healthy: true, startedAt: '2026-12-01T00:00:01.000Z', updatedAt: new Date().toISOString(),
+    healthy: true,
+    startedAt: '2026-12-01T00:00:01.000Z',
+    updatedAt: new Date().toISOString(),
     ...fields,
   };
 }
 
 async function put(r: EndpointRecord): Promise<void> {
-  await client.put(layout.endpoint(r.namespace, r.service, r.taskId)).value(encodeEndpointRecord(r)).exec();
+  await client
+    .put(layout.endpoint(r.namespace, r.service, r.taskId))
+    .value(encodeEndpointRecord(r))
+    .exec();
 }
 
 function docker(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) =>
-    execFile('docker', args, { encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr })),
+    execFile('docker', args, { encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? 1 : 0, stdout, stderr }),
+    ),
   );
 }
 
@@ -61,14 +75,21 @@ async function eventually(check: () => boolean | Promise<boolean>, what: string)
 }
 
 const web1 = record('web', 1);
-const web2 = record('web', 2, { ports: { http: { host: 31002, container: 8080, protocol: 'tcp' }, admin: { host: 32002, container: 9090, protocol: 'tcp' } } });
+const web2 = record('web', 2, {
+  ports: {
+    http: { host: 31002, container: 8080, protocol: 'tcp' },
+    admin: { host: 32002, container: 9090, protocol: 'tcp' },
+  },
+});
 const sick = record('web', 3, { healthy: false });
 const prod = record('web', 4, { labels: ['prod'] });
 const [w1, w2] = [web1, web2].sort((a, b) => (a.taskId < b.taskId ? -1 : 1)) as [EndpointRecord, EndpointRecord];
 
 before(async () => {
   for (const r of [web1, web2, sick, prod]) await put(r);
-  const network = execFileSync('docker', ['network', 'inspect', 'bridge', '--format', '{{json .}}'], { encoding: 'utf8' });
+  const network = execFileSync('docker', ['network', 'inspect', 'bridge', '--format', '{{json .}}'], {
+    encoding: 'utf8',
+  });
   const gateway = execFileSync(process.execPath, [gatewayScript], { input: network, encoding: 'utf8' }).trim();
   discovery = discoveryHttp({ client, layout, maxWaitMs: 30_000 });
   const app = express();
@@ -92,9 +113,19 @@ after(async () => {
 });
 
 test('host:port lines of the healthy instances, one a line; labels and ports select', async () => {
-  assert.deepEqual(await wget('/v1/endpoints/default/web?ports=http'), { code: 0, body: [w1, w2, prod].sort((a, b) => (a.taskId < b.taskId ? -1 : 1)).map((r) => `${r.host}:${r.ports.http!.host}\n`).join('') });
+  assert.deepEqual(await wget('/v1/endpoints/default/web?ports=http'), {
+    code: 0,
+    body: [w1, w2, prod]
+      .sort((a, b) => (a.taskId < b.taskId ? -1 : 1))
+      .map((r) => `${r.host}:${r.ports.http!.host}\n`)
+      .join(''),
+  });
   assert.equal((await wget('/v1/endpoints/default/web?labels=prod')).body, `${prod.host}\n`);
-  assert.equal((await wget('/v1/endpoints/default/web?ports=http,admin')).body, '10.7.0.2:31002:32002\n', 'only instances with every wanted port');
+  assert.equal(
+    (await wget('/v1/endpoints/default/web?ports=http,admin')).body,
+    '10.7.0.2:31002:32002\n',
+    'only instances with every wanted port',
+  );
   const all = (await wget('/v1/endpoints/default/web?include_unhealthy=true')).body.trim().split('\n');
   assert.ok(all.includes(sick.host));
 });
@@ -111,15 +142,28 @@ test('JSON carries the records and the revision to wait on', async () => {
 test('?wait=<revision> holds the request until the answer changes', async () => {
   const first = JSON.parse((await wget('/v1/endpoints/default/api?ports=http&format=json')).body);
   assert.deepEqual(first.nodes, []);
-  const started = await docker('exec', '-d', container, 'sh', '-c', `wget -q -O /tmp/poll.out '${base}/v1/endpoints/default/api?ports=http&wait=${first.revision}' && touch /tmp/poll.done`);
+  const started = await docker(
+    'exec',
+    '-d',
+    container,
+    'sh',
+    '-c',
+    `wget -q -O /tmp/poll.out '${base}/v1/endpoints/default/api?ports=http&wait=${first.revision}' && touch /tmp/poll.done`,
+  );
   assert.equal(started.code, 0);
   await eventually(() => discovery.waiting() === 1, 'the request to be held');
   // A write elsewhere does not answer it.
   await put(record('other', 9));
   const api = record('api', 5);
   await put(api);
-  await eventually(async () => (await docker('exec', container, 'test', '-f', '/tmp/poll.done')).code === 0, 'the held request to be answered');
-  assert.equal((await docker('exec', container, 'cat', '/tmp/poll.out')).stdout, `${api.host}:${api.ports.http!.host}\n`);
+  await eventually(
+    async () => (await docker('exec', container, 'test', '-f', '/tmp/poll.done')).code === 0,
+    'the held request to be answered',
+  );
+  assert.equal(
+    (await docker('exec', container, 'cat', '/tmp/poll.out')).stdout,
+    `${api.host}:${api.ports.http!.host}\n`,
+  );
   assert.equal(discovery.waiting(), 0);
 });
 
@@ -132,11 +176,15 @@ test('a wait on a revision already out of date answers at once; a timeout answer
   assert.deepEqual(JSON.parse(unchanged.body).nodes, now.nodes);
 });
 
-test('/v2/tasks lists the cluster in the text form of Marathon\'s GET /v2/tasks', async () => {
+test("/v2/tasks lists the cluster in the text form of Marathon's GET /v2/tasks", async () => {
   const { body } = await wget('/v2/tasks');
   const lines = body.split('\n').filter((l) => l.length > 0);
   const webLine = lines.find((l) => l.startsWith('theseus_default_web\t8080\t'));
-  assert.equal(webLine, `theseus_default_web\t8080\t${['10.7.0.1:31001', '10.7.0.2:31002'].join('\t')}\t`, 'healthy instances only, addresses sorted');
+  assert.equal(
+    webLine,
+    `theseus_default_web\t8080\t${['10.7.0.1:31001', '10.7.0.2:31002'].join('\t')}\t`,
+    'healthy instances only, addresses sorted',
+  );
   assert.ok(lines.includes('theseus_default_web\t9090\t10.7.0.2:32002\t'), 'a line per port');
   assert.ok(lines.includes(`theseus_default_web--prod\t8080\t10.7.0.4:31004\t`));
 });

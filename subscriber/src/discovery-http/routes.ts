@@ -51,12 +51,16 @@ class BadRequest extends TheseusError {
 function list(value: unknown, name: string): string[] {
   if (value === undefined) return [];
   if (typeof value !== 'string') throw new BadRequest(`${name} must be given once, as a comma-separated list`);
-  return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 function wholeNumber(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) throw new BadRequest(`${name} must be a whole number, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value))
+    throw new BadRequest(`${name} must be a whole number, got ${JSON.stringify(value)}`);
   return Number(value);
 }
 
@@ -69,12 +73,17 @@ function flag(value: unknown, name: string): boolean {
 function nodeQuery(req: Request): NodeQuery {
   const labels = list(req.query.labels, 'labels');
   for (const label of labels) assertName('label', label);
-  return { ports: list(req.query.ports, 'ports'), labels, includeUnhealthy: flag(req.query.include_unhealthy, 'include_unhealthy') };
+  return {
+    ports: list(req.query.ports, 'ports'),
+    labels,
+    includeUnhealthy: flag(req.query.include_unhealthy, 'include_unhealthy'),
+  };
 }
 
 function wantsJson(req: Request): boolean {
   if (req.query.format === 'json') return true;
-  if (req.query.format !== undefined && req.query.format !== 'text') throw new BadRequest(`format must be json or text, got ${JSON.stringify(req.query.format)}`);
+  if (req.query.format !== undefined && req.query.format !== 'text')
+    throw new BadRequest(`format must be json or text, got ${JSON.stringify(req.query.format)}`);
   return req.query.format === undefined && (req.get('accept') ?? '').includes('application/json');
 }
 
@@ -86,7 +95,12 @@ function send(res: Response, answer: ServiceAnswer, json: boolean): void {
 
 function fail(res: Response, err: unknown): void {
   if (res.headersSent) return void res.end();
-  const status = err instanceof BadRequest || (err instanceof TheseusError && err.code === 'INVALID_NAME') ? 400 : isRecoverable(err) ? 503 : 500;
+  const status =
+    err instanceof BadRequest || (err instanceof TheseusError && err.code === 'INVALID_NAME')
+      ? 400
+      : isRecoverable(err)
+        ? 503
+        : 500;
   res.status(status).json({ error: describeError(err) });
 }
 
@@ -97,14 +111,24 @@ export function discoveryHttp(options: DiscoveryHttpOptions): DiscoveryHttp {
   const router = Router();
 
   async function read(namespace: string, service: string, query: NodeQuery, revision?: number): Promise<ServiceAnswer> {
-    const snapshot = revision === undefined
-      ? await readServiceEndpoints(client, layout, namespace, service)
-      : await readAt(layout.serviceEndpoints(namespace, service), revision);
-    return serviceAnswer(namespace, service, snapshot.revision, snapshot.endpoints.map((e) => e.record), query);
+    const snapshot =
+      revision === undefined
+        ? await readServiceEndpoints(client, layout, namespace, service)
+        : await readAt(layout.serviceEndpoints(namespace, service), revision);
+    return serviceAnswer(
+      namespace,
+      service,
+      snapshot.revision,
+      snapshot.endpoints.map((e) => e.record),
+      query,
+    );
   }
 
   /** The records under a prefix as they were at a past revision (etcd keeps them until compaction). */
-  async function readAt(prefix: string, revision: number): Promise<{ revision: string; endpoints: { record: EndpointRecord }[] }> {
+  async function readAt(
+    prefix: string,
+    revision: number,
+  ): Promise<{ revision: string; endpoints: { record: EndpointRecord }[] }> {
     const response = await client.getAll().prefix(prefix).revision(revision).exec();
     const snapshot = { revision: String(revision), endpoints: [] as { record: EndpointRecord }[] };
     for (const kv of response.kvs) {
@@ -156,12 +180,17 @@ export function discoveryHttp(options: DiscoveryHttpOptions): DiscoveryHttp {
 
       let baseline: string | undefined;
       try {
-        baseline = wait >= Number(answer.revision) ? answerIdentity(answer) : answerIdentity(await read(namespace, service, query, wait));
+        baseline =
+          wait >= Number(answer.revision)
+            ? answerIdentity(answer)
+            : answerIdentity(await read(namespace, service, query, wait));
       } catch {
         // The revision was compacted away (or never existed): what the caller has is unknown, so answer now.
         return send(res, answer, json);
       }
-      const deadline = Date.now() + Math.min(options.maxWaitMs, timeoutSeconds === undefined ? options.maxWaitMs : timeoutSeconds * 1000);
+      const deadline =
+        Date.now() +
+        Math.min(options.maxWaitMs, timeoutSeconds === undefined ? options.maxWaitMs : timeoutSeconds * 1000);
       const prefix = layout.serviceEndpoints(namespace, service);
       const signal: { release?: () => void } = {};
       let closed = false;

@@ -4,7 +4,15 @@
  * under test (from the engine's apps and tasks, by the rules of the endpoint contract).
  */
 import { randomUUID } from 'node:crypto';
-import { createEtcdClient, createLogger, decodeEndpointRecord, EtcdLayout, identityLabels, type MarathonApp, type ServiceRef } from '@theseus/services';
+import {
+  createEtcdClient,
+  createLogger,
+  decodeEndpointRecord,
+  EtcdLayout,
+  identityLabels,
+  type MarathonApp,
+  type ServiceRef,
+} from '@theseus/services';
 import { Subscriber, type SubscriberOptions } from '../subscriber.js';
 import { InProcessEngine } from '@theseus/cluster/testing';
 
@@ -23,10 +31,18 @@ export function quietLogger() {
  * engine launches on its own to replace ended ones never start, so the tasks that run are the test's.
  */
 export function startMarathon(heartbeatMs: number): Promise<InProcessEngine> {
-  return InProcessEngine.start({ eventHeartbeatMs: heartbeatMs, eventMaxOutstanding: 100_000, script: () => ({ until: 'TASK_STAGING' }) });
+  return InProcessEngine.start({
+    eventHeartbeatMs: heartbeatMs,
+    eventMaxOutstanding: 100_000,
+    script: () => ({ until: 'TASK_STAGING' }),
+  });
 }
 
-export function makeSubscriber(marathon: InProcessEngine | string[], prefix: string, options: Partial<SubscriberOptions> = {}): Subscriber {
+export function makeSubscriber(
+  marathon: InProcessEngine | string[],
+  prefix: string,
+  options: Partial<SubscriberOptions> = {},
+): Subscriber {
   return new Subscriber({
     marathonUrls: Array.isArray(marathon) ? marathon : [marathon.url],
     etcdEndpoints: ETCD_ENDPOINTS,
@@ -73,7 +89,13 @@ export async function etcdView(prefix: string, endpoints = ETCD_ENDPOINTS): Prom
     const out = new Map<string, EndpointView>();
     for (const [key, json] of Object.entries(all)) {
       const r = decodeEndpointRecord(json, key);
-      out.set(key, { taskId: r.taskId, host: r.host, ports: Object.fromEntries(Object.entries(r.ports).map(([n, p]) => [n, p.host])), healthy: r.healthy, cluster: r.cluster });
+      out.set(key, {
+        taskId: r.taskId,
+        host: r.host,
+        ports: Object.fromEntries(Object.entries(r.ports).map(([n, p]) => [n, p.host])),
+        healthy: r.healthy,
+        cluster: r.cluster,
+      });
     }
     return out;
   } finally {
@@ -85,7 +107,11 @@ export async function etcdView(prefix: string, endpoints = ETCD_ENDPOINTS): Prom
  * What etcd must hold for the engine's state: every TASK_RUNNING task of a Theseus app (healthy, when
  * it has health checks and `requireHealthy`), keyed by namespace/service/task, host ports by name.
  */
-export function marathonView(marathon: InProcessEngine, prefix: string, options: { requireHealthy?: boolean; cluster?: string } = {}): Map<string, EndpointView> {
+export function marathonView(
+  marathon: InProcessEngine,
+  prefix: string,
+  options: { requireHealthy?: boolean; cluster?: string } = {},
+): Map<string, EndpointView> {
   const layout = new EtcdLayout(prefix);
   const out = new Map<string, EndpointView>();
   const apps = new Map(marathon.apps().map((a) => [a.id, a]));
@@ -94,7 +120,10 @@ export function marathonView(marathon: InProcessEngine, prefix: string, options:
     const labels = app?.labels ?? {};
     if (!app || labels.THESEUS_MANAGED !== 'true' || task.state !== 'TASK_RUNNING') continue;
     const checks = app.healthChecks?.length ?? 0;
-    const healthy = checks === 0 ? null : (task.healthCheckResults ?? []).length >= checks && task.healthCheckResults!.every((r) => r.alive);
+    const healthy =
+      checks === 0
+        ? null
+        : (task.healthCheckResults ?? []).length >= checks && task.healthCheckResults!.every((r) => r.alive);
     if (checks > 0 && (options.requireHealthy ?? true) && !healthy) continue;
     const names = (app.portDefinitions ?? app.container?.portMappings ?? []).map((p, i) => p.name ?? `port${i}`);
     out.set(layout.endpoint(labels.THESEUS_NAMESPACE!, labels.THESEUS_SERVICE!, task.id), {
@@ -119,7 +148,11 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
 }
 
 /** Waits until etcd holds exactly what Marathon says, and returns the last view of both. */
-export async function untilInSync(marathon: InProcessEngine, prefix: string, options: { requireHealthy?: boolean; endpoints?: string[] } = {}): Promise<void> {
+export async function untilInSync(
+  marathon: InProcessEngine,
+  prefix: string,
+  options: { requireHealthy?: boolean; endpoints?: string[] } = {},
+): Promise<void> {
   let last = '';
   await until(async () => {
     const want = JSON.stringify([...marathonView(marathon, prefix, options)].sort());
