@@ -45,9 +45,7 @@ async function docker(...args: string[]): Promise<Result> {
   return run('docker', args, 120_000);
 }
 
-async function inspect(
-  image: string,
-): Promise<{
+async function inspect(image: string): Promise<{
   Id: string;
   Config: {
     User: string;

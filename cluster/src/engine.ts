@@ -113,7 +113,7 @@ export class Engine {
       this.bus,
       this.state,
     );
-    this.readiness = new ReadinessMonitor((task) => this.orchestrator.schedule(task.appId));
+    this.readiness = new ReadinessMonitor((task) => this.orchestrator.schedule(task.appId), this.logger);
     this.orchestrator = new Orchestrator(
       this.apps,
       this.scheduler,
@@ -133,6 +133,7 @@ export class Engine {
         this.state.changed();
         this.orchestrator.schedule(task.appId);
       },
+      logger: this.logger,
     });
     this.scheduler.onTaskChange = (task) => {
       if (task.state === 'TASK_RUNNING') this.health.watch(task);

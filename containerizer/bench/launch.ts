@@ -37,7 +37,7 @@ const MEM_MB = 32;
 /** The client's service runs from a runtime directory of this run, and is stopped at the end. */
 const runtimeDir = join(work, 'run');
 mkdirSync(runtimeDir, { mode: 0o700 });
-const ENV = { ...process.env, THESEUS_CONTAINERIZER_RUNTIME_DIR: runtimeDir };
+const ENV: NodeJS.ProcessEnv = { ...process.env, THESEUS_CONTAINERIZER_RUNTIME_DIR: runtimeDir };
 /**
  * Node reads NODE_EXTRA_CA_CERTS before running any JavaScript (about 30 ms for a system CA bundle):
  * the Node program is measured without it, as the client runs it (the program opens no TLS connection).

@@ -5,9 +5,11 @@
  * does not wait for its own dead lock to expire), anyone else waits until it is released or expires.
  */
 import type { Redis } from 'ioredis';
+import { describeError, type Logger } from '@theseus/services';
 
 export interface AppLocksOptions {
   redis: Redis;
+  logger: Logger;
   /** Key prefix (the store's). */
   keyPrefix: string;
   /**
@@ -44,12 +46,14 @@ export class AppLocks {
   private readonly prefix: string;
   private readonly ttlMs: number;
   private readonly retryMs: number;
+  private readonly logger: Logger;
 
   constructor(options: AppLocksOptions) {
     this.redis = options.redis;
     this.prefix = `${options.keyPrefix}:lock:app`;
     this.ttlMs = options.ttlMs ?? 30_000;
     this.retryMs = options.retryMs ?? 100;
+    this.logger = options.logger;
   }
 
   /**
@@ -72,14 +76,24 @@ export class AppLocks {
       await new Promise((r) => setTimeout(r, this.retryMs));
     }
     const renew = setInterval(
-      () => void this.redis.eval(RENEW, 1, key, owner, String(this.ttlMs)).catch(() => {}),
+      () =>
+        void this.redis
+          .eval(RENEW, 1, key, owner, String(this.ttlMs))
+          .catch((err: unknown) =>
+            this.logger.warn('could not renew an app lock', { appId, owner, error: describeError(err) }),
+          ),
       Math.max(50, this.ttlMs / 3),
     );
     try {
       return await work();
     } finally {
       clearInterval(renew);
-      await this.redis.eval(RELEASE, 1, key, owner).catch(() => {});
+      // a lock not released expires after its time to live
+      await this.redis
+        .eval(RELEASE, 1, key, owner)
+        .catch((err: unknown) =>
+          this.logger.warn('could not release an app lock', { appId, owner, error: describeError(err) }),
+        );
     }
   }
 

@@ -5,17 +5,11 @@
  * (BullMQ's stalled-job check) resumes where it stopped, and finished steps are never repeated.
  */
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
-import {
-  DEFAULT_SETTINGS,
-  RETRY_POLICIES,
-  describeError,
-  redisRetryStrategy,
-  type Logger,
-  type MarathonClient,
-} from '@theseus/services';
+import type { Redis } from 'ioredis';
+import { DEFAULT_SETTINGS, RETRY_POLICIES, describeError, type Logger, type MarathonClient } from '@theseus/services';
 import { applyStep } from './apply.js';
 import { AppLocks } from './app-locks.js';
+import { openRedis } from './redis-connection.js';
 import type { DeploymentFollower } from './follow.js';
 import { isFinished, type DeploymentRecord, type DeploymentStore, type StepRecord } from './store.js';
 
@@ -64,11 +58,14 @@ export class DeployQueue {
 
   constructor(options: DeployQueueOptions) {
     this.options = options;
-    this.connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null, retryStrategy: redisRetryStrategy });
-    this.connection.on('error', () => {});
+    this.connection = openRedis(options.redisUrl, options.logger, 'deploy queue');
     this.queue = new Queue(QUEUE_NAME, { connection: this.connection, prefix: options.prefix });
-    this.queue.on('error', () => {});
-    this.locks = new AppLocks({ redis: options.store.redis, keyPrefix: options.store.key() });
+    this.queue.on('error', this.connectionReported('deploy queue'));
+    this.locks = new AppLocks({
+      redis: options.store.redis,
+      keyPrefix: options.store.key(),
+      logger: options.logger,
+    });
   }
 
   /** Saves the record, then queues its job. */
@@ -89,7 +86,12 @@ export class DeployQueue {
     } catch (err) {
       record.state = 'failed';
       record.error = `could not queue the deployment: ${describeError(err)}`;
-      await this.options.store.save(record).catch(() => {});
+      await this.options.store.save(record).catch((saveErr: unknown) =>
+        this.options.logger.error('could not record that the deployment was not queued', {
+          deploymentId: record.id,
+          error: describeError(saveErr),
+        }),
+      );
       throw err;
     }
   }
@@ -236,18 +238,20 @@ export class DeployQueue {
   }
 
   private own(connection: Redis): Redis {
-    connection.on('error', () => {});
     this.ownConnections.push(connection);
     return connection;
   }
 
+  /** BullMQ re-emits its connection's errors, which that connection's own listener reports once per outage. */
+  private connectionReported(role: string): (err: Error) => void {
+    return (err) => this.options.logger.debug('BullMQ error', { role, error: describeError(err) });
+  }
+
   private queueEvents(): QueueEvents {
     if (!this.events) {
-      const connection = this.own(
-        new Redis(this.options.redisUrl, { maxRetriesPerRequest: null, retryStrategy: redisRetryStrategy }),
-      );
+      const connection = this.own(openRedis(this.options.redisUrl, this.options.logger, 'deploy queue events'));
       this.events = new QueueEvents(QUEUE_NAME, { connection, prefix: this.options.prefix });
-      this.events.on('error', () => {});
+      this.events.on('error', this.connectionReported('deploy queue events'));
       this.events.setMaxListeners(0);
     }
     return this.events;

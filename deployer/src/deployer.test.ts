@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { readDeployDocument, type MarathonAppInfo, type MarathonClient, type MarathonEvent } from '@theseus/services';
+import {
+  createLogger,
+  readDeployDocument,
+  type MarathonAppInfo,
+  type MarathonClient,
+  type MarathonEvent,
+} from '@theseus/services';
 import { Deployer, type AppEventFeed } from './deployer.js';
 import { toMarathonApp } from './translate.js';
 
@@ -33,6 +39,7 @@ class Feed extends EventEmitter implements AppEventFeed {
 function deployer(marathon: ReturnType<typeof marathonWith>, events?: Feed) {
   return new Deployer({
     marathon: marathon as unknown as MarathonClient,
+    logger: createLogger({ component: 'deployer', silent: true }),
     store: {} as never,
     queue: {} as never,
     translation,

@@ -11,8 +11,10 @@ import {
   NotFoundError,
   TheseusError,
   ValidationError,
+  describeError,
   toAppId,
   type DeployDocument,
+  type Logger,
   type MarathonApp,
   type MarathonAppInfo,
   type MarathonClient,
@@ -41,6 +43,7 @@ import {
 
 export interface DeployerOptions {
   marathon: MarathonClient;
+  logger: Logger;
   store: DeploymentStore;
   queue: DeployQueue;
   translation: TranslationContext;
@@ -380,7 +383,11 @@ export class Deployer {
       await this.options.queue.enqueue(record);
     } catch (err) {
       if (options.idempotencyKey)
-        await this.options.store.releaseIdempotencyKey(options.idempotencyKey).catch(() => {});
+        await this.options.store.releaseIdempotencyKey(options.idempotencyKey).catch((releaseErr: unknown) =>
+          this.options.logger.warn('could not release an idempotency key after a failed deploy', {
+            error: describeError(releaseErr),
+          }),
+        );
       throw err;
     }
     return { record, replayed: false };

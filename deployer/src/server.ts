@@ -80,7 +80,7 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
   }
   const follower = new DeploymentFollower({ marathon, events });
   const prefix = settings.deployer.queuePrefix;
-  const store = new DeploymentStore({ redisUrl: settings.redis.url, prefix });
+  const store = new DeploymentStore({ redisUrl: settings.redis.url, prefix, logger });
   const queue = new DeployQueue({
     redisUrl: settings.redis.url,
     prefix,
@@ -97,6 +97,7 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
   if (options.worker ?? true) queue.startWorker();
   const deployer = new Deployer({
     marathon,
+    logger,
     store,
     queue,
     translation: {

@@ -4,11 +4,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { createLogger } from '@theseus/services';
 import { DeploymentStore, HIDDEN_VALUE, type DeploymentRecord } from './store.js';
 
 const store = new DeploymentStore({
   redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   prefix: `test-store-${randomUUID().slice(0, 8)}`,
+  logger: createLogger({ component: 'deployer', silent: true }),
 });
 after(async () => {
   const keys = await store.redis.keys(`${store.key()}*`);

@@ -5,9 +5,10 @@
  * Keys live under `<prefix>:deployer:`; the connection waits through Redis restarts instead of
  * failing (maxRetriesPerRequest: null), so no outcome is lost while Redis is away.
  */
-import { Redis } from 'ioredis';
-import { redisRetryStrategy, type MarathonApp, type OnFailure, type ProblemDetail } from '@theseus/services';
+import type { Redis } from 'ioredis';
+import { type Logger, type MarathonApp, type OnFailure, type ProblemDetail } from '@theseus/services';
 import type { AppChange, PlannedAction, ServiceIdentity } from './plan.js';
+import { openRedis } from './redis-connection.js';
 
 /** `rolled-back`: a service's rollout failed and its previous version was restored. */
 export type DeploymentState = 'queued' | 'running' | 'succeeded' | 'failed' | 'rolled-back';
@@ -96,6 +97,7 @@ export interface DeploymentRecord {
 
 export interface DeploymentStoreOptions {
   redisUrl: string;
+  logger: Logger;
   /** Key prefix shared by every deployer of one queue. */
   prefix: string;
   /**
@@ -145,12 +147,7 @@ export class DeploymentStore {
   private readonly keepRecent: number;
 
   constructor(options: DeploymentStoreOptions) {
-    this.redis = new Redis(options.redisUrl, {
-      maxRetriesPerRequest: null,
-      lazyConnect: false,
-      retryStrategy: redisRetryStrategy,
-    });
-    this.redis.on('error', () => {}); // reconnects by itself; readiness reports it
+    this.redis = openRedis(options.redisUrl, options.logger, 'deployment store');
     this.base = `${options.prefix}:deployer`;
     this.keepRecent = options.keepRecent ?? 1000;
   }

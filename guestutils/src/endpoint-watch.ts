@@ -93,7 +93,7 @@ export class EndpointWatch extends EventEmitter<EndpointWatchEvents> {
     if (watcher) {
       // A cancel waits for etcd's answer; a dead connection must not hold the stop up.
       await Promise.race([
-        watcher.cancel().catch(() => undefined),
+        Promise.allSettled([watcher.cancel()]),
         new Promise((resolve) => setTimeout(resolve, 1_000).unref()),
       ]);
     }
@@ -129,8 +129,8 @@ export class EndpointWatch extends EventEmitter<EndpointWatchEvents> {
     watcher.on('disconnected', (err) => {
       if (this.watcher !== watcher) return;
       this.drop();
-      // While disconnected this only detaches it, so etcd3 does not reconnect it on its own.
-      watcher.cancel().catch(() => undefined);
+      // While disconnected this only detaches it (etcd cannot answer), so etcd3 does not reconnect it on its own.
+      void Promise.allSettled([watcher.cancel()]);
       this.emit('disconnected', err);
       this.retry(() => this.open(true));
     });

@@ -41,7 +41,9 @@ export function execHandler(command: string, env: NodeJS.ProcessEnv = process.en
         stderr = (stderr + chunk.toString()).slice(-KEPT_STDERR);
       });
       // A command that does not read its stdin closes it early: that is not a failure.
-      child.stdin.on('error', () => undefined);
+      child.stdin.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPIPE') reject(new CommandFailedError(command, `its stdin failed (${err.message})`, ''));
+      });
       child.stdin.end(payload);
       child.on('error', (err) => reject(new CommandFailedError(command, `could not start (${err.message})`, '')));
       child.on('close', (code, signal) => {

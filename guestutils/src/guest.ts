@@ -175,8 +175,9 @@ export class Guest {
     await Promise.all(watches.map((w) => (w.status === 'fulfilled' ? w.value.stop() : undefined)));
     this.watches.clear();
     if (this.registry && !this.options.client) {
-      const registry = await this.registry.catch(() => undefined);
-      registry?.client.close();
+      // a registry that never connected has nothing to close
+      const [registry] = await Promise.allSettled([this.registry]);
+      if (registry.status === 'fulfilled') registry.value.client.close();
     }
   }
 

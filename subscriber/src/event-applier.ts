@@ -91,7 +91,13 @@ export class EventApplier {
           if (known !== undefined) this.statusWithModel(e, known);
           else if (LEAVING_TASK_STATES.has(e.taskStatus)) this.removeTask(e); // the app is unreadable, its task left anyway
         }
-      });
+      })
+      .catch((err: unknown) =>
+        this.ctx.logger.error('applying the events held for an app failed; the next reconcile covers them', {
+          appId: event.appId,
+          error: describeError(err),
+        }),
+      );
   }
 
   private statusWithModel(event: StatusUpdateEvent, model: AppModel | null): void {

@@ -98,16 +98,14 @@ export function subscriberHttpApp(subscriber: Subscriber, options: SubscriberHtt
   // Body parser errors (bad JSON, too large) and anything else: a clear answer, never a stack trace.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (err as { status?: number }).status ?? 500;
-    res
-      .status(status)
-      .json({
-        error:
-          status === 413
-            ? 'request body too large'
-            : status === 400
-              ? 'request body is not valid JSON'
-              : describeError(err),
-      });
+    res.status(status).json({
+      error:
+        status === 413
+          ? 'request body too large'
+          : status === 400
+            ? 'request body is not valid JSON'
+            : describeError(err),
+    });
   });
   return app;
 }

@@ -63,7 +63,11 @@ export class Leadership extends EventEmitter<{ elected: [string]; deposed: [stri
       this.leaderKey = undefined;
       logger.warn('election campaign failed; campaigning again', { error: describeError(err), wasLeader });
       if (wasLeader) this.emit('deposed', describeError(err));
-      campaign.resign().catch(() => undefined);
+      campaign
+        .resign()
+        .catch((resignErr: unknown) =>
+          logger.debug('resigning the failed campaign failed', { error: describeError(resignErr) }),
+        );
       if (this.running) this.retryTimer = setTimeout(() => this.run(), 1_000);
     });
   }
@@ -92,6 +96,11 @@ export class Leadership extends EventEmitter<{ elected: [string]; deposed: [stri
     const wasLeader = this.leaderKey !== undefined;
     this.leaderKey = undefined;
     if (wasLeader) this.emit('deposed', 'stopping');
-    if (campaign) await campaign.resign().catch(() => undefined);
+    if (campaign)
+      await campaign.resign().catch((err: unknown) =>
+        this.options.logger.warn('could not resign leadership; the others take over when its lease ends', {
+          error: describeError(err),
+        }),
+      );
   }
 }

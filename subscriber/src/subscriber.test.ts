@@ -184,15 +184,13 @@ test('reconcile adds what is missing, fixes what differs, removes what is stale,
   const client = createEtcdClient({ endpoints: ETCD_ENDPOINTS });
   const fixedKey = layout.endpoint('default', 'web', fixedTask.id);
   const damaged = JSON.parse((await client.get(fixedKey).string())!);
-  await client
-    .put(fixedKey)
-    .value(
-      JSON.stringify({
-        ...damaged,
-        host: 'wrong-host',
-        ports: { http: { host: 1, container: null, protocol: 'tcp' } },
-      }),
-    );
+  await client.put(fixedKey).value(
+    JSON.stringify({
+      ...damaged,
+      host: 'wrong-host',
+      ports: { http: { host: 1, container: null, protocol: 'tcp' } },
+    }),
+  );
   const invented = { ...damaged, taskId: 'theseus_default_web.instance-gone._app.1' };
   await client.put(layout.endpoint('default', 'web', invented.taskId)).value(encodeEndpointRecord(invented));
   const foreign = { ...damaged, cluster: 'other', taskId: 'theseus_default_web.instance-theirs._app.1' };

@@ -249,7 +249,9 @@ export class Subscriber {
       const params = new URLSearchParams({ callbackUrl: this.registeredCallbackUrl() });
       await this.marathon
         .request('DELETE', '/v2/eventSubscriptions', params, undefined, 'unsubscribe callback')
-        .catch(() => undefined);
+        .catch((err: unknown) =>
+          this.logger.warn('could not remove the event subscription', { error: describeError(err) }),
+        );
     }
     this.etcd.close();
   }
@@ -336,12 +338,12 @@ export class Subscriber {
   reconcileNow(reason: string): Promise<ReconcileResult> {
     if (!this.leadership.isLeader) return Promise.reject(new NotLeaderError());
     if (this.queued) return this.queued;
-    const run = this.active
-      .catch(() => undefined)
-      .then(() => {
-        this.queued = undefined;
-        return this.runReconcile(reason);
-      });
+    const next = () => {
+      this.queued = undefined;
+      return this.runReconcile(reason);
+    };
+    // after the running one ends, however it ends (its caller has its outcome)
+    const run = this.active.then(next, next);
     this.queued = run;
     this.active = run;
     return run;
@@ -349,7 +351,10 @@ export class Subscriber {
 
   private requestReconcile(reason: string): void {
     if (!this.leadership.isLeader || this.stopped) return;
-    this.reconcileNow(reason).catch(() => undefined);
+    // a failed reconcile logs itself and schedules its retry
+    this.reconcileNow(reason).catch((err: unknown) =>
+      this.logger.debug('requested reconcile did not run', { reason, error: describeError(err) }),
+    );
   }
 
   private async runReconcile(reason: string): Promise<ReconcileResult> {

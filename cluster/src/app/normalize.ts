@@ -6,7 +6,7 @@ import type { MarathonNetwork, MarathonVolume } from '@theseus/services';
 import type { AppContainer, AppDraft, HealthCheck, PortDefinition, PortMapping } from './definition.js';
 import type { Problems } from './problems.js';
 
-type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Raw = Record<string, any>;
 
 /** Canonical absolute id: `my-app` -> `/my-app`, `a//b/` -> `/a/b`. */
 export function canonicalId(id: string): string {

@@ -5,6 +5,7 @@
  * when a task's health changes, failures ignored during the grace period until the first success,
  * and a kill (`unhealthy_instance_kill_event`) after `maxConsecutiveFailures`.
  */
+import type { Logger } from '@theseus/services';
 import type { AppDefinition, HealthCheck } from '../app/definition.js';
 import type { EventBus } from '../events/bus.js';
 import type { TaskRunner } from '../tasks/runner.js';
@@ -21,6 +22,7 @@ export interface HealthMonitorDeps {
   runner: (task: TaskRecord) => TaskRunner | undefined;
   kill: (task: TaskRecord) => void;
   changed: (task: TaskRecord) => void;
+  logger: Logger;
 }
 
 export class HealthMonitor {
@@ -33,7 +35,10 @@ export class HealthMonitor {
     const app = this.deps.app(task.appId, task.version);
     if (!app || app.healthChecks.length === 0 || this.timers.has(task.id) || this.deps.runner(task)?.attach) return;
     const timers = app.healthChecks.map((check, index) => {
-      const tick = () => void this.probe(task, check, index).catch(() => {});
+      const tick = () =>
+        void this.probe(task, check, index).catch((err: unknown) =>
+          this.deps.logger.warn('a health check could not run', { taskId: task.id, check: index, error: String(err) }),
+        );
       const timer = setInterval(tick, Math.max(check.intervalSeconds, 0.05) * 1000);
       timer.unref();
       setTimeout(tick, Math.min(1000, check.intervalSeconds * 1000)).unref();

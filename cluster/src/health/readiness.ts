@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import type { Logger } from '@theseus/services';
 import { requestedPorts, type AppDefinition } from '../app/definition.js';
 import type { TaskRecord } from '../tasks/task.js';
 
@@ -44,7 +45,10 @@ export class ReadinessMonitor {
   private readonly results = new Map<string, ReadinessResult[]>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
 
-  constructor(private readonly changed: (task: TaskRecord) => void) {}
+  constructor(
+    private readonly changed: (task: TaskRecord) => void,
+    private readonly logger: Logger,
+  ) {}
 
   /** Whether the task passed every readiness check of `app` (true when it has none). */
   ready(task: TaskRecord, app: AppDefinition): boolean {
@@ -71,11 +75,12 @@ export class ReadinessMonitor {
       this.changed(task);
     };
     const interval = Math.max(0.05, Math.min(...checks.map((c) => c.intervalSeconds)));
-    this.timers.set(
-      task.id,
-      setInterval(() => void run().catch(() => {}), interval * 1000),
-    );
-    void run().catch(() => {});
+    const runLogged = () =>
+      void run().catch((err: unknown) =>
+        this.logger.warn('a readiness check could not run', { taskId: task.id, error: String(err) }),
+      );
+    this.timers.set(task.id, setInterval(runLogged, interval * 1000));
+    runLogged();
   }
 
   forget(taskId: string, dropResults = true): void {

@@ -104,10 +104,8 @@ export function sameOriginChanges() {
       host = undefined;
     }
     if (host !== undefined && host === req.headers.host) return next();
-    res
-      .status(403)
-      .json({
-        message: `${req.method} from the web page at ${JSON.stringify(origin)} refused: the engine takes changes only from its own origin or from clients that send no Origin`,
-      });
+    res.status(403).json({
+      message: `${req.method} from the web page at ${JSON.stringify(origin)} refused: the engine takes changes only from its own origin or from clients that send no Origin`,
+    });
   };
 }

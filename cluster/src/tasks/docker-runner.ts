@@ -90,8 +90,10 @@ export class DockerRunner implements TaskRunner {
       const taskId = c.labels[TASK_LABEL];
       if (taskId && known.has(taskId)) continue;
       this.logger.warn('removing a container of no known task', { container: c.id, taskId });
-      await this.driver.stop(c.id, 1).catch(() => {});
-      await this.driver.remove(c.id).catch(() => {});
+      const failed = (action: string) => (err: unknown) =>
+        this.logger.warn(`${action} a container of no known task failed`, { container: c.id, error: String(err) });
+      await this.driver.stop(c.id, 1).catch(failed('stopping'));
+      await this.driver.remove(c.id).catch(failed('removing'));
     }
   }
 }

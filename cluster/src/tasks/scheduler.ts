@@ -192,7 +192,7 @@ export class Scheduler {
       ? 'TASK_KILLED'
       : (exit.state ?? (exit.exitCode === 0 ? 'TASK_FINISHED' : 'TASK_FAILED'));
     this.finish(task, state, exit.message);
-    void runner.cleanup(task.ref!).catch(() => {});
+    void runner.cleanup(task.ref!).catch(this.failed('cleaning up after a task', task.id, undefined));
   }
 
   /** Kills a task: KILLING, then KILLED once it has ended. */
@@ -206,11 +206,15 @@ export class Scheduler {
       return;
     }
     this.transition(task, 'TASK_KILLING', '');
-    void runner
-      ?.stop(task.ref, task.spec.killGraceSeconds)
-      .catch((err: unknown) =>
-        this.options.logger.warn('stopping a task failed', { taskId: task.id, error: String(err) }),
-      );
+    void runner?.stop(task.ref, task.spec.killGraceSeconds).catch(this.failed('stopping a task', task.id, undefined));
+  }
+
+  /** A rejection handler that logs what failed for which task and recovers with `fallback`. */
+  private failed<T>(action: string, taskId: string, fallback: T): (err: unknown) => T {
+    return (err) => {
+      this.options.logger.warn(`${action} failed`, { taskId, error: String(err) });
+      return fallback;
+    };
   }
 
   /** A status update its agent reported on its own (a runner with `attach`). */
@@ -298,11 +302,15 @@ export class Scheduler {
     await Promise.all(
       tasks.map(async (task) => {
         const runner = this.options.runners[task.runner];
-        if (runner && !task.ref) task.ref = await runner.locate(task.id).catch(() => undefined);
+        if (runner && !task.ref)
+          task.ref = await runner.locate(task.id).catch(this.failed('locating a task', task.id, undefined));
         const running = Boolean(runner && task.ref) && (await runner!.isRunning(task.ref!, task.id).catch(() => false));
         if (!running) {
           // ended while the engine was down: report how, when the runner still knows
-          const exit = runner && task.ref ? await runner.wait(task.ref, task.id).catch(() => undefined) : undefined;
+          const exit =
+            runner && task.ref
+              ? await runner.wait(task.ref, task.id).catch(this.failed('reading how a task ended', task.id, undefined))
+              : undefined;
           const state: MesosTaskState = task.killRequested
             ? 'TASK_KILLED'
             : exit?.exitCode === 0
@@ -311,14 +319,18 @@ export class Scheduler {
                 ? 'TASK_FAILED'
                 : 'TASK_GONE';
           this.finish(task, state, exit?.message ?? 'Task was not found after the engine restarted');
-          if (runner && task.ref) void runner.cleanup(task.ref).catch(() => {});
+          if (runner && task.ref)
+            void runner.cleanup(task.ref).catch(this.failed('cleaning up after a task', task.id, undefined));
           return;
         }
         this.options.logger.info('adopted a running task', { taskId: task.id });
         if (task.state === 'TASK_STAGING' || task.state === 'TASK_STARTING') this.transition(task, 'TASK_RUNNING', '');
         if (task.killRequested) this.transition(task, 'TASK_KILLING', '');
         void this.follow(task, runner!).catch((err: unknown) => this.finish(task, 'TASK_FAILED', String(err)));
-        if (task.killRequested) void runner!.stop(task.ref!, task.spec.killGraceSeconds).catch(() => {});
+        if (task.killRequested)
+          void runner!
+            .stop(task.ref!, task.spec.killGraceSeconds)
+            .catch(this.failed('stopping a task', task.id, undefined));
       }),
     );
   }

@@ -94,7 +94,10 @@ export async function state(ctx: ProgramContext, remove: boolean): Promise<void>
     const how = exit ? (exit.oomKilled ? 'oom' : `exit ${exit.exitCode}`) : listed ? listed.state : 'gone';
     rows.push([id, saved?.dockerName ?? '-', saved?.launchedAt ?? '-', how].join('\t'));
     if (!remove) continue;
-    const lock = await ctx.store.lock(id, 0).catch(() => undefined);
+    const lock = await ctx.store.lock(id, 0).catch((err: unknown) => {
+      ctx.log.debug('not removing a container another call holds', { containerId: id, error: String(err) });
+      return undefined;
+    });
     if (!lock) continue;
     try {
       // the container found by its labels, never the id the state file names

@@ -92,7 +92,12 @@ export async function launch(ctx: ProgramContext, record: Uint8Array): Promise<v
     }
     log.info('launched', { containerId, docker: started.name, image: plan.spec.image, mode: plan.mode });
   } catch (err) {
-    if (startedId) await driver.remove(startedId).catch(() => undefined);
+    if (startedId)
+      await driver
+        .remove(startedId)
+        .catch((removeErr: unknown) =>
+          log.warn('removing the container of a failed launch failed', { containerId, error: String(removeErr) }),
+        );
     if (ours) store.remove(containerId);
     throw err;
   } finally {
@@ -147,7 +152,9 @@ function startHostExecutor(ctx: ProgramContext, executor: string, state: Contain
       env: executorEnv(ctx, state),
     });
     if (child.pid === undefined) throw new LaunchRefusedError(`cannot start the host executor ${executor}`);
-    child.on('error', () => undefined);
+    child.on('error', (err) =>
+      ctx.log.error('the host executor failed', { containerId: state.containerId, executor, error: String(err) }),
+    );
     child.unref();
     ctx.log.info('started host executor', { containerId: state.containerId, executor, pid: child.pid });
     return child.pid;

@@ -219,11 +219,17 @@ export async function observe(ctx: ProgramContext, containerId: string): Promise
   const driver = await ctx.docker();
   const onSignal = () => {
     ctx.log.info('task killed: stopping its container', { containerId });
-    driver.stop(state.dockerId, state.stopGraceSeconds ?? ctx.config.stopGraceSeconds).catch(() => undefined);
+    driver
+      .stop(state.dockerId, state.stopGraceSeconds ?? ctx.config.stopGraceSeconds)
+      .catch((err: unknown) => ctx.log.warn('stopping the container failed', { containerId, error: String(err) }));
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  const output = driver.followLogs(state.dockerId, process.stdout, process.stderr).catch(() => undefined);
+  const output = driver
+    .followLogs(state.dockerId, process.stdout, process.stderr)
+    .catch((err: unknown) =>
+      ctx.log.warn('following the container output failed', { containerId, error: String(err) }),
+    );
   const exit = await awaitExit(ctx, state);
   await Promise.race([output, sleep(2000)]);
   return exit.exitCode & 0xff;

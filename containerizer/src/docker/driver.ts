@@ -131,7 +131,12 @@ export class DockerDriver {
     try {
       await this.call(`start container ${spec.name ?? created.id}`, () => created.start());
     } catch (err) {
-      await this.remove(created.id).catch(() => undefined);
+      await this.remove(created.id).catch((removeErr: unknown) =>
+        this.logger?.info('removing a container that did not start failed', {
+          container: created.id,
+          error: String(removeErr),
+        }),
+      );
       throw err;
     }
     const details = await this.inspect(created.id);
@@ -212,12 +217,10 @@ export class DockerDriver {
       await this.call(
         `stop container ${id}`,
         () =>
-          this.longDocker
-            .getContainer(id)
-            .stop({
-              ...(graceSeconds === undefined ? {} : { t: graceSeconds }),
-              abortSignal: AbortSignal.timeout(timeoutMs),
-            }),
+          this.longDocker.getContainer(id).stop({
+            ...(graceSeconds === undefined ? {} : { t: graceSeconds }),
+            abortSignal: AbortSignal.timeout(timeoutMs),
+          }),
         id,
       );
     } catch (err) {

@@ -55,6 +55,8 @@ export async function execInContainer(
   try {
     const result = await Promise.race([ran, deadline]);
     if (result.timedOut) {
+      // The timeout is the result; the abandoned exec is aborted next and its rejection is that abort.
+      // eslint-disable-next-line no-restricted-syntax
       ran.catch(() => undefined);
       abort.abort();
       if (exec) await killLeftover(exec);

@@ -96,8 +96,16 @@ async function openLocal(uri: string, path: string, settings: FetchSettings): Pr
   try {
     if (!(await handle.stat()).isFile()) throw new FetchError('it is not a regular file');
     const real = await readlink(`/proc/self/fd/${handle.fd}`);
-    const roots = await Promise.all(settings.localPaths.map((root) => realpath(root).catch(() => undefined)));
-    if (!roots.some((root) => root !== undefined && under(real, root)))
+    // a configured directory that does not exist allows nothing
+    const roots = await Promise.all(
+      settings.localPaths.map((root) =>
+        realpath(root).then(
+          (r) => [r],
+          () => [],
+        ),
+      ),
+    );
+    if (!roots.flat().some((root) => under(real, root)))
       fail(uri, `${real} is outside the directories local files may come from`, hint);
   } catch (err) {
     await handle.close();

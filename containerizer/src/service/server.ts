@@ -44,10 +44,12 @@ export async function startService(options: ServiceOptions, runProgram: Runner):
   const server = createServer((socket) => {
     active++;
     clearTimeout(idleTimer);
-    serveConnection(socket, options, runProgram, close).finally(() => {
-      active--;
-      if (active === 0) closing ? finish() : armIdle();
-    });
+    serveConnection(socket, options, runProgram, close)
+      .catch((err: unknown) => options.log(`theseus-containerizer service: a call failed: ${String(err)}`))
+      .finally(() => {
+        active--;
+        if (active === 0) closing ? finish() : armIdle();
+      });
   });
   const armIdle = () => {
     clearTimeout(idleTimer);

@@ -5,7 +5,7 @@
  * for its single agent). Without it, used resources are the sum of each task's app resources and
  * what is available is unknown.
  */
-import { TheseusError, type MarathonAppInfo, type MarathonInfo } from '@theseus/services';
+import { TheseusError, describeError, type MarathonAppInfo, type MarathonInfo } from '@theseus/services';
 
 /** An agent as a Mesos master's `GET /master/slaves` describes it (the fields the dashboard reads). */
 export interface MesosAgent {
@@ -135,7 +135,9 @@ export async function fetchMesosAgents(masterUrl: string, timeoutMs = 3000): Pro
     throw new MesosMasterError(url, (err as Error).message);
   }
   if (!res.ok) throw new MesosMasterError(url, `answered ${res.status}`);
-  const body = (await res.json().catch(() => undefined)) as { slaves?: unknown } | undefined;
+  const body = (await res.json().catch((err: unknown) => {
+    throw new MesosMasterError(url, `the answer is not JSON: ${describeError(err)}`);
+  })) as { slaves?: unknown } | null;
   if (!body || !Array.isArray(body.slaves)) throw new MesosMasterError(url, 'the answer has no slaves list');
   return body.slaves.filter(
     (s): s is MesosAgent =>

@@ -184,7 +184,7 @@ export class DashboardFeed {
       Date.now() - this.refreshedAt <= (this.options.refreshIntervalMs ?? 3000) + 1000;
     if (!kept) {
       // Marathon unreachable: the snapshot says so in `status` and shows what was last read
-      await Promise.all([this.refresh().catch(() => undefined), this.pollDeployments()]);
+      await Promise.all([this.refreshInBackground(), this.pollDeployments()]);
     }
     return {
       generatedAt: new Date(this.refreshedAt || Date.now()).toISOString(),
@@ -226,7 +226,7 @@ export class DashboardFeed {
     this.listeners.clear();
     for (const end of ends) end?.();
     this.stopTimers();
-    await this.refreshing?.catch(() => undefined);
+    await Promise.allSettled([this.refreshing]);
     this.options.events
       ?.off('attached', this.onAttached)
       .off('detached', this.onDetached)
@@ -247,8 +247,22 @@ export class DashboardFeed {
   private setStatus(patch: Partial<FeedStatus>): void {
     const next = { ...this.status, ...patch };
     if (JSON.stringify(next) === JSON.stringify(this.status)) return;
+    for (const part of ['marathon', 'etcd'] as const) {
+      const [before, now] = [this.status[part], next[part]];
+      if (now === before) continue;
+      if (now === 'ok' && before !== 'unknown') this.options.logger.info('dashboard source back', { part });
+      else if (now !== 'ok' && (before === 'ok' || before === 'unknown'))
+        this.options.logger.warn('dashboard source failing', { part, status: now });
+    }
     this.status = next;
     this.send({ type: 'status', data: { ...next } });
+  }
+
+  /** Refreshes without waiting; a failure is shown (and logged once) through the status. */
+  private refreshInBackground(): Promise<void> {
+    return this.refresh().catch((err: unknown) => {
+      this.options.logger.debug('dashboard refresh failed', { error: describeError(err) });
+    });
   }
 
   /** Starts following Marathon's events (also done by the first snapshot or watcher). */
@@ -283,7 +297,7 @@ export class DashboardFeed {
   private startTimers(): void {
     this.stopTimers();
     const every = this.options.refreshIntervalMs ?? 3000;
-    this.refreshTimer = setInterval(() => void this.refresh().catch(() => undefined), every);
+    this.refreshTimer = setInterval(() => void this.refreshInBackground(), every);
     this.pollTimer = setInterval(() => void this.pollDeployments(), this.options.deploymentPollMs ?? 1000);
   }
 
@@ -301,7 +315,7 @@ export class DashboardFeed {
     const delay = Math.max(this.options.eventDebounceMs ?? 250, (this.options.minReadIntervalMs ?? 1000) - sinceRead);
     this.debounceTimer = setTimeout(() => {
       this.debounceTimer = undefined;
-      void this.refresh().catch(() => undefined);
+      void this.refreshInBackground();
     }, delay);
   }
 
@@ -315,7 +329,7 @@ export class DashboardFeed {
       this.refreshing = undefined;
       if (this.refreshAgain && !this.closed) {
         this.refreshAgain = false;
-        void this.refresh().catch(() => undefined);
+        void this.refreshInBackground();
       }
     });
     return this.refreshing;

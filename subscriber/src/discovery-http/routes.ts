@@ -147,7 +147,8 @@ export function discoveryHttp(options: DiscoveryHttpOptions): DiscoveryHttp {
         if (done) return;
         done = true;
         held.delete(finish);
-        watcher?.cancel().catch(() => undefined);
+        // the long poll is answered either way; a watch etcd cannot cancel ends with its connection
+        if (watcher) void Promise.allSettled([watcher.cancel()]);
         resolve();
       };
       held.add(finish);
@@ -159,7 +160,7 @@ export function discoveryHttp(options: DiscoveryHttpOptions): DiscoveryHttp {
         .create()
         .then((w) => {
           watcher = w;
-          if (done) return void w.cancel().catch(() => undefined);
+          if (done) return void Promise.allSettled([w.cancel()]);
           w.on('data', finish);
           w.on('error', finish);
           w.on('disconnected', finish);
