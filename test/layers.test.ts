@@ -1,5 +1,5 @@
 // The structure anyone can check: no import cycle in any package (madge), `services` imports no
-// other workspace but `contract` (which imports none), and every workspace declares the packages its shipped code imports. Type-only
+// other workspace, and every workspace declares the packages its shipped code imports. Type-only
 // imports are left out of the cycle check (.madgerc): they vanish at run time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -61,20 +61,21 @@ test('no package has an import cycle (madge)', () => {
   }
 });
 
-test('services imports no other workspace but contract, and contract none', () => {
-  const found = [
-    ...sources(join(root, 'services/src')).flatMap((file) =>
-      importedPackages(file)
-        .filter((p) => p.startsWith('@theseus/') && p !== '@theseus/services' && p !== '@theseus/contract')
-        .map((p) => `${relative(root, file)}: ${p}`),
-    ),
-    ...sources(join(root, 'contract/src')).flatMap((file) =>
-      importedPackages(file)
-        .filter((p) => p.startsWith('@theseus/') && p !== '@theseus/contract')
-        .map((p) => `${relative(root, file)}: ${p}`),
-    ),
-  ];
+test('services imports no other workspace', () => {
+  const found = sources(join(root, 'services/src')).flatMap((file) =>
+    importedPackages(file)
+      .filter((p) => p.startsWith('@theseus/') && p !== '@theseus/services')
+      .map((p) => `${relative(root, file)}: ${p}`),
+  );
   assert.deepEqual(found, []);
+  const manifest = JSON.parse(readFileSync(join(root, 'services/package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  assert.deepEqual(
+    Object.keys(manifest.dependencies ?? {}).filter((p) => p.startsWith('@theseus/')),
+    [],
+    'services/package.json depends on another workspace',
+  );
 });
 
 test('every workspace declares the packages its shipped code imports', () => {
