@@ -78,6 +78,27 @@ test('services imports no other workspace', () => {
   );
 });
 
+test('the contract (@theseus/services/contract) imports only its own modules, etcd3 and zod', () => {
+  const entry = join(root, 'services/src/contract.ts');
+  const relativeImports = (file: string) =>
+    [...readFileSync(file, 'utf8').matchAll(/^\s*(?:import|export)\b[^'"]*?\bfrom\s+['"](\.[^'"]+)['"]/gm)].map((m) =>
+      resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts')),
+    );
+  const gathered = new Set(relativeImports(entry));
+  const reached = new Set<string>();
+  const pending = [...gathered];
+  while (pending.length > 0) {
+    const file = pending.pop()!;
+    if (reached.has(file)) continue;
+    reached.add(file);
+    pending.push(...relativeImports(file));
+  }
+  const outside = [...reached].filter((file) => !gathered.has(file)).map((file) => relative(root, file));
+  assert.deepEqual(outside, [], 'contract modules import a module of services that contract.ts does not export');
+  const packages = new Set([...reached].flatMap(importedPackages));
+  assert.deepEqual([...packages].sort(), ['etcd3', 'zod']);
+});
+
 test('every workspace declares the packages its shipped code imports', () => {
   const missing: string[] = [];
   for (const workspace of WORKSPACES) {
