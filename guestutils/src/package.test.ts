@@ -177,6 +177,6 @@ test('the package carries its types: a TypeScript user type-checks against them'
       files: ['typed.ts'],
     }),
   );
-  const check = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8', timeout: 60_000 });
+  const check = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8', timeout: 180_000 });
   assert.equal(check.status, 0, check.stdout + check.stderr);
 });
