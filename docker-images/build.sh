@@ -40,10 +40,10 @@ fail() { say "error: $*"; exit 1; }
 
 # name | Dockerfile | workspaces | extra context paths | build args
 IMAGES=(
-  "deployer|deployer/Dockerfile|contract services deployer cli||"
-  "subscriber|subscriber/Dockerfile|contract services subscriber cli||"
-  "engine|engine/Dockerfile|contract services containerizer cluster cli||"
-  "mesos-slave|mesos-slave/Dockerfile|contract services containerizer cli||MESOS_BASE NODE_IMAGE NODE_FROM"
+  "deployer|deployer/Dockerfile|services deployer cli||"
+  "subscriber|subscriber/Dockerfile|services subscriber cli||"
+  "engine|engine/Dockerfile|services containerizer cluster cli||"
+  "mesos-slave|mesos-slave/Dockerfile|services containerizer cli||MESOS_BASE NODE_IMAGE NODE_FROM"
   "guest|guest/Dockerfile|||"
   "example-echo|examples/Dockerfile||examples|EXAMPLE=echo GUEST_IMAGE"
   "example-pinger|examples/Dockerfile||examples|EXAMPLE=pinger GUEST_IMAGE"

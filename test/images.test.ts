@@ -140,7 +140,7 @@ for (const server of SERVERS) {
       const probe = [
         "const fs = require('node:fs'), path = require('node:path');",
         'const walk = (d) => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]);',
-        "const ours = ['contract', 'services', 'containerizer', 'guestutils', 'subscriber', 'deployer', 'cluster'].flatMap((w) => fs.existsSync('/app/' + w + '/dist') ? walk('/app/' + w + '/dist') : []);",
+        "const ours = ['services', 'containerizer', 'guestutils', 'subscriber', 'deployer', 'cluster'].flatMap((w) => fs.existsSync('/app/' + w + '/dist') ? walk('/app/' + w + '/dist') : []);",
         "const dev = ['typescript', 'tsx', 'supertest', 'playwright-core'].filter((p) => fs.existsSync('/app/node_modules/' + p));",
         "console.log(JSON.stringify({ js: ours.filter((f) => f.endsWith('.js')).length, other: ours.filter((f) => !f.endsWith('.js')), tests: ours.filter((f) => f.includes('.test.')), dev }));",
       ].join('\n');

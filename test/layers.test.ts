@@ -1,5 +1,5 @@
 // The structure anyone can check: no import cycle in any package (madge), `services` imports no
-// other workspace but `contract` (which imports none), and every workspace declares the packages its shipped code imports. Type-only
+// other workspace, and every workspace declares the packages its shipped code imports. Type-only
 // imports are left out of the cycle check (.madgerc): they vanish at run time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -61,20 +61,42 @@ test('no package has an import cycle (madge)', () => {
   }
 });
 
-test('services imports no other workspace but contract, and contract none', () => {
-  const found = [
-    ...sources(join(root, 'services/src')).flatMap((file) =>
-      importedPackages(file)
-        .filter((p) => p.startsWith('@theseus/') && p !== '@theseus/services' && p !== '@theseus/contract')
-        .map((p) => `${relative(root, file)}: ${p}`),
-    ),
-    ...sources(join(root, 'contract/src')).flatMap((file) =>
-      importedPackages(file)
-        .filter((p) => p.startsWith('@theseus/') && p !== '@theseus/contract')
-        .map((p) => `${relative(root, file)}: ${p}`),
-    ),
-  ];
+test('services imports no other workspace', () => {
+  const found = sources(join(root, 'services/src')).flatMap((file) =>
+    importedPackages(file)
+      .filter((p) => p.startsWith('@theseus/') && p !== '@theseus/services')
+      .map((p) => `${relative(root, file)}: ${p}`),
+  );
   assert.deepEqual(found, []);
+  const manifest = JSON.parse(readFileSync(join(root, 'services/package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  assert.deepEqual(
+    Object.keys(manifest.dependencies ?? {}).filter((p) => p.startsWith('@theseus/')),
+    [],
+    'services/package.json depends on another workspace',
+  );
+});
+
+test('the contract (@theseus/services/contract) imports only its own modules, etcd3 and zod', () => {
+  const entry = join(root, 'services/src/contract.ts');
+  const relativeImports = (file: string) =>
+    [...readFileSync(file, 'utf8').matchAll(/^\s*(?:import|export)\b[^'"]*?\bfrom\s+['"](\.[^'"]+)['"]/gm)].map((m) =>
+      resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts')),
+    );
+  const gathered = new Set(relativeImports(entry));
+  const reached = new Set<string>();
+  const pending = [...gathered];
+  while (pending.length > 0) {
+    const file = pending.pop()!;
+    if (reached.has(file)) continue;
+    reached.add(file);
+    pending.push(...relativeImports(file));
+  }
+  const outside = [...reached].filter((file) => !gathered.has(file)).map((file) => relative(root, file));
+  assert.deepEqual(outside, [], 'contract modules import a module of services that contract.ts does not export');
+  const packages = new Set([...reached].flatMap(importedPackages));
+  assert.deepEqual([...packages].sort(), ['etcd3', 'zod']);
 });
 
 test('every workspace declares the packages its shipped code imports', () => {

@@ -20,7 +20,7 @@ IMAGE=theseus/guest:$TAG
 say() { printf 'images: %s\n' "$*" >&2; }
 fail() { say "error: $*"; exit 1; }
 
-[ -f guestutils/dist/index.js ] && [ -f contract/dist/index.js ] || fail "guestutils is not built: run npm run build first"
+[ -f guestutils/dist/index.js ] && [ -f services/dist/contract.js ] || fail "guestutils is not built: run npm run build first"
 node guestutils/scripts/build-guest.mjs --install || fail "cannot build theseus-guest"
 
 rm -rf "$WORK" && mkdir -p "$WORK/context"

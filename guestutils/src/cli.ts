@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '@theseus/contract/errors';
+import { ConfigError } from '@theseus/services/errors';
 import { commandProgram, reportError, runUntilSignal, setUp } from '@theseus/services';
 import { Guest, type NodeListOptions } from './guest.js';
 import { execHandler } from './exec-handler.js';

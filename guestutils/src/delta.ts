@@ -4,7 +4,7 @@
  * burst of writes, a replayed event or a re-read after compaction all come out as the same exact
  * answer, and a change that was undone within one window is no change at all.
  */
-import type { EndpointRecord } from '@theseus/contract';
+import type { EndpointRecord } from '@theseus/services/contract';
 
 export interface EndpointChange {
   before: EndpointRecord;

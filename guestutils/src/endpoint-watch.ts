@@ -11,7 +11,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
-import type { DecodedEndpoints, EndpointRecord, EtcdLayout, InvalidEndpoint } from '@theseus/contract';
+import type { DecodedEndpoints, EndpointRecord, EtcdLayout, InvalidEndpoint } from '@theseus/services/contract';
 import type { ContractModule } from './etcd-connection.js';
 import { WATCH_RETRY, retryDelay, type RetryPolicy } from './retry.js';
 

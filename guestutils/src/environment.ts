@@ -5,9 +5,9 @@
  * CONTAINER_NAME and CONTAINER_HOST_ADDRESS win when set, so maestro-era images keep working.
  */
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
-import { NotFoundError } from '@theseus/contract/errors';
-import { DISCOVERY_ENV } from '@theseus/contract/discovery-env';
-import { envName } from '@theseus/contract/naming';
+import { NotFoundError } from '@theseus/services/errors';
+import { DISCOVERY_ENV } from '@theseus/services/discovery-env';
+import { envName } from '@theseus/services/naming';
 import { InvalidEnvironmentError, MissingEnvironmentError, PortNotFoundError } from './errors.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;

@@ -2,7 +2,7 @@
  * What a discovery question can fail with. Each error names what was missing, so a container's
  * log says which variable, service, container or port to look at.
  */
-import { NotFoundError, TheseusError } from '@theseus/contract/errors';
+import { NotFoundError, TheseusError } from '@theseus/services/errors';
 
 /** A variable the deployer or the scheduler should have set is absent or empty. */
 export class MissingEnvironmentError extends TheseusError {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Etcd3 } from 'etcd3';
-import type * as Contract from '@theseus/contract';
+import type * as Contract from '@theseus/services/contract';
 import { InvalidEnvironmentError } from './errors.js';
 import type { Env } from './environment.js';
 import { ETCD_GRPC_OPTIONS, etcdFaultHandling } from './retry.js';
@@ -17,7 +17,7 @@ let contractModule: Promise<ContractModule> | undefined;
 
 /** The endpoint contract (records, layout, reader, etcd client), loaded once. */
 export function loadContract(): Promise<ContractModule> {
-  return (contractModule ??= import('@theseus/contract'));
+  return (contractModule ??= import('@theseus/services/contract'));
 }
 
 export interface EtcdConnectionOptions {

@@ -6,7 +6,7 @@
  *   const redis = await getNodeList('redis', { ports: ['api'] });   // ['10.0.0.5:31002', ...]
  */
 import { Guest, type EndpointQuery, type GuestOptions, type NodeListOptions } from './guest.js';
-import type { EndpointRecord } from '@theseus/contract';
+import type { EndpointRecord } from '@theseus/services/contract';
 
 let shared: Guest | undefined;
 

@@ -9,7 +9,7 @@
  * gave a default.
  */
 import type { Etcd3 } from 'etcd3';
-import type { DecodedEndpoints, EndpointRecord, EtcdLayout } from '@theseus/contract';
+import type { DecodedEndpoints, EndpointRecord, EtcdLayout } from '@theseus/services/contract';
 import { EndpointWatch } from './endpoint-watch.js';
 import {
   containerHostAddress,

@@ -5,7 +5,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConfigError } from '@theseus/contract/errors';
+import { ConfigError } from '@theseus/services/errors';
 import type { ServiceChangeHandler } from './watcher.js';
 
 export async function loadHandlerModule(path: string, setting = 'WATCH_HANDLER'): Promise<ServiceChangeHandler> {

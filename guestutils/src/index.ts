@@ -48,4 +48,4 @@ export {
   NotEnoughNodesError,
   PortNotFoundError,
 } from './errors.js';
-export type { EndpointRecord, EndpointPort } from '@theseus/contract';
+export type { EndpointRecord, EndpointPort } from '@theseus/services/contract';

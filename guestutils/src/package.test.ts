@@ -1,10 +1,12 @@
 // The package as a user gets it: packed into a tarball, installed into a plain Node project outside
-// the repository, imported there (JavaScript and TypeScript), and asked for peers in real etcd.
+// the repository, imported there (JavaScript and TypeScript), and asked for peers in real etcd. The
+// contract modules it takes from @theseus/services travel compiled into it: nothing installed
+// imports another package of the repository.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +47,7 @@ const expected = [web1, web2]
 let tarball = '';
 
 /** Runs a module of the user's project with only what a container of the service would have set. */
-function runInProject(file: string, source: string) {
+function runInProject(file: string, source: string, extraEnv: Record<string, string> = {}) {
   writeFileSync(join(project, file), source);
   return spawnSync(process.execPath, [file], {
     cwd: project,
@@ -56,6 +58,7 @@ function runInProject(file: string, source: string) {
       ETCD_ENDPOINTS: etcdUrl,
       THESEUS_ETCD_PREFIX: prefix,
       ENVIRONMENT_NAME: 'default',
+      ...extraEnv,
     },
   });
 }
@@ -79,15 +82,51 @@ after(async () => {
   rmSync(project, { recursive: true, force: true });
 });
 
-test('the installed package holds the library and its contract, and nothing else of the repository', () => {
+/** Every module specifier (static, dynamic, re-export) in the files under `dir`, with the file naming it. */
+function importsUnder(dir: string): Array<{ file: string; specifier: string }> {
+  const found: Array<{ file: string; specifier: string }> = [];
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !/\.(js|d\.ts)$/.test(entry.name)) continue;
+    const file = join(entry.parentPath, entry.name);
+    for (const m of readFileSync(file, 'utf8').matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])([^'"]+)\1/g))
+      found.push({ file, specifier: m[2]! });
+  }
+  return found;
+}
+
+test('the installed package holds the library with its contract compiled in, and nothing else of the repository', () => {
   const installed = join(project, 'node_modules', '@theseus');
+  const pkg = join(installed, 'guestutils');
   assert.deepEqual(readdirSync(installed).sort(), ['guestutils']);
-  assert.ok(
-    existsSync(join(installed, 'guestutils', 'node_modules', '@theseus', 'contract', 'dist', 'index.js')),
-    'the contract is bundled',
+  assert.ok(!existsSync(join(pkg, 'node_modules')), 'nothing is bundled as a dependency');
+  const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+  };
+  assert.deepEqual(Object.keys(manifest.dependencies).sort(), ['cockatiel', 'etcd3', 'zod']);
+  const ours = importsUnder(join(pkg, 'dist')).filter(
+    ({ specifier }) => specifier.startsWith('@theseus/') && !specifier.startsWith('@theseus/guestutils'),
   );
-  assert.ok(!existsSync(join(installed, 'guestutils', 'dist', 'cli.js')), 'the monorepo command is not shipped');
+  assert.deepEqual(ours, [], 'a shipped file imports another package of the repository');
+  assert.ok(existsSync(join(pkg, 'dist', 'services', 'endpoints', 'record.d.ts')), 'the contract types are shipped');
+  assert.ok(!existsSync(join(pkg, 'dist', 'cli.js')), 'the monorepo command is not shipped');
   assert.ok(existsSync(join(project, 'node_modules', 'etcd3', 'package.json')), 'etcd3 is installed as a dependency');
+});
+
+test('importing the installed package does not load etcd3; the first etcd question does', () => {
+  const loadsEtcd3 = (source: string) => {
+    const run = runInProject('loads.js', source, { NODE_DEBUG: 'module' });
+    assert.equal(run.status, 0, run.stderr);
+    return /node_modules\/etcd3\//.test(run.stderr);
+  };
+  assert.equal(loadsEtcd3("await import('@theseus/guestutils');\n"), false, 'etcd3 was loaded at import time');
+  assert.equal(
+    loadsEtcd3(
+      "const { getNodeList, closeGuest } = await import('@theseus/guestutils');\n" +
+        "await getNodeList('web');\nawait closeGuest();\n",
+    ),
+    true,
+    'etcd3 is loaded by getNodeList',
+  );
 });
 
 test('getNodeList answers from real etcd in a project outside the repository', () => {
@@ -138,6 +177,6 @@ test('the package carries its types: a TypeScript user type-checks against them'
       files: ['typed.ts'],
     }),
   );
-  const check = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8', timeout: 60_000 });
+  const check = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8', timeout: 180_000 });
   assert.equal(check.status, 0, check.stdout + check.stderr);
 });

@@ -11,9 +11,9 @@
  *   keeps trying and never dies quietly.
  */
 import type { Etcd3 } from 'etcd3';
-import type { EndpointRecord } from '@theseus/contract';
-import { ConfigError } from '@theseus/contract/errors';
-import { assertName, labelsMatch } from '@theseus/contract/naming';
+import type { EndpointRecord } from '@theseus/services/contract';
+import { ConfigError } from '@theseus/services/errors';
+import { assertName, labelsMatch } from '@theseus/services/naming';
 import { diffEndpoints, isEmptyDelta, sortedRecords, type EndpointDelta, type EndpointState } from './delta.js';
 import { EndpointWatch } from './endpoint-watch.js';
 import { environmentName, etcdEndpoints, etcdPrefix, type Env } from './environment.js';

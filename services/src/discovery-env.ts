@@ -1,1 +1,63 @@
-export * from '@theseus/contract/discovery-env';
+/**
+ * The environment contract between the deployer (which sets these variables on every app) and the
+ * code inside containers (guestutils, the watcher). Marathon and the engine add their own:
+ * HOST, PORT0..N, PORT_<NAME>, PORTS, MARATHON_APP_ID, MARATHON_APP_VERSION, MESOS_TASK_ID.
+ */
+import { envName } from './naming.js';
+
+export const DISCOVERY_ENV = {
+  service: 'SERVICE_NAME',
+  /** The namespace, named as maestro named it. */
+  environment: 'ENVIRONMENT_NAME',
+  /** Comma-separated canonical label set. */
+  labels: 'LABELS',
+  /** Comma-separated etcd client URLs. */
+  etcdEndpoints: 'ETCD_ENDPOINTS',
+  /** The etcd key prefix the subscriber writes under. */
+  etcdPrefix: 'THESEUS_ETCD_PREFIX',
+  /** The read-only etcd user of containers, when etcd has authentication on. */
+  etcdUsername: 'ETCD_USERNAME',
+  etcdPassword: 'ETCD_PASSWORD',
+  /** PEM CA bundle of etcd's server certificate, when etcd speaks TLS. */
+  etcdCa: 'ETCD_CA',
+  /** Comma-separated port names, in port-mapping order. */
+  portNames: 'PORT_NAMES',
+  /** Prefix of CONTAINER_PORT_<NAME>: the container port of each named port. */
+  containerPortPrefix: 'CONTAINER_PORT_',
+} as const;
+
+/** Names of every variable the deployer injects for a service with these port names. */
+export function reservedEnvNames(portNames: readonly string[]): string[] {
+  const fixed = Object.values(DISCOVERY_ENV).filter((n) => n !== DISCOVERY_ENV.containerPortPrefix);
+  return [...fixed, ...portNames.map((p) => DISCOVERY_ENV.containerPortPrefix + envName(p))];
+}
+
+export interface DiscoveryEnvInput {
+  namespace: string;
+  service: string;
+  labels: readonly string[];
+  etcdEndpoints: readonly string[];
+  etcdPrefix: string;
+  /** The read-only etcd user and the CA bundle handed to containers. */
+  etcdAccess?: { username?: string | undefined; password?: string | undefined; ca?: string | undefined } | undefined;
+  /** Port name -> container port, in mapping order. */
+  ports: ReadonlyArray<{ name: string; containerPort: number }>;
+}
+
+export function discoveryEnv(input: DiscoveryEnvInput): Record<string, string> {
+  const env: Record<string, string> = {
+    [DISCOVERY_ENV.service]: input.service,
+    [DISCOVERY_ENV.environment]: input.namespace,
+    [DISCOVERY_ENV.labels]: input.labels.join(','),
+    [DISCOVERY_ENV.etcdEndpoints]: input.etcdEndpoints.join(','),
+    [DISCOVERY_ENV.etcdPrefix]: input.etcdPrefix,
+    [DISCOVERY_ENV.portNames]: input.ports.map((p) => p.name).join(','),
+  };
+  if (input.etcdAccess?.username && input.etcdAccess.password !== undefined) {
+    env[DISCOVERY_ENV.etcdUsername] = input.etcdAccess.username;
+    env[DISCOVERY_ENV.etcdPassword] = input.etcdAccess.password;
+  }
+  if (input.etcdAccess?.ca) env[DISCOVERY_ENV.etcdCa] = input.etcdAccess.ca;
+  for (const p of input.ports) env[DISCOVERY_ENV.containerPortPrefix + envName(p.name)] = String(p.containerPort);
+  return env;
+}

@@ -4,13 +4,13 @@ import {
   createEtcdClient as createContractEtcdClient,
   type EtcdAccess,
   type EtcdClientOptions,
-} from '@theseus/contract/etcd-client';
+} from './etcd-client.js';
 import { readSecretFile, readSettingFile } from './config/secret-file.js';
 import { ENV_SETTINGS } from './config/settings.js';
 import { ETCD_GRPC_RECONNECT, etcdFaultHandling } from './retry.js';
 
-export type { EtcdAccess, EtcdClientOptions } from '@theseus/contract/etcd-client';
-export { castEtcdError } from '@theseus/contract/etcd-errors';
+export type { EtcdAccess, EtcdClientOptions } from './etcd-client.js';
+export { castEtcdError } from './etcd-errors.js';
 
 /** The etcd settings that name credential files (see the settings schema). */
 export interface EtcdAccessSettings {
