@@ -9,7 +9,7 @@ import { watchServices, type ServiceWatcher } from './watcher.js';
 import { Guest } from './guest.js';
 import { EtcdUnavailableError } from '@theseus/services';
 import { EtcdProcess } from '@theseus/services/testing';
-import { TcpProxy } from './test-support/tcp-proxy.js';
+import { TcpProxy } from '@theseus/services/testing';
 import { deleteRecord, endpointRecord, eventually, putRecord } from './test-support/records.js';
 import { memoryLog, recordingHandler, replay } from './test-support/deltas.js';
 import type { EndpointDelta } from './delta.js';

@@ -9,8 +9,9 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { EtcdLayout } from '@theseus/services';
 import type { InProcessEngine } from '@theseus/cluster/testing';
-import { EtcdProcess } from '@theseus/services/testing';
+import { EtcdProcess, TcpProxy } from '@theseus/services/testing';
 import {
+  ETCD_ENDPOINTS,
   clearPrefix,
   startMarathon,
   etcdView,
@@ -135,9 +136,18 @@ test('etcd restarted: changes are kept and retried, and a reconcile runs when it
 });
 
 test('leader failover: only the leader writes; when it dies the standby takes over and reconciles first', async () => {
-  const { marathon, prefix, subs, app } = await world({ subscribers: 2 });
-  const leader = subs.find((s) => s.isLeader)!;
-  const standby = subs.find((s) => !s.isLeader)!;
+  // The first subscriber reaches etcd through a proxy the test cuts when it "dies", as a crashed
+  // process's lease keepalives stop; it starts alone, so it is the leader.
+  const etcdUrl = new URL(ETCD_ENDPOINTS[0]!);
+  const proxy = await TcpProxy.start(etcdUrl.hostname, Number(etcdUrl.port));
+  cleanups.push(() => proxy.close());
+  const { marathon, prefix, subs, app } = await world({ subscribers: 1, etcd: [proxy.endpoint] });
+  cleanups.push(() => clearPrefix(prefix));
+  const leader = subs[0]!;
+  const standby = makeSubscriber(marathon, prefix);
+  cleanups.push(() => standby.stop());
+  standby.start();
+  await until(() => marathon.faults.streamCount === 2, "the standby's stream attached");
   await marathon.startTask(app.id);
   await marathon.startTask(app.id);
   await untilInSync(marathon, prefix);
@@ -149,6 +159,7 @@ test('leader failover: only the leader writes; when it dies the standby takes ov
 
   // The leader dies without resigning: its lease must run out.
   const since = new Date().toISOString();
+  proxy.cut();
   await leader.halt();
   const gone = await marathon.startTask(app.id, { silent: true }); // missed by everyone
   await until(() => standby.isLeader, 'standby elected');

@@ -73,18 +73,14 @@ export class Leadership extends EventEmitter<{ elected: [string]; deposed: [stri
   }
 
   /**
-   * Stops campaigning and heartbeating without resigning, as a crash would: the others take over
-   * when the lease runs out. (etcd3 keeps an open keepalive stream going even after the client is
-   * closed, so the lease is released explicitly, through the campaign's private lease: etcd3 is
-   * pinned exactly for it, and the leader failover test fails if it changes.)
+   * Stops campaigning without resigning, as a crash would: the others take over when the lease runs
+   * out, once this process's keepalives stop reaching etcd (the process ends or loses etcd).
    */
   abandon(): void {
     this.running = false;
     clearTimeout(this.retryTimer);
-    const campaign = this.campaign as unknown as { lease?: { release(): void } } | undefined;
     this.campaign = undefined;
     this.leaderKey = undefined;
-    campaign?.lease?.release();
   }
 
   /** Steps down (the next subscriber takes over at once) and stops campaigning. */

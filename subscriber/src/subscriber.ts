@@ -170,7 +170,7 @@ export class Subscriber {
       client: this.etcd,
       electionKey: layout.election('subscriber'),
       id: this.id,
-      ttlSeconds: options.leaderTtlSeconds ?? 10,
+      ttlSeconds: options.leaderTtlSeconds ?? DEFAULT_SETTINGS.subscriber.leaderTtlSeconds,
       logger: this.logger,
     });
     if (options.callbackUrl && !options.callbackSecret) throw new Error('HTTP callbacks need a callback secret');
@@ -258,7 +258,9 @@ export class Subscriber {
 
   /**
    * Stops at once as a crashed process would: connections dropped, no resignation, nothing flushed.
-   * Other subscribers take over only when the lease runs out. (For failover drills.)
+   * Other subscribers take over only when the lease runs out, which needs this process's lease
+   * keepalives to stop reaching etcd as well (etcd3 keeps its keepalive stream after the client is
+   * closed): drills cut the connection to etcd too. (For failover drills.)
    */
   async halt(): Promise<void> {
     this.stopped = true;
