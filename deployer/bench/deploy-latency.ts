@@ -9,7 +9,7 @@
  *   node --import tsx --conditions=source deployer/bench/deploy-latency.ts [--deploys 40]
  */
 import { startHarness, type Harness } from '../src/testing/harness.js';
-import { median, percentile } from './support.js';
+import { median, percentile } from './support/stats.js';
 
 const i = process.argv.indexOf('--deploys');
 const DEPLOYS = i > 0 ? Number(process.argv[i + 1]) : 40;

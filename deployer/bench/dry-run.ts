@@ -10,7 +10,7 @@ import http from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { randomPrefix, TEST_TOKEN } from '../src/testing/harness.js';
-import { median, percentile } from './support.js';
+import { median, percentile } from './support/stats.js';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);

@@ -7,7 +7,7 @@
  */
 import { readDeployDocument, readDocumentSource, validateDeployDocument } from '@theseus/services';
 import { toMarathonApp } from '../src/translate.js';
-import { largeDocument, median, percentile } from './support.js';
+import { largeDocument, median, percentile } from './support/stats.js';
 
 const i = process.argv.indexOf('--services');
 const SERVICES = i > 0 ? Number(process.argv[i + 1]) : 500;
