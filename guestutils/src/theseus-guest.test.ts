@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { EtcdLayout } from '@theseus/services';
 import { bridgeGateway, docker } from './test-support/docker.js';
-import { deleteRecord, endpointRecord, eventually, putRecord } from './test-support/records.js';
+import { deleteRecord, deleteRecordsAtOnce, endpointRecord, eventually, putRecord } from './test-support/records.js';
 
 const buildScript = fileURLToPath(new URL('../scripts/build-guest.mjs', import.meta.url));
 const binary = fileURLToPath(new URL('../bundle/theseus-guest', import.meta.url));
@@ -265,8 +265,7 @@ test('--template renders healthy endpoints atomically, checks first, keeps the o
 
   // A render the check rejects (no server left) leaves the old file in place; no temporary file remains.
   const before = await fileIn('/tmp/upstreams.conf');
-  await deleteRecord(client, layout, api1);
-  await deleteRecord(client, layout, sick);
+  await deleteRecordsAtOnce(client, layout, [api1, sick]);
   await eventually(
     async () => (await fileIn('/tmp/render.err')).includes('the check rejected'),
     'the check to reject',

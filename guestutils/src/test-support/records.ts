@@ -42,6 +42,20 @@ export async function deleteRecord(client: Etcd3, layout: EtcdLayout, record: En
   return response.header.revision;
 }
 
+/** Deletes the records in one etcd transaction: a watcher sees them go in one change. */
+export async function deleteRecordsAtOnce(
+  client: Etcd3,
+  layout: EtcdLayout,
+  records: EndpointRecord[],
+): Promise<string> {
+  const response = await client.kv.txn({
+    success: records.map((record) => ({
+      request_delete_range: { key: Buffer.from(layout.endpoint(record.namespace, record.service, record.taskId)) },
+    })),
+  });
+  return response.header.revision;
+}
+
 /** Polls `check` until it returns true (or throws after `timeoutMs`): for waiting, not for timing. */
 export async function eventually(
   check: () => boolean | Promise<boolean>,
