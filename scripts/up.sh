@@ -64,7 +64,8 @@ SUBSCRIBER_ETCD=() DEPLOYER_ETCD=() GUEST_ETCD=()
 if [ -f "$STACK_DIR/etcd.pid" ] && kill -0 "$(cat "$STACK_DIR/etcd.pid")" 2>/dev/null; then
   STEP="turning etcd's authentication on (cluster/scripts/etcd-auth.mjs)"
   ETCD_ENDPOINTS="$ETCD_HOST_URL" node cluster/scripts/etcd-auth.mjs "$RUN_DIR/etcd"
-  SUBSCRIBER_ETCD=(ETCD_USERNAME=theseus-subscriber ETCD_PASSWORD_FILE="$RUN_DIR/etcd/theseus-subscriber.password")
+  SUBSCRIBER_ETCD=(ETCD_USERNAME=theseus-subscriber ETCD_PASSWORD_FILE="$RUN_DIR/etcd/theseus-subscriber.password"
+    THESEUS_CONTAINER_ETCD_USERNAME=theseus-container)
   DEPLOYER_ETCD=(ETCD_USERNAME=theseus-deployer ETCD_PASSWORD_FILE="$RUN_DIR/etcd/theseus-deployer.password"
     THESEUS_CONTAINER_ETCD_USERNAME=theseus-container THESEUS_CONTAINER_ETCD_PASSWORD_FILE="$RUN_DIR/etcd/theseus-container.password")
   GUEST_ETCD=(ETCD_USERNAME=theseus-container ETCD_PASSWORD_FILE="$RUN_DIR/etcd/theseus-container.password")

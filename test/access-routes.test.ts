@@ -23,7 +23,7 @@ import {
 } from '@theseus/services';
 import { startEngine, type RunningEngine } from '@theseus/cluster';
 import { startDeployerServer, type DeployerServer } from '@theseus/deployer';
-import { Subscriber, subscriberHttpApp } from '@theseus/subscriber';
+import { discoveryHttp, Subscriber, subscriberHttpApp, type DiscoveryHttp } from '@theseus/subscriber';
 import { eventually } from './support/processes.js';
 
 const TOKEN = `token-${randomUUID()}`;
@@ -41,6 +41,7 @@ let openReads: DeployerServer;
 let closedReads: DeployerServer;
 let subscriber: Subscriber;
 let subscriberApp: express.Express;
+let discovery: DiscoveryHttp;
 let subscriberServer: Server;
 let subscriberUrl = '';
 
@@ -158,7 +159,10 @@ before(async () => {
     callbackSecret: CALLBACK_SECRET,
     logger: quiet(),
   });
-  subscriberApp = subscriberHttpApp(subscriber, { apiToken: TOKEN });
+  // No container user here (this etcd has no authentication): discovery answers anyone, as etcd does.
+  // With one, discovery needs its credentials: subscriber/src/discovery-http/readers.test.ts.
+  discovery = discoveryHttp({ client: subscriber.etcd, layout, maxWaitMs: 1_000 });
+  subscriberApp = subscriberHttpApp(subscriber, { apiToken: TOKEN, discovery });
   subscriberServer.on('request', subscriberApp);
   subscriber.start();
   await eventually('the subscriber leading and registered', async () => {
@@ -194,6 +198,7 @@ before(async () => {
 });
 
 after(async () => {
+  discovery?.release();
   await subscriber?.stop();
   subscriberServer?.closeAllConnections();
   subscriberServer?.close();
@@ -294,6 +299,8 @@ test('subscriber: /cleanup and /reconcile need the API token; /callback needs th
     'POST /cleanup': { kind: WRITE, path: '/cleanup' },
     'POST /reconcile': { kind: WRITE, path: '/reconcile' },
     'POST /callback': { kind: 'callback', path: '/callback' },
+    'GET /v1/endpoints/:namespace/:service': { kind: PUBLIC, path: '/v1/endpoints/default/web' },
+    'GET /v2/tasks': { kind: PUBLIC, path: '/v2/tasks' },
   };
   assert.deepEqual(routesOf(subscriberApp), Object.keys(routes).sort(), 'every route is in the table');
   for (const [route, { kind, path }] of Object.entries(routes)) {

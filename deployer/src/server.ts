@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type express from 'express';
 import type { AddressInfo } from 'node:net';
-import { MarathonEventStream, readEtcdAccess, type Logger, type Settings } from '@theseus/services';
+import { ConfigError, MarathonEventStream, readEtcdAccess, type Logger, type Settings } from '@theseus/services';
 import { Deployer } from './deployer.js';
 import { DeployQueue } from './deploy-queue.js';
 import { DeploymentFollower } from './follow.js';
@@ -46,6 +46,11 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
   const urls = settings.marathon.urls ?? [];
   if (!settings.api.token) throw new Error('the deployer needs THESEUS_API_TOKEN');
   const etcdAccess = readEtcdAccess(settings.etcd);
+  if (settings.etcd.containerUsername && !settings.etcd.containerPasswordFile)
+    throw new ConfigError(
+      'THESEUS_CONTAINER_ETCD_PASSWORD_FILE',
+      `is required with THESEUS_CONTAINER_ETCD_USERNAME (${settings.etcd.containerUsername}): the deployer hands containers its password`,
+    );
   const containerAccess = readEtcdAccess(
     {
       username: settings.etcd.containerUsername,

@@ -85,7 +85,14 @@ export async function run(command: string, argv: string[]): Promise<number> {
       client: subscriber.etcd,
       layout: new EtcdLayout(settings.etcd.prefix),
       maxWaitMs: settings.subscriber.discoveryMaxWaitMs,
+      readers: settings.etcd.containerUsername
+        ? { username: settings.etcd.containerUsername, cacheMs: settings.subscriber.discoveryCredentialCacheMs }
+        : undefined,
     });
+    if (!settings.etcd.containerUsername)
+      logger.warn('discovery (GET /v1/endpoints, /v2/tasks) answers without credentials: no container user is set', {
+        hint: 'set THESEUS_CONTAINER_ETCD_USERNAME (etcd.containerUsername) when etcd authentication is on',
+      });
     const app = subscriberHttpApp(subscriber, { apiToken: settings.api.token, discovery });
     const server: Server = app.listen(settings.subscriber.port, settings.subscriber.listenHost);
     await once(server, 'listening');

@@ -58,6 +58,11 @@ export const SubscriberSection = z
     callbackSecretFile: z.string().min(1).optional(),
     /** Longest a discovery request with `?wait=<revision>` is held before the unchanged answer. */
     discoveryMaxWaitMs: durationMs.default(60_000),
+    /**
+     * How long a discovery caller's password, once etcd accepted it, is trusted without asking etcd
+     * again (with `etcd.containerUsername` set, discovery needs that user's credentials).
+     */
+    discoveryCredentialCacheMs: durationMs.default(60_000),
     /** Leader lease TTL in seconds: a dead leader is replaced within this time. */
     leaderTtlSeconds: z.number().int().min(2).max(300).default(10),
     /**

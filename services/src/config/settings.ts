@@ -56,7 +56,10 @@ export const SettingsSchema = z.strictObject({
       /** PEM client certificate and its key, for etcd's --client-cert-auth. */
       certFile: filePath.optional(),
       keyFile: filePath.optional(),
-      /** The read-only etcd user the deployer hands to containers (ETCD_USERNAME, ETCD_PASSWORD). */
+      /**
+       * The read-only etcd user the deployer hands to containers (ETCD_USERNAME, ETCD_PASSWORD); the
+       * subscriber's discovery API then requires this user's credentials (HTTP Basic, checked by etcd).
+       */
       containerUsername: z.string().min(1).optional(),
       containerPasswordFile: filePath.optional(),
     })
@@ -71,10 +74,11 @@ export const SettingsSchema = z.strictObject({
           path: [etcd.certFile ? 'keyFile' : 'certFile'],
           message: 'a client certificate needs both certFile and keyFile',
         });
-      if (Boolean(etcd.containerUsername) !== Boolean(etcd.containerPasswordFile)) {
+      // A name alone is what the subscriber needs (etcd checks the passwords callers send it).
+      if (etcd.containerPasswordFile && !etcd.containerUsername) {
         ctx.addIssue({
           code: 'custom',
-          path: [etcd.containerUsername ? 'containerPasswordFile' : 'containerUsername'],
+          path: ['containerUsername'],
           message: 'the container user needs both a name and a password file',
         });
       }
@@ -162,6 +166,7 @@ export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
   DEPLOYER_LISTEN_HOST: { path: 'deployer.listenHost', parse: 'string' },
   SUBSCRIBER_LEADER_TTL_S: { path: 'subscriber.leaderTtlSeconds', parse: 'int' },
   SUBSCRIBER_HEAP_MB: { path: 'subscriber.heapMb', parse: 'int' },
+  SUBSCRIBER_DISCOVERY_CREDENTIAL_CACHE_MS: { path: 'subscriber.discoveryCredentialCacheMs', parse: 'int' },
   ENGINE_DATA_DIR: { path: 'engine.dataDir', parse: 'string' },
   ENGINE_PORT_RANGE: { path: 'engine.portRange', parse: 'range' },
   ENGINE_HOSTNAME: { path: 'engine.hostname', parse: 'string' },

@@ -10,6 +10,9 @@
  *     is held until the answer differs from the one at that revision (or the timeout, then the
  *     unchanged answer).
  *   GET /v2/tasks   the whole cluster in the text form of Marathon's `GET /v2/tasks`
+ *
+ * With `readers`, both need the container user's etcd credentials as HTTP Basic (readers.ts);
+ * without, they answer anyone who reaches them, as etcd does when its authentication is off.
  */
 import { Router, type Request, type Response } from 'express';
 import type { Etcd3, Watcher } from 'etcd3';
@@ -25,6 +28,7 @@ import {
   type EndpointRecord,
   type EtcdLayout,
 } from '@theseus/services';
+import { requireReader, type DiscoveryReaders } from './readers.js';
 import { answerIdentity, marathonTasksText, serviceAnswer, type NodeQuery, type ServiceAnswer } from './answers.js';
 
 export interface DiscoveryHttpOptions {
@@ -32,6 +36,8 @@ export interface DiscoveryHttpOptions {
   layout: EtcdLayout;
   /** Longest a `?wait=` request is held, in ms. */
   maxWaitMs: number;
+  /** Whose credentials the routes require; unset: none. */
+  readers?: DiscoveryReaders | undefined;
 }
 
 export interface DiscoveryHttp {
@@ -109,6 +115,7 @@ export function discoveryHttp(options: DiscoveryHttpOptions): DiscoveryHttp {
   const held = new Set<() => void>();
   let released = false;
   const router = Router();
+  if (options.readers) router.use(['/v1/endpoints', '/v2/tasks'], requireReader(client, options.readers));
 
   async function read(namespace: string, service: string, query: NodeQuery, revision?: number): Promise<ServiceAnswer> {
     const snapshot =
