@@ -1,7 +1,8 @@
 /**
- * What etcd authentication and TLS cost, in one run: two private etcd servers, one plain and one
- * with TLS, client certificates and RBAC (users and roles as cluster/scripts/etcd-auth.mjs makes
- * them), measured in alternating turns so that both meet the same machine load:
+ * What etcd authentication and TLS cost, each and together, in one run: four private etcd
+ * servers: plain; RBAC with passwords (users and roles as cluster/scripts/etcd-auth.mjs makes
+ * them); server TLS; and TLS with client certificates and RBAC. Measured in turns that rotate the
+ * order, so that every configuration meets the same machine load:
  *
  *  1. the subscriber's write path (EndpointStore: transactions of 120 puts, 16 in flight), records/s
  *     for 20,000 records, as the subscriber user;
@@ -29,7 +30,7 @@ import { SubscriberMetrics } from '../src/metrics.js';
 
 const QUICK = process.argv.includes('--quick');
 const RECORDS = QUICK ? 5_000 : 20_000;
-const TURNS = QUICK ? 2 : 3;
+const TURNS = QUICK ? 2 : 4;
 const READS = QUICK ? 100 : 300;
 const INSTANCES = 1_000;
 const PREFIX = '/bench-access';
@@ -110,57 +111,76 @@ async function readTurn(side: Side, rounds: number): Promise<number[]> {
   return samples;
 }
 
+/** One configuration: server TLS (with client certificates when `auth` is on too) and/or RBAC with passwords. */
+interface Setup {
+  name: string;
+  tls: boolean;
+  auth: boolean;
+}
+
+const SETUPS: Setup[] = [
+  { name: 'plain', tls: false, auth: false },
+  { name: 'auth', tls: false, auth: true },
+  { name: 'TLS', tls: true, auth: false },
+  { name: 'TLS + auth', tls: true, auth: true },
+];
+
 const tls = TlsFiles.create();
 const sides: Side[] = [];
 const servers: EtcdProcess[] = [];
 try {
-  const plain = await EtcdProcess.start();
-  servers.push(plain);
-  const secured = await EtcdProcess.start('127.0.0.1', { tls: { ...tls.server, clientCa: tls.ca } });
-  servers.push(secured);
-  const certOf = (cn: string): EtcdAccess => {
-    const pair = tls.client(cn);
-    return { ca: readFileSync(tls.ca), cert: readFileSync(pair.cert), key: readFileSync(pair.key) };
-  };
-  await applyEtcdRbac(
-    (asRoot) =>
-      createEtcdClient({
-        endpoints: [secured.endpoint],
-        access: { ...certOf('bench'), ...(asRoot ? { username: 'root', password: 'root-password' } : {}) },
-      }),
-    {
-      prefix: PREFIX,
-      rootPassword: 'root-password',
-      users: USERS,
-    },
-  );
-
-  const containerEnv = (etcd: EtcdProcess, secure: boolean): Record<string, string> => {
-    if (!secure) return { ENVIRONMENT_NAME: 'default', ETCD_ENDPOINTS: etcd.endpoint, THESEUS_ETCD_PREFIX: PREFIX };
-    const pair = tls.client(USERS.container.name);
+  /** What a party presents: the CA with TLS, a client certificate with TLS and auth, its user and password with auth. */
+  const accessOf = (setup: Setup, user?: { name: string; password: string }): EtcdAccess => {
+    const pair = setup.tls && setup.auth ? tls.client(user?.name ?? 'bench') : undefined;
     return {
+      ...(setup.tls ? { ca: readFileSync(tls.ca) } : {}),
+      ...(pair ? { cert: readFileSync(pair.cert), key: readFileSync(pair.key) } : {}),
+      ...(setup.auth && user ? { username: user.name, password: user.password } : {}),
+    };
+  };
+  const containerEnv = (setup: Setup, etcd: EtcdProcess): Record<string, string> => {
+    const env: Record<string, string> = {
       ENVIRONMENT_NAME: 'default',
       ETCD_ENDPOINTS: etcd.endpoint,
       THESEUS_ETCD_PREFIX: PREFIX,
-      ETCD_USERNAME: USERS.container.name,
-      ETCD_PASSWORD: USERS.container.password,
-      ETCD_CA_FILE: tls.ca,
-      ETCD_CERT_FILE: pair.cert,
-      ETCD_KEY_FILE: pair.key,
     };
+    if (setup.auth)
+      Object.assign(env, { ETCD_USERNAME: USERS.container.name, ETCD_PASSWORD: USERS.container.password });
+    if (setup.tls) env.ETCD_CA_FILE = tls.ca;
+    if (setup.tls && setup.auth) {
+      const pair = tls.client(USERS.container.name);
+      Object.assign(env, { ETCD_CERT_FILE: pair.cert, ETCD_KEY_FILE: pair.key });
+    }
+    return env;
   };
-  for (const [name, etcd, secure] of [
-    ['plain', plain, false],
-    ['TLS + auth', secured, true],
-  ] as const) {
+
+  for (const setup of SETUPS) {
+    const etcd = await EtcdProcess.start(
+      '127.0.0.1',
+      setup.tls ? { tls: { ...tls.server, ...(setup.auth ? { clientCa: tls.ca } : {}) } } : {},
+    );
+    servers.push(etcd);
+    if (setup.auth) {
+      const root = { name: 'root', password: 'root-password' };
+      await applyEtcdRbac(
+        (asRoot) =>
+          createEtcdClient({ endpoints: [etcd.endpoint], access: accessOf(setup, asRoot ? root : undefined) }),
+        { prefix: PREFIX, rootPassword: root.password, users: USERS },
+      );
+    }
     const writer = createEtcdClient({
       endpoints: [etcd.endpoint],
       timeoutMs: 30_000,
-      access: secure
-        ? { ...certOf(USERS.subscriber.name), username: USERS.subscriber.name, password: USERS.subscriber.password }
-        : undefined,
+      access: accessOf(setup, USERS.subscriber),
     });
-    sides.push({ name, etcd, writer, guest: new Guest({ env: containerEnv(etcd, secure) }), writes: [], reads: [] });
+    sides.push({
+      name: setup.name,
+      etcd,
+      writer,
+      guest: new Guest({ env: containerEnv(setup, etcd) }),
+      writes: [],
+      reads: [],
+    });
   }
 
   for (const side of sides) {
@@ -189,25 +209,26 @@ try {
     await readTurn(side, 20);
   }
   for (let turn = 1; turn <= TURNS; turn++) {
-    for (const side of turn % 2 ? sides : [...sides].reverse()) {
+    // Each turn starts with the next configuration, and every other turn goes the other way round.
+    const rotated = [...sides.slice(turn % sides.length), ...sides.slice(0, turn % sides.length)];
+    for (const side of turn % 2 ? rotated : rotated.reverse()) {
       side.writes.push(await writeTurn(side, turn, RECORDS));
       side.reads.push(...(await readTurn(side, READS)));
     }
   }
 
-  const [off, on] = sides as [Side, Side];
+  const plain = sides[0]!;
   const row = (s: Side) => ({
     'subscriber writes/s (median)': Math.round(median(s.writes)),
     'getNodeList p50 ms': Number(percentile(s.reads, 0.5).toFixed(2)),
     'getNodeList p99 ms': Number(percentile(s.reads, 0.99).toFixed(2)),
+    'writes / plain': Number((median(s.writes) / median(plain.writes)).toFixed(2)),
+    'p50 / plain': Number((percentile(s.reads, 0.5) / percentile(plain.reads, 0.5)).toFixed(2)),
   });
   console.log(
     `etcd authentication and TLS: ${RECORDS.toLocaleString('en-US')} records written per turn, getNodeList over ${INSTANCES} instances, ${TURNS} alternating turns`,
   );
-  console.table({ [off.name]: row(off), [on.name]: row(on) });
-  console.log(
-    `TLS + auth / plain: writes ${(median(on.writes) / median(off.writes)).toFixed(2)}x, getNodeList p50 ${(percentile(on.reads, 0.5) / percentile(off.reads, 0.5)).toFixed(2)}x`,
-  );
+  console.table(Object.fromEntries(sides.map((side) => [side.name, row(side)])));
 } finally {
   for (const side of sides) {
     await side.guest.close();
