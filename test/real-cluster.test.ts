@@ -2,14 +2,25 @@
 // needs, systemd units parse (and pass systemd-analyze where it exists), shell scripts pass
 // `bash -n`, cluster.env is accepted and bad values are refused, the install scripts write what the
 // units read, and the ports and images agree between the compose file, the units and cluster.env.
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as yaml from 'js-yaml';
+import { EtcdPermissionDeniedError, type Etcd3 } from 'etcd3';
+import {
+  createEtcdClient,
+  DEFAULT_ETCD_PREFIX,
+  EtcdLayout,
+  loadSettings,
+  readEtcdAccess,
+  type EtcdAccess,
+} from '@theseus/services';
+import { freePort, TlsFiles } from '@theseus/services/testing';
 
 const DIR = fileURLToPath(new URL('../cluster/real-cluster/', import.meta.url));
 const LIB = join(DIR, 'install/lib.sh');
@@ -239,6 +250,7 @@ describe('install scripts', () => {
   let work = '';
   let config = '';
   let secrets = '';
+  let credentials = '';
 
   before(() => {
     work = mkdtempSync(join(tmpdir(), 'theseus-install-'));
@@ -256,6 +268,15 @@ describe('install scripts', () => {
       secrets,
       'THESEUS_API_TOKEN=0123456789abcdef0123456789abcdef0123\nREDIS_PASSWORD=fedcba9876543210fedcba98\n',
     );
+    credentials = join(work, 'credentials');
+    const made = spawnSync(
+      'bash',
+      [join(DIR, 'install/make-credentials.sh'), '--config', config, '--out', credentials],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(made.status, 0, made.stderr);
   });
 
   const install = (role: string, address: string, root: string, extra: string[] = []) =>
@@ -285,7 +306,7 @@ describe('install scripts', () => {
     assert.equal(host.MESOS_ZK, `zk://${masters.map((m) => `${m}:12181`).join(',')}/mesos`);
     assert.equal(host.ZOO_SERVERS, masters.map((m, i) => `server.${i + 1}=${m}:12888:13888`).join(' '));
     assert.equal(host.MARATHON_URL, masters.map((m) => `http://${m}:18080`).join(','));
-    assert.equal(host.ETCD_ENDPOINTS, ['10.1.0.1', '10.1.0.2', '10.1.0.3'].map((m) => `http://${m}:12379`).join(','));
+    assert.equal(host.ETCD_ENDPOINTS, ['10.1.0.1', '10.1.0.2', '10.1.0.3'].map((m) => `https://${m}:12379`).join(','));
     assert.deepEqual(
       readEnv(readFileSync(join(root, 'etc/theseus/cluster.env'), 'utf8')),
       readEnv(readFileSync(config, 'utf8')),
@@ -318,7 +339,7 @@ describe('install scripts', () => {
 
   test('data and theseus roles keep secrets private and point the deployer at Redis on its port', () => {
     const dataRoot = join(work, 'data-1');
-    let r = install('data', '10.1.0.1', dataRoot, ['--secrets', secrets]);
+    let r = install('data', '10.1.0.1', dataRoot, ['--secrets', secrets, '--credentials', credentials]);
     assert.equal(r.status, 0, r.stderr);
     const redisConf = readFileSync(join(dataRoot, 'etc/theseus/private/redis.conf'), 'utf8');
     assert.match(redisConf, /^port 16379$/m);
@@ -337,22 +358,51 @@ describe('install scripts', () => {
         ...readEnv(readFileSync(join(dataRoot, 'etc/theseus/host.env'), 'utf8')),
       },
     );
-    assert.match(
-      etcd,
-      /--listen-client-urls http:\/\/0\.0\.0\.0:12379 --advertise-client-urls http:\/\/10\.1\.0\.1:12379/,
+    assert.match(etcd, / --config-file \/etc\/theseus\/private\/etcd\/etcd\.conf\.yml$/);
+    const etcdConfig = yaml.load(
+      readFileSync(join(dataRoot, 'etc/theseus/private/etcd/etcd.conf.yml'), 'utf8'),
+    ) as Record<string, unknown>;
+    assert.equal(etcdConfig['listen-client-urls'], 'https://10.1.0.1:12379,https://127.0.0.1:12379');
+    assert.equal(etcdConfig['listen-peer-urls'], 'https://10.1.0.1:12380', "peers on this host's address only");
+    assert.equal(
+      etcdConfig['initial-cluster'],
+      ['10.1.0.1', '10.1.0.2', '10.1.0.3'].map((h, i) => `etcd-${i + 1}=https://${h}:12380`).join(','),
     );
-    assert.match(
-      etcd,
-      /--initial-cluster etcd-1=http:\/\/10\.1\.0\.1:12380,etcd-2=http:\/\/10\.1\.0\.2:12380,etcd-3=http:\/\/10\.1\.0\.3:12380 /,
+    for (const side of ['client-transport-security', 'peer-transport-security'])
+      assert.deepEqual(etcdConfig[side], {
+        'cert-file': '/etc/theseus/private/etcd/member.crt',
+        'key-file': '/etc/theseus/private/etcd/member.key',
+        'client-cert-auth': true,
+        'trusted-ca-file': '/etc/theseus/private/etcd/ca.crt',
+      });
+    assert.equal(statSync(join(dataRoot, 'etc/theseus/private/etcd/member.key')).mode & 0o777, 0o600);
+    const member = execFileSync(
+      'openssl',
+      [
+        'x509',
+        '-in',
+        join(dataRoot, 'etc/theseus/private/etcd/member.crt'),
+        '-noout',
+        '-subject',
+        '-ext',
+        'subjectAltName',
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.match(member, /CN ?= ?etcd-1/);
+    assert.match(member, /IP Address:10\.1\.0\.1/);
+    assert.ok(
+      !readdirSync(join(dataRoot, 'etc/theseus/private/etcd')).includes('ca.key'),
+      "the CA's key stays off the hosts",
     );
 
     // Only the first data host runs Redis.
-    r = install('data', '10.1.0.2', join(work, 'data-2'), ['--secrets', secrets]);
+    r = install('data', '10.1.0.2', join(work, 'data-2'), ['--secrets', secrets, '--credentials', credentials]);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(readdirSync(join(work, 'data-2/etc/systemd/system')), ['theseus-etcd.service']);
 
     const theseusRoot = join(work, 'theseus');
-    r = install('theseus', '10.1.0.4', theseusRoot, ['--secrets', secrets]);
+    r = install('theseus', '10.1.0.4', theseusRoot, ['--secrets', secrets, '--credentials', credentials]);
     assert.equal(r.status, 0, r.stderr);
     const privateEnv = join(theseusRoot, 'etc/theseus/private/theseus.env');
     assert.equal(statSync(privateEnv).mode & 0o777, 0o600);
@@ -364,6 +414,29 @@ describe('install scripts', () => {
       readFileSync(join(theseusRoot, 'etc/theseus/host.env'), 'utf8'),
       /fedcba|0123456789abcdef/,
       'no secret outside private/',
+    );
+    // Each part: its own etcd user and certificate, all as files; the deployer also the container user's password.
+    for (const part of ['subscriber', 'deployer']) {
+      const partEnv = readEnv(readFileSync(join(theseusRoot, `etc/theseus/private/${part}.env`), 'utf8'));
+      const client = '/etc/theseus/private/etcd-client';
+      assert.deepEqual(partEnv, {
+        ETCD_CA_FILE: `${client}/ca.crt`,
+        ETCD_CERT_FILE: `${client}/theseus-${part}.crt`,
+        ETCD_KEY_FILE: `${client}/theseus-${part}.key`,
+        ETCD_USERNAME: `theseus-${part}`,
+        ETCD_PASSWORD_FILE: `${client}/theseus-${part}.password`,
+        THESEUS_CONTAINER_ETCD_USERNAME: 'theseus-container',
+        ...(part === 'deployer'
+          ? { THESEUS_CONTAINER_ETCD_PASSWORD_FILE: `${client}/theseus-container.password` }
+          : {}),
+      });
+      for (const file of Object.values(partEnv).filter((v) => v.startsWith('/')))
+        assert.ok(statSync(join(theseusRoot, file)).isFile(), `${part}: ${file} is installed`);
+    }
+    assert.deepEqual(
+      readdirSync(join(theseusRoot, 'etc/theseus/private/etcd-client')).filter((f) => /root|ca\.key/.test(f)),
+      [],
+      "neither root's credentials nor the CA's key are on a theseus host",
     );
   });
 
@@ -498,5 +571,141 @@ describe('compose files', () => {
     assert.equal(modern.services['mesos-slave']!.environment?.MESOS_CONTAINERIZERS, 'docker,mesos');
     assert.doesNotMatch(modern.services['mesos-slave']!.image, /theseus/);
     assert.ok(!('subscriber' in modern.services) && !('deployer' in modern.services), 'Theseus parts unchanged');
+  });
+});
+
+describe('etcd as the install scripts set it up, run for real', () => {
+  const root = fileURLToPath(new URL('../', import.meta.url));
+  const layout = new EtcdLayout(DEFAULT_ETCD_PREFIX);
+  let work = '';
+  let credentials = '';
+  let etcd: ChildProcess | undefined;
+  let endpoint = '';
+  let etcdLog = '';
+  const clients: Etcd3[] = [];
+  const other = TlsFiles.create();
+
+  const script = (name: string, ...args: string[]) =>
+    spawnSync('bash', [join(DIR, 'install', name), ...args], {
+      encoding: 'utf8',
+      cwd: root,
+      env: { ...process.env, NODE_OPTIONS: '--import tsx --conditions=source' },
+    });
+  const connect = (access: EtcdAccess) => {
+    const client = createEtcdClient({ endpoints: [endpoint], access, timeoutMs: 3_000 });
+    clients.push(client);
+    return client;
+  };
+  const file = (name: string) => readFileSync(join(credentials, name));
+  const user = (name: string): EtcdAccess => ({
+    ca: file('ca.crt'),
+    cert: file(`${name}.crt`),
+    key: file(`${name}.key`),
+    username: name,
+    password: file(`etcd-users/${name}.password`).toString('utf8').trim(),
+  });
+  /** A part as its unit runs it: the env file install-theseus.sh wrote, read through the settings schema. */
+  const part = (theseusRoot: string, name: string) => {
+    const env = readEnv(readFileSync(join(theseusRoot, `etc/theseus/private/${name}.env`), 'utf8'));
+    for (const [key, value] of Object.entries(env))
+      if (value.startsWith('/etc/theseus/')) env[key] = join(theseusRoot, value);
+    const settings = loadSettings({ env: { ...env, ETCD_ENDPOINTS: endpoint } });
+    return connect(readEtcdAccess(settings.etcd));
+  };
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'theseus-etcd-tls-'));
+    const [clientPort, peerPort] = [await freePort(), await freePort()];
+    endpoint = `https://127.0.0.1:${clientPort}`;
+    const config = join(work, 'cluster.env');
+    writeFileSync(
+      config,
+      readFileSync(join(DIR, 'cluster.env'), 'utf8')
+        .replace(/^(MASTER_HOSTS|DATA_HOSTS|THESEUS_HOSTS)=.*$/gm, '$1=127.0.0.1')
+        .replace(/^ETCD_CLIENT_PORT=.*$/m, `ETCD_CLIENT_PORT=${clientPort}`)
+        .replace(/^ETCD_PEER_PORT=.*$/m, `ETCD_PEER_PORT=${peerPort}`)
+        .replace(/^DATA_DIR=.*$/m, `DATA_DIR=${join(work, 'data')}`),
+    );
+    const secrets = join(work, 'secrets.env');
+    writeFileSync(secrets, `THESEUS_API_TOKEN=${'a1'.repeat(20)}\nREDIS_PASSWORD=${'b2'.repeat(12)}\n`);
+    credentials = join(work, 'credentials');
+    let r = script('make-credentials.sh', '--config', config, '--out', credentials);
+    assert.equal(r.status, 0, r.stderr);
+    const dataRoot = join(work, 'data-host');
+    const options = ['--config', config, '--address', '127.0.0.1', '--no-start', '--secrets', secrets];
+    r = script('install-data.sh', ...options, '--root', dataRoot, '--credentials', credentials);
+    assert.equal(r.status, 0, r.stderr);
+    r = script('install-theseus.sh', ...options, '--root', join(work, 'theseus-host'), '--credentials', credentials);
+    assert.equal(r.status, 0, r.stderr);
+
+    // The generated configuration as the unit runs it, its /etc/theseus being under the test's root.
+    const etcdConfig = join(work, 'etcd.conf.yml');
+    writeFileSync(
+      etcdConfig,
+      readFileSync(join(dataRoot, 'etc/theseus/private/etcd/etcd.conf.yml'), 'utf8').replaceAll(
+        '/etc/theseus/',
+        `${dataRoot}/etc/theseus/`,
+      ),
+    );
+    etcd = spawn('etcd', ['--config-file', etcdConfig], { stdio: ['ignore', 'ignore', 'pipe'] });
+    etcd.stderr!.on('data', (chunk: Buffer) => (etcdLog = (etcdLog + chunk.toString()).slice(-4000)));
+    const asRoot = connect({ ca: file('ca.crt'), cert: file('root.crt'), key: file('root.key') });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await asRoot.get('probe');
+        break;
+      } catch (err) {
+        if (etcd.exitCode !== null || Date.now() > deadline)
+          throw new Error(`etcd did not answer: ${(err as Error).message}\n${etcdLog}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+    for (const run of [1, 2]) {
+      r = script('apply-etcd-rbac.sh', '--config', config, '--credentials', credentials);
+      assert.equal(r.status, 0, `run ${run}: ${r.stderr}`);
+    }
+  });
+
+  after(async () => {
+    for (const client of clients) client.close();
+    if (etcd && etcd.exitCode === null) {
+      const exited = once(etcd, 'exit');
+      etcd.kill('SIGKILL');
+      await exited;
+    }
+    other.destroy();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  test('the subscriber writes and the deployer reads, each configured by its env file; the deployer cannot write', async () => {
+    const key = layout.endpoint('default', 'web', 'web.task-1');
+    await part(join(work, 'theseus-host'), 'subscriber').put(key).value('{"v":1}');
+    const deployer = part(join(work, 'theseus-host'), 'deployer');
+    assert.equal(await deployer.get(key).string(), '{"v":1}');
+    await assert.rejects(deployer.put(key).value('forged').exec(), EtcdPermissionDeniedError);
+  });
+
+  test('the container user reads the endpoint records and nothing else, and cannot write or delete', async () => {
+    const key = layout.endpoint('default', 'web', 'web.task-2');
+    await connect(user('theseus-subscriber')).put(key).value('{"v":1}');
+    const container = connect(user('theseus-container'));
+    assert.equal(await container.get(key).string(), '{"v":1}');
+    await assert.rejects(container.put(key).value('forged').exec(), EtcdPermissionDeniedError);
+    await assert.rejects(container.delete().key(key).exec(), EtcdPermissionDeniedError);
+    await assert.rejects(container.get(`${DEFAULT_ETCD_PREFIX}/elsewhere`).string(), EtcdPermissionDeniedError);
+  });
+
+  test('a client without a certificate, or with one of another CA, is refused even with the right password', async () => {
+    const { cert: _cert, key: _key, ...noCert } = user('theseus-subscriber');
+    const otherPair = other.client('theseus-subscriber', 'other');
+    const key = layout.endpoint('default', 'web', 'web.task-3');
+    for (const access of [
+      noCert,
+      { ...noCert, cert: readFileSync(otherPair.cert), key: readFileSync(otherPair.key) },
+    ]) {
+      await assert.rejects(connect(access).put(key).value('{"v":1}').exec());
+    }
+    assert.equal(await connect(user('theseus-container')).get(key).string(), null, 'nothing was written');
   });
 });

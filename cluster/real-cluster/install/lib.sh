@@ -82,7 +82,7 @@ render_host_env() {
   local etcd_cluster=""
   for h in $DATA_HOSTS; do
     i=$((i + 1))
-    etcd_cluster+="${etcd_cluster:+,}etcd-$i=http://$h:$ETCD_PEER_PORT"
+    etcd_cluster+="${etcd_cluster:+,}etcd-$i=https://$h:$ETCD_PEER_PORT"
   done
   cat <<ENV
 HOST_ADDRESS=$address
@@ -94,17 +94,78 @@ MESOS_QUORUM=$(( $(wc -w <<<"$MASTER_HOSTS") / 2 + 1 ))
 MARATHON_URL=$(join_mapped , "http://%s:$MARATHON_PORT" "$MASTER_HOSTS")
 ETCD_NAME=etcd-${etcd_index:-0}
 ETCD_INITIAL_CLUSTER=$etcd_cluster
-ETCD_ENDPOINTS=$(join_mapped , "http://%s:$ETCD_CLIENT_PORT" "$DATA_HOSTS")
+ETCD_ENDPOINTS=$(join_mapped , "https://%s:$ETCD_CLIENT_PORT" "$DATA_HOSTS")
 SLAVE_RESOURCES=ports(*):[$TASK_PORTS]
 ENV
 }
 
-# Options every install script takes. Sets CONFIG, ADDRESS, ROOT, START, SECRETS.
-parse_options() {
-  CONFIG="" ADDRESS="" ROOT="/" START=1 SECRETS=""
+# etcd's files on a data host (mounted at the same path in its container) and the clients' on a theseus host.
+ETCD_PRIVATE=$THESEUS_ETC/private/etcd
+ETCD_CLIENT_PRIVATE=$THESEUS_ETC/private/etcd-client
+
+# render_etcd_config ADDRESS: this data host's etcd configuration file (etcd --config-file). Clients
+# and peers speak TLS and must present a certificate of the cluster's CA; etcd listens on this
+# host's address (and loopback for local tools), nowhere else.
+render_etcd_config() {
+  local address=$1 index clients
+  index=$(position "$address" "$DATA_HOSTS")
+  clients="https://$address:$ETCD_CLIENT_PORT"
+  [ "$address" = 127.0.0.1 ] || clients+=",https://127.0.0.1:$ETCD_CLIENT_PORT"
+  cat <<YAML
+name: etcd-$index
+data-dir: $DATA_DIR/etcd
+listen-client-urls: $clients
+advertise-client-urls: https://$address:$ETCD_CLIENT_PORT
+listen-peer-urls: https://$address:$ETCD_PEER_PORT
+initial-advertise-peer-urls: https://$address:$ETCD_PEER_PORT
+initial-cluster: $(render_host_env "$address" | sed -n 's/^ETCD_INITIAL_CLUSTER=//p')
+initial-cluster-state: new
+initial-cluster-token: $THESEUS_CLUSTER-etcd
+auto-compaction-mode: revision
+auto-compaction-retention: "100000"
+client-transport-security:
+  cert-file: $ETCD_PRIVATE/member.crt
+  key-file: $ETCD_PRIVATE/member.key
+  client-cert-auth: true
+  trusted-ca-file: $ETCD_PRIVATE/ca.crt
+peer-transport-security:
+  cert-file: $ETCD_PRIVATE/member.crt
+  key-file: $ETCD_PRIVATE/member.key
+  client-cert-auth: true
+  trusted-ca-file: $ETCD_PRIVATE/ca.crt
+YAML
+}
+
+# copy_credential DIR NAME MODE [AS]: one file of make-credentials.sh's output into DIR (as AS).
+copy_credential() {
+  [ -r "$CREDENTIALS/$2" ] || fail "$CREDENTIALS/$2 is missing: run make-credentials.sh --config <cluster.env> --out $CREDENTIALS"
+  install -m "$3" "$CREDENTIALS/$2" "$1/${4:-$(basename "$2")}"
+}
+
+# parse_tool_options ARGS...: the options of the tools run once for the cluster (make-credentials.sh,
+# apply-etcd-rbac.sh): --config and the credentials directory (--out or --credentials). Sets CONFIG, CREDENTIALS.
+parse_tool_options() {
+  CONFIG="" CREDENTIALS=""
   while [ "$#" -gt 0 ]; do
     case "$1" in
       --config) CONFIG=${2:?--config needs a file}; shift 2 ;;
+      --out|--credentials) CREDENTIALS=${2:?$1 needs a directory}; shift 2 ;;
+      -h|--help) usage; exit 0 ;;
+      *) fail "unknown option $1 (see --help)" ;;
+    esac
+  done
+  [ -n "$CONFIG" ] || fail "--config <cluster.env> is required"
+  [ -n "$CREDENTIALS" ] || fail "the credentials directory is required (see --help)"
+  load_config "$CONFIG"
+}
+
+# Options every install script takes. Sets CONFIG, ADDRESS, ROOT, START, SECRETS, CREDENTIALS.
+parse_options() {
+  CONFIG="" ADDRESS="" ROOT="/" START=1 SECRETS="" CREDENTIALS=""
+  while [ "$#" -gt 0 ]; do
+    case "$1" in
+      --config) CONFIG=${2:?--config needs a file}; shift 2 ;;
+      --credentials) CREDENTIALS=${2:?--credentials needs the directory make-credentials.sh wrote}; shift 2 ;;
       --address) ADDRESS=${2:?--address needs an address}; shift 2 ;;
       --secrets) SECRETS=${2:?--secrets needs a file}; shift 2 ;;
       --root) ROOT=${2:?--root needs a directory}; shift 2 ;;
