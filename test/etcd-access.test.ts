@@ -8,7 +8,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EtcdPermissionDeniedError } from 'etcd3';
-import { createEtcdClient, createLogger, EtcdLayout, identityLabels, readEtcdAccess } from '@theseus/services';
+import {
+  createEtcdClient,
+  createLogger,
+  discoveryEnv,
+  EtcdLayout,
+  identityLabels,
+  readEtcdAccess,
+} from '@theseus/services';
 import { EtcdProcess, TlsFiles } from '@theseus/services/testing';
 import { startEngine, type RunningEngine } from '@theseus/cluster';
 import { Subscriber } from '@theseus/subscriber';
@@ -29,18 +36,23 @@ let passwords: string;
 /** Each party's client certificate (CN = its etcd user). */
 const certs: Record<string, { cert: string; key: string }> = {};
 
-/** What a container of the app is given, plus a client certificate (etcd asks every client for one). */
+/** What the deployer hands a container of the app (discoveryEnv), the container user's client certificate included. */
 function containerEnv(cert = certs['theseus-container']!): Record<string, string> {
-  return {
-    ENVIRONMENT_NAME: ref.namespace,
-    ETCD_ENDPOINTS: etcd.endpoint,
-    THESEUS_ETCD_PREFIX: PREFIX,
-    ETCD_USERNAME: 'theseus-container',
-    ETCD_PASSWORD: readFileSync(join(passwords, 'theseus-container.password'), 'utf8').trim(),
-    ETCD_CA: readFileSync(tls.ca, 'utf8'),
-    ETCD_CERT_FILE: cert.cert,
-    ETCD_KEY_FILE: cert.key,
-  };
+  return discoveryEnv({
+    namespace: ref.namespace,
+    service: 'client',
+    labels: [],
+    etcdEndpoints: [etcd.endpoint],
+    etcdPrefix: PREFIX,
+    etcdAccess: {
+      username: 'theseus-container',
+      password: readFileSync(join(passwords, 'theseus-container.password'), 'utf8').trim(),
+      ca: readFileSync(tls.ca, 'utf8'),
+      cert: readFileSync(cert.cert, 'utf8'),
+      key: readFileSync(cert.key, 'utf8'),
+    },
+    ports: [],
+  });
 }
 
 before(async () => {
@@ -172,8 +184,8 @@ test('the container user cannot write or delete a record; a certificate from ano
       username: env.ETCD_USERNAME,
       password: env.ETCD_PASSWORD,
       ca: Buffer.from(env.ETCD_CA!),
-      cert: readFileSync(env.ETCD_CERT_FILE!),
-      key: readFileSync(env.ETCD_KEY_FILE!),
+      cert: Buffer.from(env.ETCD_CERT!),
+      key: Buffer.from(env.ETCD_KEY!),
     },
   });
   try {

@@ -427,7 +427,11 @@ describe('install scripts', () => {
         ETCD_PASSWORD_FILE: `${client}/theseus-${part}.password`,
         THESEUS_CONTAINER_ETCD_USERNAME: 'theseus-container',
         ...(part === 'deployer'
-          ? { THESEUS_CONTAINER_ETCD_PASSWORD_FILE: `${client}/theseus-container.password` }
+          ? {
+              THESEUS_CONTAINER_ETCD_PASSWORD_FILE: `${client}/theseus-container.password`,
+              THESEUS_CONTAINER_ETCD_CERT_FILE: `${client}/theseus-container.crt`,
+              THESEUS_CONTAINER_ETCD_KEY_FILE: `${client}/theseus-container.key`,
+            }
           : {}),
       });
       for (const file of Object.values(partEnv).filter((v) => v.startsWith('/')))

@@ -56,13 +56,13 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
       username: settings.etcd.containerUsername,
       passwordFile: settings.etcd.containerPasswordFile,
       caFile: settings.etcd.caFile,
+      certFile: settings.etcd.containerCertFile,
+      keyFile: settings.etcd.containerKeyFile,
     },
     (setting) =>
-      setting === 'username'
-        ? 'THESEUS_CONTAINER_ETCD_USERNAME'
-        : setting === 'passwordFile'
-          ? 'THESEUS_CONTAINER_ETCD_PASSWORD_FILE'
-          : 'ETCD_CA_FILE',
+      setting === 'caFile'
+        ? 'ETCD_CA_FILE'
+        : `THESEUS_CONTAINER_ETCD_${setting.replace(/File$/, '_FILE').toUpperCase()}`,
   );
   const metrics = new DeployerMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   const marathon = new TimedMarathonClient(
@@ -113,6 +113,8 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
         username: containerAccess.username,
         password: containerAccess.password,
         ca: containerAccess.ca?.toString('utf8'),
+        cert: containerAccess.cert?.toString('utf8'),
+        key: containerAccess.key?.toString('utf8'),
       },
     },
     networkApi: settings.marathon.networkApi,

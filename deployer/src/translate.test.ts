@@ -259,3 +259,16 @@ test('killGracePeriod becomes taskKillGracePeriodSeconds; onFailure and deadline
   assert.equal(plain!.labels![MARATHON_LABELS.specHash], sameWithPolicy!.labels![MARATHON_LABELS.specHash]);
   assert.notEqual(plain!.labels![MARATHON_LABELS.specHash], graceful!.labels![MARATHON_LABELS.specHash]);
 });
+
+test("containers get the read-only etcd user, the CA and the user's client certificate; none without them", () => {
+  const spec = readDeployDocument(DOCUMENTS.minimal!, 'yaml').deploy[0]!;
+  const access = { username: 'theseus-container', password: 'pw', ca: 'CA PEM', cert: 'CERT PEM', key: 'KEY PEM' };
+  const env = toMarathonApp(spec, { ...context, etcdAccess: access }).env ?? {};
+  assert.deepEqual(
+    [env.ETCD_USERNAME, env.ETCD_PASSWORD, env.ETCD_CA, env.ETCD_CERT, env.ETCD_KEY],
+    ['theseus-container', 'pw', 'CA PEM', 'CERT PEM', 'KEY PEM'],
+  );
+  const plain = toMarathonApp(spec, context).env ?? {};
+  for (const name of ['ETCD_USERNAME', 'ETCD_PASSWORD', 'ETCD_CA', 'ETCD_CERT', 'ETCD_KEY'])
+    assert.ok(!(name in plain), name);
+});

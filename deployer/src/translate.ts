@@ -11,6 +11,7 @@ import {
   identityLabels,
   toAppId,
   toMarathonConstraint,
+  type ContainerEtcdAccess,
   type MarathonApp,
   type MarathonHealthCheck,
   type ServiceSpec,
@@ -24,8 +25,8 @@ export interface TranslationContext {
   etcdEndpoints: readonly string[];
   /** etcd key prefix handed to containers as THESEUS_ETCD_PREFIX. */
   etcdPrefix: string;
-  /** The read-only etcd user (ETCD_USERNAME, ETCD_PASSWORD) and etcd's CA bundle (ETCD_CA) handed to containers. */
-  etcdAccess?: { username?: string | undefined; password?: string | undefined; ca?: string | undefined } | undefined;
+  /** The read-only etcd user (ETCD_USERNAME, ETCD_PASSWORD), etcd's CA bundle (ETCD_CA) and the user's client certificate (ETCD_CERT, ETCD_KEY) handed to containers. */
+  etcdAccess?: ContainerEtcdAccess | undefined;
   /**
    * `legacy` writes the networking form of Marathon up to 1.4 (`container.docker.network`,
    * `container.docker.portMappings`), which the Mesos 0.19-1.0 external-containerizer pairing needs.

@@ -30,7 +30,8 @@ export interface EtcdConnectionOptions {
 
 /**
  * etcd credentials from the environment: ETCD_USERNAME with ETCD_PASSWORD or ETCD_PASSWORD_FILE;
- * ETCD_CA (PEM) or ETCD_CA_FILE; ETCD_CERT_FILE with ETCD_KEY_FILE for a client certificate.
+ * ETCD_CA (PEM) or ETCD_CA_FILE; ETCD_CERT with ETCD_KEY (PEM), or ETCD_CERT_FILE with ETCD_KEY_FILE,
+ * for a client certificate.
  */
 export function etcdAccessFromEnv(env: Env): Contract.EtcdAccess {
   const value = (variable: string) => env[variable]?.trim() || undefined;
@@ -56,13 +57,14 @@ export function etcdAccessFromEnv(env: Env): Contract.EtcdAccess {
   if (username && !password)
     throw new InvalidEnvironmentError('ETCD_USERNAME', username, 'usable without ETCD_PASSWORD or ETCD_PASSWORD_FILE');
   const caText = value('ETCD_CA');
-  const cert = file('ETCD_CERT_FILE');
-  const key = file('ETCD_KEY_FILE');
+  const pem = (variable: string) => (value(variable) ? Buffer.from(value(variable)!) : file(`${variable}_FILE`));
+  const cert = pem('ETCD_CERT');
+  const key = pem('ETCD_KEY');
   if (Boolean(cert) !== Boolean(key))
     throw new InvalidEnvironmentError(
-      cert ? 'ETCD_KEY_FILE' : 'ETCD_CERT_FILE',
+      cert ? 'ETCD_KEY' : 'ETCD_CERT',
       '',
-      'set: a client certificate needs ETCD_CERT_FILE and ETCD_KEY_FILE',
+      'set: a client certificate needs a certificate and a key (ETCD_CERT and ETCD_KEY, or ETCD_CERT_FILE and ETCD_KEY_FILE)',
     );
   return {
     username,

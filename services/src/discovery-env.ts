@@ -20,6 +20,9 @@ export const DISCOVERY_ENV = {
   etcdPassword: 'ETCD_PASSWORD',
   /** PEM CA bundle of etcd's server certificate, when etcd speaks TLS. */
   etcdCa: 'ETCD_CA',
+  /** PEM client certificate and key of the read-only user, when etcd asks every client for one. */
+  etcdCert: 'ETCD_CERT',
+  etcdKey: 'ETCD_KEY',
   /** Comma-separated port names, in port-mapping order. */
   portNames: 'PORT_NAMES',
   /** Prefix of CONTAINER_PORT_<NAME>: the container port of each named port. */
@@ -32,14 +35,23 @@ export function reservedEnvNames(portNames: readonly string[]): string[] {
   return [...fixed, ...portNames.map((p) => DISCOVERY_ENV.containerPortPrefix + envName(p))];
 }
 
+/** What containers are given to reach etcd, as PEM text. */
+export interface ContainerEtcdAccess {
+  username?: string | undefined;
+  password?: string | undefined;
+  ca?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+}
+
 export interface DiscoveryEnvInput {
   namespace: string;
   service: string;
   labels: readonly string[];
   etcdEndpoints: readonly string[];
   etcdPrefix: string;
-  /** The read-only etcd user and the CA bundle handed to containers. */
-  etcdAccess?: { username?: string | undefined; password?: string | undefined; ca?: string | undefined } | undefined;
+  /** The read-only etcd user, the CA bundle and the user's client certificate handed to containers. */
+  etcdAccess?: ContainerEtcdAccess | undefined;
   /** Port name -> container port, in mapping order. */
   ports: ReadonlyArray<{ name: string; containerPort: number }>;
 }
@@ -58,6 +70,10 @@ export function discoveryEnv(input: DiscoveryEnvInput): Record<string, string> {
     env[DISCOVERY_ENV.etcdPassword] = input.etcdAccess.password;
   }
   if (input.etcdAccess?.ca) env[DISCOVERY_ENV.etcdCa] = input.etcdAccess.ca;
+  if (input.etcdAccess?.cert && input.etcdAccess.key) {
+    env[DISCOVERY_ENV.etcdCert] = input.etcdAccess.cert;
+    env[DISCOVERY_ENV.etcdKey] = input.etcdAccess.key;
+  }
   for (const p of input.ports) env[DISCOVERY_ENV.containerPortPrefix + envName(p.name)] = String(p.containerPort);
   return env;
 }

@@ -39,9 +39,15 @@ ETCD_PASSWORD_FILE=$ETCD_CLIENT_PRIVATE/theseus-$part.password
 THESEUS_CONTAINER_ETCD_USERNAME=theseus-container
 ENV
 done
-# The deployer hands containers the read-only user's password and the CA.
+# The deployer hands containers the read-only user's password and client certificate, and the CA.
 copy_credential "$client" etcd-users/theseus-container.password 0600
-echo "THESEUS_CONTAINER_ETCD_PASSWORD_FILE=$ETCD_CLIENT_PRIVATE/theseus-container.password" >>"$ROOT$THESEUS_ETC/private/deployer.env"
+copy_credential "$client" theseus-container.crt 0644
+copy_credential "$client" theseus-container.key 0600
+cat >>"$ROOT$THESEUS_ETC/private/deployer.env" <<ENV
+THESEUS_CONTAINER_ETCD_PASSWORD_FILE=$ETCD_CLIENT_PRIVATE/theseus-container.password
+THESEUS_CONTAINER_ETCD_CERT_FILE=$ETCD_CLIENT_PRIVATE/theseus-container.crt
+THESEUS_CONTAINER_ETCD_KEY_FILE=$ETCD_CLIENT_PRIVATE/theseus-container.key
+ENV
 [ "$START" -eq 0 ] || chown -R 1000:1000 "$client"
 install_units theseus-subscriber theseus-deployer
 say "theseus $ADDRESS: deploy API http://$ADDRESS:$DEPLOYER_PORT, subscriber http://$ADDRESS:$SUBSCRIBER_PORT"

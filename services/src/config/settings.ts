@@ -62,6 +62,9 @@ export const SettingsSchema = z.strictObject({
        */
       containerUsername: z.string().min(1).optional(),
       containerPasswordFile: filePath.optional(),
+      /** The container user's client certificate and key, handed to containers when etcd asks every client for one. */
+      containerCertFile: filePath.optional(),
+      containerKeyFile: filePath.optional(),
     })
     .superRefine((etcd, ctx) => {
       if (etcd.passwordFile && !etcd.username)
@@ -82,6 +85,12 @@ export const SettingsSchema = z.strictObject({
           message: 'the container user needs both a name and a password file',
         });
       }
+      if (Boolean(etcd.containerCertFile) !== Boolean(etcd.containerKeyFile))
+        ctx.addIssue({
+          code: 'custom',
+          path: [etcd.containerCertFile ? 'containerKeyFile' : 'containerCertFile'],
+          message: "the container user's client certificate needs both a certificate and a key file",
+        });
       if (etcd.caFile || etcd.certFile) {
         const plain = [...etcd.endpoints, ...(etcd.containerEndpoints ?? [])].find(
           (url) => !url.startsWith('https://'),
@@ -143,6 +152,8 @@ export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
   ETCD_KEY_FILE: { path: 'etcd.keyFile', parse: 'string' },
   THESEUS_CONTAINER_ETCD_USERNAME: { path: 'etcd.containerUsername', parse: 'string' },
   THESEUS_CONTAINER_ETCD_PASSWORD_FILE: { path: 'etcd.containerPasswordFile', parse: 'string' },
+  THESEUS_CONTAINER_ETCD_CERT_FILE: { path: 'etcd.containerCertFile', parse: 'string' },
+  THESEUS_CONTAINER_ETCD_KEY_FILE: { path: 'etcd.containerKeyFile', parse: 'string' },
   REDIS_URL: { path: 'redis.url', parse: 'string' },
   THESEUS_API_TOKEN: { path: 'api.token', parse: 'string' },
   THESEUS_CLUSTER: { path: 'cluster', parse: 'string' },
