@@ -391,6 +391,7 @@ describe('install scripts', () => {
     );
     assert.match(member, /CN ?= ?etcd-1/);
     assert.match(member, /IP Address:10\.1\.0\.1/);
+    assert.match(member, /DNS:theseus-etcd\b/, 'the name clients check');
     assert.ok(
       !readdirSync(join(dataRoot, 'etc/theseus/private/etcd')).includes('ca.key'),
       "the CA's key stays off the hosts",
@@ -421,6 +422,7 @@ describe('install scripts', () => {
       const client = '/etc/theseus/private/etcd-client';
       assert.deepEqual(partEnv, {
         ETCD_CA_FILE: `${client}/ca.crt`,
+        ETCD_SERVER_NAME: 'theseus-etcd',
         ETCD_CERT_FILE: `${client}/theseus-${part}.crt`,
         ETCD_KEY_FILE: `${client}/theseus-${part}.key`,
         ETCD_USERNAME: `theseus-${part}`,
@@ -603,6 +605,7 @@ describe('etcd as the install scripts set it up, run for real', () => {
   const file = (name: string) => readFileSync(join(credentials, name));
   const user = (name: string): EtcdAccess => ({
     ca: file('ca.crt'),
+    serverName: 'theseus-etcd',
     cert: file(`${name}.crt`),
     key: file(`${name}.key`),
     username: name,
@@ -653,7 +656,12 @@ describe('etcd as the install scripts set it up, run for real', () => {
     );
     etcd = spawn('etcd', ['--config-file', etcdConfig], { stdio: ['ignore', 'ignore', 'pipe'] });
     etcd.stderr!.on('data', (chunk: Buffer) => (etcdLog = (etcdLog + chunk.toString()).slice(-4000)));
-    const asRoot = connect({ ca: file('ca.crt'), cert: file('root.crt'), key: file('root.key') });
+    const asRoot = connect({
+      ca: file('ca.crt'),
+      cert: file('root.crt'),
+      key: file('root.key'),
+      serverName: 'theseus-etcd',
+    });
     const deadline = Date.now() + 30_000;
     for (;;) {
       try {

@@ -31,7 +31,8 @@ export interface EtcdConnectionOptions {
 /**
  * etcd credentials from the environment: ETCD_USERNAME with ETCD_PASSWORD or ETCD_PASSWORD_FILE;
  * ETCD_CA (PEM) or ETCD_CA_FILE; ETCD_CERT with ETCD_KEY (PEM), or ETCD_CERT_FILE with ETCD_KEY_FILE,
- * for a client certificate.
+ * for a client certificate; ETCD_SERVER_NAME, the host name etcd's certificate is checked against
+ * when the endpoints are IP addresses.
  */
 export function etcdAccessFromEnv(env: Env): Contract.EtcdAccess {
   const value = (variable: string) => env[variable]?.trim() || undefined;
@@ -72,6 +73,7 @@ export function etcdAccessFromEnv(env: Env): Contract.EtcdAccess {
     ca: caText ? Buffer.from(caText) : file('ETCD_CA_FILE'),
     cert,
     key,
+    serverName: value('ETCD_SERVER_NAME'),
   };
 }
 

@@ -23,6 +23,8 @@ export const DISCOVERY_ENV = {
   /** PEM client certificate and key of the read-only user, when etcd asks every client for one. */
   etcdCert: 'ETCD_CERT',
   etcdKey: 'ETCD_KEY',
+  /** The host name etcd's server certificate is checked against, for endpoints given as IP addresses. */
+  etcdServerName: 'ETCD_SERVER_NAME',
   /** Comma-separated port names, in port-mapping order. */
   portNames: 'PORT_NAMES',
   /** Prefix of CONTAINER_PORT_<NAME>: the container port of each named port. */
@@ -42,6 +44,7 @@ export interface ContainerEtcdAccess {
   ca?: string | undefined;
   cert?: string | undefined;
   key?: string | undefined;
+  serverName?: string | undefined;
 }
 
 export interface DiscoveryEnvInput {
@@ -70,6 +73,7 @@ export function discoveryEnv(input: DiscoveryEnvInput): Record<string, string> {
     env[DISCOVERY_ENV.etcdPassword] = input.etcdAccess.password;
   }
   if (input.etcdAccess?.ca) env[DISCOVERY_ENV.etcdCa] = input.etcdAccess.ca;
+  if (input.etcdAccess?.serverName) env[DISCOVERY_ENV.etcdServerName] = input.etcdAccess.serverName;
   if (input.etcdAccess?.cert && input.etcdAccess.key) {
     env[DISCOVERY_ENV.etcdCert] = input.etcdAccess.cert;
     env[DISCOVERY_ENV.etcdKey] = input.etcdAccess.key;

@@ -2,6 +2,7 @@
 // role allows and nothing more; wrong certificates and missing credentials are refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Election, EtcdPermissionDeniedError, type Etcd3 } from 'etcd3';
 import { createEtcdClient, readEtcdAccess, type EtcdAccess } from './etcd.js';
@@ -135,6 +136,48 @@ test('refused: no user, a wrong password, a certificate from another CA, no clie
   opened.push(noCert);
   await refused(noCert.get(KEY).string());
   assert.equal(await as('subscriber').get(KEY).string(), '{"v":1}');
+});
+
+test('a server name checks the certificate against that name and keeps IP addresses out of the TLS server name', async () => {
+  // In a process of its own: Node warns about an IP address as TLS server name once per process.
+  const read = (serverName: string) => {
+    const pair = tls.client(USERS.container.name);
+    const script = `
+      import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+      import { createEtcdClient } from '@theseus/services';
+      const [endpoint, ca, cert, key, serverName] = process.argv.slice(1);
+      const c = createEtcdClient({ endpoints: [endpoint], timeoutMs: 3000, access: {
+        ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key), serverName: serverName || undefined } });
+      try { console.log(await c.get(${JSON.stringify(KEY)}).string()); } finally { c.close(); }`;
+    return spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--conditions=source',
+        '--input-type=module',
+        '-e',
+        script,
+        etcd.endpoint,
+        tls.ca,
+        pair.cert,
+        pair.key,
+        serverName,
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+  };
+  const named = read('localhost');
+  assert.equal(named.status, 0, named.stderr);
+  assert.equal(named.stdout, '{"v":1}\n');
+  assert.doesNotMatch(named.stderr, /DEP0123|TLS ServerName/);
+  const byAddress = read('');
+  assert.equal(byAddress.stdout, '{"v":1}\n', byAddress.stderr);
+  assert.match(byAddress.stderr, /DEP0123/, 'without a server name, Node warns about the IP address');
+  const wrong = read('elsewhere.example');
+  assert.notEqual(wrong.status, 0, 'a name the certificate does not carry is refused');
+  assert.equal(wrong.stdout, '');
 });
 
 test('readEtcdAccess reads the files the settings name; an unreadable one names its variable', () => {

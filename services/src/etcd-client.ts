@@ -10,6 +10,12 @@ export interface EtcdAccess {
   /** PEM client certificate and key. */
   cert?: Buffer | undefined;
   key?: Buffer | undefined;
+  /**
+   * The name etcd's server certificate is checked against and sent as the TLS server name, instead
+   * of each endpoint's host. Endpoints given as IP addresses need one: a TLS server name must be a
+   * host name (RFC 6066), and Node refuses to send an IP address as one without a warning.
+   */
+  serverName?: string | undefined;
 }
 
 export interface EtcdClientOptions {
@@ -45,6 +51,8 @@ export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
       rootCertificate: access.ca as Buffer,
       ...(access.cert && access.key ? { certChain: access.cert, privateKey: access.key } : {}),
     };
+    if (access.serverName)
+      config.grpcOptions = { ...config.grpcOptions, 'grpc.ssl_target_name_override': access.serverName };
   }
   return new Etcd3(config);
 }

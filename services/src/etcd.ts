@@ -19,6 +19,7 @@ export interface EtcdAccessSettings {
   caFile?: string | undefined;
   certFile?: string | undefined;
   keyFile?: string | undefined;
+  serverName?: string | undefined;
 }
 
 /** A setting's variable and path, e.g. `ETCD_CA_FILE (etcd.caFile)`. */
@@ -36,10 +37,17 @@ export function readEtcdAccess(
   settings: EtcdAccessSettings,
   where: (setting: keyof EtcdAccessSettings) => string = settingName,
 ): EtcdAccess {
-  const read = (setting: keyof EtcdAccessSettings) =>
+  const read = (setting: 'caFile' | 'certFile' | 'keyFile') =>
     settings[setting] ? readSettingFile(settings[setting], where(setting)) : undefined;
   const password = settings.passwordFile ? readSecretFile(settings.passwordFile, where('passwordFile')) : undefined;
-  return { username: settings.username, password, ca: read('caFile'), cert: read('certFile'), key: read('keyFile') };
+  return {
+    username: settings.username,
+    password,
+    ca: read('caFile'),
+    cert: read('certFile'),
+    key: read('keyFile'),
+    serverName: settings.serverName,
+  };
 }
 
 /**

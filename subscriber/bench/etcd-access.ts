@@ -133,7 +133,7 @@ try {
   const accessOf = (setup: Setup, user?: { name: string; password: string }): EtcdAccess => {
     const pair = setup.tls && setup.auth ? tls.client(user?.name ?? 'bench') : undefined;
     return {
-      ...(setup.tls ? { ca: readFileSync(tls.ca) } : {}),
+      ...(setup.tls ? { ca: readFileSync(tls.ca), serverName: 'localhost' } : {}),
       ...(pair ? { cert: readFileSync(pair.cert), key: readFileSync(pair.key) } : {}),
       ...(setup.auth && user ? { username: user.name, password: user.password } : {}),
     };
@@ -146,7 +146,7 @@ try {
     };
     if (setup.auth)
       Object.assign(env, { ETCD_USERNAME: USERS.container.name, ETCD_PASSWORD: USERS.container.password });
-    if (setup.tls) env.ETCD_CA_FILE = tls.ca;
+    if (setup.tls) Object.assign(env, { ETCD_CA_FILE: tls.ca, ETCD_SERVER_NAME: 'localhost' });
     if (setup.tls && setup.auth) {
       const pair = tls.client(USERS.container.name);
       Object.assign(env, { ETCD_CERT_FILE: pair.cert, ETCD_KEY_FILE: pair.key });

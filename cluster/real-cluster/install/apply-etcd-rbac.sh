@@ -18,5 +18,5 @@ done
 command -v node >/dev/null || fail "node is required (the users and roles are made by cluster/scripts/etcd-auth.mjs)"
 # As root, by its client certificate (etcd asks every client for one) and then its password.
 ETCD_ENDPOINTS=$(join_mapped , "https://%s:$ETCD_CLIENT_PORT" "$DATA_HOSTS") \
-  ETCD_CA_FILE=$CREDENTIALS/ca.crt ETCD_CERT_FILE=$CREDENTIALS/root.crt ETCD_KEY_FILE=$CREDENTIALS/root.key \
+  ETCD_CA_FILE=$CREDENTIALS/ca.crt ETCD_SERVER_NAME=$(etcd_server_name) ETCD_CERT_FILE=$CREDENTIALS/root.crt ETCD_KEY_FILE=$CREDENTIALS/root.key \
   node "$LIB_DIR/../../scripts/etcd-auth.mjs" "$CREDENTIALS/etcd-users"

@@ -32,6 +32,7 @@ for part in subscriber deployer; do
   copy_credential "$client" "etcd-users/theseus-$part.password" 0600
   install_private "$part.env" 0600 <<ENV
 ETCD_CA_FILE=$ETCD_CLIENT_PRIVATE/ca.crt
+ETCD_SERVER_NAME=$(etcd_server_name)
 ETCD_CERT_FILE=$ETCD_CLIENT_PRIVATE/theseus-$part.crt
 ETCD_KEY_FILE=$ETCD_CLIENT_PRIVATE/theseus-$part.key
 ETCD_USERNAME=theseus-$part

@@ -103,6 +103,10 @@ ENV
 ETCD_PRIVATE=$THESEUS_ETC/private/etcd
 ETCD_CLIENT_PRIVATE=$THESEUS_ETC/private/etcd-client
 
+# The host name every etcd member's certificate carries: clients check it (ETCD_SERVER_NAME) since a
+# TLS server name cannot be an IP address.
+etcd_server_name() { echo "$THESEUS_CLUSTER-etcd"; }
+
 # render_etcd_config ADDRESS: this data host's etcd configuration file (etcd --config-file). Clients
 # and peers speak TLS and must present a certificate of the cluster's CA; etcd listens on this
 # host's address (and loopback for local tools), nowhere else.

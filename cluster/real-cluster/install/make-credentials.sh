@@ -6,7 +6,7 @@
 #
 # <dir> gets: ca.crt and ca.key (the cluster's etcd CA; keep ca.key off the hosts), etcd-N.crt/.key
 # for the Nth DATA_HOSTS entry (server and peer certificate, its address as subject alternative
-# name), client certificates root, theseus-subscriber, theseus-deployer and theseus-container
+# name, and the name every member carries, <cluster>-etcd), client certificates root, theseus-subscriber, theseus-deployer and theseus-container
 # (common name = etcd user), and etcd-users/<user>.password. Existing files are kept: rerun it
 # after adding a data host. Then turn etcd's authentication on: apply-etcd-rbac.sh.
 set -euo pipefail
@@ -55,7 +55,7 @@ i=0
 for h in $DATA_HOSTS; do
   i=$((i + 1))
   if [[ "$h" =~ ^[0-9.]+$ ]]; then san="IP:$h"; else san="DNS:$h"; fi
-  issue "etcd-$i" "etcd-$i" serverAuth,clientAuth "$san,DNS:localhost,IP:127.0.0.1"
+  issue "etcd-$i" "etcd-$i" serverAuth,clientAuth "$san,DNS:$(etcd_server_name),DNS:localhost,IP:127.0.0.1"
 done
 for user in root theseus-subscriber theseus-deployer theseus-container; do
   issue "$user" "$user" clientAuth

@@ -57,6 +57,15 @@ export const SettingsSchema = z.strictObject({
       certFile: filePath.optional(),
       keyFile: filePath.optional(),
       /**
+       * The host name etcd's server certificate is checked against (and sent as TLS server name)
+       * instead of each endpoint's host: for endpoints given as IP addresses, which a TLS server name
+       * cannot be. Containers are handed it as ETCD_SERVER_NAME.
+       */
+      serverName: z
+        .string()
+        .regex(/^(?![0-9.]+$)[A-Za-z0-9.-]+$/, 'must be a host name (not an IP address), e.g. etcd.example')
+        .optional(),
+      /**
        * The read-only etcd user the deployer hands to containers (ETCD_USERNAME, ETCD_PASSWORD); the
        * subscriber's discovery API then requires this user's credentials (HTTP Basic, checked by etcd).
        */
@@ -150,6 +159,7 @@ export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
   ETCD_CA_FILE: { path: 'etcd.caFile', parse: 'string' },
   ETCD_CERT_FILE: { path: 'etcd.certFile', parse: 'string' },
   ETCD_KEY_FILE: { path: 'etcd.keyFile', parse: 'string' },
+  ETCD_SERVER_NAME: { path: 'etcd.serverName', parse: 'string' },
   THESEUS_CONTAINER_ETCD_USERNAME: { path: 'etcd.containerUsername', parse: 'string' },
   THESEUS_CONTAINER_ETCD_PASSWORD_FILE: { path: 'etcd.containerPasswordFile', parse: 'string' },
   THESEUS_CONTAINER_ETCD_CERT_FILE: { path: 'etcd.containerCertFile', parse: 'string' },
