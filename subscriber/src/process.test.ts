@@ -40,7 +40,10 @@ after(async () => {
   await clearPrefix(prefix);
 });
 
-async function startProcess(port: number): Promise<{ child: ChildProcess; output: () => string }> {
+async function startProcess(
+  port: number,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; output: () => string }> {
   const child = spawn(
     process.execPath,
     [`${ROOT}bin/theseus.js`, 'subscriber', '--port', String(port), '--host', '127.0.0.1'],
@@ -56,6 +59,7 @@ async function startProcess(port: number): Promise<{ child: ChildProcess; output
         STREAM_IDLE_TIMEOUT_MS: '3000',
         RECONCILE_INTERVAL_MS: '0',
         LOG_FORMAT: 'json',
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -175,4 +179,29 @@ test('a heap budget it cannot run in is refused with what to set', async () => {
   assert.notEqual(code, 0);
   assert.match(output, /--heap-mb: must be 0 or a whole number of MB from 64 up/);
   assert.doesNotMatch(output, /at .*\.(js|ts):\d+/, 'no stack trace');
+});
+
+test('discovery over HTTP: open and said so without a container user; with one, only its credentials are let through', async () => {
+  marathon ??= await startMarathon(500);
+  const openPort = await freePort();
+  const open = await startProcess(openPort);
+  assert.equal((await fetch(`http://127.0.0.1:${openPort}/v2/tasks`)).status, 200);
+  assert.match(open.output(), /discovery \(GET \/v1\/endpoints, \/v2\/tasks\) answers without credentials/);
+
+  const port = await freePort();
+  const guarded = await startProcess(port, { THESEUS_CONTAINER_ETCD_USERNAME: 'theseus-container' });
+  assert.equal((await fetch(`http://127.0.0.1:${port}/v2/tasks`)).status, 401);
+  const basic = `Basic ${Buffer.from('theseus-deployer:whatever').toString('base64')}`;
+  assert.equal((await fetch(`http://127.0.0.1:${port}/v2/tasks`, { headers: { Authorization: basic } })).status, 401);
+  // This etcd has no authentication: the password cannot be checked, and nothing is answered.
+  const asContainer = `Basic ${Buffer.from('theseus-container:whatever').toString('base64')}`;
+  const unchecked = await fetch(`http://127.0.0.1:${port}/v1/endpoints/default/web`, {
+    headers: { Authorization: asContainer },
+  });
+  assert.equal(unchecked.status, 503);
+  assert.doesNotMatch(guarded.output(), /answers without credentials/);
+  for (const { child } of [open, guarded]) {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
 });
