@@ -1,7 +1,4 @@
-/**
- * From a request body (already type-checked) to the canonical app: the pre-1.5 networking form
- * translated (Marathon's AppNormalization), every default filled in. Rule checks are in rules.ts.
- */
+/** Type-checked body -> canonical app: the pre-1.5 form translated (AppNormalization), defaults filled in. */
 import type { MarathonNetwork, MarathonVolume } from '@theseus/services';
 import type { AppContainer, AppDraft, HealthCheck, PortDefinition, PortMapping } from './definition.js';
 import type { Problems } from './problems.js';

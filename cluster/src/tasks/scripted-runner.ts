@@ -1,9 +1,6 @@
 /**
- * A runner whose tasks run nowhere: each follows a script (how far it gets on its own, how soon, what
- * health it reports) and its caller drives the rest as a Mesos agent would report it: a task held in
- * TASK_STAGING (one that never starts), moved on to TASK_RUNNING, ended as TASK_FAILED, TASK_LOST...,
- * marked healthy or not. The engine schedules, kills, deploys and publishes events for these tasks
- * exactly as for real ones, so clients of the engine can be tested without processes or containers.
+ * A runner whose tasks run nowhere: each follows a script (how far, how soon, what health) and its
+ * caller drives the rest as an agent would report it. The engine treats these tasks as real ones.
  */
 import type { MesosTaskState } from '@theseus/services';
 import type { AgentReports, LaunchedTask, TaskExit, TaskLaunchSpec, TaskRunner } from './runner.js';
@@ -82,10 +79,7 @@ export class ScriptedRunner implements TaskRunner {
     return task.script.until === 'TASK_STARTING' ? 'TASK_STARTING' : 'TASK_STAGING';
   }
 
-  /**
-   * Moves a task on as its agent would report it: TASK_STARTING/TASK_RUNNING let a held task go on; a
-   * terminal state ends it; any other state (TASK_UNREACHABLE, TASK_KILLING...) is reported as is.
-   */
+  /** Moves a task on as its agent would report it: a held task goes on, a terminal state ends it, others as is. */
   advance(taskId: string, state: MesosTaskState, message = ''): void {
     const task = this.tasks.get(taskId);
     if (!task || task.done) throw new Error(`no live scripted task ${taskId}`);
