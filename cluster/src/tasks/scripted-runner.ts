@@ -15,13 +15,7 @@ export interface TaskScript {
   healthy?: boolean | undefined;
 }
 
-interface Gate {
-  promise: Promise<void>;
-  open(): void;
-  fail(err: Error): void;
-}
-
-function gate(): Gate {
+function gate() {
   let open!: () => void;
   let fail!: (err: Error) => void;
   const promise = new Promise<void>((resolve, reject) => {
@@ -38,8 +32,8 @@ function gate(): Gate {
 interface ScriptedTask {
   spec: TaskLaunchSpec;
   script: TaskScript;
-  staged: Gate;
-  started: Gate;
+  staged: ReturnType<typeof gate>;
+  started: ReturnType<typeof gate>;
   ended: Promise<TaskExit>;
   end(exit: TaskExit): void;
   running: boolean;
@@ -113,27 +107,25 @@ export class ScriptedRunner implements TaskRunner {
     const index = this.queued.findIndex((q) => !q.appId || q.appId === spec.appId);
     const queued = index >= 0 ? this.queued.splice(index, 1)[0] : undefined;
     const script = { healthy: true, ...(queued?.script ?? this.script(spec)) };
-    let end!: (exit: TaskExit) => void;
-    const ended = new Promise<TaskExit>((resolve) => (end = resolve));
+    let ended!: (exit: TaskExit) => void;
     const task: ScriptedTask = {
       spec,
       script,
       staged: gate(),
       started: gate(),
-      ended,
-      end: () => {},
+      ended: new Promise<TaskExit>((resolve) => (ended = resolve)),
+      end: (exit) => {
+        if (task.done) return;
+        task.done = true;
+        if (!task.running) this.tasks.delete(spec.taskId);
+        clearTimeout(task.timer);
+        const err = new Error(exit.message || 'ended before it started');
+        task.staged.fail(err);
+        task.started.fail(err);
+        ended(exit);
+      },
       running: false,
       done: false,
-    };
-    task.end = (exit) => {
-      if (task.done) return;
-      task.done = true;
-      if (!task.running) this.tasks.delete(spec.taskId);
-      clearTimeout(task.timer);
-      const err = new Error(exit.message || 'ended before it started');
-      task.staged.fail(err);
-      task.started.fail(err);
-      end(exit);
     };
     this.tasks.set(spec.taskId, task);
     queued?.launched(spec.taskId);
