@@ -12,6 +12,9 @@ import { appEmbed } from './embed.js';
 import { clientIp, consumesJson, flag, jsonBody, locationOf, param, scaleFlag, sendDeployment } from './request.js';
 import { tasksText, wantsText } from './tasks-text.js';
 
+/** What `GET /v2/apps/{id}` and the apps of a group always embed. */
+const FULL = { counts: true, tasks: true, deployments: true, lastTaskFailure: true };
+
 function containsIgnoringCase(text: string, part: string): boolean {
   return text.toLowerCase().includes(part.toLowerCase());
 }
@@ -77,7 +80,7 @@ export function appsRoutes(engine: Engine): Router {
       // the apps of a group (`/v2/apps/*` for all), as `{"*": [...]}`
       const groupId = canonicalId(segments.slice(0, -1).join('/'));
       if (!engine.groupExists(groupId)) throw new EngineApiError(404, { message: `Group '${groupId}' does not exist` });
-      const embed = appEmbed(req, { counts: true, tasks: true, deployments: true, lastTaskFailure: true });
+      const embed = appEmbed(req, FULL);
       res.json({
         '*': engine
           .listApps()
@@ -99,12 +102,7 @@ export function appsRoutes(engine: Engine): Router {
 
     if (sub === undefined) {
       if (method === 'GET') {
-        res.json({
-          app: engine.appInfo(
-            engine.getApp(appId),
-            appEmbed(req, { counts: true, tasks: true, deployments: true, lastTaskFailure: true }),
-          ),
-        });
+        res.json({ app: engine.appInfo(engine.getApp(appId), appEmbed(req, FULL)) });
         return;
       }
       if (method === 'PUT' || method === 'PATCH') {
@@ -115,19 +113,13 @@ export function appsRoutes(engine: Engine): Router {
           clientIp: clientIp(req),
           uri: req.originalUrl,
         });
-        sendDeployment(res, result.created ? 201 : 200, result);
-        return;
+        return sendDeployment(res, result.created ? 201 : 200, result);
       }
-      if (method === 'DELETE') {
-        sendDeployment(res, 200, engine.deleteApp(appId, flag(req, 'force', true)));
-        return;
-      }
+      if (method === 'DELETE') return sendDeployment(res, 200, engine.deleteApp(appId, flag(req, 'force', true)));
       return notAllowed();
     }
     if (sub === 'restart') {
-      if (method !== 'POST') return notAllowed();
-      sendDeployment(res, 200, engine.restartApp(appId, force));
-      return;
+      return method === 'POST' ? sendDeployment(res, 200, engine.restartApp(appId, force)) : notAllowed();
     }
     if (sub === 'versions') {
       if (method !== 'GET') return notAllowed();

@@ -79,14 +79,12 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
     const body = jsonBody(req) as { ids?: unknown };
     if (!body || typeof body !== 'object' || !Array.isArray(body.ids) || !body.ids.every((i) => typeof i === 'string'))
       throw invalid('json', '/ids', 'error.expected.jsarray');
-    for (const id of body.ids as string[]) {
-      // the shapes of Marathon's Task.Id.parse (legacy `<app>.<uuid>` included): anything else is not a task id
-      if (!/^(.+)[._]([^_.]+)$/.test(id)) {
-        throw new EngineApiError(400, {
-          message: `Invalid task id '${id}'. [taskId ${id} no valid identifier (of class java.lang.String)]`,
-        });
-      }
-    }
+    // the shapes of Marathon's Task.Id.parse (legacy `<app>.<uuid>` included): anything else is not a task id
+    const bad = (body.ids as string[]).find((id) => !/^(.+)[._]([^_.]+)$/.test(id));
+    if (bad !== undefined)
+      throw new EngineApiError(400, {
+        message: `Invalid task id '${bad}'. [taskId ${bad} no valid identifier (of class java.lang.String)]`,
+      });
     const tasks = (body.ids as string[]).map((id) => engine.task(id)).filter((t): t is TaskRecord => t !== undefined);
     const result = engine.killTasks(tasks, scale, flag(req, 'force'));
     if (Array.isArray(result)) res.json({ tasks: result.map((t) => taskJson(t, engine.agentId)) });
