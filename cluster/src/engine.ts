@@ -177,9 +177,7 @@ export class Engine {
     const tasks = this.pendingAdoption;
     this.pendingAdoption = [];
     await this.scheduler.adopt(tasks);
-    const docker = this.options.dockerRunner as
-      (TaskRunner & { removeUnknown?: (engineId: string, known: ReadonlySet<string>) => Promise<void> }) | undefined;
-    await docker
+    await this.options.dockerRunner
       ?.removeUnknown?.(this.engineId, new Set(this.scheduler.tasks.keys()))
       .catch((err: unknown) => this.logger.warn('could not list containers', { error: String(err) }));
     for (const t of this.scheduler.tasks.values()) if (t.state === 'TASK_RUNNING') this.health.watch(t);

@@ -66,6 +66,8 @@ export interface TaskRunner {
   exec(ref: string, spec: TaskLaunchSpec, command: string, timeoutMs: number): Promise<number | null>;
   /** Releases what remains of an ended task (a stopped container). */
   cleanup(ref: string): Promise<void>;
+  /** Removes what this engine left running for no known task (after a restart). */
+  removeUnknown?(engineId: string, known: ReadonlySet<string>): Promise<void>;
   /** A kill before the task started: a pending `prepare` or `start` gives up. */
   cancel?(taskId: string): void;
   /** For runners that report status and health themselves (as an agent running MESOS_* checks): not probed. */
