@@ -1,10 +1,6 @@
 /**
- * `theseus engine`: the single-machine Marathon-compatible engine. Settings: the `engine` section
- * (ENGINE_DATA_DIR, ENGINE_LISTEN, ENGINE_PORT_RANGE, ENGINE_HOSTNAME, ENGINE_DEFAULT_CONTAINER_IMAGE,
- * the ENGINE_ALLOW_* gates, ...) and MARATHON_CREDENTIALS (when set, the engine requires that basic
- * auth, so every Theseus part that reaches it through MARATHON_URL already sends it; without it the
- * engine listens on loopback only). SIGTERM/SIGINT stop the engine and leave tasks running; the next
- * start adopts them.
+ * `theseus engine`: settings are the `engine` section and MARATHON_CREDENTIALS (the basic auth every
+ * Theseus part already sends through MARATHON_URL). SIGTERM/SIGINT leave tasks running for the next start.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -12,23 +8,22 @@ import { DEFAULT_SETTINGS, commandProgram, reportError, runUntilSignal, setUp } 
 import { startEngine } from './run.js';
 import { dockerRunnerIfAvailable } from './tasks/docker-runner.js';
 
-function intFlag(name: string) {
+function numberFlag(name: string, what: string, ok: (n: number) => boolean) {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0 || n > 65535)
-      throw new Error(`--${name} must be a port number (0-65535), got ${JSON.stringify(value)}`);
+    if (!ok(n)) throw new Error(`--${name} must be ${what}, got ${JSON.stringify(value)}`);
     return n;
   };
 }
+const intFlag = (name: string) =>
+  numberFlag(name, 'a port number (0-65535)', (n) => Number.isInteger(n) && n >= 0 && n <= 65535);
+const positive = (name: string) => numberFlag(name, 'a positive number', (n) => Number.isFinite(n) && n > 0);
 
-function positive(name: string) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0)
-      throw new Error(`--${name} must be a positive number, got ${JSON.stringify(value)}`);
-    return n;
-  };
-}
+const commaList = (text: string) =>
+  text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 export async function run(command: string, argv: string[]): Promise<number> {
   const program = commandProgram(command, 'serve the Marathon REST API v2 and event bus, running tasks on this machine')
@@ -64,13 +59,7 @@ export async function run(command: string, argv: string[]): Promise<number> {
         'engine.hostname': o.hostname,
         'engine.cpus': o.cpus,
         'engine.memMb': o.memMb,
-        'engine.listen':
-          typeof o.listen === 'string'
-            ? o.listen
-                .split(',')
-                .map((a) => a.trim())
-                .filter(Boolean)
-            : undefined,
+        'engine.listen': typeof o.listen === 'string' ? commaList(o.listen) : undefined,
         'engine.defaultContainerImage': o.defaultContainerImage,
         'engine.allowHostCommands': o.allowHostCommands ? true : undefined,
         'engine.allowPrivileged': o.allowPrivileged ? true : undefined,
@@ -100,16 +89,10 @@ export async function run(command: string, argv: string[]): Promise<number> {
       hostNames: [...engineSettings.hostNames],
       hostname: engineSettings.hostname,
       portRange: [engineSettings.portRange[0], engineSettings.portRange[1]],
-      ...(engineSettings.cpus !== undefined ? { cpus: engineSettings.cpus } : {}),
-      ...(engineSettings.memMb !== undefined ? { memMb: engineSettings.memMb } : {}),
+      cpus: engineSettings.cpus,
+      memMb: engineSettings.memMb,
       ...(settings.marathon.credentials ? { credentials: settings.marathon.credentials } : {}),
-      features:
-        typeof opts.enableFeatures === 'string'
-          ? opts.enableFeatures
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean)
-          : [],
+      features: typeof opts.enableFeatures === 'string' ? commaList(opts.enableFeatures) : [],
       defaultContainerImage: engineSettings.defaultContainerImage,
       allowHostCommands: engineSettings.allowHostCommands,
       allowPrivileged: engineSettings.allowPrivileged,

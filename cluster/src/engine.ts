@@ -1,7 +1,4 @@
-/**
- * The engine's domain core: apps with versions, deployments, tasks, health, events and persistence.
- * Every method here is what one Marathon REST call does; http/ only translates.
- */
+/** The engine's domain core: every method is what one Marathon REST call does; http/ only translates. */
 import { randomUUID } from 'node:crypto';
 import { cpus as machineCpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +13,7 @@ import { appJson, configOf, type AppDefinition } from './app/definition.js';
 import { groupUpdateApps, inGroup } from './app/groups.js';
 import { canonicalId } from './app/normalize.js';
 import { parseApp, type AppDraft } from './app/parse.js';
-import { AppValidationError } from './app/problems.js';
+import { AppValidationError, invalid } from './app/problems.js';
 import { AppRepository } from './app/repository.js';
 import { deploymentJson, newDeployment, type DeploymentAction, type DeploymentRecord } from './deploy/deployment.js';
 import { appExists, appLocked, appNotFound, EngineApiError } from './deploy/errors.js';
@@ -30,7 +27,7 @@ import { StateFile, type PersistedState } from './state/state-file.js';
 import { PortRange } from './tasks/ports.js';
 import { appPrivilegeProblems, type PrivilegePolicy } from './tasks/privileges.js';
 import { ProcessRunner } from './tasks/process-runner.js';
-import type { TaskRunner } from './tasks/runner.js';
+import type { RunnerKind, TaskRunner } from './tasks/runner.js';
 import { Scheduler, type LaunchDelay } from './tasks/scheduler.js';
 import { isHealthy, taskJson, TERMINAL_STATES, type TaskRecord } from './tasks/task.js';
 import { timestamp, VersionClock } from './time.js';
@@ -59,12 +56,12 @@ export class Engine {
   readonly hostname: string;
   /** Host ports handed to tasks, inclusive. */
   readonly portRange: readonly [number, number];
+  readonly capacity: { cpus: number; memMb: number };
   /** When this engine started: the version of groups that hold no app. */
   readonly startedAt = timestamp();
   private readonly clock = new VersionClock();
   private readonly state: StateFile;
   private readonly logger: Logger;
-  private readonly processRunner: ProcessRunner;
   private readonly privileges: PrivilegePolicy;
 
   constructor(readonly options: EngineOptions) {
@@ -78,8 +75,15 @@ export class Engine {
     this.agentId = `${this.engineId}-S0`;
     this.hostname = options.hostname ?? DEFAULT_SETTINGS.engine.hostname;
     this.portRange = options.portRange ?? DEFAULT_SETTINGS.engine.portRange;
-    const [min, max] = this.portRange;
-    this.processRunner = new ProcessRunner(join(options.dataDir, 'sandboxes'));
+    this.capacity = {
+      cpus: options.cpus ?? machineCpus().length,
+      memMb: options.memMb ?? Math.floor(totalmem() / 1024 / 1024),
+    };
+    const runners: Partial<Record<RunnerKind, TaskRunner>> = {
+      process: new ProcessRunner(join(options.dataDir, 'sandboxes')),
+      docker: options.dockerRunner,
+      scripted: options.scriptedRunner,
+    };
     this.privileges = {
       allowPrivileged: options.allowPrivileged ?? false,
       allowHostNetwork: options.allowHostNetwork ?? false,
@@ -92,22 +96,15 @@ export class Engine {
         hostname: this.hostname,
         engineId: this.engineId,
         agentId: this.agentId,
-        hostPorts: new PortRange(min, max),
+        hostPorts: new PortRange(...this.portRange),
         containerLabels: options.containerLabels ?? {},
         volumesDir: join(options.dataDir, 'volumes'),
         sandboxesDir: join(options.dataDir, 'sandboxes'),
         hostCommands: options.allowHostCommands ?? false,
         ...(options.defaultContainerImage ? { defaultContainerImage: options.defaultContainerImage } : {}),
         privileges: this.privileges,
-        capacity: {
-          cpus: options.cpus ?? machineCpus().length,
-          memMb: options.memMb ?? Math.floor(totalmem() / 1024 / 1024),
-        },
-        runners: {
-          process: this.processRunner,
-          ...(options.dockerRunner ? { docker: options.dockerRunner } : {}),
-          ...(options.scriptedRunner ? { scripted: options.scriptedRunner } : {}),
-        },
+        capacity: this.capacity,
+        runners,
         logger: this.logger,
       },
       this.bus,
@@ -126,8 +123,7 @@ export class Engine {
       bus: this.bus,
       agentId: this.agentId,
       app: (appId, version) => (version ? this.apps.version(appId, version) : undefined) ?? this.apps.get(appId),
-      runner: (task) =>
-        ({ docker: options.dockerRunner, process: this.processRunner, scripted: options.scriptedRunner })[task.runner],
+      runner: (task) => runners[task.runner],
       kill: (task) => this.scheduler.kill(task),
       changed: (task) => {
         this.state.changed();
@@ -181,9 +177,7 @@ export class Engine {
     const tasks = this.pendingAdoption;
     this.pendingAdoption = [];
     await this.scheduler.adopt(tasks);
-    const docker = this.options.dockerRunner as
-      (TaskRunner & { removeUnknown?: (engineId: string, known: ReadonlySet<string>) => Promise<void> }) | undefined;
-    await docker
+    await this.options.dockerRunner
       ?.removeUnknown?.(this.engineId, new Set(this.scheduler.tasks.keys()))
       .catch((err: unknown) => this.logger.warn('could not list containers', { error: String(err) }));
     for (const t of this.scheduler.tasks.values()) if (t.state === 'TASK_RUNNING') this.health.watch(t);
@@ -281,12 +275,7 @@ export class Engine {
       return strip(old);
     }
     if (typeof fields?.id === 'string' && canonicalId(fields.id) !== appId) {
-      throw new EngineApiError(422, {
-        message: 'Object is not valid',
-        details: [
-          { path: '/id', errors: [`The id ${fields.id} in the body does not match the id ${appId} in the URL`] },
-        ],
-      });
+      throw invalid('object', '/id', `The id ${fields.id} in the body does not match the id ${appId} in the URL`);
     }
     return parseApp(body, {
       pathId: appId,
@@ -396,21 +385,15 @@ export class Engine {
     if (embed.counts || embed.tasks) {
       const tasks = this.scheduler.tasksOf(app.id);
       if (embed.counts) {
-        let staged = 0;
-        let running = 0;
-        let healthy = 0;
-        let unhealthy = 0;
-        for (const t of tasks) {
-          if (t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING') staged++;
-          if (t.state === 'TASK_RUNNING') running++;
-          if (t.healthCheckResults.length > 0)
-            isHealthy(t, (this.apps.version(app.id, t.version) ?? app).healthChecks.length) ? healthy++ : unhealthy++;
-        }
+        const checked = tasks.filter((t) => t.healthCheckResults.length > 0);
+        const healthy = checked.filter((t) =>
+          isHealthy(t, (this.apps.version(app.id, t.version) ?? app).healthChecks.length),
+        ).length;
         Object.assign(info, {
-          tasksStaged: staged,
-          tasksRunning: running,
+          tasksStaged: tasks.filter((t) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING').length,
+          tasksRunning: tasks.filter((t) => t.state === 'TASK_RUNNING').length,
           tasksHealthy: healthy,
-          tasksUnhealthy: unhealthy,
+          tasksUnhealthy: checked.length - healthy,
         });
       }
       if (embed.tasks) info.tasks = tasks.map((t) => taskJson(t, this.agentId));
@@ -419,11 +402,7 @@ export class Engine {
       const d = this.orchestrator.deploymentOf(app.id);
       info.deployments = d ? [{ id: d.id }] : [];
     }
-    if (embed.readiness) {
-      Object.assign(info, {
-        readinessCheckResults: this.readiness.resultsOf(this.scheduler.tasksOf(app.id).map((t) => t.id)),
-      });
-    }
+    if (embed.readiness) Object.assign(info, { readinessCheckResults: this.readinessOf(app.id) });
     if (embed.lastTaskFailure) {
       const failure = this.scheduler.lastFailures.get(app.id);
       if (failure) info.lastTaskFailure = failure;
@@ -457,12 +436,8 @@ export class Engine {
     const puts = new Map<string, Record<string, unknown>>();
     const removals: string[] = [];
     if (body.scaleBy !== undefined) {
-      if (typeof body.scaleBy !== 'number' || !(body.scaleBy >= 0)) {
-        throw new EngineApiError(422, {
-          message: 'Invalid JSON',
-          details: [{ path: '/scaleBy', errors: ['error.expected.jsnumber'] }],
-        });
-      }
+      if (typeof body.scaleBy !== 'number' || !(body.scaleBy >= 0))
+        throw invalid('json', '/scaleBy', 'error.expected.jsnumber');
       for (const app of current)
         if (inGroup(app.id, groupId)) puts.set(app.id, { instances: Math.ceil(app.instances * body.scaleBy) });
     } else {
@@ -476,20 +451,15 @@ export class Engine {
     let result: MarathonDeploymentResult | undefined;
     for (const [id, app] of puts) result = this.updateApp(id, app, { ...opts, partial, allowCreate: true });
     for (const id of removals) result = this.deleteApp(id, opts.force);
-    return result
-      ? { deploymentId: result.deploymentId, version: result.version }
-      : { deploymentId: randomUUID(), version: this.clock.next() };
+    return result ? { deploymentId: result.deploymentId, version: result.version } : this.noDeployment();
   }
 
   /** DELETE /v2/groups/{id}: removes every app in the group. */
   deleteGroup(groupId: string, force: boolean): MarathonDeploymentResult {
     if (!this.groupExists(groupId)) throw new EngineApiError(404, { message: `Group '${groupId}' does not exist` });
-    const ids = this.apps
-      .all()
-      .filter((a) => inGroup(a.id, groupId))
-      .map((a) => a.id);
+    const ids = this.apps.all().flatMap((a) => (inGroup(a.id, groupId) ? [a.id] : []));
     if (!force) for (const id of ids) this.lockCheck(id, false);
-    let result: MarathonDeploymentResult = { deploymentId: randomUUID(), version: this.clock.next() };
+    let result = this.noDeployment();
     for (const id of ids) result = this.deleteApp(id, force);
     return result;
   }
@@ -509,7 +479,7 @@ export class Engine {
     const byApp = new Map<string, TaskRecord[]>();
     for (const t of tasks) byApp.set(t.appId, [...(byApp.get(t.appId) ?? []), t]);
     for (const appId of byApp.keys()) this.lockCheck(appId, force);
-    let result: MarathonDeploymentResult = { deploymentId: randomUUID(), version: this.clock.next() };
+    let result = this.noDeployment();
     for (const [appId, list] of byApp) {
       const current = this.apps.get(appId);
       if (!current) continue;
@@ -529,9 +499,16 @@ export class Engine {
 
   /** `/v2/deployments`, with the readiness check results of the tasks each deployment waits for. */
   deploymentsJson(): MarathonDeployment[] {
-    return [...this.orchestrator.deployments.values()].map((d) =>
-      deploymentJson(d, this.readiness.resultsOf(this.scheduler.tasksOf(d.appId).map((t) => t.id))),
-    );
+    return [...this.orchestrator.deployments.values()].map((d) => deploymentJson(d, this.readinessOf(d.appId)));
+  }
+
+  private readinessOf(appId: string) {
+    return this.readiness.resultsOf(this.scheduler.tasksOf(appId).map((t) => t.id));
+  }
+
+  /** The answer to a change that starts no deployment. */
+  private noDeployment(): MarathonDeploymentResult {
+    return { deploymentId: randomUUID(), version: this.clock.next() };
   }
 
   /** DELETE /v2/deployments/{id}: with force just stop it; else roll back with a new deployment. */

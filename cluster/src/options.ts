@@ -23,10 +23,7 @@ export interface EngineOptions {
   credentials?: string;
   /** Marathon `--enable_features` [none]. */
   features?: string[];
-  /**
-   * The image apps with a `cmd` and no container run in, the sandbox as working directory [none:
-   * such apps fail unless `allowHostCommands`].
-   */
+  /** The image apps with a `cmd` and no container run in [none: they fail unless `allowHostCommands`]. */
   defaultContainerImage?: string;
   /** Run apps with a `cmd` and no container as host processes instead [false]. */
   allowHostCommands?: boolean;

@@ -1,7 +1,4 @@
-/**
- * An app definition in Marathon's canonical (1.5+) form, with every default filled in: what the
- * engine stores, versions and returns.
- */
+/** An app in Marathon's canonical (1.5+) form, every default filled in: what the engine stores and returns. */
 import type {
   MarathonApp,
   MarathonHealthCheck,

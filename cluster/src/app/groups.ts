@@ -1,6 +1,6 @@
 /** Marathon's group tree, derived from app ids: `/a/b/c` lives in `/a/b`, which lives in `/a`, in `/`. */
-import { EngineApiError } from '../deploy/errors.js';
 import { appJson, type AppDefinition } from './definition.js';
+import { invalid } from './problems.js';
 
 export interface GroupJson {
   id: string;
@@ -89,7 +89,7 @@ export function groupUpdateApps(
     asArray(body.apps, `${path}/apps`).forEach((item, i) => {
       const app = asObject(item, `${path}/apps(${i})`);
       if (typeof app.id !== 'string' || app.id.trim() === '')
-        throw invalid(`${path}/apps(${i})/id`, 'error.path.missing');
+        throw invalid('object', `${path}/apps(${i})/id`, 'error.path.missing');
       const id = resolveId(app.id, groupId);
       result.set(id, { ...app, id });
     });
@@ -100,7 +100,7 @@ export function groupUpdateApps(
     asArray(body.groups, `${path}/groups`).forEach((item, i) => {
       const group = asObject(item, `${path}/groups(${i})`);
       if (typeof group.id !== 'string' || group.id.trim() === '')
-        throw invalid(`${path}/groups(${i})/id`, 'error.path.missing');
+        throw invalid('object', `${path}/groups(${i})/id`, 'error.path.missing');
       for (const [id, app] of groupUpdateApps(group, resolveId(group.id, groupId), current, `${path}/groups(${i})`))
         result.set(id, app);
     });
@@ -109,19 +109,12 @@ export function groupUpdateApps(
 }
 
 function asObject(value: unknown, path: string): Raw {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw invalidJson(path, 'error.expected.jsobject');
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw invalid('json', path, 'error.expected.jsobject');
   return value as Raw;
 }
 
 function asArray(value: unknown, path: string): unknown[] {
-  if (!Array.isArray(value)) throw invalidJson(path, 'error.expected.jsarray');
+  if (!Array.isArray(value)) throw invalid('json', path, 'error.expected.jsarray');
   return value;
-}
-
-function invalidJson(path: string, error: string): EngineApiError {
-  return new EngineApiError(422, { message: 'Invalid JSON', details: [{ path, errors: [error] }] });
-}
-
-function invalid(path: string, error: string): EngineApiError {
-  return new EngineApiError(422, { message: 'Object is not valid', details: [{ path, errors: [error] }] });
 }

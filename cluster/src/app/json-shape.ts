@@ -1,8 +1,4 @@
-/**
- * The JSON type pass Marathon's parser makes before any rule is checked: a value of the wrong JSON
- * type is a 422 "Invalid JSON" with play-json's error keys (`error.expected.jsstring`, ...).
- * Unknown fields are ignored, as Marathon ignores them.
- */
+/** Marathon's JSON type pass before any rule: a wrong type is 422 "Invalid JSON" with play-json's error keys. */
 import { Problems } from './problems.js';
 
 type Shape =

@@ -1,7 +1,4 @@
-/**
- * From a request body (already type-checked) to the canonical app: the pre-1.5 networking form
- * translated (Marathon's AppNormalization), every default filled in. Rule checks are in rules.ts.
- */
+/** Type-checked body -> canonical app: the pre-1.5 form translated (AppNormalization), defaults filled in. */
 import type { MarathonNetwork, MarathonVolume } from '@theseus/services';
 import type { AppContainer, AppDraft, HealthCheck, PortDefinition, PortMapping } from './definition.js';
 import type { Problems } from './problems.js';
@@ -110,8 +107,7 @@ export function normalizeApp(input: Raw, problems: Problems): AppDraft {
     Array.isArray(raw.networks) && raw.networks.length > 0
       ? raw.networks.map((n: Raw) => ({
           mode: n.mode ?? 'container',
-          ...(n.name != null ? { name: n.name } : {}),
-          ...(n.labels != null ? { labels: n.labels } : {}),
+          ...pick(n, ['name', 'labels']),
         }))
       : [{ mode: 'host' }];
   const host = networks[0]?.mode === 'host';
@@ -155,8 +151,7 @@ export function normalizeApp(input: Raw, problems: Problems): AppDraft {
     app.portDefinitions = definitions.map((d): PortDefinition => ({
       port: d.port ?? 0,
       protocol: d.protocol ?? 'tcp',
-      ...(d.name != null ? { name: d.name } : {}),
-      ...(d.labels != null ? { labels: d.labels } : {}),
+      ...pick(d, ['name', 'labels']),
     }));
   } else if (!container) {
     app.container = {
@@ -179,8 +174,7 @@ function normalizeContainer(raw: Raw | undefined | null): AppContainer | undefin
   };
   if (raw.docker != null) {
     container.docker = {
-      ...(raw.docker.credential != null ? { credential: raw.docker.credential } : {}),
-      ...(raw.docker.pullConfig != null ? { pullConfig: raw.docker.pullConfig } : {}),
+      ...pick(raw.docker, ['credential', 'pullConfig']),
       image: raw.docker.image,
       forcePullImage: raw.docker.forcePullImage ?? false,
       privileged: raw.docker.privileged ?? false,
@@ -197,9 +191,7 @@ function normalizePortMappings(raw: Raw[] | undefined, bridge: boolean): PortMap
     ...(m.hostPort != null ? { hostPort: m.hostPort } : bridge ? { hostPort: 0 } : {}),
     servicePort: m.servicePort ?? 0,
     protocol: m.protocol ?? 'tcp',
-    ...(m.name != null ? { name: m.name } : {}),
-    ...(m.labels != null ? { labels: m.labels } : {}),
-    ...(m.networkNames != null ? { networkNames: m.networkNames } : {}),
+    ...pick(m, ['name', 'labels', 'networkNames']),
   }));
 }
 

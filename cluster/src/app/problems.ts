@@ -20,6 +20,11 @@ export class Problems {
   }
 }
 
+/** One problem at one path, as Marathon's 422. */
+export function invalid(kind: 'json' | 'object', path: string, error: string): AppValidationError {
+  return new AppValidationError(kind, [{ path, errors: [error] }]);
+}
+
 /** A request Marathon would refuse with 422: `kind` picks the message. */
 export class AppValidationError extends Error {
   readonly details: ProblemEntry[];

@@ -26,15 +26,17 @@ export function newDeployment(
   return { id: randomUUID(), version, appId, steps, currentStep: 0, ...(previousVersion ? { previousVersion } : {}) };
 }
 
+const actions = (d: DeploymentRecord, step: DeploymentAction[] | undefined) =>
+  (step ?? []).map((action) => ({ action, app: d.appId }));
+
 export function deploymentJson(d: DeploymentRecord, readinessCheckResults: unknown[] = []): MarathonDeployment {
-  const actions = (step: DeploymentAction[] | undefined) => (step ?? []).map((action) => ({ action, app: d.appId }));
   return {
     id: d.id,
     version: d.version,
     affectedApps: [d.appId],
     affectedPods: [],
-    steps: d.steps.map((s) => ({ actions: actions(s) })),
-    currentActions: actions(d.steps[d.currentStep]).map((a) => ({ ...a, readinessCheckResults })),
+    steps: d.steps.map((s) => ({ actions: actions(d, s) })),
+    currentActions: actions(d, d.steps[d.currentStep]).map((a) => ({ ...a, readinessCheckResults })),
     currentStep: Math.min(d.currentStep + 1, d.steps.length),
     totalSteps: d.steps.length,
   };
@@ -45,6 +47,11 @@ export function planJson(d: DeploymentRecord): Record<string, unknown> {
   return {
     id: d.id,
     version: d.version,
-    steps: d.steps.map((s) => ({ actions: s.map((action) => ({ action, app: d.appId })) })),
+    steps: d.steps.map((s) => ({ actions: actions(d, s) })),
   };
+}
+
+/** The running step as deployment events carry it. */
+export function stepJson(d: DeploymentRecord): Record<string, unknown> {
+  return { actions: actions(d, d.steps[d.currentStep]) };
 }

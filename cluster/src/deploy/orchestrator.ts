@@ -12,7 +12,7 @@ import type { EventBus } from '../events/bus.js';
 import type { Scheduler } from '../tasks/scheduler.js';
 import { isHealthy, type TaskRecord } from '../tasks/task.js';
 import type { ReadinessMonitor } from '../health/readiness.js';
-import { planJson, type DeploymentRecord } from './deployment.js';
+import { planJson, stepJson, type DeploymentRecord } from './deployment.js';
 
 export class Orchestrator {
   readonly deployments = new Map<string, DeploymentRecord>();
@@ -67,7 +67,7 @@ export class Orchestrator {
       setImmediate(() => this.finishDeployment(deployment));
       return;
     }
-    this.bus.publish('deployment_info', { plan: planJson(deployment), currentStep: this.stepJson(deployment) });
+    this.bus.publish('deployment_info', { plan: planJson(deployment), currentStep: stepJson(deployment) });
     this.schedule(deployment.appId);
   }
 
@@ -193,19 +193,15 @@ export class Orchestrator {
     });
   }
 
-  private stepJson(d: DeploymentRecord): Record<string, unknown> {
-    return { actions: (d.steps[d.currentStep] ?? []).map((action) => ({ action, app: d.appId })) };
-  }
-
   private completeStep(deployment: DeploymentRecord): void {
     if (!this.deployments.has(deployment.id)) return;
-    this.bus.publish('deployment_step_success', { plan: planJson(deployment), currentStep: this.stepJson(deployment) });
+    this.bus.publish('deployment_step_success', { plan: planJson(deployment), currentStep: stepJson(deployment) });
     deployment.currentStep++;
     if (deployment.currentStep >= deployment.steps.length) {
       this.finishDeployment(deployment);
       return;
     }
-    this.bus.publish('deployment_info', { plan: planJson(deployment), currentStep: this.stepJson(deployment) });
+    this.bus.publish('deployment_info', { plan: planJson(deployment), currentStep: stepJson(deployment) });
     this.persist();
     this.schedule(deployment.appId);
   }

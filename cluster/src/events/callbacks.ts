@@ -1,9 +1,7 @@
 /**
- * The pre-1.5 HTTP callback bus (`/v2/eventSubscriptions`): every event is POSTed as JSON to each
- * subscribed URL, in order, retried a few times with a growing pause; a callback that keeps failing
- * only loses its own events, never slows the others. A subscriber that stays down through the
- * retries is marked down: its queued events are dropped (logged), and until it answers again each
- * new event gets one attempt. The number of subscriptions is capped.
+ * The pre-1.5 HTTP callback bus: each event POSTed to each URL in order, retried with a growing pause;
+ * a subscriber down through the retries loses its queue (logged) and gets one attempt per event until
+ * it answers again, never slowing the others. The number of subscriptions is capped.
  */
 import type { Logger } from '@theseus/services';
 import { EngineApiError } from '../deploy/errors.js';

@@ -1,10 +1,7 @@
 /**
- * Faults an engine created in-process can be told to show its clients, as a Marathon in trouble does:
- * answers replaced (5xx, 409, a dropped connection) for a number of requests, events dropped or
- * delayed, event streams cut or silent (connection open, neither events nor heartbeats), a standby
- * that redirects event streams to its leader and proxies the rest, and raw events of any shape on the
- * streams and callbacks.
- * It also keeps a log of the requests it saw. Switched off (the default), it changes nothing.
+ * Faults an in-process engine shows its clients, as a Marathon in trouble does: answers replaced,
+ * events dropped or delayed, streams cut or silent, a standby, raw events of any shape; and a log of
+ * the requests it saw. Switched off (the default), it changes nothing.
  */
 import type { NextFunction, Request, Response } from 'express';
 import type { EventBus, MarathonEvent } from '../events/bus.js';
@@ -28,7 +25,7 @@ export interface RecordedCall {
   /** The request body, parsed when JSON. */
   body: unknown;
   status: number;
-  /** performance.now() when the request arrived and when it was answered. */
+  /** performance.now() at arrival and answer. */
   startMs: number;
   endMs: number;
 }
@@ -107,7 +104,6 @@ export class FaultLayer {
 
   /** The Express middleware slot (after body parsing, before the routes). */
   readonly middleware = (req: Request, res: Response, next: NextFunction): void => {
-    const startMs = performance.now();
     const path = req.path;
     const call: RecordedCall = {
       method: req.method,
@@ -115,51 +111,37 @@ export class FaultLayer {
       query: Object.fromEntries(new URL(req.url, 'http://engine').searchParams),
       body: parseBody(req.body),
       status: 0,
-      startMs,
+      startMs: performance.now(),
       endMs: 0,
     };
-    const done = () => {
-      call.status = res.statusCode;
+    const record = (status = res.statusCode) => {
+      call.status = status;
       call.endMs = performance.now();
       this.calls.push(call);
     };
     const fault = this.answers.find(
       (f) => (f.times ?? 1) > 0 && (!f.method || f.method === req.method) && (!f.path || f.path.test(path)),
     );
-    if (fault) {
-      fault.times = (fault.times ?? 1) - 1;
-      if (fault.hangUp) {
-        call.status = 0;
-        call.endMs = performance.now();
-        this.calls.push(call);
-        req.socket.destroy();
-        return;
-      }
-      res.on('finish', done);
-      res.status(fault.status).json(fault.body ?? { message: `injected ${fault.status}` });
+    if (fault) fault.times = (fault.times ?? 1) - 1;
+    if (fault?.hangUp) {
+      record(0);
+      req.socket.destroy();
       return;
     }
-    const refused = this.check?.(call);
-    if (refused) {
-      res.on('finish', done);
-      res.status(refused.status).json(refused.body);
-      return;
-    }
-    if (path === '/v2/events' && req.method === 'GET') {
-      if (this.leaderUrl) {
-        res.on('finish', done);
-        res.redirect(302, `${this.leaderUrl}/v2/events${req.url.slice(req.path.length)}`);
-        return;
-      }
-      call.status = 200;
-      this.calls.push(call);
+    const refused = fault
+      ? { status: fault.status, body: fault.body ?? { message: `injected ${fault.status}` } }
+      : this.check?.(call);
+    const stream = path === '/v2/events' && req.method === 'GET';
+    if (stream && !refused && !this.leaderUrl) {
+      record(200);
       this.follow(res);
-    } else if (this.leaderUrl && path !== '/ping') {
-      res.on('finish', done);
-      void this.proxy(req, res, this.leaderUrl);
-      return;
-    } else res.on('finish', done);
-    next();
+      return next();
+    }
+    res.on('finish', () => record());
+    if (refused) res.status(refused.status).json(refused.body);
+    else if (stream) res.redirect(302, `${this.leaderUrl}/v2/events${req.url.slice(req.path.length)}`);
+    else if (this.leaderUrl && path !== '/ping') void this.proxy(req, res, this.leaderUrl);
+    else next();
   };
 
   /** A standby forwards every other request to its leader, as Marathon's leader proxy does. */

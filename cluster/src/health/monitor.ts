@@ -1,9 +1,7 @@
 /**
- * Marathon-side health checks (HTTP, HTTPS, TCP, COMMAND; MESOS_* run the same way here; COMMAND runs
- * where the task runs: inside a Docker task's container, in a process task's sandbox): results in
- * the task's `healthCheckResults`, `health_status_changed_event` and `instance_health_changed_event`
- * when a task's health changes, failures ignored during the grace period until the first success,
- * and a kill (`unhealthy_instance_kill_event`) after `maxConsecutiveFailures`.
+ * Marathon's health checks (MESOS_* run the same way; COMMAND where the task runs): `healthCheckResults`,
+ * events when health changes, failures ignored in the grace period before the first success, and a kill
+ * after `maxConsecutiveFailures`.
  */
 import type { Logger } from '@theseus/services';
 import type { AppDefinition, HealthCheck } from '../app/definition.js';

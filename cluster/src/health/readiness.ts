@@ -1,7 +1,6 @@
 /**
- * Marathon readiness checks: during a deployment, a new task counts as ready (and so as replacing an
- * old one) only once each of its app's readiness checks got one of `httpStatusCodesForReady`. Results
- * show in `/v2/deployments` `currentActions[].readinessCheckResults`; a ready task is not checked again.
+ * Marathon's readiness checks: during a deployment a new task replaces an old one only once every check
+ * got one of `httpStatusCodesForReady`; a ready task is not checked again.
  */
 import http from 'node:http';
 import https from 'node:https';

@@ -6,26 +6,17 @@ import { taskJson } from '../tasks/task.js';
 import { inGroup } from '../app/groups.js';
 import { canonicalId } from '../app/normalize.js';
 import { appJson } from '../app/definition.js';
+import { invalid } from '../app/problems.js';
 import { parseLabelSelector } from './label-selector.js';
 import { appEmbed } from './embed.js';
-import { clientIp, consumesJson, flag, jsonBody, locationOf, param } from './request.js';
+import { clientIp, consumesJson, flag, jsonBody, locationOf, param, scaleFlag, sendDeployment } from './request.js';
 import { tasksText, wantsText } from './tasks-text.js';
 
-/** `scale` and `wipe` of a task kill; Marathon refuses both at once. */
-function killFlags(req: Request): { scale: boolean; force: boolean } {
-  const scale = flag(req, 'scale');
-  if (scale && flag(req, 'wipe'))
-    throw new EngineApiError(400, { message: 'You cannot use scale and wipe at the same time.' });
-  return { scale, force: flag(req, 'force') };
-}
+/** What `GET /v2/apps/{id}` and the apps of a group always embed. */
+const FULL = { counts: true, tasks: true, deployments: true, lastTaskFailure: true };
 
 function containsIgnoringCase(text: string, part: string): boolean {
   return text.toLowerCase().includes(part.toLowerCase());
-}
-
-function sendDeployment(res: Response, status: number, result: { deploymentId: string; version: string }): void {
-  res.status(status).setHeader('Marathon-Deployment-Id', result.deploymentId);
-  res.json({ version: result.version, deploymentId: result.deploymentId });
 }
 
 export function appsRoutes(engine: Engine): Router {
@@ -59,11 +50,7 @@ export function appsRoutes(engine: Engine): Router {
 
   const bulk = (partialDefault: boolean) => (req: Request, res: Response) => {
     const body = jsonBody(req);
-    if (!Array.isArray(body))
-      throw new EngineApiError(422, {
-        message: 'Invalid JSON',
-        details: [{ path: '/', errors: ['error.expected.jsarray'] }],
-      });
+    if (!Array.isArray(body)) throw invalid('json', '/', 'error.expected.jsarray');
     const force = flag(req, 'force');
     let last: { deploymentId: string; version: string } | undefined;
     body.forEach((item: unknown, i) => {
@@ -71,11 +58,7 @@ export function appsRoutes(engine: Engine): Router {
         item && typeof item === 'object' && typeof (item as { id?: unknown }).id === 'string'
           ? canonicalId((item as { id: string }).id)
           : undefined;
-      if (!id)
-        throw new EngineApiError(422, {
-          message: 'Object is not valid',
-          details: [{ path: `(${i})/id`, errors: ['error.path.missing'] }],
-        });
+      if (!id) throw invalid('object', `(${i})/id`, 'error.path.missing');
       last = engine.updateApp(id, item, {
         force,
         partial: flag(req, 'partialUpdate', partialDefault),
@@ -84,11 +67,7 @@ export function appsRoutes(engine: Engine): Router {
         uri: req.originalUrl,
       });
     });
-    if (!last)
-      throw new EngineApiError(422, {
-        message: 'Object is not valid',
-        details: [{ path: '/', errors: ['must not be empty'] }],
-      });
+    if (!last) throw invalid('object', '/', 'must not be empty');
     sendDeployment(res, 200, last);
   };
   router.put('/v2/apps', bulk(true));
@@ -101,7 +80,7 @@ export function appsRoutes(engine: Engine): Router {
       // the apps of a group (`/v2/apps/*` for all), as `{"*": [...]}`
       const groupId = canonicalId(segments.slice(0, -1).join('/'));
       if (!engine.groupExists(groupId)) throw new EngineApiError(404, { message: `Group '${groupId}' does not exist` });
-      const embed = appEmbed(req, { counts: true, tasks: true, deployments: true, lastTaskFailure: true });
+      const embed = appEmbed(req, FULL);
       res.json({
         '*': engine
           .listApps()
@@ -123,12 +102,7 @@ export function appsRoutes(engine: Engine): Router {
 
     if (sub === undefined) {
       if (method === 'GET') {
-        res.json({
-          app: engine.appInfo(
-            engine.getApp(appId),
-            appEmbed(req, { counts: true, tasks: true, deployments: true, lastTaskFailure: true }),
-          ),
-        });
+        res.json({ app: engine.appInfo(engine.getApp(appId), appEmbed(req, FULL)) });
         return;
       }
       if (method === 'PUT' || method === 'PATCH') {
@@ -139,19 +113,13 @@ export function appsRoutes(engine: Engine): Router {
           clientIp: clientIp(req),
           uri: req.originalUrl,
         });
-        sendDeployment(res, result.created ? 201 : 200, result);
-        return;
+        return sendDeployment(res, result.created ? 201 : 200, result);
       }
-      if (method === 'DELETE') {
-        sendDeployment(res, 200, engine.deleteApp(appId, flag(req, 'force', true)));
-        return;
-      }
+      if (method === 'DELETE') return sendDeployment(res, 200, engine.deleteApp(appId, flag(req, 'force', true)));
       return notAllowed();
     }
     if (sub === 'restart') {
-      if (method !== 'POST') return notAllowed();
-      sendDeployment(res, 200, engine.restartApp(appId, force));
-      return;
+      return method === 'POST' ? sendDeployment(res, 200, engine.restartApp(appId, force)) : notAllowed();
     }
     if (sub === 'versions') {
       if (method !== 'GET') return notAllowed();
@@ -176,7 +144,7 @@ export function appsRoutes(engine: Engine): Router {
       return;
     }
     if (method !== 'DELETE') return notAllowed();
-    const { scale } = killFlags(req);
+    const scale = scaleFlag(req);
     if (rest.length > 0) {
       const task = tasks.find((t) => t.id === rest.join('/'));
       if (!task) throw new EngineApiError(404, { message: `Task '${rest.join('/')}' does not exist` });

@@ -1,10 +1,7 @@
 /**
- * `GET /master/slaves` (also `/slaves`), in a Mesos master's shape, for the engine's single agent:
- * what it offers (the engine's capacity and host port range) and what its tasks use. Marathon has
- * no capacity API; tools that read capacity (the Theseus dashboard with MESOS_MASTER_URL) ask a
- * Mesos master, and the engine answers the same question here.
+ * `GET /master/slaves` (also `/slaves`) in a Mesos master's shape for the engine's one agent: what it
+ * offers and what its tasks use, for tools that read capacity from a Mesos master (MESOS_MASTER_URL).
  */
-import { cpus as machineCpus, totalmem } from 'node:os';
 import { Router } from 'express';
 import type { Engine } from '../engine.js';
 
@@ -13,9 +10,7 @@ export function mesosRoutes(engine: Engine): Router {
   const registeredTime = Date.parse(engine.startedAt) / 1000;
 
   const slaves = (req: { query: Record<string, unknown> }, res: { json(body: unknown): void }) => {
-    const options = engine.options;
-    const cpus = options.cpus ?? machineCpus().length;
-    const mem = options.memMb ?? Math.floor(totalmem() / 1024 / 1024);
+    const { cpus, memMb: mem } = engine.capacity;
     const [min, max] = engine.portRange;
     const tasks = engine.allTasks();
     const used = engine.usedResources();

@@ -6,11 +6,12 @@ import { EngineApiError } from '../deploy/errors.js';
 import { groupTree, resolveId, type GroupJson } from '../app/groups.js';
 import type { AppDefinition } from '../app/definition.js';
 import { canonicalId } from '../app/normalize.js';
+import { invalid } from '../app/problems.js';
 import type { EventStreamHub } from '../events/sse.js';
 import { taskJson, type TaskRecord } from '../tasks/task.js';
 import { timestamp } from '../time.js';
 import { groupEmbed } from './embed.js';
-import { clientIp, consumesJson, flag, jsonBody, list, locationOf, param } from './request.js';
+import { clientIp, consumesJson, flag, jsonBody, list, locationOf, scaleFlag, sendDeployment } from './request.js';
 import { tasksText, wantsText } from './tasks-text.js';
 
 /** `status` / `status[]` of GET /v2/tasks, as Marathon reads them (case-insensitive; other values ignored). */
@@ -74,33 +75,20 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
   });
 
   router.post('/v2/tasks/delete', (req, res) => {
-    const scale = flag(req, 'scale');
-    if (scale && flag(req, 'wipe'))
-      throw new EngineApiError(400, { message: 'You cannot use scale and wipe at the same time.' });
+    const scale = scaleFlag(req);
     const body = jsonBody(req) as { ids?: unknown };
-    if (
-      !body ||
-      typeof body !== 'object' ||
-      !Array.isArray(body.ids) ||
-      !body.ids.every((i) => typeof i === 'string')
-    ) {
-      throw new EngineApiError(422, {
-        message: 'Invalid JSON',
-        details: [{ path: '/ids', errors: ['error.expected.jsarray'] }],
+    if (!body || typeof body !== 'object' || !Array.isArray(body.ids) || !body.ids.every((i) => typeof i === 'string'))
+      throw invalid('json', '/ids', 'error.expected.jsarray');
+    // the shapes of Marathon's Task.Id.parse (legacy `<app>.<uuid>` included): anything else is not a task id
+    const bad = (body.ids as string[]).find((id) => !/^(.+)[._]([^_.]+)$/.test(id));
+    if (bad !== undefined)
+      throw new EngineApiError(400, {
+        message: `Invalid task id '${bad}'. [taskId ${bad} no valid identifier (of class java.lang.String)]`,
       });
-    }
-    for (const id of body.ids as string[]) {
-      // the shapes of Marathon's Task.Id.parse (legacy `<app>.<uuid>` included): anything else is not a task id
-      if (!/^(.+)[._]([^_.]+)$/.test(id)) {
-        throw new EngineApiError(400, {
-          message: `Invalid task id '${id}'. [taskId ${id} no valid identifier (of class java.lang.String)]`,
-        });
-      }
-    }
     const tasks = (body.ids as string[]).map((id) => engine.task(id)).filter((t): t is TaskRecord => t !== undefined);
     const result = engine.killTasks(tasks, scale, flag(req, 'force'));
     if (Array.isArray(result)) res.json({ tasks: result.map((t) => taskJson(t, engine.agentId)) });
-    else res.setHeader('Marathon-Deployment-Id', result.deploymentId).json(result);
+    else sendDeployment(res, 200, result);
   });
 
   const groupPath = (req: { params: unknown }) =>
@@ -117,52 +105,32 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
     });
     return embedded(tree);
   };
-  const sendGroupResult = (res: Response, status: number, result: { deploymentId: string; version: string }) => {
-    res.status(status).setHeader('Marathon-Deployment-Id', result.deploymentId);
-    res.json({ version: result.version, deploymentId: result.deploymentId });
-  };
-  const createGroup = (req: Request, res: Response) => {
-    const base = groupPath(req);
+  /** POST creates the group (201), PUT changes it: the body's id, if any, resolved against the path. */
+  const changeGroup = (create: boolean) => (req: Request, res: Response) => {
     const body = jsonBody(req);
-    const given =
-      body && typeof body === 'object' && typeof (body as { id?: unknown }).id === 'string'
-        ? (body as { id: string }).id
-        : undefined;
-    const id = given ? resolveId(given, base) : base;
-    if (engine.groupExists(id))
+    const given = (body as { id?: unknown } | null)?.id;
+    const id = typeof given === 'string' && given ? resolveId(given, groupPath(req)) : groupPath(req);
+    if (create && engine.groupExists(id))
       throw new EngineApiError(409, { message: `Group ${id} is already created. Use PUT to change this group.` });
-    if (engine.findApp(id)) throw new EngineApiError(409, { message: `An app with the path ${id} already exists.` });
+    if (create && engine.findApp(id))
+      throw new EngineApiError(409, { message: `An app with the path ${id} already exists.` });
     const result = engine.updateGroup(id, body, {
       force: flag(req, 'force'),
       clientIp: clientIp(req),
       uri: req.originalUrl,
     });
-    res.setHeader('Location', locationOf(req, id));
-    sendGroupResult(res, 201, result);
+    if (create) res.setHeader('Location', locationOf(req, id));
+    sendDeployment(res, create ? 201 : 200, result);
   };
-  const updateGroup = (req: Request, res: Response) => {
-    const base = groupPath(req);
-    const body = jsonBody(req);
-    const given =
-      body && typeof body === 'object' && typeof (body as { id?: unknown }).id === 'string'
-        ? (body as { id: string }).id
-        : undefined;
-    const id = given ? resolveId(given, base) : base;
-    sendGroupResult(
-      res,
-      200,
-      engine.updateGroup(id, body, { force: flag(req, 'force'), clientIp: clientIp(req), uri: req.originalUrl }),
-    );
-  };
-  const deleteGroup = (req: Request, res: Response) => {
-    sendGroupResult(res, 200, engine.deleteGroup(groupPath(req), flag(req, 'force')));
-  };
-  router.get(['/v2/groups', '/v2/groups/*path'], (req, res) => {
+  const groupPaths = ['/v2/groups', '/v2/groups/*path'];
+  router.get(groupPaths, (req, res) => {
     res.json(group(req));
   });
-  router.post(['/v2/groups', '/v2/groups/*path'], createGroup);
-  router.put(['/v2/groups', '/v2/groups/*path'], updateGroup);
-  router.delete(['/v2/groups', '/v2/groups/*path'], deleteGroup);
+  router.post(groupPaths, changeGroup(true));
+  router.put(groupPaths, changeGroup(false));
+  router.delete(groupPaths, (req, res) => {
+    sendDeployment(res, 200, engine.deleteGroup(groupPath(req), flag(req, 'force')));
+  });
 
   router.get('/v2/deployments', (_req, res) => {
     res.json(engine.deploymentsJson());
@@ -170,11 +138,8 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
 
   router.delete('/v2/deployments/:id', (req, res) => {
     const result = engine.cancelDeployment(req.params.id, flag(req, 'force'));
-    if (!result) {
-      res.status(202).end();
-      return;
-    }
-    res.setHeader('Marathon-Deployment-Id', result.deploymentId).json(result);
+    if (result) sendDeployment(res, 200, result);
+    else res.status(202).end();
   });
 
   /** Instances of the app still to launch: what puts it in the queue. */
@@ -244,10 +209,7 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
   const callbackUrl = (req: { query: Record<string, unknown> }) => {
     const url = req.query.callbackUrl;
     if (typeof url !== 'string' || !/^https?:\/\//.test(url))
-      throw new EngineApiError(422, {
-        message: 'Object is not valid',
-        details: [{ path: '/callbackUrl', errors: ['must be an http(s) URL'] }],
-      });
+      throw invalid('object', '/callbackUrl', 'must be an http(s) URL');
     return url;
   };
   router.post('/v2/eventSubscriptions', (req, res) => {

@@ -29,6 +29,14 @@ export function flag(req: Request, name: string, fallback = false): boolean {
   return text.toLowerCase() === 'true';
 }
 
+/** `scale` of a task kill; Marathon refuses it together with `wipe`. */
+export function scaleFlag(req: Request): boolean {
+  const scale = flag(req, 'scale');
+  if (scale && flag(req, 'wipe'))
+    throw new EngineApiError(400, { message: 'You cannot use scale and wipe at the same time.' });
+  return scale;
+}
+
 /** A single-valued query parameter: its first value, as Jersey reads a `String` parameter. */
 export function param(req: Request, name: string): string | undefined {
   const value = req.query[name];
@@ -46,10 +54,7 @@ export function list(req: Request, name: string): string[] {
     .filter(Boolean);
 }
 
-/**
- * Marathon's JSON resources (`@Consumes(application/json)`) refuse a request whose Content-Type is
- * something else with Jersey's 415 (no Content-Type at all is accepted).
- */
+/** Marathon's JSON resources (`@Consumes`) refuse another Content-Type with Jersey's 415 (none at all is fine). */
 export function consumesJson(req: Request, _res: Response, next: NextFunction): void {
   const type = req.headers['content-type'];
   if (type === undefined || type.trim() === '' || isJsonType(type)) return next();
@@ -61,12 +66,14 @@ function isJsonType(contentType: string): boolean {
   return (type === 'application' || type === '*') && (subtype === 'json' || subtype === '*');
 }
 
-/**
- * A created resource's `Location` as Marathon answers it: its id (`/x`) resolved, as Jersey resolves a
- * relative location, against the application's base URI (the server root).
- */
+/** A created resource's `Location`: its id resolved against the server root, as Jersey resolves it. */
 export function locationOf(req: Request, id: string): string {
   return `${req.protocol}://${req.get('host')}${id}`;
+}
+
+export function sendDeployment(res: Response, status: number, result: { deploymentId: string; version: string }) {
+  res.status(status).setHeader('Marathon-Deployment-Id', result.deploymentId);
+  res.json({ version: result.version, deploymentId: result.deploymentId });
 }
 
 export function clientIp(req: Request): string {

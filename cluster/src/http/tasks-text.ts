@@ -5,6 +5,7 @@
  */
 import type { Request } from 'express';
 import { networkMode, type AppDefinition } from '../app/definition.js';
+import { servicePortsOf } from '../app/repository.js';
 import type { TaskRecord } from '../tasks/task.js';
 
 /**
@@ -52,11 +53,6 @@ export function tasksText(apps: AppDefinition[], tasksOf: (appId: string) => Tas
     });
   }
   return out;
-}
-
-function servicePortsOf(app: AppDefinition): number[] {
-  if (networkMode(app) === 'host') return (app.portDefinitions ?? []).map((p) => p.port);
-  return (app.container?.portMappings ?? []).map((m) => m.servicePort);
 }
 
 /**

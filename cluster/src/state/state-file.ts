@@ -80,10 +80,8 @@ export class StateFile {
 
   /** Writes at once (shutdown, or before a task is started so it is never orphaned). */
   writeNow(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.closed) return;
     try {
       this.write();

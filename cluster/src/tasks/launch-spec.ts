@@ -87,11 +87,7 @@ export function planLaunch(app: AppDefinition, ids: { taskId: string }, ctx: Lau
     if (mode !== 'host' && r.containerPort) env[`PORT_${r.containerPort}`] = String(port);
   });
   if (env.PORT0) env.PORT = env.PORT0;
-  if (requested.length > 0)
-    env.PORTS = requested
-      .map((_, i) => env[`PORT${i}`])
-      .filter(Boolean)
-      .join(',');
+  if (requested.length > 0) env.PORTS = requested.flatMap((_, i) => env[`PORT${i}`] ?? []).join(',');
 
   const dockerImage = app.container?.docker?.image;
   const commandInContainer = !dockerImage && !ctx.hostCommands;
@@ -99,14 +95,10 @@ export function planLaunch(app: AppDefinition, ids: { taskId: string }, ctx: Lau
   const params = applyParameters(app.container?.docker?.parameters ?? [], ctx.privileges);
   const volumes: TaskLaunchSpec['volumes'] = (app.container?.volumes ?? []).flatMap((v) => {
     const mode = v.mode === 'RO' ? ('RO' as const) : ('RW' as const);
-    if (v.persistent != null)
-      return [
-        {
-          hostPath: join(ctx.volumesDir, ids.taskId, v.containerPath),
-          containerPath: join(CONTAINER_SANDBOX, v.containerPath),
-          mode,
-        },
-      ];
+    if (v.persistent != null) {
+      const hostPath = join(ctx.volumesDir, ids.taskId, v.containerPath);
+      return [{ hostPath, containerPath: join(CONTAINER_SANDBOX, v.containerPath), mode }];
+    }
     if (typeof v.hostPath === 'string') {
       const hostPath = isAbsolute(v.hostPath) ? v.hostPath : join(ctx.volumesDir, ids.taskId, v.hostPath);
       return [{ hostPath, containerPath: v.containerPath, mode }];
@@ -120,6 +112,8 @@ export function planLaunch(app: AppDefinition, ids: { taskId: string }, ctx: Lau
   volumes.push(...params.options.volumes);
   // without the host network namespace, a host-mode task gets the bridge with its ports published at the same numbers
   const network = params.options.network ?? (mode === 'host' && ctx.privileges.allowHostNetwork ? 'host' : 'bridge');
+  const user = params.options.user ?? (typeof app.user === 'string' ? app.user : undefined);
+  const workingDir = params.options.workingDir || (commandInContainer ? CONTAINER_SANDBOX : undefined);
   const spec: TaskLaunchSpec = {
     taskId: ids.taskId,
     appId: app.id,
@@ -151,16 +145,8 @@ export function planLaunch(app: AppDefinition, ids: { taskId: string }, ctx: Lau
     volumes,
     cpus: params.options.cpus ?? app.cpus,
     memMb: params.options.memMb ?? app.mem,
-    ...(params.options.user !== undefined
-      ? { user: params.options.user }
-      : typeof app.user === 'string'
-        ? { user: app.user }
-        : {}),
-    ...(params.options.workingDir
-      ? { workingDir: params.options.workingDir }
-      : commandInContainer
-        ? { workingDir: CONTAINER_SANDBOX }
-        : {}),
+    ...(user !== undefined ? { user } : {}),
+    ...(workingDir ? { workingDir } : {}),
     ...(params.options.hostname && network !== 'host' ? { hostname: params.options.hostname } : {}),
     killGraceSeconds: typeof app.taskKillGracePeriodSeconds === 'number' ? app.taskKillGracePeriodSeconds : 3,
   };

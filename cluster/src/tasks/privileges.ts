@@ -1,8 +1,6 @@
 /**
- * What an app may ask of this machine. Docker `parameters` are applied when the engine understands
- * and allows them, refused (422, naming the parameter and the setting) otherwise, never dropped.
- * Host paths are checked when a task launches, after resolving symlinks, and the resolved path is
- * what gets mounted.
+ * What an app may ask of this machine: Docker `parameters` applied when understood and allowed, else
+ * refused (422), never dropped; host paths checked at launch after resolving symlinks.
  */
 import { mkdirSync, realpathSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
@@ -172,10 +170,7 @@ function real(path: string, what: string): string {
   }
 }
 
-/**
- * The volumes with every host path resolved (symlinks included) and checked: a task's own
- * directories (created here) must stay inside them, other host paths must be in the allowlist.
- */
+/** The volumes with host paths resolved: a task's own directories (created here) contain theirs, others allowed. */
 export function resolveMounts(
   volumes: TaskLaunchSpec['volumes'],
   ownDirs: string[],

@@ -1,8 +1,4 @@
-/**
- * The seam between the scheduler and whatever runs a task: local processes for apps with a `cmd`
- * and no image, Docker containers (through the containerizer's driver) for apps with an image, or
- * one scripted runner for every task, whose state changes and health results a caller drives.
- */
+/** The seam between the scheduler and what runs a task: local processes, Docker containers, or a scripted runner. */
 import type { MesosTaskState } from '@theseus/services';
 
 export interface TaskLaunchSpec {
@@ -66,19 +62,15 @@ export interface TaskRunner {
   locate(taskId: string): Promise<string | undefined>;
   /** Whether `ref` still runs `taskId` (used to adopt tasks after a restart). */
   isRunning(ref: string, taskId: string): Promise<boolean>;
-  /**
-   * Runs a COMMAND health check (`/bin/sh -c`) where the task runs (its sandbox on this host, inside its
-   * container) with its environment; resolves to the exit code, null when it did not end in time.
-   */
+  /** Runs a COMMAND health check where the task runs, with its environment: the exit code, null on timeout. */
   exec(ref: string, spec: TaskLaunchSpec, command: string, timeoutMs: number): Promise<number | null>;
   /** Releases what remains of an ended task (a stopped container). */
   cleanup(ref: string): Promise<void>;
+  /** Removes what this engine left running for no known task (after a restart). */
+  removeUnknown?(engineId: string, known: ReadonlySet<string>): Promise<void>;
   /** A kill before the task started: a pending `prepare` or `start` gives up. */
   cancel?(taskId: string): void;
-  /**
-   * Runners that report status updates and health results themselves (as a Mesos agent running
-   * MESOS_* checks does) get the engine's intake here; their tasks are not probed by the engine.
-   */
+  /** For runners that report status and health themselves (as an agent running MESOS_* checks): not probed. */
   attach?(reports: AgentReports): void;
 }
 

@@ -1,12 +1,10 @@
 /**
- * Task lifecycle as Marathon reports it: STAGING -> STARTING -> RUNNING; an exit -> FINISHED/FAILED;
- * a kill -> KILLING -> KILLED; an image that cannot be had -> FAILED with the reason. Every transition
- * is a `status_update_event` and an `instance_changed_event`. Also: the capacity check (what does not
- * fit waits, like an unmatched offer), host ports, relaunch backoff, and adoption after a restart.
+ * Task lifecycle as Marathon reports it (STAGING, STARTING, RUNNING, KILLING, terminal; each a
+ * `status_update_event` and an `instance_changed_event`), capacity (what does not fit waits, like an
+ * unmatched offer), host ports, relaunch backoff, and adoption after a restart.
  */
 import { join } from 'node:path';
-import type { Logger } from '@theseus/services';
-import type { MesosTaskState } from '@theseus/services';
+import type { Logger, MesosTaskState } from '@theseus/services';
 import type { AppDefinition } from '../app/definition.js';
 import type { EventBus } from '../events/bus.js';
 import { timestamp } from '../time.js';
@@ -29,25 +27,19 @@ export interface LaunchDelay {
   until: number;
 }
 
-export interface TaskFailure {
-  appId: string;
-  host: string;
-  message: string;
-  state: string;
-  taskId: string;
-  timestamp: string;
-  version: string;
-  slaveId: string;
-}
+/** Marathon's `lastTaskFailure`. */
+export type TaskFailure = Record<
+  'appId' | 'host' | 'message' | 'state' | 'taskId' | 'timestamp' | 'version' | 'slaveId',
+  string
+>;
 
 export class Scheduler {
   readonly tasks = new Map<string, TaskRecord>();
   private readonly byApp = new Map<string, Set<TaskRecord>>();
   readonly delays = new Map<string, LaunchDelay>();
   readonly lastFailures = new Map<string, TaskFailure>();
-  /** Called whenever a task changes state, so its app is reconciled. */
   onTaskChange: (task: TaskRecord) => void = () => {};
-  /** Called when a task failed on its own (not killed): the app's launch delay grows. */
+  /** A task failed on its own (not killed): the app's launch delay grows. */
   onTaskFailed: (task: TaskRecord) => void = () => {};
 
   private detached = false;
@@ -63,7 +55,7 @@ export class Scheduler {
     return [...(this.byApp.get(appId) ?? [])];
   }
 
-  /** Starts tracking a task (also used to load tasks for the benchmark's in-memory population). */
+  /** Also loads tasks for the benchmark's in-memory population. */
   track(task: TaskRecord): void {
     this.tasks.set(task.id, task);
     let set = this.byApp.get(task.appId);
@@ -79,13 +71,12 @@ export class Scheduler {
   }
 
   used(): { cpus: number; memMb: number } {
-    let cpus = 0;
-    let memMb = 0;
+    const used = { cpus: 0, memMb: 0 };
     for (const t of this.tasks.values()) {
-      cpus += t.cpus;
-      memMb += t.mem;
+      used.cpus += t.cpus;
+      used.memMb += t.mem;
     }
-    return { cpus, memMb };
+    return used;
   }
 
   /** Why a task of `app` cannot be launched now, or undefined when it can. */

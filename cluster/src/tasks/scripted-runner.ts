@@ -1,9 +1,6 @@
 /**
- * A runner whose tasks run nowhere: each follows a script (how far it gets on its own, how soon, what
- * health it reports) and its caller drives the rest as a Mesos agent would report it: a task held in
- * TASK_STAGING (one that never starts), moved on to TASK_RUNNING, ended as TASK_FAILED, TASK_LOST...,
- * marked healthy or not. The engine schedules, kills, deploys and publishes events for these tasks
- * exactly as for real ones, so clients of the engine can be tested without processes or containers.
+ * A runner whose tasks run nowhere: each follows a script (how far, how soon, what health) and its
+ * caller drives the rest as an agent would report it. The engine treats these tasks as real ones.
  */
 import type { MesosTaskState } from '@theseus/services';
 import type { AgentReports, LaunchedTask, TaskExit, TaskLaunchSpec, TaskRunner } from './runner.js';
@@ -18,13 +15,7 @@ export interface TaskScript {
   healthy?: boolean | undefined;
 }
 
-interface Gate {
-  promise: Promise<void>;
-  open(): void;
-  fail(err: Error): void;
-}
-
-function gate(): Gate {
+function gate() {
   let open!: () => void;
   let fail!: (err: Error) => void;
   const promise = new Promise<void>((resolve, reject) => {
@@ -41,8 +32,8 @@ function gate(): Gate {
 interface ScriptedTask {
   spec: TaskLaunchSpec;
   script: TaskScript;
-  staged: Gate;
-  started: Gate;
+  staged: ReturnType<typeof gate>;
+  started: ReturnType<typeof gate>;
   ended: Promise<TaskExit>;
   end(exit: TaskExit): void;
   running: boolean;
@@ -82,10 +73,7 @@ export class ScriptedRunner implements TaskRunner {
     return task.script.until === 'TASK_STARTING' ? 'TASK_STARTING' : 'TASK_STAGING';
   }
 
-  /**
-   * Moves a task on as its agent would report it: TASK_STARTING/TASK_RUNNING let a held task go on; a
-   * terminal state ends it; any other state (TASK_UNREACHABLE, TASK_KILLING...) is reported as is.
-   */
+  /** Moves a task on as its agent would report it: a held task goes on, a terminal state ends it, others as is. */
   advance(taskId: string, state: MesosTaskState, message = ''): void {
     const task = this.tasks.get(taskId);
     if (!task || task.done) throw new Error(`no live scripted task ${taskId}`);
@@ -119,27 +107,25 @@ export class ScriptedRunner implements TaskRunner {
     const index = this.queued.findIndex((q) => !q.appId || q.appId === spec.appId);
     const queued = index >= 0 ? this.queued.splice(index, 1)[0] : undefined;
     const script = { healthy: true, ...(queued?.script ?? this.script(spec)) };
-    let end!: (exit: TaskExit) => void;
-    const ended = new Promise<TaskExit>((resolve) => (end = resolve));
+    let ended!: (exit: TaskExit) => void;
     const task: ScriptedTask = {
       spec,
       script,
       staged: gate(),
       started: gate(),
-      ended,
-      end: () => {},
+      ended: new Promise<TaskExit>((resolve) => (ended = resolve)),
+      end: (exit) => {
+        if (task.done) return;
+        task.done = true;
+        if (!task.running) this.tasks.delete(spec.taskId);
+        clearTimeout(task.timer);
+        const err = new Error(exit.message || 'ended before it started');
+        task.staged.fail(err);
+        task.started.fail(err);
+        ended(exit);
+      },
       running: false,
       done: false,
-    };
-    task.end = (exit) => {
-      if (task.done) return;
-      task.done = true;
-      if (!task.running) this.tasks.delete(spec.taskId);
-      clearTimeout(task.timer);
-      const err = new Error(exit.message || 'ended before it started');
-      task.staged.fail(err);
-      task.started.fail(err);
-      end(exit);
     };
     this.tasks.set(spec.taskId, task);
     queued?.launched(spec.taskId);

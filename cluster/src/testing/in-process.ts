@@ -1,9 +1,7 @@
 /**
- * The engine created in-process for the tests and benchmarks of its clients: every task runs on a
- * scripted runner, the fault layer is on, app definitions are checked against Marathon's
- * AppDefinition schema (422 as Marathon words it), and Marathon's state can be changed the way an
- * agent or an operator would change it: tasks started, moved to any state, made (un)healthy, with or
- * without the events that tell clients about it.
+ * The engine in-process for the tests and benchmarks of its clients: tasks on a scripted runner, the
+ * fault layer on, apps checked against Marathon's AppDefinition schema, and state changed as an agent
+ * or operator would (tasks started, moved to any state, made (un)healthy), with or without events.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -116,9 +114,7 @@ export class InProcessEngine {
 
   /** The apps as `GET /v2/apps?embed=apps.tasks` lists them. */
   apps(): MarathonAppInfo[] {
-    return this.engine.apps
-      .all()
-      .map((app) => this.engine.appInfo(app, { tasks: true, counts: true, deployments: true }));
+    return this.engine.apps.all().map((app) => this.app(app.id)!);
   }
 
   app(appId: string): MarathonAppInfo | undefined {
@@ -127,7 +123,7 @@ export class InProcessEngine {
   }
 
   tasks(): MarathonTask[] {
-    return [...this.engine.scheduler.tasks.values()].map((t) => taskJson(t, this.engine.agentId));
+    return this.engine.allTasks().map((t) => taskJson(t, this.engine.agentId));
   }
 
   task(taskId: string): MarathonTask | undefined {
@@ -135,7 +131,7 @@ export class InProcessEngine {
     return task && taskJson(task, this.engine.agentId);
   }
 
-  /** Runs `change` with its events dropped (when `silent`): until the last of the changes running at once is done. */
+  /** Runs `change` with events dropped (when `silent`) until the last of the changes running at once is done. */
   private async quietly<T>(silent: boolean | undefined, change: () => Promise<T>): Promise<T> {
     if (!silent) return change();
     if (this.silentChanges++ === 0) this.faults.dropEvents();
