@@ -12,6 +12,7 @@ import {
   type MarathonDeployment,
   type MarathonDeploymentResult,
 } from '@theseus/services';
+import { taskStatistics, type MonitorEntry } from './agent/monitor.js';
 import { appJson, configOf, type AppDefinition } from './app/definition.js';
 import { groupUpdateApps, inGroup } from './app/groups.js';
 import { canonicalId } from './app/normalize.js';
@@ -126,8 +127,7 @@ export class Engine {
       bus: this.bus,
       agentId: this.agentId,
       app: (appId, version) => (version ? this.apps.version(appId, version) : undefined) ?? this.apps.get(appId),
-      runner: (task) =>
-        ({ docker: options.dockerRunner, process: this.processRunner, scripted: options.scriptedRunner })[task.runner],
+      runner: (task) => this.runnerOf(task),
       kill: (task) => this.scheduler.kill(task),
       changed: (task) => {
         this.state.changed();
@@ -371,6 +371,17 @@ export class Engine {
   }
 
   /** CPUs and memory the tasks use now. */
+  /** Resource use of the running tasks, as a Mesos agent's `/monitor/statistics` reports it. */
+  statistics(): Promise<MonitorEntry[]> {
+    return taskStatistics(this.allTasks(), (task) => this.runnerOf(task), `${this.engineId}-0000`, this.logger);
+  }
+
+  private runnerOf(task: TaskRecord): TaskRunner | undefined {
+    return { docker: this.options.dockerRunner, process: this.processRunner, scripted: this.options.scriptedRunner }[
+      task.runner
+    ];
+  }
+
   usedResources(): { cpus: number; memMb: number } {
     return this.scheduler.used();
   }

@@ -4,6 +4,7 @@
  * one scripted runner for every task, whose state changes and health results a caller drives.
  */
 import type { MesosTaskState } from '@theseus/services';
+import type { TaskUsage } from '../agent/monitor.js';
 
 export interface TaskLaunchSpec {
   taskId: string;
@@ -73,6 +74,8 @@ export interface TaskRunner {
   exec(ref: string, spec: TaskLaunchSpec, command: string, timeoutMs: number): Promise<number | null>;
   /** Releases what remains of an ended task (a stopped container). */
   cleanup(ref: string): Promise<void>;
+  /** The task's resource use now; undefined when it cannot be read (the task ended meanwhile). */
+  usage?(ref: string): Promise<TaskUsage | undefined>;
   /** A kill before the task started: a pending `prepare` or `start` gives up. */
   cancel?(taskId: string): void;
   /**
