@@ -5,14 +5,14 @@
  * Mesos master, and the engine answers the same question here.
  */
 import { cpus as machineCpus, totalmem } from 'node:os';
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { Engine } from '../engine.js';
 
 export function mesosRoutes(engine: Engine): Router {
   const router = Router();
   const registeredTime = Date.parse(engine.startedAt) / 1000;
 
-  const slaves = (req: { query: Record<string, unknown> }, res: { json(body: unknown): void }) => {
+  const slaves = (req: Request, res: Response) => {
     const options = engine.options;
     const cpus = options.cpus ?? machineCpus().length;
     const mem = options.memMb ?? Math.floor(totalmem() / 1024 / 1024);
@@ -22,7 +22,8 @@ export function mesosRoutes(engine: Engine): Router {
     const usedPorts = ranges(tasks.flatMap((t) => t.ports).filter((p) => p >= min && p <= max));
     const slave = {
       id: engine.agentId,
-      pid: `slave(1)@${engine.hostname}:5051`,
+      // the agent's API (`/monitor/statistics`) answers where this request came in
+      pid: `slave(1)@${(req.socket.localAddress ?? engine.hostname).replace(/^::ffff:/, '')}:${req.socket.localPort ?? 5051}`,
       hostname: engine.hostname,
       port: 5051,
       registered_time: registeredTime,
