@@ -137,6 +137,19 @@ test('the deployer exposes per-service CPU seconds, memory against its limit and
   await eventually('an OOM kill of greedy counted', async () => {
     return (metric(await metrics(), 'theseus_service_oom_kills_total', 'greedy') ?? 0) >= 1;
   });
+
+  // a task whose own process exceeds the limit ends: counted from its TASK_FAILED status
+  const res = await fetch(`${platform.deployerUrl}/deploy`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${platform.token}`, 'Content-Type': 'application/yaml' },
+    body: 'deploy:\n  crasher: {image: theseus/busybox:local, cmd: "head -c 64m /dev/zero | tail", cpus: 0.1, mem: 24}\n',
+  });
+  assert.equal(res.status, 202, await res.text());
+  await eventually('the OOM kill of the crasher task counted', async () => {
+    return (metric(await metrics(), 'theseus_service_oom_kills_total', 'crasher') ?? 0) >= 1;
+  });
+  const crasher = await platform.marathon.getApp(await appIdOf('crasher'));
+  await platform.marathon.deleteApp(crasher.id, { force: true });
 });
 
 test('the dashboard shows used against allocated and flags the instance near its memory limit', async () => {
@@ -165,9 +178,14 @@ test('the dashboard shows used against allocated and flags the instance near its
     const mem = (await host.locator('.actual.mem').textContent()) ?? '';
     const usedCpus = Number(/use ([\d.]+)/.exec(cpus)?.[1]);
     const usedMem = Number(/use ([\d.]+) MiB/.exec(mem)?.[1]);
-    return usedCpus >= 0.2 && usedMem >= 60 && /3 reporting/.test(cpus);
+    // 0.7 CPUs allocated to the three tasks
+    return (
+      usedCpus >= 0.2 &&
+      usedMem >= 60 &&
+      /3 reporting/.test(cpus) &&
+      /^0\.7 of \d/.test(await host.locator('td').nth(3).innerText())
+    );
   });
-  assert.match((await host.textContent()) ?? '', /0\.7 of \d/, 'CPUs allocated to the three tasks');
   await page.screenshot({ path: join(artifacts, 'usage-cluster.png') });
   assert.deepEqual(pageErrors, []);
   await page.context().close();

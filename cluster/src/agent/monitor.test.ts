@@ -99,6 +99,12 @@ describe('resource statistics of Docker tasks', () => {
       'the CPU loop gone',
       async () => (await e.client.appTasks('/usage/cpu').catch(() => [])).length === 0,
     );
+    const slaves = (await (await fetch(`${e.url}/master/slaves`)).json()) as { slaves: Array<{ pid: string }> };
+    assert.equal(
+      slaves.slaves[0]?.pid,
+      `slave(1)@${new URL(e.url).host}`,
+      'the agent API answers where the master does',
+    );
     const res = await fetch(`${e.url}/monitor/statistics.json`);
     const entries = (await res.json()) as MonitorEntry[];
     assert.equal(entries.length, 2);

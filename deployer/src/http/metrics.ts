@@ -73,6 +73,7 @@ export class DeployerMetrics {
   /** Reads the agents before a scrape (set when the deployer knows how). */
   sampleUsage: (() => Promise<void>) | undefined;
   private readonly serviceLabels = new Map<string, { app_id: string; namespace: string; service: string }>();
+  private readonly pendingOomKills = new Map<string, number>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'theseus_deployer_' });
@@ -105,14 +106,17 @@ export class DeployerMetrics {
       this.serviceMemoryUsed.set(labels, s.memBytes);
       this.serviceMemoryLimit.set(labels, s.memLimitBytes);
       this.serviceNearMemoryLimit.set(labels, s.nearLimit);
-      this.serviceOomKills.inc(labels, 0);
+      this.serviceOomKills.inc(labels, this.pendingOomKills.get(s.appId) ?? 0);
+      this.pendingOomKills.delete(s.appId);
     }
     for (const [appId, n] of sample.newOomKills) this.oomKilled(appId, n);
   }
 
-  /** OOM kills of an app's processes: seen in a sample, or a task that failed for it. */
+  /** OOM kills of an app's processes: seen in a sample, or a task that failed for it (counted once the app is sampled). */
   oomKilled(appId: string, count = 1): void {
-    this.serviceOomKills.inc(this.serviceLabels.get(appId) ?? { app_id: appId, namespace: '', service: '' }, count);
+    const labels = this.serviceLabels.get(appId);
+    if (labels) this.serviceOomKills.inc(labels, count);
+    else this.pendingOomKills.set(appId, (this.pendingOomKills.get(appId) ?? 0) + count);
   }
 }
 
