@@ -49,7 +49,13 @@ describe('resource statistics of Docker tasks', () => {
   });
   after(async () => {
     await destroyTestEngine(e);
-    for (const c of await driver.list({ [RUN_LABEL]: run })) await driver.remove(c.id);
+    // the Engine may refuse to remove a container just ended by the OOM killer at first ("Dead")
+    await waitFor('containers removed', async () => {
+      const left = await driver.list({ [RUN_LABEL]: run });
+      for (const c of left)
+        await driver.remove(c.id).catch((err: unknown) => console.error('removing', c.id, String(err)));
+      return left.length === 0;
+    });
   });
 
   it('reports CPU seconds that grow for a CPU loop, with the limits the task was given', async () => {
