@@ -9,6 +9,7 @@ import {
   type MarathonDeployment,
   type MarathonDeploymentResult,
 } from '@theseus/services';
+import { taskStatistics, type MonitorEntry } from './agent/monitor.js';
 import { appJson, configOf, type AppDefinition } from './app/definition.js';
 import { groupUpdateApps, inGroup } from './app/groups.js';
 import { canonicalId } from './app/normalize.js';
@@ -57,6 +58,7 @@ export class Engine {
   /** Host ports handed to tasks, inclusive. */
   readonly portRange: readonly [number, number];
   readonly capacity: { cpus: number; memMb: number };
+  private readonly runners: Partial<Record<RunnerKind, TaskRunner>>;
   /** When this engine started: the version of groups that hold no app. */
   readonly startedAt = timestamp();
   private readonly clock = new VersionClock();
@@ -79,11 +81,11 @@ export class Engine {
       cpus: options.cpus ?? machineCpus().length,
       memMb: options.memMb ?? Math.floor(totalmem() / 1024 / 1024),
     };
-    const runners: Partial<Record<RunnerKind, TaskRunner>> = {
+    const runners = (this.runners = {
       process: new ProcessRunner(join(options.dataDir, 'sandboxes')),
       docker: options.dockerRunner,
       scripted: options.scriptedRunner,
-    };
+    });
     this.privileges = {
       allowPrivileged: options.allowPrivileged ?? false,
       allowHostNetwork: options.allowHostNetwork ?? false,
@@ -359,7 +361,11 @@ export class Engine {
     return [...this.scheduler.tasks.values()];
   }
 
-  /** CPUs and memory the tasks use now. */
+  /** Resource use of the running tasks, as a Mesos agent's `/monitor/statistics` reports it. */
+  statistics(): Promise<MonitorEntry[]> {
+    return taskStatistics(this.allTasks(), (task) => this.runners[task.runner], `${this.engineId}-0000`, this.logger);
+  }
+
   usedResources(): { cpus: number; memMb: number } {
     return this.scheduler.used();
   }

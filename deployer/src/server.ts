@@ -5,7 +5,14 @@
 import http from 'node:http';
 import type express from 'express';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, MarathonEventStream, readEtcdAccess, type Logger, type Settings } from '@theseus/services';
+import {
+  ConfigError,
+  MARATHON_LABELS,
+  MarathonEventStream,
+  readEtcdAccess,
+  type Logger,
+  type Settings,
+} from '@theseus/services';
 import { Deployer } from './deployer.js';
 import { DeployQueue } from './deploy-queue.js';
 import { DeploymentFollower } from './follow.js';
@@ -13,6 +20,8 @@ import { DeploymentStore } from './store.js';
 import { createApi } from './http/api.js';
 import { createDashboard } from './dashboard/index.js';
 import { DeployerMetrics, TimedMarathonClient } from './http/metrics.js';
+import { fetchMesosAgents } from './dashboard/cluster-view.js';
+import { isOomTermination, UsageReader } from './usage.js';
 
 export interface DeployerServerOptions {
   settings: Readonly<Settings>;
@@ -84,6 +93,27 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
     events.on('retry', ({ error, delayMs }) => logger.debug('event stream retry', { error, delayMs }));
     events.start();
   }
+  const usage = new UsageReader({
+    logger,
+    agentPort: settings.deployer.agentPort,
+    memoryWarnRatio: settings.deployer.memoryWarnRatio,
+    timeoutMs: settings.marathon.timeoutMs,
+    onSample: (sample) => metrics.usageSampled(sample),
+  });
+  const masterUrl = settings.deployer.mesosMasterUrl;
+  metrics.sampleUsage = async () => {
+    const [apps, agents] = await Promise.all([
+      marathon.listApps({ label: `${MARATHON_LABELS.managed}==true`, embed: ['apps.tasks'] }),
+      masterUrl
+        ? fetchMesosAgents(masterUrl, settings.marathon.timeoutMs).catch((err: unknown) => err as Error)
+        : undefined,
+    ]);
+    await usage.sample(apps, agents);
+  };
+  events?.on('event', (event) => {
+    const appId = isOomTermination(event);
+    if (appId) metrics.oomKilled(appId);
+  });
   const follower = new DeploymentFollower({ marathon, events });
   const prefix = settings.deployer.queuePrefix;
   const store = new DeploymentStore({ redisUrl: settings.redis.url, prefix, logger });
@@ -130,6 +160,7 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
     logger,
     etcd: { endpoints: settings.etcd.endpoints, prefix: settings.etcd.prefix, access: etcdAccess },
     mesosMasterUrl: settings.deployer.mesosMasterUrl,
+    usage,
   });
   const api = createApi({
     deployer,

@@ -20,6 +20,14 @@ export function clusterView(state, ui, selectedHost) {
       total ? `${fmt(used, unit)} of ${fmt(total, unit)}` : `${fmt(used, unit)} of unknown`,
       bar(used, total),
       h_.agentUsed ? h('div', { class: 'muted' }, `agent reports ${fmt(h_.agentUsed[key], unit)}`) : null,
+      h_.actual
+        ? h(
+            'div',
+            { class: `actual ${key}` },
+            `tasks really use ${fmt(h_.actual[key], unit)}`,
+            h('span', { class: 'muted' }, ` (${h_.actual.tasks} reporting)`),
+          )
+        : null,
     );
   };
   const host = selectedHost ? c.hosts.find((x) => x.host === selectedHost) : undefined;
@@ -66,7 +74,9 @@ export function clusterView(state, ui, selectedHost) {
         h(
           'tr',
           null,
-          ['Host', 'Agent', 'Tasks', 'CPUs used', 'Memory used'].map((t) => h('th', null, t)),
+          ['Host', 'Agent', 'Tasks', 'CPUs allocated and used', 'Memory allocated and used'].map((t) =>
+            h('th', null, t),
+          ),
         ),
       ),
       h(

@@ -1,6 +1,6 @@
 // Services: the list (filter by namespace and label, search) and one service group with its
 // instances, Marathon's view beside the endpoint record, and the actions.
-import { ago, badge, h, labels, paged } from './dom.js';
+import { ago, badge, bar, h, labels, paged } from './dom.js';
 
 const PAGE_SIZE = 100;
 /** Instance counts being typed, by app id: a live update must not overwrite them. */
@@ -134,6 +134,7 @@ function serviceRowEl(r) {
       'td',
       null,
       r.deployments.length ? badge('deploying', 'running') : null,
+      r.nearMemoryLimit ? badge(`${r.nearMemoryLimit} near memory limit`, 'bad') : null,
       r.lastTaskFailure && r.running < r.instances
         ? h('div', { class: 'error', title: r.lastTaskFailure.message }, truncate(r.lastTaskFailure.message, 90))
         : null,
@@ -277,11 +278,13 @@ export function instancesTable(instances, rerender = () => {}) {
       h(
         'thead',
         null,
-        h('tr', null, h('th', { colspan: 5 }, 'Marathon'), h('th', { colspan: 3 }, 'Endpoint record (etcd)')),
+        h('tr', null, h('th', { colspan: 6 }, 'Marathon'), h('th', { colspan: 3 }, 'Endpoint record (etcd)')),
         h(
           'tr',
           null,
-          ['Task', 'Host', 'Ports', 'State', 'Started', 'Ports', 'Healthy', 'Agreement'].map((t) => h('th', null, t)),
+          ['Task', 'Host', 'Ports', 'State', 'Started', 'Used of allocated', 'Ports', 'Healthy', 'Agreement'].map((t) =>
+            h('th', null, t),
+          ),
         ),
       ),
       h('tbody', null, shown),
@@ -319,6 +322,7 @@ function instanceRowEl(i) {
       i.healthy === undefined ? null : [' ', badge(i.healthy ? 'healthy' : 'unhealthy', i.healthy ? 'ok' : 'bad')],
     ),
     h('td', { class: 'muted', title: i.startedAt ?? '' }, ago(i.startedAt)),
+    usageCell(i.usage),
     h('td', null, i.record ? portLinks('record') : h('span', { class: 'muted' }, 'no record')),
     h(
       'td',
@@ -335,6 +339,27 @@ function instanceRowEl(i) {
       badge(i.agreement),
       i.differences.map((d) => h('div', { class: 'diff' }, d)),
     ),
+  );
+}
+
+/** What the instance uses (its agent's statistics) against what it was given. */
+function usageCell(u) {
+  if (!u) return h('td', { class: 'usage muted' }, 'unknown');
+  const mib = (bytes) => `${Math.round((bytes / 1024 / 1024) * 10) / 10}`;
+  return h(
+    'td',
+    { class: 'usage', dataset: { nearLimit: String(u.nearLimit) } },
+    h(
+      'div',
+      { class: 'cpu-use' },
+      `CPU ${u.cpus === null ? '…' : u.cpus} of ${u.cpusAllocated}`,
+      h('span', { class: 'muted' }, ` (${Math.round(u.cpuSeconds * 10) / 10} s)`),
+    ),
+    u.cpus === null ? null : bar(u.cpus, u.cpusAllocated),
+    h('div', { class: 'mem-use' }, `Memory ${mib(u.memBytes)} of ${mib(u.memLimitBytes)} MiB`),
+    bar(u.memBytes, u.memLimitBytes),
+    u.nearLimit ? badge(`near memory limit (${Math.round(u.memRatio * 100)}%)`, 'bad near-limit') : null,
+    u.oomKills ? h('div', { class: 'error oom' }, `${u.oomKills} killed for memory (OOM)`) : null,
   );
 }
 

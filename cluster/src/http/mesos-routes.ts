@@ -2,14 +2,14 @@
  * `GET /master/slaves` (also `/slaves`) in a Mesos master's shape for the engine's one agent: what it
  * offers and what its tasks use, for tools that read capacity from a Mesos master (MESOS_MASTER_URL).
  */
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { Engine } from '../engine.js';
 
 export function mesosRoutes(engine: Engine): Router {
   const router = Router();
   const registeredTime = Date.parse(engine.startedAt) / 1000;
 
-  const slaves = (req: { query: Record<string, unknown> }, res: { json(body: unknown): void }) => {
+  const slaves = (req: Request, res: Response) => {
     const { cpus, memMb: mem } = engine.capacity;
     const [min, max] = engine.portRange;
     const tasks = engine.allTasks();
@@ -17,7 +17,8 @@ export function mesosRoutes(engine: Engine): Router {
     const usedPorts = ranges(tasks.flatMap((t) => t.ports).filter((p) => p >= min && p <= max));
     const slave = {
       id: engine.agentId,
-      pid: `slave(1)@${engine.hostname}:5051`,
+      // the agent's API (`/monitor/statistics`) answers where this request came in
+      pid: `slave(1)@${(req.socket.localAddress ?? engine.hostname).replace(/^::ffff:/, '')}:${req.socket.localPort ?? 5051}`,
       hostname: engine.hostname,
       port: 5051,
       registered_time: registeredTime,

@@ -10,6 +10,7 @@ import { basicAuth, checkListenAddresses, hostCheck, sameOriginChanges } from '.
 import { appsRoutes } from './apps-routes.js';
 import { miscRoutes } from './misc-routes.js';
 import { mesosRoutes } from './mesos-routes.js';
+import { monitorRoutes } from '../agent/monitor-routes.js';
 import { errorHandler } from './request.js';
 
 export interface EngineServer {
@@ -56,6 +57,7 @@ export async function startEngineServer(
   app.use(appsRoutes(engine));
   app.use(miscRoutes(engine, events, () => leader));
   app.use(mesosRoutes(engine));
+  app.use(monitorRoutes(engine));
   app.use((_req, res) => {
     res.status(404).json({ message: 'URI not found' });
   });

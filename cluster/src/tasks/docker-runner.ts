@@ -3,9 +3,10 @@
  * carries the engine's labels, so after a restart the engine finds and adopts it; containers of this
  * engine that belong to no known task are removed instead of being left running twice.
  */
-import { DockerDriver, type ContainerSpec } from '@theseus/containerizer';
+import { ContainerNotFoundError, DockerDriver, type ContainerSpec } from '@theseus/containerizer';
 import type { Logger } from '@theseus/services';
 import { ENGINE_LABEL, TASK_LABEL } from './launch-spec.js';
+import type { TaskUsage } from '../agent/monitor.js';
 import type { LaunchedTask, TaskExit, TaskLaunchSpec, TaskRunner } from './runner.js';
 
 export class DockerRunner implements TaskRunner {
@@ -78,6 +79,16 @@ export class DockerRunner implements TaskRunner {
   /** Inside the task's container, as Mesos runs COMMAND checks of Docker tasks, with the task's environment. */
   async exec(ref: string, spec: TaskLaunchSpec, command: string, timeoutMs: number): Promise<number | null> {
     return (await this.driver.exec(ref, command, { env: spec.env, timeoutMs })).exitCode;
+  }
+
+  async usage(ref: string): Promise<TaskUsage | undefined> {
+    try {
+      const u = await this.driver.usage(ref);
+      return u.running ? u : undefined;
+    } catch (err) {
+      if (err instanceof ContainerNotFoundError) return undefined;
+      throw err;
+    }
   }
 
   cleanup(ref: string): Promise<void> {

@@ -7,6 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { processGroupUsage } from '../agent/process-usage.js';
+import type { TaskUsage } from '../agent/monitor.js';
 import type { LaunchedTask, TaskExit, TaskLaunchSpec, TaskRunner } from './runner.js';
 
 const WRAPPER = '/bin/sh -c "$0"; code=$?; echo $code > .exit_status; exit $code';
@@ -52,6 +54,10 @@ export class ProcessRunner implements TaskRunner {
       closeSync(out);
       closeSync(err);
     }
+  }
+
+  async usage(ref: string): Promise<TaskUsage | undefined> {
+    return processGroupUsage(Number(ref));
   }
 
   wait(ref: string, taskId: string): Promise<TaskExit> {

@@ -1,5 +1,6 @@
 /** The seam between the scheduler and what runs a task: local processes, Docker containers, or a scripted runner. */
 import type { MesosTaskState } from '@theseus/services';
+import type { TaskUsage } from '../agent/monitor.js';
 
 export interface TaskLaunchSpec {
   taskId: string;
@@ -68,6 +69,8 @@ export interface TaskRunner {
   cleanup(ref: string): Promise<void>;
   /** Removes what this engine left running for no known task (after a restart). */
   removeUnknown?(engineId: string, known: ReadonlySet<string>): Promise<void>;
+  /** The task's resource use now; undefined when it cannot be read (the task ended meanwhile). */
+  usage?(ref: string): Promise<TaskUsage | undefined>;
   /** A kill before the task started: a pending `prepare` or `start` gives up. */
   cancel?(taskId: string): void;
   /** For runners that report status and health themselves (as an agent running MESOS_* checks): not probed. */

@@ -10,6 +10,10 @@ export interface CgroupUsage {
   cpuUserSeconds: number;
   cpuSystemSeconds: number;
   memRssBytes: number;
+  /** All memory charged to the cgroup (page cache included); absent when not readable. */
+  memTotalBytes?: number;
+  /** Processes the kernel's OOM killer ended in the cgroup; absent when the kernel does not count them. */
+  oomKills?: number;
 }
 
 /** USER_HZ: the unit of cpuacct.stat (100 on every Linux architecture Docker runs on). */
@@ -57,20 +61,34 @@ export function readCgroupUsage(pid: number, containerId: string, root = '/sys/f
     const cpu = read(`${root}/cpuacct${cpuacct}/cpuacct.stat`) ?? read(`${root}/cpu,cpuacct${cpuacct}/cpuacct.stat`);
     const mem = read(`${root}/memory${memory}/memory.stat`);
     if (!cpu || !mem) return undefined;
-    return {
-      cpuUserSeconds: (field(cpu, 'user') ?? 0) / USER_HZ,
-      cpuSystemSeconds: (field(cpu, 'system') ?? 0) / USER_HZ,
-      memRssBytes: field(mem, 'total_rss') ?? field(mem, 'rss') ?? 0,
-    };
+    return withOptional(
+      {
+        cpuUserSeconds: (field(cpu, 'user') ?? 0) / USER_HZ,
+        cpuSystemSeconds: (field(cpu, 'system') ?? 0) / USER_HZ,
+        memRssBytes: field(mem, 'total_rss') ?? field(mem, 'rss') ?? 0,
+      },
+      Number.parseInt(read(`${root}/memory${memory}/memory.usage_in_bytes`) ?? '', 10),
+      field(read(`${root}/memory${memory}/memory.oom_control`) ?? '', 'oom_kill'),
+    );
   }
   const unified = paths.get('');
   if (unified === undefined || !unified.includes(containerId)) return undefined;
   const cpu = read(`${root}${unified}/cpu.stat`);
   const mem = read(`${root}${unified}/memory.stat`);
   if (!cpu || !mem) return undefined;
-  return {
-    cpuUserSeconds: (field(cpu, 'user_usec') ?? 0) / 1e6,
-    cpuSystemSeconds: (field(cpu, 'system_usec') ?? 0) / 1e6,
-    memRssBytes: field(mem, 'anon') ?? 0,
-  };
+  return withOptional(
+    {
+      cpuUserSeconds: (field(cpu, 'user_usec') ?? 0) / 1e6,
+      cpuSystemSeconds: (field(cpu, 'system_usec') ?? 0) / 1e6,
+      memRssBytes: field(mem, 'anon') ?? 0,
+    },
+    Number.parseInt(read(`${root}${unified}/memory.current`) ?? '', 10),
+    field(read(`${root}${unified}/memory.events`) ?? '', 'oom_kill'),
+  );
+}
+
+function withOptional(usage: CgroupUsage, memTotalBytes: number, oomKills: number | undefined): CgroupUsage {
+  if (Number.isFinite(memTotalBytes)) usage.memTotalBytes = memTotalBytes;
+  if (oomKills !== undefined) usage.oomKills = oomKills;
+  return usage;
 }

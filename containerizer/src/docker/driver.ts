@@ -196,6 +196,7 @@ export class DockerDriver {
       cpuSystemSeconds: (cpu?.usage_in_kernelmode ?? 0) / 1e9,
       // cgroup v1 reports rss; v2 reports anon
       memRssBytes: memStats.total_rss ?? memStats.rss ?? memStats.anon ?? memory?.usage ?? 0,
+      ...(memory?.usage !== undefined ? { memTotalBytes: memory.usage } : {}),
     };
   }
 

@@ -85,7 +85,11 @@ export interface ContainerUsage {
   /** CPU shares / 1024; null when no limit was set. */
   cpusLimit: number | null;
   memRssBytes: number;
+  /** All memory charged to the container (page cache included), when known. */
+  memTotalBytes?: number;
   memLimitBytes: number | null;
+  /** Processes of the container the kernel's OOM killer ended, when the kernel counts them. */
+  oomKills?: number;
   running: boolean;
 }
 

@@ -6,11 +6,14 @@
  * what is available is unknown.
  */
 import { TheseusError, describeError, type MarathonAppInfo, type MarathonInfo } from '@theseus/services';
+import type { InstanceUsage } from '../usage.js';
 
 /** An agent as a Mesos master's `GET /master/slaves` describes it (the fields the dashboard reads). */
 export interface MesosAgent {
   id: string;
   hostname: string;
+  /** `slave(1)@<ip>:<port>`: where the agent's HTTP API answers. */
+  pid?: string;
   resources: { cpus?: number; mem?: number; disk?: number };
   used_resources?: { cpus?: number; mem?: number; disk?: number };
   active?: boolean;
@@ -30,6 +33,11 @@ export interface HostRow {
   total: Resources | null;
   /** What the agent reports in use (Mesos `used_resources`); null when unknown. */
   agentUsed: Resources | null;
+  /**
+   * What the tasks really use by the agent's statistics (CPUs since the previous sample, resident
+   * MiB), and how many of them did report; null when no task's statistics were read.
+   */
+  actual: { cpus: number; mem: number; tasks: number } | null;
   /** Tasks Marathon has on this host, in every state. */
   taskCount: number;
   /** Tasks per app on this host (the page lists the tasks themselves from its services). */
@@ -58,6 +66,7 @@ export function clusterView(
   apps: readonly MarathonAppInfo[],
   info: MarathonInfo | Error,
   agents: readonly MesosAgent[] | Error | undefined,
+  usage?: ReadonlyMap<string, InstanceUsage>,
 ): ClusterView {
   const hosts = new Map<string, HostRow>();
   const row = (host: string, agentId: string | undefined): HostRow => {
@@ -65,7 +74,16 @@ export function clusterView(
     if (!r)
       hosts.set(
         host,
-        (r = { host, agentId, used: { cpus: 0, mem: 0 }, total: null, agentUsed: null, taskCount: 0, apps: {} }),
+        (r = {
+          host,
+          agentId,
+          used: { cpus: 0, mem: 0 },
+          total: null,
+          agentUsed: null,
+          actual: null,
+          taskCount: 0,
+          apps: {},
+        }),
       );
     r.agentId ??= agentId;
     return r;
@@ -90,9 +108,22 @@ export function clusterView(
         r.used.cpus += cpus;
         r.used.mem += mem;
       }
+      const u = usage?.get(task.id);
+      if (u) {
+        r.actual ??= { cpus: 0, mem: 0, tasks: 0 };
+        r.actual.cpus += u.cpus ?? 0;
+        r.actual.mem += u.memBytes / 1024 / 1024;
+        r.actual.tasks++;
+      }
     }
   }
-  for (const r of hosts.values()) r.used.cpus = Math.round(r.used.cpus * 1000) / 1000;
+  for (const r of hosts.values()) {
+    r.used.cpus = Math.round(r.used.cpus * 1000) / 1000;
+    if (r.actual) {
+      r.actual.cpus = Math.round(r.actual.cpus * 1000) / 1000;
+      r.actual.mem = Math.round(r.actual.mem * 10) / 10;
+    }
+  }
   return {
     info:
       info instanceof Error

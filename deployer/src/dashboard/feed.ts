@@ -35,6 +35,7 @@ import type { Etcd3 } from 'etcd3';
 import type { DeploymentRecord, DeploymentStore } from '../store.js';
 import { clusterView, fetchMesosAgents, type ClusterView, type MesosAgent } from './cluster-view.js';
 import { recordsByApp, serviceRows, type ServiceRow } from './read-model.js';
+import type { InstanceUsage, UsageReader } from '../usage.js';
 
 export interface DashboardFeedOptions {
   marathon: MarathonClient;
@@ -46,6 +47,8 @@ export interface DashboardFeedOptions {
   etcd?: { endpoints: readonly string[]; prefix: string; access?: EtcdAccess | undefined } | undefined;
   /** A Mesos master (or the engine) answering `GET /master/slaves`, for host capacity. */
   mesosMasterUrl?: string | undefined;
+  /** Reads what the instances really use from their agents; without it, the page shows allocations only. */
+  usage?: UsageReader | undefined;
   /** Full re-read interval while someone watches. @defaultValue 3000 */
   refreshIntervalMs?: number;
   /** Re-read this long after a Marathon event (bursts coalesce). @defaultValue 250 */
@@ -353,8 +356,15 @@ export class DashboardFeed {
       throw apps;
     }
     this.setStatus({ marathon: 'ok' });
-    this.applyServices(apps, records);
-    this.applyCluster(apps, info, agents as MesosAgent[] | Error | undefined);
+    const usage = await this.options.usage
+      ?.sample(apps, agents as MesosAgent[] | Error | undefined)
+      .then((sample) => sample.instances)
+      .catch((err: unknown) => {
+        this.options.logger.warn('could not read the resource use of instances', { error: describeError(err) });
+        return undefined;
+      });
+    this.applyServices(apps, records, usage);
+    this.applyCluster(apps, info, agents as MesosAgent[] | Error | undefined, usage);
     this.refreshedAt = Date.now();
   }
 
@@ -377,10 +387,14 @@ export class DashboardFeed {
     }
   }
 
-  private applyServices(apps: readonly MarathonAppInfo[], records: Map<string, StoredEndpoint[]> | undefined): void {
+  private applyServices(
+    apps: readonly MarathonAppInfo[],
+    records: Map<string, StoredEndpoint[]> | undefined,
+    usage: ReadonlyMap<string, InstanceUsage> | undefined,
+  ): void {
     const upsert: ServiceRow[] = [];
     const seen = new Set<string>();
-    for (const row of serviceRows(apps, records)) {
+    for (const row of serviceRows(apps, records, usage)) {
       seen.add(row.key);
       const json = JSON.stringify(row);
       if (this.services.get(row.key)?.json === json) continue;
@@ -396,8 +410,9 @@ export class DashboardFeed {
     apps: readonly MarathonAppInfo[],
     info: Awaited<ReturnType<MarathonClient['info']>> | Error,
     agents: MesosAgent[] | Error | undefined,
+    usage: ReadonlyMap<string, InstanceUsage> | undefined,
   ): void {
-    const view = clusterView(apps, info, agents);
+    const view = clusterView(apps, info, agents, usage);
     const json = JSON.stringify(view);
     if (json === this.clusterJson) return;
     this.cluster = view;

@@ -6,6 +6,7 @@
  */
 import { serviceRefOfApp, type MarathonAppInfo, type StoredEndpoint } from '@theseus/services';
 import { detail, summarize, type ServiceGroupSummary, type TaskView } from '../service-view.js';
+import type { InstanceUsage } from '../usage.js';
 
 /** How an instance's endpoint record relates to Marathon's view of the task. */
 export type Agreement =
@@ -53,6 +54,8 @@ export interface InstanceRow {
   agreement: Agreement;
   /** What differs, in words ("host: marathon 10.0.0.1, record 10.0.0.2"). */
   differences: string[];
+  /** What the instance really uses, from its agent; null when unknown. */
+  usage: InstanceUsage | null;
 }
 
 export interface ServiceRow extends ServiceGroupSummary {
@@ -66,6 +69,8 @@ export interface ServiceRow extends ServiceGroupSummary {
   instancesView: InstanceRow[];
   /** Instances whose record is missing, differs or is stale. */
   disagreements: number;
+  /** Instances using more than the warning share of their memory limit. */
+  nearMemoryLimit: number;
 }
 
 /** Endpoint records by app id (records carry their app id). */
@@ -82,10 +87,11 @@ export function recordsByApp(endpoints: readonly StoredEndpoint[]): Map<string, 
 export function serviceRows(
   apps: readonly MarathonAppInfo[],
   endpoints: ReadonlyMap<string, StoredEndpoint[]> | undefined,
+  usage?: ReadonlyMap<string, InstanceUsage>,
 ): ServiceRow[] {
   return apps
     .filter((a) => serviceRefOfApp(a) !== undefined)
-    .map((app) => serviceRow(app, endpoints?.get(app.id) ?? [], endpoints !== undefined))
+    .map((app) => serviceRow(app, endpoints?.get(app.id) ?? [], endpoints !== undefined, usage))
     .sort(byIdentity);
 }
 
@@ -93,7 +99,12 @@ export function serviceRows(
  * One service group. `recordsKnown` is false when etcd could not be read: then no instance is
  * called missing for want of a record.
  */
-export function serviceRow(app: MarathonAppInfo, records: readonly StoredEndpoint[], recordsKnown = true): ServiceRow {
+export function serviceRow(
+  app: MarathonAppInfo,
+  records: readonly StoredEndpoint[],
+  recordsKnown = true,
+  usage?: ReadonlyMap<string, InstanceUsage>,
+): ServiceRow {
   const view = detail(app);
   const hasHealthChecks = (app.healthChecks?.length ?? 0) > 0;
   const httpPorts = httpPortNames(app, Object.keys(view.spec.ports));
@@ -101,7 +112,7 @@ export function serviceRow(app: MarathonAppInfo, records: readonly StoredEndpoin
   const instancesView: InstanceRow[] = view.tasks.map((task) => {
     const stored = byTask.get(task.id);
     byTask.delete(task.id);
-    return instanceRow(task, Object.keys(view.spec.ports), httpPorts, stored, recordsKnown);
+    return instanceRow(task, Object.keys(view.spec.ports), httpPorts, stored, recordsKnown, usage?.get(task.id));
   });
   for (const stored of byTask.values()) instancesView.push(staleRow(stored, httpPorts));
   const failure = app.lastTaskFailure as
@@ -125,6 +136,7 @@ export function serviceRow(app: MarathonAppInfo, records: readonly StoredEndpoin
     disagreements: instancesView.filter(
       (i) => i.agreement === 'missing' || i.agreement === 'differs' || i.agreement === 'stale',
     ).length,
+    nearMemoryLimit: instancesView.filter((i) => i.usage?.nearLimit).length,
   };
 }
 
@@ -134,6 +146,7 @@ function instanceRow(
   httpPorts: ReadonlySet<string>,
   stored: StoredEndpoint | undefined,
   recordsKnown: boolean,
+  usage: InstanceUsage | undefined,
 ): InstanceRow {
   const healthy = task.healthy;
   const marathonPorts = new Map(Object.entries(task.endpoints));
@@ -175,6 +188,7 @@ function instanceRow(
     record: stored ? recordView(stored) : null,
     agreement,
     differences,
+    usage: usage ?? null,
   };
 }
 
@@ -196,6 +210,7 @@ function staleRow(stored: StoredEndpoint, httpPorts: ReadonlySet<string>): Insta
     record: recordView(stored),
     agreement: 'stale',
     differences: ['etcd has an endpoint record for a task Marathon does not run'],
+    usage: null,
   };
 }
 

@@ -131,6 +131,9 @@ export function createApi(options: ApiOptions): express.Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
   });
   app.get('/metrics', async (_req, res) => {
+    await metrics
+      .sampleUsage?.()
+      .catch((err: unknown) => logger.warn('could not read the resource use of services', { error: String(err) }));
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   const openapi = openApiDocument();

@@ -2,9 +2,12 @@
  * Prometheus metrics of the deployer (one registry per process): HTTP requests, deployments and
  * steps by outcome, and the latency of every Marathon call.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { MarathonClient, type MarathonClientOptions } from '@theseus/services';
 import type { DeploymentRecord } from '../store.js';
+import type { UsageSample } from '../usage.js';
+
+const SERVICE_LABELS = ['app_id', 'namespace', 'service'] as const;
 
 export class DeployerMetrics {
   readonly registry = new Registry();
@@ -41,13 +44,79 @@ export class DeployerMetrics {
     registers: [this.registry],
   });
 
+  readonly serviceCpuSeconds = this.serviceGauge(
+    'theseus_service_cpu_seconds',
+    'CPU seconds (user and system) used so far by the running instances of a service',
+  );
+  readonly serviceCpusAllocated = this.serviceGauge(
+    'theseus_service_cpus_allocated',
+    'CPUs allocated to the running instances of a service',
+  );
+  readonly serviceMemoryUsed = this.serviceGauge(
+    'theseus_service_memory_used_bytes',
+    'Resident memory of the running instances of a service',
+  );
+  readonly serviceMemoryLimit = this.serviceGauge(
+    'theseus_service_memory_limit_bytes',
+    'Memory limit of the running instances of a service',
+  );
+  readonly serviceNearMemoryLimit = this.serviceGauge(
+    'theseus_service_instances_near_memory_limit',
+    'Instances of a service using more than the warning share of their memory limit',
+  );
+  readonly serviceOomKills = new Counter({
+    name: 'theseus_service_oom_kills_total',
+    help: 'Processes of a service the kernel killed for exceeding their memory limit (seen since the deployer started)',
+    labelNames: SERVICE_LABELS,
+    registers: [this.registry],
+  });
+  /** Reads the agents before a scrape (set when the deployer knows how). */
+  sampleUsage: (() => Promise<void>) | undefined;
+  private readonly serviceLabels = new Map<string, { app_id: string; namespace: string; service: string }>();
+  private readonly pendingOomKills = new Map<string, number>();
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'theseus_deployer_' });
+  }
+
+  private serviceGauge(name: string, help: string): Gauge<(typeof SERVICE_LABELS)[number]> {
+    return new Gauge({ name, help, labelNames: SERVICE_LABELS, registers: [this.registry] });
   }
 
   deploymentFinished(record: DeploymentRecord): void {
     this.deployments.inc({ kind: record.kind, outcome: record.state });
     for (const step of record.steps) this.steps.inc({ action: step.action ?? 'none', outcome: step.state });
+  }
+
+  /** The service gauges become this sample's; services absent from it leave the gauges. */
+  usageSampled(sample: UsageSample): void {
+    for (const g of [
+      this.serviceCpuSeconds,
+      this.serviceCpusAllocated,
+      this.serviceMemoryUsed,
+      this.serviceMemoryLimit,
+      this.serviceNearMemoryLimit,
+    ])
+      g.reset();
+    for (const s of sample.services) {
+      const labels = { app_id: s.appId, namespace: s.namespace, service: s.service };
+      this.serviceLabels.set(s.appId, labels);
+      this.serviceCpuSeconds.set(labels, s.cpuSeconds);
+      this.serviceCpusAllocated.set(labels, s.cpusAllocated);
+      this.serviceMemoryUsed.set(labels, s.memBytes);
+      this.serviceMemoryLimit.set(labels, s.memLimitBytes);
+      this.serviceNearMemoryLimit.set(labels, s.nearLimit);
+      this.serviceOomKills.inc(labels, this.pendingOomKills.get(s.appId) ?? 0);
+      this.pendingOomKills.delete(s.appId);
+    }
+    for (const [appId, n] of sample.newOomKills) this.oomKilled(appId, n);
+  }
+
+  /** OOM kills of an app's processes: seen in a sample, or a task that failed for it (counted once the app is sampled). */
+  oomKilled(appId: string, count = 1): void {
+    const labels = this.serviceLabels.get(appId);
+    if (labels) this.serviceOomKills.inc(labels, count);
+    else this.pendingOomKills.set(appId, (this.pendingOomKills.get(appId) ?? 0) + count);
   }
 }
 

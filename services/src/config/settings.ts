@@ -179,6 +179,8 @@ export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
   THESEUS_DEPLOYMENT_TIMEOUT_MS: { path: 'deployer.deploymentTimeoutMs', parse: 'int' },
   THESEUS_WAIT_TIMEOUT_MS: { path: 'deployer.waitTimeoutMs', parse: 'int' },
   MESOS_MASTER_URL: { path: 'deployer.mesosMasterUrl', parse: 'string' },
+  MESOS_AGENT_PORT: { path: 'deployer.agentPort', parse: 'int' },
+  THESEUS_MEMORY_WARN_RATIO: { path: 'deployer.memoryWarnRatio', parse: 'number' },
   RECONCILE_INTERVAL_MS: { path: 'subscriber.reconcileIntervalMs', parse: 'int' },
   REQUIRE_HEALTHY: { path: 'subscriber.requireHealthy', parse: 'bool' },
   CALLBACK_URL: { path: 'subscriber.callbackUrl', parse: 'string' },
