@@ -1,15 +1,17 @@
 // `theseus-guest`, the one-file discovery program, copied into the busybox image (no Node, no libc)
-// and run there against the real etcd on the host: answers, watch, --exec, and --template.
-import { after, before, test } from 'node:test';
+// and run there against the real etcd on the host: answers, watch, --exec, and --template; and
+// against a private etcd with TLS, client certificates and users, as the container user.
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
-import { EtcdLayout } from '@theseus/services';
+import { applyEtcdRbac, createEtcdClient, EtcdLayout, type EtcdAccess, type EtcdParty } from '@theseus/services';
+import { EtcdProcess, TlsFiles } from '@theseus/services/testing';
 import { bridgeGateway, docker } from './test-support/docker.js';
 import { deleteRecord, deleteRecordsAtOnce, endpointRecord, eventually, putRecord } from './test-support/records.js';
 
@@ -274,4 +276,163 @@ test('--template renders healthy endpoints atomically, checks first, keeps the o
   assert.equal(await fileIn('/tmp/upstreams.conf'), before);
   assert.equal((await sh('ls -a /tmp | grep -c "^\\.upstreams.conf"')).stdout.trim(), '0');
   assert.equal(await fileIn('/tmp/reloads'), 'reloaded\nreloaded\n', 'no reload without a new file');
+});
+
+describe('with etcd authentication and TLS, as the container user', () => {
+  const USERS: Record<EtcdParty, { name: string; password: string }> = {
+    subscriber: { name: 'theseus-subscriber', password: 'subscriber-secret-1' },
+    deployer: { name: 'theseus-deployer', password: 'deployer-secret-1' },
+    container: { name: 'theseus-container', password: 'container-secret-1' },
+  };
+  const securePrefix = '/theseus-secure';
+  const secureLayout = new EtcdLayout(securePrefix);
+  const api1 = endpointRecord({ service: 'api', host: '10.6.0.1', ports: http(35001), healthy: true });
+  let tls: TlsFiles;
+  let etcd: EtcdProcess;
+  let secured = '';
+  const clients: ReturnType<typeof createEtcdClient>[] = [];
+
+  function etcdAs(access: Partial<EtcdAccess>) {
+    const pair = tls.client('test');
+    const c = createEtcdClient({
+      endpoints: [etcd.endpoint],
+      timeoutMs: 5000,
+      access: { ca: readFileSync(tls.ca), cert: readFileSync(pair.cert), key: readFileSync(pair.key), ...access },
+    });
+    clients.push(c);
+    return c;
+  }
+  const subscriber = () => etcdAs({ username: USERS.subscriber.name, password: USERS.subscriber.password });
+  const guest = (...args: string[]) => docker('exec', secured, 'theseus-guest', ...args);
+  const guestWith = (env: string[], ...args: string[]) =>
+    docker('exec', ...env.flatMap((e) => ['-e', e]), secured, 'theseus-guest', ...args);
+
+  before(async () => {
+    tls = TlsFiles.create();
+    // etcd requires a client certificate from the test CA, and a user: what a hardened cluster runs.
+    etcd = await EtcdProcess.start('127.0.0.1', { tls: { ...tls.server, clientCa: tls.ca } });
+    await applyEtcdRbac((asRoot) => etcdAs(asRoot ? { username: 'root', password: 'root-secret-1' } : {}), {
+      prefix: securePrefix,
+      rootPassword: 'root-secret-1',
+      users: USERS,
+    });
+    await putRecord(subscriber(), secureLayout, api1);
+    // etcd's HTTP gateway refuses client certificates with a Common Name while it checks them and users.
+    const pair = tls.client('');
+    const named = tls.client(USERS.container.name);
+    const password = tls.file('container.password', `${USERS.container.password}\n`);
+    // Host networking: the container reaches the private etcd on 127.0.0.1, the name its certificate bears.
+    const variables = [
+      `ETCD_ENDPOINTS=${etcd.endpoint}`,
+      `THESEUS_ETCD_PREFIX=${securePrefix}`,
+      'ENVIRONMENT_NAME=default',
+      `ETCD_USERNAME=${USERS.container.name}`,
+      'ETCD_PASSWORD_FILE=/etc/etcd/password',
+      'ETCD_CA_FILE=/etc/etcd/ca.crt',
+      'ETCD_CERT_FILE=/etc/etcd/client.crt',
+      'ETCD_KEY_FILE=/etc/etcd/client.key',
+    ];
+    const created = await docker(
+      'create',
+      '--label',
+      label,
+      '--network',
+      'host',
+      ...variables.flatMap((v) => ['-e', v]),
+      'theseus/busybox:local',
+      'sleep',
+      '600',
+    );
+    assert.equal(created.code, 0, created.stderr);
+    secured = created.stdout.trim();
+    const staged = join(files, 'etcd');
+    mkdirSync(staged);
+    for (const [from, name] of [
+      [tls.ca, 'ca.crt'],
+      [pair.cert, 'client.crt'],
+      [pair.key, 'client.key'],
+      [password, 'password'],
+      [named.cert, 'named.crt'],
+      [named.key, 'named.key'],
+    ] as const)
+      copyFileSync(from, join(staged, name));
+    assert.equal((await docker('cp', staged, `${secured}:/etc/etcd`)).code, 0);
+    assert.equal((await docker('cp', binary, `${secured}:/bin/theseus-guest`)).code, 0);
+    assert.equal((await docker('start', secured)).code, 0);
+  });
+
+  after(async () => {
+    if (secured) await docker('rm', '-f', secured);
+    for (const c of clients) c.close();
+    await etcd?.destroy();
+    tls?.destroy();
+  });
+
+  test('node-list answers over TLS with a client certificate, as the read-only container user', async () => {
+    const nodes = await guest('node-list', 'api', '--ports', 'http');
+    assert.equal(nodes.code, 0, nodes.stderr);
+    assert.equal(nodes.stdout, '10.6.0.1:35001\n');
+    // The same with the password and the CA in variables instead of files.
+    const inline = await guestWith(
+      [`ETCD_PASSWORD=${USERS.container.password}`, `ETCD_CA=${readFileSync(tls.ca, 'utf8')}`, 'ETCD_CA_FILE='],
+      'node-list',
+      'api',
+      '--ports',
+      'http',
+    );
+    assert.equal(inline.code, 0, inline.stderr);
+    assert.equal(inline.stdout, '10.6.0.1:35001\n');
+  });
+
+  test('watch follows changes as the container user, and renews its token when etcd drops it', async () => {
+    assert.equal(
+      (await docker('exec', secured, 'sh', '-c', 'theseus-guest watch api >/tmp/watch.out 2>/tmp/watch.err &')).code,
+      0,
+    );
+    const lines = async () => jsonLines((await docker('exec', secured, 'cat', '/tmp/watch.out')).stdout);
+    await eventually(async () => (await lines()).length >= 1, 'the initial delta', 20_000);
+    assert.deepEqual((await lines())[0].current, [api1]);
+
+    const api2 = endpointRecord({ service: 'api', host: '10.6.0.2', ports: http(35002), healthy: true });
+    await putRecord(subscriber(), secureLayout, api2);
+    await eventually(async () => (await lines()).length >= 2, 'the delta of a new instance', 20_000);
+    assert.deepEqual((await lines())[1].added, [api2]);
+
+    // Setting a user's password makes etcd drop that user's tokens: the next read must authenticate again.
+    const root = etcdAs({ username: 'root', password: 'root-secret-1' });
+    await root.user(USERS.container.name).setPassword(USERS.container.password);
+    await deleteRecord(subscriber(), secureLayout, api2);
+    await eventually(async () => (await lines()).length >= 3, 'the delta after the token was dropped', 20_000);
+    assert.deepEqual((await lines())[2].removed, [api2]);
+    const err = (await docker('exec', secured, 'cat', '/tmp/watch.err')).stdout;
+    assert.doesNotMatch(err, new RegExp(USERS.container.password));
+  });
+
+  test('a wrong password, or no user, fails with one clear line that never shows the password', async () => {
+    const wrong = await guestWith(['ETCD_PASSWORD=not-the-password'], 'node-list', 'api');
+    assert.equal(wrong.code, 1);
+    assert.equal(
+      wrong.stderr,
+      `theseus-guest node-list: ${etcd.endpoint} refused user "theseus-container": wrong password or no such user (ETCD_USERNAME, ETCD_PASSWORD or ETCD_PASSWORD_FILE)\n`,
+    );
+    const watching = await guestWith(['ETCD_PASSWORD=not-the-password'], 'watch', 'api');
+    assert.equal(watching.code, 1);
+    assert.equal(watching.stderr.trim().split('\n').length, 1, watching.stderr);
+    assert.match(watching.stderr, /refused user "theseus-container": wrong password/);
+    assert.doesNotMatch(wrong.stderr + watching.stderr, /not-the-password/);
+
+    const nobody = await guestWith(['ETCD_USERNAME='], 'node-list', 'api');
+    assert.equal(nobody.code, 1);
+    assert.match(nobody.stderr, /: set ETCD_USERNAME and ETCD_PASSWORD or ETCD_PASSWORD_FILE\n$/);
+    const withName = await guestWith(
+      ['ETCD_CERT_FILE=/etc/etcd/named.crt', 'ETCD_KEY_FILE=/etc/etcd/named.key'],
+      'node-list',
+      'api',
+    );
+    assert.equal(withName.code, 1);
+    assert.match(withName.stderr, /refuses a client certificate with a Common Name on its HTTP gateway/);
+    const noPassword = await guestWith(['ETCD_PASSWORD_FILE=/etc/etcd/none'], 'node-list', 'api');
+    assert.equal(noPassword.code, 1);
+    assert.match(noPassword.stderr, /ETCD_PASSWORD_FILE="\/etc\/etcd\/none" is not a readable file/);
+  });
 });

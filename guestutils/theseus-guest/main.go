@@ -249,7 +249,10 @@ func peers(o *options, service string) (settings, []*record, error) {
 	if err := checkName("service", service); err != nil {
 		return s, nil, err
 	}
-	client := newEtcdClient(s.endpoints, 5*time.Second)
+	client, err := newEtcdClient(s.endpoints, 5*time.Second)
+	if err != nil {
+		return s, nil, err
+	}
 	state, err := readService(context.Background(), client, layout{s.prefix}, s.namespace, service, func(err error) {
 		fmt.Fprintf(os.Stderr, "theseus-guest: skipping %v\n", err)
 	})

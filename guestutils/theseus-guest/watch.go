@@ -48,7 +48,8 @@ type update struct {
 }
 
 // follow reads a service whenever etcd says it changed, and sends each state read.
-func follow(ctx context.Context, client *etcdClient, l layout, namespace, service string, updates chan<- update) {
+// Refusals of who we are end the watch (sent on fatal): retrying cannot help.
+func follow(ctx context.Context, client *etcdClient, l layout, namespace, service string, updates chan<- update, fatal chan<- error) {
 	delay := firstRetry
 	warned := map[string]bool{}
 	for ctx.Err() == nil {
@@ -71,6 +72,13 @@ func follow(ctx context.Context, client *etcdClient, l layout, namespace, servic
 			}
 		}
 		if ctx.Err() != nil {
+			return
+		}
+		if _, refused := err.(authError); refused {
+			select {
+			case fatal <- err:
+			case <-ctx.Done():
+			}
 			return
 		}
 		logLine("warn", "etcd unreachable or watch ended, reading the service again", map[string]any{"service": service, "error": err.Error(), "retryInMs": delay.Milliseconds()})
@@ -279,11 +287,15 @@ func watch(o *options) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	client := newEtcdClient(s.endpoints, 5*time.Second)
+	client, err := newEtcdClient(s.endpoints, 5*time.Second)
+	if err != nil {
+		return err
+	}
 	l := layout{s.prefix}
 	updates := make(chan update)
+	fatal := make(chan error)
 	for _, service := range services {
-		go follow(ctx, client, l, s.namespace, service, updates)
+		go follow(ctx, client, l, s.namespace, service, updates, fatal)
 	}
 
 	latest := map[string]serviceState{}
@@ -296,6 +308,8 @@ func watch(o *options) error {
 		case <-ctx.Done():
 			logLine("info", "stopping", nil)
 			return nil
+		case err := <-fatal:
+			return err
 		case u := <-updates:
 			state := u.state.filtered(labels)
 			if _, seen := latest[u.service]; !seen {

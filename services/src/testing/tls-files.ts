@@ -27,13 +27,17 @@ export class TlsFiles {
     const files = new TlsFiles(mkdtempSync(join(tmpdir(), 'theseus-tls-')));
     files.makeCa('ca');
     files.makeCa('other-ca');
-    const server = files.issue('ca', 'server', 'etcd', ['IP:127.0.0.1', 'DNS:localhost'], 'serverAuth');
+    // clientAuth too: etcd's HTTP gateway connects to its own gRPC server with this certificate.
+    const server = files.issue('ca', 'server', 'etcd', ['IP:127.0.0.1', 'DNS:localhost'], 'serverAuth,clientAuth');
     files.server.cert = server.cert;
     files.server.key = server.key;
     return files;
   }
 
-  /** A client certificate signed by the CA (`signedBy: 'other'`: by the unrelated CA). */
+  /**
+   * A client certificate signed by the CA (`signedBy: 'other'`: by the unrelated CA); an empty
+   * `commonName` makes one without a Common Name.
+   */
   client(commonName: string, signedBy: 'ca' | 'other' = 'ca'): CertPair {
     return this.issue(
       signedBy === 'ca' ? 'ca' : 'other-ca',
@@ -93,7 +97,7 @@ export class TlsFiles {
       'ec_paramgen_curve:prime256v1',
       '-nodes',
       '-subj',
-      `/CN=${commonName}`,
+      commonName ? `/CN=${commonName}` : '/O=theseus test client',
       '-keyout',
       key,
       '-out',
