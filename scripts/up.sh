@@ -41,7 +41,7 @@ fi
 
 # Only the images the example runs: the engine, subscriber and deployer run from this checkout.
 STEP="building the example's images (docker-images/build.sh)"
-bash docker-images/build.sh example-echo example-pinger
+bash docker-images/build.sh example-echo example-pinger example-lb
 STEP="building the code (npm run build)"
 npm run build --silent
 STEP="writing the API token"
@@ -108,6 +108,9 @@ DEPLOYER="http://127.0.0.1:$DEPLOYER_PORT"
 say "deploying examples/deploy.yaml"
 STEP="deploying examples/deploy.yaml (see $RUN_DIR/deployer.log)"
 THESEUS_API_TOKEN="$TOKEN" node bin/theseus.js deploy -f examples/deploy.yaml --wait --url "$DEPLOYER"
+say "deploying examples/lb/deploy.yaml"
+STEP="deploying examples/lb/deploy.yaml (see $RUN_DIR/deployer.log)"
+THESEUS_API_TOKEN="$TOKEN" node bin/theseus.js deploy -f examples/lb/deploy.yaml --wait --url "$DEPLOYER"
 
 endpoints() {
   env "${GUEST_ETCD[@]}" ETCD_ENDPOINTS="$ETCD_HOST_URL" ENVIRONMENT_NAME=default node bin/theseus.js guest node-list "$1" --ports http --minimum 0 2>/dev/null |
@@ -130,6 +133,8 @@ The example (examples/deploy.yaml):
 $(endpoints echo)
   pinger (GET /status shows what it discovered and reached)
 $(endpoints pinger)
+  lb (HAProxy in front of echo's healthy instances, examples/lb)
+$(endpoints lb)
 
 Try:
   export THESEUS_API_TOKEN=\$(cat $RUN_DIR/api-token)

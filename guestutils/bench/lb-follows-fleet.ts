@@ -10,8 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Etcd3 } from 'etcd3';
-import { EtcdLayout, decodeEndpointRecord } from '@theseus/services';
+import { createEtcdClient, EtcdLayout, decodeEndpointRecord } from '@theseus/services';
 import { startPlatform, type Platform } from '../../test/support/platform.js';
 import { percentiles } from './support/stats.js';
 
@@ -74,9 +73,10 @@ async function until<T>(what: string, check: () => Promise<T | undefined>): Prom
 
 const images = spawnSync('bash', [BUILD, 'example-echo', 'example-lb'], { encoding: 'utf8' });
 if (images.status !== 0) throw new Error(`building the images failed:\n${images.stderr}`);
-const platform = await startPlatform({ enginePortRange: '35000-35499', reconcileIntervalMs: 5000 });
+const platform = await startPlatform({ enginePortRange: '35000-35499', reconcileIntervalMs: 5000, etcdAuth: true });
 const layout = new EtcdLayout(platform.etcdPrefix);
-const etcd = new Etcd3({ hosts: platform.etcd.endpoint });
+// etcd authentication on, as `npm run up` runs it: the balancer reads as the container user.
+const etcd = createEtcdClient({ endpoints: [platform.etcd.endpoint], access: platform.etcdAccess });
 const healthyAt = new Map<string, number>();
 const firstServedAt = new Map<string, number>();
 let tally: Tally = { sent: 0, failed: 0, errors: new Map() };
@@ -107,6 +107,7 @@ try {
   const clients = Array.from({ length: CLIENTS }, async () => {
     while (running) {
       tally.sent++;
+      const sentAt = Date.now();
       try {
         const res = await fetch(`http://${lbAddress}/`, { signal: AbortSignal.timeout(3_000) });
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
@@ -115,6 +116,8 @@ try {
       } catch (err) {
         tally.failed++;
         const reason = (err as Error).message;
+        if (process.env.LB_BENCH_LOGS)
+          console.error(new Date(sentAt).toISOString(), reason, (err as Error).cause ?? '');
         tally.errors.set(reason, (tally.errors.get(reason) ?? 0) + 1);
       }
     }
@@ -154,6 +157,28 @@ try {
   }
   running = false;
   await Promise.all(clients);
+  if (process.env.LB_BENCH_LOGS) {
+    const ids = spawnSync(
+      'docker',
+      [
+        'ps',
+        '-aq',
+        '--filter',
+        `label=theseus.engine=${platform.engineId}`,
+        '--filter',
+        'ancestor=theseus/example-lb:local',
+      ],
+      { encoding: 'utf8' },
+    )
+      .stdout.split(/\s+/)
+      .filter(Boolean);
+    for (const line of platform.subscriber.output().split('\n'))
+      if (line.includes('echo')) console.error(`subscriber: ${line.slice(0, 400)}`);
+    for (const id of ids) {
+      const logs = spawnSync('docker', ['logs', '--timestamps', id], { encoding: 'utf8' });
+      console.error(`--- lb ${id}\n${logs.stdout}${logs.stderr}`);
+    }
+  }
   watcher.cancel().catch(() => undefined);
 
   const delays = [...healthyAt]

@@ -44,10 +44,14 @@ function run(
   });
 }
 
-/** The example's echo addresses as `npm run up` prints them, under "  echo". */
-function echoAddresses(output: string): string[] {
-  const section = output.split('\n  echo\n')[1]?.split('\n  pinger')[0] ?? '';
+/** The addresses `npm run up` prints under one of the example's services ("  echo", "  lb ..."). */
+function printedAddresses(output: string, service: string): string[] {
+  const section = output.split(new RegExp(`\\n  ${service}[ \\n]`))[1]?.split(/\n  [a-z]/)[0] ?? '';
   return [...section.matchAll(/http:\/\/(\d+\.\d+\.\d+\.\d+:\d+)/g)].map((m) => m[1]!);
+}
+
+function echoAddresses(output: string): string[] {
+  return printedAddresses(output, 'echo');
 }
 
 async function answers(address: string): Promise<string> {
@@ -138,6 +142,10 @@ test('a fresh clone: npm run up works, twice, and after a reboot-like stop; npm 
   const first = echoAddresses(up.output);
   assert.equal(first.length, 2, `two echo instances printed:\n${up.output.slice(-2000)}`);
   for (const address of first) assert.match(await answers(address), /hello from echo/);
+  // The load balancer in front of echo answers with echo's reply.
+  const lb = printedAddresses(up.output, 'lb');
+  assert.equal(lb.length, 1, `one lb address printed:\n${up.output.slice(-2000)}`);
+  assert.match(await answers(lb[0]!), /hello from echo/);
 
   // The engine, the subscriber and the deployer listen on loopback only (containers reach etcd and
   // each other's published ports, never these).
