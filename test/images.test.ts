@@ -363,7 +363,7 @@ describe('example images', () => {
     pinger = await build('example-pinger');
   });
 
-  test('examples/deploy.yaml is a valid deploy document for these images, and remove.yaml removes what it deploys', async () => {
+  test('examples/deploy.yaml is a valid deploy document for these images, and remove.yaml removes what it and examples/lb deploy', async () => {
     const doc = readDeployDocument(readFileSync(`${ROOT}/examples/deploy.yaml`, 'utf8'), 'yaml');
     const removal = readDeployDocument(readFileSync(`${ROOT}/examples/remove.yaml`, 'utf8'), 'yaml');
     const buildable = (await run('bash', [BUILD, '--list'])).stdout.trim().split('\n');
@@ -375,9 +375,11 @@ describe('example images', () => {
         `${service.service} has instances and a port named http`,
       );
     }
+    // npm run up deploys examples/lb/deploy.yaml too; npm run down removes all of them.
+    const lb = readDeployDocument(readFileSync(`${ROOT}/examples/lb/deploy.yaml`, 'utf8'), 'yaml');
     assert.deepEqual(
       removal.remove.map((r) => [r.service, r.labels]).sort(),
-      doc.deploy.map((s) => [s.service, s.labels]).sort(),
+      [...doc.deploy, ...lb.deploy].map((s) => [s.service, s.labels]).sort(),
     );
     const handler = doc.deploy.find((s) => s.service === 'pinger')!.environment.WATCH_HANDLER!;
     const r = await docker(

@@ -23,7 +23,8 @@ deploy:
   echo:
     image: theseus/example-echo:local
     ports: {http: 8000}
-    environment: {GREETING: "${greeting}", DRAIN_MS: "2000"}
+    environment: {GREETING: "${greeting}", DRAIN_MS: "5000"}
+    killGracePeriod: 8s
     instances: ${instances}
     cpus: 0.1
     mem: 96
@@ -86,11 +87,15 @@ try {
   watcher.on('put', (kv) => {
     try {
       const record = decodeEndpointRecord(kv.value.toString());
+      if (process.env.LB_BENCH_LOGS) console.error(new Date().toISOString(), 'put', record.taskId, record.healthy);
       if (record.healthy !== false && !healthyAt.has(record.taskId)) healthyAt.set(record.taskId, Date.now());
     } catch {
       // not a record this benchmark needs
     }
   });
+
+  if (process.env.LB_BENCH_LOGS)
+    watcher.on('delete', (kv) => console.error(new Date().toISOString(), 'delete', kv.key.toString()));
 
   const deployed = await call(platform, 'POST', '/deploy?wait=true', document(2, 'v1'), 'application/yaml');
   if (deployed.state !== 'succeeded') throw new Error(`the first deploy did not succeed: ${JSON.stringify(deployed)}`);

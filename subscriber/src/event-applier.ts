@@ -4,6 +4,7 @@
  * per task, the EndpointStore drops anything older than what it already knows.
  *
  *   status_update_event TASK_RUNNING          -> write the endpoint (health-checked apps: once healthy)
+ *   instance health turning true              -> write the endpoint of a task seen running, at once
  *   status_update_event leaving states        -> remove it
  *   health / instance health / kill events    -> remove at once when unhealthy; re-read the app
  *   api_post_event                            -> new definition (ports, labels): re-read the app
@@ -28,6 +29,13 @@ export class EventApplier {
   private readonly waiting = new Map<string, StatusUpdateEvent[]>();
   private readonly refreshing = new Map<string, Promise<void>>();
   private readonly refreshAgain = new Set<string>();
+  /**
+   * TASK_RUNNING of health-checked tasks not registered yet, by task id: written as soon as the
+   * instance turns healthy, without waiting for the app to be read again. A rolling restart kills
+   * the old task the moment the new one is healthy, and the old endpoint goes at once; the new one
+   * must not lag behind it, or the service has no endpoint in between.
+   */
+  private readonly awaitingHealth = new Map<string, StatusUpdateEvent>();
 
   constructor(private readonly ctx: SyncContext) {}
 
@@ -40,6 +48,7 @@ export class EventApplier {
         return this.refresh(event.appId);
       case 'instance_health_changed_event':
         if (event.healthy === false) this.removeInstance(event.runSpecId, event.instanceId, event.timestamp);
+        if (event.healthy === true) this.registerHealthy(event.runSpecId, event.instanceId);
         return this.refresh(event.runSpecId);
       case 'unhealthy_instance_kill_event':
       case 'unhealthy_task_kill_event':
@@ -108,10 +117,26 @@ export class EventApplier {
     let healthy: boolean | null = null;
     if (model.healthCheckCount > 0) {
       if (known) healthy = known.healthy;
-      else if (this.ctx.requireHealthy)
-        return this.refresh(model.id); // registered once a health check passes
-      else healthy = false;
+      else if (this.ctx.requireHealthy) {
+        this.awaitingHealth.set(event.taskId, event);
+        return this.refresh(model.id); // registered once its health checks pass
+      } else healthy = false;
     }
+    this.writeRunning(event, model, healthy);
+  }
+
+  private registerHealthy(appId: string, instanceId: string): void {
+    for (const [taskId, running] of this.awaitingHealth) {
+      if (running.appId !== appId || !taskOfInstance(taskId, instanceId)) continue;
+      this.awaitingHealth.delete(taskId);
+      const model = this.ctx.catalog.cached(appId, running.version || undefined);
+      if (model?.ref) this.writeRunning(running, model, true);
+    }
+  }
+
+  private writeRunning(event: StatusUpdateEvent, model: AppModel, healthy: boolean | null): void {
+    const key = this.ctx.encoder.key(model, event.taskId);
+    const known = this.ctx.store.knownAt(key);
     const at = Date.parse(event.timestamp);
     const startedAt = known?.startedAt ?? at;
     const ipAddresses: string[] = [];
@@ -134,6 +159,7 @@ export class EventApplier {
   }
 
   private removeTask(event: StatusUpdateEvent): void {
+    this.awaitingHealth.delete(event.taskId);
     const model = this.ctx.catalog.cached(event.appId);
     const key =
       this.ctx.store.keyOfTask(event.appId, event.taskId) ??
@@ -160,6 +186,8 @@ export class EventApplier {
   }
 
   private appTerminated(appId: string, timestamp: string): void {
+    for (const [taskId, running] of this.awaitingHealth)
+      if (running.appId === appId) this.awaitingHealth.delete(taskId);
     const at = Date.parse(timestamp);
     for (const key of this.ctx.store.keysOfApp(appId)) {
       const known = this.ctx.store.knownAt(key);
