@@ -32,7 +32,7 @@ node guestutils/scripts/build-guest.mjs --install || fail "cannot build theseus-
 
 mkdir -p "$WORK/debs"
 versions=$(apt-cache policy "${PACKAGES[@]}" 2>/dev/null | awk '/^[a-z]/{p=$1} /Candidate:/{print p $2}' | tr '\n' ' ')
-digest=$(printf '%s %s\n' "$versions" "$(sha256sum "$HERE"/entrypoint.sh "$HERE"/haproxy.cfg.tmpl "$0" guestutils/bundle/theseus-guest /bin/busybox | sha256sum)" | sha256sum | cut -c1-16)
+digest=$(printf '%s %s\n' "$versions" "$(sha256sum "$HERE"/entrypoint.sh "$HERE"/reload.sh "$HERE"/haproxy.cfg.tmpl "$0" guestutils/bundle/theseus-guest /bin/busybox | sha256sum)" | sha256sum | cut -c1-16)
 if [ "$(docker image inspect -f '{{ index .Config.Labels "io.theseus.source-digest" }}' "$IMAGE" 2>/dev/null || true)" = "$digest" ]; then
   say "$IMAGE is up to date"; exit 0
 fi
@@ -50,7 +50,7 @@ for applet in $(/bin/busybox --list); do [ -e "$rootfs/bin/$applet" ] || ln -s b
 cp /usr/bin/tini-static "$rootfs/sbin/tini"
 cp "$WORK/extract/usr/sbin/haproxy" "$rootfs/usr/sbin/haproxy"
 cp guestutils/bundle/theseus-guest "$rootfs/usr/local/bin/theseus-guest"
-cp "$HERE/entrypoint.sh" "$HERE/haproxy.cfg.tmpl" "$rootfs/lb/"
+cp "$HERE/entrypoint.sh" "$HERE/reload.sh" "$HERE/haproxy.cfg.tmpl" "$rootfs/lb/"
 # The shared libraries HAProxy links: from the downloaded packages, else from this Debian machine.
 libs=$(LD_LIBRARY_PATH="$WORK/extract/usr/lib/x86_64-linux-gnu" ldd "$WORK/extract/usr/sbin/haproxy")
 missing=$(printf '%s\n' "$libs" | awk '/not found/{print $1}')
