@@ -290,6 +290,7 @@ describe('with etcd authentication and TLS, as the container user', () => {
   let tls: TlsFiles;
   let etcd: EtcdProcess;
   let secured = '';
+  let pair: { cert: string; key: string };
   const clients: ReturnType<typeof createEtcdClient>[] = [];
 
   function etcdAs(access: Partial<EtcdAccess>) {
@@ -318,7 +319,7 @@ describe('with etcd authentication and TLS, as the container user', () => {
     });
     await putRecord(subscriber(), secureLayout, api1);
     // etcd's HTTP gateway refuses client certificates with a Common Name while it checks them and users.
-    const pair = tls.client('');
+    pair = tls.client('');
     const named = tls.client(USERS.container.name);
     const password = tls.file('container.password', `${USERS.container.password}\n`);
     // Host networking: the container reaches the private etcd on 127.0.0.1, the name its certificate bears.
@@ -372,9 +373,19 @@ describe('with etcd authentication and TLS, as the container user', () => {
     const nodes = await guest('node-list', 'api', '--ports', 'http');
     assert.equal(nodes.code, 0, nodes.stderr);
     assert.equal(nodes.stdout, '10.6.0.1:35001\n');
-    // The same with the password and the CA in variables instead of files.
+    // The same with the password, the CA and the client certificate in variables instead of files.
     const inline = await guestWith(
-      [`ETCD_PASSWORD=${USERS.container.password}`, `ETCD_CA=${readFileSync(tls.ca, 'utf8')}`, 'ETCD_CA_FILE='],
+      [
+        `ETCD_PASSWORD=${USERS.container.password}`,
+        `ETCD_CA=${readFileSync(tls.ca, 'utf8')}`,
+        'ETCD_CA_FILE=',
+        `ETCD_CERT=${readFileSync(pair.cert, 'utf8')}`,
+        `ETCD_KEY=${readFileSync(pair.key, 'utf8')}`,
+        'ETCD_CERT_FILE=',
+        'ETCD_KEY_FILE=',
+        // checked against this name instead of the IP address
+        'ETCD_SERVER_NAME=localhost',
+      ],
       'node-list',
       'api',
       '--ports',

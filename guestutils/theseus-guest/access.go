@@ -2,7 +2,8 @@ package main
 
 // etcd credentials and TLS, read from the same variables, with the same precedence, as the Node
 // guest kit: ETCD_USERNAME with ETCD_PASSWORD or ETCD_PASSWORD_FILE; ETCD_CA (PEM) or ETCD_CA_FILE;
-// ETCD_CERT_FILE with ETCD_KEY_FILE for a client certificate.
+// a client certificate from ETCD_CERT and ETCD_KEY (PEM) or ETCD_CERT_FILE and ETCD_KEY_FILE;
+// ETCD_SERVER_NAME, the name etcd's certificate is checked against when endpoints are IP addresses.
 
 import (
 	"crypto/tls"
@@ -16,12 +17,13 @@ import (
 )
 
 type etcdAccess struct {
-	username string
-	password string
-	ca       []byte
-	caFrom   string
-	certFile string
-	keyFile  string
+	username   string
+	password   string
+	ca         []byte
+	caFrom     string
+	cert       []byte
+	key        []byte
+	serverName string
 }
 
 // envError: a variable is set but its value cannot be used (exit 1, like a missing answer). Passwords
@@ -84,14 +86,28 @@ func accessFromEnv() (etcdAccess, error) {
 		}
 		a.ca, a.caFrom = content, "ETCD_CA_FILE"
 	}
-	a.certFile, a.keyFile = env("ETCD_CERT_FILE"), env("ETCD_KEY_FILE")
-	if (a.certFile == "") != (a.keyFile == "") {
-		missing := "ETCD_CERT_FILE"
-		if a.keyFile == "" {
-			missing = "ETCD_KEY_FILE"
+	pem := func(variable string) ([]byte, error) {
+		if value := env(variable); value != "" {
+			return []byte(value), nil
 		}
-		return a, invalidEnv(missing, "", "set: a client certificate needs ETCD_CERT_FILE and ETCD_KEY_FILE")
+		content, _, err := readVariableFile(variable + "_FILE")
+		return content, err
 	}
+	var err error
+	if a.cert, err = pem("ETCD_CERT"); err != nil {
+		return a, err
+	}
+	if a.key, err = pem("ETCD_KEY"); err != nil {
+		return a, err
+	}
+	if (len(a.cert) == 0) != (len(a.key) == 0) {
+		missing := "ETCD_CERT"
+		if len(a.key) == 0 {
+			missing = "ETCD_KEY"
+		}
+		return a, invalidEnv(missing, "", "set: a client certificate needs a certificate and a key (ETCD_CERT and ETCD_KEY, or ETCD_CERT_FILE and ETCD_KEY_FILE)")
+	}
+	a.serverName = env("ETCD_SERVER_NAME")
 	return a, nil
 }
 
@@ -105,13 +121,14 @@ func (a etcdAccess) httpClient() (*http.Client, error) {
 		}
 		config.RootCAs = pool
 	}
-	if a.certFile != "" {
-		pair, err := tls.LoadX509KeyPair(a.certFile, a.keyFile)
+	if len(a.cert) > 0 {
+		pair, err := tls.X509KeyPair(a.cert, a.key)
 		if err != nil {
-			return nil, envError{fmt.Sprintf("ETCD_CERT_FILE=%q with ETCD_KEY_FILE=%q is not a usable certificate and key (%v)", a.certFile, a.keyFile, err)}
+			return nil, envError{fmt.Sprintf("the client certificate and key (ETCD_CERT/ETCD_KEY or ETCD_CERT_FILE/ETCD_KEY_FILE) are not a usable pair: %v", err)}
 		}
 		config.Certificates = []tls.Certificate{pair}
 	}
+	config.ServerName = a.serverName
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = config
 	transport.TLSHandshakeTimeout = 5 * time.Second
