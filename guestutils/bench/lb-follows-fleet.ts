@@ -6,7 +6,10 @@
  * and failed; and for each new instance, the time from its endpoint record turning up healthy in
  * etcd to the first request it answered through the balancer.
  *
+ * etcd has users and roles on, as under `npm run up`: the balancer reads as the container user.
+ *
  *   node --import tsx --conditions=source guestutils/bench/lb-follows-fleet.ts
+ *   LB_BENCH_LOGS=1 ...   also prints each failed request, the endpoint puts and deletes, and lb's log
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
