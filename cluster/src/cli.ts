@@ -70,7 +70,7 @@ export async function run(command: string, argv: string[]): Promise<number> {
     });
     const engineSettings = settings.engine;
     const dataDir = engineSettings.dataDir ?? join(homedir(), '.theseus', 'engine');
-    const dockerRunner = await dockerRunnerIfAvailable(logger);
+    const dockerRunner = await dockerRunnerIfAvailable(logger, { taskLogs: engineSettings.taskLogs });
     if (!dockerRunner) {
       logger.warn(
         `Docker Engine not reachable: apps with a container image${engineSettings.allowHostCommands ? '' : ' and apps with only a cmd'} will fail (TASK_FAILED)`,

@@ -10,6 +10,7 @@ import {
   type MarathonDeploymentResult,
 } from '@theseus/services';
 import { taskStatistics, type MonitorEntry } from './agent/monitor.js';
+import { AgentFiles, type Sandbox } from './agent/files.js';
 import { appJson, configOf, type AppDefinition } from './app/definition.js';
 import { groupUpdateApps, inGroup } from './app/groups.js';
 import { canonicalId } from './app/normalize.js';
@@ -61,6 +62,8 @@ export class Engine {
   private readonly runners: Partial<Record<RunnerKind, TaskRunner>>;
   /** When this engine started: the version of groups that hold no app. */
   readonly startedAt = timestamp();
+  /** The Mesos agent's files API over the tasks' sandboxes. */
+  readonly files = new AgentFiles(() => this.sandboxes());
   private readonly clock = new VersionClock();
   private readonly state: StateFile;
   private readonly logger: Logger;
@@ -364,6 +367,21 @@ export class Engine {
   /** Resource use of the running tasks, as a Mesos agent's `/monitor/statistics` reports it. */
   statistics(): Promise<MonitorEntry[]> {
     return taskStatistics(this.allTasks(), (task) => this.runners[task.runner], `${this.engineId}-0000`, this.logger);
+  }
+
+  get frameworkId(): string {
+    return `${this.engineId}-0000`;
+  }
+
+  /** Each known task's sandbox; its executor is the task itself (Mesos's command executor). */
+  sandboxes(): Array<Sandbox & { task: TaskRecord }> {
+    const root = join(this.options.dataDir, 'sandboxes');
+    return this.allTasks().map((task) => ({
+      task,
+      frameworkId: this.frameworkId,
+      executorId: task.id,
+      directory: task.spec.sandbox ?? join(root, task.id),
+    }));
   }
 
   usedResources(): { cpus: number; memMb: number } {

@@ -11,6 +11,7 @@ import { homedir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import * as yaml from 'js-yaml';
 import * as z from 'zod';
+import { TaskLogsSection } from '@theseus/services/config/sections';
 import { ConfigError, ValidationError } from '@theseus/services/errors';
 
 const Registry = z.strictObject({
@@ -112,6 +113,8 @@ export const ContainerizerConfigSchema = z.strictObject({
       maxRedirects: z.number().int().min(0).default(5),
     })
     .prefault({}),
+  /** The task's stdout and stderr in its sandbox, rotated by size (the engine's `taskLogs` settings). */
+  taskLogs: TaskLogsSection.prefault({}),
   /** Seconds between SIGTERM and SIGKILL on destroy. */
   stopGraceSeconds: z.number().int().min(0).default(5),
   /**

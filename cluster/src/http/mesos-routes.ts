@@ -20,7 +20,7 @@ export function mesosRoutes(engine: Engine): Router {
       // the agent's API (`/monitor/statistics`) answers where this request came in
       pid: `slave(1)@${(req.socket.localAddress ?? engine.hostname).replace(/^::ffff:/, '')}:${req.socket.localPort ?? 5051}`,
       hostname: engine.hostname,
-      port: 5051,
+      port: req.socket.localPort ?? 5051,
       registered_time: registeredTime,
       resources: { cpus, mem, disk: 0, gpus: 0, ports: `[${min}-${max}]` },
       used_resources: {

@@ -34,7 +34,7 @@ export function miscRoutes(engine: Engine, events: EventStreamHub, leader: () =>
       buildref: 'theseus-engine',
       elected: true,
       leader: leader(),
-      frameworkId: `${engine.engineId}-0000`,
+      frameworkId: engine.frameworkId,
       marathon_config: {
         hostname: engine.hostname,
         features: [...engine.features],

@@ -11,6 +11,7 @@ import { appsRoutes } from './apps-routes.js';
 import { miscRoutes } from './misc-routes.js';
 import { mesosRoutes } from './mesos-routes.js';
 import { monitorRoutes } from '../agent/monitor-routes.js';
+import { agentRoutes } from '../agent/routes.js';
 import { errorHandler } from './request.js';
 
 export interface EngineServer {
@@ -58,6 +59,7 @@ export async function startEngineServer(
   app.use(miscRoutes(engine, events, () => leader));
   app.use(mesosRoutes(engine));
   app.use(monitorRoutes(engine));
+  app.use(agentRoutes(engine));
   app.use((_req, res) => {
     res.status(404).json({ message: 'URI not found' });
   });

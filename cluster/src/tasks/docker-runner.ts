@@ -1,22 +1,41 @@
 /**
  * Docker tasks through the containerizer's Docker driver (the one driver of Theseus). The container
  * carries the engine's labels, so after a restart the engine finds and adopts it; containers of this
- * engine that belong to no known task are removed instead of being left running twice.
+ * engine that belong to no known task are removed instead of being left running twice. The
+ * container's output is copied into its sandbox's rotated `stdout` and `stderr` (as Mesos's Docker
+ * executor copies `docker logs --follow`); Docker keeps its own copy in two json-files of the same size.
  */
-import { ContainerNotFoundError, DockerDriver, type ContainerSpec } from '@theseus/containerizer';
-import type { Logger } from '@theseus/services';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ContainerNotFoundError,
+  DockerDriver,
+  sandboxOutput,
+  type ContainerSpec,
+  type OutputLimits,
+} from '@theseus/containerizer';
+import { DEFAULT_SETTINGS, type Logger } from '@theseus/services';
 import { ENGINE_LABEL, TASK_LABEL } from './launch-spec.js';
 import type { TaskUsage } from '../agent/monitor.js';
 import type { LaunchedTask, TaskExit, TaskLaunchSpec, TaskRunner } from './runner.js';
 
+/** The container label naming the task's sandbox, so an adopted container's output goes on to the same files. */
+export const SANDBOX_LABEL = 'theseus.engine.sandbox';
+
+/** How long a task's end waits for the last of its output to reach the sandbox. */
+const OUTPUT_DRAIN_MS = 2000;
+
 export class DockerRunner implements TaskRunner {
   readonly kind = 'docker' as const;
+  /** Output copies running, by container id. */
+  private readonly copying = new Map<string, Promise<void>>();
 
   /** `pull`: `missing` pulls absent images (Marathon's behaviour), `never` only uses local ones. */
   constructor(
     readonly driver: DockerDriver,
     private readonly logger: Logger,
     private readonly pull: 'missing' | 'never' = 'missing',
+    private readonly logs: OutputLimits = DEFAULT_SETTINGS.engine.taskLogs,
   ) {}
 
   async prepare(spec: TaskLaunchSpec): Promise<void> {
@@ -32,7 +51,7 @@ export class DockerRunner implements TaskRunner {
       ...(spec.cmd ? { shell: spec.cmd } : {}),
       ...(spec.args ? { args: spec.args } : {}),
       env: spec.env,
-      labels: spec.labels,
+      labels: spec.sandbox ? { ...spec.labels, [SANDBOX_LABEL]: spec.sandbox } : spec.labels,
       cpus: spec.cpus,
       memMb: spec.memMb,
       network: spec.network,
@@ -44,14 +63,58 @@ export class DockerRunner implements TaskRunner {
       ...(spec.hostname ? { hostname: spec.hostname } : {}),
       init: true,
       stopGraceSeconds: spec.killGraceSeconds,
+      logLimits: { maxFileBytes: this.logs.maxFileBytes, maxFiles: 2 },
     };
     const started = await this.driver.start(container);
+    if (spec.sandbox) this.copyOutput(started.id, spec.sandbox, false);
     return { ref: started.id, ipAddress: started.ipAddress };
   }
 
+  /**
+   * Copies the container's output into the sandbox until it ends. An adopted container's copy
+   * resumes at the second the sandbox files were last written (Docker's `since`), so lines of that
+   * second may appear twice and lines written while no engine ran come from Docker's bounded copy.
+   */
+  private copyOutput(id: string, sandbox: string, resume: boolean): void {
+    if (this.copying.has(id)) return;
+    const onError = (err: Error): void => {
+      this.logger.warn('task output not copied to its sandbox', { container: id, error: err.message });
+    };
+    let sinceSeconds: number | undefined;
+    if (resume) {
+      const last = Math.max(0, ...['stdout', 'stderr'].map((name) => lastWritten(join(sandbox, name))));
+      if (last > 0) sinceSeconds = Math.floor(last / 1000);
+    }
+    let out: ReturnType<typeof sandboxOutput>;
+    try {
+      out = sandboxOutput(sandbox, this.logs, onError);
+    } catch (err) {
+      onError(err as Error);
+      return;
+    }
+    const copy = this.driver
+      .followLogs(id, out.stdout, out.stderr, sinceSeconds === undefined ? {} : { sinceSeconds })
+      .catch((err: unknown) => onError(err as Error))
+      .finally(() => {
+        out.stdout.end();
+        out.stderr.end();
+        this.copying.delete(id);
+      });
+    this.copying.set(id, copy);
+  }
+
   async wait(ref: string, _taskId: string): Promise<TaskExit> {
+    if (!this.copying.has(ref)) {
+      const sandbox = await this.driver.inspect(ref).then(
+        (details) => details?.labels[SANDBOX_LABEL],
+        () => undefined,
+      );
+      if (sandbox) this.copyOutput(ref, sandbox, true);
+    }
     try {
       const exit = await this.driver.wait(ref);
+      const copy = this.copying.get(ref);
+      if (copy) await Promise.race([copy, new Promise((resolve) => setTimeout(resolve, OUTPUT_DRAIN_MS).unref())]);
       const detail = exit.oomKilled
         ? 'Container was killed because it ran out of memory'
         : exit.error
@@ -112,7 +175,7 @@ export class DockerRunner implements TaskRunner {
 /** A Docker runner when the Engine answers, else undefined. */
 export async function dockerRunnerIfAvailable(
   logger: Logger,
-  options: { socketPath?: string; pull?: 'missing' | 'never' } = {},
+  options: { socketPath?: string; pull?: 'missing' | 'never'; taskLogs?: OutputLimits } = {},
 ): Promise<DockerRunner | undefined> {
   const driver = new DockerDriver({ ...(options.socketPath ? { socketPath: options.socketPath } : {}), logger });
   try {
@@ -120,5 +183,13 @@ export async function dockerRunnerIfAvailable(
   } catch {
     return undefined;
   }
-  return new DockerRunner(driver, logger, options.pull ?? 'missing');
+  return new DockerRunner(driver, logger, options.pull ?? 'missing', options.taskLogs);
+}
+
+function lastWritten(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
 }

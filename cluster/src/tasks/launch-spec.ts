@@ -149,6 +149,7 @@ export function planLaunch(app: AppDefinition, ids: { taskId: string }, ctx: Lau
     ...(workingDir ? { workingDir } : {}),
     ...(params.options.hostname && network !== 'host' ? { hostname: params.options.hostname } : {}),
     killGraceSeconds: typeof app.taskKillGracePeriodSeconds === 'number' ? app.taskKillGracePeriodSeconds : 3,
+    sandbox: join(ctx.sandboxesDir, ids.taskId),
   };
   const refused = params.problems.length > 0 ? params.problems.flatMap((p) => p.errors).join('; ') : undefined;
   return { spec, ports, servicePorts: requested.map((r) => r.servicePort), ...(refused ? { refused } : {}) };

@@ -26,6 +26,8 @@ export interface TaskLaunchSpec {
   /** Container hostname (not with host networking). */
   hostname?: string;
   killGraceSeconds: number;
+  /** The task's sandbox directory on this host (its `stdout` and `stderr` files). */
+  sandbox: string;
 }
 
 export interface LaunchedTask {

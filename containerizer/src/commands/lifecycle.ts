@@ -11,6 +11,7 @@ import { decodeInput, encodeResourceStatistics, encodeTermination } from '../pro
 import { StateMismatchError, UnknownContainerError } from '../protocol/errors.js';
 import type { Resource, ResourceStatistics, TerminationFields } from '../protocol/types.js';
 import { processAlive } from '../state/lock.js';
+import { sandboxOutput } from '../sandbox/output.js';
 import { checkContainerId, type ContainerState, type ExitRecord } from '../state/store.js';
 import type { ProgramContext } from './context.js';
 
@@ -225,12 +226,20 @@ export async function observe(ctx: ProgramContext, containerId: string): Promise
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // into the sandbox's rotated files when there is one; else this program's own output (the executor's files)
+  const files = state.sandbox
+    ? sandboxOutput(state.sandbox, ctx.config.taskLogs, (err) =>
+        ctx.log.warn('task output not copied to its sandbox', { containerId, error: err.message }),
+      )
+    : undefined;
   const output = driver
-    .followLogs(state.dockerId, process.stdout, process.stderr)
+    .followLogs(state.dockerId, files?.stdout ?? process.stdout, files?.stderr ?? process.stderr)
     .catch((err: unknown) =>
       ctx.log.warn('following the container output failed', { containerId, error: String(err) }),
     );
   const exit = await awaitExit(ctx, state);
   await Promise.race([output, sleep(2000)]);
+  files?.stdout.end();
+  files?.stderr.end();
   return exit.exitCode & 0xff;
 }

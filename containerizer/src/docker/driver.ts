@@ -280,12 +280,23 @@ export class DockerDriver {
     return execInContainer(this.longDocker, (action, request) => this.call(action, request, id), id, command, options);
   }
 
-  /** Copies the container's output (from its start) to the given streams until it ends. */
-  async followLogs(id: string, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<void> {
+  /** Copies the container's output (from its start, or from `sinceSeconds` since the epoch) to the given streams until it ends. */
+  async followLogs(
+    id: string,
+    stdout: NodeJS.WritableStream,
+    stderr: NodeJS.WritableStream,
+    options: { sinceSeconds?: number } = {},
+  ): Promise<void> {
     const container = this.longDocker.getContainer(id);
     const stream = (await this.call(
       `follow output of container ${id}`,
-      () => container.logs({ follow: true, stdout: true, stderr: true }),
+      () =>
+        container.logs({
+          follow: true,
+          stdout: true,
+          stderr: true,
+          ...(options.sinceSeconds !== undefined ? { since: options.sinceSeconds } : {}),
+        }),
       id,
     )) as unknown as NodeJS.ReadableStream;
     await new Promise<void>((resolve) => {
@@ -396,6 +407,14 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
       ...(spec.capDrop?.length ? { CapDrop: spec.capDrop } : {}),
       ...(spec.devices?.length ? { Devices: spec.devices.map(deviceMapping) } : {}),
       ...(spec.securityOpt?.length ? { SecurityOpt: spec.securityOpt } : {}),
+      ...(spec.logLimits
+        ? {
+            LogConfig: {
+              Type: 'json-file',
+              Config: { 'max-size': String(spec.logLimits.maxFileBytes), 'max-file': String(spec.logLimits.maxFiles) },
+            },
+          }
+        : {}),
     },
   };
 }

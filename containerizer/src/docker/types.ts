@@ -56,6 +56,8 @@ export interface ContainerSpec {
   /** `/dev/x[:/dev/y[:rwm]]`, as `docker run --device`. */
   devices?: string[];
   securityOpt?: string[];
+  /** Docker's own copy of the output: json-file with these bounds. Unset: the Engine's configured log driver. */
+  logLimits?: { maxFileBytes: number; maxFiles: number };
 }
 
 export interface StartedContainer {

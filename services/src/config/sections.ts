@@ -12,6 +12,24 @@ const listenHost = z
   .string()
   .regex(/^[A-Za-z0-9.:_-]+$/, 'must be an IP address or host name, e.g. 127.0.0.1 or 0.0.0.0');
 
+/**
+ * A task's stdout and stderr in its sandbox (files `stdout`, `stderr`), rotated by size as Mesos's
+ * LogrotateContainerLogger does: `stdout` becomes `stdout.1`, `stdout.1` becomes `stdout.2`, and the
+ * oldest beyond `maxFiles` is removed. The defaults are the kubelet's (10 MiB, 5 files), so one task
+ * keeps at most 2 × 10 MiB × 6 on disk. Docker's own copy (json-file, which the sandbox copy is read from)
+ * is kept to two files of `maxFileBytes`.
+ */
+export const TaskLogsSection = z.strictObject({
+  /** Size at which a sandbox output file is rotated, in bytes. */
+  maxFileBytes: z
+    .number()
+    .int()
+    .min(4096)
+    .default(10 * 1024 * 1024),
+  /** Rotated files kept per stream (`stdout.1` … `stdout.N`) besides the current one. */
+  maxFiles: z.number().int().min(0).max(100).default(5),
+});
+
 /** `theseus deployer` */
 export const DeployerSection = z.strictObject({
   /** Port of the deploy API (and the dashboard at /ui). */
@@ -123,6 +141,8 @@ export const EngineSection = z.strictObject({
   maxEventSubscriptions: z.number().int().min(0).default(10),
   /** A callback POST not answered within this long counts as failed. */
   eventSubscriptionTimeoutMs: durationMs.min(1).default(5000),
+  /** Tasks' stdout and stderr in their sandboxes. */
+  taskLogs: TaskLogsSection.prefault({}),
 });
 
 /** `theseus watch` and `theseus guest` */

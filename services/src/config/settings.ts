@@ -204,6 +204,8 @@ export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
   ENGINE_HOST_VOLUME_PATHS: { path: 'engine.hostVolumePaths', parse: 'list' },
   ENGINE_MAX_EVENT_SUBSCRIPTIONS: { path: 'engine.maxEventSubscriptions', parse: 'int' },
   ENGINE_EVENT_SUBSCRIPTION_TIMEOUT_MS: { path: 'engine.eventSubscriptionTimeoutMs', parse: 'int' },
+  ENGINE_TASK_LOG_MAX_BYTES: { path: 'engine.taskLogs.maxFileBytes', parse: 'int' },
+  ENGINE_TASK_LOG_MAX_FILES: { path: 'engine.taskLogs.maxFiles', parse: 'int' },
   WATCHES: { path: 'guest.watches', parse: 'list' },
   WATCH_HANDLER: { path: 'guest.handler', parse: 'string' },
   WATCH_COALESCE_MS: { path: 'guest.coalesceMs', parse: 'int' },
