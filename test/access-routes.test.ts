@@ -236,6 +236,7 @@ const DEPLOYER_ROUTES: Record<string, { kind: string; path: string; body?: strin
   'GET /services': { kind: READ, path: '/services' },
   'GET /services/:name': { kind: READ, path: '/services/shop' },
   'GET /services/:name/versions': { kind: READ, path: '/services/shop/versions' },
+  'GET /services/:name/logs': { kind: READ, path: '/services/shop/logs?tail=5' },
   'POST /deploy': { kind: WRITE, path: '/deploy?dryRun=true', body: SHOP('x') },
   'POST /services/:name/scale': { kind: WRITE, path: '/services/nothing/scale?instances=1' },
   'POST /services/:name/restart': { kind: WRITE, path: '/services/nothing/restart' },

@@ -42,6 +42,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   restart: { summary: 'replace every instance of a service (rolling)', load: deployer, group: 'Client' },
   versions: { summary: "list a service's versions and what changed between them", load: deployer, group: 'Client' },
   rollback: { summary: 'roll a service back to its previous version (or --to one)', load: deployer, group: 'Client' },
+  logs: { summary: "print a service's output, instances merged (--follow, --tail)", load: deployer, group: 'Client' },
   rm: { summary: 'remove a service', load: deployer, group: 'Client' },
   guest: {
     summary: 'service discovery from inside a container (node-list, port, ...)',

@@ -1,6 +1,6 @@
 /**
  * `theseus deployer` (the server) and the client commands: deploy, services, status, scale,
- * restart, versions, rollback, rm. Client commands find the deployer through --url or THESEUS_URL and send the token
+ * restart, versions, rollback, logs, rm. Client commands find the deployer through --url or THESEUS_URL and send the token
  * read from --token-file or THESEUS_API_TOKEN (a file, so the token is never in the process list). `deploy --wait` shows each service's progress as it happens
  * and exits non-zero when anything failed.
  */
@@ -39,6 +39,8 @@ export async function run(command: string, argv: string[]): Promise<number> {
         return await versions(argv);
       case 'rollback':
         return await rollback(argv);
+      case 'logs':
+        return await logs(argv);
       case 'rm':
         return await rm(argv);
       default:
@@ -261,6 +263,42 @@ async function versions(argv: string[]): Promise<number> {
   for (const v of versions) {
     out(`${v.current ? '*' : ' '} ${v.version}  ${v.kind}`);
     for (const c of v.changes) out(`      ${c.path}: ${short(c.from)} -> ${short(c.to)}`);
+  }
+  return 0;
+}
+
+async function logs(argv: string[]): Promise<number> {
+  const program = selectorProgram(
+    clientProgram('logs', "print a service's output (stdout by default), every instance's lines prefixed with its id"),
+  )
+    .argument('<service>')
+    .option('-i, --instance <id>', 'only this instance (its id, or the short id in the line prefix)')
+    .option('-f, --follow', 'keep printing new lines until Ctrl-C')
+    .option('--tail <lines>', 'start with the last lines of each instance (default: its whole current file)')
+    .option('--since <duration>', 'refused: sandbox files carry no timestamps (use --tail)')
+    .option('--stderr', 'print stderr instead of stdout');
+  const { opts, args } = parse(program, argv);
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await clientOf(opts).logs(
+      args[0]!,
+      selectorOf(opts),
+      {
+        instance: opts.instance as string | undefined,
+        follow: Boolean(opts.follow),
+        tail: opts.tail as string | undefined,
+        since: opts.since as string | undefined,
+        stream: opts.stderr ? 'stderr' : 'stdout',
+      },
+      (text) => process.stdout.write(text),
+      abort.signal,
+    );
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
   }
   return 0;
 }

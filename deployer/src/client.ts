@@ -51,6 +51,16 @@ export class DeployerUnreachableError extends TheseusError {
   }
 }
 
+/** `GET /services/:name/logs` parameters. */
+export interface LogsQuery {
+  instance?: string | undefined;
+  follow?: boolean | undefined;
+  /** Lines; the deployer checks the value. */
+  tail?: number | string | undefined;
+  since?: string | undefined;
+  stream?: 'stdout' | 'stderr' | undefined;
+}
+
 export interface Accepted {
   id: string;
   state: string;
@@ -117,6 +127,50 @@ export class DeployerClient {
 
   versions(name: string, selector: Selector = {}): Promise<{ appId: string; versions: ServiceVersion[] }> {
     return this.call('GET', `/services/${encodeURIComponent(name)}/versions${query(selector)}`);
+  }
+
+  /**
+   * Streams `GET /services/:name/logs` to `onText` until the deployer ends it (the files are read,
+   * or with `follow` never) or `signal` aborts; an abort resolves.
+   */
+  async logs(
+    name: string,
+    selector: Selector,
+    options: LogsQuery,
+    onText: (text: string) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const params = new URLSearchParams(query(selector).slice(1));
+    for (const [key, value] of Object.entries(options))
+      if (value !== undefined && value !== false) params.set(key, String(value));
+    const headers: Record<string, string> = { Accept: 'text/plain' };
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    let response: Response;
+    try {
+      response = await fetch(`${this.url}/services/${encodeURIComponent(name)}/logs?${params}`, {
+        headers,
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      if (signal?.aborted) return;
+      throw new DeployerUnreachableError(this.url, err);
+    }
+    if (!response.ok) {
+      let body: unknown;
+      try {
+        body = await response.json();
+      } catch {
+        body = undefined; // not the deployer's JSON error: its status is reported
+      }
+      throw new ApiError(response.status, body as ConstructorParameters<typeof ApiError>[1]);
+    }
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of response.body ?? []) onText(decoder.decode(chunk as Uint8Array, { stream: true }));
+    } catch (err) {
+      if (signal?.aborted) return;
+      throw new DeployerUnreachableError(this.url, err);
+    }
   }
 
   rollback(name: string, version: string | undefined, selector: Selector = {}): Promise<Accepted> {

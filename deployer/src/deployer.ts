@@ -19,6 +19,7 @@ import {
   type MarathonAppInfo,
   type MarathonClient,
   type MarathonEvent,
+  type MarathonTask,
 } from '@theseus/services';
 import { diffApps, managedApps, planDocument, type AppChange, type PlannedService } from './plan.js';
 import { networkApiOf, toMarathonApp, type TranslationContext } from './translate.js';
@@ -246,6 +247,12 @@ export class Deployer {
     }
     const target: StepTarget = version === undefined ? { kind: 'rollback' } : { kind: 'rollback', version };
     return this.enqueue('rollback', [newStep(identity(app), app.id, target)], options);
+  }
+
+  /** One service group's app and its tasks (Marathon's view: host and agent of each). */
+  async tasks(filter: ServiceFilter & { service: string }): Promise<{ appId: string; tasks: MarathonTask[] }> {
+    const app = await this.oneGroup(filter);
+    return { appId: app.id, tasks: await this.options.marathon.appTasks(app.id) };
   }
 
   /** Marathon's versions of one service group's app, newest first, each with its changes from the one before. */

@@ -18,6 +18,7 @@ import { DeployQueue } from './deploy-queue.js';
 import { DeploymentFollower } from './follow.js';
 import { DeploymentStore } from './store.js';
 import { createApi } from './http/api.js';
+import { SandboxLogReader } from './logs.js';
 import { createDashboard } from './dashboard/index.js';
 import { DeployerMetrics, TimedMarathonClient } from './http/metrics.js';
 import { fetchMesosAgents } from './dashboard/cluster-view.js';
@@ -162,8 +163,19 @@ export async function startDeployerServer(options: DeployerServerOptions): Promi
     mesosMasterUrl: settings.deployer.mesosMasterUrl,
     usage,
   });
+  const logs = new SandboxLogReader({
+    mesosMasterUrl: settings.deployer.mesosMasterUrl,
+    agentPort: settings.deployer.agentPort,
+    // Marathon's credentials go only to the Marathon URLs themselves (the engine, which is its own agent)
+    authorization: marathon.http.authorization
+      ? { value: marathon.http.authorization, origins: urls.map((u) => new URL(u).origin) }
+      : undefined,
+    pollMs: settings.deployer.logPollMs,
+    timeoutMs: settings.marathon.timeoutMs,
+  });
   const api = createApi({
     deployer,
+    logs,
     logger,
     metrics,
     token: settings.api.token,

@@ -15,7 +15,8 @@ export interface EngineAndDeployer {
 
 export async function startEngineAndDeployer(
   dataDir: string,
-  deployerEnv: Record<string, string> = {},
+  /** Added to the deployer's environment; a function gets the engine's URL. */
+  deployerEnv: Record<string, string> | ((engineUrl: string) => Record<string, string>) = {},
 ): Promise<EngineAndDeployer> {
   const token = `engine-test-${randomBytes(8).toString('hex')}`;
   const enginePort = await freePort();
@@ -37,7 +38,7 @@ export async function startEngineAndDeployer(
         THESEUS_API_TOKEN: token,
         THESEUS_QUEUE_PREFIX: `test-${randomBytes(6).toString('hex')}`,
         THESEUS_DEPLOYMENT_TIMEOUT_MS: '90000',
-        ...deployerEnv,
+        ...(typeof deployerEnv === 'function' ? deployerEnv(engineUrl) : deployerEnv),
       },
       ready: () => answers(`${deployerUrl}/healthz`),
     });

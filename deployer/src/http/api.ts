@@ -22,6 +22,7 @@ import { AmbiguousServiceError, IdempotencyKeyReusedError, type Deployer, type S
 import type { DeployerMetrics } from './metrics.js';
 import { isFinished } from '../store.js';
 import { openApiDocument } from './openapi.js';
+import { logsOptionsOf, selectTasks, type SandboxLogReader } from '../logs.js';
 
 export interface ApiOptions {
   deployer: Deployer;
@@ -37,6 +38,8 @@ export interface ApiOptions {
   hostVolumePaths?: readonly string[];
   /** Accept file:// URIs. @defaultValue false */
   fileUris?: boolean;
+  /** Reads services' logs through the Mesos agents' files API (`GET /services/:name/logs`). */
+  logs?: SandboxLogReader;
   /** Routes mounted behind the read check (the dashboard at /ui). */
   dashboard?: (readAuth: express.RequestHandler) => express.Router;
 }
@@ -199,6 +202,26 @@ export function createApi(options: ApiOptions): express.Express {
     const name = String(req.params.name);
     const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);
     res.json({ service: name, ...(await deployer.versions({ ...filterOf(req), service: name }, limit)) });
+  });
+  app.get('/services/:name/logs', readAuth, async (req, res) => {
+    const logs = options.logs;
+    if (!logs) throw new NotFoundError('service logs', { hint: 'this deployer reads no logs' });
+    const query = logsOptionsOf(req.query as Record<string, unknown>);
+    const { appId, tasks } = await deployer.tasks({ ...filterOf(req), service: String(req.params.name) });
+    const selected = selectTasks(tasks, query.instance);
+    if (query.instance && selected.length === 0)
+      throw new NotFoundError(`instance ${query.instance} of ${appId}`, {
+        hint: `instances: ${tasks.map((t) => t.id).join(', ') || 'none'}`,
+      });
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    res.status(200);
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Cache-Control', 'no-cache');
+    res.flushHeaders();
+    await logs.stream(selected, query, (text) => res.write(text), abort.signal);
+    res.end();
   });
   app.post('/services/:name/restart', authenticate, small, async (req, res) => {
     await answerSubmitted(

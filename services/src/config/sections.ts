@@ -58,10 +58,12 @@ export const DeployerSection = z.strictObject({
   waitTimeoutMs: durationMs.default(300_000),
   /** A Mesos master (or the engine) answering `GET /master/slaves`: the dashboard's host capacity. Unset: capacity unknown. */
   mesosMasterUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
-  /** Port of the Mesos agents' HTTP API (`/monitor/statistics`) on each task host, when no Mesos master names the agents. */
+  /** Port of the Mesos agents' HTTP API (`/monitor/statistics`, the files API, `/state`) on each task host, when no Mesos master names the agents. */
   agentPort: z.number().int().min(1).max(65535).default(5051),
   /** An instance using more than this share of its memory limit is flagged on the dashboard and in the metrics. */
   memoryWarnRatio: z.number().gt(0).max(1).default(0.9),
+  /** Between two reads of a followed log file (`theseus logs --follow`, the dashboard's log tail). */
+  logPollMs: durationMs.min(100).default(1000),
 });
 
 /** `theseus subscriber` */

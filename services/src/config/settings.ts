@@ -181,6 +181,7 @@ export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
   MESOS_MASTER_URL: { path: 'deployer.mesosMasterUrl', parse: 'string' },
   MESOS_AGENT_PORT: { path: 'deployer.agentPort', parse: 'int' },
   THESEUS_MEMORY_WARN_RATIO: { path: 'deployer.memoryWarnRatio', parse: 'number' },
+  THESEUS_LOG_POLL_MS: { path: 'deployer.logPollMs', parse: 'int' },
   RECONCILE_INTERVAL_MS: { path: 'subscriber.reconcileIntervalMs', parse: 'int' },
   REQUIRE_HEALTHY: { path: 'subscriber.requireHealthy', parse: 'bool' },
   CALLBACK_URL: { path: 'subscriber.callbackUrl', parse: 'string' },
