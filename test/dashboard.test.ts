@@ -208,6 +208,30 @@ test('a scale-up through the page shows live, without reloading', async () => {
   await page.context().close();
 });
 
+test("an instance's log: its tail, then new lines as the instance writes them", async () => {
+  const page = await openPage('#/services');
+  await page.locator('#services tr[data-service="pinger"] a').click();
+  await page.locator('#instances button[data-log]').first().click();
+  const log = page.locator('#instance-log-text');
+  // pinger logs a JSON line per round, every 2 s
+  const rounds = async () =>
+    ((await log.textContent()) ?? '').split('\n').filter((l) => l.includes('"msg":"round"')).length;
+  await eventually(
+    'the tail of the log',
+    async () => /"msg":"listening"/.test((await log.textContent()) ?? ''),
+    60_000,
+  );
+  const before = await rounds();
+  await eventually('two more rounds, live', async () => (await rounds()) >= before + 2, 60_000);
+  assert.equal(await page.locator('#instance-log-status').textContent(), 'live');
+  for (const line of ((await log.textContent()) ?? '').split('\n').filter(Boolean))
+    assert.match(line, /^\[[0-9a-f]{8}\] \{/, "each line carries its instance and is the service's JSON");
+  await shot(page, 'instance-log');
+  await page.locator('#instance-log-close').click();
+  await eventually('the log closed', async () => (await page.locator('#instance-log').count()) === 0);
+  await page.context().close();
+});
+
 test('a failing deployment shows its error and the task failure', async () => {
   const page = await openPage('#/deployments');
   const broken = [

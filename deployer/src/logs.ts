@@ -245,9 +245,10 @@ export class SandboxLogReader {
         slaves?: Array<{ id?: string; hostname?: string; port?: number; pid?: string }>;
       }>(`${master}/master/slaves?slave_id=${encodeURIComponent(task.slaveId)}`);
       const slave = slaves?.find((s) => s.id === task.slaveId);
+      // the agent's libprocess address (what the Mesos UI uses), else its host name and port
       const address = /@([^@]+)$/.exec(slave?.pid ?? '')?.[1];
-      if (slave?.hostname && slave.port) return `http://${slave.hostname}:${slave.port}`;
       if (address) return `http://${address}`;
+      if (slave?.hostname && slave.port) return `http://${slave.hostname}:${slave.port}`;
     }
     return `http://${task.host}:${this.options.agentPort}`;
   }

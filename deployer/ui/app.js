@@ -2,6 +2,7 @@
 import { h } from './dom.js';
 import { connectLive, errorText } from './live.js';
 import { serviceView, servicesView } from './services.js';
+import { closeInstanceLog } from './logs.js';
 import { deploymentsView } from './deployments.js';
 import { eventsView } from './events.js';
 import { clusterView } from './cluster.js';
@@ -85,7 +86,8 @@ function render(options = {}) {
   document.getElementById('count-hosts').textContent = state.cluster ? String(state.cluster.hosts.length) : '';
   if (!state.loaded) return;
   showDegraded();
-  const ui = { rerender: (o) => render(o), action };
+  const ui = { rerender: (o) => render(o), action, token };
+  if (view !== 'service') closeInstanceLog();
   const content =
     view === 'service'
       ? serviceView(state, ui, arg)

@@ -1,6 +1,7 @@
 // Services: the list (filter by namespace and label, search) and one service group with its
 // instances, Marathon's view beside the endpoint record, and the actions.
 import { ago, badge, bar, h, labels, paged } from './dom.js';
+import { closeInstanceLog, instanceLog } from './logs.js';
 
 const PAGE_SIZE = 100;
 /** Instance counts being typed, by app id: a live update must not overwrite them. */
@@ -260,15 +261,42 @@ export function serviceView(state, ui, appId) {
       h('span', { class: 'muted' }, 'Actions need the API token.'),
     ),
     h('h3', null, `Instances (${r.instancesView.length})`),
-    instancesTable(r.instancesView),
+    instancesTable(r.instancesView, ui.rerender, (taskId) => {
+      logShown.set(r.appId, taskId);
+      ui.rerender();
+    }),
+    logPanel(r, ui, query),
   );
+}
+
+/** The instance whose log each service view shows, by app id. */
+const logShown = new Map();
+
+function logPanel(r, ui, query) {
+  const taskId = logShown.get(r.appId);
+  if (!taskId) {
+    closeInstanceLog();
+    return null;
+  }
+  return instanceLog({
+    token: ui.token,
+    service: r.service,
+    query,
+    taskId,
+    label: shortTask(taskId),
+    onClose: () => {
+      logShown.delete(r.appId);
+      ui.rerender();
+    },
+  });
 }
 
 const instancesPage = { value: 0 };
 
-export function instancesTable(instances, rerender = () => {}) {
+/** `onLog(taskId)`: each instance gets a button that shows its log. */
+export function instancesTable(instances, rerender = () => {}, onLog = undefined) {
   if (instances.length === 0) return h('p', { class: 'muted' }, 'No instances.');
-  const { shown, pager } = paged(instances, instancesPage, 100, instanceRowEl, rerender);
+  const { shown, pager } = paged(instances, instancesPage, 100, (i) => instanceRowEl(i, onLog), rerender);
   return h(
     'div',
     null,
@@ -293,7 +321,7 @@ export function instancesTable(instances, rerender = () => {}) {
   );
 }
 
-function instanceRowEl(i) {
+function instanceRowEl(i, onLog) {
   const portLinks = (which) =>
     i.ports
       .filter((p) => p[which])
@@ -310,7 +338,14 @@ function instanceRowEl(i) {
   return h(
     'tr',
     { dataset: { task: i.id, agreement: i.agreement } },
-    h('td', { class: 'mono', title: i.id }, shortTask(i.id)),
+    h(
+      'td',
+      { class: 'mono', title: i.id },
+      shortTask(i.id),
+      onLog && i.state
+        ? [' ', h('button', { class: 'log-button', dataset: { log: i.id }, onclick: () => onLog(i.id) }, 'Log')]
+        : null,
+    ),
     h('td', null, i.host ?? ''),
     h('td', null, portLinks('marathon')),
     h(

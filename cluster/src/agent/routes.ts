@@ -4,6 +4,7 @@
  */
 import { Router, type Request, type Response } from 'express';
 import type { Engine } from '../engine.js';
+import { listenAddress } from '../http/mesos-routes.js';
 import { TERMINAL_STATES } from '../tasks/task.js';
 import { FilesError } from './files.js';
 
@@ -53,13 +54,15 @@ export function agentRoutes(engine: Engine): Router {
     }),
   );
   router.get(['/state', '/state.json'], (req, res) => {
-    res.json(agentState(engine, req.socket.localPort ?? 5051));
+    res.json(
+      agentState(engine, listenAddress(req.socket.localAddress) ?? engine.hostname, req.socket.localPort ?? 5051),
+    );
   });
   return router;
 }
 
 /** The parts of a Mesos agent's `/state` that clients read: the framework's executors, their tasks and directories. */
-export function agentState(engine: Engine, port: number) {
+export function agentState(engine: Engine, address: string, port: number) {
   const executors = engine.sandboxes().map(({ task, executorId, directory }) => {
     const json = {
       id: task.id,
@@ -87,7 +90,7 @@ export function agentState(engine: Engine, port: number) {
   return {
     version: '1.0.1',
     id: engine.agentId,
-    pid: `slave(1)@${engine.hostname}:${port}`,
+    pid: `slave(1)@${address}:${port}`,
     hostname: engine.hostname,
     start_time: Date.parse(engine.startedAt) / 1000,
     frameworks: executors.length

@@ -18,7 +18,7 @@ export function mesosRoutes(engine: Engine): Router {
     const slave = {
       id: engine.agentId,
       // the agent's API (`/monitor/statistics`) answers where this request came in
-      pid: `slave(1)@${(req.socket.localAddress ?? engine.hostname).replace(/^::ffff:/, '')}:${req.socket.localPort ?? 5051}`,
+      pid: `slave(1)@${listenAddress(req.socket.localAddress) ?? engine.hostname}:${req.socket.localPort ?? 5051}`,
       hostname: engine.hostname,
       port: req.socket.localPort ?? 5051,
       registered_time: registeredTime,
@@ -44,6 +44,14 @@ export function mesosRoutes(engine: Engine): Router {
   router.get('/master/slaves', slaves);
   router.get('/slaves', slaves);
   return router;
+}
+
+/** The local address of a connection as a URL host (`127.0.0.1`, `[::1]`). */
+export function listenAddress(local: string | undefined): string | undefined {
+  if (!local) return undefined;
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(local)?.[1];
+  if (v4) return v4;
+  return local.includes(':') ? `[${local}]` : local;
 }
 
 /** Port numbers as Mesos writes a ranges resource: `[31000-31002, 31005-31005]`. */
