@@ -84,6 +84,7 @@ export async function run(command: string, argv: string[]): Promise<number> {
     }
     const running = await startEngine({
       dataDir,
+      taskLogs: engineSettings.taskLogs,
       port: opts.port === 0 ? 0 : engineSettings.port,
       listenHost: [...engineSettings.listen],
       hostNames: [...engineSettings.hostNames],

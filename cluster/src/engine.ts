@@ -85,7 +85,7 @@ export class Engine {
       memMb: options.memMb ?? Math.floor(totalmem() / 1024 / 1024),
     };
     const runners = (this.runners = {
-      process: new ProcessRunner(join(options.dataDir, 'sandboxes')),
+      process: new ProcessRunner(join(options.dataDir, 'sandboxes'), options.taskLogs),
       docker: options.dockerRunner,
       scripted: options.scriptedRunner,
     });

@@ -46,6 +46,8 @@ export interface EngineOptions {
   maxBodyBytes?: number;
   /** The Docker runner; without one, apps with an image fail with TASK_FAILED. */
   dockerRunner?: TaskRunner;
+  /** Rotation of host-process tasks' stdout and stderr in their sandboxes (Docker tasks: the Docker runner's). */
+  taskLogs?: { maxFileBytes: number; maxFiles: number };
   /** Runs every task instead of Docker and local processes (a `ScriptedRunner`, for clients' tests) [none]. */
   scriptedRunner?: TaskRunner;
   /** Faults switched on in-process: the HTTP middleware slot and the event delivery hook [none]. */

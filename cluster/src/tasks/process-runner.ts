@@ -1,15 +1,25 @@
 /**
  * Runs a task as a local process group: `/bin/sh -c <cmd>` in a sandbox directory under the data
- * directory (stdout/stderr files, like a Mesos sandbox). Processes are detached, so they outlive the
- * engine and are adopted after a restart; the wrapper shell writes the exit code to the sandbox so it
- * is known even when the engine was not the parent any more.
+ * directory. Its stdout and stderr go through a sandbox logger process (agent/sandbox-logger) into
+ * the sandbox's rotated `stdout` and `stderr`, like a Mesos sandbox with the logrotate logger.
+ * Processes (the task and its logger) are detached, so they outlive the engine and are adopted after
+ * a restart; the wrapper shell writes the exit code to the sandbox so it is known even when the
+ * engine was not the parent any more.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import type { OutputLimits } from '@theseus/containerizer';
+import { DEFAULT_SETTINGS } from '@theseus/services';
 import { processGroupUsage } from '../agent/process-usage.js';
 import type { TaskUsage } from '../agent/monitor.js';
 import type { LaunchedTask, TaskExit, TaskLaunchSpec, TaskRunner } from './runner.js';
+
+const SELF = import.meta.url;
+/** Compiled, the logger is a .js beside this module's; run from sources (tsx), a .ts run with the same loader. */
+const FROM_SOURCES = SELF.endsWith('.ts');
+const LOGGER = new URL(`../agent/sandbox-logger.${FROM_SOURCES ? 'ts' : 'js'}`, SELF).pathname;
 
 const WRAPPER = '/bin/sh -c "$0"; code=$?; echo $code > .exit_status; exit $code';
 
@@ -18,7 +28,10 @@ export class ProcessRunner implements TaskRunner {
   private readonly children = new Map<string, ChildProcess>();
   private readonly sandboxes = new Map<string, string>();
 
-  constructor(private readonly sandboxRoot: string) {}
+  constructor(
+    private readonly sandboxRoot: string,
+    private readonly logs: OutputLimits = DEFAULT_SETTINGS.engine.taskLogs,
+  ) {}
 
   async prepare(spec: TaskLaunchSpec): Promise<void> {
     if (!spec.cmd) throw new Error('a task without a container image needs a cmd');
@@ -31,9 +44,25 @@ export class ProcessRunner implements TaskRunner {
   async start(spec: TaskLaunchSpec): Promise<LaunchedTask> {
     const sandbox = this.sandboxOf(spec.taskId);
     mkdirSync(sandbox, { recursive: true });
-    const out = openSync(join(sandbox, 'stdout'), 'a');
-    const err = openSync(join(sandbox, 'stderr'), 'a');
+    const logger = spawn(
+      process.execPath,
+      [
+        ...(FROM_SOURCES ? loaderArgs(process.execArgv) : []),
+        LOGGER,
+        sandbox,
+        String(this.logs.maxFileBytes),
+        String(this.logs.maxFiles),
+      ],
+      { detached: true, stdio: ['pipe', 'ignore', 'ignore', 'pipe'] },
+    );
+    const out = logger.stdin!;
+    const err = logger.stdio[3] as Readable & Writable;
     try {
+      await new Promise<void>((resolve, reject) => {
+        logger.once('spawn', resolve);
+        logger.once('error', reject);
+      });
+      logger.unref();
       const child = spawn('/bin/sh', ['-c', WRAPPER, spec.cmd!], {
         cwd: sandbox,
         env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...spec.env, MESOS_SANDBOX: sandbox },
@@ -51,8 +80,9 @@ export class ProcessRunner implements TaskRunner {
       this.sandboxes.set(ref, sandbox);
       return { ref, ipAddress: null };
     } finally {
-      closeSync(out);
-      closeSync(err);
+      // the task holds the pipes now; the logger ends when the task and everything it started closed them
+      out.destroy();
+      err.destroy();
     }
   }
 
@@ -142,6 +172,29 @@ export class ProcessRunner implements TaskRunner {
   async cleanup(ref: string): Promise<void> {
     this.sandboxes.delete(ref);
   }
+}
+
+const LOADER_FLAGS = new Set([
+  '--import',
+  '--require',
+  '-r',
+  '--loader',
+  '--experimental-loader',
+  '--conditions',
+  '-C',
+]);
+
+/** The flags that let node load TypeScript sources (tsx), without the rest (`--test`, `--inspect`...). */
+function loaderArgs(execArgv: string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
+    const flag = arg.split('=')[0]!;
+    if (!LOADER_FLAGS.has(flag)) continue;
+    kept.push(arg);
+    if (!arg.includes('=') && i + 1 < execArgv.length) kept.push(execArgv[++i]!);
+  }
+  return kept;
 }
 
 function alive(pid: number): boolean {
