@@ -519,6 +519,7 @@ describe('deployments, health and description', () => {
       'DELETE /services/{name}',
       'POST /services/{name}/scale',
       'GET /services/{name}/versions',
+      'GET /services/{name}/logs',
       'POST /services/{name}/restart',
       'POST /services/{name}/rollback',
       'GET /healthz',

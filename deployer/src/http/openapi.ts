@@ -343,6 +343,44 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/services/{name}/logs': {
+        get: {
+          summary:
+            "The service's stdout (or stderr) as text, every instance merged line by line, each line prefixed with `[<short instance id>] `; read through the Mesos agents' files API. With follow=true the answer streams new lines until the client closes it",
+          parameters: [
+            ...serviceParams,
+            {
+              name: 'instance',
+              in: 'query',
+              schema: { type: 'string' },
+              description: 'only this task id, or its short id',
+            },
+            { name: 'follow', in: 'query', schema: { type: 'boolean', default: false } },
+            {
+              name: 'tail',
+              in: 'query',
+              schema: { type: 'integer', minimum: 0, maximum: 100000 },
+              description: 'start with the last lines of each instance (default: its whole current file)',
+            },
+            { name: 'stream', in: 'query', schema: { type: 'string', enum: ['stdout', 'stderr'], default: 'stdout' } },
+            {
+              name: 'since',
+              in: 'query',
+              schema: { type: 'string' },
+              description: 'refused (422): sandbox files carry no timestamps',
+            },
+          ],
+          responses: {
+            '200': {
+              description: 'text/plain lines; a line `[<id>] ! cannot read ...` when an instance cannot be read',
+            },
+            '401': common['401'],
+            '404': common['404'],
+            '409': common['409'],
+            '422': errorResponse('bad tail, stream or follow, or since'),
+          },
+        },
+      },
       '/services/{name}/restart': {
         post: {
           ...mutating,
