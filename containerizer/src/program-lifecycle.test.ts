@@ -6,7 +6,17 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
@@ -338,6 +348,39 @@ describe('theseus-containerizer under slave conditions', () => {
     assert.doesNotMatch(env, /^LIBPROCESS_PORT=/m);
     assert.match(readFileSync(join(dir, 'stdout'), 'utf8'), /task-output/);
     ok(await call('destroy', idRecord('Destroy', id)), 'destroy');
+  });
+
+  it("writes a command task's output into the sandbox's stdout, rotated by the taskLogs limits", async () => {
+    const rotating = join(work, 'rotating.yaml');
+    writeFileSync(
+      rotating,
+      `stateDir: ${join(work, 'state')}\ninstance: ${instance}\nstopGraceSeconds: 1\nexecutorGraceSeconds: 10\ntaskLogs: {maxFileBytes: 65536, maxFiles: 2}\n`,
+    );
+    // stands in for the stock executor: runs the --override argv
+    writeFileSync(join(libexec, 'mesos-executor'), '#!/bin/sh\nshift\n"$@"\n');
+    chmodSync(join(libexec, 'mesos-executor'), 0o755);
+    const id = randomUUID();
+    const dir = sandbox();
+    // written once the output is followed: Docker's own copy holds only 2 files of maxFileBytes
+    const command = 'sleep 2; yes 0123456789abcdef | head -c 300000; echo the-end';
+    ok(
+      await callProgram(['--config', rotating, 'launch'], commandTask(id, `big.${run}`, dir, command), {
+        env: launchEnv(),
+        cwd: dir,
+      }),
+      'launch',
+    );
+    ok(await call('wait', idRecord('Wait', id), rotating), 'wait');
+    assert.deepEqual(
+      readdirSync(dir)
+        .filter((n) => n.startsWith('stdout'))
+        .sort(),
+      ['stdout', 'stdout.1', 'stdout.2'],
+    );
+    for (const n of ['stdout', 'stdout.1', 'stdout.2'])
+      assert.ok(statSync(join(dir, n)).size <= 65536, `${n}: ${statSync(join(dir, n)).size} bytes`);
+    assert.match(readFileSync(join(dir, 'stdout'), 'utf8'), /the-end\n$/);
+    ok(await call('destroy', idRecord('Destroy', id), rotating), 'destroy');
   });
 
   it("runs a command task's executor inside the container with the launcher directory and sandbox mounted", async () => {
