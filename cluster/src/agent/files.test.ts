@@ -16,7 +16,7 @@ const RUN_LABEL = 'theseus.test.run';
 const run = randomUUID().slice(0, 8);
 const driver = new DockerDriver();
 const MiB = 1024 * 1024;
-const limits = { maxFileBytes: 1 * MiB, maxFiles: 3 };
+const limits = { maxFileBytes: 1 * MiB, maxFiles: 3, dockerFileBytes: 10 * MiB };
 /** stdout, stdout.1 … stdout.3 */
 const STDOUT_LIMIT = limits.maxFileBytes * (limits.maxFiles + 1);
 

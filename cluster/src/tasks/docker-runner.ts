@@ -3,7 +3,7 @@
  * carries the engine's labels, so after a restart the engine finds and adopts it; containers of this
  * engine that belong to no known task are removed instead of being left running twice. The
  * container's output is copied into its sandbox's rotated `stdout` and `stderr` (as Mesos's Docker
- * executor copies `docker logs --follow`); Docker keeps its own copy in two json-files of the same size.
+ * executor copies `docker logs --follow`); Docker keeps its own copy in two bounded json-files.
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,7 +35,7 @@ export class DockerRunner implements TaskRunner {
     readonly driver: DockerDriver,
     private readonly logger: Logger,
     private readonly pull: 'missing' | 'never' = 'missing',
-    private readonly logs: OutputLimits = DEFAULT_SETTINGS.engine.taskLogs,
+    private readonly logs: OutputLimits & { dockerFileBytes: number } = DEFAULT_SETTINGS.engine.taskLogs,
   ) {}
 
   async prepare(spec: TaskLaunchSpec): Promise<void> {
@@ -63,7 +63,7 @@ export class DockerRunner implements TaskRunner {
       ...(spec.hostname ? { hostname: spec.hostname } : {}),
       init: true,
       stopGraceSeconds: spec.killGraceSeconds,
-      logLimits: { maxFileBytes: this.logs.maxFileBytes, maxFiles: 2 },
+      logLimits: { maxFileBytes: this.logs.dockerFileBytes, maxFiles: 2 },
     };
     const started = await this.driver.start(container);
     if (spec.sandbox) this.copyOutput(started.id, spec.sandbox, false);
@@ -175,7 +175,11 @@ export class DockerRunner implements TaskRunner {
 /** A Docker runner when the Engine answers, else undefined. */
 export async function dockerRunnerIfAvailable(
   logger: Logger,
-  options: { socketPath?: string; pull?: 'missing' | 'never'; taskLogs?: OutputLimits } = {},
+  options: {
+    socketPath?: string;
+    pull?: 'missing' | 'never';
+    taskLogs?: OutputLimits & { dockerFileBytes: number };
+  } = {},
 ): Promise<DockerRunner | undefined> {
   const driver = new DockerDriver({ ...(options.socketPath ? { socketPath: options.socketPath } : {}), logger });
   try {

@@ -277,7 +277,7 @@ export function planLaunch(
     workingDir: launch.directory ? sandbox : undefined,
     init: true,
     stopGraceSeconds: config.stopGraceSeconds,
-    logLimits: { maxFileBytes: config.taskLogs.maxFileBytes, maxFiles: 2 },
+    logLimits: { maxFileBytes: config.taskLogs.dockerFileBytes, maxFiles: 2 },
     ...(containerInfo?.hostname ? { hostname: containerInfo.hostname } : {}),
   };
   for (const [o, form] of options) applyOptions(spec, o, checkPrivileges(o, form, config));

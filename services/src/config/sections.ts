@@ -16,8 +16,8 @@ const listenHost = z
  * A task's stdout and stderr in its sandbox (files `stdout`, `stderr`), rotated by size as Mesos's
  * LogrotateContainerLogger does: `stdout` becomes `stdout.1`, `stdout.1` becomes `stdout.2`, and the
  * oldest beyond `maxFiles` is removed. The defaults are the kubelet's (10 MiB, 5 files), so one task
- * keeps at most 2 × 10 MiB × 6 on disk. Docker's own copy (json-file, which the sandbox copy is read from)
- * is kept to two files of `maxFileBytes`.
+ * keeps at most 2 × 10 MiB × 6 in its sandbox. Docker's own copy (json-file, which the sandbox copy is
+ * read from) is kept to two files of `dockerFileBytes`.
  */
 export const TaskLogsSection = z.strictObject({
   /** Size at which a sandbox output file is rotated, in bytes. */
@@ -28,6 +28,15 @@ export const TaskLogsSection = z.strictObject({
     .default(10 * 1024 * 1024),
   /** Rotated files kept per stream (`stdout.1` … `stdout.N`) besides the current one. */
   maxFiles: z.number().int().min(0).max(100).default(5),
+  /**
+   * Docker tasks: size of each of the two json-files of Docker's own copy, which holds the output
+   * until it is copied into the sandbox (what runs more than twice this far ahead of the copy is lost).
+   */
+  dockerFileBytes: z
+    .number()
+    .int()
+    .min(65536)
+    .default(10 * 1024 * 1024),
 });
 
 /** `theseus deployer` */

@@ -207,6 +207,7 @@ export const ENV_SETTINGS: Record<string, { path: string; parse: Parse }> = {
   ENGINE_EVENT_SUBSCRIPTION_TIMEOUT_MS: { path: 'engine.eventSubscriptionTimeoutMs', parse: 'int' },
   ENGINE_TASK_LOG_MAX_BYTES: { path: 'engine.taskLogs.maxFileBytes', parse: 'int' },
   ENGINE_TASK_LOG_MAX_FILES: { path: 'engine.taskLogs.maxFiles', parse: 'int' },
+  ENGINE_TASK_LOG_DOCKER_BYTES: { path: 'engine.taskLogs.dockerFileBytes', parse: 'int' },
   WATCHES: { path: 'guest.watches', parse: 'list' },
   WATCH_HANDLER: { path: 'guest.handler', parse: 'string' },
   WATCH_COALESCE_MS: { path: 'guest.coalesceMs', parse: 'int' },
